@@ -1,0 +1,37 @@
+// Configuration comes from the environment only (12-factor); invalid values stop startup with a clear
+// message rather than falling back silently.
+export interface Config {
+  port: number;
+  host: string;
+  databaseUrl?: string;
+  dataDir: string;
+  baseUrl?: string;
+  logLevel: string;
+  maxBodyBytes: number;
+  maxJsonDepth: number;
+}
+
+function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min = 0): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min) throw new Error(`${name} must be an integer >= ${min}, got '${raw}'`);
+  return n;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const baseUrl = env.BASE_URL?.replace(/\/+$/, '');
+  if (baseUrl !== undefined && baseUrl !== '' && !/^https?:\/\/[^/]+/.test(baseUrl)) {
+    throw new Error(`BASE_URL must be an absolute http(s) URL, got '${env.BASE_URL}'`);
+  }
+  return {
+    port: int(env, 'PORT', 8080),
+    host: env.HOST || '0.0.0.0',
+    ...(env.DATABASE_URL ? { databaseUrl: env.DATABASE_URL } : {}),
+    dataDir: env.CONCORD_DATA_DIR || './data',
+    ...(baseUrl ? { baseUrl } : {}),
+    logLevel: env.LOG_LEVEL || 'info',
+    maxBodyBytes: int(env, 'MAX_BODY_BYTES', 5 * 1024 * 1024, 1024),
+    maxJsonDepth: int(env, 'MAX_JSON_DEPTH', 64, 8),
+  };
+}

@@ -1,0 +1,72 @@
+// GET /metadata: the CapabilityStatement is generated from what this server really does: the resource
+// types come from the R4 definitions, search parameters from the search layer, profiles from the
+// conformance resources loaded at startup.
+import type { CapabilityStatement, CapabilityStatementRestResource, CapabilityStatementRestResourceSearchParam } from '@medplum/fhirtypes';
+import { getResourceTypes } from './definitions.js';
+
+export interface CapabilityInputs {
+  baseUrl: string;
+  version: string;
+  searchParams: (resourceType: string) => CapabilityStatementRestResourceSearchParam[];
+  supportedProfiles: (resourceType: string) => string[];
+  /** Type-level operations, e.g. $validate, by name -> OperationDefinition canonical. */
+  operations: { name: string; definition: string }[];
+  /** Whether search (GET [type]) is served; until then search interactions are not advertised. */
+  searchSupported: boolean;
+  transactionsSupported: boolean;
+}
+
+export function buildCapabilityStatement(inputs: CapabilityInputs, now = new Date()): CapabilityStatement {
+  const resources: CapabilityStatementRestResource[] = getResourceTypes().map((type) => {
+    const interactions: CapabilityStatementRestResource['interaction'] = [
+      { code: 'read' },
+      { code: 'vread' },
+      { code: 'update' },
+      { code: 'patch' },
+      { code: 'delete' },
+      { code: 'history-instance' },
+      { code: 'history-type' },
+      { code: 'create' },
+      ...(inputs.searchSupported ? [{ code: 'search-type' as const }] : []),
+    ];
+    const profiles = inputs.supportedProfiles(type);
+    const searchParam = inputs.searchParams(type);
+    return {
+      type: type as CapabilityStatementRestResource['type'],
+      ...(profiles.length ? { supportedProfile: profiles } : {}),
+      interaction: interactions,
+      versioning: 'versioned-update',
+      readHistory: true,
+      updateCreate: true,
+      conditionalCreate: true,
+      conditionalRead: 'full-support',
+      conditionalUpdate: true,
+      conditionalDelete: 'single',
+      ...(searchParam.length ? { searchParam } : {}),
+      operation: inputs.operations,
+    };
+  });
+  return {
+    resourceType: 'CapabilityStatement',
+    status: 'active',
+    date: now.toISOString(),
+    publisher: 'Concord',
+    kind: 'instance',
+    software: { name: 'Concord', version: inputs.version },
+    implementation: { description: 'Concord FHIR R4 server for MLTSS care coordination', url: inputs.baseUrl },
+    fhirVersion: '4.0.1',
+    format: ['application/fhir+json', 'json'],
+    patchFormat: ['application/json-patch+json'],
+    rest: [
+      {
+        mode: 'server',
+        resource: resources,
+        interaction: [
+          { code: 'history-system' },
+          ...(inputs.transactionsSupported ? [{ code: 'transaction' as const }, { code: 'batch' as const }] : []),
+          ...(inputs.searchSupported ? [{ code: 'search-system' as const }] : []),
+        ],
+      },
+    ],
+  };
+}

@@ -1,0 +1,24 @@
+// JSON Patch (RFC 6902) for FHIR PATCH, via fast-json-patch. Invalid or failing operations are client
+// errors (422 per R4 http.html#patch), never server faults.
+import jsonpatch from 'fast-json-patch';
+import { FhirError, issue } from './outcome.js';
+
+type JsonObject = Record<string, unknown>;
+
+export function applyJsonPatch(document: JsonObject, operations: unknown): JsonObject {
+  if (!Array.isArray(operations)) {
+    throw new FhirError(400, issue('invalid', 'A JSON Patch body must be an array of operations'));
+  }
+  const error = jsonpatch.validate(operations as jsonpatch.Operation[], document);
+  if (error) {
+    throw new FhirError(422, issue('processing', `JSON Patch operation ${error.index ?? '?'} failed: ${error.name.replace(/_/g, ' ').toLowerCase()}`));
+  }
+  try {
+    // mutateDocument=false: the stored version must not be touched if a later step fails.
+    const result = jsonpatch.applyPatch(document, operations as jsonpatch.Operation[], true, false).newDocument;
+    return result;
+  } catch (err) {
+    const msg = err instanceof Error ? err.message.split('\n')[0] : 'patch failed';
+    throw new FhirError(422, issue('processing', `JSON Patch could not be applied: ${msg}`));
+  }
+}

@@ -1,0 +1,57 @@
+// What the FHIR interaction layer needs from storage. Defined here (no SQL) and implemented in
+// src/storage/, so interaction logic and coordination rules can run inside one database transaction
+// without knowing how rows are laid out.
+
+/** A stored version: the served JSON text plus the few fields needed without parsing it. */
+export interface StoredVersion {
+  resourceType: string;
+  id: string;
+  versionId: number;
+  lastUpdated: string; // ISO instant
+  deleted: boolean;
+  /** JSON text exactly as served (undefined for a delete). */
+  content?: string;
+}
+
+export type WriteMethod = 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+export interface HistoryQuery {
+  resourceType?: string;
+  id?: string;
+  since?: string; // ISO instant, inclusive
+  at?: string; // not supported yet; rejected by the parser
+  count: number;
+  /** Opaque cursor: return only versions older than this (global sequence). */
+  before?: number;
+}
+
+export interface HistoryPage {
+  versions: (StoredVersion & { method: WriteMethod })[];
+  /** Cursor for the next (older) page, when there is one. */
+  next?: number;
+  total?: number;
+}
+
+/** Operations available inside a write transaction. */
+export interface WriteTx {
+  /** Reads the current state and locks it against concurrent writers until commit. */
+  lockCurrent(resourceType: string, id: string): Promise<StoredVersion | undefined>;
+  /** Serialises this transaction against others taking the same key (e.g. a conditional create's query). */
+  lockKey(key: string): Promise<void>;
+  /** Writes a new version (1 for a new resource). content undefined = delete tombstone. */
+  writeVersion(v: StoredVersion, method: WriteMethod, resource?: Record<string, unknown>): Promise<void>;
+  /** Ids of current resources matching a FHIR search query string (conditional interactions). */
+  findMatches(resourceType: string, query: URLSearchParams): Promise<string[]>;
+  read(resourceType: string, id: string): Promise<StoredVersion | undefined>;
+}
+
+export interface Repository {
+  readonly kind: 'postgres' | 'pglite';
+  read(resourceType: string, id: string): Promise<StoredVersion | undefined>;
+  readVersion(resourceType: string, id: string, versionId: number): Promise<StoredVersion | undefined>;
+  history(query: HistoryQuery): Promise<HistoryPage>;
+  /** Runs fn in one transaction; retried on serialisation failures and unique-key races. */
+  transaction<T>(fn: (tx: WriteTx) => Promise<T>): Promise<T>;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,326 @@
+// The FHIR RESTful interactions (R4 http.html) over a Repository: no HTTP framework and no SQL here.
+// Every write runs validation first (outside the transaction: it needs no data), then, inside one
+// transaction, locks, preconditions, the transactional checks and the write itself.
+import type { OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
+import { applyJsonPatch } from './json-patch.js';
+import { isValidId, newId } from './ids.js';
+import { isResourceType } from './definitions.js';
+import {
+  FhirError,
+  badRequest,
+  gone,
+  hasErrors,
+  issue,
+  notFound,
+  preconditionFailed,
+  unprocessable,
+} from './outcome.js';
+import type { HistoryPage, HistoryQuery, Repository, StoredVersion, WriteMethod, WriteTx } from './repository.js';
+import { noTransactionalChecks, type ProposedWrite, type ResourceValidator, type TransactionalChecker } from './write-pipeline.js';
+
+export interface WriteResult {
+  /** 201 when a resource was created, 200 otherwise (also when a conditional create found a match). */
+  status: 200 | 201;
+  version: StoredVersion;
+}
+
+export interface DeleteResult {
+  /** The tombstone written, or undefined when nothing was deleted (already deleted / no match). */
+  version?: StoredVersion;
+  deletedCount: number;
+}
+
+export interface ServiceOptions {
+  validate: ResourceValidator;
+  checker?: TransactionalChecker;
+  now?: () => Date;
+}
+
+type JsonObject = Record<string, unknown>;
+
+export class ResourceService {
+  private readonly validateResource: ResourceValidator;
+  private readonly checker: TransactionalChecker;
+  private readonly now: () => Date;
+
+  constructor(
+    private readonly repo: Repository,
+    options: ServiceOptions,
+  ) {
+    this.validateResource = options.validate;
+    this.checker = options.checker ?? noTransactionalChecks;
+    this.now = options.now ?? (() => new Date());
+  }
+
+  // ---- reads ----------------------------------------------------------------------------------
+
+  async read(type: string, id: string): Promise<StoredVersion> {
+    assertType(type);
+    const v = isValidId(id) ? await this.repo.read(type, id) : undefined;
+    if (!v) throw notFound(`${type}/${id} is not known`);
+    if (v.deleted) throw new FhirError(410, issue('deleted', `${type}/${id} was deleted`), etagHeaders(v));
+    return v;
+  }
+
+  async vread(type: string, id: string, versionId: string): Promise<StoredVersion> {
+    assertType(type);
+    const n = /^[1-9]\d{0,8}$/.test(versionId) ? Number(versionId) : undefined;
+    const v = n !== undefined && isValidId(id) ? await this.repo.readVersion(type, id, n) : undefined;
+    if (!v) throw notFound(`${type}/${id}/_history/${versionId} is not known`);
+    if (v.deleted) throw new FhirError(410, issue('deleted', `${type}/${id} version ${versionId} is a deletion`), etagHeaders(v));
+    return v;
+  }
+
+  history(query: HistoryQuery): Promise<HistoryPage> {
+    if (query.resourceType) assertType(query.resourceType);
+    if (query.id !== undefined && !isValidId(query.id)) throw notFound(`${query.resourceType}/${query.id} is not known`);
+    return this.repo.history(query);
+  }
+
+  // ---- validation without writing ($validate) ------------------------------------------------
+
+  /** Runs every check a create (or update of `id`) would run, inside a transaction that writes nothing. */
+  async validateOnly(type: string, body: unknown, mode: 'create' | 'update' | 'delete', id?: string): Promise<OperationOutcomeIssue[]> {
+    assertType(type);
+    if (mode === 'delete') {
+      if (!id) throw badRequest('$validate with mode=delete needs a resource id');
+      return this.repo.transaction(async (tx) => {
+        const current = await tx.read(type, id);
+        if (!current || current.deleted) return [];
+        return this.checker.check(tx, [{ operation: 'delete', resourceType: type, id, previous: parse(current) }]);
+      });
+    }
+    const issues = this.validateResource(body, type);
+    if (hasErrors(issues)) return issues;
+    const resource = body as Resource;
+    if (mode === 'update' && id !== undefined && resource.id !== id) {
+      return [issue('invalid', `Resource id '${resource.id ?? ''}' does not match the URL id '${id}'`, { expression: [`${type}.id`] })];
+    }
+    const targetId = mode === 'update' ? (id ?? resource.id) : undefined;
+    // Read-only transaction: the checks see committed data as a real write would, then it rolls back.
+    return this.repo.transaction(async (tx) => {
+      const previous = targetId ? await tx.read(type, targetId) : undefined;
+      const write: ProposedWrite = {
+        operation: previous && !previous.deleted ? 'update' : 'create',
+        resourceType: type,
+        id: targetId ?? newId(),
+        resource: { ...resource, id: targetId ?? resource.id ?? 'validate' } as Resource,
+        ...(previous && !previous.deleted ? { previous: parse(previous) } : {}),
+      };
+      return [...issues, ...(await this.checker.check(tx, [write]))];
+    });
+  }
+
+  // ---- writes ----------------------------------------------------------------------------------
+
+  /** create, or conditional create when ifNoneExist is given. */
+  async create(type: string, body: unknown, options: { ifNoneExist?: string } = {}): Promise<WriteResult> {
+    assertType(type);
+    const resource = this.validated(body, type);
+    const criteria = options.ifNoneExist === undefined ? undefined : conditionalQuery(options.ifNoneExist, 'If-None-Exist');
+    return this.repo.transaction(async (tx) => {
+      if (criteria) {
+        // Two clients posting the same conditional create serialise on the normalised criteria, so
+        // the second one's search sees the first one's committed resource (HAPI #3141 class of bug).
+        await tx.lockKey(`conditional:${type}?${criteria.toString()}`);
+        const matches = await tx.findMatches(type, criteria);
+        if (matches.length > 1) throw preconditionFailed(`If-None-Exist matched ${matches.length} ${type} resources`);
+        const match = matches[0];
+        if (match !== undefined) {
+          const existing = await tx.read(type, match);
+          if (existing && !existing.deleted) return { status: 200, version: existing };
+        }
+      }
+      const id = newId();
+      return this.write(tx, type, id, resource, undefined, 'POST');
+    });
+  }
+
+  /** update by id; creates the resource when the id is new (update-as-create). */
+  async update(type: string, id: string, body: unknown, options: { ifMatch?: number } = {}): Promise<WriteResult> {
+    assertType(type);
+    const resource = this.validated(body, type);
+    if (!isValidId(id)) throw badRequest(`'${id}' is not a valid resource id`);
+    if (resource.id === undefined) throw badRequest('An update must carry the resource id in the body', [`${type}.id`]);
+    if (resource.id !== id) throw badRequest(`Resource id '${resource.id}' does not match the URL id '${id}'`, [`${type}.id`]);
+    return this.repo.transaction(async (tx) => {
+      const current = await tx.lockCurrent(type, id);
+      checkIfMatch(current, options.ifMatch, `${type}/${id}`);
+      return this.write(tx, type, id, resource, current, 'PUT');
+    });
+  }
+
+  /** conditional update: PUT [type]?criteria */
+  async conditionalUpdate(type: string, query: URLSearchParams, body: unknown, options: { ifMatch?: number } = {}): Promise<WriteResult> {
+    assertType(type);
+    const criteria = conditionalQuery(query.toString(), 'conditional update');
+    const resource = this.validated(body, type);
+    return this.repo.transaction(async (tx) => {
+      await tx.lockKey(`conditional:${type}?${criteria.toString()}`);
+      const matches = await tx.findMatches(type, criteria);
+      if (matches.length > 1) throw preconditionFailed(`The criteria matched ${matches.length} ${type} resources`);
+      const match = matches[0];
+      if (match === undefined) {
+        // No match: create, with the client's id when the body carries one (R4 3.1.0.4.3).
+        const id = resource.id ?? newId();
+        if (!isValidId(id)) throw badRequest(`'${id}' is not a valid resource id`, [`${type}.id`]);
+        const current = await tx.lockCurrent(type, id);
+        if (current && !current.deleted) throw new FhirError(409, issue('conflict', `${type}/${id} exists but does not match the criteria`));
+        checkIfMatch(current, options.ifMatch, `${type}/${id}`);
+        return this.write(tx, type, id, resource, current, 'PUT');
+      }
+      if (resource.id !== undefined && resource.id !== match) {
+        throw badRequest(`Resource id '${resource.id}' does not match the resource found by the criteria (${match})`, [`${type}.id`]);
+      }
+      const current = await tx.lockCurrent(type, match);
+      checkIfMatch(current, options.ifMatch, `${type}/${match}`);
+      return this.write(tx, type, match, { ...resource, id: match } as Resource, current, 'PUT');
+    });
+  }
+
+  /** JSON Patch (RFC 6902) applied to the current version, then validated like an update. */
+  async patch(type: string, id: string, operations: unknown, options: { ifMatch?: number } = {}): Promise<WriteResult> {
+    assertType(type);
+    if (!isValidId(id)) throw notFound(`${type}/${id} is not known`);
+    return this.repo.transaction(async (tx) => {
+      const current = await tx.lockCurrent(type, id);
+      if (!current) throw notFound(`${type}/${id} is not known`);
+      if (current.deleted) throw gone(`${type}/${id} was deleted`);
+      checkIfMatch(current, options.ifMatch, `${type}/${id}`);
+      const patched = applyJsonPatch(JSON.parse(current.content!) as JsonObject, operations);
+      if (patched.resourceType !== type || patched.id !== id) {
+        throw unprocessable([issue('processing', 'A patch may not change resourceType or id')]);
+      }
+      const resource = this.validated(patched, type);
+      return this.write(tx, type, id, resource, current, 'PATCH');
+    });
+  }
+
+  async delete(type: string, id: string, options: { ifMatch?: number } = {}): Promise<DeleteResult> {
+    assertType(type);
+    if (!isValidId(id)) throw notFound(`${type}/${id} is not known`);
+    return this.repo.transaction(async (tx) => {
+      const current = await tx.lockCurrent(type, id);
+      if (!current) throw notFound(`${type}/${id} is not known`);
+      checkIfMatch(current, options.ifMatch, `${type}/${id}`);
+      if (current.deleted) return { deletedCount: 0 }; // deleting twice has no effect (R4 3.1.0.7)
+      const version = await this.tombstone(tx, current);
+      return { version, deletedCount: 1 };
+    });
+  }
+
+  /** conditional delete: one match is deleted; several are refused with 412 (single-delete server). */
+  async conditionalDelete(type: string, query: URLSearchParams): Promise<DeleteResult> {
+    assertType(type);
+    const criteria = conditionalQuery(query.toString(), 'conditional delete');
+    return this.repo.transaction(async (tx) => {
+      await tx.lockKey(`conditional:${type}?${criteria.toString()}`);
+      const matches = await tx.findMatches(type, criteria);
+      if (matches.length > 1) throw preconditionFailed(`The criteria matched ${matches.length} ${type} resources; only one may be deleted at a time`);
+      const match = matches[0];
+      if (match === undefined) return { deletedCount: 0 };
+      const current = await tx.lockCurrent(type, match);
+      if (!current || current.deleted) return { deletedCount: 0 };
+      return { version: await this.tombstone(tx, current), deletedCount: 1 };
+    });
+  }
+
+  // ---- internals --------------------------------------------------------------------------------
+
+  private validated(body: unknown, type: string): Resource {
+    // Not a resource of the URL's type at all is a malformed request (400); a resource of the right
+    // type that breaks the definitions or rules is unprocessable (422).
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) throw badRequest('The body must be a JSON object (a FHIR resource)');
+    const declared = (body as { resourceType?: unknown }).resourceType;
+    if (declared !== type) {
+      throw badRequest(`resourceType '${String(declared)}' does not match the URL type '${type}'`, ['resourceType']);
+    }
+    const issues = this.validateResource(body, type);
+    if (hasErrors(issues)) throw new FhirError(422, issues);
+    return body as Resource;
+  }
+
+  private async write(
+    tx: WriteTx,
+    type: string,
+    id: string,
+    resource: Resource,
+    current: StoredVersion | undefined,
+    method: WriteMethod,
+  ): Promise<WriteResult> {
+    const previous = current && !current.deleted ? parse(current) : undefined;
+    const proposed: ProposedWrite = {
+      operation: previous ? 'update' : 'create',
+      resourceType: type,
+      id,
+      resource: { ...resource, id } as Resource,
+      ...(previous ? { previous } : {}),
+    };
+    await this.checker.lock(tx, [proposed]);
+    const issues = await this.checker.check(tx, [proposed]);
+    if (hasErrors(issues)) throw new FhirError(statusOfRuleIssues(issues), issues);
+
+    const versionId = (current?.versionId ?? 0) + 1;
+    const lastUpdated = this.now().toISOString();
+    const stored = stamp(resource, id, versionId, lastUpdated);
+    const version: StoredVersion = { resourceType: type, id, versionId, lastUpdated, deleted: false, content: JSON.stringify(stored) };
+    await tx.writeVersion(version, method, stored);
+    return { status: current && !current.deleted ? 200 : 201, version };
+  }
+
+  private async tombstone(tx: WriteTx, current: StoredVersion): Promise<StoredVersion> {
+    const previous = parse(current);
+    const proposed: ProposedWrite = { operation: 'delete', resourceType: current.resourceType, id: current.id, previous };
+    await this.checker.lock(tx, [proposed]);
+    const issues = await this.checker.check(tx, [proposed]);
+    if (hasErrors(issues)) throw new FhirError(statusOfRuleIssues(issues), issues);
+    const version: StoredVersion = {
+      resourceType: current.resourceType,
+      id: current.id,
+      versionId: current.versionId + 1,
+      lastUpdated: this.now().toISOString(),
+      deleted: true,
+    };
+    await tx.writeVersion(version, 'DELETE');
+    return version;
+  }
+}
+
+/** Issues with code conflict mean a concurrent write won the race (409); other rule breaks are 422. */
+function statusOfRuleIssues(issues: OperationOutcomeIssue[]): number {
+  return issues.some((i) => i.code === 'conflict') ? 409 : 422;
+}
+
+function assertType(type: string): void {
+  if (!isResourceType(type)) throw notFound(`Unknown resource type '${type}'`);
+}
+
+function parse(v: StoredVersion): Resource {
+  return JSON.parse(v.content!) as Resource;
+}
+
+/** Server-owned meta: versionId and lastUpdated are always the server's, whatever the client sent. */
+function stamp(resource: Resource, id: string, versionId: number, lastUpdated: string): JsonObject {
+  const { meta, ...rest } = resource as Resource & { meta?: JsonObject };
+  return { ...rest, id, meta: { ...(meta ?? {}), versionId: String(versionId), lastUpdated } } as JsonObject;
+}
+
+function checkIfMatch(current: StoredVersion | undefined, ifMatch: number | undefined, label: string): void {
+  if (ifMatch === undefined) return;
+  if (!current || current.deleted) throw preconditionFailed(`If-Match version ${ifMatch} given but ${label} has no current version`);
+  if (current.versionId !== ifMatch) {
+    throw preconditionFailed(`If-Match version ${ifMatch} does not match the current version ${current.versionId} of ${label}`);
+  }
+}
+
+/** Conditional interactions need at least one criterion; the parameters are sorted so the lock key is stable. */
+function conditionalQuery(raw: string, what: string): URLSearchParams {
+  const q = new URLSearchParams(raw.startsWith('?') ? raw.slice(1) : raw.replace(/^[A-Za-z]+\?/, ''));
+  if ([...q.keys()].length === 0) throw badRequest(`${what} needs search criteria`);
+  q.sort();
+  return q;
+}
+
+function etagHeaders(v: StoredVersion): Record<string, string> {
+  return { ETag: `W/"${v.versionId}"`, 'Last-Modified': new Date(v.lastUpdated).toUTCString() };
+}

@@ -1,0 +1,63 @@
+// Builds the fastify application: parsers, content negotiation, error mapping and the FHIR routes
+// under /fhir. No storage or FHIR logic lives here; both are injected.
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { registerBodyParsers } from './body-parsers.js';
+import type { RouteContext } from './context.js';
+import { registerErrorHandlers } from './errors.js';
+import { assertJsonAcceptable } from './negotiation.js';
+import { healthRoutes } from './routes/health.js';
+import { historyRoutes } from './routes/history.js';
+import { instanceRoutes } from './routes/instance.js';
+import { methodNotAllowed } from './routes/method-not-allowed.js';
+import { systemRoutes } from './routes/system.js';
+import { typeRoutes } from './routes/type.js';
+import { validateRoutes } from './routes/validate.js';
+import type { Repository } from '../fhir/repository.js';
+
+export interface AppOptions {
+  context: RouteContext;
+  repository: Repository;
+  logger: Logger | false;
+  maxBodyBytes: number;
+  maxJsonDepth: number;
+}
+
+export function buildApp(options: AppOptions): FastifyInstance {
+  const app = Fastify({
+    loggerInstance: options.logger === false ? undefined : options.logger,
+    bodyLimit: options.maxBodyBytes,
+    // FHIR ids and search values may be long; the default 100-char param limit would 404 them.
+    routerOptions: { maxParamLength: 512, ignoreTrailingSlash: true },
+    return503OnClosing: true,
+  }) as unknown as FastifyInstance;
+  registerBodyParsers(app, { maxJsonDepth: options.maxJsonDepth });
+  registerErrorHandlers(app);
+  healthRoutes(app, options.repository);
+
+  void app.register(
+    (fhir, _opts, done) => {
+      fhir.addHook('onRequest', async (request) => assertJsonAcceptable(request));
+      const ctx = options.context;
+      systemRoutes(fhir, ctx);
+      historyRoutes(fhir, ctx);
+      validateRoutes(fhir, ctx);
+      typeRoutes(fhir, ctx);
+      instanceRoutes(fhir, ctx);
+      methodNotAllowed(fhir, {
+        '/metadata': ['GET'],
+        '/_history': ['GET'],
+        '/:type': ['POST', 'PUT', 'DELETE'],
+        '/:type/_history': ['GET'],
+        '/:type/$validate': ['POST'],
+        '/:type/:id': ['GET', 'PUT', 'PATCH', 'DELETE'],
+        '/:type/:id/_history': ['GET'],
+        '/:type/:id/$validate': ['POST'],
+        '/:type/:id/_history/:vid': ['GET'],
+      });
+      done();
+    },
+    { prefix: '/fhir' },
+  );
+  return app;
+}

@@ -1,0 +1,32 @@
+// Type-level interactions: create (conditional with If-None-Exist), conditional update and delete.
+import type { FastifyInstance } from 'fastify';
+import { informational } from '../../fhir/outcome.js';
+import type { RouteContext } from '../context.js';
+import { header, ifMatch, preferences, searchParams } from '../negotiation.js';
+import { baseUrlOf, sendJson, sendWrite } from '../responses.js';
+
+type TypeLevel = { Params: { type: string } };
+
+export function typeRoutes(app: FastifyInstance, ctx: RouteContext): void {
+  app.post<TypeLevel>('/:type', async (request, reply) => {
+    const ifNoneExist = header(request, 'if-none-exist');
+    const result = await ctx.service.create(request.params.type, request.body, ifNoneExist === undefined ? {} : { ifNoneExist });
+    return sendWrite(request, reply, result.version, result.status, baseUrlOf(request, ctx.configuredBaseUrl));
+  });
+
+  app.put<TypeLevel>('/:type', async (request, reply) => {
+    const result = await ctx.service.conditionalUpdate(request.params.type, searchParams(request), request.body, { ifMatch: ifMatch(request) });
+    return sendWrite(request, reply, result.version, result.status, baseUrlOf(request, ctx.configuredBaseUrl));
+  });
+
+  app.delete<TypeLevel>('/:type', async (request, reply) => {
+    const { type } = request.params;
+    const result = await ctx.service.conditionalDelete(type, searchParams(request));
+    const headers: Record<string, string> = result.version ? { ETag: `W/"${result.version.versionId}"` } : {};
+    if (preferences(request).return === 'OperationOutcome' || result.deletedCount === 0) {
+      const text = result.version ? `${type}/${result.version.id} deleted` : `No ${type} matched the criteria; nothing was deleted`;
+      return sendJson(reply, 200, informational(text), headers);
+    }
+    return reply.code(204).headers(headers).send();
+  });
+}

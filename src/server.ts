@@ -1,0 +1,58 @@
+// Composition root: opens the store, applies migrations, wires storage -> FHIR logic -> HTTP.
+// main.ts (the process) and the integration tests both build the server through here.
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { Config } from './config.js';
+import { buildCapabilityStatement } from './fhir/capability.js';
+import { loadDefinitions } from './fhir/definitions.js';
+import { ResourceService } from './fhir/resource-service.js';
+import { validateResource } from './fhir/validation/index.js';
+import { buildApp } from './http/app.js';
+import type { Database } from './storage/database.js';
+import { migrate } from './storage/migrate.js';
+import { openDatabase } from './storage/open.js';
+import { ResourceRepository } from './storage/resource-repository.js';
+
+export interface Server {
+  app: FastifyInstance;
+  repository: ResourceRepository;
+  /** Stops accepting requests, drains in-flight ones, then closes the database. */
+  close(): Promise<void>;
+}
+
+export const VERSION = '0.1.0';
+
+export async function createServer(config: Config, logger: Logger | false, database?: Database): Promise<Server> {
+  loadDefinitions();
+  const db = database ?? (await openDatabase(config));
+  await migrate(db);
+  const repository = new ResourceRepository(db);
+  const service = new ResourceService(repository, {
+    validate: (resource, expectedType) => validateResource(resource, { expectedType }),
+  });
+  const capability = (baseUrl: string) =>
+    buildCapabilityStatement({
+      baseUrl,
+      version: VERSION,
+      searchParams: () => [],
+      supportedProfiles: () => [],
+      operations: [{ name: 'validate', definition: 'http://hl7.org/fhir/OperationDefinition/Resource-validate' }],
+      searchSupported: false,
+      transactionsSupported: false,
+    });
+  const app = buildApp({
+    context: { service, capabilityStatement: capability, maxHistoryCount: 1000, ...(config.baseUrl ? { configuredBaseUrl: config.baseUrl } : {}) },
+    repository,
+    logger,
+    maxBodyBytes: config.maxBodyBytes,
+    maxJsonDepth: config.maxJsonDepth,
+  });
+  return {
+    app,
+    repository,
+    async close() {
+      await app.close();
+      await repository.close();
+    },
+  };
+}

@@ -1,0 +1,13 @@
+// `npm run db:migrate`: applies pending migrations to DATABASE_URL (or the embedded store) and exits.
+import { loadConfig } from '../config.js';
+import { migrate } from './migrate.js';
+import { describeStore, openDatabase } from './open.js';
+
+const config = loadConfig();
+const db = await openDatabase(config);
+try {
+  const applied = await migrate(db);
+  process.stdout.write(`${describeStore(config)}: ${applied.length ? `applied ${applied.join(', ')}` : 'up to date'}\n`);
+} finally {
+  await db.close();
+}

@@ -1,0 +1,42 @@
+import { PGlite } from '@electric-sql/pglite';
+import { btree_gist } from '@electric-sql/pglite/contrib/btree_gist';
+import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
+import type { Database, Queryable, QueryResult } from './database.js';
+
+// A data directory must be reopened with the same extensions it was created with, so the set is fixed
+// here rather than configurable.
+const extensions = { btree_gist, pg_trgm };
+
+/** Opens embedded PostgreSQL (WASM). dataDir undefined = in memory. One connection: writes serialize. */
+export async function openPglite(dataDir?: string): Promise<Database> {
+  const db = await PGlite.create({ ...(dataDir ? { dataDir } : {}), extensions });
+  const wrapTx = (tx: { query: PGlite['query']; exec: PGlite['exec'] }): Queryable => ({
+    async query<T>(sql: string, params?: unknown[]): Promise<QueryResult<T>> {
+      const res = await tx.query<T>(sql, params as unknown[] | undefined);
+      return { rows: res.rows, rowCount: res.affectedRows ?? res.rows.length };
+    },
+    async exec(sql: string): Promise<void> {
+      await tx.exec(sql);
+    },
+  });
+  const root = wrapTx(db);
+  // PGlite's int8 arrives as a JS number already for values within 2^53 in 0.5.x; nothing to set here.
+  return {
+    kind: 'pglite',
+    query: root.query,
+    exec: root.exec,
+    transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+      return db.transaction((tx) => fn(wrapTx(tx)));
+    },
+    async withSessionLock<T>(_key: number, fn: (conn: Queryable) => Promise<T>): Promise<T> {
+      // A single connection in a single process: nobody else can run migrations concurrently.
+      return fn(root);
+    },
+    async ping(): Promise<void> {
+      await db.query('SELECT 1');
+    },
+    async close(): Promise<void> {
+      if (!db.closed) await db.close();
+    },
+  };
+}

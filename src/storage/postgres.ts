@@ -1,0 +1,80 @@
+import pg from 'pg';
+import type { Database, Queryable, QueryResult } from './database.js';
+
+// int8 (bigint) arrives as a string by default; Concord's bigints (rids, sequence numbers) stay far
+// below 2^53, so they are parsed to numbers once here rather than at every call site.
+pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
+
+export interface PostgresOptions {
+  connectionString: string;
+  /** Schema to create and use (tests isolate each file in its own schema). */
+  schema?: string;
+  max?: number;
+}
+
+function wrap(client: pg.ClientBase | pg.Pool): Queryable {
+  return {
+    async query<T>(sql: string, params?: unknown[]): Promise<QueryResult<T>> {
+      const res = await client.query(sql, params as unknown[] | undefined);
+      return { rows: res.rows as T[], rowCount: res.rowCount ?? 0 };
+    },
+    async exec(sql: string): Promise<void> {
+      await client.query(sql);
+    },
+  };
+}
+
+export async function openPostgres(options: PostgresOptions): Promise<Database> {
+  const { schema } = options;
+  if (schema && !/^[a-z_][a-z0-9_]*$/.test(schema)) throw new Error(`invalid schema name ${schema}`);
+  const pool = new pg.Pool({
+    connectionString: options.connectionString,
+    max: options.max ?? 20,
+    // A schema per test file: every pooled connection resolves unqualified names there first, and
+    // extensions installed in public stay visible.
+    ...(schema ? { options: `-c search_path=${schema},public` } : {}),
+  });
+  // An idle client that errors (e.g. the server restarts) must not crash the process.
+  pool.on('error', () => undefined);
+  if (schema) await pool.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+  const root = wrap(pool);
+
+  return {
+    kind: 'postgres',
+    query: root.query,
+    exec: root.exec,
+    async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+      const client = await pool.connect();
+      try {
+        await client.query('BEGIN');
+        const result = await fn(wrap(client));
+        await client.query('COMMIT');
+        return result;
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw err;
+      } finally {
+        client.release();
+      }
+    },
+    async withSessionLock<T>(key: number, fn: (conn: Queryable) => Promise<T>): Promise<T> {
+      const client = await pool.connect();
+      try {
+        await client.query('SELECT pg_advisory_lock($1)', [key]);
+        try {
+          return await fn(wrap(client));
+        } finally {
+          await client.query('SELECT pg_advisory_unlock($1)', [key]);
+        }
+      } finally {
+        client.release();
+      }
+    },
+    async ping(): Promise<void> {
+      await pool.query('SELECT 1');
+    },
+    async close(): Promise<void> {
+      await pool.end();
+    },
+  };
+}

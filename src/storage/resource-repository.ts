@@ -1,0 +1,172 @@
+// SQL for resources and their history. Every write goes through writeVersion inside a transaction so
+// the current row, the history row and (from the search layer) the index rows commit together.
+import { createHash } from 'node:crypto';
+import type { HistoryPage, HistoryQuery, Repository, StoredVersion, WriteMethod, WriteTx } from '../fhir/repository.js';
+import { SqlState, sqlStateOf, type Database, type Queryable } from './database.js';
+import { writeSearchIndex, findMatchingIds } from './search/index.js';
+
+interface VersionRow {
+  resource_type: string;
+  id: string;
+  version_id: number;
+  last_updated: Date | string;
+  deleted: boolean;
+  content: string | null;
+}
+
+const toIso = (v: Date | string): string => (v instanceof Date ? v.toISOString() : new Date(v).toISOString());
+
+function toStored(row: VersionRow): StoredVersion {
+  return {
+    resourceType: row.resource_type,
+    id: row.id,
+    versionId: row.version_id,
+    lastUpdated: toIso(row.last_updated),
+    deleted: row.deleted,
+    ...(row.content === null ? {} : { content: row.content }),
+  };
+}
+
+/** Advisory lock keys are 64-bit; a SHA-256 prefix of the logical key keeps collisions negligible. */
+export function lockKeyOf(key: string): string {
+  return createHash('sha256').update(key).digest().readBigInt64BE(0).toString();
+}
+
+const RETRYABLE = new Set<string>([SqlState.serializationFailure, SqlState.deadlockDetected, SqlState.uniqueViolation]);
+const MAX_ATTEMPTS = 5;
+
+class Tx implements WriteTx {
+  constructor(private readonly q: Queryable) {}
+
+  async lockCurrent(resourceType: string, id: string): Promise<StoredVersion | undefined> {
+    const res = await this.q.query<VersionRow>(
+      `SELECT resource_type, id, version_id, last_updated, deleted, content
+         FROM resource WHERE resource_type = $1 AND id = $2 FOR UPDATE`,
+      [resourceType, id],
+    );
+    const row = res.rows[0];
+    return row ? toStored(row) : undefined;
+  }
+
+  async lockKey(key: string): Promise<void> {
+    await this.q.query('SELECT pg_advisory_xact_lock($1::bigint)', [lockKeyOf(key)]);
+  }
+
+  async read(resourceType: string, id: string): Promise<StoredVersion | undefined> {
+    return readCurrent(this.q, resourceType, id);
+  }
+
+  async findMatches(resourceType: string, query: URLSearchParams): Promise<string[]> {
+    return findMatchingIds(this.q, resourceType, query);
+  }
+
+  async writeVersion(v: StoredVersion, method: WriteMethod, resource?: Record<string, unknown>): Promise<void> {
+    const content = v.content ?? null;
+    let rid: number;
+    if (v.versionId === 1) {
+      // A concurrent insert of the same id raises a unique violation; the transaction is retried and
+      // then sees the row through lockCurrent.
+      const res = await this.q.query<{ rid: number }>(
+        `INSERT INTO resource (resource_type, id, version_id, last_updated, deleted, content)
+         VALUES ($1, $2, 1, $3, $4, $5) RETURNING rid`,
+        [v.resourceType, v.id, v.lastUpdated, v.deleted, content],
+      );
+      rid = res.rows[0]!.rid;
+    } else {
+      const res = await this.q.query<{ rid: number }>(
+        `UPDATE resource SET version_id = $3, last_updated = $4, deleted = $5, content = $6
+          WHERE resource_type = $1 AND id = $2 AND version_id = $3 - 1 RETURNING rid`,
+        [v.resourceType, v.id, v.versionId, v.lastUpdated, v.deleted, content],
+      );
+      const row = res.rows[0];
+      if (!row) throw new Error(`version ${v.versionId - 1} of ${v.resourceType}/${v.id} is not current; lock it first`);
+      rid = row.rid;
+    }
+    await this.q.query(
+      `INSERT INTO resource_version (rid, resource_type, id, version_id, last_updated, method, content)
+       VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+      [rid, v.resourceType, v.id, v.versionId, v.lastUpdated, method, content],
+    );
+    await writeSearchIndex(this.q, rid, v.deleted ? undefined : resource);
+  }
+}
+
+async function readCurrent(q: Queryable, resourceType: string, id: string): Promise<StoredVersion | undefined> {
+  const res = await q.query<VersionRow>(
+    `SELECT resource_type, id, version_id, last_updated, deleted, content
+       FROM resource WHERE resource_type = $1 AND id = $2`,
+    [resourceType, id],
+  );
+  const row = res.rows[0];
+  return row ? toStored(row) : undefined;
+}
+
+export class ResourceRepository implements Repository {
+  constructor(private readonly db: Database) {}
+
+  get kind(): 'postgres' | 'pglite' {
+    return this.db.kind;
+  }
+
+  read(resourceType: string, id: string): Promise<StoredVersion | undefined> {
+    return readCurrent(this.db, resourceType, id);
+  }
+
+  async readVersion(resourceType: string, id: string, versionId: number): Promise<StoredVersion | undefined> {
+    const res = await this.db.query<VersionRow>(
+      `SELECT resource_type, id, version_id, last_updated, method = 'DELETE' AS deleted, content
+         FROM resource_version WHERE resource_type = $1 AND id = $2 AND version_id = $3`,
+      [resourceType, id, versionId],
+    );
+    const row = res.rows[0];
+    return row ? toStored(row) : undefined;
+  }
+
+  async history(query: HistoryQuery): Promise<HistoryPage> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    const add = (clause: string, value: unknown): void => {
+      params.push(value);
+      where.push(clause.replace('?', `$${params.length}`));
+    };
+    if (query.resourceType) add('resource_type = ?', query.resourceType);
+    if (query.id) add('id = ?', query.id);
+    if (query.since) add('last_updated >= ?', query.since);
+    const filter = where.length ? `WHERE ${where.join(' AND ')}` : '';
+    const pageFilter = query.before === undefined ? filter : `${filter ? `${filter} AND` : 'WHERE'} seq < ${Number(query.before)}`;
+    params.push(query.count + 1);
+    // Newest first; the global sequence makes pages stable while other clients write (new versions
+    // only ever get larger seq values, so a cursor never shifts).
+    const res = await this.db.query<VersionRow & { seq: number; method: WriteMethod }>(
+      `SELECT seq, resource_type, id, version_id, last_updated, method, method = 'DELETE' AS deleted, content
+         FROM resource_version ${pageFilter} ORDER BY seq DESC LIMIT $${params.length}`,
+      params,
+    );
+    const rows = res.rows.slice(0, query.count);
+    const totalRes = await this.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM resource_version ${filter}`, params.slice(0, -1));
+    const page: HistoryPage = {
+      versions: rows.map((r) => ({ ...toStored(r), method: r.method })),
+      total: totalRes.rows[0]?.n ?? 0,
+    };
+    if (res.rows.length > query.count) page.next = rows[rows.length - 1]!.seq;
+    return page;
+  }
+
+  async transaction<T>(fn: (tx: WriteTx) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.db.transaction((q) => fn(new Tx(q)));
+      } catch (err) {
+        if (attempt >= MAX_ATTEMPTS || !RETRYABLE.has(sqlStateOf(err) ?? '')) throw err;
+      }
+    }
+  }
+
+  ping(): Promise<void> {
+    return this.db.ping();
+  }
+
+  close(): Promise<void> {
+    return this.db.close();
+  }
+}
