@@ -6,7 +6,9 @@ import type { Config } from './config.js';
 import { buildCapabilityStatement } from './fhir/capability.js';
 import { loadDefinitions } from './fhir/definitions.js';
 import { ResourceService } from './fhir/resource-service.js';
-import { validateResource } from './fhir/validation/index.js';
+import { syncConformanceResources } from './fhir/conformance-sync.js';
+import { CONCORD_PROFILES, loadConformanceResources } from './fhir/profiles/index.js';
+import { validateForWrite } from './fhir/validate-write.js';
 import { buildApp } from './http/app.js';
 import type { Database } from './storage/database.js';
 import { migrate } from './storage/migrate.js';
@@ -28,14 +30,22 @@ export async function createServer(config: Config, logger: Logger | false, datab
   await migrate(db);
   const repository = new ResourceRepository(db);
   const service = new ResourceService(repository, {
-    validate: (resource, expectedType) => validateResource(resource, { expectedType }),
+    validate: validateForWrite,
   });
+  await syncConformanceResources(service);
+  // CapabilityStatement.supportedProfile: each Concord profile under the type it constrains.
+  const profilesByType = new Map<string, string[]>();
+  for (const r of loadConformanceResources()) {
+    if (r.resourceType === 'StructureDefinition' && r.kind === 'resource' && r.type && CONCORD_PROFILES.includes(r.url)) {
+      profilesByType.set(r.type, [...(profilesByType.get(r.type) ?? []), r.url]);
+    }
+  }
   const capability = (baseUrl: string) =>
     buildCapabilityStatement({
       baseUrl,
       version: VERSION,
       searchParams: () => [],
-      supportedProfiles: () => [],
+      supportedProfiles: (type) => profilesByType.get(type) ?? [],
       operations: [{ name: 'validate', definition: 'http://hl7.org/fhir/OperationDefinition/Resource-validate' }],
       searchSupported: false,
       transactionsSupported: false,

@@ -37,7 +37,14 @@ export function buildApp(options: AppOptions): FastifyInstance {
 
   void app.register(
     (fhir, _opts, done) => {
-      fhir.addHook('onRequest', async (request) => assertJsonAcceptable(request));
+      fhir.addHook('onRequest', (request, _reply, next) => {
+        try {
+          assertJsonAcceptable(request);
+          next();
+        } catch (err) {
+          next(err as Error);
+        }
+      });
       const ctx = options.context;
       systemRoutes(fhir, ctx);
       historyRoutes(fhir, ctx);

@@ -32,7 +32,7 @@ export const SqlState = {
 
 export function sqlStateOf(err: unknown): string | undefined {
   if (typeof err === 'object' && err !== null && 'code' in err) {
-    const code = (err as { code: unknown }).code;
+    const code = (err).code;
     return typeof code === 'string' ? code : undefined;
   }
   return undefined;

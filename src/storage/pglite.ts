@@ -12,7 +12,7 @@ export async function openPglite(dataDir?: string): Promise<Database> {
   const db = await PGlite.create({ ...(dataDir ? { dataDir } : {}), extensions });
   const wrapTx = (tx: { query: PGlite['query']; exec: PGlite['exec'] }): Queryable => ({
     async query<T>(sql: string, params?: unknown[]): Promise<QueryResult<T>> {
-      const res = await tx.query<T>(sql, params as unknown[] | undefined);
+      const res = await tx.query<T>(sql, params);
       return { rows: res.rows, rowCount: res.affectedRows ?? res.rows.length };
     },
     async exec(sql: string): Promise<void> {
@@ -23,8 +23,8 @@ export async function openPglite(dataDir?: string): Promise<Database> {
   // PGlite's int8 arrives as a JS number already for values within 2^53 in 0.5.x; nothing to set here.
   return {
     kind: 'pglite',
-    query: root.query,
-    exec: root.exec,
+    query: (sql, params) => root.query(sql, params),
+    exec: (sql) => root.exec(sql),
     transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
       return db.transaction((tx) => fn(wrapTx(tx)));
     },

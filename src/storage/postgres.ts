@@ -15,7 +15,7 @@ export interface PostgresOptions {
 function wrap(client: pg.ClientBase | pg.Pool): Queryable {
   return {
     async query<T>(sql: string, params?: unknown[]): Promise<QueryResult<T>> {
-      const res = await client.query(sql, params as unknown[] | undefined);
+      const res = await client.query(sql, params);
       return { rows: res.rows as T[], rowCount: res.rowCount ?? 0 };
     },
     async exec(sql: string): Promise<void> {
@@ -41,8 +41,8 @@ export async function openPostgres(options: PostgresOptions): Promise<Database> 
 
   return {
     kind: 'postgres',
-    query: root.query,
-    exec: root.exec,
+    query: (sql, params) => root.query(sql, params),
+    exec: (sql) => root.exec(sql),
     async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
       const client = await pool.connect();
       try {

@@ -136,3 +136,31 @@ describe('metadata and health', () => {
     expect(ready.statusCode).toBe(200);
   });
 });
+
+describe('Concord conformance resources', () => {
+  it('serves the profiles and code systems and lists the profiles in the CapabilityStatement', async () => {
+    const sd = await s.request({ method: 'GET', url: '/fhir/StructureDefinition/coordination-care-team' });
+    expect(sd.statusCode).toBe(200);
+    expect(JSON.parse(sd.body)).toMatchObject({ url: 'https://concord-fhir.org/fhir/StructureDefinition/coordination-care-team', snapshot: {} });
+    const cs = await s.request({ method: 'GET', url: '/fhir/CodeSystem/rule' });
+    expect(cs.statusCode).toBe(200);
+    const meta = JSON.parse((await s.request({ method: 'GET', url: '/fhir/metadata' })).body) as { rest: { resource: { type: string; supportedProfile?: string[] }[] }[] };
+    const careTeam = meta.rest[0]!.resource.find((r) => r.type === 'CareTeam');
+    expect(careTeam?.supportedProfile).toEqual(['https://concord-fhir.org/fhir/StructureDefinition/coordination-care-team']);
+  });
+
+  it('validates a resource claiming a Concord profile against it (nested rules included)', async () => {
+    const res = await s.request({
+      method: 'POST',
+      url: '/fhir/CareTeam',
+      payload: {
+        resourceType: 'CareTeam',
+        meta: { profile: ['https://concord-fhir.org/fhir/StructureDefinition/coordination-care-team'] },
+        subject: { reference: 'Patient/1' },
+        participant: [{ member: { reference: 'Practitioner/1' } }],
+      },
+    });
+    expect(res.statusCode).toBe(422);
+    expect(outcomeOf(res.body).issue.flatMap((i) => i.expression ?? [])).toContain('CareTeam.participant[0].onBehalfOf');
+  });
+});

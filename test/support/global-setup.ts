@@ -22,8 +22,22 @@ async function startContainer(): Promise<string | undefined> {
   }
 }
 
+/** Extensions are per database, not per schema: install them once in public before files migrate in parallel. */
+async function prepareDatabase(url: string): Promise<void> {
+  const { default: pg } = await import('pg');
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query('CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA public');
+    await client.query('CREATE EXTENSION IF NOT EXISTS btree_gist WITH SCHEMA public');
+  } finally {
+    await client.end();
+  }
+}
+
 export async function setup(project: TestProject): Promise<void> {
   const url = process.env.DATABASE_URL || (await startContainer()) || '';
+  if (url) await prepareDatabase(url);
   project.provide('databaseUrl', url);
   process.stdout.write(`test database: ${url ? url.replace(/\/\/[^@]*@/, '//***@') : 'embedded PGlite (no DATABASE_URL, no Docker engine)'}\n`);
 }

@@ -21,7 +21,7 @@ export function instanceRoutes(app: FastifyInstance, ctx: RouteContext): void {
   });
 
   app.get<Instance & { Params: { vid: string } }>('/:type/:id/_history/:vid', async (request, reply) => {
-    const { type, id, vid } = request.params as { type: string; id: string; vid: string };
+    const { type, id, vid } = request.params;
     return sendVersion(reply, await ctx.service.vread(type, id, vid));
   });
 

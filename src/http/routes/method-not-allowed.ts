@@ -13,7 +13,7 @@ export function methodNotAllowed(app: FastifyInstance, paths: Record<string, HTT
     app.route({
       method: others,
       url,
-      handler: async (request) => {
+      handler: (request) => {
         throw new FhirError(405, issue('not-supported', `${request.method} is not allowed on ${url.replace(/:(\w+)/g, '[$1]')}`), {
           Allow: allowed.join(', '),
         });

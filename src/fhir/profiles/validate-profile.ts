@@ -1,0 +1,241 @@
+// Validates a resource against a Concord profile by walking the profile's compiled snapshot.
+//
+// Why not medplum's validateResource(resource, { profile })? In @medplum/core 4.5.2 it re-parses the
+// StructureDefinition on every call, and its crawler validates nested values against the BASE datatype
+// schemas: CareTeam.participant.member / period.start, sub-extension cardinalities, extension value types
+// and slices below the root are all ignored, and extension slices typed by profile never match (it reads
+// the url from the slice's own `url` child). So this walker checks what the profile adds to R4:
+//   - cardinality the profile tightened (min above / max below the base), at any depth;
+//   - slices (extension slices by url, pattern slices) and their cardinalities;
+//   - choice types narrowed by the profile (e.g. an extension's value[x]);
+//   - Reference targets, from the reference string (or Reference.type) where that names a type;
+//   - fixed and pattern values;
+//   - required bindings to Concord ValueSets;
+//   - the FHIRPath invariants Concord added (constraint.source is a Concord URL);
+//   - Concord extensions, recursively against their own StructureDefinitions.
+// Base R4 validation (unknown properties, primitive formats, base invariants and bindings) is NOT repeated
+// here: run it as well (src/fhir/validation). Every issue is an error with a FHIRPath `expression`.
+import type { ElementDefinition, ElementDefinitionType, OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
+import { issue } from '../outcome.js';
+import type { ProfileNode } from './compile-profile.js';
+import { equalsValue, fixedOrPattern, getCompiledProfile, includesValue, isObject } from './compile-profile.js';
+import { invariantHolds } from './invariants.js';
+import { isConcordUrl } from './urls.js';
+import { codeInValueSet, codingInValueSet, expandValueSet } from './value-sets.js';
+import { findStructureDefinition } from './conformance.js';
+
+const HL7_SD = 'http://hl7.org/fhir/StructureDefinition/';
+
+interface Walk {
+  root: Resource;
+  issues: OperationOutcomeIssue[];
+}
+
+export function validateAgainstProfile(resource: Resource, profileUrl: string): OperationOutcomeIssue[] {
+  const profile = isConcordUrl(profileUrl) ? getCompiledProfile(profileUrl) : undefined;
+  if (!profile) {
+    return [issue('not-supported', `Unknown Concord profile ${profileUrl}`, { expression: [`${resource.resourceType}.meta.profile`] })];
+  }
+  if (resource.resourceType !== profile.type) {
+    return [
+      issue('invalid', `Profile ${profileUrl} is for ${profile.type}, not ${resource.resourceType}`, {
+        expression: [`${resource.resourceType}.meta.profile`],
+      }),
+    ];
+  }
+  const walk: Walk = { root: resource, issues: [] };
+  checkValue(walk, resource, profile.root, resource.resourceType, undefined);
+  return walk.issues;
+}
+
+function cardinality(max: string | undefined): number {
+  return max === undefined || max === '*' ? Number.POSITIVE_INFINITY : Number.parseInt(max, 10);
+}
+
+const capitalize = (s: string): string => s.charAt(0).toUpperCase() + s.slice(1);
+
+interface Item {
+  value: unknown;
+  expression: string;
+  type: ElementDefinitionType | undefined;
+}
+
+/**
+ * The values of one child element in `obj`, with their FHIRPath and (for choices) their type, and how many
+ * values were present but of a type the profile excludes (already reported; they still count as present).
+ */
+function itemsOf(walk: Walk, obj: Record<string, unknown>, node: ProfileNode, parentExpr: string): { items: Item[]; excluded: number } {
+  const types = node.ed.type ?? [];
+  const isArray = cardinality(node.ed.base?.max ?? node.ed.max) > 1;
+  const found: { key: string; type: ElementDefinitionType | undefined }[] = [];
+  let excluded = 0;
+  if (node.name.endsWith('[x]')) {
+    const prefix = node.name.slice(0, -3);
+    for (const key of Object.keys(obj)) {
+      const suffix = key.slice(prefix.length);
+      if (!key.startsWith(prefix) || !/^[A-Z]/.test(suffix)) continue;
+      const type = types.find((t) => capitalize(t.code ?? '') === suffix);
+      if (!type) {
+        walk.issues.push(
+          issue('structure', `${node.ed.id ?? node.ed.path} does not allow type ${suffix} in this profile (allowed: ${types.map((t) => t.code).join(', ')})`, {
+            expression: [`${parentExpr}.${key}`],
+          }),
+        );
+        excluded++;
+        continue;
+      }
+      found.push({ key, type });
+    }
+  } else if (node.name in obj) {
+    found.push({ key: node.name, type: types.length === 1 ? types[0] : undefined });
+  }
+  const items: Item[] = [];
+  for (const { key, type } of found) {
+    const raw = obj[key];
+    const values = Array.isArray(raw) ? raw : [raw];
+    values.forEach((value, i) => {
+      // null / undefined entries are base validation's business (null is legal beside `_` primitives).
+      if (value === null || value === undefined) return;
+      items.push({ value, type, expression: `${parentExpr}.${key}${isArray ? `[${i}]` : ''}` });
+    });
+  }
+  return { items, excluded };
+}
+
+function cardinalityIssue(ed: ElementDefinition, count: number, expression: string, what: string): OperationOutcomeIssue | undefined {
+  const min = ed.min ?? 0;
+  const max = cardinality(ed.max);
+  if (count >= min && count <= max) return undefined;
+  const range = `${min}..${ed.max ?? '*'}`;
+  return issue(count < min ? 'required' : 'structure', `${what}: expected ${range}, found ${count}`, { expression: [expression] });
+}
+
+/** Did the profile tighten this element's cardinality relative to the base definition? */
+function tightened(ed: ElementDefinition): boolean {
+  const base = ed.base;
+  if (!base) return true;
+  return (ed.min ?? 0) > (base.min ?? 0) || cardinality(ed.max) < cardinality(base.max);
+}
+
+function checkChildren(walk: Walk, obj: Record<string, unknown>, node: ProfileNode, expr: string): void {
+  for (const child of node.children) {
+    const { items, excluded } = itemsOf(walk, obj, child, expr);
+    const elementExpr = `${expr}.${child.name.replace('[x]', '')}`;
+    let sliceProblems = false;
+    if (child.slices) {
+      const bySlice = new Map<ProfileNode, Item[]>(child.slices.map((s) => [s, []]));
+      for (const item of items) {
+        const slice = child.slices.find((s) => s.matches(item.value));
+        if (slice) {
+          bySlice.get(slice)?.push(item);
+        } else if (child.ed.slicing?.rules === 'closed') {
+          walk.issues.push(issue('structure', `${child.ed.path}: value matches no slice of this closed slicing`, { expression: [item.expression] }));
+        } else {
+          checkValue(walk, item.value, child, item.expression, item.type);
+        }
+      }
+      for (const slice of child.slices) {
+        const matched = bySlice.get(slice) ?? [];
+        const url = slice.ed.type?.[0]?.profile?.[0];
+        const what = `${child.ed.id ?? child.ed.path} slice '${slice.sliceName}'${url ? ` (${url})` : ''}`;
+        const problem = cardinalityIssue(slice.ed, matched.length, elementExpr, what);
+        if (problem) {
+          walk.issues.push(problem);
+          sliceProblems = true;
+        }
+        for (const item of matched) checkValue(walk, item.value, slice, item.expression, slice.ed.type?.[0] ?? item.type);
+      }
+    } else {
+      for (const item of items) checkValue(walk, item.value, child, item.expression, item.type);
+    }
+    // A sliced element's own minimum is the sum of its slices': report the slice, not the sum twice.
+    if (!sliceProblems && tightened(child.ed)) {
+      const problem = cardinalityIssue(child.ed, items.length + excluded, elementExpr, child.ed.id ?? child.name);
+      if (problem) walk.issues.push(problem);
+    }
+  }
+}
+
+function checkValue(walk: Walk, value: unknown, node: ProfileNode, expr: string, type: ElementDefinitionType | undefined): void {
+  const ed = node.ed;
+  const expected = fixedOrPattern(ed);
+  if (expected?.kind === 'fixed' && !equalsValue(value, expected.value)) {
+    walk.issues.push(issue('value', `${ed.id ?? ed.path} must be exactly ${JSON.stringify(expected.value)}`, { expression: [expr] }));
+  } else if (expected?.kind === 'pattern' && !includesValue(value, expected.value)) {
+    walk.issues.push(issue('value', `${ed.id ?? ed.path} must match ${JSON.stringify(expected.value)}`, { expression: [expr] }));
+  }
+  if (type?.code === 'Reference' && isObject(value)) checkReferenceTarget(walk, value, type, ed, expr);
+  checkBinding(walk, value, ed, type, expr);
+  for (const c of ed.constraint ?? []) {
+    if (c.severity !== 'error' || !c.source || !isConcordUrl(c.source) || !c.expression) continue;
+    const result = invariantHolds(ed.path ?? '', c.expression, value, walk.root);
+    if (!result.holds) {
+      const text = `Constraint ${c.key} not met: ${c.human}`;
+      walk.issues.push(
+        issue('invariant', result.error ? `${text} (evaluation failed: ${result.error})` : text, {
+          expression: [expr],
+          details: { text },
+        }),
+      );
+    }
+  }
+  if (!isObject(value)) return;
+  if (node.children.length > 0) checkChildren(walk, value, node, expr);
+  // A Concord extension (or datatype profile) is checked against its own StructureDefinition as well.
+  for (const profileUrl of type?.profile ?? []) {
+    const profile = isConcordUrl(profileUrl) ? getCompiledProfile(profileUrl) : undefined;
+    if (profile) checkValue(walk, value, profile.root, expr, undefined);
+  }
+}
+
+/** The resource type a reference names, when it can be read off cheaply (no resolution). */
+function referencedType(ref: Record<string, unknown>): string | undefined {
+  const reference = typeof ref.reference === 'string' ? ref.reference : undefined;
+  if (reference && !reference.startsWith('#') && !reference.startsWith('urn:')) {
+    const conditional = /^([A-Z][A-Za-z]+)\?/.exec(reference);
+    if (conditional) return conditional[1];
+    const literal = /(?:^|\/)([A-Z][A-Za-z]+)\/[A-Za-z0-9.-]{1,64}(?:\/_history\/[A-Za-z0-9.-]{1,64})?$/.exec(reference);
+    if (literal) return literal[1];
+  }
+  return typeof ref.type === 'string' ? ref.type : undefined;
+}
+
+function allowedTargetTypes(targets: string[]): Set<string> | undefined {
+  const types = new Set<string>();
+  for (const target of targets) {
+    if (target === HL7_SD + 'Resource') return undefined;
+    if (target.startsWith(HL7_SD)) types.add(target.slice(HL7_SD.length));
+    else {
+      const sd = isConcordUrl(target) ? findStructureDefinition(target) : undefined;
+      if (!sd?.type) return undefined; // a profile we cannot see: do not guess
+      types.add(sd.type);
+    }
+  }
+  return types;
+}
+
+function checkReferenceTarget(walk: Walk, ref: Record<string, unknown>, type: ElementDefinitionType, ed: ElementDefinition, expr: string): void {
+  const allowed = allowedTargetTypes(type.targetProfile ?? []);
+  const actual = referencedType(ref);
+  if (!allowed || allowed.size === 0 || !actual || allowed.has(actual)) return;
+  walk.issues.push(
+    issue('structure', `${ed.id ?? ed.path} must reference ${[...allowed].join(' or ')}, not ${actual}`, { expression: [expr] }),
+  );
+}
+
+function checkBinding(walk: Walk, value: unknown, ed: ElementDefinition, type: ElementDefinitionType | undefined, expr: string): void {
+  const valueSet = ed.binding?.strength === 'required' ? ed.binding.valueSet : undefined;
+  if (!valueSet || !isConcordUrl(valueSet)) return;
+  const codes = expandValueSet(valueSet);
+  if (!codes) return;
+  let ok = true;
+  if (type?.code === 'code' && typeof value === 'string') ok = codeInValueSet(codes, value);
+  else if (type?.code === 'Coding' && isObject(value)) ok = codingInValueSet(codes, value);
+  else if (type?.code === 'CodeableConcept' && isObject(value)) {
+    const codings = Array.isArray(value.coding) ? (value.coding as unknown[]) : [];
+    ok = codings.some((c) => isObject(c) && codingInValueSet(codes, c));
+  }
+  if (!ok) {
+    walk.issues.push(issue('code-invalid', `${ed.id ?? ed.path} must be a code from ${valueSet}`, { expression: [expr] }));
+  }
+}
