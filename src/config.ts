@@ -9,6 +9,8 @@ export interface Config {
   logLevel: string;
   maxBodyBytes: number;
   maxJsonDepth: number;
+  maxBundleEntries: number;
+  searchMaxCount: number;
 }
 
 function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min = 0): number {
@@ -33,5 +35,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: env.LOG_LEVEL || 'info',
     maxBodyBytes: int(env, 'MAX_BODY_BYTES', 5 * 1024 * 1024, 1024),
     maxJsonDepth: int(env, 'MAX_JSON_DEPTH', 64, 8),
+    maxBundleEntries: int(env, 'MAX_BUNDLE_ENTRIES', 1000, 1),
+    searchMaxCount: int(env, 'SEARCH_MAX_COUNT', 1000, 1),
   };
 }

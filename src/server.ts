@@ -3,7 +3,11 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
+import { BundleService } from './fhir/bundle-service.js';
 import { buildCapabilityStatement } from './fhir/capability.js';
+import { bundleGetHandler } from './fhir/get-dispatch.js';
+import { SearchService } from './fhir/search-service.js';
+import { searchParametersFor } from './fhir/search/index.js';
 import { loadDefinitions } from './fhir/definitions.js';
 import { ResourceService } from './fhir/resource-service.js';
 import { syncConformanceResources } from './fhir/conformance-sync.js';
@@ -32,6 +36,8 @@ export async function createServer(config: Config, logger: Logger | false, datab
   const service = new ResourceService(repository, {
     validate: validateForWrite,
   });
+  const search = new SearchService(repository, { maxCount: config.searchMaxCount, defaultCount: 20 });
+  const bundles = new BundleService(service, bundleGetHandler(service, search));
   await syncConformanceResources(service);
   // CapabilityStatement.supportedProfile: each Concord profile under the type it constrains.
   const profilesByType = new Map<string, string[]>();
@@ -44,14 +50,26 @@ export async function createServer(config: Config, logger: Logger | false, datab
     buildCapabilityStatement({
       baseUrl,
       version: VERSION,
-      searchParams: () => [],
+      searchParams: (type) =>
+        searchParametersFor(type).map((p) => ({
+          name: p.code,
+          type: p.type as 'string',
+          ...(p.url ? { definition: p.url } : {}),
+          ...(p.description ? { documentation: p.description } : {}),
+        })),
       supportedProfiles: (type) => profilesByType.get(type) ?? [],
       operations: [{ name: 'validate', definition: 'http://hl7.org/fhir/OperationDefinition/Resource-validate' }],
-      searchSupported: false,
-      transactionsSupported: false,
+      searchSupported: true,
+      transactionsSupported: true,
     });
   const app = buildApp({
-    context: { service, capabilityStatement: capability, maxHistoryCount: 1000, ...(config.baseUrl ? { configuredBaseUrl: config.baseUrl } : {}) },
+    context: {
+      service,
+      search,
+      bundles,
+      maxBundleEntries: config.maxBundleEntries,
+      capabilityStatement: capability,
+      maxHistoryCount: 1000, ...(config.baseUrl ? { configuredBaseUrl: config.baseUrl } : {}) },
     repository,
     logger,
     maxBodyBytes: config.maxBodyBytes,

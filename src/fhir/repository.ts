@@ -1,3 +1,5 @@
+import type { SearchCursor, SearchRequest } from './search/types.js';
+
 // What the FHIR interaction layer needs from storage. Defined here (no SQL) and implemented in
 // src/storage/, so interaction logic and coordination rules can run inside one database transaction
 // without knowing how rows are laid out.
@@ -32,6 +34,18 @@ export interface HistoryPage {
   total?: number;
 }
 
+/** One page of search results as stored JSON text (see src/storage/search for the paging scheme). */
+export interface SearchPage {
+  matches: { resourceType: string; id: string; content: string }[];
+  included: { resourceType: string; id: string; content: string }[];
+  total?: number;
+  totalIsEstimate?: boolean;
+  next?: SearchCursor;
+  previous?: SearchCursor;
+  self: SearchCursor;
+  includeTruncated: boolean;
+}
+
 /** Operations available inside a write transaction. */
 export interface WriteTx {
   /** Reads the current state and locks it against concurrent writers until commit. */
@@ -43,9 +57,12 @@ export interface WriteTx {
   /** Ids of current resources matching a FHIR search query string (conditional interactions). */
   findMatches(resourceType: string, query: URLSearchParams): Promise<string[]>;
   read(resourceType: string, id: string): Promise<StoredVersion | undefined>;
+  readVersion(resourceType: string, id: string, versionId: number): Promise<StoredVersion | undefined>;
+  search(request: SearchRequest): Promise<SearchPage>;
 }
 
 export interface Repository {
+  search(request: SearchRequest): Promise<SearchPage>;
   readonly kind: 'postgres' | 'pglite';
   read(resourceType: string, id: string): Promise<StoredVersion | undefined>;
   readVersion(resourceType: string, id: string, versionId: number): Promise<StoredVersion | undefined>;

@@ -38,6 +38,21 @@ export interface ServiceOptions {
 
 type JsonObject = Record<string, unknown>;
 
+/**
+ * One database transaction seen by the interaction layer: the writes made so far, so the transactional
+ * checks can run once over all of them just before commit (a transaction Bundle that ends one lead's
+ * assignment and starts the next is judged as a whole).
+ */
+export class WriteSession {
+  readonly writes: ProposedWrite[] = [];
+  constructor(readonly tx: WriteTx) {}
+}
+
+/** Options shared by the write interactions: run inside an existing session (transaction Bundles). */
+export interface InSession {
+  session?: WriteSession;
+}
+
 export class ResourceService {
   private readonly validateResource: ResourceValidator;
   private readonly checker: TransactionalChecker;
@@ -54,18 +69,20 @@ export class ResourceService {
 
   // ---- reads ----------------------------------------------------------------------------------
 
-  async read(type: string, id: string): Promise<StoredVersion> {
+  async read(type: string, id: string, options: InSession = {}): Promise<StoredVersion> {
     assertType(type);
-    const v = isValidId(id) ? await this.repo.read(type, id) : undefined;
+    const source = options.session?.tx ?? this.repo;
+    const v = isValidId(id) ? await source.read(type, id) : undefined;
     if (!v) throw notFound(`${type}/${id} is not known`);
     if (v.deleted) throw new FhirError(410, issue('deleted', `${type}/${id} was deleted`), etagHeaders(v));
     return v;
   }
 
-  async vread(type: string, id: string, versionId: string): Promise<StoredVersion> {
+  async vread(type: string, id: string, versionId: string, options: InSession = {}): Promise<StoredVersion> {
     assertType(type);
+    const source = options.session?.tx ?? this.repo;
     const n = /^[1-9]\d{0,8}$/.test(versionId) ? Number(versionId) : undefined;
-    const v = n !== undefined && isValidId(id) ? await this.repo.readVersion(type, id, n) : undefined;
+    const v = n !== undefined && isValidId(id) ? await source.readVersion(type, id, n) : undefined;
     if (!v) throw notFound(`${type}/${id}/_history/${versionId} is not known`);
     if (v.deleted) throw new FhirError(410, issue('deleted', `${type}/${id} version ${versionId} is a deletion`), etagHeaders(v));
     return v;
@@ -104,7 +121,7 @@ export class ResourceService {
         operation: previous && !previous.deleted ? 'update' : 'create',
         resourceType: type,
         id: targetId ?? newId(),
-        resource: { ...resource, id: targetId ?? resource.id ?? 'validate' } as Resource,
+        resource: { ...resource, id: targetId ?? resource.id ?? 'validate' },
         ...(previous && !previous.deleted ? { previous: parse(previous) } : {}),
       };
       return [...issues, ...(await this.checker.check(tx, [write]))];
@@ -113,12 +130,32 @@ export class ResourceService {
 
   // ---- writes ----------------------------------------------------------------------------------
 
+  /** Runs fn in the given session, or in a new transaction whose checks run before it commits. */
+  private run<T>(session: WriteSession | undefined, fn: (session: WriteSession) => Promise<T>): Promise<T> {
+    if (session) return fn(session);
+    return this.inTransaction(fn);
+  }
+
+  /** A new transaction: fn's writes are checked together before commit; any error rolls all back. */
+  async inTransaction<T>(fn: (session: WriteSession) => Promise<T>): Promise<T> {
+    return this.repo.transaction(async (tx) => {
+      const session = new WriteSession(tx);
+      const result = await fn(session);
+      if (session.writes.length > 0) {
+        const issues = await this.checker.check(tx, session.writes);
+        if (hasErrors(issues)) throw new FhirError(statusOfRuleIssues(issues), issues);
+      }
+      return result;
+    });
+  }
+
   /** create, or conditional create when ifNoneExist is given. */
-  async create(type: string, body: unknown, options: { ifNoneExist?: string } = {}): Promise<WriteResult> {
+  async create(type: string, body: unknown, options: { ifNoneExist?: string; id?: string } & InSession = {}): Promise<WriteResult> {
     assertType(type);
     const resource = this.validated(body, type);
     const criteria = options.ifNoneExist === undefined ? undefined : conditionalQuery(options.ifNoneExist, 'If-None-Exist');
-    return this.repo.transaction(async (tx) => {
+    return this.run(options.session, async (session) => {
+      const { tx } = session;
       if (criteria) {
         // Two clients posting the same conditional create serialise on the normalised criteria, so
         // the second one's search sees the first one's committed resource (HAPI #3141 class of bug).
@@ -131,31 +168,33 @@ export class ResourceService {
           if (existing && !existing.deleted) return { status: 200, version: existing };
         }
       }
-      const id = newId();
-      return this.write(tx, type, id, resource, undefined, 'POST');
+      // A transaction Bundle pre-assigns ids so urn:uuid references can be rewritten before writing.
+      const id = options.id ?? newId();
+      return this.write(session, type, id, resource, undefined, 'POST');
     });
   }
 
   /** update by id; creates the resource when the id is new (update-as-create). */
-  async update(type: string, id: string, body: unknown, options: { ifMatch?: number } = {}): Promise<WriteResult> {
+  async update(type: string, id: string, body: unknown, options: { ifMatch?: number } & InSession = {}): Promise<WriteResult> {
     assertType(type);
     const resource = this.validated(body, type);
     if (!isValidId(id)) throw badRequest(`'${id}' is not a valid resource id`);
     if (resource.id === undefined) throw badRequest('An update must carry the resource id in the body', [`${type}.id`]);
     if (resource.id !== id) throw badRequest(`Resource id '${resource.id}' does not match the URL id '${id}'`, [`${type}.id`]);
-    return this.repo.transaction(async (tx) => {
-      const current = await tx.lockCurrent(type, id);
+    return this.run(options.session, async (session) => {
+      const current = await session.tx.lockCurrent(type, id);
       checkIfMatch(current, options.ifMatch, `${type}/${id}`);
-      return this.write(tx, type, id, resource, current, 'PUT');
+      return this.write(session, type, id, resource, current, 'PUT');
     });
   }
 
   /** conditional update: PUT [type]?criteria */
-  async conditionalUpdate(type: string, query: URLSearchParams, body: unknown, options: { ifMatch?: number } = {}): Promise<WriteResult> {
+  async conditionalUpdate(type: string, query: URLSearchParams, body: unknown, options: { ifMatch?: number } & InSession = {}): Promise<WriteResult> {
     assertType(type);
     const criteria = conditionalQuery(query.toString(), 'conditional update');
     const resource = this.validated(body, type);
-    return this.repo.transaction(async (tx) => {
+    return this.run(options.session, async (session) => {
+      const { tx } = session;
       await tx.lockKey(`conditional:${type}?${criteria.toString()}`);
       const matches = await tx.findMatches(type, criteria);
       if (matches.length > 1) throw preconditionFailed(`The criteria matched ${matches.length} ${type} resources`);
@@ -167,23 +206,23 @@ export class ResourceService {
         const current = await tx.lockCurrent(type, id);
         if (current && !current.deleted) throw new FhirError(409, issue('conflict', `${type}/${id} exists but does not match the criteria`));
         checkIfMatch(current, options.ifMatch, `${type}/${id}`);
-        return this.write(tx, type, id, resource, current, 'PUT');
+        return this.write(session, type, id, resource, current, 'PUT');
       }
       if (resource.id !== undefined && resource.id !== match) {
         throw badRequest(`Resource id '${resource.id}' does not match the resource found by the criteria (${match})`, [`${type}.id`]);
       }
       const current = await tx.lockCurrent(type, match);
       checkIfMatch(current, options.ifMatch, `${type}/${match}`);
-      return this.write(tx, type, match, { ...resource, id: match } as Resource, current, 'PUT');
+      return this.write(session, type, match, { ...resource, id: match }, current, 'PUT');
     });
   }
 
   /** JSON Patch (RFC 6902) applied to the current version, then validated like an update. */
-  async patch(type: string, id: string, operations: unknown, options: { ifMatch?: number } = {}): Promise<WriteResult> {
+  async patch(type: string, id: string, operations: unknown, options: { ifMatch?: number } & InSession = {}): Promise<WriteResult> {
     assertType(type);
     if (!isValidId(id)) throw notFound(`${type}/${id} is not known`);
-    return this.repo.transaction(async (tx) => {
-      const current = await tx.lockCurrent(type, id);
+    return this.run(options.session, async (session) => {
+      const current = await session.tx.lockCurrent(type, id);
       if (!current) throw notFound(`${type}/${id} is not known`);
       if (current.deleted) throw gone(`${type}/${id} was deleted`);
       checkIfMatch(current, options.ifMatch, `${type}/${id}`);
@@ -192,28 +231,29 @@ export class ResourceService {
         throw unprocessable([issue('processing', 'A patch may not change resourceType or id')]);
       }
       const resource = this.validated(patched, type);
-      return this.write(tx, type, id, resource, current, 'PATCH');
+      return this.write(session, type, id, resource, current, 'PATCH');
     });
   }
 
-  async delete(type: string, id: string, options: { ifMatch?: number } = {}): Promise<DeleteResult> {
+  async delete(type: string, id: string, options: { ifMatch?: number } & InSession = {}): Promise<DeleteResult> {
     assertType(type);
     if (!isValidId(id)) throw notFound(`${type}/${id} is not known`);
-    return this.repo.transaction(async (tx) => {
-      const current = await tx.lockCurrent(type, id);
+    return this.run(options.session, async (session) => {
+      const current = await session.tx.lockCurrent(type, id);
       if (!current) throw notFound(`${type}/${id} is not known`);
       checkIfMatch(current, options.ifMatch, `${type}/${id}`);
       if (current.deleted) return { deletedCount: 0 }; // deleting twice has no effect (R4 3.1.0.7)
-      const version = await this.tombstone(tx, current);
+      const version = await this.tombstone(session, current);
       return { version, deletedCount: 1 };
     });
   }
 
   /** conditional delete: one match is deleted; several are refused with 412 (single-delete server). */
-  async conditionalDelete(type: string, query: URLSearchParams): Promise<DeleteResult> {
+  async conditionalDelete(type: string, query: URLSearchParams, options: InSession = {}): Promise<DeleteResult> {
     assertType(type);
     const criteria = conditionalQuery(query.toString(), 'conditional delete');
-    return this.repo.transaction(async (tx) => {
+    return this.run(options.session, async (session) => {
+      const { tx } = session;
       await tx.lockKey(`conditional:${type}?${criteria.toString()}`);
       const matches = await tx.findMatches(type, criteria);
       if (matches.length > 1) throw preconditionFailed(`The criteria matched ${matches.length} ${type} resources; only one may be deleted at a time`);
@@ -221,7 +261,7 @@ export class ResourceService {
       if (match === undefined) return { deletedCount: 0 };
       const current = await tx.lockCurrent(type, match);
       if (!current || current.deleted) return { deletedCount: 0 };
-      return { version: await this.tombstone(tx, current), deletedCount: 1 };
+      return { version: await this.tombstone(session, current), deletedCount: 1 };
     });
   }
 
@@ -241,7 +281,7 @@ export class ResourceService {
   }
 
   private async write(
-    tx: WriteTx,
+    session: WriteSession,
     type: string,
     id: string,
     resource: Resource,
@@ -253,27 +293,27 @@ export class ResourceService {
       operation: previous ? 'update' : 'create',
       resourceType: type,
       id,
-      resource: { ...resource, id } as Resource,
+      resource: { ...resource, id },
       ...(previous ? { previous } : {}),
     };
-    await this.checker.lock(tx, [proposed]);
-    const issues = await this.checker.check(tx, [proposed]);
-    if (hasErrors(issues)) throw new FhirError(statusOfRuleIssues(issues), issues);
+    // Locks first (per-member, so racing writers serialise); the checks run over all of the
+    // session's writes just before commit.
+    await this.checker.lock(session.tx, [proposed]);
+    session.writes.push(proposed);
 
     const versionId = (current?.versionId ?? 0) + 1;
     const lastUpdated = this.now().toISOString();
     const stored = stamp(resource, id, versionId, lastUpdated);
     const version: StoredVersion = { resourceType: type, id, versionId, lastUpdated, deleted: false, content: JSON.stringify(stored) };
-    await tx.writeVersion(version, method, stored);
+    await session.tx.writeVersion(version, method, stored);
     return { status: current && !current.deleted ? 200 : 201, version };
   }
 
-  private async tombstone(tx: WriteTx, current: StoredVersion): Promise<StoredVersion> {
+  private async tombstone(session: WriteSession, current: StoredVersion): Promise<StoredVersion> {
     const previous = parse(current);
     const proposed: ProposedWrite = { operation: 'delete', resourceType: current.resourceType, id: current.id, previous };
-    await this.checker.lock(tx, [proposed]);
-    const issues = await this.checker.check(tx, [proposed]);
-    if (hasErrors(issues)) throw new FhirError(statusOfRuleIssues(issues), issues);
+    await this.checker.lock(session.tx, [proposed]);
+    session.writes.push(proposed);
     const version: StoredVersion = {
       resourceType: current.resourceType,
       id: current.id,
@@ -281,7 +321,7 @@ export class ResourceService {
       lastUpdated: this.now().toISOString(),
       deleted: true,
     };
-    await tx.writeVersion(version, 'DELETE');
+    await session.tx.writeVersion(version, 'DELETE');
     return version;
   }
 }
@@ -302,7 +342,7 @@ function parse(v: StoredVersion): Resource {
 /** Server-owned meta: versionId and lastUpdated are always the server's, whatever the client sent. */
 function stamp(resource: Resource, id: string, versionId: number, lastUpdated: string): JsonObject {
   const { meta, ...rest } = resource as Resource & { meta?: JsonObject };
-  return { ...rest, id, meta: { ...(meta ?? {}), versionId: String(versionId), lastUpdated } } as JsonObject;
+  return { ...rest, id, meta: { ...(meta ?? {}), versionId: String(versionId), lastUpdated } };
 }
 
 function checkIfMatch(current: StoredVersion | undefined, ifMatch: number | undefined, label: string): void {

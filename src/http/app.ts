@@ -10,6 +10,8 @@ import { healthRoutes } from './routes/health.js';
 import { historyRoutes } from './routes/history.js';
 import { instanceRoutes } from './routes/instance.js';
 import { methodNotAllowed } from './routes/method-not-allowed.js';
+import { bundleRoutes } from './routes/bundle.js';
+import { searchRoutes } from './routes/search.js';
 import { systemRoutes } from './routes/system.js';
 import { typeRoutes } from './routes/type.js';
 import { validateRoutes } from './routes/validate.js';
@@ -49,12 +51,17 @@ export function buildApp(options: AppOptions): FastifyInstance {
       systemRoutes(fhir, ctx);
       historyRoutes(fhir, ctx);
       validateRoutes(fhir, ctx);
+      searchRoutes(fhir, ctx);
+      bundleRoutes(fhir, ctx);
       typeRoutes(fhir, ctx);
       instanceRoutes(fhir, ctx);
       methodNotAllowed(fhir, {
+        '/': ['GET', 'POST'],
+        '/_search': ['POST'],
         '/metadata': ['GET'],
         '/_history': ['GET'],
-        '/:type': ['POST', 'PUT', 'DELETE'],
+        '/:type': ['GET', 'POST', 'PUT', 'DELETE'],
+        '/:type/_search': ['POST'],
         '/:type/_history': ['GET'],
         '/:type/$validate': ['POST'],
         '/:type/:id': ['GET', 'PUT', 'PATCH', 'DELETE'],

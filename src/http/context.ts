@@ -1,9 +1,14 @@
 import type { CapabilityStatement } from '@medplum/fhirtypes';
+import type { BundleService } from '../fhir/bundle-service.js';
 import type { ResourceService } from '../fhir/resource-service.js';
+import type { SearchService } from '../fhir/search-service.js';
 
 /** What the FHIR routes share: the interaction service and per-request base URL resolution. */
 export interface RouteContext {
   service: ResourceService;
+  search: SearchService;
+  bundles: BundleService;
+  maxBundleEntries: number;
   configuredBaseUrl?: string;
   capabilityStatement: (baseUrl: string) => CapabilityStatement;
   maxHistoryCount: number;

@@ -1,9 +1,10 @@
 // SQL for resources and their history. Every write goes through writeVersion inside a transaction so
 // the current row, the history row and (from the search layer) the index rows commit together.
 import { createHash } from 'node:crypto';
-import type { HistoryPage, HistoryQuery, Repository, StoredVersion, WriteMethod, WriteTx } from '../fhir/repository.js';
+import type { HistoryPage, HistoryQuery, Repository, SearchPage, StoredVersion, WriteMethod, WriteTx } from '../fhir/repository.js';
 import { SqlState, sqlStateOf, type Database, type Queryable } from './database.js';
-import { writeSearchIndex, findMatchingIds } from './search/index.js';
+import { executeSearch, findMatchingIds, writeSearchIndex } from './search/index.js';
+import type { SearchRequest } from '../fhir/search/types.js';
 
 interface VersionRow {
   resource_type: string;
@@ -56,8 +57,16 @@ class Tx implements WriteTx {
     return readCurrent(this.q, resourceType, id);
   }
 
+  readVersion(resourceType: string, id: string, versionId: number): Promise<StoredVersion | undefined> {
+    return readVersion(this.q, resourceType, id, versionId);
+  }
+
   async findMatches(resourceType: string, query: URLSearchParams): Promise<string[]> {
     return findMatchingIds(this.q, resourceType, query);
+  }
+
+  search(request: SearchRequest): Promise<SearchPage> {
+    return executeSearch(this.q, request);
   }
 
   async writeVersion(v: StoredVersion, method: WriteMethod, resource?: Record<string, unknown>): Promise<void> {
@@ -101,6 +110,16 @@ async function readCurrent(q: Queryable, resourceType: string, id: string): Prom
   return row ? toStored(row) : undefined;
 }
 
+async function readVersion(q: Queryable, resourceType: string, id: string, versionId: number): Promise<StoredVersion | undefined> {
+  const res = await q.query<VersionRow>(
+    `SELECT resource_type, id, version_id, last_updated, method = 'DELETE' AS deleted, content
+       FROM resource_version WHERE resource_type = $1 AND id = $2 AND version_id = $3`,
+    [resourceType, id, versionId],
+  );
+  const row = res.rows[0];
+  return row ? toStored(row) : undefined;
+}
+
 export class ResourceRepository implements Repository {
   constructor(private readonly db: Database) {}
 
@@ -108,18 +127,16 @@ export class ResourceRepository implements Repository {
     return this.db.kind;
   }
 
+  search(request: SearchRequest): Promise<SearchPage> {
+    return executeSearch(this.db, request);
+  }
+
   read(resourceType: string, id: string): Promise<StoredVersion | undefined> {
     return readCurrent(this.db, resourceType, id);
   }
 
-  async readVersion(resourceType: string, id: string, versionId: number): Promise<StoredVersion | undefined> {
-    const res = await this.db.query<VersionRow>(
-      `SELECT resource_type, id, version_id, last_updated, method = 'DELETE' AS deleted, content
-         FROM resource_version WHERE resource_type = $1 AND id = $2 AND version_id = $3`,
-      [resourceType, id, versionId],
-    );
-    const row = res.rows[0];
-    return row ? toStored(row) : undefined;
+  readVersion(resourceType: string, id: string, versionId: number): Promise<StoredVersion | undefined> {
+    return readVersion(this.db, resourceType, id, versionId);
   }
 
   async history(query: HistoryQuery): Promise<HistoryPage> {

@@ -62,7 +62,7 @@ describe('malformed and unsupported requests', () => {
   it('answers 405 with Allow for an unsupported method on a known path', async () => {
     const res = await s.request({ method: 'PATCH', url: '/fhir/Patient' });
     expect(res.statusCode).toBe(405);
-    expect(res.headers.allow).toBe('POST, PUT, DELETE');
+    expect(res.headers.allow).toBe('GET, POST, PUT, DELETE');
     const meta = await s.request({ method: 'DELETE', url: '/fhir/metadata' });
     expect(meta.statusCode).toBe(405);
   });

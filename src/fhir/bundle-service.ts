@@ -1,0 +1,321 @@
+// POST [base] with a transaction or batch Bundle (R4 http.html#transaction).
+// A transaction is one database transaction: entries run in the spec's order (DELETE, POST, PUT/PATCH,
+// GET), urn:uuid and conditional references are resolved first, the coordination checks run once over
+// all writes before commit, and any failing entry fails the whole Bundle. A batch runs each entry in its
+// own transaction and reports each outcome.
+import { STATUS_CODES } from 'node:http';
+import type { Bundle, BundleEntry, OperationOutcome, Resource } from '@medplum/fhirtypes';
+import { newId, isValidId } from './ids.js';
+import { FhirError, badRequest, issue, outcome, preconditionFailed } from './outcome.js';
+import type { StoredVersion } from './repository.js';
+import type { ResourceService, WriteSession } from './resource-service.js';
+import { replaceReferences } from './references.js';
+
+type Method = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+const ORDER: Record<Method, number> = { DELETE: 0, POST: 1, PUT: 2, PATCH: 2, GET: 3, HEAD: 3 };
+
+export interface BundleOptions {
+  maxEntries: number;
+  /** Representation of entry resources in the response (Prefer: return=...). */
+  returnPreference: 'minimal' | 'representation' | 'OperationOutcome';
+  baseUrl: string;
+}
+
+/** Answers a GET entry (read, vread or search) as a resource or searchset Bundle, as JSON text. */
+export type GetHandler = (path: string, query: URLSearchParams, session: WriteSession | undefined, baseUrl: string) => Promise<{ status: number; body: string; version?: StoredVersion }>;
+
+interface ParsedEntry {
+  index: number;
+  method: Method;
+  type: string;
+  id?: string;
+  versionId?: string;
+  query?: URLSearchParams;
+  path: string;
+  fullUrl?: string;
+  resource?: Resource;
+  ifNoneExist?: string;
+  ifMatch?: number;
+}
+
+interface EntryResult {
+  status: number;
+  version?: StoredVersion;
+  body?: string;
+  outcome?: OperationOutcome;
+}
+
+export class BundleService {
+  constructor(
+    private readonly service: ResourceService,
+    private readonly get: GetHandler,
+  ) {}
+
+  async process(body: unknown, options: BundleOptions): Promise<string> {
+    const bundle = body as Bundle | undefined;
+    if (bundle?.resourceType !== 'Bundle') throw badRequest('POST to the base URL takes a Bundle of type transaction or batch');
+    if (bundle.type !== 'transaction' && bundle.type !== 'batch') {
+      throw badRequest(`Bundle.type must be transaction or batch, got '${String(bundle.type)}'`, ['Bundle.type']);
+    }
+    const entries = bundle.entry ?? [];
+    if (!Array.isArray(entries)) throw badRequest('Bundle.entry must be an array', ['Bundle.entry']);
+    if (entries.length > options.maxEntries) {
+      throw badRequest(`The Bundle has ${entries.length} entries; at most ${options.maxEntries} are accepted per request`, ['Bundle.entry']);
+    }
+    return bundle.type === 'transaction' ? this.transaction(entries, options) : this.batch(entries, options);
+  }
+
+  // ---- transaction ---------------------------------------------------------------------------------
+
+  private async transaction(entries: BundleEntry[], options: BundleOptions): Promise<string> {
+    const parsed = entries.map((e, i) => parseEntry(e, i, options.baseUrl));
+    const results = await this.service.inTransaction(async (session) => {
+      const idMap = await this.assignIdentities(parsed, session);
+      for (const entry of parsed) {
+        if (entry.resource) entry.resource = await this.resolveReferences(entry, idMap, session);
+      }
+      assertDistinctTargets(parsed);
+      const out = new Map<number, EntryResult>();
+      for (const entry of [...parsed].sort((a, b) => ORDER[a.method] - ORDER[b.method] || a.index - b.index)) {
+        try {
+          out.set(entry.index, await this.execute(entry, session, options.baseUrl));
+        } catch (err) {
+          throw entryError(err, entry);
+        }
+      }
+      return parsed.map((e) => out.get(e.index)!);
+    });
+    return responseBundle('transaction-response', results, options);
+  }
+
+  /** POST entries get their ids now (or the match of ifNoneExist); fullUrls map to Type/id. */
+  private async assignIdentities(entries: ParsedEntry[], session: WriteSession): Promise<Map<string, string>> {
+    const map = new Map<string, string>();
+    for (const entry of entries) {
+      let target: string | undefined;
+      if (entry.method === 'POST') {
+        if (entry.ifNoneExist !== undefined) {
+          const matches = await this.match(session, entry.type, new URLSearchParams(entry.ifNoneExist), entry);
+          if (matches.length > 1) throw entryError(preconditionFailed(`ifNoneExist matched ${matches.length} ${entry.type} resources`), entry);
+          if (matches[0] !== undefined) {
+            entry.id = matches[0];
+            entry.ifNoneExist = undefined;
+            entry.method = 'GET'; // nothing to write: the response is the existing resource (200)
+            entry.path = `${entry.type}/${entry.id}`;
+          }
+        }
+        entry.id ??= newId();
+        target = `${entry.type}/${entry.id}`;
+      } else if (entry.method === 'PUT' && entry.query) {
+        const matches = await this.match(session, entry.type, entry.query, entry);
+        if (matches.length > 1) throw entryError(preconditionFailed(`The criteria matched ${matches.length} ${entry.type} resources`), entry);
+        entry.id = matches[0] ?? entry.resource?.id ?? newId();
+        target = `${entry.type}/${entry.id}`;
+      } else if (entry.method === 'PUT' && entry.id) {
+        target = `${entry.type}/${entry.id}`;
+      }
+      if (entry.fullUrl && target) map.set(entry.fullUrl, target);
+    }
+    return map;
+  }
+
+  private async match(session: WriteSession, type: string, query: URLSearchParams, entry: ParsedEntry): Promise<string[]> {
+    query.sort();
+    await session.tx.lockKey(`conditional:${type}?${query.toString()}`);
+    try {
+      return await session.tx.findMatches(type, query);
+    } catch (err) {
+      throw entryError(err, entry);
+    }
+  }
+
+  /** Rewrites urn:uuid fullUrls and conditional references (Type?criteria) to Type/id everywhere. */
+  private async resolveReferences(entry: ParsedEntry, idMap: Map<string, string>, session: WriteSession): Promise<Resource> {
+    const conditional = new Map<string, string>();
+    const pending: string[] = [];
+    replaceReferences(entry.resource!, (ref) => {
+      if (/^[A-Z][A-Za-z]+\?/.test(ref)) pending.push(ref);
+      return undefined;
+    });
+    for (const ref of pending) {
+      if (conditional.has(ref)) continue;
+      const [type, query] = [ref.slice(0, ref.indexOf('?')), ref.slice(ref.indexOf('?') + 1)];
+      const matches = await this.match(session, type, new URLSearchParams(query), entry);
+      if (matches.length !== 1) {
+        throw entryError(preconditionFailed(`Conditional reference '${ref}' matched ${matches.length} resources; it must match exactly one`), entry);
+      }
+      conditional.set(ref, `${type}/${matches[0]}`);
+    }
+    return replaceReferences(entry.resource!, (ref) => idMap.get(ref) ?? conditional.get(ref)) as Resource;
+  }
+
+  private async execute(entry: ParsedEntry, session: WriteSession | undefined, baseUrl: string): Promise<EntryResult> {
+    const s = session ? { session } : {};
+    const ifMatch = entry.ifMatch === undefined ? {} : { ifMatch: entry.ifMatch };
+    switch (entry.method) {
+      case 'POST': {
+        const r = await this.service.create(entry.type, entry.resource, {
+          ...s,
+          ...(entry.ifNoneExist === undefined ? {} : { ifNoneExist: entry.ifNoneExist }),
+          ...(entry.id ? { id: entry.id } : {}),
+        });
+        return { status: r.status, version: r.version };
+      }
+      case 'PUT': {
+        const id = entry.id!;
+        const body = entry.query && entry.resource && entry.resource.id === undefined ? { ...entry.resource, id } : entry.resource;
+        const r = await this.service.update(entry.type, id, body, { ...s, ...ifMatch });
+        return { status: r.status, version: r.version };
+      }
+      case 'PATCH': {
+        const r = await this.service.patch(entry.type, entry.id!, jsonPatchOf(entry), { ...s, ...ifMatch });
+        return { status: r.status, version: r.version };
+      }
+      case 'DELETE': {
+        const r = entry.query
+          ? await this.service.conditionalDelete(entry.type, entry.query, s)
+          : await this.service.delete(entry.type, entry.id!, { ...s, ...ifMatch });
+        return { status: 204, ...(r.version ? { version: r.version } : {}) };
+      }
+      case 'GET':
+      case 'HEAD': {
+        const r = await this.get(entry.path, entry.query ?? new URLSearchParams(), session, baseUrl);
+        return { status: r.status, body: r.body, ...(r.version ? { version: r.version } : {}) };
+      }
+    }
+  }
+
+  // ---- batch -----------------------------------------------------------------------------------------
+
+  private async batch(entries: BundleEntry[], options: BundleOptions): Promise<string> {
+    const results: EntryResult[] = [];
+    for (const [i, raw] of entries.entries()) {
+      try {
+        const entry = parseEntry(raw, i, options.baseUrl);
+        if (entry.method === 'POST' || (entry.method === 'PUT' && entry.query)) entry.id = undefined;
+        results.push(await this.executeBatchEntry(entry, options.baseUrl));
+      } catch (err) {
+        if (!(err instanceof FhirError)) throw err;
+        results.push({ status: err.status, outcome: err.outcome });
+      }
+    }
+    return responseBundle('batch-response', results, options);
+  }
+
+  private executeBatchEntry(entry: ParsedEntry, baseUrl: string): Promise<EntryResult> {
+    if (entry.method === 'PUT' && entry.query) {
+      return this.service
+        .conditionalUpdate(entry.type, entry.query, entry.resource, entry.ifMatch === undefined ? {} : { ifMatch: entry.ifMatch })
+        .then((r) => ({ status: r.status, version: r.version }));
+    }
+    return this.execute(entry, undefined, baseUrl);
+  }
+}
+
+// ---- parsing and helpers --------------------------------------------------------------------------------
+
+function parseEntry(entry: BundleEntry, index: number, baseUrl: string): ParsedEntry {
+  const where = `Bundle.entry[${index}]`;
+  const request = entry.request;
+  if (!request?.method || !request.url) throw new FhirError(400, issue('required', `${where}: request.method and request.url are required`, { expression: [`${where}.request`] }));
+  const method = request.method as Method;
+  let url = request.url;
+  if (url.startsWith(baseUrl + '/')) url = url.slice(baseUrl.length + 1);
+  url = url.replace(/^\/+/, '');
+  const [path = '', queryText] = url.split('?', 2) as [string, string | undefined];
+  const segments = path.split('/');
+  const type = segments[0] ?? '';
+  if (!/^[A-Z][A-Za-z]+$/.test(type)) throw new FhirError(400, issue('invalid', `${where}: request.url '${request.url}' does not name a resource type`, { expression: [`${where}.request.url`] }));
+  const parsed: ParsedEntry = { index, method, type, path };
+  if (segments[1] !== undefined) {
+    if (!isValidId(segments[1])) throw new FhirError(400, issue('invalid', `${where}: '${segments[1]}' is not a valid id`, { expression: [`${where}.request.url`] }));
+    parsed.id = segments[1];
+  }
+  if (segments[2] === '_history' && segments[3]) parsed.versionId = segments[3];
+  if (queryText !== undefined) parsed.query = new URLSearchParams(queryText);
+  if (entry.fullUrl) parsed.fullUrl = entry.fullUrl;
+  if (entry.resource) parsed.resource = structuredClone(entry.resource);
+  if (request.ifNoneExist) parsed.ifNoneExist = request.ifNoneExist;
+  if (request.ifMatch) {
+    const m = /^\s*(?:W\/)?"(\d{1,9})"\s*$/.exec(request.ifMatch);
+    if (!m) throw new FhirError(400, issue('invalid', `${where}: ifMatch must be a version ETag like W/"1"`, { expression: [`${where}.request.ifMatch`] }));
+    parsed.ifMatch = Number(m[1]);
+  }
+  const needsResource = method === 'POST' || method === 'PUT' || method === 'PATCH';
+  if (needsResource && !parsed.resource) throw new FhirError(400, issue('required', `${where}: a ${method} entry needs a resource`, { expression: [`${where}.resource`] }));
+  if ((method === 'PUT' || method === 'PATCH') && !parsed.id && !(method === 'PUT' && parsed.query)) {
+    throw new FhirError(400, issue('invalid', `${where}: ${method} needs [type]/[id]${method === 'PUT' ? ' or [type]?criteria' : ''}`, { expression: [`${where}.request.url`] }));
+  }
+  if (method === 'DELETE' && !parsed.id && !parsed.query) {
+    throw new FhirError(400, issue('invalid', `${where}: DELETE needs [type]/[id] or [type]?criteria`, { expression: [`${where}.request.url`] }));
+  }
+  if (!ORDER[method] && ORDER[method] !== 0) throw new FhirError(400, issue('not-supported', `${where}: method ${String(method)} is not supported`));
+  return parsed;
+}
+
+/** A JSON Patch in a Bundle travels as a Binary (contentType application/json-patch+json, base64 data). */
+function jsonPatchOf(entry: ParsedEntry): unknown {
+  const r = entry.resource as (Resource & { contentType?: string; data?: string }) | undefined;
+  if (r?.resourceType !== 'Binary' || !/json-patch\+json/.test(r.contentType ?? '') || !r.data) {
+    throw badRequest('A PATCH entry must carry a Binary with contentType application/json-patch+json');
+  }
+  try {
+    return JSON.parse(Buffer.from(r.data, 'base64').toString('utf8')) as unknown;
+  } catch {
+    throw badRequest('The PATCH entry Binary does not hold a JSON Patch document');
+  }
+}
+
+/** Two entries may not touch the same resource in one transaction (R4 http.html#trules). */
+function assertDistinctTargets(entries: ParsedEntry[]): void {
+  const seen = new Map<string, number>();
+  for (const e of entries) {
+    if (e.method === 'GET' || e.method === 'HEAD' || !e.id) continue;
+    const key = `${e.type}/${e.id}`;
+    const other = seen.get(key);
+    if (other !== undefined) {
+      throw new FhirError(400, issue('invalid', `Bundle.entry[${other}] and Bundle.entry[${e.index}] both change ${key}; a transaction may touch a resource only once`, { expression: [`Bundle.entry[${e.index}]`] }));
+    }
+    seen.set(key, e.index);
+  }
+}
+
+/** Names the failing entry in every issue, keeping the entry's own status. */
+function entryError(err: unknown, entry: ParsedEntry): unknown {
+  if (!(err instanceof FhirError)) return err;
+  const where = `Bundle.entry[${entry.index}]`;
+  if (err.issues.some((i) => i.diagnostics?.startsWith(where))) return err;
+  const issues = err.issues.map((i) => ({
+    ...i,
+    diagnostics: `${where} (${entry.method} ${entry.path}): ${i.diagnostics ?? i.code}`,
+    expression: [...(i.expression ?? []).map((x) => `${where}.resource.${x.replace(/^[A-Z][A-Za-z]+\./, '')}`), where],
+  }));
+  return new FhirError(err.status, issues, err.headers);
+}
+
+function statusLine(status: number): string {
+  return `${status} ${STATUS_CODES[status] ?? ''}`.trim();
+}
+
+function responseBundle(type: 'transaction-response' | 'batch-response', results: EntryResult[], options: BundleOptions): string {
+  const entry = results.map((r) => {
+    const v = r.version;
+    const response: Record<string, unknown> = { status: statusLine(r.status) };
+    if (v && !v.deleted && r.status === 201) response.location = `${options.baseUrl}/${v.resourceType}/${v.id}/_history/${v.versionId}`;
+    if (v) {
+      response.etag = `W/"${v.versionId}"`;
+      response.lastModified = v.lastUpdated;
+    }
+    if (r.outcome) response.outcome = r.outcome;
+    const out: Record<string, unknown> = {};
+    if (v && !v.deleted) out.fullUrl = `${options.baseUrl}/${v.resourceType}/${v.id}`;
+    if (r.body !== undefined) out.resource = JSON.parse(r.body) as unknown;
+    else if (v?.content && options.returnPreference === 'representation') out.resource = JSON.parse(v.content) as unknown;
+    else if (v && options.returnPreference === 'OperationOutcome') {
+      response.outcome = outcome([issue('informational', `${v.resourceType}/${v.id} version ${v.versionId}`, { severity: 'information' })]);
+    }
+    out.response = response;
+    return out;
+  });
+  return JSON.stringify({ resourceType: 'Bundle', id: newId(), type, entry });
+}

@@ -1,0 +1,76 @@
+// FHIR search as an interaction: parse the parameters (400 for malformed ones, warnings or 400 for
+// unknown ones per Prefer: handling), run the index-backed query, and answer a searchset Bundle with
+// self/next/previous links whose _cursor keeps pages stable while other clients write.
+import type { OperationOutcomeIssue } from '@medplum/fhirtypes';
+import { newId } from './ids.js';
+import { isResourceType } from './definitions.js';
+import { notFound, outcome } from './outcome.js';
+import type { Repository, SearchPage, WriteTx } from './repository.js';
+import { encodeCursor, parseSearchRequest } from './search/index.js';
+import type { SearchCursor, SearchRequest } from './search/types.js';
+import { subsetResource } from './summary.js';
+
+export interface SearchOptions {
+  strict: boolean;
+  baseUrl: string;
+  /** Inside a transaction Bundle, search sees the transaction's own writes. */
+  tx?: WriteTx;
+}
+
+export class SearchService {
+  constructor(
+    private readonly repo: Repository,
+    private readonly limits: { maxCount: number; defaultCount: number },
+  ) {}
+
+  /** type undefined = system-level search (optionally limited by _type). Returns the Bundle as JSON text. */
+  async search(type: string | undefined, params: URLSearchParams, options: SearchOptions): Promise<string> {
+    if (type !== undefined && !isResourceType(type)) throw notFound(`Unknown resource type '${type}'`);
+    const { request, warnings } = parseSearchRequest(type, params, {
+      strict: options.strict,
+      maxCount: this.limits.maxCount,
+      defaultCount: this.limits.defaultCount,
+    });
+    const page = await (options.tx ?? this.repo).search(request);
+    return searchsetBundle(type, params, request, page, warnings, options.baseUrl);
+  }
+}
+
+function pageUrl(baseUrl: string, type: string | undefined, params: URLSearchParams, cursor: SearchCursor | undefined): string {
+  const q = new URLSearchParams(params);
+  q.delete('_cursor');
+  if (cursor) q.set('_cursor', encodeCursor(cursor));
+  const qs = q.toString();
+  return `${baseUrl}${type ? `/${type}` : ''}${qs ? `?${qs}` : ''}`;
+}
+
+function searchsetBundle(
+  type: string | undefined,
+  params: URLSearchParams,
+  request: SearchRequest,
+  page: SearchPage,
+  warnings: OperationOutcomeIssue[],
+  baseUrl: string,
+): string {
+  const link = [{ relation: 'self', url: pageUrl(baseUrl, type, params, params.has('_cursor') ? page.self : undefined) }];
+  if (page.next) link.push({ relation: 'next', url: pageUrl(baseUrl, type, params, page.next) });
+  if (page.previous) link.push({ relation: 'previous', url: pageUrl(baseUrl, type, params, page.previous) });
+  const head: Record<string, unknown> = {
+    resourceType: 'Bundle',
+    id: newId(),
+    meta: { lastUpdated: new Date().toISOString() },
+    type: 'searchset',
+    ...(page.total === undefined ? {} : { total: page.total }),
+    link,
+  };
+  const entry = (mode: 'match' | 'include', m: { resourceType: string; id: string; content: string }): string =>
+    `{"fullUrl":${JSON.stringify(`${baseUrl}/${m.resourceType}/${m.id}`)},"resource":${subsetResource(m.content, request.summary, request.elements)},"search":{"mode":"${mode}"}}`;
+  const entries = [...page.matches.map((m) => entry('match', m)), ...page.included.map((m) => entry('include', m))];
+  const notes = [...warnings];
+  if (page.includeTruncated) {
+    notes.push({ severity: 'warning', code: 'too-costly', diagnostics: '_include/_revinclude results were truncated at the server limit' });
+  }
+  if (notes.length) entries.push(`{"resource":${JSON.stringify(outcome(notes))},"search":{"mode":"outcome"}}`);
+  const headJson = JSON.stringify(head);
+  return entries.length ? `${headJson.slice(0, -1)},"entry":[${entries.join(',')}]}` : headJson;
+}

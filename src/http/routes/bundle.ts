@@ -1,0 +1,16 @@
+// POST [base]: transaction and batch Bundles.
+import type { FastifyInstance } from 'fastify';
+import type { RouteContext } from '../context.js';
+import { preferences } from '../negotiation.js';
+import { baseUrlOf, sendJson } from '../responses.js';
+
+export function bundleRoutes(app: FastifyInstance, ctx: RouteContext): void {
+  app.post('/', async (request, reply) => {
+    const body = await ctx.bundles.process(request.body, {
+      maxEntries: ctx.maxBundleEntries,
+      returnPreference: preferences(request).return,
+      baseUrl: baseUrlOf(request, ctx.configuredBaseUrl),
+    });
+    return sendJson(reply, 200, body);
+  });
+}

@@ -1,0 +1,24 @@
+// Search: GET [type], POST [type]/_search (form-encoded body merged with the query string), and
+// system-level GET [base]?_type=... / POST [base]/_search.
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { RouteContext } from '../context.js';
+import { preferences, searchParams } from '../negotiation.js';
+import { baseUrlOf, sendJson } from '../responses.js';
+
+function mergedParams(request: FastifyRequest): URLSearchParams {
+  const params = searchParams(request);
+  if (request.body instanceof URLSearchParams) for (const [k, v] of request.body) params.append(k, v);
+  return params;
+}
+
+export function searchRoutes(app: FastifyInstance, ctx: RouteContext): void {
+  const run = async (request: FastifyRequest, type: string | undefined) =>
+    ctx.search.search(type, mergedParams(request), {
+      strict: preferences(request).handling === 'strict',
+      baseUrl: baseUrlOf(request, ctx.configuredBaseUrl),
+    });
+  app.get<{ Params: { type: string } }>('/:type', async (req, reply) => sendJson(reply, 200, await run(req, req.params.type)));
+  app.post<{ Params: { type: string } }>('/:type/_search', async (req, reply) => sendJson(reply, 200, await run(req, req.params.type)));
+  app.get('/', async (req, reply) => sendJson(reply, 200, await run(req, undefined)));
+  app.post('/_search', async (req, reply) => sendJson(reply, 200, await run(req, undefined)));
+}
