@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import { BundleService } from './fhir/bundle-service.js';
 import { buildCapabilityStatement } from './fhir/capability.js';
+import { CoordinationChecker } from './fhir/coordination-checker.js';
 import { bundleGetHandler } from './fhir/get-dispatch.js';
 import { SearchService } from './fhir/search-service.js';
 import { searchParametersFor } from './fhir/search/index.js';
@@ -35,6 +36,7 @@ export async function createServer(config: Config, logger: Logger | false, datab
   const repository = new ResourceRepository(db);
   const service = new ResourceService(repository, {
     validate: validateForWrite,
+    checker: new CoordinationChecker(),
   });
   const search = new SearchService(repository, { maxCount: config.searchMaxCount, defaultCount: 20 });
   const bundles = new BundleService(service, bundleGetHandler(service, search));

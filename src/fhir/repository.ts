@@ -59,6 +59,11 @@ export interface WriteTx {
   read(resourceType: string, id: string): Promise<StoredVersion | undefined>;
   readVersion(resourceType: string, id: string, versionId: number): Promise<StoredVersion | undefined>;
   search(request: SearchRequest): Promise<SearchPage>;
+  /**
+   * Current resources whose reference search parameter (resourceType + code) points at target, as
+   * stored JSON text: e.g. a member's CareTeams (subject), Consents (patient). Index-backed.
+   */
+  findReferencing(targetType: string, targetId: string, via: readonly { resourceType: string; code: string }[]): Promise<string[]>;
 }
 
 export interface Repository {

@@ -45,6 +45,7 @@ type JsonObject = Record<string, unknown>;
  */
 export class WriteSession {
   readonly writes: ProposedWrite[] = [];
+  readonly startedAt = new Date();
   constructor(readonly tx: WriteTx) {}
 }
 
@@ -142,7 +143,7 @@ export class ResourceService {
       const session = new WriteSession(tx);
       const result = await fn(session);
       if (session.writes.length > 0) {
-        const issues = await this.checker.check(tx, session.writes);
+        const issues = await this.checker.check(tx, session.writes, session.startedAt);
         if (hasErrors(issues)) throw new FhirError(statusOfRuleIssues(issues), issues);
       }
       return result;

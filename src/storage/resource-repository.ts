@@ -69,6 +69,20 @@ class Tx implements WriteTx {
     return executeSearch(this.q, request);
   }
 
+  async findReferencing(targetType: string, targetId: string, via: readonly { resourceType: string; code: string }[]): Promise<string[]> {
+    if (via.length === 0) return [];
+    const res = await this.q.query<{ content: string }>(
+      `SELECT DISTINCT r.rid, r.content
+         FROM search_reference sr JOIN resource r ON r.rid = sr.rid
+        WHERE sr.target_type = $1 AND sr.target_id = $2
+          AND (sr.resource_type, sr.code) IN (SELECT * FROM unnest($3::text[], $4::text[]))
+          AND NOT r.deleted
+        ORDER BY r.rid`,
+      [targetType, targetId, via.map((v) => v.resourceType), via.map((v) => v.code)],
+    );
+    return res.rows.map((r) => r.content);
+  }
+
   async writeVersion(v: StoredVersion, method: WriteMethod, resource?: Record<string, unknown>): Promise<void> {
     const content = v.content ?? null;
     let rid: number;

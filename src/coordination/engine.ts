@@ -1,0 +1,212 @@
+// The coordination engine the storage layer calls inside the transaction of every write (and
+// $validate calls without writing).
+//
+// Protocol for the storage layer:
+//  1. collect the batch's ProposedWrites (one per entry of a transaction Bundle), with urn:uuid
+//     references already resolved to `Type/id`, and `previous` = the current stored version for
+//     updates and deletes;
+//  2. lock every id of lockOrder(writes) (per-member advisory locks, in that order, so two
+//     transactions never deadlock), which serialises all writes that can conflict on a member;
+//  3. call checkWrites with a reader bound to the same transaction; any issue => 422, nothing stored.
+//
+// How a violation is judged: the batch is overlaid on each touched member's record (replacing
+// same-id resources, dropping deleted ones, so a handoff transaction is judged on its end state), every
+// rule triggered by the batch's resource types runs on that state, and a violation is reported only if
+// it is new, i.e. absent from the state before the batch (the same record with each written resource
+// replaced by its `previous`). Pre-existing violations (legacy data, or made by an Organization or
+// Practitioner edit, which no member lock covers) therefore never block an unrelated write, while any
+// write that adds a violation, including a delete or an enrolment change, is rejected.
+import type { OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
+import { CodeSystems } from './codes.js';
+import type { RuleId } from './codes.js';
+import { membersOf } from './members.js';
+import type { CoordinationReader, MemberRecord } from './reader.js';
+import { MEMBER_RESOURCE_TYPES } from './reader.js';
+import { RULES } from './rules/index.js';
+import type { Rule, RuleContext, Site, Violation } from './rules/types.js';
+
+export { membersOf } from './members.js';
+
+export interface ProposedWrite {
+  operation: 'create' | 'update' | 'delete';
+  resourceType: string;
+  id: string;
+  /** The new state; absent for delete. */
+  resource?: Resource;
+  /** The version being replaced or deleted; absent for create. */
+  previous?: Resource;
+}
+
+export interface Finding {
+  readonly ruleId: RuleId;
+  readonly issue: OperationOutcomeIssue;
+  /** `Type/id` of every resource the violation involves (the storage layer may answer 409 when one of them was committed by a concurrent transaction). */
+  readonly involves: readonly string[];
+}
+
+export interface CheckOptions {
+  /** Defaults to all contract rules. */
+  rules?: readonly Rule[];
+}
+
+/** Member ids to lock for the batch: new and previous states (an update may move a resource), sorted. */
+export function lockOrder(writes: readonly ProposedWrite[]): string[] {
+  const ids = new Set<string>();
+  for (const w of writes) {
+    for (const id of membersOf(w.resource)) ids.add(id);
+    for (const id of membersOf(w.previous)) ids.add(id);
+  }
+  return [...ids].sort();
+}
+
+type Side = 'after' | 'before';
+
+const keyOf = (w: ProposedWrite): string => `${w.resourceType}/${w.id}`;
+
+function stateOf(w: ProposedWrite, side: Side): Resource | undefined {
+  const state = side === 'after' ? (w.operation === 'delete' ? undefined : w.resource) : w.previous;
+  if (!state) return undefined;
+  return state.id === w.id ? state : ({ ...state, id: w.id });
+}
+
+function overlayRecord(raw: MemberRecord, writes: readonly ProposedWrite[], patientId: string, side: Side): MemberRecord {
+  const written = new Set(writes.map(keyOf));
+  const keep = <T extends Resource>(list: T[]): T[] => list.filter((r) => !written.has(`${r.resourceType}/${r.id}`));
+  const out: MemberRecord = {
+    careTeams: keep(raw.careTeams),
+    carePlans: keep(raw.carePlans),
+    serviceRequests: keep(raw.serviceRequests),
+    consents: keep(raw.consents),
+    episodes: keep(raw.episodes),
+  };
+  // Written resources go last, so that pairwise rules (which report the later element) land on them.
+  for (const w of writes) {
+    const state = stateOf(w, side);
+    if (!state || !membersOf(state).includes(patientId)) continue;
+    if (state.resourceType === 'CareTeam') out.careTeams.push(state);
+    else if (state.resourceType === 'CarePlan') out.carePlans.push(state);
+    else if (state.resourceType === 'ServiceRequest') out.serviceRequests.push(state);
+    else if (state.resourceType === 'Consent') out.consents.push(state);
+    else if (state.resourceType === 'EpisodeOfCare') out.episodes.push(state);
+  }
+  return out;
+}
+
+function overlayReader(reader: CoordinationReader, writes: readonly ProposedWrite[], side: Side): RuleContext['read'] {
+  const byKey = new Map(writes.map((w) => [keyOf(w), w] as const));
+  const cache = new Map<string, Promise<Resource | undefined>>();
+  return (resourceType, id) => {
+    const key = `${resourceType}/${id}`;
+    let hit = cache.get(key);
+    if (!hit) {
+      const w = byKey.get(key);
+      hit = w ? Promise.resolve(stateOf(w, side)) : reader.read(resourceType, id);
+      cache.set(key, hit);
+    }
+    return hit;
+  };
+}
+
+async function run(rules: readonly Rule[], ctx: RuleContext): Promise<Array<{ rule: Rule; v: Violation }>> {
+  const out: Array<{ rule: Rule; v: Violation }> = [];
+  for (const rule of rules) {
+    for (const v of await rule.check(ctx)) out.push({ rule, v });
+  }
+  return out;
+}
+
+export async function checkWritesDetailed(
+  writes: readonly ProposedWrite[],
+  reader: CoordinationReader,
+  options: CheckOptions = {},
+): Promise<Finding[]> {
+  const types = new Set(writes.map((w) => w.resourceType));
+  const rules = (options.rules ?? RULES).filter((r) => r.appliesTo.some((t) => types.has(t)));
+  if (rules.length === 0 || !writes.some((w) => (MEMBER_RESOURCE_TYPES as readonly string[]).includes(w.resourceType))) {
+    return [];
+  }
+  const written = new Set(writes.map(keyOf));
+  const present = new Set(writes.filter((w) => w.operation !== 'delete' && w.resource).map(keyOf));
+  const readAfter = overlayReader(reader, writes, 'after');
+  const readBefore = overlayReader(reader, writes, 'before');
+
+  const fresh = new Map<string, { rule: Rule; v: Violation }>();
+  for (const patientId of lockOrder(writes)) {
+    const raw = await reader.memberRecord(patientId);
+    const after = await run(rules, { patientId, record: overlayRecord(raw, writes, patientId, 'after'), written, read: readAfter });
+    if (after.length === 0) continue;
+    const suspects = rules.filter((r) => after.some((a) => a.rule === r));
+    const before = await run(suspects, {
+      patientId,
+      record: overlayRecord(raw, writes, patientId, 'before'),
+      written,
+      read: readBefore,
+    });
+    const old = new Set(before.map(({ rule, v }) => `${rule.id}|${v.key}`));
+    for (const a of after) {
+      const key = `${a.rule.id}|${a.v.key}`;
+      if (!old.has(key) && !fresh.has(key)) fresh.set(key, a);
+    }
+  }
+  return toFindings([...fresh.values()], present);
+}
+
+export async function checkWrites(
+  writes: readonly ProposedWrite[],
+  reader: CoordinationReader,
+  options: CheckOptions = {},
+): Promise<OperationOutcomeIssue[]> {
+  return (await checkWritesDetailed(writes, reader, options)).map((f) => f.issue);
+}
+
+function pickSite(v: Violation, present: ReadonlySet<string>): { site: Site; inWrite: boolean } | undefined {
+  const inWrite = v.sites.find((s) => present.has(s.ref));
+  if (inWrite) return { site: inWrite, inWrite: true };
+  const first = v.sites[0];
+  return first ? { site: first, inWrite: false } : undefined;
+}
+
+/** One issue per broken rule and reported resource: several elements of it become several expressions. */
+function toFindings(found: ReadonlyArray<{ rule: Rule; v: Violation }>, present: ReadonlySet<string>): Finding[] {
+  interface Acc {
+    ruleId: RuleId;
+    code: OperationOutcomeIssue['code'];
+    texts: string[];
+    expressions: string[];
+    diagnostics: string[];
+    involves: Set<string>;
+  }
+  const groups = new Map<string, Acc>();
+  for (const { rule, v } of found) {
+    const picked = pickSite(v, present);
+    if (!picked) continue;
+    const { site, inWrite } = picked;
+    const gk = `${rule.id}|${site.ref}`;
+    let acc = groups.get(gk);
+    if (!acc) {
+      acc = { ruleId: rule.id, code: v.code ?? 'business-rule', texts: [], expressions: [], diagnostics: [], involves: new Set() };
+      groups.set(gk, acc);
+    }
+    const push = (list: string[], s: string): void => {
+      if (!list.includes(s)) list.push(s);
+    };
+    push(acc.texts, v.text);
+    push(acc.expressions, site.expression);
+    push(acc.diagnostics, inWrite ? site.diagnostics : `${site.ref} (not in this write): ${site.diagnostics}`);
+    for (const s of v.sites) acc.involves.add(s.ref);
+  }
+  const order = (id: RuleId): number => RULES.findIndex((r) => r.id === id);
+  return [...groups.values()]
+    .sort((a, b) => order(a.ruleId) - order(b.ruleId))
+    .map((acc) => ({
+      ruleId: acc.ruleId,
+      involves: [...acc.involves],
+      issue: {
+        severity: 'error',
+        code: acc.code,
+        details: { coding: [{ system: CodeSystems.rule, code: acc.ruleId }], text: acc.texts.join(' ') },
+        expression: acc.expressions,
+        diagnostics: acc.diagnostics.join('; '),
+      },
+    }));
+}

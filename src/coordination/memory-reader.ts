@@ -1,0 +1,57 @@
+// In-memory CoordinationReader for unit tests and $validate-style dry runs over a fixed set of resources.
+import type { Resource } from '@medplum/fhirtypes';
+import { membersOf } from './members.js';
+import type { CoordinationReader, MemberRecord } from './reader.js';
+import { emptyRecord } from './reader.js';
+
+export class MemoryReader implements CoordinationReader {
+  private readonly store = new Map<string, Resource>();
+
+  constructor(resources: readonly Resource[] = []) {
+    for (const r of resources) this.put(r);
+  }
+
+  put(resource: Resource): this {
+    if (!resource.id) throw new Error(`${resource.resourceType} needs an id`);
+    this.store.set(`${resource.resourceType}/${resource.id}`, structuredClone(resource));
+    return this;
+  }
+
+  remove(resourceType: string, id: string): this {
+    this.store.delete(`${resourceType}/${id}`);
+    return this;
+  }
+
+  read(resourceType: string, id: string): Promise<Resource | undefined> {
+    const r = this.store.get(`${resourceType}/${id}`);
+    return Promise.resolve(r ? structuredClone(r) : undefined);
+  }
+
+  memberRecord(patientId: string): Promise<MemberRecord> {
+    const record = emptyRecord();
+    for (const r of this.store.values()) {
+      if (!membersOf(r).includes(patientId)) continue;
+      const copy = structuredClone(r);
+      switch (copy.resourceType) {
+        case 'CareTeam':
+          record.careTeams.push(copy);
+          break;
+        case 'CarePlan':
+          record.carePlans.push(copy);
+          break;
+        case 'ServiceRequest':
+          record.serviceRequests.push(copy);
+          break;
+        case 'Consent':
+          record.consents.push(copy);
+          break;
+        case 'EpisodeOfCare':
+          record.episodes.push(copy);
+          break;
+        default:
+          break;
+      }
+    }
+    return Promise.resolve(record);
+  }
+}

@@ -1,0 +1,32 @@
+// The only way the coordination rules see data. The storage layer implements it with SQL inside the
+// write's transaction, after taking the per-member locks (see engine.ts membersOf), so what it returns
+// is what the write will commit against.
+import type { CarePlan, CareTeam, Consent, EpisodeOfCare, Resource, ServiceRequest } from '@medplum/fhirtypes';
+
+/** A member's coordination resources: current, non-deleted versions whose subject/patient is the member. */
+export interface MemberRecord {
+  careTeams: CareTeam[];
+  carePlans: CarePlan[];
+  serviceRequests: ServiceRequest[];
+  consents: Consent[];
+  episodes: EpisodeOfCare[];
+}
+
+export interface CoordinationReader {
+  /**
+   * The member's current (non-deleted) CareTeams (subject), CarePlans (subject), ServiceRequests
+   * (subject), Consents (patient) and EpisodesOfCare (patient) referencing `Patient/<patientId>`,
+   * as visible in this transaction. Whether the proposed writes are already applied does not matter:
+   * the engine overlays them (and their previous versions) itself.
+   */
+  memberRecord(patientId: string): Promise<MemberRecord>;
+  /** The current version of any resource (Organization, Practitioner, PractitionerRole, ...), or undefined. */
+  read(resourceType: string, id: string): Promise<Resource | undefined>;
+}
+
+export const MEMBER_RESOURCE_TYPES = ['CareTeam', 'CarePlan', 'ServiceRequest', 'Consent', 'EpisodeOfCare'] as const;
+export type MemberResourceType = (typeof MEMBER_RESOURCE_TYPES)[number];
+
+export function emptyRecord(): MemberRecord {
+  return { careTeams: [], carePlans: [], serviceRequests: [], consents: [], episodes: [] };
+}

@@ -1,0 +1,58 @@
+// aco-no-ltss-authorization: an aco/mco may not order HCBS waiver or community LTSS services
+// (ServiceRequest category service-category#hcbs-waiver or #community-ltss).
+// Seed 001_4ac2a25530949dfb.txt: "ACOs and MCOs will not authorize any ACO/MCO non-covered services
+// including community-based LTSS and HCBS Waiver services"
+// Exception, from 003_2b7b61311ca54777.txt: "People who are enrolled in MSHO or MSC+ and request EW or
+// state plan services receive these services through the care coordinator ... Complete service
+// authorizations ... The MCO is responsible for payment of services." An mco ordering hcbs-waiver
+// services for a member enrolled in mn-elderly-waiver and mn-msho/mn-msc-plus is that MN care coordinator.
+import { CodeSystems, ORDER_INTENTS } from '../codes.js';
+import { enrolments, jointEnrolment } from '../enrolment.js';
+import { actorOrganization, organizationRoles } from '../organizations.js';
+import { overlaps } from '../period.js';
+import { resourceKey } from '../refs.js';
+import { occurrenceRange } from '../service-requests.js';
+import { isInError } from '../status.js';
+import type { Rule, Violation } from './types.js';
+
+const LTSS_CATEGORIES = new Set(['hcbs-waiver', 'community-ltss']);
+
+export const acoNoLtssAuthorization: Rule = {
+  id: 'aco-no-ltss-authorization',
+  summary: 'An ACO or MCO does not order HCBS waiver or community LTSS services (MN Elderly Waiver care coordination excepted).',
+  source: '001_4ac2a25530949dfb.txt: "will not authorize any ACO/MCO non-covered services"',
+  appliesTo: ['ServiceRequest'],
+  async check(ctx) {
+    const out: Violation[] = [];
+    const mnEw = jointEnrolment(enrolments(ctx.record, 'mn-elderly-waiver'), enrolments(ctx.record, 'mn-msho', 'mn-msc-plus'));
+    for (const sr of ctx.record.serviceRequests) {
+      // Proposals and plans are referrals, which ACOs/MCOs do make; only orders authorize.
+      if (isInError(sr) || !ORDER_INTENTS.has(sr.intent)) continue;
+      const org = await actorOrganization(ctx, sr.requester);
+      const roles = await organizationRoles(ctx, org);
+      if (!roles.has('aco') && !roles.has('mco')) continue;
+      const ref = resourceKey(sr);
+      (sr.category ?? []).forEach((cc, i) => {
+        const code = (cc.coding ?? []).find((c) => c.system === CodeSystems.serviceCategory && LTSS_CATEGORIES.has(c.code ?? ''))?.code;
+        if (!code) return;
+        const mnCareCoordinator =
+          code === 'hcbs-waiver' && roles.has('mco') && mnEw.some((j) => overlaps(j.range, occurrenceRange(sr)));
+        if (mnCareCoordinator) return;
+        out.push({
+          key: `${ref}|${code}|${org ?? ''}`,
+          text:
+            `An ACO or MCO cannot authorize ${code === 'hcbs-waiver' ? 'HCBS waiver' : 'community LTSS'} services: ` +
+            'refer the member (intent "proposal") to the waiver case manager or the LTSS Third Party Administrator instead.',
+          sites: [
+            {
+              ref,
+              expression: `ServiceRequest.category[${i}]`,
+              diagnostics: `requester ${sr.requester?.reference ?? ''} acts for ${org ?? '?'} (${[...roles].join('/')}) and intent is ${sr.intent}`,
+            },
+          ],
+        });
+      });
+    }
+    return out;
+  },
+};

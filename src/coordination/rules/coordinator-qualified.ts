@@ -1,0 +1,96 @@
+// coordinator-qualified: for members enrolled in mn-msho, mn-msc-plus or mn-snbc, the lead is a
+// PractitionerRole or Practitioner with a qualification from the MN list active during the lead period;
+// for mn-msho and mn-msc-plus also certified-assessor.
+// Seed 003_2b7b61311ca54777.txt: "A care coordinator must be one of the following qualified
+// professionals: Social worker. Licensed social worker. Registered nurse. Physician's assistant. Nurse
+// practitioner. Public health nurse. Physician." and "For Minnesota Senior Health Options (MSHO) and
+// Minnesota Senior Care Plus (MSC+), all care coordinators ... must be certified assessors."
+import type { Coding, Practitioner, PractitionerRole } from '@medplum/fhirtypes';
+import { CERTIFIED_ASSESSOR, CodeSystems, MN_QUALIFYING_NUCC } from '../codes.js';
+import { participants } from '../care-team.js';
+import { enrolments } from '../enrolment.js';
+import type { Range } from '../period.js';
+import { coveredByUnion, intersect, periodRange } from '../period.js';
+import { parseRef } from '../refs.js';
+import type { Rule, RuleContext, Violation } from './types.js';
+
+interface Held {
+  readonly codings: readonly Coding[];
+  readonly range: Range;
+}
+
+const isProfessional = (c: Coding): boolean =>
+  c.system === CodeSystems.nucc && !!c.code && ((MN_QUALIFYING_NUCC as readonly string[]).includes(c.code) || c.code.startsWith('20'));
+const isAssessor = (c: Coding): boolean => c.system === CodeSystems.qualification && c.code === CERTIFIED_ASSESSOR;
+
+/**
+ * Qualifications of a lead: Practitioner.qualification (with its period); for a PractitionerRole also
+ * its practitioner's, plus the role's own code/specialty codings valid for the role's period.
+ */
+async function qualifications(ctx: RuleContext, type: string, id: string): Promise<Held[]> {
+  const ofPractitioner = async (pid: string): Promise<Held[]> => {
+    const p = (await ctx.read('Practitioner', pid)) as Practitioner | undefined;
+    return (p?.qualification ?? []).map((q) => ({ codings: q.code.coding ?? [], range: periodRange(q.period) }));
+  };
+  if (type === 'Practitioner') return ofPractitioner(id);
+  const role = (await ctx.read('PractitionerRole', id)) as PractitionerRole | undefined;
+  if (!role) return [];
+  const roleRange = periodRange(role.period);
+  const own = [...(role.code ?? []), ...(role.specialty ?? [])].map((cc) => ({ codings: cc.coding ?? [], range: roleRange }));
+  const pid = parseRef(role.practitioner);
+  const inherited = pid?.type === 'Practitioner' ? await ofPractitioner(pid.id) : [];
+  return [...own, ...inherited.map((h) => ({ codings: h.codings, range: intersect(h.range, roleRange) ?? { start: 0, end: 0 } }))];
+}
+
+export const coordinatorQualified: Rule = {
+  id: 'coordinator-qualified',
+  summary:
+    'In MSHO, MSC+ and SNBC the lead is a qualified professional (SW, LSW, RN, PHN, PA, NP, physician) throughout the lead period; in MSHO/MSC+ also a certified assessor.',
+  source: '003_2b7b61311ca54777.txt: "A care coordinator must be one of the following qualified professionals"',
+  // EpisodeOfCare: enrolling a member in MSHO/MSC+/SNBC holds their existing lead to the list.
+  appliesTo: ['CareTeam', 'EpisodeOfCare'],
+  async check(ctx) {
+    const enrolled = enrolments(ctx.record, 'mn-msho', 'mn-msc-plus', 'mn-snbc');
+    if (enrolled.length === 0) return [];
+    const out: Violation[] = [];
+    for (const lead of (await participants(ctx)).filter((p) => p.activeTeam && p.isLead)) {
+      for (const e of enrolled) {
+        const window = intersect(lead.range, e.range);
+        if (!window) continue;
+        const member = parseRef(lead.participant.member);
+        const episodeSite = (diagnostics: string) => ({ ref: e.ref, expression: e.path, diagnostics });
+        const fail = (aspect: string, text: string, diagnostics: string): void => {
+          out.push({
+            key: `${lead.label}|${e.ref}|${aspect}`,
+            text,
+            sites: [
+              { ref: lead.teamRef, expression: `${lead.path}.member`, diagnostics: `${diagnostics} (${e.ref}: ${e.program})` },
+              episodeSite(`the lead on ${lead.label}: ${diagnostics}`),
+            ],
+          });
+        };
+        if (member?.type !== 'Practitioner' && member?.type !== 'PractitionerRole') {
+          fail('member', 'An MN care coordinator must be a person: the lead must be a Practitioner or PractitionerRole.', `lead member is ${lead.member ?? 'missing'}`);
+          continue;
+        }
+        const held = await qualifications(ctx, member.type, member.id);
+        const ranges = (test: (c: Coding) => boolean): Range[] => held.filter((h) => h.codings.some(test)).map((h) => h.range);
+        if (!coveredByUnion(window, ranges(isProfessional))) {
+          fail(
+            'professional',
+            'An MN care coordinator must be a social worker, licensed social worker, registered nurse, public health nurse, physician assistant, nurse practitioner or physician for the whole lead assignment.',
+            `${lead.member ?? ''} has no qualifying NUCC qualification covering the lead period ${lead.periodText}`,
+          );
+        }
+        if ((e.program === 'mn-msho' || e.program === 'mn-msc-plus') && !coveredByUnion(window, ranges(isAssessor))) {
+          fail(
+            'assessor',
+            'In MSHO and MSC+ the care coordinator must also be a certified assessor for the whole lead assignment.',
+            `${lead.member ?? ''} has no certified-assessor qualification covering the lead period ${lead.periodText}`,
+          );
+        }
+      }
+    }
+    return out;
+  },
+};

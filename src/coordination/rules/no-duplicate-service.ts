@@ -1,0 +1,52 @@
+// no-duplicate-service: two active ServiceRequests with intent order (or a kind of order) for the same
+// member, the same service code and overlapping occurrencePeriod cannot both exist, unless one
+// `replaces` the other.
+// Seeds: 001_4ac2a25530949dfb.txt "Review requested services for potential duplication and consult with
+// case managers if there are concerns about potential service overlaps"; 004_688c3d4620695654.txt
+// "Creates integrity program to minimize duplication and reduce the potential for fraud and abuse"
+import type { ServiceRequest } from '@medplum/fhirtypes';
+import { ORDER_INTENTS } from '../codes.js';
+import { overlaps } from '../period.js';
+import { refKey, resourceKey } from '../refs.js';
+import { codingKeys, describeCodingKey, describeOccurrence, occurrenceRange, sharesCoding } from '../service-requests.js';
+import { isActiveServiceRequest } from '../status.js';
+import type { Rule, Violation } from './types.js';
+import { pairKey } from './types.js';
+
+const replaces = (a: ServiceRequest, b: ServiceRequest): boolean =>
+  (a.replaces ?? []).some((r) => refKey(r) === resourceKey(b));
+
+export const noDuplicateService: Rule = {
+  id: 'no-duplicate-service',
+  summary: 'No two active orders for the same member and service with overlapping occurrence, unless one replaces the other.',
+  source: '001: TPA "Review requested services for potential duplication"; 004 "minimize duplication"',
+  appliesTo: ['ServiceRequest'],
+  check(ctx) {
+    const orders = ctx.record.serviceRequests
+      .filter((sr) => isActiveServiceRequest(sr) && ORDER_INTENTS.has(sr.intent))
+      .map((sr) => ({ sr, ref: resourceKey(sr), codes: codingKeys(sr.code), range: occurrenceRange(sr) }));
+    const out: Violation[] = [];
+    for (let j = 0; j < orders.length; j++) {
+      for (let i = 0; i < j; i++) {
+        const a = orders[i];
+        const b = orders[j];
+        if (!a || !b) continue;
+        const shared = sharesCoding(a.codes, b.codes);
+        if (!shared || !overlaps(a.range, b.range) || replaces(a.sr, b.sr) || replaces(b.sr, a.sr)) continue;
+        const service = describeCodingKey(shared);
+        out.push({
+          key: pairKey('no-duplicate-service', a.ref, b.ref, shared),
+          code: 'duplicate',
+          text:
+            `${service} is already ordered for the member for an overlapping period. Change or end the existing ` +
+            'order, or mark the new order as replacing it (replaces).',
+          sites: [
+            { ref: b.ref, expression: 'ServiceRequest.code', diagnostics: `${a.ref} already orders ${service} ${describeOccurrence(a.sr)}` },
+            { ref: a.ref, expression: 'ServiceRequest.code', diagnostics: `${b.ref} already orders ${service} ${describeOccurrence(b.sr)}` },
+          ],
+        });
+      }
+    }
+    return Promise.resolve(out);
+  },
+};

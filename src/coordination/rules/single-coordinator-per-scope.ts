@@ -1,0 +1,56 @@
+// single-coordinator-per-scope: for a member, each coordination scope is held by at most one
+// organization at any instant.
+// Seeds: 000_59db47a95e610ce0.txt "... care management services are not duplicated";
+// 001_4ac2a25530949dfb.txt "LTSS CPs will not duplicate the functions of other care coordinators";
+// 003_2b7b61311ca54777.txt "Care coordination services cannot duplicate other Minnesota state plan or waiver services."
+import { participants, scopePath } from '../care-team.js';
+import type { ParticipantView, ScopeHolding } from '../care-team.js';
+import { overlaps } from '../period.js';
+import type { Rule, Violation } from './types.js';
+import { pairKey } from './types.js';
+
+interface Holding {
+  readonly p: ParticipantView;
+  readonly s: ScopeHolding;
+  readonly org: string;
+}
+
+export const singleCoordinatorPerScope: Rule = {
+  id: 'single-coordinator-per-scope',
+  summary: 'Each coordination scope is held by at most one organization for a member at any instant.',
+  source:
+    '000 "are not duplicated"; 001 "will not duplicate the functions of other care coordinators"; 003 "cannot duplicate"',
+  appliesTo: ['CareTeam'],
+  async check(ctx) {
+    const holdings: Holding[] = (await participants(ctx))
+      .filter((p) => p.activeTeam)
+      .flatMap((p) => (p.org ? p.scopes.map((s) => ({ p, s, org: p.org as string })) : []));
+    const out: Violation[] = [];
+    for (let j = 0; j < holdings.length; j++) {
+      for (let i = 0; i < j; i++) {
+        const a = holdings[i];
+        const b = holdings[j];
+        if (!a || !b || a.s.code !== b.s.code || a.org === b.org || !overlaps(a.p.range, b.p.range)) continue;
+        out.push({
+          key: pairKey('single-coordinator-per-scope', `${a.p.label}#${a.s.extIndex}`, `${b.p.label}#${b.s.extIndex}`),
+          text:
+            `Only one organization may coordinate "${a.s.code}" for a member at a time. End the other organization's ` +
+            'assignment before this one starts, or hand it off in one transaction.',
+          sites: [
+            {
+              ref: b.p.teamRef,
+              expression: scopePath(b.p, b.s),
+              diagnostics: `${a.org} already holds ${a.s.code} on ${a.p.label} ${a.p.periodText}`,
+            },
+            {
+              ref: a.p.teamRef,
+              expression: scopePath(a.p, a.s),
+              diagnostics: `${b.org} already holds ${b.s.code} on ${b.p.label} ${b.p.periodText}`,
+            },
+          ],
+        });
+      }
+    }
+    return out;
+  },
+};

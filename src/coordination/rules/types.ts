@@ -1,0 +1,55 @@
+// The common shape of a coordination rule. A rule looks at one member's whole record (after the
+// proposed writes are overlaid) and reports every violation it sees; the engine keeps only those the
+// writes introduce (see engine.ts), so a rule never needs to know what was written, except cp-opt-out.
+import type { OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
+import type { RuleId } from '../codes.js';
+import type { MemberRecord, MemberResourceType } from '../reader.js';
+
+export interface RuleContext {
+  readonly patientId: string;
+  /** The member's record as it would be after the writes (or before them, when the engine compares). */
+  readonly record: MemberRecord;
+  /** `Type/id` of every resource the batch creates, updates or deletes. */
+  readonly written: ReadonlySet<string>;
+  /** Reads through the batch's overlay, cached for the batch. */
+  read(resourceType: string, id: string): Promise<Resource | undefined>;
+}
+
+/** A place a violation can be reported: an element of one resource, and what it collides with. */
+export interface Site {
+  /** `Type/id` of the resource holding the offending element. */
+  readonly ref: string;
+  /** FHIRPath of the offending element, from the resource type (e.g. `CareTeam.participant[1].role`). */
+  readonly expression: string;
+  /** Names the resource already holding the role, scope or service, or what is missing. */
+  readonly diagnostics: string;
+}
+
+export interface Violation {
+  /**
+   * Identity of the violation, independent of which side reports it and of list order, so the engine
+   * can tell a violation the write introduces from one that was already there.
+   */
+  readonly key: string;
+  /** What is wrong, in a care manager's words. */
+  readonly text: string;
+  readonly code?: OperationOutcomeIssue['code'];
+  /** Candidate report sites, preferred first; the engine reports at the first one the batch writes. */
+  readonly sites: readonly Site[];
+}
+
+export interface Rule {
+  readonly id: RuleId;
+  /** One line: what the rule checks. */
+  readonly summary: string;
+  /** Seed file and the sentence the rule implements. */
+  readonly source: string;
+  /** Resource types whose create/update/delete can break the rule: the engine runs it only for those. */
+  readonly appliesTo: readonly MemberResourceType[];
+  check(ctx: RuleContext): Promise<Violation[]>;
+}
+
+/** A symmetric key for a violation between two elements (order-independent). */
+export function pairKey(rule: RuleId, a: string, b: string, extra = ''): string {
+  return [rule, ...[a, b].sort(), extra].join('|');
+}

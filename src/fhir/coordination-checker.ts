@@ -1,0 +1,71 @@
+// Connects the coordination rules (src/coordination, pure) to the write path. Every write that touches
+// a member takes a transaction-scoped lock per member (sorted, so two writers never deadlock on the same
+// pair), then the rules read that member's record inside the same transaction. Concurrent writers for
+// one member therefore run one after the other and the second sees the first's committed state: the
+// overlap rules hold under any race.
+import type { OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
+import { checkWritesDetailed, lockOrder, type CoordinationReader, type MemberRecord } from '../coordination/index.js';
+import type { WriteTx } from './repository.js';
+import type { ProposedWrite, TransactionalChecker } from './write-pipeline.js';
+
+/** Where each member-owned type points at the member. */
+const MEMBER_LINKS = [
+  { resourceType: 'CareTeam', code: 'subject' },
+  { resourceType: 'CarePlan', code: 'subject' },
+  { resourceType: 'ServiceRequest', code: 'subject' },
+  { resourceType: 'Consent', code: 'patient' },
+  { resourceType: 'EpisodeOfCare', code: 'patient' },
+] as const;
+
+function readerFor(tx: WriteTx): CoordinationReader {
+  return {
+    async memberRecord(patientId: string): Promise<MemberRecord> {
+      const record: MemberRecord = { careTeams: [], carePlans: [], serviceRequests: [], consents: [], episodes: [] };
+      for (const json of await tx.findReferencing('Patient', patientId, MEMBER_LINKS)) {
+        const r = JSON.parse(json) as Resource;
+        if (r.resourceType === 'CareTeam') record.careTeams.push(r);
+        else if (r.resourceType === 'CarePlan') record.carePlans.push(r);
+        else if (r.resourceType === 'ServiceRequest') record.serviceRequests.push(r);
+        else if (r.resourceType === 'Consent') record.consents.push(r);
+        else if (r.resourceType === 'EpisodeOfCare') record.episodes.push(r);
+      }
+      return record;
+    },
+    async read(resourceType: string, id: string): Promise<Resource | undefined> {
+      const v = await tx.read(resourceType, id);
+      return v?.content ? (JSON.parse(v.content) as Resource) : undefined;
+    },
+  };
+}
+
+export class CoordinationChecker implements TransactionalChecker {
+  async lock(tx: WriteTx, writes: ProposedWrite[]): Promise<void> {
+    for (const member of lockOrder(writes)) await tx.lockKey(`member:${member}`);
+  }
+
+  async check(tx: WriteTx, writes: ProposedWrite[], startedAt?: Date): Promise<OperationOutcomeIssue[]> {
+    const reader = readerFor(tx);
+    const findings = await checkWritesDetailed(writes, reader);
+    const issues: OperationOutcomeIssue[] = [];
+    for (const f of findings) {
+      // A rejection caused by a resource another client wrote while this request was in flight is a
+      // lost race (409 conflict); one caused by state that was already there is a rule break (422).
+      const raced = startedAt !== undefined && (await this.writtenSince(reader, f.involves, writes, startedAt));
+      issues.push(raced ? { ...f.issue, code: 'conflict' } : f.issue);
+    }
+    return issues;
+  }
+
+  private async writtenSince(reader: CoordinationReader, involves: readonly string[], writes: ProposedWrite[], since: Date): Promise<boolean> {
+    const own = new Set(writes.map((w) => `${w.resourceType}/${w.id}`));
+    for (const ref of involves) {
+      if (own.has(ref)) continue;
+      const [type, id] = ref.split('/');
+      if (!type || !id) continue;
+      const r = await reader.read(type, id);
+      const updated = r?.meta?.lastUpdated ? Date.parse(r.meta.lastUpdated) : NaN;
+      if (updated >= since.getTime()) return true;
+    }
+    return false;
+  }
+}
