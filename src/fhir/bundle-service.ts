@@ -218,7 +218,7 @@ function parseEntry(entry: BundleEntry, index: number, baseUrl: string): ParsedE
   const where = `Bundle.entry[${index}]`;
   const request = entry.request;
   if (!request?.method || !request.url) throw new FhirError(400, issue('required', `${where}: request.method and request.url are required`, { expression: [`${where}.request`] }));
-  const method = request.method as Method;
+  const method = request.method;
   let url = request.url;
   if (url.startsWith(baseUrl + '/')) url = url.slice(baseUrl.length + 1);
   url = url.replace(/^\/+/, '');
@@ -255,7 +255,7 @@ function parseEntry(entry: BundleEntry, index: number, baseUrl: string): ParsedE
 
 /** A JSON Patch in a Bundle travels as a Binary (contentType application/json-patch+json, base64 data). */
 function jsonPatchOf(entry: ParsedEntry): unknown {
-  const r = entry.resource as (Resource & { contentType?: string; data?: string }) | undefined;
+  const r = entry.resource;
   if (r?.resourceType !== 'Binary' || !/json-patch\+json/.test(r.contentType ?? '') || !r.data) {
     throw badRequest('A PATCH entry must carry a Binary with contentType application/json-patch+json');
   }

@@ -148,7 +148,7 @@ describe('concurrent transactions', () => {
         Promise.all(
           Array.from({ length: 10 }, () => {
             const tx = memberTx(`conc-${client}`);
-            tx.entry[1]!.request = { method: 'POST', url: 'CareTeam', ifNoneExist: `subject:Patient.identifier=urn:mrn|conc-${client}` } as never;
+            tx.entry[1]!.request = { method: 'POST', url: 'CareTeam', ifNoneExist: `subject:Patient.identifier=urn:mrn|conc-${client}` };
             return post(tx);
           }),
         ),
