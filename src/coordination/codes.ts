@@ -1,47 +1,24 @@
-// URLs and codes from the public coordination contract (/work/shared/design/coordination.md). They are
-// public API: spelled exactly as the contract spells them. src/fhir/profiles/urls.ts will hold the
-// server-wide copies; the lead dedupes once both exist.
+// Codes from the public coordination contract (/work/shared/design/coordination.md), under the names
+// the rules use. The canonical URLs themselves live once, in src/fhir/profiles/urls.ts.
+import { CODE_SYSTEM_URLS, CONCORD_BASE, EXTENSION_URLS, EXTERNAL_SYSTEM_URLS, PROFILE_URLS } from '../fhir/profiles/urls.js';
 
-export const BASE = 'https://concord-fhir.org/fhir';
-
-const cs = (id: string): string => `${BASE}/CodeSystem/${id}`;
-const sd = (id: string): string => `${BASE}/StructureDefinition/${id}`;
+export const BASE = CONCORD_BASE;
 
 export const CodeSystems = {
-  organizationRole: cs('organization-role'),
-  program: cs('program'),
-  coordinationScope: cs('coordination-scope'),
-  careTeamRole: cs('care-team-role'),
-  serviceCategory: cs('service-category'),
-  rule: cs('rule'),
-  benefitSplit: cs('benefit-split'),
-  asaAppendix: cs('asa-appendix'),
-  carePlanCategory: cs('care-plan-category'),
-  qualification: cs('qualification'),
-  nucc: 'http://nucc.org/provider-taxonomy',
-  hcpcs: 'http://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets',
-  cpt: 'http://www.ama-assn.org/go/cpt',
-  v3ActCode: 'http://terminology.hl7.org/CodeSystem/v3-ActCode',
+  ...CODE_SYSTEM_URLS,
+  nucc: EXTERNAL_SYSTEM_URLS.nuccTaxonomy,
+  hcpcs: EXTERNAL_SYSTEM_URLS.hcpcs,
+  cpt: EXTERNAL_SYSTEM_URLS.cpt,
+  v3ActCode: EXTERNAL_SYSTEM_URLS.v3ActCode,
 } as const;
 
-export const Extensions = {
-  coordinationScope: sd('coordination-scope'),
-  leadDesignation: sd('lead-designation'),
-  asaAppendix: sd('asa-appendix'),
-  asaParties: sd('asa-parties'),
-  serviceSplit: sd('service-split'),
-} as const;
+export const Extensions = EXTENSION_URLS;
 
 /** Sub-extension urls are relative names, as in any complex extension. */
 export const LeadDesignationParts = ['designatedBy', 'basis', 'reason', 'date'] as const;
 export const ServiceSplitParts = ['service', 'benefit', 'responsibleParty'] as const;
 
-export const Profiles = {
-  coordinationCareTeam: sd('coordination-care-team'),
-  serviceSplitCarePlan: sd('service-split-care-plan'),
-  coordinatedServiceRequest: sd('coordinated-service-request'),
-  coordinationConsent: sd('coordination-consent'),
-} as const;
+export const Profiles = PROFILE_URLS;
 
 export type OrganizationRole =
   | 'mltcp-plan'

@@ -36,13 +36,19 @@ export interface HistoryPage {
 
 /** One page of search results as stored JSON text (see src/storage/search for the paging scheme). */
 export interface SearchPage {
+  /** The page of matches, in order. Empty for _summary=count / _count=0. */
   matches: { resourceType: string; id: string; content: string }[];
+  /** Resources added by _include/_revinclude (search mode 'include'), without duplicates of matches. */
   included: { resourceType: string; id: string; content: string }[];
+  /** Per _total; with no _total given, exact when the whole result fits on the first page. */
   total?: number;
   totalIsEstimate?: boolean;
+  /** Cursors for the next/previous links (encoded into _cursor). */
   next?: SearchCursor;
   previous?: SearchCursor;
+  /** The cursor of this page (for the self link). */
   self: SearchCursor;
+  /** True when _include/_revinclude stopped at the include limit. */
   includeTruncated: boolean;
 }
 

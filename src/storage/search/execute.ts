@@ -7,6 +7,7 @@
 // by offset within the same bound. Updates keep a resource's rid, so an updated resource stays in
 // its rid position (unsorted); with _sort its new sort value is used (offset pages may then shift).
 import type { IncludeSpec, SearchCursor, SearchRequest, SortKey } from '../../fhir/search/types.js';
+import type { SearchPage } from '../../fhir/repository.js';
 import type { Queryable } from '../database.js';
 import { filterSql, TABLE_OF } from './predicates.js';
 import { SqlParams } from './sql-params.js';
@@ -19,21 +20,10 @@ export interface SearchMatch {
   content: string;
 }
 
-export interface SearchResult {
-  /** The page of matches, in order. Empty for _summary=count / _count=0. */
+/** One page of results (the fields are documented on SearchPage in src/fhir/repository.ts). */
+export interface SearchResult extends SearchPage {
   matches: SearchMatch[];
-  /** Resources added by _include/_revinclude (search mode 'include'), without duplicates of matches. */
   included: SearchMatch[];
-  /** Per _total; with no _total given, exact when the whole result fits on the first page. */
-  total?: number;
-  totalIsEstimate?: boolean;
-  /** Cursors for the next/previous links (encode with encodeCursor, pass back as _cursor). */
-  next?: SearchCursor;
-  previous?: SearchCursor;
-  /** The cursor of this page (for the self link). */
-  self: SearchCursor;
-  /** True when _include/_revinclude stopped at the include limit. */
-  includeTruncated: boolean;
 }
 
 export const INCLUDE_LIMIT = 1000;
