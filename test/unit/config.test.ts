@@ -1,0 +1,30 @@
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.js';
+import { exceedsJsonDepth } from '../../src/http/json-depth.js';
+
+describe('configuration from the environment', () => {
+  it('has working defaults: port 8080, embedded store in ./data, 5 MiB bodies', () => {
+    const c = loadConfig({});
+    expect(c).toMatchObject({ port: 8080, dataDir: './data', maxBodyBytes: 5 * 1024 * 1024, logLevel: 'info' });
+    expect(c.databaseUrl).toBeUndefined();
+  });
+
+  it('reads every variable and strips a trailing slash from BASE_URL', () => {
+    const c = loadConfig({ PORT: '9000', HOST: '127.0.0.1', DATABASE_URL: 'postgres://x@h/db', CONCORD_DATA_DIR: '/tmp/x', BASE_URL: 'https://fhir.example.org/fhir/', LOG_LEVEL: 'warn', MAX_BODY_BYTES: '2048' });
+    expect(c).toMatchObject({ port: 9000, host: '127.0.0.1', databaseUrl: 'postgres://x@h/db', dataDir: '/tmp/x', baseUrl: 'https://fhir.example.org/fhir', logLevel: 'warn', maxBodyBytes: 2048 });
+  });
+
+  it('refuses invalid values instead of guessing', () => {
+    expect(() => loadConfig({ PORT: 'eighty' })).toThrow(/PORT/);
+    expect(() => loadConfig({ MAX_BODY_BYTES: '-1' })).toThrow(/MAX_BODY_BYTES/);
+    expect(() => loadConfig({ BASE_URL: 'fhir.example.org' })).toThrow(/BASE_URL/);
+  });
+});
+
+describe('JSON depth guard', () => {
+  it('counts nesting outside strings only', () => {
+    expect(exceedsJsonDepth('{"a":[[1]]}', 3)).toBe(false);
+    expect(exceedsJsonDepth('{"a":[[[1]]]}', 3)).toBe(true);
+    expect(exceedsJsonDepth('{"a":"[[[[[[\\"[[[["}', 2)).toBe(false);
+  });
+});
