@@ -115,14 +115,15 @@ export class ResourceService {
       return [issue('invalid', `Resource id '${resource.id ?? ''}' does not match the URL id '${id}'`, { expression: [`${type}.id`] })];
     }
     const targetId = mode === 'update' ? (id ?? resource.id) : undefined;
-    // Read-only transaction: the checks see committed data as a real write would, then it rolls back.
+    // A transaction that writes nothing: the checks see committed data exactly as a real write would.
     return this.repo.transaction(async (tx) => {
       const previous = targetId ? await tx.read(type, targetId) : undefined;
+      const writeId = targetId ?? newId();
       const write: ProposedWrite = {
         operation: previous && !previous.deleted ? 'update' : 'create',
         resourceType: type,
-        id: targetId ?? newId(),
-        resource: { ...resource, id: targetId ?? resource.id ?? 'validate' },
+        id: writeId,
+        resource: { ...resource, id: writeId } as Resource,
         ...(previous && !previous.deleted ? { previous: parse(previous) } : {}),
       };
       return [...issues, ...(await this.checker.check(tx, [write]))];
