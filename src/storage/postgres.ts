@@ -1,5 +1,6 @@
+import { createHash } from 'node:crypto';
 import pg from 'pg';
-import type { Database, Queryable, QueryResult } from './database.js';
+import type { Database, Queryable, QueryOptions, QueryResult } from './database.js';
 
 // int8 (bigint) arrives as a string by default; Concord's bigints (rids, sequence numbers) stay far
 // below 2^53, so they are parsed to numbers once here rather than at every call site.
@@ -12,10 +13,22 @@ export interface PostgresOptions {
   max?: number;
 }
 
+const statementNames = new Map<string, string>();
+function statementName(sql: string): string {
+  let name = statementNames.get(sql);
+  if (!name) {
+    name = `concord_${createHash('sha1').update(sql).digest('hex').slice(0, 20)}`;
+    statementNames.set(sql, name);
+  }
+  return name;
+}
+
 function wrap(client: pg.ClientBase | pg.Pool): Queryable {
   return {
-    async query<T>(sql: string, params?: unknown[]): Promise<QueryResult<T>> {
-      const res = await client.query(sql, params);
+    async query<T>(sql: string, params?: unknown[], options?: QueryOptions): Promise<QueryResult<T>> {
+      const res = options?.prepare
+        ? await client.query({ name: statementName(sql), text: sql, values: params ?? [] })
+        : await client.query(sql, params);
       return { rows: res.rows as T[], rowCount: res.rowCount ?? 0 };
     },
     async exec(sql: string): Promise<void> {
@@ -41,7 +54,7 @@ export async function openPostgres(options: PostgresOptions): Promise<Database> 
 
   return {
     kind: 'postgres',
-    query: (sql, params) => root.query(sql, params),
+    query: (sql, params, options) => root.query(sql, params, options),
     exec: (sql) => root.exec(sql),
     async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
       const client = await pool.connect();

@@ -33,6 +33,9 @@ export function lockKeyOf(key: string): string {
   return createHash('sha256').update(key).digest().readBigInt64BE(0).toString();
 }
 
+/** Fixed hot-path statements are prepared once per connection. */
+const PREPARED = { prepare: true } as const;
+
 const RETRYABLE = new Set<string>([SqlState.serializationFailure, SqlState.deadlockDetected, SqlState.uniqueViolation]);
 const MAX_ATTEMPTS = 5;
 
@@ -44,13 +47,14 @@ class Tx implements WriteTx {
       `SELECT resource_type, id, version_id, last_updated, deleted, content
          FROM resource WHERE resource_type = $1 AND id = $2 FOR UPDATE`,
       [resourceType, id],
+      PREPARED,
     );
     const row = res.rows[0];
     return row ? toStored(row) : undefined;
   }
 
   async lockKey(key: string): Promise<void> {
-    await this.q.query('SELECT pg_advisory_xact_lock($1::bigint)', [lockKeyOf(key)]);
+    await this.q.query('SELECT pg_advisory_xact_lock($1::bigint)', [lockKeyOf(key)], PREPARED);
   }
 
   async read(resourceType: string, id: string): Promise<StoredVersion | undefined> {
@@ -79,6 +83,7 @@ class Tx implements WriteTx {
           AND NOT r.deleted
         ORDER BY r.rid`,
       [targetType, targetId, via.map((v) => v.resourceType), via.map((v) => v.code)],
+      PREPARED,
     );
     return res.rows.map((r) => r.content);
   }
@@ -93,6 +98,7 @@ class Tx implements WriteTx {
         `INSERT INTO resource (resource_type, id, version_id, last_updated, deleted, content)
          VALUES ($1, $2, 1, $3, $4, $5) RETURNING rid`,
         [v.resourceType, v.id, v.lastUpdated, v.deleted, content],
+        PREPARED,
       );
       rid = res.rows[0]!.rid;
     } else {
@@ -100,6 +106,7 @@ class Tx implements WriteTx {
         `UPDATE resource SET version_id = $3, last_updated = $4, deleted = $5, content = $6
           WHERE resource_type = $1 AND id = $2 AND version_id = $3 - 1 RETURNING rid`,
         [v.resourceType, v.id, v.versionId, v.lastUpdated, v.deleted, content],
+        PREPARED,
       );
       const row = res.rows[0];
       if (!row) throw new Error(`version ${v.versionId - 1} of ${v.resourceType}/${v.id} is not current; lock it first`);
@@ -109,6 +116,7 @@ class Tx implements WriteTx {
       `INSERT INTO resource_version (rid, resource_type, id, version_id, last_updated, method, content)
        VALUES ($1, $2, $3, $4, $5, $6, $7)`,
       [rid, v.resourceType, v.id, v.versionId, v.lastUpdated, method, content],
+      PREPARED,
     );
     await writeSearchIndex(this.q, rid, v.deleted ? undefined : resource);
   }
@@ -119,6 +127,7 @@ async function readCurrent(q: Queryable, resourceType: string, id: string): Prom
     `SELECT resource_type, id, version_id, last_updated, deleted, content
        FROM resource WHERE resource_type = $1 AND id = $2`,
     [resourceType, id],
+    PREPARED,
   );
   const row = res.rows[0];
   return row ? toStored(row) : undefined;

@@ -96,5 +96,6 @@ export async function writeSearchIndex(tx: Queryable, rid: number, resource: Res
       ctes.push(`i${i} AS (INSERT INTO ${spec.table} (rid, resource_type, ${cols}) SELECT $1::bigint, $2::text, * FROM unnest(${arrays.join(', ')}))`);
     });
   }
-  await tx.query(`WITH ${ctes.join(',\n')} SELECT 1`, params);
+  // At most 2^8 distinct texts (which tables get rows), so preparing them is bounded.
+  await tx.query(`WITH ${ctes.join(',\n')} SELECT 1`, params, { prepare: true });
 }
