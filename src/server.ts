@@ -37,6 +37,7 @@ export async function createServer(config: Config, logger: Logger | false, datab
   const service = new ResourceService(repository, {
     validate: validateForWrite,
     checker: new CoordinationChecker(),
+    baseUrls: config.baseUrl ? [config.baseUrl] : [],
   });
   const search = new SearchService(repository, { maxCount: config.searchMaxCount, defaultCount: 20 });
   const bundles = new BundleService(service, bundleGetHandler(service, search));

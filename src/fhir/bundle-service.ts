@@ -9,6 +9,7 @@ import { newId, isValidId } from './ids.js';
 import { FhirError, badRequest, issue, outcome, preconditionFailed } from './outcome.js';
 import type { StoredVersion } from './repository.js';
 import type { ResourceService, WriteSession } from './resource-service.js';
+import { RuleViolationError } from './write-pipeline.js';
 import { replaceReferences } from './references.js';
 
 type Method = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -69,7 +70,8 @@ export class BundleService {
 
   private async transaction(entries: BundleEntry[], options: BundleOptions): Promise<string> {
     const parsed = entries.map((e, i) => parseEntry(e, i, options.baseUrl));
-    const results = await this.service.inTransaction(async (session) => {
+    const results = await this.service
+      .inTransaction(async (session) => {
       const idMap = await this.assignIdentities(parsed, session);
       for (const entry of parsed) {
         if (entry.resource) entry.resource = await this.resolveReferences(entry, idMap, session);
@@ -84,7 +86,10 @@ export class BundleService {
         }
       }
       return parsed.map((e) => out.get(e.index)!);
-    });
+      })
+      .catch((err: unknown) => {
+        throw err instanceof RuleViolationError ? ruleErrorByEntry(err, parsed) : err;
+      });
     return responseBundle('transaction-response', results, options);
   }
 
@@ -150,7 +155,7 @@ export class BundleService {
   }
 
   private async execute(entry: ParsedEntry, session: WriteSession | undefined, baseUrl: string): Promise<EntryResult> {
-    const s = session ? { session } : {};
+    const s = { baseUrl, ...(session ? { session } : {}) };
     const ifMatch = entry.ifMatch === undefined ? {} : { ifMatch: entry.ifMatch };
     switch (entry.method) {
       case 'POST': {
@@ -173,7 +178,7 @@ export class BundleService {
       }
       case 'DELETE': {
         const r = entry.query
-          ? await this.service.conditionalDelete(entry.type, entry.query, s)
+          ? await this.service.conditionalDelete(entry.type, entry.query, session ? { session } : {})
           : await this.service.delete(entry.type, entry.id!, { ...s, ...ifMatch });
         return { status: 204, ...(r.version ? { version: r.version } : {}) };
       }
@@ -205,7 +210,7 @@ export class BundleService {
   private executeBatchEntry(entry: ParsedEntry, baseUrl: string): Promise<EntryResult> {
     if (entry.method === 'PUT' && entry.query) {
       return this.service
-        .conditionalUpdate(entry.type, entry.query, entry.resource, entry.ifMatch === undefined ? {} : { ifMatch: entry.ifMatch })
+        .conditionalUpdate(entry.type, entry.query, entry.resource, { baseUrl, ...(entry.ifMatch === undefined ? {} : { ifMatch: entry.ifMatch }) })
         .then((r) => ({ status: r.status, version: r.version }));
     }
     return this.execute(entry, undefined, baseUrl);
@@ -278,6 +283,16 @@ function assertDistinctTargets(entries: ParsedEntry[]): void {
     }
     seen.set(key, e.index);
   }
+}
+
+/** Rule issues found over the whole transaction are attributed to the entry that wrote their resource. */
+function ruleErrorByEntry(err: RuleViolationError, entries: ParsedEntry[]): FhirError {
+  const byResource = new Map<string, ParsedEntry>(entries.filter((e) => e.id).map((e) => [`${e.type}/${e.id}`, e]));
+  const issues = err.checked.map(({ issue: i, resource }) => {
+    const entry = resource ? byResource.get(resource) : undefined;
+    return entry ? (entryError(new FhirError(err.status, i), entry) as FhirError).issues[0]! : i;
+  });
+  return new FhirError(err.status, issues, err.headers);
 }
 
 /** Names the failing entry in every issue, keeping the entry's own status. */

@@ -3,10 +3,10 @@
 // pair), then the rules read that member's record inside the same transaction. Concurrent writers for
 // one member therefore run one after the other and the second sees the first's committed state: the
 // overlap rules hold under any race.
-import type { OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
+import type { Resource } from '@medplum/fhirtypes';
 import { checkWritesDetailed, lockOrder, type CoordinationReader, type MemberRecord } from '../coordination/index.js';
 import type { WriteTx } from './repository.js';
-import type { ProposedWrite, TransactionalChecker } from './write-pipeline.js';
+import type { CheckedIssue, ProposedWrite, TransactionalChecker } from './write-pipeline.js';
 
 /** Where each member-owned type points at the member. */
 const MEMBER_LINKS = [
@@ -43,17 +43,19 @@ export class CoordinationChecker implements TransactionalChecker {
     for (const member of lockOrder(writes)) await tx.lockKey(`member:${member}`);
   }
 
-  async check(tx: WriteTx, writes: ProposedWrite[], startedAt?: Date): Promise<OperationOutcomeIssue[]> {
+  async check(tx: WriteTx, writes: ProposedWrite[], startedAt?: Date): Promise<CheckedIssue[]> {
     const reader = readerFor(tx);
     const findings = await checkWritesDetailed(writes, reader);
-    const issues: OperationOutcomeIssue[] = [];
+    const own = new Set(writes.map((w) => `${w.resourceType}/${w.id}`));
+    const out: CheckedIssue[] = [];
     for (const f of findings) {
       // A rejection caused by a resource another client wrote while this request was in flight is a
       // lost race (409 conflict); one caused by state that was already there is a rule break (422).
       const raced = startedAt !== undefined && (await this.writtenSince(reader, f.involves, writes, startedAt));
-      issues.push(raced ? { ...f.issue, code: 'conflict' } : f.issue);
+      const resource = f.involves.find((ref) => own.has(ref));
+      out.push({ issue: raced ? { ...f.issue, code: 'conflict' } : f.issue, ...(resource ? { resource } : {}) });
     }
-    return issues;
+    return out;
   }
 
   private async writtenSince(reader: CoordinationReader, involves: readonly string[], writes: ProposedWrite[], since: Date): Promise<boolean> {

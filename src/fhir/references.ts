@@ -13,3 +13,20 @@ export function replaceReferences(value: Json, replace: (reference: string) => s
   }
   return out;
 }
+
+const LOCAL_PATH = /^[A-Z][A-Za-z]+\/[A-Za-z0-9\-.]{1,64}(\/_history\/[A-Za-z0-9\-.]{1,64})?$/;
+
+/**
+ * Absolute references that name this server (under one of bases) become relative `Type/id`, so every
+ * local resource has one spelling for the coordination rules, member locks and the search index.
+ * References to other servers are left as they are.
+ */
+export function relativizeReferences<T>(resource: T, bases: readonly string[]): T {
+  if (bases.length === 0) return resource;
+  const prefixes = bases.map((b) => (b.endsWith('/') ? b : `${b}/`));
+  return replaceReferences(resource, (ref) => {
+    const prefix = prefixes.find((p) => ref.startsWith(p));
+    const rest = prefix ? ref.slice(prefix.length) : undefined;
+    return rest !== undefined && LOCAL_PATH.test(rest) ? rest : undefined;
+  }) as T;
+}

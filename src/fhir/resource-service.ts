@@ -3,6 +3,7 @@
 // transaction, locks, preconditions, the transactional checks and the write itself.
 import type { OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
 import { applyJsonPatch } from './json-patch.js';
+import { relativizeReferences } from './references.js';
 import { isValidId, newId } from './ids.js';
 import { isResourceType } from './definitions.js';
 import {
@@ -16,7 +17,7 @@ import {
   unprocessable,
 } from './outcome.js';
 import type { HistoryPage, HistoryQuery, Repository, StoredVersion, WriteMethod, WriteTx } from './repository.js';
-import { noTransactionalChecks, type ProposedWrite, type ResourceValidator, type TransactionalChecker } from './write-pipeline.js';
+import { noTransactionalChecks, RuleViolationError, type ProposedWrite, type ResourceValidator, type TransactionalChecker } from './write-pipeline.js';
 
 export interface WriteResult {
   /** 201 when a resource was created, 200 otherwise (also when a conditional create found a match). */
@@ -34,6 +35,8 @@ export interface ServiceOptions {
   validate: ResourceValidator;
   checker?: TransactionalChecker;
   now?: () => Date;
+  /** Base URLs that name this server (BASE_URL); references under them are stored relative. */
+  baseUrls?: string[];
 }
 
 type JsonObject = Record<string, unknown>;
@@ -52,12 +55,15 @@ export class WriteSession {
 /** Options shared by the write interactions: run inside an existing session (transaction Bundles). */
 export interface InSession {
   session?: WriteSession;
+  /** The base URL the client addressed: absolute references under it are stored as Type/id. */
+  baseUrl?: string;
 }
 
 export class ResourceService {
   private readonly validateResource: ResourceValidator;
   private readonly checker: TransactionalChecker;
   private readonly now: () => Date;
+  private readonly baseUrls: string[];
 
   constructor(
     private readonly repo: Repository,
@@ -66,6 +72,7 @@ export class ResourceService {
     this.validateResource = options.validate;
     this.checker = options.checker ?? noTransactionalChecks;
     this.now = options.now ?? (() => new Date());
+    this.baseUrls = options.baseUrls ?? [];
   }
 
   // ---- reads ----------------------------------------------------------------------------------
@@ -98,19 +105,21 @@ export class ResourceService {
   // ---- validation without writing ($validate) ------------------------------------------------
 
   /** Runs every check a create (or update of `id`) would run, inside a transaction that writes nothing. */
-  async validateOnly(type: string, body: unknown, mode: 'create' | 'update' | 'delete', id?: string): Promise<OperationOutcomeIssue[]> {
+  async validateOnly(type: string, body: unknown, mode: 'create' | 'update' | 'delete', id?: string, baseUrl?: string): Promise<OperationOutcomeIssue[]> {
     assertType(type);
     if (mode === 'delete') {
       if (!id) throw badRequest('$validate with mode=delete needs a resource id');
       return this.repo.transaction(async (tx) => {
         const current = await tx.read(type, id);
         if (!current || current.deleted) return [];
-        return this.checker.check(tx, [{ operation: 'delete', resourceType: type, id, previous: parse(current) }]);
+        const checked = await this.checker.check(tx, [{ operation: 'delete', resourceType: type, id, previous: parse(current) }]);
+        return checked.map((c) => c.issue);
       });
     }
-    const issues = this.validateResource(body, type);
+    const candidate: unknown = isObject(body) ? relativizeReferences(body, this.localBases(baseUrl)) : body;
+    const issues = this.validateResource(candidate, type);
     if (hasErrors(issues)) return issues;
-    const resource = body as Resource;
+    const resource = candidate as Resource;
     if (mode === 'update' && id !== undefined && resource.id !== id) {
       return [issue('invalid', `Resource id '${resource.id ?? ''}' does not match the URL id '${id}'`, { expression: [`${type}.id`] })];
     }
@@ -123,10 +132,10 @@ export class ResourceService {
         operation: previous && !previous.deleted ? 'update' : 'create',
         resourceType: type,
         id: writeId,
-        resource: { ...resource, id: writeId } as Resource,
+        resource: { ...resource, id: writeId },
         ...(previous && !previous.deleted ? { previous: parse(previous) } : {}),
       };
-      return [...issues, ...(await this.checker.check(tx, [write]))];
+      return [...issues, ...(await this.checker.check(tx, [write])).map((c) => c.issue)];
     });
   }
 
@@ -144,8 +153,9 @@ export class ResourceService {
       const session = new WriteSession(tx);
       const result = await fn(session);
       if (session.writes.length > 0) {
-        const issues = await this.checker.check(tx, session.writes, session.startedAt);
-        if (hasErrors(issues)) throw new FhirError(statusOfRuleIssues(issues), issues);
+        const checked = await this.checker.check(tx, session.writes, session.startedAt);
+        const issues = checked.map((c) => c.issue);
+        if (hasErrors(issues)) throw new RuleViolationError(statusOfRuleIssues(issues), checked);
       }
       return result;
     });
@@ -154,7 +164,7 @@ export class ResourceService {
   /** create, or conditional create when ifNoneExist is given. */
   async create(type: string, body: unknown, options: { ifNoneExist?: string; id?: string } & InSession = {}): Promise<WriteResult> {
     assertType(type);
-    const resource = this.validated(body, type);
+    const resource = this.validated(body, type, options.baseUrl);
     const criteria = options.ifNoneExist === undefined ? undefined : conditionalQuery(options.ifNoneExist, 'If-None-Exist');
     return this.run(options.session, async (session) => {
       const { tx } = session;
@@ -179,7 +189,7 @@ export class ResourceService {
   /** update by id; creates the resource when the id is new (update-as-create). */
   async update(type: string, id: string, body: unknown, options: { ifMatch?: number } & InSession = {}): Promise<WriteResult> {
     assertType(type);
-    const resource = this.validated(body, type);
+    const resource = this.validated(body, type, options.baseUrl);
     if (!isValidId(id)) throw badRequest(`'${id}' is not a valid resource id`);
     if (resource.id === undefined) throw badRequest('An update must carry the resource id in the body', [`${type}.id`]);
     if (resource.id !== id) throw badRequest(`Resource id '${resource.id}' does not match the URL id '${id}'`, [`${type}.id`]);
@@ -194,7 +204,7 @@ export class ResourceService {
   async conditionalUpdate(type: string, query: URLSearchParams, body: unknown, options: { ifMatch?: number } & InSession = {}): Promise<WriteResult> {
     assertType(type);
     const criteria = conditionalQuery(query.toString(), 'conditional update');
-    const resource = this.validated(body, type);
+    const resource = this.validated(body, type, options.baseUrl);
     return this.run(options.session, async (session) => {
       const { tx } = session;
       await tx.lockKey(`conditional:${type}?${criteria.toString()}`);
@@ -232,7 +242,7 @@ export class ResourceService {
       if (patched.resourceType !== type || patched.id !== id) {
         throw unprocessable([issue('processing', 'A patch may not change resourceType or id')]);
       }
-      const resource = this.validated(patched, type);
+      const resource = this.validated(patched, type, options.baseUrl);
       return this.write(session, type, id, resource, current, 'PATCH');
     });
   }
@@ -269,7 +279,7 @@ export class ResourceService {
 
   // ---- internals --------------------------------------------------------------------------------
 
-  private validated(body: unknown, type: string): Resource {
+  private validated(body: unknown, type: string, baseUrl: string | undefined): Resource {
     // Not a resource of the URL's type at all is a malformed request (400); a resource of the right
     // type that breaks the definitions or rules is unprocessable (422).
     if (typeof body !== 'object' || body === null || Array.isArray(body)) throw badRequest('The body must be a JSON object (a FHIR resource)');
@@ -277,9 +287,15 @@ export class ResourceService {
     if (declared !== type) {
       throw badRequest(`resourceType '${String(declared)}' does not match the URL type '${type}'`, ['resourceType']);
     }
-    const issues = this.validateResource(body, type);
+    // One spelling per local resource: the rules, locks and search index all key on Type/id.
+    const resource = relativizeReferences(body as Resource, this.localBases(baseUrl));
+    const issues = this.validateResource(resource, type);
     if (hasErrors(issues)) throw new FhirError(422, issues);
-    return body as Resource;
+    return resource;
+  }
+
+  private localBases(requestBase: string | undefined): string[] {
+    return requestBase ? [...this.baseUrls, requestBase] : this.baseUrls;
   }
 
   private async write(
@@ -331,6 +347,10 @@ export class ResourceService {
 /** Issues with code conflict mean a concurrent write won the race (409); other rule breaks are 422. */
 function statusOfRuleIssues(issues: OperationOutcomeIssue[]): number {
   return issues.some((i) => i.code === 'conflict') ? 409 : 422;
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 function assertType(type: string): void {

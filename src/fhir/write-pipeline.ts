@@ -2,6 +2,7 @@
 // and transaction entries all apply the same ones. Each stage is a pluggable function: base R4
 // validation, Concord profile validation and the coordination rules (which read inside the transaction).
 import type { OperationOutcomeIssue } from '@medplum/fhirtypes';
+import { FhirError } from './outcome.js';
 import type { WriteTx } from './repository.js';
 
 /** A write as the checks see it: the new state (absent for delete) and the state it replaces. */
@@ -11,12 +12,29 @@ import type { ProposedWrite } from '../coordination/index.js';
 /** Structural checks that need no database: base spec, bindings, profiles. */
 export type ResourceValidator = (resource: unknown, expectedType: string) => OperationOutcomeIssue[];
 
+/** An issue from the transactional checks, with the written resource (Type/id) it was found on. */
+export interface CheckedIssue {
+  issue: OperationOutcomeIssue;
+  resource?: string;
+}
+
+/** A write refused by the transactional checks; `resources` parallels `issues` (for Bundle entry mapping). */
+export class RuleViolationError extends FhirError {
+  constructor(
+    status: number,
+    readonly checked: CheckedIssue[],
+  ) {
+    super(status, checked.map((c) => c.issue));
+    this.name = 'RuleViolationError';
+  }
+}
+
 /** Checks that read other resources inside the write transaction (coordination rules). */
 export interface TransactionalChecker {
   /** Locks what the checks depend on (e.g. per-member locks) so concurrent writes serialise. */
   lock(tx: WriteTx, writes: ProposedWrite[]): Promise<void>;
   /** startedAt: when the request's transaction began, to tell a lost race (409) from a rule break (422). */
-  check(tx: WriteTx, writes: ProposedWrite[], startedAt?: Date): Promise<OperationOutcomeIssue[]>;
+  check(tx: WriteTx, writes: ProposedWrite[], startedAt?: Date): Promise<CheckedIssue[]>;
 }
 
 export const noTransactionalChecks: TransactionalChecker = {

@@ -3,6 +3,7 @@
 import { createHash } from 'node:crypto';
 import type { HistoryPage, HistoryQuery, Repository, SearchPage, StoredVersion, WriteMethod, WriteTx } from '../fhir/repository.js';
 import { SqlState, sqlStateOf, type Database, type Queryable } from './database.js';
+import { ReadCache } from './read-cache.js';
 import { executeSearch, findMatchingIds, writeSearchIndex } from './search/index.js';
 import type { SearchRequest } from '../fhir/search/types.js';
 
@@ -40,7 +41,13 @@ const RETRYABLE = new Set<string>([SqlState.serializationFailure, SqlState.deadl
 const MAX_ATTEMPTS = 5;
 
 class Tx implements WriteTx {
-  constructor(private readonly q: Queryable) {}
+  /** Keys this transaction wrote: dropped from the read cache at write time and again at the end. */
+  readonly written = new Set<string>();
+
+  constructor(
+    private readonly q: Queryable,
+    private readonly cache: ReadCache | undefined,
+  ) {}
 
   async lockCurrent(resourceType: string, id: string): Promise<StoredVersion | undefined> {
     const res = await this.q.query<VersionRow>(
@@ -78,7 +85,7 @@ class Tx implements WriteTx {
     const res = await this.q.query<{ content: string }>(
       `SELECT DISTINCT r.rid, r.content
          FROM search_reference sr JOIN resource r ON r.rid = sr.rid
-        WHERE sr.target_type = $1 AND sr.target_id = $2
+        WHERE sr.target_type = $1 AND sr.target_id = $2 AND sr.url IS NULL
           AND (sr.resource_type, sr.code) IN (SELECT * FROM unnest($3::text[], $4::text[]))
           AND NOT r.deleted
         ORDER BY r.rid`,
@@ -89,6 +96,9 @@ class Tx implements WriteTx {
   }
 
   async writeVersion(v: StoredVersion, method: WriteMethod, resource?: Record<string, unknown>): Promise<void> {
+    const key = ReadCache.key(v.resourceType, v.id);
+    this.written.add(key);
+    this.cache?.delete(key);
     const content = v.content ?? null;
     let rid: number;
     if (v.versionId === 1) {
@@ -143,8 +153,21 @@ async function readVersion(q: Queryable, resourceType: string, id: string, versi
   return row ? toStored(row) : undefined;
 }
 
+export interface RepositoryOptions {
+  /** Entries of the embedded store's read cache (0 disables it). Ignored on PostgreSQL. */
+  readCacheEntries?: number;
+}
+
 export class ResourceRepository implements Repository {
-  constructor(private readonly db: Database) {}
+  private readonly cache: ReadCache | undefined;
+
+  constructor(
+    private readonly db: Database,
+    options: RepositoryOptions = {},
+  ) {
+    const entries = options.readCacheEntries ?? 10_000;
+    this.cache = db.kind === 'pglite' && entries > 0 ? new ReadCache(entries) : undefined;
+  }
 
   get kind(): 'postgres' | 'pglite' {
     return this.db.kind;
@@ -154,8 +177,14 @@ export class ResourceRepository implements Repository {
     return executeSearch(this.db, request);
   }
 
-  read(resourceType: string, id: string): Promise<StoredVersion | undefined> {
-    return readCurrent(this.db, resourceType, id);
+  async read(resourceType: string, id: string): Promise<StoredVersion | undefined> {
+    if (!this.cache) return readCurrent(this.db, resourceType, id);
+    const key = ReadCache.key(resourceType, id);
+    const hit = this.cache.get(key);
+    if (hit) return hit;
+    const v = await readCurrent(this.db, resourceType, id);
+    if (v) this.cache.set(key, v);
+    return v;
   }
 
   readVersion(resourceType: string, id: string, versionId: number): Promise<StoredVersion | undefined> {
@@ -195,7 +224,12 @@ export class ResourceRepository implements Repository {
   async transaction<T>(fn: (tx: WriteTx) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.db.transaction((q) => fn(new Tx(q)));
+        const tx = { current: undefined as Tx | undefined };
+        try {
+          return await this.db.transaction((q) => fn((tx.current = new Tx(q, this.cache))));
+        } finally {
+          for (const key of tx.current?.written ?? []) this.cache?.delete(key);
+        }
       } catch (err) {
         if (attempt >= MAX_ATTEMPTS || !RETRYABLE.has(sqlStateOf(err) ?? '')) throw err;
       }

@@ -101,7 +101,9 @@ export function parseDecimal(text: string): { value: number; low: number; high: 
 export function parseReference(reference: string): { type?: string; id?: string; url?: string } {
   const m = /^(?:(.*)\/)?([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/[^/]+)?$/.exec(reference);
   if (!m) return { url: reference.slice(0, MAX_URI) };
-  const out: { type?: string; id?: string; url?: string } = { type: m[2], id: m[3] };
-  if (m[1] !== undefined) out.url = reference.slice(0, MAX_URI);
-  return out;
+  // An absolute reference names a resource on some server: keep its type (for :Type modifiers) and
+  // url, but not a local id, so it never matches this server's Type/id. The write path already turned
+  // references to this server's own base into Type/id.
+  if (m[1] !== undefined) return { type: m[2], url: reference.slice(0, MAX_URI) };
+  return { type: m[2], id: m[3] };
 }

@@ -27,8 +27,9 @@ export function instanceRoutes(app: FastifyInstance, ctx: RouteContext): void {
 
   app.put<Instance>('/:type/:id', async (request, reply) => {
     const { type, id } = request.params;
-    const result = await ctx.service.update(type, id, request.body, { ifMatch: ifMatch(request) });
-    return sendWrite(request, reply, result.version, result.status, baseUrlOf(request, ctx.configuredBaseUrl));
+    const baseUrl = baseUrlOf(request, ctx.configuredBaseUrl);
+    const result = await ctx.service.update(type, id, request.body, { ifMatch: ifMatch(request), baseUrl });
+    return sendWrite(request, reply, result.version, result.status, baseUrl);
   });
 
   app.patch<Instance>('/:type/:id', async (request, reply) => {
@@ -37,8 +38,9 @@ export function instanceRoutes(app: FastifyInstance, ctx: RouteContext): void {
       throw badRequest('PATCH supports JSON Patch only: send Content-Type application/json-patch+json');
     }
     const { type, id } = request.params;
-    const result = await ctx.service.patch(type, id, request.body, { ifMatch: ifMatch(request) });
-    return sendWrite(request, reply, result.version, result.status, baseUrlOf(request, ctx.configuredBaseUrl));
+    const baseUrl = baseUrlOf(request, ctx.configuredBaseUrl);
+    const result = await ctx.service.patch(type, id, request.body, { ifMatch: ifMatch(request), baseUrl });
+    return sendWrite(request, reply, result.version, result.status, baseUrl);
   });
 
   app.delete<Instance>('/:type/:id', async (request, reply) => {

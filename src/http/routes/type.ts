@@ -10,13 +10,15 @@ type TypeLevel = { Params: { type: string } };
 export function typeRoutes(app: FastifyInstance, ctx: RouteContext): void {
   app.post<TypeLevel>('/:type', async (request, reply) => {
     const ifNoneExist = header(request, 'if-none-exist');
-    const result = await ctx.service.create(request.params.type, request.body, ifNoneExist === undefined ? {} : { ifNoneExist });
-    return sendWrite(request, reply, result.version, result.status, baseUrlOf(request, ctx.configuredBaseUrl));
+    const baseUrl = baseUrlOf(request, ctx.configuredBaseUrl);
+    const result = await ctx.service.create(request.params.type, request.body, { baseUrl, ...(ifNoneExist === undefined ? {} : { ifNoneExist }) });
+    return sendWrite(request, reply, result.version, result.status, baseUrl);
   });
 
   app.put<TypeLevel>('/:type', async (request, reply) => {
-    const result = await ctx.service.conditionalUpdate(request.params.type, searchParams(request), request.body, { ifMatch: ifMatch(request) });
-    return sendWrite(request, reply, result.version, result.status, baseUrlOf(request, ctx.configuredBaseUrl));
+    const baseUrl = baseUrlOf(request, ctx.configuredBaseUrl);
+    const result = await ctx.service.conditionalUpdate(request.params.type, searchParams(request), request.body, { ifMatch: ifMatch(request), baseUrl });
+    return sendWrite(request, reply, result.version, result.status, baseUrl);
   });
 
   app.delete<TypeLevel>('/:type', async (request, reply) => {

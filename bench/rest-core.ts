@@ -1,0 +1,508 @@
+// REST core benchmark: autocannon against Concord's read-by-id (GET /fhir/Patient/:id) and create
+// (POST /fhir/Patient), each beside a bare fastify JSON route serving / accepting the same ~1 KB
+// Patient, on PostgreSQL and on PGlite.
+//
+//   npx tsx bench/rest-core.ts [--store postgres|pglite|both] [--duration 10] [--connections 10]
+//                              [--repeats 3] [--warmup 3] [--seed 1000] [--pglite-dir] [--cpu-prof DIR]
+//
+// Both servers live in ONE child process (same Node flags, same heap, same event loop, only one of
+// them loaded at a time); autocannon runs in this process so the load generator never steals the
+// server's event loop. Each measurement is repeated, interleaved (bare, Concord, bare, Concord...,
+// order reversed every other round to cancel drift), and reported as the median.
+import { fork, type ChildProcess } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import os from 'node:os';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import autocannon, { type AutocannonRequest, type Result } from 'autocannon';
+import pg from 'pg';
+import { benchPatient } from './fixtures.js';
+import type { ChildMessage, ParentMessage, ServerOptions } from './rest-core-server.js';
+
+export type StoreName = 'postgres' | 'pglite';
+
+export interface RestCoreOptions {
+  stores: StoreName[];
+  duration: number;
+  connections: number;
+  repeats: number;
+  warmup: number;
+  seed: number;
+  databaseUrl: string;
+  pgliteDir: boolean;
+  /** Write a V8 CPU profile of the server process into this directory. */
+  cpuProf?: string;
+}
+
+export interface RunStats {
+  reqPerSec: number;
+  p50: number;
+  p97_5: number;
+  p99: number;
+  total: number;
+  non2xx: number;
+  errors: number;
+  timeouts: number;
+  statusCodes: Record<string, number>;
+  bytesPerResponse: number;
+  /** CPU (user + system) the server process spent per completed request, in µs. */
+  serverCpuPerRequest: number;
+  /** PostgreSQL only: CPU of the pool's backend processes per completed request, in µs. */
+  dbCpuPerRequest?: number;
+}
+
+export type Target = 'bare-read' | 'concord-read' | 'bare-create' | 'concord-create';
+
+export interface StoreResult {
+  store: StoreName;
+  storeDescription?: string;
+  skipped?: string;
+  runs: Record<Target, RunStats[]>;
+  warmupProblems: string[];
+  patientsAtEnd?: number;
+}
+
+export interface RestCoreReport {
+  options: RestCoreOptions;
+  startedAt: string;
+  finishedAt: string;
+  loadBefore: number[];
+  loadAfter: number[];
+  postgresVersion?: string;
+  results: StoreResult[];
+}
+
+export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/test';
+
+const TARGETS: Target[] = ['bare-read', 'concord-read', 'bare-create', 'concord-create'];
+const LABEL: Record<Target, string> = {
+  'bare-read': 'bare fastify GET /bare/Patient/:id',
+  'concord-read': 'Concord GET /fhir/Patient/:id (read)',
+  'bare-create': 'bare fastify POST /bare/Patient',
+  'concord-create': 'Concord POST /fhir/Patient (create)',
+};
+
+// ---- arguments -------------------------------------------------------------------------------------
+
+export function parseArgs(argv: string[]): RestCoreOptions {
+  const value = (name: string): string | undefined => {
+    const i = argv.indexOf(`--${name}`);
+    if (i >= 0) return argv[i + 1];
+    const eq = argv.find((a) => a.startsWith(`--${name}=`));
+    return eq?.slice(name.length + 3);
+  };
+  const num = (name: string, fallback: number, min: number): number => {
+    const raw = value(name);
+    if (raw === undefined) return fallback;
+    const n = Number(raw);
+    if (!Number.isFinite(n) || n < min) throw new Error(`--${name} must be a number >= ${min}, got '${raw}'`);
+    return n;
+  };
+  const store = value('store') ?? 'both';
+  if (!['postgres', 'pglite', 'both'].includes(store)) throw new Error(`--store must be postgres, pglite or both, got '${store}'`);
+  const cpuProf = value('cpu-prof');
+  return {
+    stores: store === 'both' ? ['postgres', 'pglite'] : [store as StoreName],
+    duration: num('duration', 10, 1),
+    connections: num('connections', 10, 1),
+    repeats: Math.round(num('repeats', 3, 1)),
+    warmup: num('warmup', 3, 0),
+    seed: Math.round(num('seed', 1000, 1)),
+    databaseUrl: process.env.BENCH_DATABASE_URL || process.env.DATABASE_URL || DEFAULT_DATABASE_URL,
+    pgliteDir: argv.includes('--pglite-dir'),
+    ...(cpuProf ? { cpuProf } : {}),
+  };
+}
+
+/** The command line that reproduces a run with these options. */
+export function commandFor(options: RestCoreOptions, script = 'bench/rest-core.ts'): string {
+  const store = options.stores.length === 2 ? 'both' : options.stores[0];
+  const parts = [`npx tsx ${script}`, `--store ${store}`, `--duration ${options.duration}`, `--connections ${options.connections}`];
+  if (options.repeats !== 3) parts.push(`--repeats ${options.repeats}`);
+  if (options.warmup !== 3) parts.push(`--warmup ${options.warmup}`);
+  if (options.seed !== 1000) parts.push(`--seed ${options.seed}`);
+  if (options.pgliteDir) parts.push('--pglite-dir');
+  return parts.join(' ');
+}
+
+// ---- the server child process ------------------------------------------------------------------------
+
+interface ChildHandle {
+  child: ChildProcess;
+  ready: Extract<ChildMessage, { type: 'ready' }>;
+  /** user + system CPU time of the server process so far, µs. */
+  cpu(): Promise<number>;
+  close(): Promise<number | undefined>;
+}
+
+async function startChild(store: StoreName, options: RestCoreOptions): Promise<ChildHandle> {
+  const serverOptions: ServerOptions = { store, databaseUrl: options.databaseUrl, pgliteDir: options.pgliteDir, seed: options.seed };
+  const execArgv = ['--import', import.meta.resolve('tsx')];
+  if (options.cpuProf) execArgv.push('--cpu-prof', `--cpu-prof-dir=${options.cpuProf}`, `--cpu-prof-name=rest-core-${store}-${Date.now()}.cpuprofile`);
+  const child = fork(fileURLToPath(new URL('./rest-core-server.ts', import.meta.url)), [JSON.stringify(serverOptions)], {
+    execArgv,
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  let patientsAtEnd: number | undefined;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const ready = await new Promise<Extract<ChildMessage, { type: 'ready' }>>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('server child not ready within 180 s')), 180_000);
+    child.on('message', (message: ChildMessage) => {
+      if (message.type === 'ready') {
+        clearTimeout(timer);
+        resolve(message);
+      } else if (message.type === 'error') {
+        clearTimeout(timer);
+        reject(new Error(`server child failed: ${message.message}`));
+      } else if (message.type === 'closed') {
+        patientsAtEnd = message.patientCount;
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`server child exited (code ${code}) before it was ready`));
+    });
+  }).catch(async (err: unknown) => {
+    await stopChild(child, exited);
+    throw err;
+  });
+  return {
+    child,
+    ready,
+    cpu: () =>
+      new Promise<number>((resolve, reject) => {
+        const onMessage = (message: ChildMessage): void => {
+          if (message.type !== 'cpu') return;
+          child.off('message', onMessage);
+          resolve(message.user + message.system);
+        };
+        child.on('message', onMessage);
+        if (!child.connected) reject(new Error('server child is gone'));
+        else child.send({ type: 'cpu' } satisfies ParentMessage);
+      }),
+    async close() {
+      if (child.connected) child.send({ type: 'close' } satisfies ParentMessage);
+      await stopChild(child, exited);
+      return patientsAtEnd;
+    },
+  };
+}
+
+async function stopChild(child: ChildProcess, exited: Promise<void>): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const timeout = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), 30_000).unref());
+  if ((await Promise.race([exited, timeout])) === 'timeout') {
+    child.kill('SIGKILL');
+    await exited;
+  }
+}
+
+// ---- PostgreSQL backend CPU ---------------------------------------------------------------------------------
+
+const CLOCK_TICKS_PER_SECOND = 100; // USER_HZ on Linux
+
+/** CPU time (µs) of each backend process serving the benchmark's pool, read from /proc (same machine). */
+class BackendCpu {
+  private constructor(
+    private readonly client: pg.Client,
+    private readonly applicationName: string,
+  ) {}
+
+  static async open(url: string, applicationName: string): Promise<BackendCpu | undefined> {
+    if (process.platform !== 'linux') return undefined;
+    const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 });
+    try {
+      await client.connect();
+      return new BackendCpu(client, applicationName);
+    } catch {
+      await client.end().catch(() => undefined);
+      return undefined;
+    }
+  }
+
+  async snapshot(): Promise<Map<number, number>> {
+    const res = await this.client.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE application_name = $1', [this.applicationName]);
+    const out = new Map<number, number>();
+    for (const { pid } of res.rows) {
+      const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
+      if (stat === undefined) continue;
+      // Fields after the parenthesised command name: state is field 3, utime 14, stime 15.
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const ticks = Number(fields[11]) + Number(fields[12]);
+      if (Number.isFinite(ticks)) out.set(pid, (ticks * 1e6) / CLOCK_TICKS_PER_SECOND);
+    }
+    return out;
+  }
+
+  /** CPU spent between two snapshots (backends that appeared count in full; vanished ones were idle). */
+  static delta(before: Map<number, number>, after: Map<number, number>): number {
+    let total = 0;
+    for (const [pid, t] of after) total += t - (before.get(pid) ?? 0);
+    return total;
+  }
+
+  close(): Promise<void> {
+    return this.client.end().catch(() => undefined);
+  }
+}
+
+// ---- load ---------------------------------------------------------------------------------------------
+
+function requestsFor(target: Target, ids: string[]): AutocannonRequest[] {
+  const body = JSON.stringify(benchPatient(0));
+  let i = 0;
+  const rotate = (prefix: string): AutocannonRequest => ({
+    method: 'GET',
+    headers: { accept: 'application/fhir+json' },
+    setupRequest: (request) => ({ ...request, path: `${prefix}${ids[i++ % ids.length] ?? 'missing'}` }),
+  });
+  switch (target) {
+    case 'bare-read':
+      return [rotate('/bare/Patient/')];
+    case 'concord-read':
+      return [rotate('/fhir/Patient/')];
+    case 'bare-create':
+      return [{ method: 'POST', path: '/bare/Patient', headers: { 'content-type': 'application/json' }, body }];
+    case 'concord-create':
+      return [
+        {
+          method: 'POST',
+          path: '/fhir/Patient',
+          headers: { 'content-type': 'application/fhir+json', accept: 'application/fhir+json' },
+          body,
+        },
+      ];
+  }
+}
+
+async function measure(target: Target, handle: ChildHandle, options: RestCoreOptions, duration: number, backends?: BackendCpu): Promise<RunStats> {
+  const { ready } = handle;
+  const port = target.startsWith('bare') ? ready.barePort : ready.concordPort;
+  const cpuBefore = await handle.cpu();
+  const dbBefore = await backends?.snapshot();
+  const result: Result = await autocannon({
+    url: `http://127.0.0.1:${port}`,
+    title: target,
+    connections: options.connections,
+    duration,
+    timeout: 10,
+    requests: requestsFor(target, ready.ids),
+  });
+  const cpuAfter = await handle.cpu();
+  const dbAfter = await backends?.snapshot();
+  const statusCodes: Record<string, number> = {};
+  for (const [code, { count }] of Object.entries(result.statusCodeStats)) statusCodes[code] = count;
+  const total = result.requests.total;
+  return {
+    reqPerSec: result.requests.average,
+    p50: result.latency.p50,
+    p97_5: result.latency.p97_5,
+    p99: result.latency.p99,
+    total,
+    non2xx: result.non2xx,
+    errors: result.errors,
+    timeouts: result.timeouts,
+    statusCodes,
+    bytesPerResponse: total > 0 ? Math.round(result.throughput.total / total) : 0,
+    serverCpuPerRequest: total > 0 ? (cpuAfter - cpuBefore) / total : Number.NaN,
+    ...(dbBefore && dbAfter ? { dbCpuPerRequest: total > 0 ? BackendCpu.delta(dbBefore, dbAfter) / total : Number.NaN } : {}),
+  };
+}
+
+export const failed = (r: RunStats): boolean => r.non2xx + r.errors + r.timeouts > 0;
+
+function log(message: string): void {
+  process.stderr.write(`[rest-core] ${message}\n`);
+}
+
+async function runStore(store: StoreName, options: RestCoreOptions): Promise<StoreResult> {
+  const runs = Object.fromEntries(TARGETS.map((t) => [t, [] as RunStats[]])) as Record<Target, RunStats[]>;
+  const result: StoreResult = { store, runs, warmupProblems: [] };
+  log(`${store}: starting server child, seeding ${options.seed} Patients`);
+  let handle: ChildHandle;
+  try {
+    handle = await startChild(store, options);
+  } catch (err) {
+    result.skipped = err instanceof Error ? err.message : String(err);
+    log(`${store}: skipped: ${result.skipped}`);
+    return result;
+  }
+  result.storeDescription = handle.ready.storeDescription;
+  const backends = handle.ready.applicationName ? await BackendCpu.open(options.databaseUrl, handle.ready.applicationName) : undefined;
+  try {
+    if (options.warmup > 0) {
+      for (const target of TARGETS) {
+        const w = await measure(target, handle, options, options.warmup, backends);
+        log(`${store}: warm-up ${target}: ${w.reqPerSec.toFixed(0)} req/s`);
+        if (failed(w)) result.warmupProblems.push(`${target}: ${describeFailures(w)}`);
+      }
+    }
+    for (let round = 0; round < options.repeats; round++) {
+      const order = round % 2 === 0 ? TARGETS : (['concord-read', 'bare-read', 'concord-create', 'bare-create'] as Target[]);
+      for (const target of order) {
+        const r = await measure(target, handle, options, options.duration, backends);
+        runs[target].push(r);
+        log(
+          `${store}: round ${round + 1}/${options.repeats} ${target}: ${r.reqPerSec.toFixed(0)} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms, ` +
+            `server CPU ${r.serverCpuPerRequest.toFixed(0)} µs/req` +
+            (r.dbCpuPerRequest === undefined ? '' : `, backend CPU ${r.dbCpuPerRequest.toFixed(0)} µs/req`) +
+            (failed(r) ? `, FAILURES ${describeFailures(r)}` : ''),
+        );
+      }
+    }
+  } finally {
+    await backends?.close();
+    const n = await handle.close();
+    if (n !== undefined) result.patientsAtEnd = n;
+  }
+  return result;
+}
+
+async function postgresVersion(url: string): Promise<string | undefined> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 });
+  try {
+    await client.connect();
+    const res = await client.query<{ server_version: string }>('SHOW server_version');
+    return res.rows[0]?.server_version;
+  } catch {
+    return undefined;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+export async function runRestCore(options: RestCoreOptions): Promise<RestCoreReport> {
+  const startedAt = new Date().toISOString();
+  const loadBefore = os.loadavg();
+  const pgVersion = options.stores.includes('postgres') ? await postgresVersion(options.databaseUrl) : undefined;
+  const results: StoreResult[] = [];
+  for (const store of options.stores) results.push(await runStore(store, options));
+  return {
+    options,
+    startedAt,
+    finishedAt: new Date().toISOString(),
+    loadBefore,
+    loadAfter: os.loadavg(),
+    ...(pgVersion ? { postgresVersion: pgVersion } : {}),
+    results,
+  };
+}
+
+// ---- report --------------------------------------------------------------------------------------------
+
+export function median(values: number[]): number {
+  if (values.length === 0) return Number.NaN;
+  const s = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+function describeFailures(r: RunStats): string {
+  const codes = Object.entries(r.statusCodes)
+    .filter(([code]) => !code.startsWith('2'))
+    .map(([code, n]) => `${n}×${code}`);
+  return [`non-2xx ${r.non2xx}`, `errors ${r.errors}`, `timeouts ${r.timeouts}`, ...codes].join(', ');
+}
+
+const fmt = (n: number, digits = 0): string => (Number.isFinite(n) ? n.toFixed(digits) : 'n/a');
+const pct = (n: number): string => (Number.isFinite(n) ? `${(n * 100).toFixed(1)} %` : 'n/a');
+
+export function readRatio(r: StoreResult): number {
+  return median(r.runs['concord-read'].map((x) => x.reqPerSec)) / median(r.runs['bare-read'].map((x) => x.reqPerSec));
+}
+
+export function createRatio(r: StoreResult): number {
+  return median(r.runs['concord-create'].map((x) => x.reqPerSec)) / median(r.runs['bare-create'].map((x) => x.reqPerSec));
+}
+
+const STORE_TITLE: Record<StoreName, string> = { postgres: 'PostgreSQL', pglite: 'PGlite' };
+
+function storeTable(r: StoreResult): string[] {
+  const lines = [
+    `#### ${STORE_TITLE[r.store]} — ${r.storeDescription ?? ''}`,
+    '',
+    '| Measurement | req/s (median) | p50 ms | p97.5 ms | p99 ms | req/s of each run | server CPU µs/req | PostgreSQL backend CPU µs/req | bytes/response | non-2xx / errors / timeouts |',
+    '|---|---:|---:|---:|---:|---|---:|---:|---:|---|',
+  ];
+  for (const target of TARGETS) {
+    const runs = r.runs[target];
+    const bad = runs.filter(failed);
+    const sum = (f: (x: RunStats) => number): number => runs.reduce((a, x) => a + f(x), 0);
+    lines.push(
+      `| ${LABEL[target]} | ${fmt(median(runs.map((x) => x.reqPerSec)))} | ${fmt(median(runs.map((x) => x.p50)))} | ` +
+        `${fmt(median(runs.map((x) => x.p97_5)))} | ${fmt(median(runs.map((x) => x.p99)))} | ` +
+        `${runs.map((x) => fmt(x.reqPerSec)).join(', ')} | ${fmt(median(runs.map((x) => x.serverCpuPerRequest)))} | ` +
+        `${r.store === 'postgres' ? fmt(median(runs.flatMap((x) => (x.dbCpuPerRequest === undefined ? [] : [x.dbCpuPerRequest])))) : '—'} | ` +
+        `${fmt(median(runs.map((x) => x.bytesPerResponse)))} | ` +
+        `${sum((x) => x.non2xx)} / ${sum((x) => x.errors)} / ${sum((x) => x.timeouts)}` +
+        (bad.length > 0 ? ` — **${bad.length} run(s) with failures**: ${bad.map(describeFailures).join('; ')}` : '') +
+        ' |',
+    );
+  }
+  lines.push('');
+  lines.push(`Ratio Concord / bare (median req/s): **read-by-id ${pct(readRatio(r))}**, create ${pct(createRatio(r))}.`);
+  if (r.warmupProblems.length > 0) lines.push('', `Warm-up failures: ${r.warmupProblems.join('; ')}.`);
+  if (r.patientsAtEnd !== undefined) lines.push('', `Patients in the store at the end: ${r.patientsAtEnd}.`);
+  return lines;
+}
+
+export function renderMarkdown(report: RestCoreReport, command: string): string {
+  const o = report.options;
+  const cpu = os.cpus();
+  const lines: string[] = [
+    '## REST core: read-by-id and create vs a bare fastify route',
+    '',
+    `Run ${report.startedAt} → ${report.finishedAt}. Reproduce with:`,
+    '',
+    '```sh',
+    command,
+    '```',
+    '',
+    `- Machine: ${cpu.length} cores (${cpu[0]?.model.trim() ?? 'unknown CPU'}), ${Math.round(os.totalmem() / 2 ** 30)} GiB RAM, ` +
+      `**shared with other engineers running test suites during the run** (load average before ${report.loadBefore.map((n) => n.toFixed(2)).join(' / ')}, ` +
+      `after ${report.loadAfter.map((n) => n.toFixed(2)).join(' / ')}); absolute numbers are noisy, the ratios are the point.`,
+    `- Node ${process.version}, ${os.type()} ${os.release()}; PostgreSQL ${report.postgresVersion ?? 'n/a'} on 127.0.0.1 (same machine); PGlite 0.5.16 (WASM, in the server process).`,
+    `- autocannon 8 (programmatic), ${o.connections} connections, no pipelining, ${o.duration} s per measurement, ${o.warmup} s warm-up per target, ` +
+      `${o.repeats} rounds interleaved (bare, Concord, …; order reversed every other round); medians over the rounds. ` +
+      `Reads rotate over ${o.seed} seeded Patients (bare GET rotates over the same ids); creates post the same ~1 KB Patient.`,
+    '- Concord and the bare fastify app run in one child process (same flags and heap, one loaded at a time, logging off on both); ' +
+      'autocannon runs in the parent so the load generator never shares the measured event loop. On 2 cores, autocannon, the server and (for PostgreSQL) the backend processes compete for CPU.',
+    '- The bare GET returns a JS object (fastify serialises it per request); Concord returns the stored JSON text. The bare POST parses the body and echoes it with an id (no validation, no storage).',
+    '- req/s is autocannon\'s mean of per-second samples; latencies are autocannon\'s (1 ms resolution). "Server CPU µs/req" is user+system CPU of the server process (Node + PGlite WASM) per completed request, ' +
+      '"PostgreSQL backend CPU" that of the pool\'s backend processes (from /proc): both are far less sensitive to the shared machine than req/s.',
+    '',
+    '| Store | read-by-id / bare | ≥ 50 % target | create / bare |',
+    '|---|---:|---|---:|',
+  ];
+  for (const r of report.results) {
+    if (r.skipped) {
+      lines.push(`| ${STORE_TITLE[r.store]} | skipped | — | — |`);
+      continue;
+    }
+    const ratio = readRatio(r);
+    const anyFailure = TARGETS.some((t) => r.runs[t].some(failed));
+    lines.push(
+      `| ${STORE_TITLE[r.store]} | ${pct(ratio)} | ${ratio >= 0.5 ? 'met' : '**not met**'}${anyFailure ? ' (runs with errors, see below)' : ''} | ${pct(createRatio(r))} |`,
+    );
+  }
+  for (const r of report.results) {
+    lines.push('');
+    if (r.skipped) lines.push(`#### ${STORE_TITLE[r.store]} — skipped`, '', '```', r.skipped, '```');
+    else lines.push(...storeTable(r));
+  }
+  return lines.join('\n');
+}
+
+// ---- CLI -------------------------------------------------------------------------------------------------
+
+async function cli(): Promise<void> {
+  const options = parseArgs(process.argv.slice(2));
+  const report = await runRestCore(options);
+  process.stdout.write(renderMarkdown(report, commandFor(options)) + '\n');
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  cli().catch((err: unknown) => {
+    console.error(err);
+    process.exitCode = 1;
+  });
+}

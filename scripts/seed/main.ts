@@ -1,0 +1,167 @@
+// Loads a realistic example per state into a running Concord over its own REST API:
+//
+//   npm run seed -- --scenario ny|ma|mn|all [--url http://localhost:8080/fhir]
+//
+// Each scenario is a short ordered list of transaction Bundles of conditional creates, so running the
+// seed again changes nothing. A rejected Bundle prints the server's OperationOutcome and exits non-zero.
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import type { Bundle, OperationOutcome } from '@medplum/fhirtypes';
+import type { ScenarioName, SeedBundle } from './fhir.js';
+import { maScenario } from './scenarios/ma.js';
+import { mnScenario } from './scenarios/mn.js';
+import { nyScenario } from './scenarios/ny.js';
+
+export const SCENARIOS: Record<ScenarioName, () => SeedBundle[]> = { ny: nyScenario, ma: maScenario, mn: mnScenario };
+export const SCENARIO_NAMES = Object.keys(SCENARIOS) as ScenarioName[];
+export const DEFAULT_URL = 'http://localhost:8080/fhir';
+
+export interface SeedResult {
+  scenario: string;
+  bundles: number;
+  /** Entries posted. */
+  resources: number;
+  /** Entries the server created (201) vs. found already present through ifNoneExist (200). */
+  created: number;
+  existing: number;
+  /** Resources posted per type. */
+  byType: Record<string, number>;
+}
+
+/** A Bundle the server refused (or a server that could not be reached), with its diagnostics. */
+export class SeedError extends Error {
+  constructor(
+    message: string,
+    readonly status?: number,
+    readonly outcome?: OperationOutcome,
+  ) {
+    super(message);
+    this.name = 'SeedError';
+  }
+}
+
+export type Log = (line: string) => void;
+
+/** Posts one scenario's Bundles in order, logging a progress line per Bundle. */
+export async function seed(url: string, scenario: ScenarioName, log: Log = console.log): Promise<SeedResult> {
+  const build = SCENARIOS[scenario];
+  if (!build) throw new SeedError(`unknown scenario '${String(scenario)}' (expected one of ${SCENARIO_NAMES.join(', ')})`);
+  return load(url, scenario, build(), log);
+}
+
+/** Posts the given Bundles in order under a scenario's name (seed() with the scenario's own Bundles). */
+export async function load(url: string, scenario: string, bundles: SeedBundle[], log: Log = console.log): Promise<SeedResult> {
+  const base = url.replace(/\/+$/, '');
+  const result: SeedResult = { scenario, bundles: bundles.length, resources: 0, created: 0, existing: 0, byType: {} };
+  log(`[${scenario}] seeding ${base}: ${bundles.length} bundles, ${countEntries(bundles)} resources`);
+  for (const [i, { label, bundle }] of bundles.entries()) {
+    const response = await post(base, bundle, `[${scenario}] bundle ${i + 1}/${bundles.length} (${label})`, log);
+    const statuses = (response.entry ?? []).map((e) => e.response?.status ?? '');
+    const created = statuses.filter((s) => s.startsWith('201')).length;
+    result.created += created;
+    result.existing += statuses.length - created;
+    for (const e of bundle.entry ?? []) {
+      const type = e.resource?.resourceType ?? '?';
+      result.byType[type] = (result.byType[type] ?? 0) + 1;
+      result.resources++;
+    }
+    log(
+      `[${scenario}] ${i + 1}/${bundles.length} bundles, ${result.resources} resources` +
+        ` (${created} created, ${statuses.length - created} already present): ${label}`,
+    );
+  }
+  log(`[${scenario}] done: ${result.created} created, ${result.existing} already present (${describeTypes(result.byType)})`);
+  return result;
+}
+
+async function post(base: string, bundle: Bundle, what: string, log: Log): Promise<Bundle> {
+  let res: Response;
+  try {
+    res = await fetch(base, {
+      method: 'POST',
+      headers: { 'content-type': 'application/fhir+json', accept: 'application/fhir+json', prefer: 'return=minimal' },
+      body: JSON.stringify(bundle),
+    });
+  } catch (err) {
+    const cause = err instanceof Error && err.cause instanceof Error ? `: ${err.cause.message}` : '';
+    throw new SeedError(`${what}: cannot reach ${base}${cause} (is Concord running? set --url or CONCORD_URL)`);
+  }
+  const text = await res.text();
+  let body: unknown;
+  try {
+    body = text ? JSON.parse(text) : undefined;
+  } catch {
+    body = undefined;
+  }
+  const resource = body as (Bundle | OperationOutcome | undefined);
+  if (res.ok && resource?.resourceType === 'Bundle') return resource;
+  const outcome = resource?.resourceType === 'OperationOutcome' ? resource : undefined;
+  log(`${what} was rejected: HTTP ${res.status}`);
+  for (const line of describeOutcome(outcome)) log(`  ${line}`);
+  if (!outcome) log(`  ${text.slice(0, 2000)}`);
+  throw new SeedError(`${what} was rejected with HTTP ${res.status}`, res.status, outcome);
+}
+
+/** One line per issue: severity, rule (or issue code), expression and diagnostics. */
+export function describeOutcome(outcome: OperationOutcome | undefined): string[] {
+  return (outcome?.issue ?? []).map((i) => {
+    const rule = i.details?.coding?.map((c) => c.code).join(',') || i.code;
+    const where = i.expression?.length ? ` at ${i.expression.join(', ')}` : '';
+    const text = [i.diagnostics, i.details?.text].filter((t) => !!t).join(' | ');
+    return `${i.severity} [${rule}]${where}: ${text}`;
+  });
+}
+
+function countEntries(bundles: SeedBundle[]): number {
+  return bundles.reduce((n, b) => n + (b.bundle.entry?.length ?? 0), 0);
+}
+
+function describeTypes(byType: Record<string, number>): string {
+  return Object.entries(byType)
+    .map(([t, n]) => `${n} ${t}`)
+    .join(', ');
+}
+
+// ---- command line ---------------------------------------------------------------------------------------
+
+const USAGE = 'usage: npm run seed -- --scenario ny|ma|mn|all [--url http://localhost:8080/fhir]';
+
+export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv = process.env): { scenarios: ScenarioName[]; url: string } {
+  const { values } = parseArgs({
+    args: argv,
+    options: { scenario: { type: 'string', short: 's' }, url: { type: 'string', short: 'u' }, help: { type: 'boolean', short: 'h' } },
+    strict: true,
+    allowPositionals: false,
+  });
+  if (values.help) throw new SeedError(USAGE);
+  const scenario = values.scenario;
+  if (!scenario) throw new SeedError(`--scenario is required\n${USAGE}`);
+  const scenarios = scenario === 'all' ? SCENARIO_NAMES : [scenario];
+  for (const s of scenarios) {
+    if (!SCENARIO_NAMES.includes(s as ScenarioName)) throw new SeedError(`unknown scenario '${s}'\n${USAGE}`);
+  }
+  const url = values.url ?? (env.CONCORD_URL || DEFAULT_URL);
+  if (!/^https?:\/\/[^/]+/.test(url)) throw new SeedError(`--url must be an absolute http(s) URL, got '${url}'`);
+  return { scenarios: scenarios as ScenarioName[], url };
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let options: { scenarios: ScenarioName[]; url: string };
+  try {
+    options = parseCommandLine(argv);
+  } catch (err) {
+    console.error(err instanceof Error ? err.message : String(err));
+    return 2;
+  }
+  try {
+    for (const scenario of options.scenarios) await seed(options.url, scenario, (line) => console.log(line));
+    return 0;
+  } catch (err) {
+    console.error(err instanceof SeedError ? err.message : err);
+    return 1;
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  process.exitCode = await main(process.argv.slice(2));
+}
