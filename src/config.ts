@@ -11,6 +11,8 @@ export interface Config {
   maxJsonDepth: number;
   maxBundleEntries: number;
   searchMaxCount: number;
+  /** Coordination rules on writes; 'off' only for benchmarks and trusted bulk migrations. */
+  rulesEnabled: boolean;
 }
 
 function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min = 0): number {
@@ -19,6 +21,14 @@ function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min = 0): n
   const n = Number(raw);
   if (!Number.isInteger(n) || n < min) throw new Error(`${name} must be an integer >= ${min}, got '${raw}'`);
   return n;
+}
+
+function onOff(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (raw === 'on') return true;
+  if (raw === 'off') return false;
+  throw new Error(`${name} must be 'on' or 'off', got '${raw}'`);
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -37,5 +47,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxJsonDepth: int(env, 'MAX_JSON_DEPTH', 64, 8),
     maxBundleEntries: int(env, 'MAX_BUNDLE_ENTRIES', 1000, 1),
     searchMaxCount: int(env, 'SEARCH_MAX_COUNT', 1000, 1),
+    rulesEnabled: onOff(env, 'CONCORD_RULES', true),
   };
 }

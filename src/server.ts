@@ -36,7 +36,7 @@ export async function createServer(config: Config, logger: Logger | false, datab
   const repository = new ResourceRepository(db);
   const service = new ResourceService(repository, {
     validate: validateForWrite,
-    checker: new CoordinationChecker(),
+    ...(config.rulesEnabled ? { checker: new CoordinationChecker() } : {}),
     baseUrls: config.baseUrl ? [config.baseUrl] : [],
   });
   const search = new SearchService(repository, { maxCount: config.searchMaxCount, defaultCount: 20 });

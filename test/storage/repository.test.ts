@@ -71,3 +71,45 @@ describe.each(storageBackends())('resource repository on %s', (backend) => {
     expect(second.versions.map((v) => v.id)).toEqual(['h2', 'h1']);
   });
 });
+
+describe.each(storageBackends())('read-your-writes on %s (read cache coherence)', (backend) => {
+  let repo: ResourceRepository;
+  beforeAll(async () => {
+    repo = new ResourceRepository(await openTestDatabase(backend), { readCacheEntries: 2 });
+  });
+  afterAll(async () => {
+    await repo.close();
+  });
+
+  const v = (id: string, versionId: number, gender: string) => ({
+    resourceType: 'Patient',
+    id,
+    versionId,
+    lastUpdated: new Date().toISOString(),
+    deleted: false,
+    content: JSON.stringify({ resourceType: 'Patient', id, gender }),
+  });
+
+  it('serves the committed version after every write and ignores rolled-back ones', async () => {
+    await repo.transaction((tx) => tx.writeVersion(v('rc', 1, 'male'), 'POST', {}));
+    expect((await repo.read('Patient', 'rc'))?.versionId).toBe(1); // now cached
+    await repo.transaction(async (tx) => {
+      await tx.lockCurrent('Patient', 'rc');
+      await tx.writeVersion(v('rc', 2, 'female'), 'PUT', {});
+    });
+    expect((await repo.read('Patient', 'rc'))?.versionId).toBe(2);
+    await expect(
+      repo.transaction(async (tx) => {
+        await tx.lockCurrent('Patient', 'rc');
+        await tx.writeVersion(v('rc', 3, 'other'), 'PUT', {});
+        throw new Error('rolled back');
+      }),
+    ).rejects.toThrow('rolled back');
+    const after = await repo.read('Patient', 'rc');
+    expect(after?.versionId).toBe(2);
+    expect(JSON.parse(after!.content!)).toMatchObject({ gender: 'female' });
+    // Evictions past the bound never serve a wrong version.
+    for (const id of ['x1', 'x2', 'x3']) await repo.transaction((tx) => tx.writeVersion(v(id, 1, 'male'), 'POST', {}));
+    for (const id of ['x1', 'x2', 'x3', 'rc']) expect((await repo.read('Patient', id))?.id).toBe(id);
+  });
+});

@@ -18,6 +18,9 @@ describe('configuration from the environment', () => {
     expect(() => loadConfig({ PORT: 'eighty' })).toThrow(/PORT/);
     expect(() => loadConfig({ MAX_BODY_BYTES: '-1' })).toThrow(/MAX_BODY_BYTES/);
     expect(() => loadConfig({ BASE_URL: 'fhir.example.org' })).toThrow(/BASE_URL/);
+    expect(() => loadConfig({ CONCORD_RULES: 'maybe' })).toThrow(/CONCORD_RULES/);
+    expect(loadConfig({ CONCORD_RULES: 'off' }).rulesEnabled).toBe(false);
+    expect(loadConfig({}).rulesEnabled).toBe(true);
   });
 });
 
