@@ -20,6 +20,8 @@ export interface BundleOptions {
   /** Representation of entry resources in the response (Prefer: return=...). */
   returnPreference: 'minimal' | 'representation' | 'OperationOutcome';
   baseUrl: string;
+  /** When the request arrived (409 vs 422 for rule rejections). */
+  receivedAt?: Date;
 }
 
 /** Answers a GET entry (read, vread or search) as a resource or searchset Bundle, as JSON text. */
@@ -70,8 +72,7 @@ export class BundleService {
 
   private async transaction(entries: BundleEntry[], options: BundleOptions): Promise<string> {
     const parsed = entries.map((e, i) => parseEntry(e, i, options.baseUrl));
-    const results = await this.service
-      .inTransaction(async (session) => {
+    const run = async (session: WriteSession): Promise<EntryResult[]> => {
       const idMap = await this.assignIdentities(parsed, session);
       for (const entry of parsed) {
         if (entry.resource) entry.resource = await this.resolveReferences(entry, idMap, session);
@@ -86,11 +87,13 @@ export class BundleService {
         }
       }
       return parsed.map((e) => out.get(e.index)!);
-      })
-      .catch((err: unknown) => {
-        throw err instanceof RuleViolationError ? ruleErrorByEntry(err, parsed) : err;
-      });
-    return responseBundle('transaction-response', results, options);
+    };
+    try {
+      return responseBundle('transaction-response', await this.service.inTransaction(run, options.receivedAt), options);
+    } catch (err) {
+      // Rule issues are found once over the whole transaction; name the entry that wrote each one.
+      throw err instanceof RuleViolationError ? ruleErrorByEntry(err, parsed) : err;
+    }
   }
 
   /** POST entries get their ids now (or the match of ifNoneExist); fullUrls map to Type/id. */
@@ -155,7 +158,7 @@ export class BundleService {
   }
 
   private async execute(entry: ParsedEntry, session: WriteSession | undefined, baseUrl: string): Promise<EntryResult> {
-    const s = { baseUrl, ...(session ? { session } : {}) };
+    const s = { baseUrl, ...(session ? { session } : { receivedAt: new Date() }) };
     const ifMatch = entry.ifMatch === undefined ? {} : { ifMatch: entry.ifMatch };
     switch (entry.method) {
       case 'POST': {

@@ -48,8 +48,17 @@ type JsonObject = Record<string, unknown>;
  */
 export class WriteSession {
   readonly writes: ProposedWrite[] = [];
-  readonly startedAt = new Date();
-  constructor(readonly tx: WriteTx) {}
+  /**
+   * When the client's request arrived. A rule rejection caused by a resource written after this
+   * instant means another client's concurrent write won the race (409 rather than 422).
+   */
+  readonly startedAt: Date;
+  constructor(
+    readonly tx: WriteTx,
+    startedAt?: Date,
+  ) {
+    this.startedAt = startedAt ?? new Date();
+  }
 }
 
 /** Options shared by the write interactions: run inside an existing session (transaction Bundles). */
@@ -57,6 +66,8 @@ export interface InSession {
   session?: WriteSession;
   /** The base URL the client addressed: absolute references under it are stored as Type/id. */
   baseUrl?: string;
+  /** When the request arrived (see WriteSession.startedAt). */
+  receivedAt?: Date;
 }
 
 export class ResourceService {
@@ -142,15 +153,15 @@ export class ResourceService {
   // ---- writes ----------------------------------------------------------------------------------
 
   /** Runs fn in the given session, or in a new transaction whose checks run before it commits. */
-  private run<T>(session: WriteSession | undefined, fn: (session: WriteSession) => Promise<T>): Promise<T> {
-    if (session) return fn(session);
-    return this.inTransaction(fn);
+  private run<T>(options: InSession, fn: (session: WriteSession) => Promise<T>): Promise<T> {
+    if (options.session) return fn(options.session);
+    return this.inTransaction(fn, options.receivedAt);
   }
 
   /** A new transaction: fn's writes are checked together before commit; any error rolls all back. */
-  async inTransaction<T>(fn: (session: WriteSession) => Promise<T>): Promise<T> {
+  async inTransaction<T>(fn: (session: WriteSession) => Promise<T>, receivedAt?: Date): Promise<T> {
     return this.repo.transaction(async (tx) => {
-      const session = new WriteSession(tx);
+      const session = new WriteSession(tx, receivedAt);
       const result = await fn(session);
       if (session.writes.length > 0) {
         const checked = await this.checker.check(tx, session.writes, session.startedAt);
@@ -166,7 +177,7 @@ export class ResourceService {
     assertType(type);
     const resource = this.validated(body, type, options.baseUrl);
     const criteria = options.ifNoneExist === undefined ? undefined : conditionalQuery(options.ifNoneExist, 'If-None-Exist');
-    return this.run(options.session, async (session) => {
+    return this.run(options, async (session) => {
       const { tx } = session;
       if (criteria) {
         // Two clients posting the same conditional create serialise on the normalised criteria, so
@@ -193,7 +204,7 @@ export class ResourceService {
     if (!isValidId(id)) throw badRequest(`'${id}' is not a valid resource id`);
     if (resource.id === undefined) throw badRequest('An update must carry the resource id in the body', [`${type}.id`]);
     if (resource.id !== id) throw badRequest(`Resource id '${resource.id}' does not match the URL id '${id}'`, [`${type}.id`]);
-    return this.run(options.session, async (session) => {
+    return this.run(options, async (session) => {
       const current = await session.tx.lockCurrent(type, id);
       checkIfMatch(current, options.ifMatch, `${type}/${id}`);
       return this.write(session, type, id, resource, current, 'PUT');
@@ -205,7 +216,7 @@ export class ResourceService {
     assertType(type);
     const criteria = conditionalQuery(query.toString(), 'conditional update');
     const resource = this.validated(body, type, options.baseUrl);
-    return this.run(options.session, async (session) => {
+    return this.run(options, async (session) => {
       const { tx } = session;
       await tx.lockKey(`conditional:${type}?${criteria.toString()}`);
       const matches = await tx.findMatches(type, criteria);
@@ -233,7 +244,7 @@ export class ResourceService {
   async patch(type: string, id: string, operations: unknown, options: { ifMatch?: number } & InSession = {}): Promise<WriteResult> {
     assertType(type);
     if (!isValidId(id)) throw notFound(`${type}/${id} is not known`);
-    return this.run(options.session, async (session) => {
+    return this.run(options, async (session) => {
       const current = await session.tx.lockCurrent(type, id);
       if (!current) throw notFound(`${type}/${id} is not known`);
       if (current.deleted) throw gone(`${type}/${id} was deleted`);
@@ -250,7 +261,7 @@ export class ResourceService {
   async delete(type: string, id: string, options: { ifMatch?: number } & InSession = {}): Promise<DeleteResult> {
     assertType(type);
     if (!isValidId(id)) throw notFound(`${type}/${id} is not known`);
-    return this.run(options.session, async (session) => {
+    return this.run(options, async (session) => {
       const current = await session.tx.lockCurrent(type, id);
       if (!current) throw notFound(`${type}/${id} is not known`);
       checkIfMatch(current, options.ifMatch, `${type}/${id}`);
@@ -264,7 +275,7 @@ export class ResourceService {
   async conditionalDelete(type: string, query: URLSearchParams, options: InSession = {}): Promise<DeleteResult> {
     assertType(type);
     const criteria = conditionalQuery(query.toString(), 'conditional delete');
-    return this.run(options.session, async (session) => {
+    return this.run(options, async (session) => {
       const { tx } = session;
       await tx.lockKey(`conditional:${type}?${criteria.toString()}`);
       const matches = await tx.findMatches(type, criteria);

@@ -9,6 +9,11 @@ export function baseUrlOf(request: FastifyRequest, configured: string | undefine
   return configured ? `${configured}` : `${request.protocol}://${request.host}/fhir`;
 }
 
+/** When fastify received the request (reply.elapsedTime counts from there). */
+export function receivedAt(reply: FastifyReply): Date {
+  return new Date(Date.now() - reply.elapsedTime);
+}
+
 export function versionHeaders(v: StoredVersion): Record<string, string> {
   return { ETag: `W/"${v.versionId}"`, 'Last-Modified': new Date(v.lastUpdated).toUTCString() };
 }

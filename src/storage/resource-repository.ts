@@ -16,7 +16,11 @@ interface VersionRow {
   content: string | null;
 }
 
-const toIso = (v: Date | string): string => (v instanceof Date ? v.toISOString() : new Date(v).toISOString());
+// lastUpdated leaves the database already as the ISO text FHIR serves (millisecond precision, UTC),
+// which spares a Date parse and re-format on every read.
+const LAST_UPDATED = `to_char(last_updated AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS last_updated`;
+
+const toIso = (v: Date | string): string => (v instanceof Date ? v.toISOString() : v);
 
 function toStored(row: VersionRow): StoredVersion {
   return {
@@ -51,7 +55,7 @@ class Tx implements WriteTx {
 
   async lockCurrent(resourceType: string, id: string): Promise<StoredVersion | undefined> {
     const res = await this.q.query<VersionRow>(
-      `SELECT resource_type, id, version_id, last_updated, deleted, content
+      `SELECT resource_type, id, version_id, ${LAST_UPDATED}, deleted, content
          FROM resource WHERE resource_type = $1 AND id = $2 FOR UPDATE`,
       [resourceType, id],
       PREPARED,
@@ -134,7 +138,7 @@ class Tx implements WriteTx {
 
 async function readCurrent(q: Queryable, resourceType: string, id: string): Promise<StoredVersion | undefined> {
   const res = await q.query<VersionRow>(
-    `SELECT resource_type, id, version_id, last_updated, deleted, content
+    `SELECT resource_type, id, version_id, ${LAST_UPDATED}, deleted, content
        FROM resource WHERE resource_type = $1 AND id = $2`,
     [resourceType, id],
     PREPARED,
@@ -145,7 +149,7 @@ async function readCurrent(q: Queryable, resourceType: string, id: string): Prom
 
 async function readVersion(q: Queryable, resourceType: string, id: string, versionId: number): Promise<StoredVersion | undefined> {
   const res = await q.query<VersionRow>(
-    `SELECT resource_type, id, version_id, last_updated, method = 'DELETE' AS deleted, content
+    `SELECT resource_type, id, version_id, ${LAST_UPDATED}, method = 'DELETE' AS deleted, content
        FROM resource_version WHERE resource_type = $1 AND id = $2 AND version_id = $3`,
     [resourceType, id, versionId],
   );
@@ -207,7 +211,7 @@ export class ResourceRepository implements Repository {
     // Newest first; the global sequence makes pages stable while other clients write (new versions
     // only ever get larger seq values, so a cursor never shifts).
     const res = await this.db.query<VersionRow & { seq: number; method: WriteMethod }>(
-      `SELECT seq, resource_type, id, version_id, last_updated, method, method = 'DELETE' AS deleted, content
+      `SELECT seq, resource_type, id, version_id, ${LAST_UPDATED}, method, method = 'DELETE' AS deleted, content
          FROM resource_version ${pageFilter} ORDER BY seq DESC LIMIT $${params.length}`,
       params,
     );

@@ -2,7 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { RouteContext } from '../context.js';
 import { preferences } from '../negotiation.js';
-import { baseUrlOf, sendJson } from '../responses.js';
+import { baseUrlOf, receivedAt, sendJson } from '../responses.js';
 
 export function bundleRoutes(app: FastifyInstance, ctx: RouteContext): void {
   app.post('/', async (request, reply) => {
@@ -10,6 +10,7 @@ export function bundleRoutes(app: FastifyInstance, ctx: RouteContext): void {
       maxEntries: ctx.maxBundleEntries,
       returnPreference: preferences(request).return,
       baseUrl: baseUrlOf(request, ctx.configuredBaseUrl),
+      receivedAt: receivedAt(reply),
     });
     return sendJson(reply, 200, body);
   });

@@ -1,0 +1,68 @@
+// Child process hosting one Concord instance on PostgreSQL (a given schema) on 127.0.0.1, for the
+// search-scale and rules-cost suites. The parent owns the schema: the child drops it on close only when
+// told to (search-scale restarts Concord on the same schema with the rules switched off for the bulk).
+//
+// Protocol (IPC): child -> {type:'ready', port} | {type:'error', message} | {type:'closed'};
+//                 parent -> {type:'close', dropSchema} | {type:'cpu'} (child answers {type:'cpu', user, system}).
+// The child also closes (without dropping the schema, unless dropSchemaOnExit) when the parent goes away.
+import { loadConfig } from '../src/config.js';
+import { createServer, type Server } from '../src/server.js';
+import type { Database } from '../src/storage/database.js';
+import { openPostgres } from '../src/storage/postgres.js';
+
+export interface ConcordChildOptions {
+  databaseUrl: string;
+  schema: string;
+  rules: 'on' | 'off';
+  poolMax: number;
+  /** Drop the schema when the parent disappears without a close message. */
+  dropSchemaOnExit: boolean;
+}
+
+export type ConcordChildMessage =
+  | { type: 'ready'; port: number }
+  | { type: 'error'; message: string }
+  | { type: 'cpu'; user: number; system: number }
+  | { type: 'closed' };
+
+export type ConcordParentMessage = { type: 'close'; dropSchema: boolean } | { type: 'cpu' };
+
+function send(message: ConcordChildMessage): void {
+  process.send?.(message);
+}
+
+async function main(): Promise<void> {
+  const options = JSON.parse(process.argv[2] ?? '{}') as ConcordChildOptions;
+  if (!/^[a-z_][a-z0-9_]*$/.test(options.schema)) throw new Error(`invalid schema ${options.schema}`);
+  let db: Database | undefined;
+  let server: Server | undefined;
+  let closing: Promise<void> | undefined;
+  const close = (dropSchema: boolean): Promise<void> =>
+    (closing ??= (async () => {
+      if (server) await server.app.close().catch(() => undefined);
+      if (db && dropSchema) await db.query(`DROP SCHEMA IF EXISTS ${options.schema} CASCADE`).catch(() => undefined);
+      if (db) await db.close().catch(() => undefined);
+      send({ type: 'closed' });
+    })());
+  process.on('message', (message: ConcordParentMessage) => {
+    if (message.type === 'cpu') send({ type: 'cpu', ...process.cpuUsage() });
+    if (message.type === 'close') void close(message.dropSchema).finally(() => process.disconnect?.());
+  });
+  process.on('disconnect', () => void close(options.dropSchemaOnExit).finally(() => process.exit(0)));
+  try {
+    const url = new URL(options.databaseUrl);
+    url.searchParams.set('application_name', `concord_${options.schema}`);
+    db = await openPostgres({ connectionString: url.toString(), schema: options.schema, max: options.poolMax });
+    server = await createServer(loadConfig({ LOG_LEVEL: 'silent', CONCORD_RULES: options.rules }), false, db);
+    await server.app.listen({ host: '127.0.0.1', port: 0 });
+    const address = server.app.server.address();
+    if (address === null || typeof address === 'string') throw new Error('no TCP address');
+    send({ type: 'ready', port: address.port });
+  } catch (err) {
+    send({ type: 'error', message: err instanceof Error ? (err.stack ?? err.message) : String(err) });
+    await close(options.dropSchemaOnExit);
+    process.disconnect?.();
+  }
+}
+
+void main();

@@ -1,0 +1,126 @@
+// Parent side of bench/concord-child.ts: starts Concord in a child process (so load generators and
+// measurement loops never share its event loop) and stops it again.
+import { fork } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import type { ConcordChildMessage, ConcordChildOptions, ConcordParentMessage } from './concord-child.js';
+
+export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/test';
+
+export function databaseUrlFromEnv(): string {
+  return process.env.BENCH_DATABASE_URL || process.env.DATABASE_URL || DEFAULT_DATABASE_URL;
+}
+
+export const newSchemaName = (prefix: string): string => `${prefix}_${randomBytes(5).toString('hex')}`;
+
+export interface ConcordProcess {
+  port: number;
+  /** http://127.0.0.1:port/fhir */
+  base: string;
+  schema: string;
+  /** user + system CPU of the server process so far, µs. */
+  cpu(): Promise<number>;
+  close(dropSchema: boolean): Promise<void>;
+}
+
+export async function startConcord(options: Partial<ConcordChildOptions> & { schema: string; rules: 'on' | 'off' }): Promise<ConcordProcess> {
+  const full: ConcordChildOptions = {
+    databaseUrl: options.databaseUrl ?? databaseUrlFromEnv(),
+    schema: options.schema,
+    rules: options.rules,
+    poolMax: options.poolMax ?? 20,
+    dropSchemaOnExit: options.dropSchemaOnExit ?? true,
+  };
+  const child = fork(fileURLToPath(new URL('./concord-child.ts', import.meta.url)), [JSON.stringify(full)], {
+    execArgv: ['--import', import.meta.resolve('tsx')],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const stop = async (): Promise<void> => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const timeout = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), 60_000).unref());
+    if ((await Promise.race([exited, timeout])) === 'timeout') {
+      child.kill('SIGKILL');
+      await exited;
+    }
+  };
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('Concord child not ready within 180 s')), 180_000);
+    child.on('message', (message: ConcordChildMessage) => {
+      if (message.type === 'ready') {
+        clearTimeout(timer);
+        resolve(message.port);
+      } else if (message.type === 'error') {
+        clearTimeout(timer);
+        reject(new Error(`Concord child failed: ${message.message}`));
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`Concord child exited (code ${code}) before it was ready`));
+    });
+  }).catch(async (err: unknown) => {
+    await stop();
+    throw err;
+  });
+  return {
+    port,
+    base: `http://127.0.0.1:${port}/fhir`,
+    schema: full.schema,
+    cpu: () =>
+      new Promise<number>((resolve, reject) => {
+        const onMessage = (message: ConcordChildMessage): void => {
+          if (message.type !== 'cpu') return;
+          child.off('message', onMessage);
+          resolve(message.user + message.system);
+        };
+        child.on('message', onMessage);
+        if (!child.connected) reject(new Error('Concord child is gone'));
+        else child.send({ type: 'cpu' } satisfies ConcordParentMessage);
+      }),
+    async close(dropSchema) {
+      if (child.connected) child.send({ type: 'close', dropSchema } satisfies ConcordParentMessage);
+      await stop();
+    },
+  };
+}
+
+/** Drops a schema through a short-lived connection (the parent's safety net). */
+export async function dropSchema(databaseUrl: string, schema: string): Promise<void> {
+  if (!/^[a-z_][a-z0-9_]*$/.test(schema)) throw new Error(`invalid schema ${schema}`);
+  const client = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: 5000 });
+  try {
+    await client.connect();
+    await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+export async function postgresVersion(url: string): Promise<string | undefined> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 });
+  try {
+    await client.connect();
+    const res = await client.query<{ server_version: string }>('SHOW server_version');
+    return res.rows[0]?.server_version;
+  } catch {
+    return undefined;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/** Nearest-rank percentile of an ascending-sorted sample. */
+export function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[rank]!;
+}
+
+export function median(values: number[]): number {
+  if (values.length === 0) return Number.NaN;
+  const s = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
