@@ -13,6 +13,8 @@ export interface Config {
   searchMaxCount: number;
   /** Coordination rules on writes; 'off' only for benchmarks and trusted bulk migrations. */
   rulesEnabled: boolean;
+  /** Current versions kept in memory per instance (0 = no read cache). */
+  readCacheEntries: number;
 }
 
 function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min = 0): number {
@@ -48,5 +50,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxBundleEntries: int(env, 'MAX_BUNDLE_ENTRIES', 1000, 1),
     searchMaxCount: int(env, 'SEARCH_MAX_COUNT', 1000, 1),
     rulesEnabled: onOff(env, 'CONCORD_RULES', true),
+    readCacheEntries: int(env, 'READ_CACHE_ENTRIES', 10_000),
   };
 }

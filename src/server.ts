@@ -33,7 +33,8 @@ export async function createServer(config: Config, logger: Logger | false, datab
   loadDefinitions();
   const db = database ?? (await openDatabase(config));
   await migrate(db);
-  const repository = new ResourceRepository(db);
+  const repository = new ResourceRepository(db, { readCacheEntries: config.readCacheEntries });
+  await repository.init();
   const service = new ResourceService(repository, {
     validate: validateForWrite,
     ...(config.rulesEnabled ? { checker: new CoordinationChecker() } : {}),

@@ -28,6 +28,13 @@ export interface Database extends Queryable {
   withSessionLock<T>(key: number, fn: (conn: Queryable) => Promise<T>): Promise<T>;
   ping(): Promise<void>;
   close(): Promise<void>;
+  /**
+   * PostgreSQL only: LISTEN on a channel over a dedicated connection. onLost fires once if that
+   * connection fails; the returned function stops listening.
+   */
+  listen?(channel: string, onMessage: (payload: string) => void, onLost: (err: unknown) => void): Promise<() => Promise<void>>;
+  /** Scopes channel names when several Concord schemas share one database (tests). */
+  readonly namespace: string;
 }
 
 /** PostgreSQL SQLSTATEs the storage layer reacts to. */

@@ -23,6 +23,7 @@ export async function openPglite(dataDir?: string): Promise<Database> {
   // PGlite's int8 arrives as a JS number already for values within 2^53 in 0.5.x; nothing to set here.
   return {
     kind: 'pglite',
+    namespace: 'public',
     query: (sql, params) => root.query(sql, params),
     exec: (sql) => root.exec(sql),
     transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {

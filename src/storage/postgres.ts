@@ -54,6 +54,27 @@ export async function openPostgres(options: PostgresOptions): Promise<Database> 
 
   return {
     kind: 'postgres',
+    namespace: schema ?? 'public',
+    async listen(channel, onMessage, onLost) {
+      const client = new pg.Client({ connectionString: options.connectionString });
+      let lost = false;
+      const fail = (err: unknown): void => {
+        if (lost) return;
+        lost = true;
+        onLost(err);
+      };
+      client.on('error', fail);
+      client.on('end', () => fail(new Error('listen connection ended')));
+      client.on('notification', (msg) => {
+        if (msg.channel === channel) onMessage(msg.payload ?? '');
+      });
+      await client.connect();
+      await client.query(`LISTEN ${pg.Client.prototype.escapeIdentifier(channel)}`);
+      return async () => {
+        lost = true;
+        await client.end().catch(() => undefined);
+      };
+    },
     query: (sql, params, options) => root.query(sql, params, options),
     exec: (sql) => root.exec(sql),
     async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {

@@ -1,12 +1,15 @@
-// A bounded LRU of current resource versions for the embedded store. PGlite is one connection in one
-// process, so every write goes through this process's ResourceRepository and the cache can be exact:
-// a key is dropped when a transaction writes it (before commit) and again when that transaction ends,
-// and reads that miss go to the database, which on PGlite waits for any open transaction to finish.
-// Not used with PostgreSQL, where other server instances write too (see docs/adr/0004).
+// A bounded LRU of current resource versions (see docs/adr/0004). A key is dropped when a transaction
+// writes it (before commit) and again when that transaction ends; on PostgreSQL also when any Concord
+// instance's write to it commits (LISTEN/NOTIFY). Every drop bumps `generation`, and a read that missed
+// only fills the cache if no drop happened while it read, so a stale row never lands after its
+// invalidation.
 import type { StoredVersion } from '../fhir/repository.js';
 
 export class ReadCache {
   private readonly entries = new Map<string, StoredVersion>();
+  generation = 0;
+  /** False while coherence cannot be guaranteed (PostgreSQL listener not connected). */
+  enabled = true;
 
   constructor(private readonly maxEntries: number) {}
 
@@ -34,7 +37,13 @@ export class ReadCache {
   }
 
   delete(key: string): void {
+    this.generation++;
     this.entries.delete(key);
+  }
+
+  clear(): void {
+    this.generation++;
+    this.entries.clear();
   }
 
   get size(): number {

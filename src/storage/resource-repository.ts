@@ -51,6 +51,8 @@ class Tx implements WriteTx {
   constructor(
     private readonly q: Queryable,
     private readonly cache: ReadCache | undefined,
+    /** Channel that tells other Concord instances a resource changed (PostgreSQL), if any. */
+    private readonly changeChannel: string | undefined,
   ) {}
 
   async lockCurrent(resourceType: string, id: string): Promise<StoredVersion | undefined> {
@@ -133,6 +135,8 @@ class Tx implements WriteTx {
       PREPARED,
     );
     await writeSearchIndex(this.q, rid, v.deleted ? undefined : resource);
+    // Delivered at commit (and only if it commits) to every instance's read cache.
+    if (this.changeChannel) await this.q.query('SELECT pg_notify($1, $2)', [this.changeChannel, key], PREPARED);
   }
 }
 
@@ -158,19 +162,60 @@ async function readVersion(q: Queryable, resourceType: string, id: string, versi
 }
 
 export interface RepositoryOptions {
-  /** Entries of the embedded store's read cache (0 disables it). Ignored on PostgreSQL. */
+  /** Entries of the read cache of current versions (0 disables it). */
   readCacheEntries?: number;
 }
 
+const RELISTEN_MS = 1000;
+
 export class ResourceRepository implements Repository {
   private readonly cache: ReadCache | undefined;
+  private readonly changeChannel: string | undefined;
+  private stopListening: (() => Promise<void>) | undefined;
+  private relisten: NodeJS.Timeout | undefined;
+  private closed = false;
 
   constructor(
     private readonly db: Database,
     options: RepositoryOptions = {},
   ) {
     const entries = options.readCacheEntries ?? 10_000;
-    this.cache = db.kind === 'pglite' && entries > 0 ? new ReadCache(entries) : undefined;
+    this.cache = entries > 0 ? new ReadCache(entries) : undefined;
+    // PGlite is single-process: every write passes through here. PostgreSQL may have other writers
+    // (other Concord instances), so its cache stays off until the change listener is connected.
+    this.changeChannel = db.kind === 'postgres' ? `concord_changes_${db.namespace}` : undefined;
+    if (this.cache && this.changeChannel) this.cache.enabled = false;
+  }
+
+  /** Starts the cross-instance cache invalidation (PostgreSQL); without it the cache stays off. */
+  async init(): Promise<void> {
+    if (!this.cache || !this.changeChannel || !this.db.listen) return;
+    const cache = this.cache;
+    try {
+      this.stopListening = await this.db.listen(
+        this.changeChannel,
+        (key) => cache.delete(key),
+        () => {
+          // Notifications may have been missed: forget everything and stop caching until relistening.
+          cache.enabled = false;
+          cache.clear();
+          this.scheduleRelisten();
+        },
+      );
+      cache.clear();
+      cache.enabled = true;
+    } catch {
+      this.scheduleRelisten();
+    }
+  }
+
+  private scheduleRelisten(): void {
+    if (this.closed || this.relisten) return;
+    this.relisten = setTimeout(() => {
+      this.relisten = undefined;
+      void this.init();
+    }, RELISTEN_MS);
+    this.relisten.unref();
   }
 
   get kind(): 'postgres' | 'pglite' {
@@ -182,12 +227,15 @@ export class ResourceRepository implements Repository {
   }
 
   async read(resourceType: string, id: string): Promise<StoredVersion | undefined> {
-    if (!this.cache) return readCurrent(this.db, resourceType, id);
+    const cache = this.cache;
+    if (!cache?.enabled) return readCurrent(this.db, resourceType, id);
     const key = ReadCache.key(resourceType, id);
-    const hit = this.cache.get(key);
+    const hit = cache.get(key);
     if (hit) return hit;
+    const generation = cache.generation;
     const v = await readCurrent(this.db, resourceType, id);
-    if (v) this.cache.set(key, v);
+    // Only when nothing was invalidated while this read ran: the row might predate that write.
+    if (v && cache.enabled && cache.generation === generation) cache.set(key, v);
     return v;
   }
 
@@ -230,7 +278,7 @@ export class ResourceRepository implements Repository {
       try {
         const tx = { current: undefined as Tx | undefined };
         try {
-          return await this.db.transaction((q) => fn((tx.current = new Tx(q, this.cache))));
+          return await this.db.transaction((q) => fn((tx.current = new Tx(q, this.cache, this.changeChannel))));
         } finally {
           for (const key of tx.current?.written ?? []) this.cache?.delete(key);
         }
@@ -244,7 +292,10 @@ export class ResourceRepository implements Repository {
     return this.db.ping();
   }
 
-  close(): Promise<void> {
-    return this.db.close();
+  async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.relisten);
+    await this.stopListening?.();
+    await this.db.close();
   }
 }

@@ -1,7 +1,10 @@
 // Storage behaviour on every backend: real PostgreSQL (when available) and embedded PGlite.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { randomBytes } from 'node:crypto';
+import { migrate } from '../../src/storage/migrate.js';
+import { openPostgres } from '../../src/storage/postgres.js';
 import { ResourceRepository } from '../../src/storage/resource-repository.js';
-import { openTestDatabase, storageBackends } from '../support/db.js';
+import { openTestDatabase, postgresUrl, storageBackends } from '../support/db.js';
 
 describe.each(storageBackends())('resource repository on %s', (backend) => {
   let repo: ResourceRepository;
@@ -76,6 +79,7 @@ describe.each(storageBackends())('read-your-writes on %s (read cache coherence)'
   let repo: ResourceRepository;
   beforeAll(async () => {
     repo = new ResourceRepository(await openTestDatabase(backend), { readCacheEntries: 2 });
+    await repo.init();
   });
   afterAll(async () => {
     await repo.close();
@@ -111,5 +115,40 @@ describe.each(storageBackends())('read-your-writes on %s (read cache coherence)'
     // Evictions past the bound never serve a wrong version.
     for (const id of ['x1', 'x2', 'x3']) await repo.transaction((tx) => tx.writeVersion(v(id, 1, 'male'), 'POST', {}));
     for (const id of ['x1', 'x2', 'x3', 'rc']) expect((await repo.read('Patient', id))?.id).toBe(id);
+  });
+});
+
+describe('read cache across instances (PostgreSQL LISTEN/NOTIFY)', () => {
+  it("drops another instance's cached version when this one's write commits", async () => {
+    const url = postgresUrl();
+    // Only PostgreSQL has other instances; PGlite is single-process (covered above).
+    if (!url) return;
+    const schema = `t_${randomBytes(6).toString('hex')}`;
+    const dbA = await openPostgres({ connectionString: url, schema });
+    const a = new ResourceRepository(dbA);
+    const b = new ResourceRepository(await openPostgres({ connectionString: url, schema }));
+    try {
+      await migrate(dbA);
+      await Promise.all([a.init(), b.init()]);
+      const content = (gender: string) => JSON.stringify({ resourceType: 'Patient', id: 'shared', gender });
+      const at = new Date().toISOString();
+      await a.transaction((tx) => tx.writeVersion({ resourceType: 'Patient', id: 'shared', versionId: 1, lastUpdated: at, deleted: false, content: content('male') }, 'POST', {}));
+      expect((await b.read('Patient', 'shared'))?.versionId).toBe(1); // b caches version 1
+      await a.transaction(async (tx) => {
+        await tx.lockCurrent('Patient', 'shared');
+        await tx.writeVersion({ resourceType: 'Patient', id: 'shared', versionId: 2, lastUpdated: at, deleted: false, content: content('female') }, 'PUT', {});
+      });
+      // The notification arrives asynchronously after commit; b must converge within a short, bounded time.
+      let seen: number | undefined;
+      for (let i = 0; i < 100 && seen !== 2; i++) {
+        seen = (await b.read('Patient', 'shared'))?.versionId;
+        if (seen !== 2) await new Promise((r) => setTimeout(r, 10));
+      }
+      expect(seen).toBe(2);
+    } finally {
+      await dbA.query(`DROP SCHEMA ${schema} CASCADE`);
+      await a.close();
+      await b.close();
+    }
   });
 });
