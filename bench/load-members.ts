@@ -102,7 +102,8 @@ export async function postBundle(base: string, bundle: Bundle): Promise<Bundle> 
 /** `Type/id` of each entry of a transaction-response (from response.location). */
 function locations(response: Bundle): string[] {
   return (response.entry ?? []).map((e) => {
-    const loc = e.response?.location ?? '';
+    // 201: response.location; an ifNoneExist match (200) carries only the entry's fullUrl.
+    const loc = e.response?.location ?? e.fullUrl ?? '';
     const m = /([A-Za-z]+)\/([^/]+)(?:\/_history\/[^/]+)?$/.exec(loc);
     return m ? `${m[1]}/${m[2]}` : '';
   });

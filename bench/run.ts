@@ -1,10 +1,12 @@
 // Runs the benchmark suites in bench/ and rewrites each suite's section of bench/RESULTS.md (between
 // <!-- NAME:start --> and <!-- NAME:end -->), leaving every other section as it is.
 //
-//   npm run bench -- [--suite rest-core] [options of the suite, e.g. --store both --duration 10 --connections 10]
+//   npm run bench -- [--suite rest-core|search-scale|rules-cost] [options of the suite, e.g. --store both --duration 10 --connections 10]
 import { readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { commandFor, parseArgs as parseRestCoreArgs, renderMarkdown, runRestCore } from './rest-core.js';
+import * as rulesCost from './rules-cost.js';
+import * as searchScale from './search-scale.js';
 
 export const RESULTS_FILE = fileURLToPath(new URL('./RESULTS.md', import.meta.url));
 
@@ -22,6 +24,26 @@ const suites: Suite[] = [
       const report = await runRestCore(options);
       const suiteArgs = commandFor(options).replace(/^npx tsx bench\/rest-core\.ts ?/, '');
       return renderMarkdown(report, `npm run bench -- --suite rest-core ${suiteArgs}\n# or, without RESULTS.md: ${commandFor(options)}`);
+    },
+  },
+  {
+    // Long (tens of minutes): loads up to --target resources, bounded by --load-minutes of loading.
+    // `--from-json FILE` re-renders a saved run instead of running it.
+    name: 'search-scale',
+    async run(argv) {
+      const options = searchScale.parseArgs(argv);
+      const report = options.fromJson ? await searchScale.loadReport(options.fromJson) : await searchScale.runSearchScale(options);
+      const command = searchScale.commandFor(report.options);
+      return searchScale.renderMarkdown(report, `${command.replace(/^npx tsx bench\/search-scale\.ts/, 'npm run bench -- --suite search-scale')}\n# or, without RESULTS.md: ${command}`);
+    },
+  },
+  {
+    name: 'rules-cost',
+    async run(argv) {
+      const options = rulesCost.parseArgs(argv);
+      const report = await rulesCost.runRulesCost(options);
+      const command = rulesCost.commandFor(options);
+      return rulesCost.renderMarkdown(report, `${command.replace(/^npx tsx bench\/rules-cost\.ts/, 'npm run bench -- --suite rules-cost')}\n# or, without RESULTS.md: ${command}`);
     },
   },
 ];

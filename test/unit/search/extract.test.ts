@@ -39,7 +39,7 @@ describe('extractIndexValues', () => {
       expect.objectContaining({ code: 'patient', targetType: 'Patient', targetId: 'p1', url: null }),
       expect.objectContaining({ code: 'subject', targetType: 'Patient', targetId: 'p1' }),
       expect.objectContaining({ code: 'participant', targetType: 'Practitioner', targetId: 'd1' }),
-      expect.objectContaining({ code: 'participant', targetType: 'Organization', targetId: 'o1', url: 'http://other/fhir/Organization/o1' }),
+      expect.objectContaining({ code: 'participant', targetType: 'Organization', targetId: null, url: 'http://other/fhir/Organization/o1' }),
     ]));
     expect(rows.date).toEqual(expect.arrayContaining([
       { code: 'date', low: '2020-01-01T00:00:00.000Z', high: 'infinity' },
