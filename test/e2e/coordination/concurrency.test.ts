@@ -67,6 +67,9 @@ describe('concurrent coordination writes', () => {
     const { accepted, rejected } = classify(results, 'single-lead', 201);
     expect(accepted).toHaveLength(1);
     expect(rejected).toHaveLength(PEOPLE_COUNT - 1);
+    // All 200 were in flight together: losers that arrived before the winner wrote lost a race (409).
+    const raced = rejected.filter((r) => r.statusCode === 409).length;
+    expect(raced).toBeGreaterThan(rejected.length / 2);
     const winner = idOf(accepted[0]!);
     // Every loser names the winner's team as the lead already in place.
     for (const r of rejected) expect((JSON.parse(r.body) as OperationOutcome).issue?.[0]?.diagnostics).toContain(`CareTeam/${winner} participant[0]`);
