@@ -54,13 +54,17 @@ export async function createServer(config: Config, logger: Logger | false, datab
     buildCapabilityStatement({
       baseUrl,
       version: VERSION,
+      // Only what the server can evaluate: special parameters (e.g. near) and ones without an
+      // expression are answered as unknown, so they are not advertised.
       searchParams: (type) =>
-        searchParametersFor(type).map((p) => ({
-          name: p.code,
-          type: p.type as 'string',
-          ...(p.url ? { definition: p.url } : {}),
-          ...(p.description ? { documentation: p.description } : {}),
-        })),
+        searchParametersFor(type)
+          .filter((p) => p.type !== 'special' && (p.expression !== undefined || p.code.startsWith('_')))
+          .map((p) => ({
+            name: p.code,
+            type: p.type as 'string',
+            ...(p.url ? { definition: p.url } : {}),
+            ...(p.description ? { documentation: p.description } : {}),
+          })),
       supportedProfiles: (type) => profilesByType.get(type) ?? [],
       operations: [{ name: 'validate', definition: 'http://hl7.org/fhir/OperationDefinition/Resource-validate' }],
       searchSupported: true,

@@ -87,6 +87,9 @@ describe('search over HTTP', () => {
   it('lists search parameters per type in the CapabilityStatement', async () => {
     const cs = JSON.parse((await s.request({ method: 'GET', url: '/fhir/metadata' })).body) as { rest: { resource: { type: string; searchParam?: { name: string }[] }[] }[] };
     const careTeam = cs.rest[0]!.resource.find((r) => r.type === 'CareTeam')!;
-    expect(careTeam.searchParam!.map((p) => p.name)).toEqual(expect.arrayContaining(['patient', 'status', 'participant', 'date']));
+    expect(careTeam.searchParam!.map((p) => p.name)).toEqual(expect.arrayContaining(['patient', 'status', 'participant', 'date', '_id', '_lastUpdated']));
+    // Parameters the server answers as unknown are not advertised.
+    const location = cs.rest[0]!.resource.find((r) => r.type === 'Location')!;
+    expect(location.searchParam!.map((p) => p.name)).not.toContain('near');
   });
 });
