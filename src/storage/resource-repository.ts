@@ -269,7 +269,8 @@ export class ResourceRepository implements Repository {
       versions: rows.map((r) => ({ ...toStored(r), method: r.method })),
       total: totalRes.rows[0]?.n ?? 0,
     };
-    if (res.rows.length > query.count) page.next = rows[rows.length - 1]!.seq;
+    const last = rows[rows.length - 1];
+    if (res.rows.length > query.count && last) page.next = last.seq;
     return page;
   }
 

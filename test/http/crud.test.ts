@@ -35,6 +35,13 @@ describe('create and read', () => {
     expect(read.headers.etag).toBe('W/"1"');
   });
 
+  it('creates a resource that has no searchable values at all', async () => {
+    const res = await s.request({ method: 'POST', url: '/fhir/Basic', payload: { resourceType: 'Basic', code: { text: 'free text only' } } });
+    expect(res.statusCode, res.body).toBe(201);
+    const bare = await s.request({ method: 'POST', url: '/fhir/Practitioner', payload: { resourceType: 'Practitioner' } });
+    expect(bare.statusCode, bare.body).toBe(201);
+  });
+
   it('answers 404 for an unknown id and an unknown type', async () => {
     const a = await s.request({ method: 'GET', url: '/fhir/Patient/nope' });
     expect(a.statusCode).toBe(404);
@@ -173,7 +180,8 @@ describe('history', () => {
     expect(page1.entry.map((e) => e.fullUrl)).toEqual([4, 3].map((i) => `http://concord.test/fhir/${type}/${ids[i]}`));
     const next = page1.link.find((l) => l.relation === 'next')!.url;
     // A write between pages must not shift the next page.
-    await s.request({ method: 'POST', url: `/fhir/${type}`, payload: { resourceType: type } });
+    const extra = await s.request({ method: 'POST', url: `/fhir/${type}`, payload: { resourceType: type } });
+    expect(extra.statusCode, extra.body).toBe(201);
     const page2 = s.json<{ entry: { fullUrl: string }[] }>(await s.request({ method: 'GET', url: next.replace('http://concord.test', '') }));
     expect(page2.entry.map((e) => e.fullUrl)).toEqual([2, 1].map((i) => `http://concord.test/fhir/${type}/${ids[i]}`));
 
@@ -181,6 +189,9 @@ describe('history', () => {
     expect(future.total).toBe(0);
     const bad = await s.request({ method: 'GET', url: `/fhir/${type}/_history?_since=yesterday` });
     expect(bad.statusCode).toBe(400);
+    const countOnly = await s.request({ method: 'GET', url: `/fhir/${type}/_history?_count=0` });
+    expect(countOnly.statusCode).toBe(200);
+    expect(JSON.parse(countOnly.body)).toMatchObject({ total: 6, entry: [] });
   });
 
   it('serves system history across types', async () => {

@@ -84,10 +84,11 @@ export async function writeSearchIndex(tx: Queryable, rid: number, resource: Res
     for (const key of Object.keys(rows) as (keyof IndexRows)[]) {
       (rows[key] as { code: string }[]) = (rows[key] as { code: string }[]).filter((r) => !ROW_BACKED.has(r.code));
     }
-    params.push(resourceType);
     SPECS.forEach((spec, i) => {
       const values = spec.values(rows);
       if (values.length === 0) return;
+      // $2 only once some table gets rows: PostgreSQL cannot type a parameter no statement uses.
+      if (params.length === 1) params.push(resourceType);
       const arrays = spec.columns.map((_c, col) => {
         params.push(values.map((v) => v[col] ?? null));
         return `$${params.length}::${spec.columns[col]![1]}[]`;
