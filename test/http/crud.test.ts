@@ -38,7 +38,7 @@ describe('create and read', () => {
   it('creates a resource that has no searchable values at all', async () => {
     const res = await s.request({ method: 'POST', url: '/fhir/Basic', payload: { resourceType: 'Basic', code: { text: 'free text only' } } });
     expect(res.statusCode, res.body).toBe(201);
-    const bare = await s.request({ method: 'POST', url: '/fhir/Practitioner', payload: { resourceType: 'Practitioner' } });
+    const bare = await s.request({ method: 'POST', url: '/fhir/Medication', payload: { resourceType: 'Medication' } });
     expect(bare.statusCode, bare.body).toBe(201);
   });
 
