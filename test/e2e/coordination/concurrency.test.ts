@@ -5,6 +5,7 @@
 import type { Bundle, CareTeam, OperationOutcome, Resource } from '@medplum/fhirtypes';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { careTeam, ORGS, practitioner, nucc, serviceRequest } from '../../unit/coordination/builders.js';
+import { defaultBackend } from '../../support/db.js';
 import { startTestServer, type TestServer } from '../../support/server.js';
 import { clean, count, forMember, member, post, seed, type Response } from './support.js';
 
@@ -67,9 +68,11 @@ describe('concurrent coordination writes', () => {
     const { accepted, rejected } = classify(results, 'single-lead', 201);
     expect(accepted).toHaveLength(1);
     expect(rejected).toHaveLength(PEOPLE_COUNT - 1);
-    // All 200 were in flight together: losers that arrived before the winner wrote lost a race (409).
+    // On PostgreSQL all 200 are in flight together, so losers that arrived before the winner wrote lost a
+    // race (409). PGlite runs each query synchronously on the event loop, so there the server really
+    // receives most requests after the winner's write, and 422 is the right answer for them.
     const raced = rejected.filter((r) => r.statusCode === 409).length;
-    expect(raced).toBeGreaterThan(rejected.length / 2);
+    if (defaultBackend() === 'postgres') expect(raced).toBeGreaterThan(rejected.length / 2);
     const winner = idOf(accepted[0]!);
     // Every loser names the winner's team as the lead already in place.
     for (const r of rejected) expect((JSON.parse(r.body) as OperationOutcome).issue?.[0]?.diagnostics).toContain(`CareTeam/${winner} participant[0]`);
