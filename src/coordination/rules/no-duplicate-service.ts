@@ -30,7 +30,9 @@ export const noDuplicateService: Rule = {
       for (let i = 0; i < j; i++) {
         const a = orders[i];
         const b = orders[j];
-        if (!a || !b) continue;
+        // Only a pair with a resource this batch writes can be a new violation (the engine reports only what
+        // a batch adds), so pairs of untouched resources are skipped: linear, not quadratic, in history.
+        if (!a || !b || !(ctx.written.has(a.ref) || ctx.written.has(b.ref))) continue;
         const shared = sharesCoding(a.codes, b.codes);
         if (!shared || !overlaps(a.range, b.range) || replaces(a.sr, b.sr) || replaces(b.sr, a.sr)) continue;
         const service = describeCodingKey(shared);

@@ -35,7 +35,9 @@ export const singleComprehensivePlan: Rule = {
       for (let i = 0; i < j; i++) {
         const a = plans[i];
         const b = plans[j];
-        if (!a || !b || !overlaps(a.range, b.range)) continue;
+        // Only a pair with a resource this batch writes can be a new violation (the engine reports only what
+        // a batch adds), so pairs of untouched resources are skipped: linear, not quadratic, in history.
+        if (!a || !b || !(ctx.written.has(a.ref) || ctx.written.has(b.ref)) || !overlaps(a.range, b.range)) continue;
         out.push({
           key: pairKey('single-comprehensive-plan', a.ref, b.ref),
           text:

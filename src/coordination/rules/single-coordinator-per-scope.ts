@@ -30,7 +30,10 @@ export const singleCoordinatorPerScope: Rule = {
       for (let i = 0; i < j; i++) {
         const a = holdings[i];
         const b = holdings[j];
-        if (!a || !b || a.s.code !== b.s.code || a.org === b.org || !overlaps(a.p.range, b.p.range)) continue;
+        // Only a pair with a resource this batch writes can be a new violation (the engine reports only what
+        // a batch adds), so pairs of untouched resources are skipped: linear, not quadratic, in history.
+        if (!a || !b || !(ctx.written.has(a.p.teamRef) || ctx.written.has(b.p.teamRef))) continue;
+        if (a.s.code !== b.s.code || a.org === b.org || !overlaps(a.p.range, b.p.range)) continue;
         out.push({
           key: pairKey('single-coordinator-per-scope', `${a.p.label}#${a.s.extIndex}`, `${b.p.label}#${b.s.extIndex}`),
           text:

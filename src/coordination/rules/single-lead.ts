@@ -18,7 +18,9 @@ export const singleLead: Rule = {
       for (let i = 0; i < j; i++) {
         const a = leads[i];
         const b = leads[j];
-        if (!a || !b || !overlaps(a.range, b.range)) continue;
+        // Only a pair with a resource this batch writes can be a new violation (the engine reports only what
+        // a batch adds), so pairs of untouched resources are skipped: linear, not quadratic, in history.
+        if (!a || !b || !(ctx.written.has(a.teamRef) || ctx.written.has(b.teamRef)) || !overlaps(a.range, b.range)) continue;
         // The same care manager recorded as lead on two of the member's teams (plan's and Health
         // Home's) is still one lead care manager.
         if (a.member !== undefined && a.member === b.member) continue;

@@ -1,6 +1,8 @@
 // The common shape of a coordination rule. A rule looks at one member's whole record (after the
-// proposed writes are overlaid) and reports every violation it sees; the engine keeps only those the
-// writes introduce (see engine.ts), so a rule never needs to know what was written, except cp-opt-out.
+// proposed writes are overlaid) and reports the violations it sees; the engine keeps only those the
+// writes introduce (see engine.ts). Rules may use `written` to skip work that cannot produce a new
+// violation (the pairwise rules skip pairs of untouched resources) or, like cp-opt-out and
+// request-matches-split, to judge only what is being written.
 import type { OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
 import type { RuleId } from '../codes.js';
 import type { MemberRecord, MemberResourceType } from '../reader.js';
