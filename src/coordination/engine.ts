@@ -20,7 +20,7 @@ import type { OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
 import { CodeSystems } from './codes.js';
 import type { RuleId } from './codes.js';
 import { membersOf } from './members.js';
-import type { CoordinationReader, MemberRecord } from './reader.js';
+import type { CoordinationReader, MemberRecord, MemberRecordPart } from './reader.js';
 import { MEMBER_RESOURCE_TYPES } from './reader.js';
 import { RULES } from './rules/index.js';
 import type { Rule, RuleContext, Site, Violation } from './rules/types.js';
@@ -67,6 +67,31 @@ function stateOf(w: ProposedWrite, side: Side): Resource | undefined {
   const state = side === 'after' ? (w.operation === 'delete' ? undefined : w.resource) : w.previous;
   if (!state) return undefined;
   return state.id === w.id ? state : ({ ...state, id: w.id });
+}
+
+/** The record parts a rule reads for a batch writing `types` (see Rule.reads). */
+function partsRead(rule: Rule, types: ReadonlySet<string>): readonly MemberRecordPart[] {
+  const reads = rule.reads;
+  if (isPartList(reads)) return reads;
+  const byType = reads as Partial<Record<string, readonly MemberRecordPart[]>>;
+  return [...types].flatMap((t) => byType[t] ?? []);
+}
+
+function isPartList(reads: Rule['reads']): reads is readonly MemberRecordPart[] {
+  return Array.isArray(reads);
+}
+
+/** Makes reading a part that no triggered rule declared an error (see Rule.reads). */
+function guardParts(record: MemberRecord, parts: ReadonlySet<MemberRecordPart>): MemberRecord {
+  for (const part of Object.keys(record) as MemberRecordPart[]) {
+    if (parts.has(part)) continue;
+    Object.defineProperty(record, part, {
+      get: () => {
+        throw new Error(`a coordination rule read record.${part} without declaring it in Rule.reads`);
+      },
+    });
+  }
+  return record;
 }
 
 function overlayRecord(raw: MemberRecord, writes: readonly ProposedWrite[], patientId: string, side: Side): MemberRecord {
@@ -130,15 +155,16 @@ export async function checkWritesDetailed(
   const readAfter = overlayReader(reader, writes, 'after');
   const readBefore = overlayReader(reader, writes, 'before');
 
+  const parts = new Set(rules.flatMap((r) => partsRead(r, types)));
   const fresh = new Map<string, { rule: Rule; v: Violation }>();
   for (const patientId of lockOrder(writes)) {
-    const raw = await reader.memberRecord(patientId);
-    const after = await run(rules, { patientId, record: overlayRecord(raw, writes, patientId, 'after'), written, read: readAfter });
+    const raw = await reader.memberRecord(patientId, [...parts]);
+    const after = await run(rules, { patientId, record: guardParts(overlayRecord(raw, writes, patientId, 'after'), parts), written, read: readAfter });
     if (after.length === 0) continue;
     const suspects = rules.filter((r) => after.some((a) => a.rule === r));
     const before = await run(suspects, {
       patientId,
-      record: overlayRecord(raw, writes, patientId, 'before'),
+      record: guardParts(overlayRecord(raw, writes, patientId, 'before'), parts),
       written,
       read: readBefore,
     });

@@ -12,14 +12,17 @@ export interface MemberRecord {
   episodes: EpisodeOfCare[];
 }
 
+export type MemberRecordPart = keyof MemberRecord;
+
 export interface CoordinationReader {
   /**
    * The member's current (non-deleted) CareTeams (subject), CarePlans (subject), ServiceRequests
    * (subject), Consents (patient) and EpisodesOfCare (patient) referencing `Patient/<patientId>`,
    * as visible in this transaction. Whether the proposed writes are already applied does not matter:
-   * the engine overlays them (and their previous versions) itself.
+   * the engine overlays them (and their previous versions) itself. With `parts`, only those lists need
+   * to be filled (the others may be empty).
    */
-  memberRecord(patientId: string): Promise<MemberRecord>;
+  memberRecord(patientId: string, parts?: readonly MemberRecordPart[]): Promise<MemberRecord>;
   /** The current version of any resource (Organization, Practitioner, PractitionerRole, ...), or undefined. */
   read(resourceType: string, id: string): Promise<Resource | undefined>;
 }

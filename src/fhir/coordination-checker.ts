@@ -4,24 +4,26 @@
 // one member therefore run one after the other and the second sees the first's committed state: the
 // overlap rules hold under any race.
 import type { Resource } from '@medplum/fhirtypes';
-import { checkWritesDetailed, lockOrder, type CoordinationReader, type MemberRecord } from '../coordination/index.js';
+import { checkWritesDetailed, lockOrder, type CoordinationReader, type MemberRecord, type MemberRecordPart } from '../coordination/index.js';
 import type { WriteTx } from './repository.js';
 import type { CheckedIssue, ProposedWrite, TransactionalChecker } from './write-pipeline.js';
 
 /** Where each member-owned type points at the member. */
-const MEMBER_LINKS = [
-  { resourceType: 'CareTeam', code: 'subject' },
-  { resourceType: 'CarePlan', code: 'subject' },
-  { resourceType: 'ServiceRequest', code: 'subject' },
-  { resourceType: 'Consent', code: 'patient' },
-  { resourceType: 'EpisodeOfCare', code: 'patient' },
-] as const;
+const MEMBER_LINKS: Record<MemberRecordPart, { resourceType: string; code: string }> = {
+  careTeams: { resourceType: 'CareTeam', code: 'subject' },
+  carePlans: { resourceType: 'CarePlan', code: 'subject' },
+  serviceRequests: { resourceType: 'ServiceRequest', code: 'subject' },
+  consents: { resourceType: 'Consent', code: 'patient' },
+  episodes: { resourceType: 'EpisodeOfCare', code: 'patient' },
+};
+const ALL_PARTS = Object.keys(MEMBER_LINKS) as MemberRecordPart[];
 
 function readerFor(tx: WriteTx): CoordinationReader {
   return {
-    async memberRecord(patientId: string): Promise<MemberRecord> {
+    async memberRecord(patientId: string, parts: readonly MemberRecordPart[] = ALL_PARTS): Promise<MemberRecord> {
       const record: MemberRecord = { careTeams: [], carePlans: [], serviceRequests: [], consents: [], episodes: [] };
-      for (const json of await tx.findReferencing('Patient', patientId, MEMBER_LINKS)) {
+      // Only the parts the triggered rules read: a CareTeam write never loads the member's orders.
+      for (const json of await tx.findReferencing('Patient', patientId, parts.map((p) => MEMBER_LINKS[p]))) {
         const r = JSON.parse(json) as Resource;
         if (r.resourceType === 'CareTeam') record.careTeams.push(r);
         else if (r.resourceType === 'CarePlan') record.carePlans.push(r);

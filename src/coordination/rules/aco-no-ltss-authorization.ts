@@ -22,6 +22,7 @@ export const acoNoLtssAuthorization: Rule = {
   summary: 'An ACO or MCO does not order HCBS waiver or community LTSS services (MN Elderly Waiver care coordination excepted).',
   source: '001_4ac2a25530949dfb.txt: "will not authorize any ACO/MCO non-covered services"',
   appliesTo: ['ServiceRequest'],
+  reads: ['serviceRequests', 'episodes'],
   async check(ctx) {
     const out: Violation[] = [];
     const mnEw = jointEnrolment(enrolments(ctx.record, 'mn-elderly-waiver'), enrolments(ctx.record, 'mn-msho', 'mn-msc-plus'));

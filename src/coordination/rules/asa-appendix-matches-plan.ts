@@ -13,6 +13,7 @@ export const asaAppendixMatchesPlan: Rule = {
   summary: 'A service-split plan with an MLTCP party says ASA Appendix A; with a MAP party, Appendix B.',
   source: '000_59db47a95e610ce0.txt: "Appendix A or Appendix B respectively"',
   appliesTo: ['CarePlan'],
+  reads: ['carePlans'],
   async check(ctx) {
     const out: Violation[] = [];
     for (const plan of ctx.record.carePlans) {

@@ -49,6 +49,7 @@ export const coordinatorQualified: Rule = {
   source: '003_2b7b61311ca54777.txt: "A care coordinator must be one of the following qualified professionals"',
   // EpisodeOfCare: enrolling a member in MSHO/MSC+/SNBC holds their existing lead to the list.
   appliesTo: ['CareTeam', 'EpisodeOfCare'],
+  reads: ['careTeams', 'episodes'],
   async check(ctx) {
     const enrolled = enrolments(ctx.record, 'mn-msho', 'mn-msc-plus', 'mn-snbc');
     if (enrolled.length === 0) return [];

@@ -14,6 +14,7 @@ export const cpNoAuthorization: Rule = {
   summary: 'An LTSS Community Partner only proposes or plans services: no order, no quantity, no end or schedule.',
   source: '001_4ac2a25530949dfb.txt: "LTSS CPs will not authorize services ... will not define the quantity or duration"',
   appliesTo: ['ServiceRequest'],
+  reads: ['serviceRequests'],
   async check(ctx) {
     const out: Violation[] = [];
     for (const sr of ctx.record.serviceRequests) {

@@ -40,6 +40,8 @@ export const cpOptOut: Rule = {
   source: '001_4ac2a25530949dfb.txt: "Members may choose not to participate at any time"',
   // Not Consent: recording an opt-out is never refused. It binds the next CareTeam/ServiceRequest writes.
   appliesTo: ['CareTeam', 'ServiceRequest'],
+  // Teams are read only when a team is written, requests only when a request is written.
+  reads: { CareTeam: ['careTeams', 'consents'], ServiceRequest: ['serviceRequests', 'consents'] },
   async check(ctx) {
     const outs = optOuts(ctx.record.consents);
     if (outs.length === 0) return [];
@@ -47,7 +49,8 @@ export const cpOptOut: Rule = {
     // Only written teams and requests are judged, so recording the Consent never fails because of an
     // existing participation; a participant already present before the opt-out keeps the same key and
     // may stay until the team is tidied, but no new one can join.
-    for (const p of await participants(ctx)) {
+    const writes = (type: string): boolean => [...ctx.written].some((k) => k.startsWith(`${type}/`));
+    for (const p of writes('CareTeam') ? await participants(ctx) : []) {
       if (!ctx.written.has(p.teamRef) || !p.activeTeam) continue;
       const orgs = new Set([p.org, await actorOrganization(ctx, p.participant.member)].filter((o): o is string => !!o));
       for (const o of outs) {
@@ -65,7 +68,7 @@ export const cpOptOut: Rule = {
         });
       }
     }
-    for (const sr of ctx.record.serviceRequests) {
+    for (const sr of writes('ServiceRequest') ? ctx.record.serviceRequests : []) {
       const ref = resourceKey(sr);
       if (!ctx.written.has(ref) || !isLiveServiceRequest(sr)) continue;
       const org = await actorOrganization(ctx, sr.requester);

@@ -74,6 +74,7 @@ export const leadDocumented: Rule = {
   source:
     '000_59db47a95e610ce0.txt: "joint responsibility of both parties ... must be documented on the Care Planning and Coordination form"',
   appliesTo: ['CareTeam'],
+  reads: ['careTeams'],
   async check(ctx) {
     const all = await participants(ctx);
     const out: Violation[] = [];

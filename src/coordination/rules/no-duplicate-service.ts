@@ -21,6 +21,7 @@ export const noDuplicateService: Rule = {
   summary: 'No two active orders for the same member and service with overlapping occurrence, unless one replaces the other.',
   source: '001: TPA "Review requested services for potential duplication"; 004 "minimize duplication"',
   appliesTo: ['ServiceRequest'],
+  reads: ['serviceRequests'],
   check(ctx) {
     const orders = ctx.record.serviceRequests
       .filter((sr) => isActiveServiceRequest(sr) && ORDER_INTENTS.has(sr.intent))

@@ -20,6 +20,7 @@ export const requestMatchesSplit: Rule = {
   source:
     '000_59db47a95e610ce0.txt: "not responsible for ... any services outside the scope of the MLTC Plan benefit package"',
   appliesTo: ['ServiceRequest'],
+  reads: ['carePlans', 'serviceRequests'],
   async check(ctx) {
     const out: Violation[] = [];
     const plans = ctx.record.carePlans.filter((p) => isActiveCarePlan(p) && isServiceSplitPlan(p)).map(splitPlan);

@@ -20,6 +20,7 @@ export const scopeAllowedForRole: Rule = {
   // An EpisodeOfCare write matters: ending or deleting mn-elderly-waiver takes an mco's
   // waiver-case-management away.
   appliesTo: ['CareTeam', 'EpisodeOfCare'],
+  reads: ['careTeams', 'episodes'],
   async check(ctx) {
     const out: Violation[] = [];
     const ew = enrolments(ctx.record, 'mn-elderly-waiver');

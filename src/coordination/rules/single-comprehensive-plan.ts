@@ -23,6 +23,7 @@ export const singleComprehensivePlan: Rule = {
   summary: 'A member has at most one active comprehensive CarePlan at any instant.',
   source: '000_59db47a95e610ce0.txt: "a single comprehensive plan of care is created"',
   appliesTo: ['CarePlan'],
+  reads: ['carePlans'],
   check(ctx) {
     const plans: Comprehensive[] = ctx.record.carePlans.flatMap((plan) => {
       const category = comprehensiveCategoryIndex(plan);

@@ -21,6 +21,7 @@ export const singleCoordinatorPerScope: Rule = {
   source:
     '000 "are not duplicated"; 001 "will not duplicate the functions of other care coordinators"; 003 "cannot duplicate"',
   appliesTo: ['CareTeam'],
+  reads: ['careTeams'],
   async check(ctx) {
     const holdings: Holding[] = (await participants(ctx))
       .filter((p) => p.activeTeam)

@@ -11,6 +11,7 @@ export const singleLead: Rule = {
   summary: 'A member has at most one lead care manager at any instant, across all their CareTeams.',
   source: '000_59db47a95e610ce0.txt: "determine which care manager will serve as the lead care manager for each consumer"',
   appliesTo: ['CareTeam'],
+  reads: ['careTeams'],
   async check(ctx) {
     const leads = (await participants(ctx)).filter((p) => p.activeTeam && p.isLead);
     const out: Violation[] = [];

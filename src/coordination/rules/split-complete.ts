@@ -15,6 +15,7 @@ export const splitComplete: Rule = {
     'Every service-split activity names service, benefit and responsible party; in-plan is the plan\'s, out-of-plan the Health Home\'s; each service once.',
   source: '000_59db47a95e610ce0.txt: "a description of the in-plan and out-of-plan services and the respective responsibilities"',
   appliesTo: ['CarePlan'],
+  reads: ['carePlans'],
   async check(ctx) {
     const out: Violation[] = [];
     for (const plan of ctx.record.carePlans) {

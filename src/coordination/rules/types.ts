@@ -5,7 +5,7 @@
 // request-matches-split, to judge only what is being written.
 import type { OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
 import type { RuleId } from '../codes.js';
-import type { MemberRecord, MemberResourceType } from '../reader.js';
+import type { MemberRecord, MemberRecordPart, MemberResourceType } from '../reader.js';
 
 export interface RuleContext {
   readonly patientId: string;
@@ -48,6 +48,13 @@ export interface Rule {
   readonly source: string;
   /** Resource types whose create/update/delete can break the rule: the engine runs it only for those. */
   readonly appliesTo: readonly MemberResourceType[];
+  /**
+   * The parts of the member's record the rule (and the helpers it calls) read. The engine loads only
+   * the parts the triggered rules declare, and reading an undeclared part throws, so a missing
+   * declaration fails the rule's tests instead of silently judging an empty list. Keyed by resource
+   * type when what the rule reads depends on what is written.
+   */
+  readonly reads: readonly MemberRecordPart[] | { readonly [T in MemberResourceType]?: readonly MemberRecordPart[] };
   check(ctx: RuleContext): Promise<Violation[]>;
 }
 

@@ -23,6 +23,7 @@ export const waiverCaseManagerMatchesWaiver: Rule = {
   source:
     '003_2b7b61311ca54777.txt: "request EW ... receive these services through the care coordinator"; "request a disability waiver ... receive waiver services through a county or tribal nation"',
   appliesTo: ['CareTeam', 'EpisodeOfCare'],
+  reads: ['careTeams', 'episodes'],
   async check(ctx) {
     const dw = enrolments(ctx.record, 'mn-disability-waiver');
     const ew = jointEnrolment(enrolments(ctx.record, 'mn-elderly-waiver'), enrolments(ctx.record, 'mn-msho', 'mn-msc-plus'));

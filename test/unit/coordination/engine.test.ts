@@ -132,3 +132,29 @@ describe('coordination engine', () => {
     expect(await checkWrites([create({ resourceType: 'Patient', id: MEMBER })], world(nyTeam))).toEqual([]);
   });
 });
+
+describe('record parts (Rule.reads)', () => {
+  it('loads only the parts the triggered rules declare and refuses reads of undeclared parts', async () => {
+    const requested: string[][] = [];
+    const reader = world(nyTeam);
+    const spy = {
+      memberRecord: (id: string, parts?: readonly string[]) => {
+        requested.push([...(parts ?? [])].sort());
+        return reader.memberRecord(id);
+      },
+      read: reader.read.bind(reader),
+    };
+    await checkWrites([create(careTeam('t2', [{ member: ROLES.nySwAtHh, onBehalfOf: ORGS.hh, scopes: [] }]))], spy);
+    // A CareTeam write never needs the member's plans or orders.
+    expect(requested[0]).toEqual(['careTeams', 'consents', 'episodes']);
+    const sneaky = {
+      id: 'single-lead' as const,
+      summary: 'reads plans without declaring them',
+      source: 'test',
+      appliesTo: ['CareTeam' as const],
+      reads: ['careTeams' as const],
+      check: (ctx: { record: { carePlans: unknown[] } }) => Promise.resolve(ctx.record.carePlans.length ? [] : []),
+    };
+    await expect(checkWrites([create(careTeam('t3', []))], reader, { rules: [sneaky as never] })).rejects.toThrow(/without declaring/);
+  });
+});
