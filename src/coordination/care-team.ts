@@ -51,8 +51,21 @@ function scopesOf(p: CareTeamParticipant): ScopeHolding[] {
   return out;
 }
 
+// Most CareTeam rules start from the same participant views of the same record; they are built once per
+// record (the engine makes a fresh record object for each state it judges, so no view outlives it).
+const viewsByRecord = new WeakMap<object, Promise<ParticipantView[]>>();
+
 /** Every participant of the member's teams except teams entered in error, in record order. */
-export async function participants(ctx: Pick<RuleContext, 'read' | 'record'>): Promise<ParticipantView[]> {
+export function participants(ctx: Pick<RuleContext, 'read' | 'record'>): Promise<ParticipantView[]> {
+  let views = viewsByRecord.get(ctx.record);
+  if (!views) {
+    views = buildParticipants(ctx);
+    viewsByRecord.set(ctx.record, views);
+  }
+  return views;
+}
+
+async function buildParticipants(ctx: Pick<RuleContext, 'read' | 'record'>): Promise<ParticipantView[]> {
   const out: ParticipantView[] = [];
   for (const team of ctx.record.careTeams) {
     if (isInError(team)) continue;
