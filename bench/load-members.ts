@@ -19,6 +19,7 @@ import type { Bundle, BundleEntry, OperationOutcome, QuestionnaireResponse, Refe
 import { randomUUID } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import { hcpcs, npi, nucc, program, seedUrl } from '../scripts/seed/fhir.js';
+import { flags } from './args.js';
 import {
   address,
   careTeam,
@@ -462,17 +463,8 @@ export function formatProgress(p: LoadProgress, label = 'load'): string {
 
 async function cli(): Promise<void> {
   const argv = process.argv.slice(2);
-  const value = (name: string): string | undefined => {
-    const i = argv.indexOf(`--${name}`);
-    return i >= 0 ? argv[i + 1] : undefined;
-  };
-  const num = (name: string, fallback: number, min: number): number => {
-    const raw = value(name);
-    if (raw === undefined) return fallback;
-    const n = Number(raw);
-    if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer >= ${min}, got '${raw}'`);
-    return n;
-  };
+  const { value, num: number } = flags(argv);
+  const num = (name: string, fallback: number, min: number): number => number(name, fallback, min, true);
   const base = (value('url') ?? process.env.CONCORD_URL ?? 'http://127.0.0.1:8080/fhir').replace(/\/+$/, '');
   if (!/^http:\/\/(127\.0\.0\.1|localhost)(:\d+)?\//.test(`${base}/`)) throw new Error(`--url must point at 127.0.0.1, got ${base}`);
   const members = num('members', 100, 1);

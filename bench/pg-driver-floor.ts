@@ -1,8 +1,9 @@
 // The floor node-postgres puts under any PostgreSQL read: Node CPU per sequential primary-key read of a
 // ~1.5 KB text row, unprepared and prepared. Run: npx tsx bench/pg-driver-floor.ts [--n 20000]
 import pg from 'pg';
+import { flags } from './args.js';
 
-const n = Number(process.argv[process.argv.indexOf('--n') + 1]) || 20_000;
+const n = flags(process.argv.slice(2)).num('n', 20_000, 1, true);
 const client = new pg.Client({ connectionString: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test' });
 await client.connect();
 try {

@@ -17,6 +17,7 @@ import autocannon, { type AutocannonRequest, type Result } from 'autocannon';
 import pg from 'pg';
 import { benchPatient } from './fixtures.js';
 import type { ChildMessage, ParentMessage, ServerOptions } from './rest-core-server.js';
+import { flags } from './args.js';
 
 export type StoreName = 'postgres' | 'pglite';
 
@@ -84,19 +85,8 @@ const LABEL: Record<Target, string> = {
 // ---- arguments -------------------------------------------------------------------------------------
 
 export function parseArgs(argv: string[]): RestCoreOptions {
-  const value = (name: string): string | undefined => {
-    const i = argv.indexOf(`--${name}`);
-    if (i >= 0) return argv[i + 1];
-    const eq = argv.find((a) => a.startsWith(`--${name}=`));
-    return eq?.slice(name.length + 3);
-  };
-  const num = (name: string, fallback: number, min: number): number => {
-    const raw = value(name);
-    if (raw === undefined) return fallback;
-    const n = Number(raw);
-    if (!Number.isFinite(n) || n < min) throw new Error(`--${name} must be a number >= ${min}, got '${raw}'`);
-    return n;
-  };
+  const { value, num: number } = flags(argv);
+  const num = (name: string, fallback: number, min: number): number => number(name, fallback, min, false);
   const store = value('store') ?? 'both';
   if (!['postgres', 'pglite', 'both'].includes(store)) throw new Error(`--store must be postgres, pglite or both, got '${store}'`);
   const cpuProf = value('cpu-prof');

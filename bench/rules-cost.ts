@@ -22,6 +22,7 @@ import { hcpcs, program } from '../scripts/seed/fhir.js';
 import { careTeam, enrolment, patient, address, serviceRequest } from '../scripts/seed/resources.js';
 import { databaseUrlFromEnv, dropSchema, median, newSchemaName, percentile, postgresVersion, startConcord, type ConcordProcess } from './concord-process.js';
 import { loadDirectory, postBundle, type Directory } from './load-members.js';
+import { flags } from './args.js';
 
 export interface RulesCostOptions {
   requests: number;
@@ -325,17 +326,8 @@ export async function runRulesCost(o: RulesCostOptions): Promise<RulesCostReport
 // ---- arguments and report ---------------------------------------------------------------------------------
 
 export function parseArgs(argv: string[]): RulesCostOptions {
-  const value = (name: string): string | undefined => {
-    const i = argv.indexOf(`--${name}`);
-    return i >= 0 ? argv[i + 1] : undefined;
-  };
-  const num = (name: string, fallback: number, min: number): number => {
-    const raw = value(name);
-    if (raw === undefined) return fallback;
-    const n = Number(raw);
-    if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer >= ${min}, got '${raw}'`);
-    return n;
-  };
+  const { num: number } = flags(argv);
+  const num = (name: string, fallback: number, min: number): number => number(name, fallback, min, true);
   return {
     requests: num('requests', 300, 10),
     warmup: num('warmup', 60, 0),

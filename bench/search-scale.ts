@@ -25,6 +25,7 @@ import { openPostgres } from '../src/storage/postgres.js';
 import { executeSearch } from '../src/storage/search/index.js';
 import { databaseUrlFromEnv, dropSchema, newSchemaName, percentile, postgresVersion, startConcord, type ConcordProcess } from './concord-process.js';
 import { formatProgress, loadDirectory, loadMembers, RESOURCES_PER_MEMBER, SERVICES, type Directory, type LoadResult, type MemberRef } from './load-members.js';
+import { flags } from './args.js';
 
 export interface SearchScaleOptions {
   target: number;
@@ -535,17 +536,8 @@ export async function runSearchScale(o: SearchScaleOptions): Promise<SearchScale
 // ---- arguments -------------------------------------------------------------------------------------------
 
 export function parseArgs(argv: string[]): SearchScaleOptions & { fromJson?: string } {
-  const value = (name: string): string | undefined => {
-    const i = argv.indexOf(`--${name}`);
-    return i >= 0 ? argv[i + 1] : undefined;
-  };
-  const num = (name: string, fallback: number, min: number): number => {
-    const raw = value(name);
-    if (raw === undefined) return fallback;
-    const n = Number(raw);
-    if (!Number.isFinite(n) || n < min) throw new Error(`--${name} must be a number >= ${min}, got '${raw}'`);
-    return n;
-  };
+  const { value, num: number } = flags(argv);
+  const num = (name: string, fallback: number, min: number): number => number(name, fallback, min, false);
   const fromJson = value('from-json');
   return {
     target: num('target', 1_000_000, 1000),
