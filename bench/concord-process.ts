@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import type { ConcordChildMessage, ConcordChildOptions, ConcordParentMessage } from './concord-child.js';
+import { childCpu } from './child-cpu.js';
 
 export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/test';
 
@@ -68,17 +69,7 @@ export async function startConcord(options: Partial<ConcordChildOptions> & { sch
     port,
     base: `http://127.0.0.1:${port}/fhir`,
     schema: full.schema,
-    cpu: () =>
-      new Promise<number>((resolve, reject) => {
-        const onMessage = (message: ConcordChildMessage): void => {
-          if (message.type !== 'cpu') return;
-          child.off('message', onMessage);
-          resolve(message.user + message.system);
-        };
-        child.on('message', onMessage);
-        if (!child.connected) reject(new Error('Concord child is gone'));
-        else child.send({ type: 'cpu' } satisfies ConcordParentMessage);
-      }),
+    cpu: () => childCpu(child, 'Concord child'),
     async close(dropSchema) {
       if (child.connected) child.send({ type: 'close', dropSchema } satisfies ConcordParentMessage);
       await stop();

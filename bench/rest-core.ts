@@ -18,6 +18,7 @@ import pg from 'pg';
 import { benchPatient } from './fixtures.js';
 import type { ChildMessage, ParentMessage, ServerOptions } from './rest-core-server.js';
 import { flags } from './args.js';
+import { childCpu } from './child-cpu.js';
 
 export type StoreName = 'postgres' | 'pglite';
 
@@ -158,17 +159,7 @@ async function startChild(store: StoreName, options: RestCoreOptions): Promise<C
   return {
     child,
     ready,
-    cpu: () =>
-      new Promise<number>((resolve, reject) => {
-        const onMessage = (message: ChildMessage): void => {
-          if (message.type !== 'cpu') return;
-          child.off('message', onMessage);
-          resolve(message.user + message.system);
-        };
-        child.on('message', onMessage);
-        if (!child.connected) reject(new Error('server child is gone'));
-        else child.send({ type: 'cpu' } satisfies ParentMessage);
-      }),
+    cpu: () => childCpu(child, 'server child'),
     async close() {
       if (child.connected) child.send({ type: 'close' } satisfies ParentMessage);
       await stopChild(child, exited);
