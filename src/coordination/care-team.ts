@@ -40,7 +40,7 @@ export function isLeadParticipant(p: CareTeamParticipant): boolean {
   );
 }
 
-function scopesOf(p: CareTeamParticipant): ScopeHolding[] {
+export function scopesOf(p: CareTeamParticipant): ScopeHolding[] {
   const out: ScopeHolding[] = [];
   p.extension?.forEach((ext, extIndex) => {
     const c = ext.url === Extensions.coordinationScope ? ext.valueCoding : undefined;
@@ -49,6 +49,12 @@ function scopesOf(p: CareTeamParticipant): ScopeHolding[] {
     }
   });
   return out;
+}
+
+/** participant.period (else the team's), clipped to the team's: nobody outlasts the team. */
+export function participantRange(participant: CareTeamParticipant, teamRange: Range): Range {
+  const own = participant.period ? periodRange(participant.period) : teamRange;
+  return intersect(own, teamRange) ?? { start: own.start, end: own.start };
 }
 
 // Most CareTeam rules start from the same participant views of the same record; they are built once per
@@ -75,8 +81,7 @@ async function buildParticipants(ctx: Pick<RuleContext, 'read' | 'record'>): Pro
     for (let index = 0; index < parts.length; index++) {
       const participant = parts[index];
       if (!participant) continue;
-      const own = participant.period ? periodRange(participant.period) : teamRange;
-      const range = intersect(own, teamRange) ?? { start: own.start, end: own.start };
+      const range = participantRange(participant, teamRange);
       const org = refKey(participant.onBehalfOf) ?? (await actorOrganization(ctx, participant.member));
       out.push({
         team,

@@ -20,10 +20,12 @@ import type { OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
 import { CodeSystems } from './codes.js';
 import type { RuleId } from './codes.js';
 import { membersOf } from './members.js';
+import { coordinationFacts, FACT_SOURCE } from './facts.js';
+import type { FactQuery } from './facts.js';
 import type { CoordinationReader, MemberRecord, MemberRecordPart } from './reader.js';
-import { MEMBER_RESOURCE_TYPES } from './reader.js';
+import { emptyRecord, MEMBER_RESOURCE_TYPES } from './reader.js';
 import { RULES } from './rules/index.js';
-import type { Rule, RuleContext, Site, Violation } from './rules/types.js';
+import type { Batch, Rule, RuleContext, Site, Violation } from './rules/types.js';
 
 export { membersOf } from './members.js';
 
@@ -132,6 +134,96 @@ function overlayReader(reader: CoordinationReader, writes: readonly ProposedWrit
   };
 }
 
+/** The new and previous states of the batch's resources that belong to the member. */
+function statesOf(writes: readonly ProposedWrite[], patientId: string): Resource[] {
+  return writes.flatMap((w) => [stateOf(w, 'after'), stateOf(w, 'before')]).filter((r): r is Resource => !!r && membersOf(r).includes(patientId));
+}
+
+const PART_OF_TYPE: Readonly<Record<string, MemberRecordPart>> = {
+  CareTeam: 'careTeams',
+  CarePlan: 'carePlans',
+  ServiceRequest: 'serviceRequests',
+  Consent: 'consents',
+  EpisodeOfCare: 'episodes',
+};
+
+/** Per part: undefined = load it whole; a list = only stored resources with a fact matching a query. */
+type Plan = Map<MemberRecordPart, FactQuery[] | undefined>;
+
+function planSelection(rules: readonly Rule[], batch: Batch, parts: ReadonlySet<MemberRecordPart>, plan: Plan = new Map()): Plan {
+  for (const rule of rules) {
+    const selected = rule.select?.(batch) ?? {};
+    for (const part of partsRead(rule, batch.types)) {
+      if (!parts.has(part)) continue;
+      const s = selected[part];
+      if (s === undefined || s === 'all') {
+        plan.set(part, undefined);
+        continue;
+      }
+      if (plan.has(part) && plan.get(part) === undefined) continue;
+      for (const q of s) {
+        if (PART_OF_TYPE[FACT_SOURCE[q.kind]] !== part) throw new Error(`rule ${rule.id} selects ${part} by ${q.kind} facts, which come from ${FACT_SOURCE[q.kind]}`);
+      }
+      plan.set(part, [...(plan.get(part) ?? []), ...s]);
+    }
+  }
+  return plan;
+}
+
+const queryKey = (q: FactQuery): string => `${q.kind}|${q.key}|${q.range.start}|${q.range.end}|${q.otherOrgThan ?? ''}`;
+
+function uniqueQueries(plan: Plan): FactQuery[] {
+  const byKey = new Map<string, FactQuery>();
+  for (const list of plan.values()) for (const q of list ?? []) byKey.set(queryKey(q), q);
+  return [...byKey.values()];
+}
+
+/**
+ * The member's stored resources the triggered rules need (see Rule.select): parts some rule needs whole
+ * are read whole; the others only as the stored resources whose facts match the rules' queries, asked
+ * once more for rules whose judgement of a selected resource depends on yet others (selectTransitive).
+ */
+async function loadRecord(
+  reader: CoordinationReader,
+  patientId: string,
+  rules: readonly Rule[],
+  types: ReadonlySet<string>,
+  parts: ReadonlySet<MemberRecordPart>,
+  states: readonly Resource[],
+): Promise<MemberRecord> {
+  if (!reader.withFacts) return reader.memberRecord(patientId, [...parts]);
+  const plan = planSelection(rules, { types, states, facts: states.flatMap(coordinationFacts) }, parts);
+  const whole = [...parts].filter((p) => plan.get(p) === undefined);
+  // Readers may fill more parts than asked: keep only the whole ones, the others are selected below.
+  const record = emptyRecord();
+  if (whole.length > 0) Object.assign(record, pick(await reader.memberRecord(patientId, whole), whole));
+  let queries = uniqueQueries(plan);
+  if (queries.length === 0) return record;
+  let selected = await reader.withFacts(patientId, queries);
+  const transitive = rules.filter((r) => r.selectTransitive);
+  if (transitive.length > 0 && selected.length > 0) {
+    const more = planSelection(transitive, { types, states: selected, facts: selected.flatMap(coordinationFacts) }, parts, new Map(plan));
+    const widened = uniqueQueries(more);
+    // A part a transitive rule now needs whole is read whole (and its selection dropped below).
+    const nowWhole = [...parts].filter((p) => more.get(p) === undefined && plan.get(p) !== undefined);
+    if (nowWhole.length > 0) Object.assign(record, pick(await reader.memberRecord(patientId, nowWhole), nowWhole));
+    if (widened.length > queries.length) {
+      queries = widened;
+      selected = await reader.withFacts(patientId, queries);
+    }
+    for (const p of nowWhole) plan.set(p, undefined);
+  }
+  for (const r of selected) {
+    const part = PART_OF_TYPE[r.resourceType];
+    if (part && plan.get(part) !== undefined) (record[part] as Resource[]).push(r);
+  }
+  return record;
+}
+
+function pick(record: MemberRecord, parts: readonly MemberRecordPart[]): Partial<MemberRecord> {
+  return Object.fromEntries(parts.map((p) => [p, record[p]]));
+}
+
 async function run(rules: readonly Rule[], ctx: RuleContext): Promise<Array<{ rule: Rule; v: Violation }>> {
   const out: Array<{ rule: Rule; v: Violation }> = [];
   for (const rule of rules) {
@@ -158,7 +250,7 @@ export async function checkWritesDetailed(
   const parts = new Set(rules.flatMap((r) => partsRead(r, types)));
   const fresh = new Map<string, { rule: Rule; v: Violation }>();
   for (const patientId of lockOrder(writes)) {
-    const raw = await reader.memberRecord(patientId, [...parts]);
+    const raw = await loadRecord(reader, patientId, rules, types, parts, statesOf(writes, patientId));
     const after = await run(rules, { patientId, record: guardParts(overlayRecord(raw, writes, patientId, 'after'), parts), written, read: readAfter });
     if (after.length === 0) continue;
     const suspects = rules.filter((r) => after.some((a) => a.rule === r));

@@ -1,5 +1,7 @@
 // In-memory CoordinationReader for unit tests and $validate-style dry runs over a fixed set of resources.
 import type { Resource } from '@medplum/fhirtypes';
+import { coordinationFacts, factMatches } from './facts.js';
+import type { FactQuery } from './facts.js';
 import { membersOf } from './members.js';
 import type { CoordinationReader, MemberRecord } from './reader.js';
 import { emptyRecord } from './reader.js';
@@ -25,6 +27,15 @@ export class MemoryReader implements CoordinationReader {
   read(resourceType: string, id: string): Promise<Resource | undefined> {
     const r = this.store.get(`${resourceType}/${id}`);
     return Promise.resolve(r ? structuredClone(r) : undefined);
+  }
+
+  withFacts(patientId: string, queries: readonly FactQuery[]): Promise<Resource[]> {
+    const out: Resource[] = [];
+    for (const r of this.store.values()) {
+      if (!membersOf(r).includes(patientId)) continue;
+      if (coordinationFacts(r).some((f) => queries.some((q) => factMatches(f, q)))) out.push(structuredClone(r));
+    }
+    return Promise.resolve(out);
   }
 
   memberRecord(patientId: string): Promise<MemberRecord> {

@@ -2,6 +2,7 @@
 // write's transaction, after taking the per-member locks (see engine.ts membersOf), so what it returns
 // is what the write will commit against.
 import type { CarePlan, CareTeam, Consent, EpisodeOfCare, Resource, ServiceRequest } from '@medplum/fhirtypes';
+import type { FactQuery } from './facts.js';
 
 /** A member's coordination resources: current, non-deleted versions whose subject/patient is the member. */
 export interface MemberRecord {
@@ -23,6 +24,12 @@ export interface CoordinationReader {
    * to be filled (the others may be empty).
    */
   memberRecord(patientId: string, parts?: readonly MemberRecordPart[]): Promise<MemberRecord>;
+  /**
+   * The member's current (non-deleted) CareTeams, ServiceRequests and CarePlans with a coordination
+   * fact (facts.ts coordinationFacts of their stored state) matching any of the queries, in the same
+   * order memberRecord lists them. A reader without it makes the engine read whole parts.
+   */
+  withFacts?(patientId: string, queries: readonly FactQuery[]): Promise<Resource[]>;
   /** The current version of any resource (Organization, Practitioner, PractitionerRole, ...), or undefined. */
   read(resourceType: string, id: string): Promise<Resource | undefined>;
 }

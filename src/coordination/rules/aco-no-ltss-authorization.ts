@@ -23,6 +23,9 @@ export const acoNoLtssAuthorization: Rule = {
   source: '001_4ac2a25530949dfb.txt: "will not authorize any ACO/MCO non-covered services"',
   appliesTo: ['ServiceRequest'],
   reads: ['serviceRequests', 'episodes'],
+  // Each order is judged on its own and the enrolments: only written orders can newly fail, unless an
+  // enrolment is written too (ending the MN Elderly Waiver can fail a stored order).
+  select: (batch) => (batch.types.has('EpisodeOfCare') ? {} : { serviceRequests: [] }),
   async check(ctx) {
     const out: Violation[] = [];
     const mnEw = jointEnrolment(enrolments(ctx.record, 'mn-elderly-waiver'), enrolments(ctx.record, 'mn-msho', 'mn-msc-plus'));

@@ -14,6 +14,8 @@ export const asaAppendixMatchesPlan: Rule = {
   source: '000_59db47a95e610ce0.txt: "Appendix A or Appendix B respectively"',
   appliesTo: ['CarePlan'],
   reads: ['carePlans'],
+  // Each plan is judged on its own: only written plans can newly fail.
+  select: () => ({ carePlans: [] }),
   async check(ctx) {
     const out: Violation[] = [];
     for (const plan of ctx.record.carePlans) {

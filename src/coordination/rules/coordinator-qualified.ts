@@ -50,6 +50,9 @@ export const coordinatorQualified: Rule = {
   // EpisodeOfCare: enrolling a member in MSHO/MSC+/SNBC holds their existing lead to the list.
   appliesTo: ['CareTeam', 'EpisodeOfCare'],
   reads: ['careTeams', 'episodes'],
+  // Each participant is judged on its own (and the enrolments): only written teams can newly fail,
+  // unless an enrolment is written, which can fail any team.
+  select: (batch) => (batch.types.has('EpisodeOfCare') ? {} : { careTeams: [] }),
   async check(ctx) {
     const enrolled = enrolments(ctx.record, 'mn-msho', 'mn-msc-plus', 'mn-snbc');
     if (enrolled.length === 0) return [];

@@ -15,6 +15,8 @@ export const cpNoAuthorization: Rule = {
   source: '001_4ac2a25530949dfb.txt: "LTSS CPs will not authorize services ... will not define the quantity or duration"',
   appliesTo: ['ServiceRequest'],
   reads: ['serviceRequests'],
+  // Each request is judged on its own: only written ones can newly fail.
+  select: () => ({ serviceRequests: [] }),
   async check(ctx) {
     const out: Violation[] = [];
     for (const sr of ctx.record.serviceRequests) {

@@ -42,6 +42,8 @@ export const cpOptOut: Rule = {
   appliesTo: ['CareTeam', 'ServiceRequest'],
   // Teams are read only when a team is written, requests only when a request is written.
   reads: { CareTeam: ['careTeams', 'consents'], ServiceRequest: ['serviceRequests', 'consents'] },
+  // Only written teams and requests are judged (below); the opt-outs are read whole.
+  select: () => ({ careTeams: [], serviceRequests: [] }),
   async check(ctx) {
     const outs = optOuts(ctx.record.consents);
     if (outs.length === 0) return [];

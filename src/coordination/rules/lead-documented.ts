@@ -14,6 +14,7 @@ import { isEmpty, overlaps, periodRange } from '../period.js';
 import { parseRef, refKey, resourceKey } from '../refs.js';
 import { isActiveCareTeam, isInError } from '../status.js';
 import type { Rule, RuleContext, Site, Violation } from './types.js';
+import { factsOf, overlapping } from './types.js';
 
 const BASIS_TYPES = new Set(['DocumentReference', 'QuestionnaireResponse']);
 
@@ -75,6 +76,13 @@ export const leadDocumented: Rule = {
     '000_59db47a95e610ce0.txt: "joint responsibility of both parties ... must be documented on the Care Planning and Coordination form"',
   appliesTo: ['CareTeam'],
   reads: ['careTeams'],
+  // A written lead is judged on the teams during its period; a written team can change the joint
+  // designation owed by a stored lead during the team's period, which is judged on that lead's teams
+  // (hence transitive).
+  select: (batch) => ({
+    careTeams: [...overlapping(factsOf(batch, 'lead'), 'team', ''), ...overlapping(factsOf(batch, 'team'), 'lead', '')],
+  }),
+  selectTransitive: true,
   async check(ctx) {
     const all = await participants(ctx);
     const out: Violation[] = [];

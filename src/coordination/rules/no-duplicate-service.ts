@@ -11,7 +11,7 @@ import { refKey, resourceKey } from '../refs.js';
 import { codingKeys, describeCodingKey, describeOccurrence, occurrenceRange, sharesCoding } from '../service-requests.js';
 import { isActiveServiceRequest } from '../status.js';
 import type { Rule, Violation } from './types.js';
-import { pairKey } from './types.js';
+import { factsOf, overlapping, pairKey } from './types.js';
 
 const replaces = (a: ServiceRequest, b: ServiceRequest): boolean =>
   (a.replaces ?? []).some((r) => refKey(r) === resourceKey(b));
@@ -22,6 +22,8 @@ export const noDuplicateService: Rule = {
   source: '001: TPA "Review requested services for potential duplication"; 004 "minimize duplication"',
   appliesTo: ['ServiceRequest'],
   reads: ['serviceRequests'],
+  // A written order can only duplicate a stored order of one of its codings whose occurrence overlaps it.
+  select: (batch) => ({ serviceRequests: overlapping(factsOf(batch, 'order'), 'order') }),
   check(ctx) {
     const orders = ctx.record.serviceRequests
       .filter((sr) => isActiveServiceRequest(sr) && ORDER_INTENTS.has(sr.intent))

@@ -12,6 +12,7 @@ import type { SplitActivity, SplitPlan } from '../service-split.js';
 import { isServiceSplitPlan, splitPlan } from '../service-split.js';
 import { isActiveCarePlan, isLiveServiceRequest } from '../status.js';
 import type { Rule, Violation } from './types.js';
+import type { ServiceRequest } from '@medplum/fhirtypes';
 
 export const requestMatchesSplit: Rule = {
   id: 'request-matches-split',
@@ -21,6 +22,13 @@ export const requestMatchesSplit: Rule = {
     '000_59db47a95e610ce0.txt: "not responsible for ... any services outside the scope of the MLTC Plan benefit package"',
   appliesTo: ['ServiceRequest'],
   reads: ['carePlans', 'serviceRequests'],
+  // Only written requests are judged, each against the active split plans during its occurrence.
+  select: (batch) => ({
+    serviceRequests: [],
+    carePlans: batch.states
+      .filter((r): r is ServiceRequest => r.resourceType === 'ServiceRequest')
+      .map((sr) => ({ kind: 'split-plan', key: '', range: occurrenceRange(sr) })),
+  }),
   async check(ctx) {
     const out: Violation[] = [];
     const plans = ctx.record.carePlans.filter((p) => isActiveCarePlan(p) && isServiceSplitPlan(p)).map(splitPlan);

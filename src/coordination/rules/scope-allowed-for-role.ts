@@ -21,6 +21,9 @@ export const scopeAllowedForRole: Rule = {
   // waiver-case-management away.
   appliesTo: ['CareTeam', 'EpisodeOfCare'],
   reads: ['careTeams', 'episodes'],
+  // Each participant is judged on its own (and the enrolments): only written teams can newly fail,
+  // unless an enrolment is written, which can fail any team.
+  select: (batch) => (batch.types.has('EpisodeOfCare') ? {} : { careTeams: [] }),
   async check(ctx) {
     const out: Violation[] = [];
     const ew = enrolments(ctx.record, 'mn-elderly-waiver');

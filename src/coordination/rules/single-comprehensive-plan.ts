@@ -9,7 +9,7 @@ import { resourceKey } from '../refs.js';
 import { comprehensiveCategoryIndex } from '../service-split.js';
 import { isActiveCarePlan } from '../status.js';
 import type { Rule, Violation } from './types.js';
-import { pairKey } from './types.js';
+import { factsOf, overlapping, pairKey } from './types.js';
 
 interface Comprehensive {
   readonly plan: CarePlan;
@@ -24,6 +24,8 @@ export const singleComprehensivePlan: Rule = {
   source: '000_59db47a95e610ce0.txt: "a single comprehensive plan of care is created"',
   appliesTo: ['CarePlan'],
   reads: ['carePlans'],
+  // A written comprehensive plan can only clash with a stored one whose period overlaps it.
+  select: (batch) => ({ carePlans: overlapping(factsOf(batch, 'comprehensive-plan'), 'comprehensive-plan') }),
   check(ctx) {
     const plans: Comprehensive[] = ctx.record.carePlans.flatMap((plan) => {
       const category = comprehensiveCategoryIndex(plan);

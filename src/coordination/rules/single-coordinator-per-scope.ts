@@ -7,7 +7,7 @@ import { participants, scopePath } from '../care-team.js';
 import type { ParticipantView, ScopeHolding } from '../care-team.js';
 import { overlaps } from '../period.js';
 import type { Rule, Violation } from './types.js';
-import { pairKey } from './types.js';
+import { factsOf, pairKey } from './types.js';
 
 interface Holding {
   readonly p: ParticipantView;
@@ -22,6 +22,11 @@ export const singleCoordinatorPerScope: Rule = {
     '000 "are not duplicated"; 001 "will not duplicate the functions of other care coordinators"; 003 "cannot duplicate"',
   appliesTo: ['CareTeam'],
   reads: ['careTeams'],
+  // A written holding can only clash with a stored holding of the same scope, overlapping it, by another
+  // organization (or one whose organization is only known through its member).
+  select: (batch) => ({
+    careTeams: factsOf(batch, 'scope').map((f) => ({ kind: 'scope', key: f.key, range: f.range, ...(f.org ? { otherOrgThan: f.org } : {}) })),
+  }),
   async check(ctx) {
     const holdings: Holding[] = (await participants(ctx))
       .filter((p) => p.activeTeam)

@@ -4,7 +4,7 @@
 import { participants, rolePath } from '../care-team.js';
 import { overlaps } from '../period.js';
 import type { Rule, Violation } from './types.js';
-import { pairKey } from './types.js';
+import { factsOf, overlapping, pairKey } from './types.js';
 
 export const singleLead: Rule = {
   id: 'single-lead',
@@ -12,6 +12,8 @@ export const singleLead: Rule = {
   source: '000_59db47a95e610ce0.txt: "determine which care manager will serve as the lead care manager for each consumer"',
   appliesTo: ['CareTeam'],
   reads: ['careTeams'],
+  // A written lead can only clash with a stored lead whose period overlaps it.
+  select: (batch) => ({ careTeams: overlapping(factsOf(batch, 'lead'), 'lead') }),
   async check(ctx) {
     const leads = (await participants(ctx)).filter((p) => p.activeTeam && p.isLead);
     const out: Violation[] = [];

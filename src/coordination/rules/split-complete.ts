@@ -16,6 +16,8 @@ export const splitComplete: Rule = {
   source: '000_59db47a95e610ce0.txt: "a description of the in-plan and out-of-plan services and the respective responsibilities"',
   appliesTo: ['CarePlan'],
   reads: ['carePlans'],
+  // Each plan is judged on its own: only written plans can newly fail.
+  select: () => ({ carePlans: [] }),
   async check(ctx) {
     const out: Violation[] = [];
     for (const plan of ctx.record.carePlans) {

@@ -5,6 +5,7 @@
 // request-matches-split, to judge only what is being written.
 import type { OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
 import type { RuleId } from '../codes.js';
+import type { Fact, FactQuery } from '../facts.js';
 import type { MemberRecord, MemberRecordPart, MemberResourceType } from '../reader.js';
 
 export interface RuleContext {
@@ -55,7 +56,44 @@ export interface Rule {
    * type when what the rule reads depends on what is written.
    */
   readonly reads: readonly MemberRecordPart[] | { readonly [T in MemberResourceType]?: readonly MemberRecordPart[] };
+  /**
+   * Which of the member's stored resources the rule needs, per part it reads, given what the batch
+   * writes: 'all', or only those with a coordination fact matching one of the queries (see facts.ts).
+   * A part the rule reads but leaves out here (or a rule without select) is loaded whole. The contract
+   * is exactness: on the selected resources plus the written ones, the rule must find exactly the
+   * violations involving or depending on a written resource that it finds on the whole record (an
+   * equivalence test checks this on generated records). This is what keeps a write's cost independent
+   * of how much history the member has.
+   */
+  select?(batch: Batch): { readonly [P in MemberRecordPart]?: Selection };
+  /**
+   * The rule judges resources it loaded through select on yet other stored ones (e.g. a pulled lead's
+   * joint designation depends on every team during that lead): select runs once more over them.
+   */
+  readonly selectTransitive?: boolean;
   check(ctx: RuleContext): Promise<Violation[]>;
+}
+
+/** What a rule's select sees of a batch, for one member. */
+export interface Batch {
+  /** Resource types the batch writes (any member). */
+  readonly types: ReadonlySet<string>;
+  /** The new and previous states of the batch's resources of this member (or, in the transitive round, the resources the first round selected). */
+  readonly states: readonly Resource[];
+  /** coordinationFacts of those states. */
+  readonly facts: readonly Fact[];
+}
+
+export type Selection = 'all' | readonly FactQuery[];
+
+/** Queries for stored facts of `kind` (and key) overlapping each given fact. */
+export function overlapping(facts: readonly Fact[], kind: FactQuery['kind'], key?: string): FactQuery[] {
+  return facts.map((f) => ({ kind, key: key ?? f.key, range: f.range }));
+}
+
+/** The batch's facts of one kind (and key). */
+export function factsOf(batch: Batch, kind: Fact['kind'], key?: string): Fact[] {
+  return batch.facts.filter((f) => f.kind === kind && (key === undefined || f.key === key));
 }
 
 /** A symmetric key for a violation between two elements (order-independent). */

@@ -13,6 +13,7 @@ import { enrolments, jointEnrolment } from '../enrolment.js';
 import { describeRoles, organizationRoles } from '../organizations.js';
 import { intersect, overlaps } from '../period.js';
 import type { Rule, Violation } from './types.js';
+import { factsOf, overlapping } from './types.js';
 
 const SCOPE = 'waiver-case-management';
 
@@ -24,6 +25,14 @@ export const waiverCaseManagerMatchesWaiver: Rule = {
     '003_2b7b61311ca54777.txt: "request EW ... receive these services through the care coordinator"; "request a disability waiver ... receive waiver services through a county or tribal nation"',
   appliesTo: ['CareTeam', 'EpisodeOfCare'],
   reads: ['careTeams', 'episodes'],
+  // A holding is judged on the leads during it: a written holding needs the stored leads overlapping it,
+  // a written lead the stored holdings overlapping it, and those holdings their own leads (transitive).
+  // An enrolment write can change any holding's verdict.
+  select: (batch) =>
+    batch.types.has('EpisodeOfCare')
+      ? {}
+      : { careTeams: [...overlapping(factsOf(batch, 'scope', SCOPE), 'lead', ''), ...overlapping(factsOf(batch, 'lead'), 'scope', SCOPE)] },
+  selectTransitive: true,
   async check(ctx) {
     const dw = enrolments(ctx.record, 'mn-disability-waiver');
     const ew = jointEnrolment(enrolments(ctx.record, 'mn-elderly-waiver'), enrolments(ctx.record, 'mn-msho', 'mn-msc-plus'));
