@@ -16,6 +16,7 @@ import { CONCORD_PROFILES, loadConformanceResources } from './fhir/profiles/inde
 import { validateForWrite } from './fhir/validate-write.js';
 import { buildApp } from './http/app.js';
 import type { Database } from './storage/database.js';
+import { ensureCoordinationFacts } from './storage/coordination-facts.js';
 import { migrate } from './storage/migrate.js';
 import { openDatabase } from './storage/open.js';
 import { ResourceRepository } from './storage/resource-repository.js';
@@ -33,6 +34,10 @@ export async function createServer(config: Config, logger: Logger | false, datab
   loadDefinitions();
   const db = database ?? (await openDatabase(config));
   await migrate(db);
+  // The coordination rules read the fact projection: it must match this build's derivation first.
+  const started = Date.now();
+  const projected = await ensureCoordinationFacts(db);
+  if (projected !== undefined && logger) logger.info({ resources: projected, ms: Date.now() - started }, 'coordination facts rebuilt');
   const repository = new ResourceRepository(db, { readCacheEntries: config.readCacheEntries });
   await repository.init();
   const service = new ResourceService(repository, {

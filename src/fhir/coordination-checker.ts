@@ -5,6 +5,7 @@
 // overlap rules hold under any race.
 import type { Resource } from '@medplum/fhirtypes';
 import { checkWritesDetailed, lockOrder, type CoordinationReader, type MemberRecord, type MemberRecordPart } from '../coordination/index.js';
+import type { FactQuery } from '../coordination/facts.js';
 import type { WriteTx } from './repository.js';
 import type { CheckedIssue, ProposedWrite, TransactionalChecker } from './write-pipeline.js';
 
@@ -32,6 +33,9 @@ function readerFor(tx: WriteTx): CoordinationReader {
         else if (r.resourceType === 'EpisodeOfCare') record.episodes.push(r);
       }
       return record;
+    },
+    async withFacts(patientId: string, queries: readonly FactQuery[]): Promise<Resource[]> {
+      return (await tx.findByFacts(patientId, queries)).map((json) => JSON.parse(json) as Resource);
     },
     async read(resourceType: string, id: string): Promise<Resource | undefined> {
       const v = await tx.read(resourceType, id);

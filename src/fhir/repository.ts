@@ -1,3 +1,4 @@
+import type { FactQuery } from '../coordination/facts.js';
 import type { SearchCursor, SearchRequest } from './search/types.js';
 
 // What the FHIR interaction layer needs from storage. Defined here (no SQL) and implemented in
@@ -70,6 +71,11 @@ export interface WriteTx {
    * stored JSON text: e.g. a member's CareTeams (subject), Consents (patient). Index-backed.
    */
   findReferencing(targetType: string, targetId: string, via: readonly { resourceType: string; code: string }[]): Promise<string[]>;
+  /**
+   * The member's current resources (JSON text, rid order) with a coordination fact matching any query
+   * (src/coordination/facts.ts), from the projection written with every write. Index-backed.
+   */
+  findByFacts(memberId: string, queries: readonly FactQuery[]): Promise<string[]>;
 }
 
 export interface Repository {

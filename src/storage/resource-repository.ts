@@ -4,8 +4,11 @@ import { createHash } from 'node:crypto';
 import type { HistoryPage, HistoryQuery, Repository, SearchPage, StoredVersion, WriteMethod, WriteTx } from '../fhir/repository.js';
 import { SqlState, sqlStateOf, type Database, type Queryable } from './database.js';
 import { ReadCache } from './read-cache.js';
+import { selectByFacts, writeCoordinationFacts } from './coordination-facts.js';
 import { executeSearch, findMatchingIds, writeSearchIndex } from './search/index.js';
 import type { SearchRequest } from '../fhir/search/types.js';
+import type { FactQuery } from '../coordination/facts.js';
+import type { Resource } from '@medplum/fhirtypes';
 
 interface VersionRow {
   resource_type: string;
@@ -101,6 +104,10 @@ class Tx implements WriteTx {
     return res.rows.map((r) => r.content);
   }
 
+  findByFacts(memberId: string, queries: readonly FactQuery[]): Promise<string[]> {
+    return selectByFacts(this.q, memberId, queries);
+  }
+
   async writeVersion(v: StoredVersion, method: WriteMethod, resource?: Record<string, unknown>): Promise<void> {
     const key = ReadCache.key(v.resourceType, v.id);
     this.written.add(key);
@@ -135,6 +142,7 @@ class Tx implements WriteTx {
       PREPARED,
     );
     await writeSearchIndex(this.q, rid, v.deleted ? undefined : resource);
+    await writeCoordinationFacts(this.q, rid, v.resourceType, v.deleted ? undefined : (resource as Resource | undefined), v.versionId === 1);
     // Delivered at commit (and only if it commits) to every instance's read cache.
     if (this.changeChannel) await this.q.query('SELECT pg_notify($1, $2)', [this.changeChannel, key], PREPARED);
   }
