@@ -5,10 +5,7 @@
 -- write's cost does not grow with the member's history (docs/adr/0005).
 --
 -- `during` is a half-open range of epoch milliseconds; NULL bounds are unbounded (no start = since
--- forever, no end = ongoing). The GiST index answers "this member's facts of this kind and key that
--- overlap this range" without walking the member's other facts (btree_gist supplies the text columns).
-
-CREATE EXTENSION IF NOT EXISTS btree_gist WITH SCHEMA public;
+-- forever, no end = ongoing).
 
 CREATE TABLE coordination_fact (
   rid       bigint    NOT NULL REFERENCES resource (rid) ON DELETE CASCADE,
@@ -20,7 +17,12 @@ CREATE TABLE coordination_fact (
 );
 
 CREATE INDEX coordination_fact_rid_idx ON coordination_fact (rid);
-CREATE INDEX coordination_fact_overlap_idx ON coordination_fact USING gist (member_id, kind, key, during);
+-- "This member's facts of this kind and key that overlap [lo, hi)": the index range skips every fact that
+-- ended before lo (a member's history), the rest is filtered by `during && [lo, hi)`. A btree, not a
+-- GiST over (member_id, kind, key, during): measured here, a GiST row insert costs ~45 us against ~7 us
+-- (docs/adr/0005), and every team/order write inserts facts while history that has not ended yet is
+-- what a write must look at anyway.
+CREATE INDEX coordination_fact_member_end_idx ON coordination_fact (member_id, kind, key, (COALESCE(upper(during), 9223372036854775807)));
 
 -- The version of the fact derivation (facts.ts FACTS_VERSION) the rows were built with. 0 = never built:
 -- the server rebuilds the projection from the stored resources at startup when this is behind.

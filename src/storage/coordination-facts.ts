@@ -67,6 +67,8 @@ export async function selectByFacts(q: Queryable, memberId: string, queries: rea
                 FROM unnest($2::text[], $3::text[], $4::int8[], $5::int8[], $6::text[]) AS u(kind, key, lo, hi, org)
                 JOIN coordination_fact f
                   ON f.member_id = $1 AND f.kind = u.kind AND f.key = u.key
+                 -- the indexed end bound (migrations/0003) first, then the exact overlap
+                 AND COALESCE(upper(f.during), 9223372036854775807) > COALESCE(u.lo, -9223372036854775807)
                  AND f.during && int8range(u.lo, u.hi, '[)')
                  AND (u.org IS NULL OR f.org IS NULL OR f.org <> u.org))
         AND NOT r.deleted
