@@ -8,6 +8,8 @@
 //  2. lock every id of lockOrder(writes) (per-member advisory locks, in that order, so two
 //     transactions never deadlock), which serialises all writes that can conflict on a member;
 //  3. call checkWrites with a reader bound to the same transaction; any issue => 422, nothing stored.
+//     The engine asks the reader only for what the triggered rules select (Rule.select: whole record
+//     parts, or the stored resources whose coordination facts can interact with the written ones).
 //
 // How a violation is judged: the batch is overlaid on each touched member's record (replacing
 // same-id resources, dropping deleted ones, so a handoff transaction is judged on its end state), every
@@ -192,26 +194,24 @@ async function loadRecord(
   states: readonly Resource[],
 ): Promise<MemberRecord> {
   if (!reader.withFacts) return reader.memberRecord(patientId, [...parts]);
-  const plan = planSelection(rules, { types, states, facts: states.flatMap(coordinationFacts) }, parts);
+  let plan = planSelection(rules, { types, states, facts: states.flatMap(coordinationFacts) }, parts);
   const whole = [...parts].filter((p) => plan.get(p) === undefined);
   // Readers may fill more parts than asked: keep only the whole ones, the others are selected below.
   const record = emptyRecord();
   if (whole.length > 0) Object.assign(record, pick(await reader.memberRecord(patientId, whole), whole));
-  let queries = uniqueQueries(plan);
+  const queries = uniqueQueries(plan);
   if (queries.length === 0) return record;
   let selected = await reader.withFacts(patientId, queries);
   const transitive = rules.filter((r) => r.selectTransitive);
   if (transitive.length > 0 && selected.length > 0) {
-    const more = planSelection(transitive, { types, states: selected, facts: selected.flatMap(coordinationFacts) }, parts, new Map(plan));
-    const widened = uniqueQueries(more);
-    // A part a transitive rule now needs whole is read whole (and its selection dropped below).
-    const nowWhole = [...parts].filter((p) => more.get(p) === undefined && plan.get(p) !== undefined);
+    // Second round: what the transitive rules need to judge the resources the first round loaded.
+    const second = planSelection(transitive, { types, states: selected, facts: selected.flatMap(coordinationFacts) }, parts, new Map(plan));
+    const nowWhole = [...parts].filter((p) => second.get(p) === undefined && plan.get(p) !== undefined);
     if (nowWhole.length > 0) Object.assign(record, pick(await reader.memberRecord(patientId, nowWhole), nowWhole));
-    if (widened.length > queries.length) {
-      queries = widened;
-      selected = await reader.withFacts(patientId, queries);
-    }
-    for (const p of nowWhole) plan.set(p, undefined);
+    const asked = new Set(queries.map(queryKey));
+    const widened = uniqueQueries(second);
+    if (widened.some((q) => !asked.has(queryKey(q)))) selected = await reader.withFacts(patientId, widened);
+    plan = second;
   }
   for (const r of selected) {
     const part = PART_OF_TYPE[r.resourceType];
