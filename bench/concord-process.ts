@@ -89,6 +89,20 @@ export async function dropSchema(databaseUrl: string, schema: string): Promise<v
   }
 }
 
+/** ANALYZE of one schema's tables: fresh statistics, as autovacuum would have them in a store that has run a while. */
+export async function analyzeSchema(databaseUrl: string, schema: string): Promise<void> {
+  if (!/^[a-z_][a-z0-9_]*$/.test(schema)) throw new Error(`invalid schema ${schema}`);
+  const client = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: 5000 });
+  try {
+    await client.connect();
+    const tables = await client.query<{ tablename: string }>('SELECT tablename FROM pg_tables WHERE schemaname = $1', [schema]);
+    // A bare ANALYZE would walk every schema of the database; only this one is asked for.
+    for (const t of tables.rows) await client.query(`ANALYZE ${schema}."${t.tablename}"`);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
 export async function postgresVersion(url: string): Promise<string | undefined> {
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 });
   try {

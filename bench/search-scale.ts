@@ -23,7 +23,7 @@ import { parseSearchRequest } from '../src/fhir/search/index.js';
 import type { Queryable } from '../src/storage/database.js';
 import { openPostgres } from '../src/storage/postgres.js';
 import { executeSearch } from '../src/storage/search/index.js';
-import { databaseUrlFromEnv, dropSchema, newSchemaName, percentile, postgresVersion, startConcord, type ConcordProcess } from './concord-process.js';
+import { analyzeSchema, databaseUrlFromEnv, dropSchema, newSchemaName, percentile, postgresVersion, startConcord, type ConcordProcess } from './concord-process.js';
 import { formatProgress, loadDirectory, loadMembers, RESOURCES_PER_MEMBER, SERVICES, type Directory, type LoadResult, type MemberRef } from './load-members.js';
 import { flags } from './args.js';
 
@@ -371,15 +371,6 @@ async function storeFacts(databaseUrl: string, schema: string): Promise<{ stored
   }
 }
 
-async function analyze(databaseUrl: string, schema: string): Promise<void> {
-  const db = await openPostgres({ connectionString: databaseUrl, schema, max: 1 });
-  try {
-    await db.exec('ANALYZE');
-  } finally {
-    await db.close();
-  }
-}
-
 function phaseOf(label: string, rules: 'on' | 'off', o: { membersPerBundle: number; concurrency: number }, r: LoadResult): LoadPhase {
   const sorted = [...r.bundleMs].sort((a, b) => a - b);
   return {
@@ -430,8 +421,8 @@ export async function runSearchScale(o: SearchScaleOptions): Promise<SearchScale
   const stage = async (label: string, withPlans: boolean): Promise<void> => {
     const t0 = performance.now();
     log(`${label}: ANALYZE`);
-    await analyze(o.databaseUrl, schema);
-    await analyze(o.databaseUrl, referenceSchema);
+    await analyzeSchema(o.databaseUrl, schema);
+    await analyzeSchema(o.databaseUrl, referenceSchema);
     const facts = await storeFacts(o.databaseUrl, schema);
     const refFacts = await storeFacts(o.databaseUrl, referenceSchema);
     log(`${label}: ${facts.stored} stored resources (reference ${refFacts.stored}), schema ${(facts.bytes / 2 ** 20).toFixed(0)} MiB; measuring ${QUERIES.length} queries x ${o.samples} samples x 2 stores`);

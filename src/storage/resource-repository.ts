@@ -91,14 +91,15 @@ class Tx implements WriteTx {
 
   async findReferencing(targetType: string, targetId: string, via: readonly { resourceType: string; code: string }[]): Promise<string[]> {
     if (via.length === 0) return [];
+    // One equality branch per (type, code): the prepared statement's generic plan then probes
+    // search_reference_target_idx with plain equalities (measured 0.37-0.53 ms per call in a write
+    // transaction against 0.65 ms for the unnest() join it replaces).
+    const branches = via.map(
+      (_, i) => `SELECT rid FROM search_reference WHERE resource_type = $${3 + 2 * i} AND code = $${4 + 2 * i} AND target_id = $2 AND target_type = $1 AND url IS NULL`,
+    );
     const res = await this.q.query<{ content: string }>(
-      `SELECT DISTINCT r.rid, r.content
-         FROM search_reference sr JOIN resource r ON r.rid = sr.rid
-        WHERE sr.target_type = $1 AND sr.target_id = $2 AND sr.url IS NULL
-          AND (sr.resource_type, sr.code) IN (SELECT * FROM unnest($3::text[], $4::text[]))
-          AND NOT r.deleted
-        ORDER BY r.rid`,
-      [targetType, targetId, via.map((v) => v.resourceType), via.map((v) => v.code)],
+      `SELECT r.content FROM resource r WHERE r.rid IN (${branches.join(' UNION ALL ')}) AND NOT r.deleted ORDER BY r.rid`,
+      [targetType, targetId, ...via.flatMap((v) => [v.resourceType, v.code])],
       PREPARED,
     );
     return res.rows.map((r) => r.content);
