@@ -23,9 +23,10 @@ import { CodeSystems } from './codes.js';
 import type { RuleId } from './codes.js';
 import { membersOf } from './members.js';
 import { coordinationFacts, FACT_SOURCE } from './facts.js';
+import { isEmpty } from './period.js';
 import type { FactQuery } from './facts.js';
 import type { CoordinationReader, MemberRecord, MemberRecordPart } from './reader.js';
-import { emptyRecord, MEMBER_RESOURCE_TYPES } from './reader.js';
+import { emptyRecord, MEMBER_RESOURCE_TYPES, REFERENCED_RESOURCE_TYPES } from './reader.js';
 import { RULES } from './rules/index.js';
 import type { Batch, Rule, RuleContext, Site, Violation } from './rules/types.js';
 
@@ -125,6 +126,9 @@ function overlayReader(reader: CoordinationReader, writes: readonly ProposedWrit
   const byKey = new Map(writes.map((w) => [keyOf(w), w] as const));
   const cache = new Map<string, Promise<Resource | undefined>>();
   return (resourceType, id) => {
+    if (!REFERENCED_RESOURCE_TYPES.has(resourceType) && !(MEMBER_RESOURCE_TYPES as readonly string[]).includes(resourceType)) {
+      throw new Error(`a coordination rule read ${resourceType}, which is not in REFERENCED_RESOURCE_TYPES`);
+    }
     const key = `${resourceType}/${id}`;
     let hit = cache.get(key);
     if (!hit) {
@@ -174,9 +178,10 @@ function planSelection(rules: readonly Rule[], batch: Batch, parts: ReadonlySet<
 
 const queryKey = (q: FactQuery): string => `${q.kind}|${q.key}|${q.range.start}|${q.range.end}|${q.otherOrgThan ?? ''}`;
 
+/** The plan's queries without repeats, and without empty ranges (e.g. an occurrence that ends before it starts), which match nothing. */
 function uniqueQueries(plan: Plan): FactQuery[] {
   const byKey = new Map<string, FactQuery>();
-  for (const list of plan.values()) for (const q of list ?? []) byKey.set(queryKey(q), q);
+  for (const list of plan.values()) for (const q of list ?? []) if (!isEmpty(q.range)) byKey.set(queryKey(q), q);
   return [...byKey.values()];
 }
 
@@ -193,7 +198,9 @@ async function loadRecord(
   parts: ReadonlySet<MemberRecordPart>,
   states: readonly Resource[],
 ): Promise<MemberRecord> {
-  if (!reader.withFacts) return reader.memberRecord(patientId, [...parts]);
+  // An Organization/Practitioner/PractitionerRole written in the same batch can change the verdict on
+  // any stored resource that refers to it (a role, a qualification, a role's organization): no selection.
+  if (!reader.withFacts || [...types].some((t) => REFERENCED_RESOURCE_TYPES.has(t))) return reader.memberRecord(patientId, [...parts]);
   let plan = planSelection(rules, { types, states, facts: states.flatMap(coordinationFacts) }, parts);
   const whole = [...parts].filter((p) => plan.get(p) === undefined);
   // Readers may fill more parts than asked: keep only the whole ones, the others are selected below.

@@ -34,6 +34,13 @@ export interface CoordinationReader {
   read(resourceType: string, id: string): Promise<Resource | undefined>;
 }
 
+/**
+ * The only other types the rules read (RuleContext.read): organization roles, practitioner
+ * qualifications, a role's organization. Reading any other type is an error (engine.ts), so that a batch
+ * writing one of these is known to be able to change any verdict (the engine then reads whole records).
+ */
+export const REFERENCED_RESOURCE_TYPES: ReadonlySet<string> = new Set(['Organization', 'Practitioner', 'PractitionerRole']);
+
 export const MEMBER_RESOURCE_TYPES = ['CareTeam', 'CarePlan', 'ServiceRequest', 'Consent', 'EpisodeOfCare'] as const;
 export type MemberResourceType = (typeof MEMBER_RESOURCE_TYPES)[number];
 

@@ -8,7 +8,9 @@ export interface Ref {
   readonly id: string;
 }
 
-const RELATIVE = /^([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/[A-Za-z0-9\-.]{1,64})?$/;
+// The same shape the search index reads (src/fhir/search/values.ts): the rules, the member locks and the
+// coordination facts must see a reference to the member exactly when the member's record query does.
+const RELATIVE = /^([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/[^/]+)?$/;
 
 export function parseRef(reference: Reference | string | undefined): Ref | undefined {
   const value = typeof reference === 'string' ? reference : reference?.reference;

@@ -4,6 +4,7 @@
 import type { Resource } from '@medplum/fhirtypes';
 import { FACT_TYPES, FACTS_VERSION, memberFactsOf } from '../coordination/facts.js';
 import type { FactQuery } from '../coordination/facts.js';
+import { isEmpty } from '../coordination/period.js';
 import type { Range } from '../coordination/period.js';
 import type { Database, Queryable } from './database.js';
 
@@ -58,7 +59,9 @@ export async function writeCoordinationFacts(q: Queryable, rid: number, resource
 }
 
 /** Current resources (JSON text, rid order) of the member with a fact matching any query (facts.ts factMatches). */
-export async function selectByFacts(q: Queryable, memberId: string, queries: readonly FactQuery[]): Promise<string[]> {
+export async function selectByFacts(q: Queryable, memberId: string, all: readonly FactQuery[]): Promise<string[]> {
+  // An empty range matches nothing, and int8range() refuses a lower bound above the upper one.
+  const queries = all.filter((x) => !isEmpty(x.range));
   if (queries.length === 0) return [];
   const res = await q.query<{ content: string }>(
     `SELECT r.content FROM resource r

@@ -110,6 +110,12 @@ describe.each(storageBackends())('coordination facts on %s', (backend) => {
     expect(bounds.rows).toEqual([{ lo_inf: true, hi_inf: true }]);
   });
 
+  it('a query whose range is empty or runs backwards matches nothing (and is no SQL error)', async () => {
+    const backwards: FactQuery = { kind: 'lead', key: '', range: { start: Date.UTC(2026, 6, 3), end: Date.UTC(2026, 6, 1) } };
+    expect(await find('fc-member', [backwards])).toEqual([]);
+    expect(await find('fc-member', [backwards, { kind: 'team', key: '', range: periodRange({ start: '2026-01-01' }) }])).toEqual(['fc-team']);
+  });
+
   it('selects exactly what the in-memory definition selects, on generated records', async () => {
     for (let seed = 1; seed <= 60; seed++) {
       const { stored, writes } = scenario(seed);

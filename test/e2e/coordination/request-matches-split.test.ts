@@ -61,4 +61,9 @@ describe('request-matches-split over HTTP', () => {
     expectRejected(bare, 'request-matches-split', { expression: ['ServiceRequest.requester'] });
     await expectNotStored(s, 'ServiceRequest', 'rms-bare');
   });
+
+  it('judges a request whose occurrence ends before it starts without a server fault (it overlaps no plan period)', async () => {
+    const res = await put(s, sr('rms-backwards', { code: 'T1019', requester: ROLES.nyRnAtMltcp, period: { start: '2026-07-03', end: '2026-07-01' } }));
+    expect(res.statusCode, res.body).toBe(201);
+  });
 });

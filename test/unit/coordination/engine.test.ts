@@ -41,6 +41,8 @@ describe('coordination engine', () => {
     expect(membersOf(episode('e', 'ny-mltcp', ORGS.mltcp))).toEqual([MEMBER]);
     expect(membersOf({ ...nyTeam, subject: { reference: 'Group/g1' } })).toEqual([]);
     expect(membersOf(ORGS.mltcp)).toEqual([]);
+    // Any version suffix the search index accepts (so the member's record query and the locks agree).
+    expect(membersOf({ ...nyTeam, subject: { reference: `Patient/${MEMBER}/_history/a_b` } })).toEqual([MEMBER]);
   });
 
   it('lockOrder includes the previous member of a moved resource, sorted', () => {

@@ -1,9 +1,11 @@
 // coordinationFacts: what each resource state contributes to the projection the rules select by.
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { CodeSystems } from '../../../src/coordination/codes.js';
-import { coordinationFacts, factMatches, memberFactsOf } from '../../../src/coordination/facts.js';
+import { coordinationFacts, factMatches, FACTS_VERSION, memberFactsOf } from '../../../src/coordination/facts.js';
 import { periodRange } from '../../../src/coordination/period.js';
 import { careTeam, comprehensivePlan, MEMBER, ORGS, ROLES, serviceRequest, splitPlan } from './builders.js';
+import { scenario } from './generate.js';
 
 const day = (d: string) => periodRange({ start: d, end: d });
 
@@ -67,5 +69,18 @@ describe('coordination facts', () => {
     expect(factMatches(fact, { kind: 'scope', key: 'ltc', range: day('2026-05-01'), otherOrgThan: 'Organization/b' })).toBe(true);
     const { org: _org, ...unstated } = fact;
     expect(factMatches(unstated, { kind: 'scope', key: 'ltc', range: day('2026-05-01'), otherOrgThan: 'Organization/a' })).toBe(true);
+  });
+
+  it('what is derived is pinned to FACTS_VERSION', () => {
+    // Stored projections are rebuilt at startup only when FACTS_VERSION grows. If this fails because
+    // coordinationFacts (or a helper it uses: statuses, order intents, scopes, split detection) now
+    // derives something else, bump FACTS_VERSION and record the new pair here (if only generate.ts
+    // changed, only the hash moves).
+    const corpus = Array.from({ length: 300 }, (_, i) => scenario(i + 1)).flatMap(({ stored, writes }) => [
+      ...stored,
+      ...writes.flatMap((w) => [w.resource, w.previous]),
+    ]);
+    const hash = createHash('sha256').update(JSON.stringify(corpus.map((r) => coordinationFacts(r)))).digest('hex').slice(0, 16);
+    expect({ version: FACTS_VERSION, hash }).toEqual({ version: 1, hash: '339e8a38faf32c04' });
   });
 });

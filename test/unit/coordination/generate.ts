@@ -5,7 +5,7 @@ import type { CarePlan, CareTeam, Organization, Period, Resource } from '@medplu
 import type { ProgramCode } from '../../../src/coordination/codes.js';
 import type { ProposedWrite } from '../../../src/coordination/engine.js';
 import type { ParticipantSpec } from './builders.js';
-import { careTeam, comprehensivePlan, create, episode, optOut, ORGS, PEOPLE, remove, ROLES, serviceRequest, splitPlan, update } from './builders.js';
+import { careTeam, comprehensivePlan, create, episode, optOut, org, ORGS, PEOPLE, remove, ROLES, serviceRequest, splitPlan, update } from './builders.js';
 
 /** Deterministic PRNG (mulberry32), so a failure names a reproducible seed. */
 function rng(seed: number): () => number {
@@ -188,6 +188,16 @@ export function scenario(seed: number): { stored: Resource[]; writes: ProposedWr
     const previous = g.pick(candidates);
     touched.add(previous.id ?? '');
     writes.push(op === 'delete' ? remove(previous) : update(randomResource(g, type, previous.id ?? '', stored), previous));
+  }
+  // Sometimes the batch also edits what the rules read besides the member's record: an organization's
+  // role or a practitioner's qualifications (a transaction Bundle may carry both).
+  if (g.chance(0.15)) {
+    const o = g.pick(g.f.orgs);
+    const role = g.pick(['mltcp-plan', 'health-home', 'mco', 'county', 'ltss-cp', 'aco'] as const);
+    writes.push(update(org(o.id ?? '', role, o.name ?? ''), o));
+  } else if (g.chance(0.1)) {
+    const p = g.pick(Object.values(PEOPLE));
+    writes.push(update({ ...p, qualification: [] }, p));
   }
   return { stored, writes };
 }
