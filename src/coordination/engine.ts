@@ -26,7 +26,7 @@ import { coordinationFacts, FACT_SOURCE } from './facts.js';
 import { isEmpty } from './period.js';
 import type { FactQuery } from './facts.js';
 import type { CoordinationReader, MemberRecord, MemberRecordPart } from './reader.js';
-import { emptyRecord, MEMBER_RESOURCE_TYPES, REFERENCED_RESOURCE_TYPES } from './reader.js';
+import { addToRecord, emptyRecord, MEMBER_RESOURCE_TYPES, partOfType, REFERENCED_RESOURCE_TYPES } from './reader.js';
 import { RULES } from './rules/index.js';
 import type { Batch, Rule, RuleContext, Site, Violation } from './rules/types.js';
 
@@ -112,12 +112,7 @@ function overlayRecord(raw: MemberRecord, writes: readonly ProposedWrite[], pati
   // Written resources go last, so that pairwise rules (which report the later element) land on them.
   for (const w of writes) {
     const state = stateOf(w, side);
-    if (!state || !membersOf(state).includes(patientId)) continue;
-    if (state.resourceType === 'CareTeam') out.careTeams.push(state);
-    else if (state.resourceType === 'CarePlan') out.carePlans.push(state);
-    else if (state.resourceType === 'ServiceRequest') out.serviceRequests.push(state);
-    else if (state.resourceType === 'Consent') out.consents.push(state);
-    else if (state.resourceType === 'EpisodeOfCare') out.episodes.push(state);
+    if (state && membersOf(state).includes(patientId)) addToRecord(out, state);
   }
   return out;
 }
@@ -145,14 +140,6 @@ function statesOf(writes: readonly ProposedWrite[], patientId: string): Resource
   return writes.flatMap((w) => [stateOf(w, 'after'), stateOf(w, 'before')]).filter((r): r is Resource => !!r && membersOf(r).includes(patientId));
 }
 
-const PART_OF_TYPE: Readonly<Record<string, MemberRecordPart>> = {
-  CareTeam: 'careTeams',
-  CarePlan: 'carePlans',
-  ServiceRequest: 'serviceRequests',
-  Consent: 'consents',
-  EpisodeOfCare: 'episodes',
-};
-
 /** Per part: undefined = load it whole; a list = only stored resources with a fact matching a query. */
 type Plan = Map<MemberRecordPart, FactQuery[] | undefined>;
 
@@ -168,7 +155,7 @@ function planSelection(rules: readonly Rule[], batch: Batch, parts: ReadonlySet<
       }
       if (plan.has(part) && plan.get(part) === undefined) continue;
       for (const q of s) {
-        if (PART_OF_TYPE[FACT_SOURCE[q.kind]] !== part) throw new Error(`rule ${rule.id} selects ${part} by ${q.kind} facts, which come from ${FACT_SOURCE[q.kind]}`);
+        if (partOfType(FACT_SOURCE[q.kind]) !== part) throw new Error(`rule ${rule.id} selects ${part} by ${q.kind} facts, which come from ${FACT_SOURCE[q.kind]}`);
       }
       plan.set(part, [...(plan.get(part) ?? []), ...s]);
     }
@@ -221,8 +208,8 @@ async function loadRecord(
     plan = second;
   }
   for (const r of selected) {
-    const part = PART_OF_TYPE[r.resourceType];
-    if (part && plan.get(part) !== undefined) (record[part] as Resource[]).push(r);
+    const part = partOfType(r.resourceType);
+    if (part && plan.get(part) !== undefined) addToRecord(record, r);
   }
   return record;
 }

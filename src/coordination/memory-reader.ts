@@ -4,7 +4,7 @@ import { coordinationFacts, factMatches } from './facts.js';
 import type { FactQuery } from './facts.js';
 import { membersOf } from './members.js';
 import type { CoordinationReader, MemberRecord } from './reader.js';
-import { emptyRecord } from './reader.js';
+import { addToRecord, emptyRecord } from './reader.js';
 
 export class MemoryReader implements CoordinationReader {
   private readonly store = new Map<string, Resource>();
@@ -42,26 +42,7 @@ export class MemoryReader implements CoordinationReader {
     const record = emptyRecord();
     for (const r of this.store.values()) {
       if (!membersOf(r).includes(patientId)) continue;
-      const copy = structuredClone(r);
-      switch (copy.resourceType) {
-        case 'CareTeam':
-          record.careTeams.push(copy);
-          break;
-        case 'CarePlan':
-          record.carePlans.push(copy);
-          break;
-        case 'ServiceRequest':
-          record.serviceRequests.push(copy);
-          break;
-        case 'Consent':
-          record.consents.push(copy);
-          break;
-        case 'EpisodeOfCare':
-          record.episodes.push(copy);
-          break;
-        default:
-          break;
-      }
+      addToRecord(record, structuredClone(r));
     }
     return Promise.resolve(record);
   }

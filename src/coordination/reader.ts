@@ -44,6 +44,25 @@ export const REFERENCED_RESOURCE_TYPES: ReadonlySet<string> = new Set(['Organiza
 export const MEMBER_RESOURCE_TYPES = ['CareTeam', 'CarePlan', 'ServiceRequest', 'Consent', 'EpisodeOfCare'] as const;
 export type MemberResourceType = (typeof MEMBER_RESOURCE_TYPES)[number];
 
+const PART_OF_TYPE: Readonly<Record<string, MemberRecordPart>> = {
+  CareTeam: 'careTeams',
+  CarePlan: 'carePlans',
+  ServiceRequest: 'serviceRequests',
+  Consent: 'consents',
+  EpisodeOfCare: 'episodes',
+};
+
+/** The record part a resource type belongs to, or undefined for types outside the member's record. */
+export function partOfType(resourceType: string): MemberRecordPart | undefined {
+  return PART_OF_TYPE[resourceType];
+}
+
+/** Appends the resource to the part of the record its type belongs to (other types are ignored). */
+export function addToRecord(record: MemberRecord, resource: Resource): void {
+  const part = partOfType(resource.resourceType);
+  if (part) (record[part] as Resource[]).push(resource);
+}
+
 export function emptyRecord(): MemberRecord {
   return { careTeams: [], carePlans: [], serviceRequests: [], consents: [], episodes: [] };
 }

@@ -4,7 +4,7 @@
 // one member therefore run one after the other and the second sees the first's committed state: the
 // overlap rules hold under any race.
 import type { Resource } from '@medplum/fhirtypes';
-import { checkWritesDetailed, lockOrder, type CoordinationReader, type MemberRecord, type MemberRecordPart } from '../coordination/index.js';
+import { addToRecord, checkWritesDetailed, emptyRecord, lockOrder, type CoordinationReader, type MemberRecord, type MemberRecordPart } from '../coordination/index.js';
 import type { FactQuery } from '../coordination/facts.js';
 import type { WriteTx } from './repository.js';
 import type { CheckedIssue, ProposedWrite, TransactionalChecker } from './write-pipeline.js';
@@ -22,15 +22,10 @@ const ALL_PARTS = Object.keys(MEMBER_LINKS) as MemberRecordPart[];
 function readerFor(tx: WriteTx): CoordinationReader {
   return {
     async memberRecord(patientId: string, parts: readonly MemberRecordPart[] = ALL_PARTS): Promise<MemberRecord> {
-      const record: MemberRecord = { careTeams: [], carePlans: [], serviceRequests: [], consents: [], episodes: [] };
+      const record = emptyRecord();
       // Only the parts the triggered rules read: a CareTeam write never loads the member's orders.
       for (const json of await tx.findReferencing('Patient', patientId, parts.map((p) => MEMBER_LINKS[p]))) {
-        const r = JSON.parse(json) as Resource;
-        if (r.resourceType === 'CareTeam') record.careTeams.push(r);
-        else if (r.resourceType === 'CarePlan') record.carePlans.push(r);
-        else if (r.resourceType === 'ServiceRequest') record.serviceRequests.push(r);
-        else if (r.resourceType === 'Consent') record.consents.push(r);
-        else if (r.resourceType === 'EpisodeOfCare') record.episodes.push(r);
+        addToRecord(record, JSON.parse(json) as Resource);
       }
       return record;
     },
