@@ -1,6 +1,6 @@
 # Concord FHIR server. Build: docker build -t concord . ; run with DATABASE_URL for PostgreSQL, or
 # without it for the embedded store in /data.
-FROM node:20-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
@@ -9,7 +9,7 @@ COPY src ./src
 COPY scripts ./scripts
 RUN npm run build && npm prune --omit=dev
 
-FROM node:20-bookworm-slim
+FROM node:24-bookworm-slim
 ENV NODE_ENV=production PORT=8080 CONCORD_DATA_DIR=/data
 WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
