@@ -1,4 +1,4 @@
-// Codes from the public coordination contract (/work/shared/design/coordination.md), under the names
+// Codes from the public coordination contract (docs/coordination.md), under the names
 // the rules use. The canonical URLs themselves live once, in src/fhir/profiles/urls.ts.
 import { CODE_SYSTEM_URLS, CONCORD_BASE, EXTENSION_URLS, EXTERNAL_SYSTEM_URLS, PROFILE_URLS } from '../fhir/profiles/urls.js';
 
@@ -99,7 +99,7 @@ export const SCOPES_BY_ROLE: Readonly<Record<OrganizationRole, readonly Coordina
   tpa: [],
 };
 
-/** NUCC taxonomy codes for the MN care coordinator professions (003); any `20…` code is a physician. */
+/** NUCC taxonomy codes for the MN care coordinator professions (Minnesota DHS "Care coordination"); any `20…` code is a physician. */
 export const MN_QUALIFYING_NUCC = [
   '104100000X', // social worker
   '1041C0700X', // licensed (clinical) social worker

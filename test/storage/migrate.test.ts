@@ -19,11 +19,10 @@ describe.each(storageBackends())('migrations on %s', (backend) => {
   });
 });
 
-describe('concurrent startup', () => {
+// Without PostgreSQL there is no second connection to race with (PGlite is single-connection).
+describe.skipIf(!postgresUrl())('concurrent startup', () => {
   it('two servers migrating the same empty PostgreSQL schema at once apply each migration exactly once', async () => {
-    const url = postgresUrl();
-    // Without PostgreSQL there is no second connection to race with (PGlite is single-connection).
-    if (!url) return;
+    const url = postgresUrl()!;
     const schema = `t_${randomBytes(6).toString('hex')}`;
     const a = await openPostgres({ connectionString: url, schema });
     const b = await openPostgres({ connectionString: url, schema });

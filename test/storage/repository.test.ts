@@ -118,11 +118,10 @@ describe.each(storageBackends())('read-your-writes on %s (read cache coherence)'
   });
 });
 
-describe('read cache across instances (PostgreSQL LISTEN/NOTIFY)', () => {
+// Only PostgreSQL has other instances; PGlite is single-process (covered above).
+describe.skipIf(!postgresUrl())('read cache across instances (PostgreSQL LISTEN/NOTIFY)', () => {
   it("drops another instance's cached version when this one's write commits", async () => {
-    const url = postgresUrl();
-    // Only PostgreSQL has other instances; PGlite is single-process (covered above).
-    if (!url) return;
+    const url = postgresUrl()!;
     const schema = `t_${randomBytes(6).toString('hex')}`;
     const dbA = await openPostgres({ connectionString: url, schema });
     const a = new ResourceRepository(dbA);

@@ -10,8 +10,8 @@ describe('configuration from the environment', () => {
   });
 
   it('reads every variable and strips a trailing slash from BASE_URL', () => {
-    const c = loadConfig({ PORT: '9000', HOST: '127.0.0.1', DATABASE_URL: 'postgres://x@h/db', CONCORD_DATA_DIR: '/tmp/x', BASE_URL: 'https://fhir.example.org/fhir/', LOG_LEVEL: 'warn', MAX_BODY_BYTES: '2048' });
-    expect(c).toMatchObject({ port: 9000, host: '127.0.0.1', databaseUrl: 'postgres://x@h/db', dataDir: '/tmp/x', baseUrl: 'https://fhir.example.org/fhir', logLevel: 'warn', maxBodyBytes: 2048 });
+    const c = loadConfig({ PORT: '9000', HOST: '127.0.0.1', DATABASE_URL: 'postgres://x@h/db', CONCORD_DATA_DIR: '/var/lib/concord', BASE_URL: 'https://fhir.example.org/fhir/', LOG_LEVEL: 'warn', MAX_BODY_BYTES: '2048' });
+    expect(c).toMatchObject({ port: 9000, host: '127.0.0.1', databaseUrl: 'postgres://x@h/db', dataDir: '/var/lib/concord', baseUrl: 'https://fhir.example.org/fhir', logLevel: 'warn', maxBodyBytes: 2048 });
   });
 
   it('refuses invalid values instead of guessing', () => {

@@ -1,11 +1,12 @@
 // Massachusetts: a MassHealth ACO with an LTSS Community Partner, an HCBS waiver case manager (ASAP) and
 // the LTSS Third Party Administrator.
 //
-// Source 001: the ACO convenes the interdisciplinary care team and is accountable for medical care but does
-// not authorize community LTSS or HCBS waiver services; the LTSS CP coordinates and navigates LTSS but
-// does not authorize services or define their quantity or duration; the waiver case manager coordinates
-// waiver services; the TPA prior-authorizes community LTSS and reviews requests for duplication; members
-// may opt out of CP supports at any time.
+// Source: MassHealth "Care Coordination Guidance" (section 6, who will do what): the ACO convenes the
+// interdisciplinary care team and is accountable for medical care but does not authorize community LTSS or
+// HCBS waiver services; the LTSS CP coordinates and navigates LTSS but does not authorize services or
+// define their quantity or duration; the waiver case manager coordinates waiver services; the TPA
+// prior-authorizes community LTSS and reviews requests for duplication; members may opt out of CP supports
+// at any time.
 //
 // Bundles: 1. directory (ACO, LTSS CP, ASAP, TPA, PCA agency and their staff)
 //          2. Dorothy Sullivan: ACO + LTSS CP + Frail Elder Waiver, one care team, data-sharing consent,

@@ -1,12 +1,13 @@
 // Minnesota: care coordination in MSHO and SNBC, with the Elderly Waiver through the MCO care coordinator
 // and a disability waiver through a county in a "dual role".
 //
-// Source 003: a care coordinator is a social worker, licensed social worker, RN, PA, NP, public health
-// nurse or physician, and for MSHO/MSC+ also a certified assessor; MSHO/MSC+ members on the Elderly
-// Waiver get case management and EW service authorizations from the MCO care coordinator (one staff
-// member is certified assessor, case manager and care coordinator); members who request a disability
-// waiver (BI, CAC, CADI, DD) get it through a county or tribal nation, which may also be their care
-// coordinator (the dual role), communicating with the MCO on form DHS-5841.
+// Source: Minnesota DHS Community-Based Services Manual, "Care coordination": a care coordinator is a
+// social worker, licensed social worker, RN, PA, NP, public health nurse or physician, and for MSHO/MSC+
+// also a certified assessor; MSHO/MSC+ members on the Elderly Waiver get case management and EW service
+// authorizations from the MCO care coordinator (one staff member is certified assessor, case manager and
+// care coordinator); members who request a disability waiver (BI, CAC, CADI, DD) get it through a county or
+// tribal nation, which may also be their care coordinator (the dual role), communicating with the MCO on
+// form DHS-5841.
 //
 // Bundles: 1. directory (MCO, county, care coordinators with qualifications)
 //          2. Evelyn Johnson: MSHO + Elderly Waiver, MCO RN care coordinator (certified assessor) is lead

@@ -1,11 +1,12 @@
 // New York: MLTC Partial Capitation (MLTCP) and Medicaid Advantage Plus (MAP) plans, each working with
 // a Health Home under the Statewide Administrative Health Home Services Agreement (ASA).
 //
-// Source 000: the MLTCP coordinates long term care, the Health Home behavioral health and services
-// outside the MLTC benefit package; the in-plan / out-of-plan split is Appendix A (MLTCP) or Appendix B
-// (MAP) to the ASA; both parties jointly choose one lead care manager per member and document it on the
-// client-level Care Planning and Coordination form; MAP and Health Home keep a single comprehensive plan
-// of care (behavioral health is in the MAP benefit since 1 January 2023).
+// Source: NY DOH guidance "Providing Care Coordination and Management to Medicaid Members Enrolled in MLTC
+// Plans and Health Homes": the MLTCP coordinates long term care, the Health Home behavioral health and
+// services outside the MLTC benefit package; the in-plan / out-of-plan split is Appendix A (MLTCP) or
+// Appendix B (MAP) to the ASA; both parties jointly choose one lead care manager per member and document it
+// on the client-level Care Planning and Coordination form; MAP and Health Home keep a single comprehensive
+// plan of care (behavioral health is in the MAP benefit since 1 January 2023).
 //
 // Bundles: 1. directory (plans, Health Homes, a licensed home care agency, care managers, the form)
 //          2. Carmen Rivera: MLTCP + Health Home, plan care manager is lead, Appendix A

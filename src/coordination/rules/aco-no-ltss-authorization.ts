@@ -1,11 +1,13 @@
 // aco-no-ltss-authorization: an aco/mco may not order HCBS waiver or community LTSS services
 // (ServiceRequest category service-category#hcbs-waiver or #community-ltss).
-// Seed 001_4ac2a25530949dfb.txt: "ACOs and MCOs will not authorize any ACO/MCO non-covered services
-// including community-based LTSS and HCBS Waiver services"
-// Exception, from 003_2b7b61311ca54777.txt: "People who are enrolled in MSHO or MSC+ and request EW or
-// state plan services receive these services through the care coordinator ... Complete service
-// authorizations ... The MCO is responsible for payment of services." An mco ordering hcbs-waiver
-// services for a member enrolled in mn-elderly-waiver and mn-msho/mn-msc-plus is that MN care coordinator.
+// Source: MassHealth "Care Coordination Guidance", section 6 "Who will do what", ACO/MCO Health Plan, what it
+// will not do: "ACOs and MCOs will not authorize any ACO/MCO non-covered services including community-based
+// LTSS and HCBS Waiver services"
+// Exception, from Minnesota DHS Community-Based Services Manual, "Care coordination", "Secondary information"
+// (Elderly Waiver): "People who are enrolled in MSHO or MSC+ and request EW or state plan services receive
+// these services through the care coordinator ... Complete service authorizations ... The MCO is responsible
+// for payment of services." An mco ordering hcbs-waiver services for a member enrolled in mn-elderly-waiver
+// and mn-msho/mn-msc-plus is that MN care coordinator.
 import { CodeSystems, ORDER_INTENTS } from '../codes.js';
 import { enrolments, jointEnrolment } from '../enrolment.js';
 import { actorOrganization, organizationRoles } from '../organizations.js';
@@ -20,7 +22,7 @@ const LTSS_CATEGORIES = new Set(['hcbs-waiver', 'community-ltss']);
 export const acoNoLtssAuthorization: Rule = {
   id: 'aco-no-ltss-authorization',
   summary: 'An ACO or MCO does not order HCBS waiver or community LTSS services (MN Elderly Waiver care coordination excepted).',
-  source: '001_4ac2a25530949dfb.txt: "will not authorize any ACO/MCO non-covered services"',
+  source: 'MassHealth Care Coordination Guidance, section 6, ACO/MCO Health Plan: "will not authorize any ACO/MCO non-covered services"',
   appliesTo: ['ServiceRequest'],
   reads: ['serviceRequests', 'episodes'],
   // Each order is judged on its own and the enrolments: only written orders can newly fail, unless an

@@ -1,8 +1,9 @@
 // asa-appendix-matches-plan: a service-split plan whose plan party is mltcp-plan says Appendix A;
 // map-plan says Appendix B.
-// Seed 000_59db47a95e610ce0.txt: "a description of the in-plan and out-of-plan services and the
-// respective responsibilities of the MLTCP and/or MAP Plan and the Health Home should be included as
-// Appendix A or Appendix B respectively to the ASA"
+// Source: NY DOH guidance "Providing Care Coordination and Management to Medicaid Members Enrolled in MLTC
+// Plans and Health Homes", paragraph on the template ASA: "a description of the in-plan and out-of-plan
+// services and the respective responsibilities of the MLTCP and/or MAP Plan and the Health Home should be
+// included as Appendix A or Appendix B respectively to the ASA"
 import { organizationRoles } from '../organizations.js';
 import { isServiceSplitPlan, splitPlan } from '../service-split.js';
 import { isInError } from '../status.js';
@@ -11,7 +12,7 @@ import type { Rule, Violation } from './types.js';
 export const asaAppendixMatchesPlan: Rule = {
   id: 'asa-appendix-matches-plan',
   summary: 'A service-split plan with an MLTCP party says ASA Appendix A; with a MAP party, Appendix B.',
-  source: '000_59db47a95e610ce0.txt: "Appendix A or Appendix B respectively"',
+  source: 'NY DOH MLTC Plans and Health Homes guidance, paragraph on the template ASA: "Appendix A or Appendix B respectively"',
   appliesTo: ['CarePlan'],
   reads: ['carePlans'],
   // Each plan is judged on its own: only written plans can newly fail.

@@ -1,10 +1,11 @@
 // coordinator-qualified: for members enrolled in mn-msho, mn-msc-plus or mn-snbc, the lead is a
 // PractitionerRole or Practitioner with a qualification from the MN list active during the lead period;
 // for mn-msho and mn-msc-plus also certified-assessor.
-// Seed 003_2b7b61311ca54777.txt: "A care coordinator must be one of the following qualified
-// professionals: Social worker. Licensed social worker. Registered nurse. Physician's assistant. Nurse
-// practitioner. Public health nurse. Physician." and "For Minnesota Senior Health Options (MSHO) and
-// Minnesota Senior Care Plus (MSC+), all care coordinators ... must be certified assessors."
+// Source: Minnesota DHS Community-Based Services Manual, "Care coordination", section "Care coordinator
+// qualifications": "A care coordinator must be one of the following qualified professionals: Social worker.
+// Licensed social worker. Registered nurse. Physician's assistant. Nurse practitioner. Public health nurse.
+// Physician." and "For Minnesota Senior Health Options (MSHO) and Minnesota Senior Care Plus (MSC+), all care
+// coordinators ... must be certified assessors."
 import type { Coding, Practitioner, PractitionerRole } from '@medplum/fhirtypes';
 import { CERTIFIED_ASSESSOR, CodeSystems, MN_QUALIFYING_NUCC } from '../codes.js';
 import { participants } from '../care-team.js';
@@ -46,7 +47,7 @@ export const coordinatorQualified: Rule = {
   id: 'coordinator-qualified',
   summary:
     'In MSHO, MSC+ and SNBC the lead is a qualified professional (SW, LSW, RN, PHN, PA, NP, physician) throughout the lead period; in MSHO/MSC+ also a certified assessor.',
-  source: '003_2b7b61311ca54777.txt: "A care coordinator must be one of the following qualified professionals"',
+  source: 'Minnesota DHS CBSM "Care coordination", Care coordinator qualifications: "A care coordinator must be one of the following qualified professionals"',
   // EpisodeOfCare: enrolling a member in MSHO/MSC+/SNBC holds their existing lead to the list.
   appliesTo: ['CareTeam', 'EpisodeOfCare'],
   reads: ['careTeams', 'episodes'],

@@ -1,7 +1,8 @@
 // cp-no-authorization: a ServiceRequest whose requester is (on behalf of) an ltss-cp has intent proposal
 // or plan, and no quantity or occurrence bounds beyond a start.
-// Seed 001_4ac2a25530949dfb.txt: "LTSS CPs will not authorize services" / "LTSS CPs will not define the
-// quantity or duration of services"
+// Source: MassHealth "Care Coordination Guidance", section 6 "Who will do what", LTSS Community Partner, what
+// it will not do: "LTSS CPs will not authorize services" / "LTSS CPs will not define the quantity or duration
+// of services"
 import { actorOrganization, hasRole } from '../organizations.js';
 import { resourceKey } from '../refs.js';
 import { isInError } from '../status.js';
@@ -12,7 +13,7 @@ const CP_INTENTS = new Set(['proposal', 'plan']);
 export const cpNoAuthorization: Rule = {
   id: 'cp-no-authorization',
   summary: 'An LTSS Community Partner only proposes or plans services: no order, no quantity, no end or schedule.',
-  source: '001_4ac2a25530949dfb.txt: "LTSS CPs will not authorize services ... will not define the quantity or duration"',
+  source: 'MassHealth Care Coordination Guidance, section 6, LTSS Community Partner: "LTSS CPs will not authorize services ... will not define the quantity or duration"',
   appliesTo: ['ServiceRequest'],
   reads: ['serviceRequests'],
   // Each request is judged on its own: only written ones can newly fail.

@@ -1,6 +1,7 @@
 // cp-opt-out: while a member's active Consent opts out of an organization (OPTOUT, deny), that
 // organization cannot join the member's CareTeams or request services for them.
-// Seed 001_4ac2a25530949dfb.txt: "Members may choose not to participate at any time."
+// Source: MassHealth "Care Coordination Guidance", section 4 "Which members will a LTSS CP support?":
+// "Members may choose not to participate at any time."
 import type { Consent } from '@medplum/fhirtypes';
 import { CodeSystems, OPTOUT } from '../codes.js';
 import { participants } from '../care-team.js';
@@ -37,7 +38,7 @@ export function optOuts(consents: readonly Consent[]): OptOut[] {
 export const cpOptOut: Rule = {
   id: 'cp-opt-out',
   summary: 'An organization the member opted out of cannot join their CareTeams or request services for them.',
-  source: '001_4ac2a25530949dfb.txt: "Members may choose not to participate at any time"',
+  source: 'MassHealth Care Coordination Guidance, section 4 (which members a LTSS CP supports): "Members may choose not to participate at any time"',
   // Not Consent: recording an opt-out is never refused. It binds the next CareTeam/ServiceRequest writes.
   appliesTo: ['CareTeam', 'ServiceRequest'],
   // Teams are read only when a team is written, requests only when a request is written.

@@ -1,9 +1,11 @@
 // lead-documented: a lead carries lead-designation with designatedBy, basis, reason, date; where the
 // member's active teams include both a plan (mltcp-plan/map-plan) and a health-home, both are among
 // designatedBy.
-// Seed 000_59db47a95e610ce0.txt: "It will be the joint responsibility of both parties to determine which
-// care manager will serve as the lead care manager for each consumer. This decision will be based on the
-// primary needs of the client and must be documented on the Care Planning and Coordination form."
+// Source: NY DOH guidance "Providing Care Coordination and Management to Medicaid Members Enrolled in MLTC
+// Plans and Health Homes", paragraph on the lead care manager: "It will be the joint responsibility of both
+// parties to determine which care manager will serve as the lead care manager for each consumer. This
+// decision will be based on the primary needs of the client and must be documented on the Care Planning and
+// Coordination form."
 import type { Extension } from '@medplum/fhirtypes';
 import { Extensions } from '../codes.js';
 import type { ParticipantView } from '../care-team.js';
@@ -73,7 +75,7 @@ export const leadDocumented: Rule = {
   summary:
     'A lead carries lead-designation (designatedBy, basis, reason, date); when the member has both a plan and a Health Home, both designated the lead.',
   source:
-    '000_59db47a95e610ce0.txt: "joint responsibility of both parties ... must be documented on the Care Planning and Coordination form"',
+    'NY DOH MLTC Plans and Health Homes guidance, paragraph on the lead care manager: "joint responsibility of both parties ... must be documented on the Care Planning and Coordination form"',
   appliesTo: ['CareTeam'],
   reads: ['careTeams'],
   // A written lead is judged on the teams during its period; a written team can change the joint

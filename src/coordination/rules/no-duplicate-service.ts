@@ -1,9 +1,12 @@
 // no-duplicate-service: two active ServiceRequests with intent order (or a kind of order) for the same
 // member, the same service code and overlapping occurrencePeriod cannot both exist, unless one
 // `replaces` the other.
-// Seeds: 001_4ac2a25530949dfb.txt "Review requested services for potential duplication and consult with
-// case managers if there are concerns about potential service overlaps"; 004_688c3d4620695654.txt
-// "Creates integrity program to minimize duplication and reduce the potential for fraud and abuse"
+// Sources: MassHealth "Care Coordination Guidance", section 6, MassHealth LTSS Third Party Administrator,
+// what it will do: "Review requested services for potential duplication and consult with case managers if
+// there are concerns about potential service overlaps";
+// "Managed Long-Term Services and Supports Program Framework: Best Practices", "Build a utilization
+// management plan": "Creates integrity program to minimize duplication and reduce the potential for fraud and
+// abuse"
 import type { ServiceRequest } from '@medplum/fhirtypes';
 import { ORDER_INTENTS } from '../codes.js';
 import { overlaps } from '../period.js';
@@ -19,7 +22,8 @@ const replaces = (a: ServiceRequest, b: ServiceRequest): boolean =>
 export const noDuplicateService: Rule = {
   id: 'no-duplicate-service',
   summary: 'No two active orders for the same member and service with overlapping occurrence, unless one replaces the other.',
-  source: '001: TPA "Review requested services for potential duplication"; 004 "minimize duplication"',
+  source:
+    'MassHealth Care Coordination Guidance, section 6, LTSS Third Party Administrator: "Review requested services for potential duplication"; Managed LTSS Program Framework: Best Practices, utilization management plan: "minimize duplication"',
   appliesTo: ['ServiceRequest'],
   reads: ['serviceRequests'],
   // A written order can only duplicate a stored order of one of its codings whose occurrence overlaps it.

@@ -1,9 +1,10 @@
 // request-matches-split: a ServiceRequest for a member with an active service-split plan is basedOn that
 // plan, its code is one of the plan's services, and its requester (or the requester's organization) is
 // that service's responsibleParty.
-// Seed 000_59db47a95e610ce0.txt: "MLTCP Plans are responsible for coordination with the Health Home but
-// are not responsible for Health Home management or performance or any services outside the scope of the
-// MLTC Plan benefit package."
+// Source: NY DOH guidance "Providing Care Coordination and Management to Medicaid Members Enrolled in MLTC
+// Plans and Health Homes", paragraph on the template ASA: "MLTCP Plans are responsible for coordination with
+// the Health Home but are not responsible for Health Home management or performance or any services outside
+// the scope of the MLTC Plan benefit package."
 import { actorOrganization } from '../organizations.js';
 import { overlaps, periodRange } from '../period.js';
 import { refKey, resourceKey } from '../refs.js';
@@ -19,7 +20,7 @@ export const requestMatchesSplit: Rule = {
   summary:
     "A request for a member with an active service-split plan is basedOn it, is one of its services, and comes from that service's responsible party.",
   source:
-    '000_59db47a95e610ce0.txt: "not responsible for ... any services outside the scope of the MLTC Plan benefit package"',
+    'NY DOH MLTC Plans and Health Homes guidance, paragraph on the template ASA: "not responsible for ... any services outside the scope of the MLTC Plan benefit package"',
   appliesTo: ['ServiceRequest'],
   reads: ['carePlans', 'serviceRequests'],
   // Only written requests are judged, each against the active split plans during its occurrence.

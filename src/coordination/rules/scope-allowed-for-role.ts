@@ -1,10 +1,14 @@
 // scope-allowed-for-role: an organization may hold only the scopes of its role (table in codes.ts
 // SCOPES_BY_ROLE); an mco may also hold waiver-case-management for members enrolled in mn-elderly-waiver.
-// Seeds: 000_59db47a95e610ce0.txt "The template ASA allocates a primary role for the coordination of long
-// term care services to the MLTCP Plan and a primary role for the coordination of behavioral health care
-// and other services and supports that are outside of the MLTC benefit package to the Health Home";
-// 001_4ac2a25530949dfb.txt "Descriptions below explain what each entity will do and will not do";
-// 003_2b7b61311ca54777.txt "they have what is considered a \"dual role.\""
+// Sources: NY DOH guidance "Providing Care Coordination and Management to Medicaid Members Enrolled in MLTC
+// Plans and Health Homes", paragraph on the template ASA: "The template ASA allocates a primary role for the
+// coordination of long term care services to the MLTCP Plan and a primary role for the coordination of
+// behavioral health care and other services and supports that are outside of the MLTC benefit package to the
+// Health Home";
+// MassHealth "Care Coordination Guidance", section 6 "Who will do what in the new care delivery models?":
+// "Descriptions below explain what each entity will do and will not do";
+// Minnesota DHS Community-Based Services Manual, "Care coordination", "Secondary information" (disability
+// waivers): "they have what is considered a \"dual role.\""
 import { SCOPES_BY_ROLE } from '../codes.js';
 import type { CoordinationScope } from '../codes.js';
 import { participants, scopePath } from '../care-team.js';
@@ -16,7 +20,8 @@ import type { Rule, Violation } from './types.js';
 export const scopeAllowedForRole: Rule = {
   id: 'scope-allowed-for-role',
   summary: "An organization holds only the coordination scopes its organization-role allows.",
-  source: '000 primary roles; 001 "What it will do / will not do"; 003 "dual role"',
+  source:
+    'NY DOH MLTC Plans and Health Homes guidance, template ASA primary roles; MassHealth Care Coordination Guidance, section 6 "What it will do / will not do"; Minnesota DHS CBSM "Care coordination", "dual role"',
   // An EpisodeOfCare write matters: ending or deleting mn-elderly-waiver takes an mco's
   // waiver-case-management away.
   appliesTo: ['CareTeam', 'EpisodeOfCare'],

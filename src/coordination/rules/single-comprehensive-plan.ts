@@ -1,7 +1,9 @@
 // single-comprehensive-plan: a member has at most one active CarePlan with category comprehensive at any
 // instant.
-// Seed 000_59db47a95e610ce0.txt: "the MAP plan and the Health Home must work collaboratively to ensure a
-// single comprehensive plan of care is created for the enrollee and Health Home participant."
+// Source: NY DOH guidance "Providing Care Coordination and Management to Medicaid Members Enrolled in MLTC
+// Plans and Health Homes", paragraph on the template ASA: "the MAP plan and the Health Home must work
+// collaboratively to ensure a single comprehensive plan of care is created for the enrollee and Health Home
+// participant."
 import type { CarePlan } from '@medplum/fhirtypes';
 import { describePeriod, overlaps, periodRange } from '../period.js';
 import type { Range } from '../period.js';
@@ -21,7 +23,7 @@ interface Comprehensive {
 export const singleComprehensivePlan: Rule = {
   id: 'single-comprehensive-plan',
   summary: 'A member has at most one active comprehensive CarePlan at any instant.',
-  source: '000_59db47a95e610ce0.txt: "a single comprehensive plan of care is created"',
+  source: 'NY DOH MLTC Plans and Health Homes guidance, paragraph on the template ASA: "a single comprehensive plan of care is created"',
   appliesTo: ['CarePlan'],
   reads: ['carePlans'],
   // A written comprehensive plan can only clash with a stored one whose period overlaps it.

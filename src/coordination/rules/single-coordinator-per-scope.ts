@@ -1,8 +1,11 @@
 // single-coordinator-per-scope: for a member, each coordination scope is held by at most one
 // organization at any instant.
-// Seeds: 000_59db47a95e610ce0.txt "... care management services are not duplicated";
-// 001_4ac2a25530949dfb.txt "LTSS CPs will not duplicate the functions of other care coordinators";
-// 003_2b7b61311ca54777.txt "Care coordination services cannot duplicate other Minnesota state plan or waiver services."
+// Sources: NY DOH guidance "Providing Care Coordination and Management to Medicaid Members Enrolled in MLTC
+// Plans and Health Homes", closing paragraph: "... care management services are not duplicated";
+// MassHealth "Care Coordination Guidance", section 6, LTSS Community Partner, what it will not do: "LTSS CPs
+// will not duplicate the functions of other care coordinators";
+// Minnesota DHS Community-Based Services Manual, "Care coordination", section "Non-covered services": "Care
+// coordination services cannot duplicate other Minnesota state plan or waiver services."
 import { participants, scopePath } from '../care-team.js';
 import type { ParticipantView, ScopeHolding } from '../care-team.js';
 import { overlaps } from '../period.js';
@@ -19,7 +22,7 @@ export const singleCoordinatorPerScope: Rule = {
   id: 'single-coordinator-per-scope',
   summary: 'Each coordination scope is held by at most one organization for a member at any instant.',
   source:
-    '000 "are not duplicated"; 001 "will not duplicate the functions of other care coordinators"; 003 "cannot duplicate"',
+    'NY DOH MLTC Plans and Health Homes guidance: "are not duplicated"; MassHealth Care Coordination Guidance, section 6: "will not duplicate the functions of other care coordinators"; Minnesota DHS CBSM "Care coordination", Non-covered services: "cannot duplicate"',
   appliesTo: ['CareTeam'],
   reads: ['careTeams'],
   // A written holding can only clash with a stored holding of the same scope, overlapping it, by another

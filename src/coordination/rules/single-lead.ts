@@ -1,6 +1,7 @@
 // single-lead: a member has at most one lead care manager at any instant, across all their CareTeams.
-// Seed 000_59db47a95e610ce0.txt: "It will be the joint responsibility of both parties to determine which
-// care manager will serve as the lead care manager for each consumer."
+// Source: NY DOH guidance "Providing Care Coordination and Management to Medicaid Members Enrolled in MLTC
+// Plans and Health Homes", paragraph on the lead care manager: "It will be the joint responsibility of both
+// parties to determine which care manager will serve as the lead care manager for each consumer."
 import { participants, rolePath } from '../care-team.js';
 import { overlaps } from '../period.js';
 import type { Rule, Violation } from './types.js';
@@ -9,7 +10,7 @@ import { factsOf, overlapping, pairKey } from './types.js';
 export const singleLead: Rule = {
   id: 'single-lead',
   summary: 'A member has at most one lead care manager at any instant, across all their CareTeams.',
-  source: '000_59db47a95e610ce0.txt: "determine which care manager will serve as the lead care manager for each consumer"',
+  source: 'NY DOH MLTC Plans and Health Homes guidance, paragraph on the lead care manager: "determine which care manager will serve as the lead care manager for each consumer"',
   appliesTo: ['CareTeam'],
   reads: ['careTeams'],
   // A written lead can only clash with a stored lead whose period overlaps it.

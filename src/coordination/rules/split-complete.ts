@@ -1,8 +1,9 @@
 // split-complete: every activity of a service-split plan has service, benefit and responsibleParty;
 // in-plan services are the plan party's, out-of-plan services the Health Home's; a service appears once.
-// Seed 000_59db47a95e610ce0.txt: "a description of the in-plan and out-of-plan services and the
-// respective responsibilities of the MLTCP and/or MAP Plan and the Health Home should be included as
-// Appendix A or Appendix B"
+// Source: NY DOH guidance "Providing Care Coordination and Management to Medicaid Members Enrolled in MLTC
+// Plans and Health Homes", paragraph on the template ASA: "a description of the in-plan and out-of-plan
+// services and the respective responsibilities of the MLTCP and/or MAP Plan and the Health Home should be
+// included as Appendix A or Appendix B"
 import { organizationRoles } from '../organizations.js';
 import { describeService, sharesCoding, describeCodingKey } from '../service-requests.js';
 import { isServiceSplitPlan, splitPlan } from '../service-split.js';
@@ -13,7 +14,7 @@ export const splitComplete: Rule = {
   id: 'split-complete',
   summary:
     'Every service-split activity names service, benefit and responsible party; in-plan is the plan\'s, out-of-plan the Health Home\'s; each service once.',
-  source: '000_59db47a95e610ce0.txt: "a description of the in-plan and out-of-plan services and the respective responsibilities"',
+  source: 'NY DOH MLTC Plans and Health Homes guidance, paragraph on the template ASA: "a description of the in-plan and out-of-plan services and the respective responsibilities"',
   appliesTo: ['CarePlan'],
   reads: ['carePlans'],
   // Each plan is judged on its own: only written plans can newly fail.

@@ -45,7 +45,7 @@ export interface Rule {
   readonly id: RuleId;
   /** One line: what the rule checks. */
   readonly summary: string;
-  /** Seed file and the sentence the rule implements. */
+  /** The public guidance (document title and section) and the sentence the rule implements. */
   readonly source: string;
   /** Resource types whose create/update/delete can break the rule: the engine runs it only for those. */
   readonly appliesTo: readonly MemberResourceType[];

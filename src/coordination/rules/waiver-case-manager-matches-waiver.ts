@@ -2,12 +2,14 @@
 // waiver-case-management is held by a county or tribal-nation; for a member enrolled in
 // mn-elderly-waiver and mn-msho or mn-msc-plus, it is held by the organization of the member's lead (the
 // MCO care coordinator).
-// Seed 003_2b7b61311ca54777.txt: "People who are enrolled in MSHO or MSC+ and request EW or state plan
-// services receive these services through the care coordinator" and "People who are enrolled in managed
-// care (MSHO, MSC+) and request a disability waiver (BI, CAC, CADI, DD) receive waiver services through a
-// county or tribal nation." Also: "People who live on or near the White Earth, Leech Lake, Red Lake, Mille
-// Lacs or Fond du Lac reservations may be able to choose to get their EW services through the tribal
-// health or human services division or through the MCO." (so a tribal-nation may hold EW case management).
+// Source: Minnesota DHS Community-Based Services Manual, "Care coordination", "Secondary information"
+// (Elderly Waiver; BI, CAC, CADI and DD waivers): "People who are enrolled in MSHO or MSC+ and request EW or
+// state plan services receive these services through the care coordinator" and "People who are enrolled in
+// managed care (MSHO, MSC+) and request a disability waiver (BI, CAC, CADI, DD) receive waiver services
+// through a county or tribal nation." Also: "People who live on or near the White Earth, Leech Lake, Red
+// Lake, Mille Lacs or Fond du Lac reservations may be able to choose to get their EW services through the
+// tribal health or human services division or through the MCO." (so a tribal-nation may hold EW case
+// management).
 import { participants, scopePath } from '../care-team.js';
 import { enrolments, jointEnrolment } from '../enrolment.js';
 import { describeRoles, organizationRoles } from '../organizations.js';
@@ -22,7 +24,7 @@ export const waiverCaseManagerMatchesWaiver: Rule = {
   summary:
     'MN disability waiver case management is held by a county or tribal nation; MN Elderly Waiver case management (MSHO/MSC+) by the lead care coordinator\'s organization.',
   source:
-    '003_2b7b61311ca54777.txt: "request EW ... receive these services through the care coordinator"; "request a disability waiver ... receive waiver services through a county or tribal nation"',
+    'Minnesota DHS CBSM "Care coordination", Secondary information: "request EW ... receive these services through the care coordinator"; "request a disability waiver ... receive waiver services through a county or tribal nation"',
   appliesTo: ['CareTeam', 'EpisodeOfCare'],
   reads: ['careTeams', 'episodes'],
   // A holding is judged on the leads during it: a written holding needs the stored leads overlapping it,

@@ -1,4 +1,4 @@
-// Every canonical URL of the Concord coordination contract (/work/shared/design/coordination.md), in one
+// Every canonical URL of the Concord coordination contract (docs/coordination.md), in one
 // place: they are public API, so no other module re-types them.
 
 export const CONCORD_BASE = 'https://concord-fhir.org/fhir';
