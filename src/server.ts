@@ -45,7 +45,7 @@ export async function createServer(config: Config, logger: Logger | false, datab
     ...(config.rulesEnabled ? { checker: new CoordinationChecker() } : {}),
     baseUrls: config.baseUrl ? [config.baseUrl] : [],
   });
-  const search = new SearchService(repository, { maxCount: config.searchMaxCount, defaultCount: 20 });
+  const search = new SearchService(repository, { maxCount: config.searchMaxCount, defaultCount: 20 }, config.baseUrl ? [config.baseUrl] : []);
   const bundles = new BundleService(service, bundleGetHandler(service, search));
   await syncConformanceResources(service);
   // CapabilityStatement.supportedProfile: each Concord profile under the type it constrains.
