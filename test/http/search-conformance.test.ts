@@ -134,3 +134,13 @@ describe('token :in / :not-in', () => {
     }
   });
 });
+
+describe('CapabilityStatement', () => {
+  it('advertises _list on every type', async () => {
+    const cs = JSON.parse((await s.request({ method: 'GET', url: '/fhir/metadata' })).body) as { rest: { resource: { type: string; searchParam?: { name: string; type: string }[] }[] }[] };
+    for (const type of ['Patient', 'Observation', 'List']) {
+      const params = cs.rest[0]!.resource.find((r) => r.type === type)!.searchParam!;
+      expect(params).toContainEqual(expect.objectContaining({ name: '_list', type: 'special' }));
+    }
+  });
+});
