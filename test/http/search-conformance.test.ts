@@ -25,7 +25,9 @@ const observation = (id: string, subject: string, category: { system: string; co
 beforeAll(async () => {
   s = await startTestServer();
   await put({ resourceType: 'Organization', id: 'org1', name: 'Lakeside' });
-  for (const id of ['p1', 'p2', 'p3']) await put({ resourceType: 'Patient', id, name: [{ family: id }], managingOrganization: { reference: 'Organization/org1' } });
+  for (const [id, gender] of [['p1', 'female'], ['p2', 'male'], ['p3', undefined]] as const) {
+    await put({ resourceType: 'Patient', id, name: [{ family: id }], managingOrganization: { reference: 'Organization/org1' }, ...(gender ? { gender } : {}) });
+  }
   await put(observation('obs1', 'Patient/p1', { system: CATEGORY, code: 'vital-signs' }, { system: SCOPE, code: 'ltc' }));
   await put(observation('obs2', 'Patient/p1', { system: 'urn:x', code: 'other' }, { system: 'urn:x', code: 'bar' }, { performer: [{ reference: 'Organization/org1' }] }));
   // Written by this server's absolute url: the write path stores it as Patient/p2.
@@ -124,6 +126,12 @@ describe('token :in / :not-in', () => {
     expect(ids((await get('/fhir/Observation?code:in=ValueSet/coordination-scope')).body)).toEqual(['Observation/obs1']);
     expect(ids((await get(`/fhir/Observation?code:in=${encodeURIComponent('https://concord-fhir.org/fhir/ValueSet/coordination-scope')}`)).body)).toEqual(['Observation/obs1']);
     expect(ids((await get('/fhir/Observation?code:not-in=ValueSet/coordination-scope')).body)).toEqual(['Observation/obs2', 'Observation/obs3']);
+  });
+
+  it('matches a code element (stored without a system) by its code', async () => {
+    const gender = encodeURIComponent('http://hl7.org/fhir/ValueSet/administrative-gender');
+    expect(ids((await get(`/fhir/Patient?gender:in=${gender}`)).body)).toEqual(['Patient/p1', 'Patient/p2']);
+    expect(ids((await get(`/fhir/Patient?gender:not-in=${gender}`)).body)).toEqual(['Patient/p3']);
   });
 
   it('answers 400 with an OperationOutcome for an unknown ValueSet', async () => {

@@ -188,8 +188,11 @@ export function filterSql(f: Filter, a: string, p: SqlParams): string {
       const i = nextAlias();
       const head = `SELECT 1 FROM ${table} ${i} WHERE ${i}.rid = ${a}.rid AND ${typeCondition(`${i}.resource_type`, f.resourceTypes, p)} AND ${i}.code = ${p.add(f.code)}`;
       if (f.codes) {
-        // :in / :not-in: the expansion as two parallel arrays, one parameter each whatever its size.
-        const inSet = `(${i}.system, ${i}.value) IN (SELECT * FROM unnest(${p.add(f.codes.map((c) => c.system), 'text[]')}, ${p.add(f.codes.map((c) => c.code), 'text[]')}))`;
+        // :in / :not-in: the expansion as two parallel arrays, one parameter each whatever its size. A
+        // `code` element is stored without a system (it is implied by its binding): it matches by code.
+        const codes = p.add(f.codes.map((c) => c.code), 'text[]');
+        const inSet = `((${i}.system, ${i}.value) IN (SELECT * FROM unnest(${p.add(f.codes.map((c) => c.system), 'text[]')}, ${codes}))
+          OR (${i}.system IS NULL AND ${i}.value = ANY(${codes})))`;
         return f.modifier === 'not-in' ? `NOT EXISTS (${head} AND ${inSet})` : `EXISTS (${head} AND ${inSet})`;
       }
       if (f.modifier === 'not') {
