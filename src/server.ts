@@ -1,5 +1,6 @@
 // Composition root: opens the store, applies migrations, wires storage -> FHIR logic -> HTTP.
 // main.ts (the process) and the integration tests both build the server through here.
+import type { CapabilityStatementRestResourceSearchParam } from '@medplum/fhirtypes';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
@@ -30,6 +31,13 @@ export interface Server {
 
 export const VERSION = '0.1.0';
 
+// `_list` has no SearchParameter resource in R4 (it is defined in the search page), so it is added by hand.
+const LIST_PARAM: CapabilityStatementRestResourceSearchParam = {
+  name: '_list',
+  type: 'special',
+  documentation: 'Resources that are an entry.item of the List with this id (functional lists such as $current-allergies are not supported)',
+};
+
 export async function createServer(config: Config, logger: Logger | false, database?: Database): Promise<Server> {
   loadDefinitions();
   const db = database ?? (await openDatabase(config));
@@ -45,7 +53,7 @@ export async function createServer(config: Config, logger: Logger | false, datab
     ...(config.rulesEnabled ? { checker: new CoordinationChecker() } : {}),
     baseUrls: config.baseUrl ? [config.baseUrl] : [],
   });
-  const search = new SearchService(repository, { maxCount: config.searchMaxCount, defaultCount: 20 });
+  const search = new SearchService(repository, { maxCount: config.searchMaxCount, defaultCount: 20 }, config.baseUrl ? [config.baseUrl] : []);
   const bundles = new BundleService(service, bundleGetHandler(service, search));
   await syncConformanceResources(service);
   // CapabilityStatement.supportedProfile: each Concord profile under the type it constrains.
@@ -61,8 +69,8 @@ export async function createServer(config: Config, logger: Logger | false, datab
       version: VERSION,
       // Only what the server can evaluate: special parameters (e.g. near) and ones without an
       // expression are answered as unknown, so they are not advertised.
-      searchParams: (type) =>
-        searchParametersFor(type)
+      searchParams: (type) => [
+        ...searchParametersFor(type)
           .filter((p) => p.type !== 'special' && (p.expression !== undefined || p.code.startsWith('_')))
           .map((p) => ({
             name: p.code,
@@ -70,6 +78,8 @@ export async function createServer(config: Config, logger: Logger | false, datab
             ...(p.url ? { definition: p.url } : {}),
             ...(p.description ? { documentation: p.description } : {}),
           })),
+        LIST_PARAM,
+      ],
       supportedProfiles: (type) => profilesByType.get(type) ?? [],
       operations: [{ name: 'validate', definition: 'http://hl7.org/fhir/OperationDefinition/Resource-validate' }],
       searchSupported: true,

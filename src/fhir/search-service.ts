@@ -21,6 +21,8 @@ export class SearchService {
   constructor(
     private readonly repo: Repository,
     private readonly limits: { maxCount: number; defaultCount: number },
+    /** The configured BASE_URL(s): absolute reference values under them search as local Type/id. */
+    private readonly baseUrls: readonly string[] = [],
   ) {}
 
   /** type undefined = system-level search (optionally limited by _type). Returns the Bundle as JSON text. */
@@ -30,15 +32,16 @@ export class SearchService {
       strict: options.strict,
       maxCount: this.limits.maxCount,
       defaultCount: this.limits.defaultCount,
+      localBases: [...this.baseUrls, options.baseUrl],
     });
     const page = await (options.tx ?? this.repo).search(request);
-    return searchsetBundle(type, params, request, page, warnings, options.baseUrl);
+    return searchsetBundle(type, request, page, warnings, options.baseUrl);
   }
 }
 
-function pageUrl(baseUrl: string, type: string | undefined, params: URLSearchParams, cursor: SearchCursor | undefined): string {
-  const q = new URLSearchParams(params);
-  q.delete('_cursor');
+/** Links repeat only the parameters the search applied (R4: the self link shows what was used). */
+function pageUrl(baseUrl: string, type: string | undefined, applied: [string, string][], cursor: SearchCursor | undefined): string {
+  const q = new URLSearchParams(applied);
   if (cursor) q.set('_cursor', encodeCursor(cursor));
   const qs = q.toString();
   return `${baseUrl}${type ? `/${type}` : ''}${qs ? `?${qs}` : ''}`;
@@ -46,13 +49,13 @@ function pageUrl(baseUrl: string, type: string | undefined, params: URLSearchPar
 
 function searchsetBundle(
   type: string | undefined,
-  params: URLSearchParams,
   request: SearchRequest,
   page: SearchPage,
   warnings: OperationOutcomeIssue[],
   baseUrl: string,
 ): string {
-  const link = [{ relation: 'self', url: pageUrl(baseUrl, type, params, params.has('_cursor') ? page.self : undefined) }];
+  const params = request.applied;
+  const link = [{ relation: 'self', url: pageUrl(baseUrl, type, params, request.cursor ? page.self : undefined) }];
   if (page.next) link.push({ relation: 'next', url: pageUrl(baseUrl, type, params, page.next) });
   if (page.previous) link.push({ relation: 'previous', url: pageUrl(baseUrl, type, params, page.previous) });
   const head: Record<string, unknown> = {

@@ -20,12 +20,18 @@ import type {
 } from './types.js';
 import { dateRange, normalizeString, parseDecimal, parseReference } from './values.js';
 import { getResourceTypes } from '../definitions.js';
+import { expandForSearch, MAX_EXPANSION, type CodePair } from './value-sets.js';
 
 export interface ParseOptions {
   strict: boolean;
   maxCount: number;
   /** Page size when _count is absent (20). */
   defaultCount?: number;
+  /**
+   * This server's base urls (configured BASE_URL, the request's own base): an absolute reference value
+   * under one of them is searched as the relative `Type/id` the write path stored.
+   */
+  localBases?: readonly string[];
 }
 
 export interface ParsedSearch {
@@ -67,6 +73,8 @@ class UnknownParam extends Error {}
 interface Ctx {
   strict: boolean;
   warnings: OperationOutcomeIssue[];
+  /** Local base urls, each ending in '/'. */
+  localPrefixes: string[];
 }
 
 function unknown(ctx: Ctx, name: string, why = 'Unknown search parameter'): void {
@@ -92,7 +100,14 @@ function parseToken(raw: string, name: string): TokenValue {
   return out;
 }
 
-function parseValue(type: SearchParamType, raw: string, name: string, modifier: Modifier | undefined, def?: SearchParamDef): SearchValue {
+/** `http://this-server/fhir/Patient/x` -> `Patient/x` (a reference under another base is left as it is). */
+function relativize(value: string, ctx: Ctx): string {
+  const prefix = ctx.localPrefixes.find((p) => value.startsWith(p));
+  const rest = prefix ? value.slice(prefix.length) : undefined;
+  return rest !== undefined && /^[A-Z][A-Za-z]+\/[A-Za-z0-9\-.]{1,64}(\/_history\/[A-Za-z0-9\-.]{1,64})?$/.test(rest) ? rest : value;
+}
+
+function parseValue(type: SearchParamType, raw: string, name: string, modifier: Modifier | undefined, ctx: Ctx, def?: SearchParamDef): SearchValue {
   const bad = (): never => {
     throw badRequest(`Invalid ${type} value for ${name}: ${raw}`, [name]);
   };
@@ -133,7 +148,7 @@ function parseValue(type: SearchParamType, raw: string, name: string, modifier: 
       return parseToken(raw, name);
     case 'reference': {
       if (modifier === 'identifier') return parseToken(raw, name);
-      const value = unescapeValue(raw);
+      const value = relativize(unescapeValue(raw), ctx);
       if (/^[a-z][a-z0-9+.-]*:/i.test(value)) {
         // Absolute url or urn; canonical references may carry |version, which is not indexed.
         return { kind: 'reference', url: value.split('|')[0]! };
@@ -154,17 +169,17 @@ function parseValue(type: SearchParamType, raw: string, name: string, modifier: 
   }
 }
 
-function parseComposite(def: SearchParamDef, raw: string, name: string): CompositeValue {
+function parseComposite(def: SearchParamDef, raw: string, name: string, ctx: Ctx): CompositeValue {
   const comps = def.components ?? [];
   const parts = splitEscaped(raw, '$');
   if (comps.length !== 2) throw badRequest(`Composite parameter ${name} with ${comps.length} components is not supported`, [name]);
   if (parts.length !== 2) throw badRequest(`Invalid composite value for ${name}: ${raw} (expected a$b)`, [name]);
   const types = comps.map((c) => getSearchParameterByUrl(c.definition)?.type);
-  const first = parseValue(types[0] ?? 'token', parts[0]!, name, undefined);
+  const first = parseValue(types[0] ?? 'token', parts[0]!, name, undefined, ctx);
   if (first.kind !== 'token' && first.kind !== 'reference' && first.kind !== 'string') {
     throw badRequest(`Composite parameter ${name} is not supported`, [name]);
   }
-  const second = parseValue(types[1] ?? 'token', parts[1]!, name, undefined);
+  const second = parseValue(types[1] ?? 'token', parts[1]!, name, undefined, ctx);
   return { kind: 'composite', parts: [first, second] };
 }
 
@@ -173,6 +188,8 @@ const MODIFIERS: Record<string, SearchParamType[]> = {
   contains: ['string', 'uri'],
   not: ['token'],
   text: ['token'],
+  in: ['token'],
+  'not-in': ['token'],
   identifier: ['reference'],
   above: ['uri'],
   below: ['uri'],
@@ -251,9 +268,16 @@ function parseParam(types: string[] | undefined, key: string, value: string, ctx
 
   const raws = splitEscaped(value, ',').filter((v) => v !== '');
   if (raws.length > MAX_VALUES) throw badRequest(`Too many values for ${key}`, [key]);
+  if (modifier === 'in' || modifier === 'not-in') {
+    // The values name ValueSets (ORed): the filter carries their expansion, not the names.
+    const seen = new Map<string, CodePair>();
+    for (const raw of raws) for (const pair of expandForSearch(relativize(unescapeValue(raw), ctx), key)) seen.set(`${pair.system}|${pair.code}`, pair);
+    if (seen.size > MAX_EXPANSION) throw badRequest(`The ValueSets in ${key} have more than ${MAX_EXPANSION} codes together`, [key]);
+    return { kind: 'param', ...rt, code, paramType: def.type, modifier, values: [], codes: [...seen.values()] };
+  }
   const values = raws.map((raw) => {
-    if (def.type === 'composite') return parseComposite(def, raw, code);
-    const v = parseValue(def.type, raw, code, modifier, def);
+    if (def.type === 'composite') return parseComposite(def, raw, code, ctx);
+    const v = parseValue(def.type, raw, code, modifier, ctx, def);
     if (targetType && v.kind === 'reference') {
       if (v.type && v.type !== targetType) throw badRequest(`Reference ${raw} does not match modifier :${targetType}`, [key]);
       v.type = targetType;
@@ -306,7 +330,14 @@ function parseSort(types: string[] | undefined, value: string, ctx: Ctx): SortKe
 
 function parseInclude(value: string, iterate: boolean, name: string, ctx: Ctx): IncludeSpec | undefined {
   const parts = value.split(':');
-  if (parts.length === 1 && parts[0] === '*') return undefined; // `_include=*`: not supported, ignored
+  // `*` alone: every reference of every resource on the page (or, reversed, every resource referring
+  // to one). R4 spells the wildcard `Type:*`; the bare form is accepted as its any-type variant.
+  if (parts.length === 1 && parts[0] === '*') {
+    if (name === '_include') return { sourceType: '*', code: '*', iterate };
+    // Reversed, it would scan every reference in the store for the page's ids: name the source type.
+    unknown(ctx, `${name}=*`, 'Unsupported wildcard (use SourceType:*)');
+    return undefined;
+  }
   if (parts.length < 2 || parts.length > 3 || !parts[0] || !parts[1]) throw badRequest(`Invalid ${name}: ${value}`, [name]);
   const [sourceType, code, targetType] = parts as [string, string, string | undefined];
   if (!isResourceType(sourceType)) throw badRequest(`Unknown resource type in ${name}: ${value}`, [name]);
@@ -322,6 +353,27 @@ function parseInclude(value: string, iterate: boolean, name: string, ctx: Ctx): 
   const spec: IncludeSpec = { sourceType, code, iterate };
   if (targetType) spec.targetType = targetType;
   return spec;
+}
+
+/**
+ * `_list=id[,id]`: resources that are an entry.item of one of the List resources. The functional
+ * lists (`$current-allergies`, ...) need clinical knowledge of what is current: refused (strict) or
+ * ignored with a warning (lenient).
+ */
+function parseList(key: string, value: string, ctx: Ctx): Extract<Filter, { kind: 'list' }> | undefined {
+  if (key !== '_list') throw badRequest(`Unsupported modifier on _list: ${key}`, [key]);
+  const ids = splitEscaped(value, ',').map(unescapeValue).filter((v) => v !== '');
+  const functional = ids.filter((id) => id.startsWith('$'));
+  if (functional.length) {
+    const name = `_list=${functional.join(',')}`;
+    if (ctx.strict) throw badRequest(`Functional lists are not supported: ${name}`, [key]);
+    ctx.warnings.push(issue('not-supported', `Functional list ignored (not supported): ${name}`, { severity: 'warning', expression: [key] }));
+    return undefined;
+  }
+  if (ids.length === 0) return undefined;
+  if (ids.length > MAX_VALUES) throw badRequest(`Too many values for ${key}`, [key]);
+  for (const id of ids) if (!/^[A-Za-z0-9\-.]{1,64}$/.test(id)) throw badRequest(`Invalid List id in _list: ${id}`, [key]);
+  return { kind: 'list', listIds: ids };
 }
 
 function parseCount(value: string, max: number, ctx: Ctx): number {
@@ -343,7 +395,12 @@ export function parseSearchRequest(
   params: URLSearchParams | [string, string][],
   options: ParseOptions,
 ): ParsedSearch {
-  const ctx: Ctx = { strict: options.strict, warnings: [] };
+  const ctx: Ctx = {
+    strict: options.strict,
+    warnings: [],
+    localPrefixes: (options.localBases ?? []).map((b) => (b.endsWith('/') ? b : `${b}/`)),
+  };
+  const applied: [string, string][] = [];
   const entries: [string, string][] = params instanceof URLSearchParams ? [...params.entries()] : params;
   if (resourceType !== undefined && !isResourceType(resourceType)) throw badRequest(`Unknown resource type ${resourceType}`);
 
@@ -358,33 +415,52 @@ export function parseSearchRequest(
     for (const t of list) if (!isResourceType(t)) throw badRequest(`Unknown resource type in _type: ${t}`, ['_type']);
     types = [...new Set([...(types ?? []), ...list])];
   }
+  if (types && !resourceType) applied.push(['_type', types.join(',')]);
 
-  const request: SearchRequest = { filters: [], sort: [], count: Math.min(options.defaultCount ?? 20, options.maxCount), include: [], revinclude: [] };
+  const request: SearchRequest = {
+    filters: [],
+    sort: [],
+    count: Math.min(options.defaultCount ?? 20, options.maxCount),
+    include: [],
+    revinclude: [],
+    applied,
+  };
   if (resourceType) request.resourceType = resourceType;
   if (types) request.types = types;
 
   for (const [key, value] of entries) {
-    if (key === '_type' || PASSTHROUGH.has(key)) continue;
+    if (key === '_type') continue;
+    if (PASSTHROUGH.has(key)) {
+      applied.push([key, value]);
+      continue;
+    }
     const [base, mod] = key.split(':', 2) as [string, string | undefined];
     switch (base) {
       case '_count':
         request.count = parseCount(value, options.maxCount, ctx);
+        applied.push(['_count', String(request.count)]);
         continue;
-      case '_sort':
-        request.sort.push(...parseSort(types, value, ctx));
+      case '_sort': {
+        const keys = parseSort(types, value, ctx);
+        request.sort.push(...keys);
+        if (keys.length) applied.push(['_sort', keys.map((k) => `${k.descending ? '-' : ''}${k.code}`).join(',')]);
         continue;
+      }
       case '_total':
         if (value !== 'none' && value !== 'estimate' && value !== 'accurate') throw badRequest(`Invalid _total: ${value}`, ['_total']);
         request.total = value;
+        applied.push([key, value]);
         continue;
       case '_summary':
         if (!['true', 'text', 'data', 'count', 'false'].includes(value)) throw badRequest(`Invalid _summary: ${value}`, ['_summary']);
         request.summary = value as SummaryMode;
+        applied.push([key, value]);
         continue;
       case '_elements': {
         const els = value.split(',').filter((e) => e !== '');
         for (const e of els) if (!/^[A-Za-z][A-Za-z0-9_.]*$/.test(e)) throw badRequest(`Invalid _elements: ${e}`, ['_elements']);
         request.elements = [...(request.elements ?? []), ...els];
+        if (els.length) applied.push([key, els.join(',')]);
         continue;
       }
       case '_cursor':
@@ -393,9 +469,22 @@ export function parseSearchRequest(
       case '_include':
       case '_revinclude': {
         if (mod !== undefined && mod !== 'iterate' && mod !== 'recurse') throw badRequest(`Invalid modifier ${key}`, [key]);
+        const kept: string[] = [];
         for (const v of value.split(',').filter((x) => x !== '')) {
           const spec = parseInclude(v, mod !== undefined, base, ctx);
-          if (spec) (base === '_include' ? request.include : request.revinclude).push(spec);
+          if (!spec) continue;
+          (base === '_include' ? request.include : request.revinclude).push(spec);
+          kept.push(v);
+        }
+        // :recurse is R3's name for :iterate; the link spells what was applied.
+        if (kept.length) applied.push([mod === undefined ? base : `${base}:iterate`, kept.join(',')]);
+        continue;
+      }
+      case '_list': {
+        const filter = parseList(key, value, ctx);
+        if (filter) {
+          request.filters.push(filter);
+          applied.push(['_list', filter.listIds.join(',')]);
         }
         continue;
       }
@@ -405,6 +494,7 @@ export function parseSearchRequest(
     if (value === '') continue; // an empty parameter value is ignored (FHIR search 3.1.1.5)
     try {
       request.filters.push(parseParam(types, key, value, ctx, 0));
+      applied.push([key, value]);
     } catch (err) {
       if (!(err instanceof UnknownParam)) throw err;
       unknown(ctx, key);

@@ -5,7 +5,7 @@ export type SearchParamType = 'number' | 'date' | 'string' | 'token' | 'referenc
 
 export type Prefix = 'eq' | 'ne' | 'gt' | 'lt' | 'ge' | 'le' | 'sa' | 'eb' | 'ap';
 
-export type Modifier = 'exact' | 'contains' | 'not' | 'text' | 'identifier' | 'above' | 'below' | 'type';
+export type Modifier = 'exact' | 'contains' | 'not' | 'text' | 'identifier' | 'above' | 'below' | 'type' | 'in' | 'not-in';
 
 /** A token search value. system undefined = any system; null = no system (`|code`). */
 export interface TokenValue {
@@ -89,6 +89,8 @@ export type Filter =
       modifier?: Modifier;
       /** For a reference type modifier (`subject:Patient=123`). */
       targetType?: string;
+      /** For :in / :not-in the (system, code) pairs of the named ValueSets' expansion (values is then empty). */
+      codes?: { system: string; code: string }[];
       values: SearchValue[];
     }
   | { kind: 'missing'; resourceTypes?: string[]; code: string; paramType: SearchParamType; missing: boolean }
@@ -97,7 +99,9 @@ export type Filter =
   /** Forward chain: the resource's reference param `code` points at a targetTypes resource matching `filter`. */
   | { kind: 'chain'; resourceTypes?: string[]; code: string; targetTypes: string[]; filter: Filter }
   /** Reverse chain `_has:sourceType:code:...`: some sourceType resource whose `code` points here matches `filter`. */
-  | { kind: 'has'; sourceType: string; code: string; filter: Filter };
+  | { kind: 'has'; sourceType: string; code: string; filter: Filter }
+  /** `_list=id,...`: the resource is an entry.item of one of these List resources. */
+  | { kind: 'list'; listIds: string[] };
 
 export interface SortKey {
   code: string;
@@ -106,7 +110,7 @@ export interface SortKey {
 }
 
 export interface IncludeSpec {
-  /** Type of the resource holding the reference (`*` not supported as source type). */
+  /** Type of the resource holding the reference, or '*' for any type (`_include=*`). */
   sourceType: string;
   /** Reference search parameter code, or '*' for every reference parameter. */
   code: string;
@@ -133,6 +137,11 @@ export interface SearchRequest {
   revinclude: IncludeSpec[];
   /** Paging position decoded from `_cursor` (see cursor.ts). */
   cursor?: SearchCursor;
+  /**
+   * The parameters actually applied, in request order and normalised (unknown or ignored ones left out,
+   * _count clamped): what the self/next/previous links repeat. `_cursor` is not among them.
+   */
+  applied: [string, string][];
 }
 
 /**

@@ -161,9 +161,11 @@ export async function executeSearch(db: Queryable, request: SearchRequest): Prom
 
 async function includeRows(db: Queryable, spec: IncludeSpec, sources: SearchMatch[], limit: number): Promise<SearchMatch[]> {
   const p = new SqlParams();
-  const src = sources.filter((s) => s.resourceType === spec.sourceType);
+  const anySource = spec.sourceType === '*';
+  const src = anySource ? sources : sources.filter((s) => s.resourceType === spec.sourceType);
   if (src.length === 0) return [];
-  const conds = [`i.rid = ANY(${p.add(src.map((s) => s.rid), 'bigint[]')})`, `i.resource_type = ${p.add(spec.sourceType)}`];
+  const conds = [`i.rid = ANY(${p.add(src.map((s) => s.rid), 'bigint[]')})`];
+  if (!anySource) conds.push(`i.resource_type = ${p.add(spec.sourceType)}`);
   if (spec.code !== '*') conds.push(`i.code = ${p.add(spec.code)}`);
   if (spec.targetType) conds.push(`i.target_type = ${p.add(spec.targetType)}`);
   const sql = `SELECT DISTINCT t.rid, t.resource_type, t.id, t.content

@@ -187,6 +187,14 @@ export function filterSql(f: Filter, a: string, p: SqlParams): string {
       if (!table) return 'FALSE';
       const i = nextAlias();
       const head = `SELECT 1 FROM ${table} ${i} WHERE ${i}.rid = ${a}.rid AND ${typeCondition(`${i}.resource_type`, f.resourceTypes, p)} AND ${i}.code = ${p.add(f.code)}`;
+      if (f.codes) {
+        // :in / :not-in: the expansion as two parallel arrays, one parameter each whatever its size. A
+        // `code` element is stored without a system (it is implied by its binding): it matches by code.
+        const codes = p.add(f.codes.map((c) => c.code), 'text[]');
+        const inSet = `((${i}.system, ${i}.value) IN (SELECT * FROM unnest(${p.add(f.codes.map((c) => c.system), 'text[]')}, ${codes}))
+          OR (${i}.system IS NULL AND ${i}.value = ANY(${codes})))`;
+        return f.modifier === 'not-in' ? `NOT EXISTS (${head} AND ${inSet})` : `EXISTS (${head} AND ${inSet})`;
+      }
       if (f.modifier === 'not') {
         // :not matches resources with no value equal to any of the values (including no value at all).
         return `NOT EXISTS (${head} AND ${or(f.values.map((v) => valueCondition(i, f, v, p)))})`;
@@ -206,6 +214,14 @@ export function filterSql(f: Filter, a: string, p: SqlParams): string {
       return `EXISTS (SELECT 1 FROM search_reference ${i} JOIN resource ${s} ON ${s}.rid = ${i}.rid
         WHERE ${i}.resource_type = ${p.add(f.sourceType)} AND ${i}.code = ${p.add(f.code)}
           AND ${i}.target_id = ${a}.id AND ${i}.target_type = ${a}.resource_type AND NOT ${s}.deleted AND ${filterSql(f.filter, s, p)})`;
+    }
+    case 'list': {
+      // List.entry.item is the List's `item` reference parameter: the index already holds the members.
+      const i = nextAlias();
+      const l = nextAlias();
+      return `EXISTS (SELECT 1 FROM search_reference ${i} JOIN resource ${l} ON ${l}.rid = ${i}.rid
+        WHERE ${i}.resource_type = 'List' AND ${i}.code = 'item' AND ${l}.id = ANY(${p.add(f.listIds, 'text[]')}) AND NOT ${l}.deleted
+          AND ${i}.target_id = ${a}.id AND ${i}.target_type = ${a}.resource_type)`;
     }
   }
 }
