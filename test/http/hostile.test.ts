@@ -296,3 +296,23 @@ describe('transport-level refusals on a real port (Node fetch client in another 
     expectOutcome(await s.request({ method: 'GET', url: '/fhir/Patient/%E0%A4%A' }), 400, 'invalid');
   });
 });
+
+describe('configured limits', () => {
+  it('SEARCH_MAX_* reach search, conditional interactions and batch searches', async () => {
+    const small = await startTestServer(undefined, { SEARCH_MAX_PARAMS: '2', SEARCH_MAX_SORT_KEYS: '1' });
+    try {
+      expect((await small.request({ method: 'GET', url: '/fhir/Patient?family=a&given=b' })).statusCode).toBe(200);
+      expectOutcome(await small.request({ method: 'GET', url: '/fhir/Patient?family=a&given=b&gender=male' }), 400, 'too-costly');
+      expectOutcome(await small.request({ method: 'GET', url: '/fhir/Patient?_sort=family,given' }), 400, 'too-costly');
+      expectOutcome(await small.request({ method: 'DELETE', url: '/fhir/Patient?family=a&given=b&gender=male' }), 400, 'too-costly');
+      const tx = await small.request({
+        method: 'POST',
+        url: '/fhir',
+        payload: { resourceType: 'Bundle', type: 'transaction', entry: [{ resource: { resourceType: 'Patient' }, request: { method: 'PUT', url: 'Patient?family=a&given=b&gender=male' } }] },
+      });
+      expectOutcome(tx, 400, 'too-costly');
+    } finally {
+      await small.close();
+    }
+  });
+});
