@@ -27,17 +27,18 @@ function fromFastifyError(err: FastifyError): FhirError | undefined {
   }
 }
 
-/** How long an oversized body may take to be read and discarded before the 413 goes out regardless. */
+/** How long an unread body may take to be read and discarded before the answer goes out regardless. */
 const DRAIN_MS = 10_000;
 
 /**
- * Reads and discards the rest of a refused request body, up to maxBytes. Answering while the client
- * is still writing and then closing the connection makes HTTP clients such as undici (Node's fetch)
- * fail with EPIPE/ECONNRESET instead of reading the 413; once the body is consumed they see it.
- * Bodies beyond the bound are not read: the 413 goes out and the connection closes.
+ * Reads and discards the rest of a request body that was refused before being read (413 too large,
+ * 415 unsupported type), up to maxBytes. fastify closes such connections after answering, and closing
+ * while the client is still writing makes HTTP clients such as undici (Node's fetch) fail with
+ * EPIPE/ECONNRESET instead of reading the answer; once the body is consumed they see it. Bodies
+ * beyond the bound are not read: the answer goes out and the connection closes.
  */
 function drainBody(raw: IncomingMessage, maxBytes: number): Promise<void> {
-  if (raw.complete || raw.destroyed) return Promise.resolve();
+  if (raw.complete || raw.readableEnded || raw.destroyed) return Promise.resolve();
   return new Promise((resolve) => {
     let seen = 0;
     const done = (): void => {
@@ -62,15 +63,11 @@ function drainBody(raw: IncomingMessage, maxBytes: number): Promise<void> {
 }
 
 export function registerErrorHandlers(app: FastifyInstance, options: { maxBodyBytes: number }): void {
-  // An oversized body is read up to this bound (and no further) so that the client sees the 413.
+  // An unread body is read up to this bound (and no further) so that the client sees the answer.
   const drainLimit = 4 * options.maxBodyBytes;
   app.setErrorHandler(async (err: FastifyError | FhirError, request, reply) => {
     const known = err instanceof FhirError ? err : fromFastifyError(err);
-    if (known?.status === 413) {
-      const declared = Number(request.headers['content-length']);
-      if (!(declared > drainLimit)) await drainBody(request.raw, drainLimit);
-      if (!request.raw.complete) reply.header('Connection', 'close');
-    }
+    if (!(Number(request.headers['content-length']) > drainLimit)) await drainBody(request.raw, drainLimit);
     if (known) {
       if (known.status >= 500) request.log.error({ err }, 'request failed');
       return send(reply, known.status, known.outcome, known.headers);

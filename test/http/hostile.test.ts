@@ -291,6 +291,13 @@ describe('transport-level refusals on a real port (Node fetch client in another 
     expect((await fetch(`${base}/metadata`)).status).toBe(200); // the server keeps serving
   });
 
+  it('a 12 MB body of an unsupported type: the client receives the 415 OperationOutcome (refused unread, like 413)', async () => {
+    for (let k = 0; k < 3; k++) {
+      const r = await fetchInChild(`${base}/Patient`, { method: 'POST', headers: { 'content-type': 'application/fhir+xml' }, bodyMb: 12 });
+      expect(expectFetchedOutcome(r, 415).code).toBe('not-supported');
+    }
+  });
+
   it('a path segment over the router limit (414) and a malformed URL (400) answer OperationOutcomes', async () => {
     expectOutcome(await s.request({ method: 'GET', url: `/fhir/Patient/${'a'.repeat(600)}` }), 414, 'too-costly');
     expectOutcome(await s.request({ method: 'GET', url: '/fhir/Patient/%E0%A4%A' }), 400, 'invalid');
