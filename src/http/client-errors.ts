@@ -66,11 +66,15 @@ export function clientErrorHandler(err: ClientError, socket: Socket): void {
 }
 
 /** fastify's frameworkErrors: router refusals (414 path segment too long, 400 bad URL) as OperationOutcome. */
-export function frameworkErrors(err: Error & { code?: string; statusCode?: number }, _request: FastifyRequest, reply: FastifyReply): void {
-  const status = err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 400;
-  const message = err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'A path segment of the request URI is too long' : 'The request URL is not valid';
-  void reply
-    .code(status)
-    .type(FHIR_JSON)
-    .send(JSON.stringify(outcome([issue(status === 414 ? 'too-costly' : 'invalid', message)])));
+export function frameworkErrors(err: Error & { code?: string; statusCode?: number }, request: FastifyRequest, reply: FastifyReply): void {
+  const status = err.statusCode ?? 400;
+  let body;
+  if (status >= 500) {
+    request.log.error({ err }, 'framework error');
+    body = outcome([issue('exception', 'Internal server error')]);
+  } else {
+    const message = err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'A path segment of the request URI is too long' : 'The request URL is not valid';
+    body = outcome([issue(status === 414 ? 'too-costly' : 'invalid', message)]);
+  }
+  void reply.code(status).type(FHIR_JSON).send(JSON.stringify(body));
 }
