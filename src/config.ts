@@ -1,5 +1,7 @@
 // Configuration comes from the environment only (12-factor); invalid values stop startup with a clear
 // message rather than falling back silently.
+import { DEFAULT_SEARCH_LIMITS, PARSER_MAX_CHAIN_DEPTH, type SearchLimits } from './fhir/search/limits.js';
+
 export interface Config {
   port: number;
   host: string;
@@ -11,18 +13,34 @@ export interface Config {
   maxJsonDepth: number;
   maxBundleEntries: number;
   searchMaxCount: number;
+  /** Search complexity limits (400 too-costly beyond them), checked before any SQL. */
+  searchLimits: SearchLimits;
   /** Coordination rules on writes; 'off' only for benchmarks and trusted bulk migrations. */
   rulesEnabled: boolean;
   /** Current versions kept in memory per instance (0 = no read cache). */
   readCacheEntries: number;
 }
 
-function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min = 0): number {
+function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   const n = Number(raw);
   if (!Number.isInteger(n) || n < min) throw new Error(`${name} must be an integer >= ${min}, got '${raw}'`);
+  if (n > max) throw new Error(`${name} must be at most ${max}, got '${raw}'`);
   return n;
+}
+
+function searchLimits(env: NodeJS.ProcessEnv): SearchLimits {
+  const d = DEFAULT_SEARCH_LIMITS;
+  return {
+    maxParams: int(env, 'SEARCH_MAX_PARAMS', d.maxParams, 1),
+    maxOrValues: int(env, 'SEARCH_MAX_OR_VALUES', d.maxOrValues, 1),
+    maxContainsTerms: int(env, 'SEARCH_MAX_CONTAINS', d.maxContainsTerms, 0),
+    maxSortKeys: int(env, 'SEARCH_MAX_SORT_KEYS', d.maxSortKeys, 1),
+    maxIncludes: int(env, 'SEARCH_MAX_INCLUDES', d.maxIncludes, 0),
+    maxIterateIncludes: int(env, 'SEARCH_MAX_ITERATE_INCLUDES', d.maxIterateIncludes, 0),
+    maxChainDepth: int(env, 'SEARCH_MAX_CHAIN_DEPTH', d.maxChainDepth, 0, PARSER_MAX_CHAIN_DEPTH),
+  };
 }
 
 function onOff(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
@@ -49,6 +67,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxJsonDepth: int(env, 'MAX_JSON_DEPTH', 64, 8),
     maxBundleEntries: int(env, 'MAX_BUNDLE_ENTRIES', 1000, 1),
     searchMaxCount: int(env, 'SEARCH_MAX_COUNT', 1000, 1),
+    searchLimits: searchLimits(env),
     rulesEnabled: onOff(env, 'CONCORD_RULES', true),
     readCacheEntries: int(env, 'READ_CACHE_ENTRIES', 10_000),
   };

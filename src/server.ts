@@ -52,9 +52,14 @@ export async function createServer(config: Config, logger: Logger | false, datab
     validate: validateForWrite,
     ...(config.rulesEnabled ? { checker: new CoordinationChecker() } : {}),
     baseUrls: config.baseUrl ? [config.baseUrl] : [],
+    searchLimits: config.searchLimits,
   });
-  const search = new SearchService(repository, { maxCount: config.searchMaxCount, defaultCount: 20 }, config.baseUrl ? [config.baseUrl] : []);
-  const bundles = new BundleService(service, bundleGetHandler(service, search));
+  const search = new SearchService(
+    repository,
+    { maxCount: config.searchMaxCount, defaultCount: 20, complexity: config.searchLimits },
+    config.baseUrl ? [config.baseUrl] : [],
+  );
+  const bundles = new BundleService(service, bundleGetHandler(service, search), config.searchLimits);
   await syncConformanceResources(service);
   // CapabilityStatement.supportedProfile: each Concord profile under the type it constrains.
   const profilesByType = new Map<string, string[]>();

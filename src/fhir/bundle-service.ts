@@ -2,7 +2,9 @@
 // A transaction is one database transaction: entries run in the spec's order (DELETE, POST, PUT/PATCH,
 // GET), urn:uuid and conditional references are resolved first, the coordination checks run once over
 // all writes before commit, and any failing entry fails the whole Bundle. A batch runs each entry in its
-// own transaction and reports each outcome.
+// own transaction and reports each outcome: a failing entry, whatever the error, gets its own status
+// and OperationOutcome while the entries before and after it keep their committed results (R4
+// http.html#brules), so the batch itself answers 200.
 import { STATUS_CODES } from 'node:http';
 import type { Bundle, BundleEntry, OperationOutcome, Resource } from '@medplum/fhirtypes';
 import { newId, isValidId } from './ids.js';
@@ -11,6 +13,8 @@ import type { StoredVersion } from './repository.js';
 import type { ResourceService, WriteSession } from './resource-service.js';
 import { RuleViolationError } from './write-pipeline.js';
 import { replaceReferences } from './references.js';
+import { assertNoNul, assertQueryHasNoNul } from './hostile-input.js';
+import { assertSearchLimits, DEFAULT_SEARCH_LIMITS, type SearchLimits } from './search/limits.js';
 
 type Method = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 const ORDER: Record<Method, number> = { DELETE: 0, POST: 1, PUT: 2, PATCH: 2, GET: 3, HEAD: 3 };
@@ -22,6 +26,8 @@ export interface BundleOptions {
   baseUrl: string;
   /** When the request arrived (409 vs 422 for rule rejections). */
   receivedAt?: Date;
+  /** Told about a batch entry that failed with an unexpected (non-FHIR) error, answered 500 in its entry. */
+  onEntryFault?: (err: unknown, index: number) => void;
 }
 
 /** Answers a GET entry (read, vread or search) as a resource or searchset Bundle, as JSON text. */
@@ -52,6 +58,7 @@ export class BundleService {
   constructor(
     private readonly service: ResourceService,
     private readonly get: GetHandler,
+    private readonly searchLimits: SearchLimits = DEFAULT_SEARCH_LIMITS,
   ) {}
 
   async process(body: unknown, options: BundleOptions): Promise<string> {
@@ -128,6 +135,13 @@ export class BundleService {
   }
 
   private async match(session: WriteSession, type: string, query: URLSearchParams, entry: ParsedEntry): Promise<string[]> {
+    try {
+      // Before any SQL, like the conditional interactions outside a Bundle.
+      assertQueryHasNoNul(query, 'conditional criteria');
+      assertSearchLimits(query, this.searchLimits);
+    } catch (err) {
+      throw entryError(err, entry);
+    }
     query.sort();
     await session.tx.lockKey(`conditional:${type}?${query.toString()}`);
     try {
@@ -203,8 +217,13 @@ export class BundleService {
         if (entry.method === 'POST' || (entry.method === 'PUT' && entry.query)) entry.id = undefined;
         results.push(await this.executeBatchEntry(entry, options.baseUrl));
       } catch (err) {
-        if (!(err instanceof FhirError)) throw err;
-        results.push({ status: err.status, outcome: err.outcome });
+        if (err instanceof FhirError) {
+          results.push({ status: err.status, outcome: err.outcome });
+        } else {
+          // The entry's own transaction rolled back; earlier entries stay committed and are reported.
+          options.onEntryFault?.(err, i);
+          results.push({ status: 500, outcome: outcome([issue('exception', `Bundle.entry[${i}]: internal server error`)]) });
+        }
       }
     }
     return responseBundle('batch-response', results, options);
@@ -227,6 +246,10 @@ function parseEntry(entry: BundleEntry, index: number, baseUrl: string): ParsedE
   const request = entry.request;
   if (!request?.method || !request.url) throw new FhirError(400, issue('required', `${where}: request.method and request.url are required`, { expression: [`${where}.request`] }));
   const method = request.method;
+  // A NUL would reach PostgreSQL in the id, the criteria or the lock key and fail there.
+  assertEntryText(request.url, `${where}.request.url`);
+  if (request.ifNoneExist !== undefined) assertEntryText(request.ifNoneExist, `${where}.request.ifNoneExist`);
+  if (entry.fullUrl !== undefined) assertEntryText(entry.fullUrl, `${where}.fullUrl`);
   let url = request.url;
   if (url.startsWith(baseUrl + '/')) url = url.slice(baseUrl.length + 1);
   url = url.replace(/^\/+/, '');
@@ -259,6 +282,15 @@ function parseEntry(entry: BundleEntry, index: number, baseUrl: string): ParsedE
   }
   if (!ORDER[method] && ORDER[method] !== 0) throw new FhirError(400, issue('not-supported', `${where}: method ${String(method)} is not supported`));
   return parsed;
+}
+
+function assertEntryText(text: unknown, where: string): void {
+  if (typeof text !== 'string') throw new FhirError(400, issue('invalid', `${where} must be a string`, { expression: [where] }));
+  try {
+    assertNoNul(text, where);
+  } catch (err) {
+    throw err instanceof FhirError ? new FhirError(400, err.issues.map((i) => ({ ...i, expression: [where] }))) : err;
+  }
 }
 
 /** A JSON Patch in a Bundle travels as a Binary (contentType application/json-patch+json, base64 data). */

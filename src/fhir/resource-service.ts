@@ -17,6 +17,8 @@ import {
   unprocessable,
 } from './outcome.js';
 import type { HistoryPage, HistoryQuery, Repository, StoredVersion, WriteMethod, WriteTx } from './repository.js';
+import { assertJsonHasNoNul, assertQueryHasNoNul } from './hostile-input.js';
+import { assertSearchLimits, DEFAULT_SEARCH_LIMITS, type SearchLimits } from './search/limits.js';
 import { noTransactionalChecks, RuleViolationError, type ProposedWrite, type ResourceValidator, type TransactionalChecker } from './write-pipeline.js';
 
 export interface WriteResult {
@@ -37,6 +39,8 @@ export interface ServiceOptions {
   now?: () => Date;
   /** Base URLs that name this server (BASE_URL); references under them are stored relative. */
   baseUrls?: string[];
+  /** Complexity limits for conditional criteria (If-None-Exist, PUT/DELETE [type]?criteria). */
+  searchLimits?: SearchLimits;
 }
 
 type JsonObject = Record<string, unknown>;
@@ -75,6 +79,7 @@ export class ResourceService {
   private readonly checker: TransactionalChecker;
   private readonly now: () => Date;
   private readonly baseUrls: string[];
+  private readonly searchLimits: SearchLimits;
 
   constructor(
     private readonly repo: Repository,
@@ -84,6 +89,7 @@ export class ResourceService {
     this.checker = options.checker ?? noTransactionalChecks;
     this.now = options.now ?? (() => new Date());
     this.baseUrls = options.baseUrls ?? [];
+    this.searchLimits = options.searchLimits ?? DEFAULT_SEARCH_LIMITS;
   }
 
   // ---- reads ----------------------------------------------------------------------------------
@@ -127,6 +133,7 @@ export class ResourceService {
         return checked.map((c) => c.issue);
       });
     }
+    assertJsonHasNoNul(body, 'The resource');
     const candidate: unknown = isObject(body) ? relativizeReferences(body, this.localBases(baseUrl)) : body;
     const issues = this.validateResource(candidate, type);
     if (hasErrors(issues)) return issues;
@@ -176,7 +183,7 @@ export class ResourceService {
   async create(type: string, body: unknown, options: { ifNoneExist?: string; id?: string } & InSession = {}): Promise<WriteResult> {
     assertType(type);
     const resource = this.validated(body, type, options.baseUrl);
-    const criteria = options.ifNoneExist === undefined ? undefined : conditionalQuery(options.ifNoneExist, 'If-None-Exist');
+    const criteria = options.ifNoneExist === undefined ? undefined : conditionalQuery(options.ifNoneExist, 'If-None-Exist', this.searchLimits);
     return this.run(options, async (session) => {
       const { tx } = session;
       if (criteria) {
@@ -214,7 +221,7 @@ export class ResourceService {
   /** conditional update: PUT [type]?criteria */
   async conditionalUpdate(type: string, query: URLSearchParams, body: unknown, options: { ifMatch?: number } & InSession = {}): Promise<WriteResult> {
     assertType(type);
-    const criteria = conditionalQuery(query.toString(), 'conditional update');
+    const criteria = conditionalQuery(query.toString(), 'conditional update', this.searchLimits);
     const resource = this.validated(body, type, options.baseUrl);
     return this.run(options, async (session) => {
       const { tx } = session;
@@ -274,7 +281,7 @@ export class ResourceService {
   /** conditional delete: one match is deleted; several are refused with 412 (single-delete server). */
   async conditionalDelete(type: string, query: URLSearchParams, options: InSession = {}): Promise<DeleteResult> {
     assertType(type);
-    const criteria = conditionalQuery(query.toString(), 'conditional delete');
+    const criteria = conditionalQuery(query.toString(), 'conditional delete', this.searchLimits);
     return this.run(options, async (session) => {
       const { tx } = session;
       await tx.lockKey(`conditional:${type}?${criteria.toString()}`);
@@ -298,6 +305,7 @@ export class ResourceService {
     if (declared !== type) {
       throw badRequest(`resourceType '${String(declared)}' does not match the URL type '${type}'`, ['resourceType']);
     }
+    assertJsonHasNoNul(body, 'The resource');
     // One spelling per local resource: the rules, locks and search index all key on Type/id.
     const resource = relativizeReferences(body as Resource, this.localBases(baseUrl));
     const issues = this.validateResource(resource, type);
@@ -387,9 +395,12 @@ function checkIfMatch(current: StoredVersion | undefined, ifMatch: number | unde
 }
 
 /** Conditional interactions need at least one criterion; the parameters are sorted so the lock key is stable. */
-function conditionalQuery(raw: string, what: string): URLSearchParams {
+function conditionalQuery(raw: string, what: string, limits: SearchLimits): URLSearchParams {
   const q = new URLSearchParams(raw.startsWith('?') ? raw.slice(1) : raw.replace(/^[A-Za-z]+\?/, ''));
   if ([...q.keys()].length === 0) throw badRequest(`${what} needs search criteria`);
+  // Before any SQL: a NUL would fail in PostgreSQL (500), an oversized query would run for minutes.
+  assertQueryHasNoNul(q, what);
+  assertSearchLimits(q, limits);
   q.sort();
   return q;
 }

@@ -7,6 +7,7 @@ import { isResourceType } from './definitions.js';
 import { notFound, outcome } from './outcome.js';
 import type { Repository, SearchPage, WriteTx } from './repository.js';
 import { encodeCursor, parseSearchRequest } from './search/index.js';
+import { assertSearchLimits, DEFAULT_SEARCH_LIMITS, type SearchLimits } from './search/limits.js';
 import type { SearchCursor, SearchRequest } from './search/types.js';
 import { subsetResource } from './summary.js';
 
@@ -20,7 +21,7 @@ export interface SearchOptions {
 export class SearchService {
   constructor(
     private readonly repo: Repository,
-    private readonly limits: { maxCount: number; defaultCount: number },
+    private readonly limits: { maxCount: number; defaultCount: number; complexity?: SearchLimits },
     /** The configured BASE_URL(s): absolute reference values under them search as local Type/id. */
     private readonly baseUrls: readonly string[] = [],
   ) {}
@@ -28,6 +29,8 @@ export class SearchService {
   /** type undefined = system-level search (optionally limited by _type). Returns the Bundle as JSON text. */
   async search(type: string | undefined, params: URLSearchParams, options: SearchOptions): Promise<string> {
     if (type !== undefined && !isResourceType(type)) throw notFound(`Unknown resource type '${type}'`);
+    // Refused before parsing: too costly a query, or a NUL that PostgreSQL text cannot hold.
+    assertSearchLimits(params, this.limits.complexity ?? DEFAULT_SEARCH_LIMITS);
     const { request, warnings } = parseSearchRequest(type, params, {
       strict: options.strict,
       maxCount: this.limits.maxCount,

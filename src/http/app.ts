@@ -3,6 +3,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { registerBodyParsers } from './body-parsers.js';
+import { clientErrorHandler, frameworkErrors } from './client-errors.js';
 import type { RouteContext } from './context.js';
 import { registerErrorHandlers } from './errors.js';
 import { assertJsonAcceptable } from './negotiation.js';
@@ -32,9 +33,12 @@ export function buildApp(options: AppOptions): FastifyInstance {
     // FHIR ids and search values may be long; the default 100-char param limit would 404 them.
     routerOptions: { maxParamLength: 512, ignoreTrailingSlash: true },
     return503OnClosing: true,
+    // Refusals before routing (header/URI overflow, bad URL) answer with an OperationOutcome too.
+    clientErrorHandler,
+    frameworkErrors,
   }) as unknown as FastifyInstance;
   registerBodyParsers(app, { maxJsonDepth: options.maxJsonDepth });
-  registerErrorHandlers(app);
+  registerErrorHandlers(app, { maxBodyBytes: options.maxBodyBytes });
   healthRoutes(app, options.repository);
 
   void app.register(

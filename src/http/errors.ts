@@ -1,5 +1,6 @@
 // Every error leaves as an OperationOutcome. Client errors carry their diagnostics; anything
 // unexpected is logged (without request bodies) and answered with a generic 500.
+import type { IncomingMessage } from 'node:http';
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import { FhirError, issue, outcome } from '../fhir/outcome.js';
 import { FHIR_JSON } from './negotiation.js';
@@ -26,9 +27,47 @@ function fromFastifyError(err: FastifyError): FhirError | undefined {
   }
 }
 
-export function registerErrorHandlers(app: FastifyInstance): void {
-  app.setErrorHandler((err: FastifyError | FhirError, request, reply) => {
+/** How long an unread body may take to be read and discarded before the answer goes out regardless. */
+const DRAIN_MS = 10_000;
+
+/**
+ * Reads and discards the rest of a request body that was refused before being read (413 too large,
+ * 415 unsupported type), up to maxBytes. fastify closes such connections after answering, and closing
+ * while the client is still writing makes HTTP clients such as undici (Node's fetch) fail with
+ * EPIPE/ECONNRESET instead of reading the answer; once the body is consumed they see it. Bodies
+ * beyond the bound are not read: the answer goes out and the connection closes.
+ */
+function drainBody(raw: IncomingMessage, maxBytes: number): Promise<void> {
+  if (raw.complete || raw.readableEnded || raw.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    let seen = 0;
+    const done = (): void => {
+      clearTimeout(timer);
+      raw.removeListener('data', onData);
+      raw.removeListener('end', done);
+      raw.removeListener('error', done);
+      raw.removeListener('close', done);
+      resolve();
+    };
+    const onData = (chunk: Buffer): void => {
+      seen += chunk.length;
+      if (seen > maxBytes) done();
+    };
+    const timer = setTimeout(done, DRAIN_MS);
+    raw.on('data', onData);
+    raw.once('end', done);
+    raw.once('error', done);
+    raw.once('close', done);
+    raw.resume();
+  });
+}
+
+export function registerErrorHandlers(app: FastifyInstance, options: { maxBodyBytes: number }): void {
+  // An unread body is read up to this bound (and no further) so that the client sees the answer.
+  const drainLimit = 4 * options.maxBodyBytes;
+  app.setErrorHandler(async (err: FastifyError | FhirError, request, reply) => {
     const known = err instanceof FhirError ? err : fromFastifyError(err);
+    if (!(Number(request.headers['content-length']) > drainLimit)) await drainBody(request.raw, drainLimit);
     if (known) {
       if (known.status >= 500) request.log.error({ err }, 'request failed');
       return send(reply, known.status, known.outcome, known.headers);

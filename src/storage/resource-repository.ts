@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import type { HistoryPage, HistoryQuery, Repository, SearchPage, StoredVersion, WriteMethod, WriteTx } from '../fhir/repository.js';
 import { SqlState, sqlStateOf, type Database, type Queryable } from './database.js';
 import { ReadCache } from './read-cache.js';
+import { asClientFault, mapClientFaults } from './client-faults.js';
 import { selectByFacts, writeCoordinationFacts } from './coordination-facts.js';
 import { executeSearch, findMatchingIds, writeSearchIndex } from './search/index.js';
 import type { SearchRequest } from '../fhir/search/types.js';
@@ -232,7 +233,7 @@ export class ResourceRepository implements Repository {
   }
 
   search(request: SearchRequest): Promise<SearchPage> {
-    return executeSearch(this.db, request);
+    return mapClientFaults(executeSearch(this.db, request));
   }
 
   async read(resourceType: string, id: string): Promise<StoredVersion | undefined> {
@@ -293,7 +294,7 @@ export class ResourceRepository implements Repository {
           for (const key of tx.current?.written ?? []) this.cache?.delete(key);
         }
       } catch (err) {
-        if (attempt >= MAX_ATTEMPTS || !RETRYABLE.has(sqlStateOf(err) ?? '')) throw err;
+        if (attempt >= MAX_ATTEMPTS || !RETRYABLE.has(sqlStateOf(err) ?? '')) throw asClientFault(err);
       }
     }
   }

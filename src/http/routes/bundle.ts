@@ -11,6 +11,7 @@ export function bundleRoutes(app: FastifyInstance, ctx: RouteContext): void {
       returnPreference: preferences(request).return,
       baseUrl: baseUrlOf(request, ctx.configuredBaseUrl),
       receivedAt: receivedAt(reply),
+      onEntryFault: (err, index) => request.log.error({ err, entry: index }, 'batch entry failed unexpectedly'),
     });
     return sendJson(reply, 200, body);
   });
