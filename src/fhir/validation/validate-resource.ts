@@ -10,6 +10,7 @@ import { requiredBindingVisitor } from './required-bindings.js';
 import type { JsonObject, WalkVisitor } from './resource-walker.js';
 import { isJsonObject, walkResource } from './resource-walker.js';
 import { structureVisitor } from './structure-checks.js';
+import { valueLimitsVisitor } from './value-limits.js';
 import { dropWaivedIssues } from './waivers.js';
 
 export interface ValidateResourceOptions {
@@ -24,6 +25,11 @@ export function validateResource(resource: unknown, options: ValidateResourceOpt
   if (typeProblem) return [typeProblem];
   const obj = resource as JsonObject & { resourceType: string };
   const type = obj.resourceType;
+
+  // Oversized strings and out-of-range integers are refused before anything whose cost grows with them.
+  const limits: OperationOutcomeIssue[] = [];
+  walkResource(obj, getDataType(type), type, valueLimitsVisitor(limits));
+  if (limits.length > 0) return limits;
 
   const own: OperationOutcomeIssue[] = checkJsonShape(obj, type);
   walkResource(obj, getDataType(type), type, combine(structureVisitor(own), requiredBindingVisitor(own)));

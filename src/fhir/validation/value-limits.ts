@@ -1,0 +1,44 @@
+// The cheap first pass every write gets before the structural validator, FHIRPath invariants or index
+// extraction run: one linear walk that refuses primitive values outside their FHIR type's limits (R4
+// datatypes.html). Strings are capped at 1 MB (R4: "strings SHALL NOT exceed 1MB in size") measured in
+// UTF-8 bytes; xhtml (Narrative.div) and base64Binary (Attachment.data) are bounded only by the body limit.
+// Integers are 32-bit signed; positiveInt >= 1, unsignedInt >= 0.
+import type { OperationOutcomeIssue } from '@medplum/fhirtypes';
+import { issue } from '../outcome.js';
+import type { WalkVisitor } from './resource-walker.js';
+
+export const MAX_STRING_BYTES = 1024 * 1024;
+const UNBOUNDED_STRING_TYPES = new Set(['xhtml', 'base64Binary']);
+const INT32_MIN = -(2 ** 31);
+const INT32_MAX = 2 ** 31 - 1;
+const INTEGER_MIN: Record<string, number> = { integer: INT32_MIN, positiveInt: 1, unsignedInt: 0 };
+
+/** Byte length without encoding: a UTF-16 unit is at most 3 UTF-8 bytes, so only long strings are measured. */
+function utf8TooLong(s: string): boolean {
+  if (s.length * 3 <= MAX_STRING_BYTES) return false;
+  return s.length > MAX_STRING_BYTES || Buffer.byteLength(s, 'utf8') > MAX_STRING_BYTES;
+}
+
+export function valueLimitsVisitor(issues: OperationOutcomeIssue[]): WalkVisitor {
+  return {
+    value: (prop, value, path) => {
+      const type = prop.typeCode;
+      if (typeof value === 'string') {
+        if (!UNBOUNDED_STRING_TYPES.has(type) && utf8TooLong(value)) {
+          issues.push(issue('too-long', `A FHIR ${type} may not exceed 1 MB (1,048,576 bytes of UTF-8)`, { expression: [path] }));
+        }
+      } else if (typeof value === 'number') {
+        const min = INTEGER_MIN[type];
+        if (min !== undefined && Number.isInteger(value) && (value < min || value > INT32_MAX)) {
+          issues.push(issue('value', `${value} is outside the range of FHIR ${type} (${min}..${INT32_MAX})`, { expression: [path] }));
+        }
+      }
+    },
+    // Unknown elements get the string cap too (the validator refuses them, but only after its own walk).
+    unknownKey: (_key, value, path) => {
+      if (typeof value === 'string' && utf8TooLong(value)) {
+        issues.push(issue('too-long', 'A string may not exceed 1 MB (1,048,576 bytes of UTF-8)', { expression: [path] }));
+      }
+    },
+  };
+}
