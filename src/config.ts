@@ -15,6 +15,8 @@ export interface Config {
   rulesEnabled: boolean;
   /** Current versions kept in memory per instance (0 = no read cache). */
   readCacheEntries: number;
+  /** Search index rows one parameter may produce for one resource (5x that for all); more is refused (422). */
+  maxIndexRows: number;
 }
 
 function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min = 0): number {
@@ -51,5 +53,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     searchMaxCount: int(env, 'SEARCH_MAX_COUNT', 1000, 1),
     rulesEnabled: onOff(env, 'CONCORD_RULES', true),
     readCacheEntries: int(env, 'READ_CACHE_ENTRIES', 10_000),
+    maxIndexRows: int(env, 'MAX_INDEX_ROWS', 10_000, 1),
   };
 }

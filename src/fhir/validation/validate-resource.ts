@@ -10,7 +10,7 @@ import { requiredBindingVisitor } from './required-bindings.js';
 import type { JsonObject, WalkVisitor } from './resource-walker.js';
 import { isJsonObject, walkResource } from './resource-walker.js';
 import { structureVisitor } from './structure-checks.js';
-import { valueLimitsVisitor } from './value-limits.js';
+import { checkArrayLengths, valueLimitsVisitor } from './value-limits.js';
 import { dropWaivedIssues } from './waivers.js';
 
 export interface ValidateResourceOptions {
@@ -27,7 +27,8 @@ export function validateResource(resource: unknown, options: ValidateResourceOpt
   const type = obj.resourceType;
 
   // Oversized strings and out-of-range integers are refused before anything whose cost grows with them.
-  const limits: OperationOutcomeIssue[] = [];
+  const limits: OperationOutcomeIssue[] = checkArrayLengths(obj, type);
+  if (limits.length > 0) return limits;
   walkResource(obj, getDataType(type), type, valueLimitsVisitor(limits));
   if (limits.length > 0) return limits;
 

@@ -8,6 +8,30 @@ import { issue } from '../outcome.js';
 import type { WalkVisitor } from './resource-walker.js';
 
 export const MAX_STRING_BYTES = 1024 * 1024;
+/**
+ * Items one JSON array may hold. The body limit alone allows ~350,000 small array items, and the validator's
+ * FHIRPath invariants and the search index extraction cost seconds on such arrays (FHIRPath overflows
+ * its stack past ~120,000). No sensible resource repeats one element 10,000 times, and any indexed element
+ * that did would pass the search index bound (MAX_INDEX_ROWS, default 10,000 per parameter) anyway.
+ */
+export const MAX_ARRAY_ITEMS = 10_000;
+
+/** Issues for arrays longer than MAX_ARRAY_ITEMS, anywhere in the resource (one schema-free linear walk). */
+export function checkArrayLengths(resource: unknown, rootPath: string): OperationOutcomeIssue[] {
+  const stack: [unknown, string][] = [[resource, rootPath]];
+  while (stack.length > 0) {
+    const [v, path] = stack.pop()!;
+    if (Array.isArray(v)) {
+      if (v.length > MAX_ARRAY_ITEMS) {
+        return [issue('too-costly', `An element may repeat at most ${MAX_ARRAY_ITEMS} times; this one has ${v.length}`, { expression: [path] })];
+      }
+      for (let i = 0; i < v.length; i++) stack.push([v[i], `${path}[${i}]`]);
+    } else if (typeof v === 'object' && v !== null) {
+      for (const key of Object.keys(v)) stack.push([(v as Record<string, unknown>)[key], `${path}.${key}`]);
+    }
+  }
+  return [];
+}
 const UNBOUNDED_STRING_TYPES = new Set(['xhtml', 'base64Binary']);
 const INT32_MIN = -(2 ** 31);
 const INT32_MAX = 2 ** 31 - 1;
