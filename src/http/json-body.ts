@@ -35,26 +35,34 @@ export function parseJsonBody(raw: Buffer, maxDepth: number): unknown {
   return value;
 }
 
-/** One walk: counts object members and finds the first string (or key) that is not well-formed Unicode. */
+/**
+ * One walk: counts object members and finds the first string (or key) that is not well-formed Unicode.
+ * Recursive (the depth is bounded by the pre-scan); the path text is only built for a bad string.
+ */
 function checkParsed(root: unknown): { members: number; badString?: string } {
   let members = 0;
-  const stack: [unknown, string][] = [[root, '$']];
-  while (stack.length > 0) {
-    const [v, path] = stack.pop()!;
-    if (typeof v === 'string') {
-      if (!wellFormed(v)) return { members, badString: path };
-    } else if (Array.isArray(v)) {
-      for (let i = 0; i < v.length; i++) stack.push([v[i], `${path}[${i}]`]);
+  const trail: (string | number)[] = [];
+  const visit = (v: unknown): boolean => {
+    if (typeof v === 'string') return wellFormed(v);
+    if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) {
+        trail.push(i);
+        if (!visit(v[i])) return false;
+        trail.pop();
+      }
     } else if (typeof v === 'object' && v !== null && !isLosslessNumber(v)) {
       for (const key of Object.keys(v)) {
         members++;
-        if (!wellFormed(key)) return { members, badString: path };
-        stack.push([(v as Record<string, unknown>)[key], `${path}.${key}`]);
+        trail.push(key);
+        if (!wellFormed(key) || !visit((v as Record<string, unknown>)[key])) return false;
+        trail.pop();
       }
     }
-  }
-  return { members };
+    return true;
+  };
+  if (visit(root)) return { members };
+  return { members, badString: '$' + trail.map((k) => (typeof k === 'number' ? `[${k}]` : `.${k}`)).join('') };
 }
 
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-const wellFormed = (s: string): boolean => !LONE_SURROGATE.test(s);
+// String.prototype.isWellFormed (ES2024, Node 20+) is native and linear; the lib types here stop at ES2023.
+const wellFormed = (s: string): boolean => (s as string & { isWellFormed(): boolean }).isWellFormed();

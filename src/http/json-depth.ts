@@ -4,6 +4,8 @@
 // counts member separators (':' outside strings), which json-body.ts compares with the parsed keys to
 // find duplicate keys.
 
+import { endOfString } from '../fhir/json-strings.js';
+
 export interface JsonScan {
   tooDeep: boolean;
   /** Object members seen (valid only when the text parses). */
@@ -13,14 +15,10 @@ export interface JsonScan {
 export function scanJson(text: string, limit: number): JsonScan {
   let depth = 0;
   let members = 0;
-  let inString = false;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 0x5c /* \ */) i++;
-      else if (c === 0x22 /* " */) inString = false;
-    } else if (c === 0x22) {
-      inString = true;
+    if (c === 0x22 /* " */) {
+      i = endOfString(text, i);
     } else if (c === 0x7b /* { */ || c === 0x5b /* [ */) {
       if (++depth > limit) return { tooDeep: true, members };
     } else if (c === 0x7d /* } */ || c === 0x5d /* ] */) {

@@ -18,20 +18,34 @@ export const MAX_ARRAY_ITEMS = 10_000;
 
 /** Issues for arrays longer than MAX_ARRAY_ITEMS, anywhere in the resource (one schema-free linear walk). */
 export function checkArrayLengths(resource: unknown, rootPath: string): OperationOutcomeIssue[] {
-  const stack: [unknown, string][] = [[resource, rootPath]];
-  while (stack.length > 0) {
-    const [v, path] = stack.pop()!;
+  // Recursive (nesting is bounded by MAX_JSON_DEPTH); the path text is only built for the array refused.
+  const trail: (string | number)[] = [];
+  let length = 0;
+  const visit = (v: unknown): boolean => {
     if (Array.isArray(v)) {
       if (v.length > MAX_ARRAY_ITEMS) {
-        return [issue('too-costly', `An element may repeat at most ${MAX_ARRAY_ITEMS} times; this one has ${v.length}`, { expression: [path] })];
+        length = v.length;
+        return false;
       }
-      for (let i = 0; i < v.length; i++) stack.push([v[i], `${path}[${i}]`]);
+      for (let i = 0; i < v.length; i++) {
+        trail.push(i);
+        if (!visit(v[i])) return false;
+        trail.pop();
+      }
     } else if (typeof v === 'object' && v !== null) {
-      for (const key of Object.keys(v)) stack.push([(v as Record<string, unknown>)[key], `${path}.${key}`]);
+      for (const key of Object.keys(v)) {
+        trail.push(key);
+        if (!visit((v as Record<string, unknown>)[key])) return false;
+        trail.pop();
+      }
     }
-  }
-  return [];
+    return true;
+  };
+  if (visit(resource)) return [];
+  const path = rootPath + trail.map((k) => (typeof k === 'number' ? `[${k}]` : `.${k}`)).join('');
+  return [issue('too-costly', `An element may repeat at most ${MAX_ARRAY_ITEMS} times; this one has ${length}`, { expression: [path] })];
 }
+
 const UNBOUNDED_STRING_TYPES = new Set(['xhtml', 'base64Binary']);
 const INT32_MIN = -(2 ** 31);
 const INT32_MAX = 2 ** 31 - 1;
