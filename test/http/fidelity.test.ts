@@ -13,7 +13,6 @@ afterAll(async () => {
 });
 
 const headers = { 'content-type': FHIR_JSON };
-const code = { coding: [{ system: 'http://loinc.org', code: '29463-7' }] };
 
 /** An Observation as JSON text, with number texts JavaScript would respell. */
 function observationText(marker: string, value = '1.00'): string {
