@@ -7,6 +7,7 @@
 //   against the keys the parse produced.
 import { parseLossless, isLosslessNumber } from '../fhir/number-text.js';
 import { FhirError, issue } from '../fhir/outcome.js';
+import { MAX_ARRAY_ITEMS } from '../fhir/validation/value-limits.js';
 import { scanJson } from './json-depth.js';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
@@ -21,8 +22,10 @@ export function parseJsonBody(raw: Buffer, maxDepth: number): unknown {
     throw bad('The request body is not valid UTF-8');
   }
   if (text.trim() === '') throw new FhirError(400, issue('invalid', 'The request body is empty'));
-  const scan = scanJson(text, maxDepth);
+  const scan = scanJson(text, maxDepth, MAX_ARRAY_ITEMS);
   if (scan.tooDeep) throw new FhirError(400, issue('too-costly', `JSON nesting deeper than ${maxDepth} levels is refused`));
+  // The same bound validation applies (value-limits.ts), applied before parsing; 422 like it.
+  if (scan.tooLongArray) throw new FhirError(422, issue('too-costly', `A JSON array may hold at most ${MAX_ARRAY_ITEMS} items`));
   let value: unknown;
   try {
     value = parseLossless(text);

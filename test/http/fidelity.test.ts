@@ -141,3 +141,39 @@ describe('search index bound', () => {
     expect(s.json<{ entry?: { resource: { id: string } }[] }>(found).entry?.map((e) => e.resource.id)).toEqual([id]);
   });
 });
+
+describe('worst-case bodies do not block the server', () => {
+  it('a concurrent /healthz on a real port answers within 2 s while they are refused', async () => {
+    await s.app.listen({ port: 0, host: '127.0.0.1' });
+    const address = s.app.server.address();
+    const base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+    const bodies = [
+      JSON.stringify({ resourceType: 'Patient', name: [{ given: ['a'.repeat(4 << 20)] }] }),
+      JSON.stringify({ resourceType: 'Patient', name: Array.from({ length: 150_000 }, (_, i) => ({ family: `F${i}` })) }),
+      JSON.stringify({ resourceType: 'Patient', address: [{ line: Array.from({ length: 2_000 }, () => 'x'.repeat(2_000)) }] }),
+    ];
+    let slowest = 0;
+    let done = false;
+    const poll = (async () => {
+      while (!done) {
+        const t = performance.now();
+        const res = await fetch(`${base}/healthz`);
+        expect(res.status).toBe(200);
+        slowest = Math.max(slowest, performance.now() - t);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    })();
+    const statuses = await Promise.all(
+      [...bodies, ...bodies].map((body) =>
+        fetch(`${base}/fhir/Patient`, { method: 'POST', body, headers }).then(async (r) => {
+          await r.arrayBuffer();
+          return r.status;
+        }),
+      ),
+    );
+    done = true;
+    await poll;
+    expect(statuses.slice(0, 2)).toEqual([422, 422]);
+    expect(slowest).toBeLessThan(2000);
+  });
+});
