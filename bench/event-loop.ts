@@ -5,6 +5,7 @@
 //
 //   npx tsx bench/event-loop.ts [--database-url URL]   (default: DATABASE_URL or the local test database)
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { pathToFileURL } from 'node:url';
 import pg from 'pg';
 import { loadConfig } from '../src/config.js';
 import { createServer } from '../src/server.js';
@@ -127,7 +128,7 @@ export async function runEventLoopBench(databaseUrl: string): Promise<string> {
   ].join('\n');
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const i = process.argv.indexOf('--database-url');
   const url = i > 0 ? process.argv[i + 1]! : databaseUrlFromEnv();
   runEventLoopBench(url).then((md) => console.log(`\n${md}`), (err: unknown) => {

@@ -14,7 +14,7 @@ describe('number texts', () => {
 
   it('leaves a number the server changed as the server wrote it, and never touches its input', () => {
     const { plain, texts } = plainNumbers(parseLossless('{"a":1.50,"b":[2.0]}'), 'X');
-    const changed = { ...plain, a: 7 } as Record<string, unknown>;
+    const changed = { ...(plain as Record<string, unknown>), a: 7 };
     expect(stringifyWithTexts(changed, texts)).toBe('{"a":7,"b":[2.0]}');
     expect(plain).toEqual({ a: 1.5, b: [2] });
   });
