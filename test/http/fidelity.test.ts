@@ -102,6 +102,19 @@ describe('refused input answers 4xx OperationOutcome and stores nothing', () => 
     expect(await countOf(type)).toBe(before);
   });
 
+  it('xhtml (Narrative.div) and base64Binary (Attachment.data) over 1 MB are bounded by the body limit only', async () => {
+    const data = Buffer.alloc(1_500_000, 7).toString('base64');
+    const doc = await s.request({ method: 'POST', url: '/fhir/DocumentReference', headers, payload: { resourceType: 'DocumentReference', status: 'current', content: [{ attachment: { contentType: 'text/plain', data } }] } });
+    expect(doc.statusCode, doc.body.slice(0, 300)).toBe(201);
+    const read = await s.request({ method: 'GET', url: `/fhir/DocumentReference/${s.json<{ id: string }>(doc).id}` });
+    expect(s.json<{ content: { attachment: { data: string } }[] }>(read).content[0]!.attachment.data).toBe(data);
+    const bad = await s.request({ method: 'POST', url: '/fhir/DocumentReference', headers, payload: { resourceType: 'DocumentReference', status: 'current', content: [{ attachment: { contentType: 'text/plain', data: `${data}A` } }] } });
+    expect(bad.statusCode).toBe(422);
+    const div = `<div xmlns="http://www.w3.org/1999/xhtml">${'<p>x</p>'.repeat(200_000)}</div>`;
+    const narrated = await s.request({ method: 'POST', url: '/fhir/Patient', headers, payload: { resourceType: 'Patient', text: { status: 'generated', div } } });
+    expect(narrated.statusCode, narrated.body.slice(0, 300)).toBe(201);
+  });
+
   it('a string of exactly 1 MB is accepted', async () => {
     const res = await s.request({ method: 'POST', url: '/fhir/Patient', payload: patient(`"name":[{"given":["${'a'.repeat(1 << 20)}"]}]`), headers });
     expect(res.statusCode).toBe(201);

@@ -57,12 +57,18 @@ function utf8TooLong(s: string): boolean {
   return s.length > MAX_STRING_BYTES || Buffer.byteLength(s, 'utf8') > MAX_STRING_BYTES;
 }
 
-export function valueLimitsVisitor(issues: OperationOutcomeIssue[]): WalkVisitor {
+/**
+ * `unbounded` collects the paths of xhtml and base64Binary values longer than 1 MB: @medplum/core refuses every
+ * string past 1M characters, whatever its type, so validate-resource.ts drops that issue for these paths.
+ */
+export function valueLimitsVisitor(issues: OperationOutcomeIssue[], unbounded?: Map<string, { type: string; value: string }>): WalkVisitor {
   return {
     value: (prop, value, path) => {
       const type = prop.typeCode;
       if (typeof value === 'string') {
-        if (!UNBOUNDED_STRING_TYPES.has(type) && utf8TooLong(value)) {
+        if (UNBOUNDED_STRING_TYPES.has(type)) {
+          if (value.length > MAX_STRING_BYTES) unbounded?.set(path, { type, value });
+        } else if (utf8TooLong(value)) {
           issues.push(issue('too-long', `A FHIR ${type} may not exceed 1 MB (1,048,576 bytes of UTF-8)`, { expression: [path] }));
         }
       } else if (typeof value === 'number') {
@@ -79,4 +85,14 @@ export function valueLimitsVisitor(issues: OperationOutcomeIssue[]): WalkVisitor
       }
     },
   };
+}
+
+const BASE64 = /^[A-Za-z\d+/]*={0,2}$/;
+
+/**
+ * The format check @medplum/core skips for a base64Binary past 1M characters (it stops at the length);
+ * same alphabet and padding as its pattern, without its nested repetition (no backtracking on megabytes).
+ */
+export function isBase64(s: string): boolean {
+  return s.length % 4 === 0 && BASE64.test(s);
 }
