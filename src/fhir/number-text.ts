@@ -134,7 +134,6 @@ export function plainNumbers<T>(value: T, rootPath: string): { plain: T; texts: 
   return { plain: walk(value) as T, texts };
 }
 
-
 /**
  * JSON text of `stored` with each remembered number text put back where `stored` still holds that number
  * (an element the server changed keeps the server's value). Without texts this is JSON.stringify.
