@@ -1,10 +1,12 @@
 // Runs the benchmark suites in bench/ and rewrites each suite's section of bench/RESULTS.md (between
 // <!-- NAME:start --> and <!-- NAME:end -->), leaving every other section as it is.
 //
-//   npm run bench -- [--suite rest-core|search-scale|rules-cost] [options of the suite, e.g. --store both --duration 10 --connections 10]
+//   npm run bench -- [--suite rest-core|search-scale|rules-cost|event-loop] [options of the suite, e.g. --store both --duration 10 --connections 10]
 import { readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { commandFor, parseArgs as parseRestCoreArgs, renderMarkdown, runRestCore } from './rest-core.js';
+import { runEventLoopBench } from './event-loop.js';
+import { databaseUrlFromEnv } from './concord-process.js';
 import * as rulesCost from './rules-cost.js';
 import * as searchScale from './search-scale.js';
 
@@ -45,6 +47,11 @@ const suites: Suite[] = [
       const command = rulesCost.commandFor(options);
       return rulesCost.renderMarkdown(report, `${command.replace(/^npx tsx bench\/rules-cost\.ts/, 'npm run bench -- --suite rules-cost')}\n# or, without RESULTS.md: ${command}`);
     },
+  },
+  {
+    // Worst-case bodies (nested 4 MB string, 150,000 names, ...) while event-loop delay, /healthz and RSS are measured.
+    name: 'event-loop',
+    run: () => runEventLoopBench(databaseUrlFromEnv()),
   },
 ];
 

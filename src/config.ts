@@ -19,6 +19,8 @@ export interface Config {
   rulesEnabled: boolean;
   /** Current versions kept in memory per instance (0 = no read cache). */
   readCacheEntries: number;
+  /** Search index rows one parameter may produce for one resource (5x that for all); more is refused (422). */
+  maxIndexRows: number;
 }
 
 function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
@@ -70,5 +72,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     searchLimits: searchLimits(env),
     rulesEnabled: onOff(env, 'CONCORD_RULES', true),
     readCacheEntries: int(env, 'READ_CACHE_ENTRIES', 10_000),
+    maxIndexRows: int(env, 'MAX_INDEX_ROWS', 10_000, 1),
   };
 }

@@ -46,7 +46,7 @@ export async function createServer(config: Config, logger: Logger | false, datab
   const started = Date.now();
   const projected = await ensureCoordinationFacts(db);
   if (projected !== undefined && logger) logger.info({ resources: projected, ms: Date.now() - started }, 'coordination facts rebuilt');
-  const repository = new ResourceRepository(db, { readCacheEntries: config.readCacheEntries });
+  const repository = new ResourceRepository(db, { readCacheEntries: config.readCacheEntries, maxIndexRows: config.maxIndexRows });
   await repository.init();
   const service = new ResourceService(repository, {
     validate: validateForWrite,

@@ -15,6 +15,7 @@ import { RuleViolationError } from './write-pipeline.js';
 import { replaceReferences } from './references.js';
 import { assertNoNul, assertQueryHasNoNul } from './hostile-input.js';
 import { assertSearchLimits, DEFAULT_SEARCH_LIMITS, type SearchLimits } from './search/limits.js';
+import { parseStored, stringifyLossless } from './number-text.js';
 
 type Method = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 const ORDER: Record<Method, number> = { DELETE: 0, POST: 1, PUT: 2, PATCH: 2, GET: 3, HEAD: 3 };
@@ -265,7 +266,8 @@ function parseEntry(entry: BundleEntry, index: number, baseUrl: string): ParsedE
   if (segments[2] === '_history' && segments[3]) parsed.versionId = segments[3];
   if (queryText !== undefined) parsed.query = new URLSearchParams(queryText);
   if (entry.fullUrl) parsed.fullUrl = entry.fullUrl;
-  if (entry.resource) parsed.resource = structuredClone(entry.resource);
+  // A copy that keeps LosslessNumbers (structuredClone would turn them into plain objects).
+  if (entry.resource) parsed.resource = replaceReferences(entry.resource, () => undefined) as Resource;
   if (request.ifNoneExist) parsed.ifNoneExist = request.ifNoneExist;
   if (request.ifMatch) {
     const m = /^\s*(?:W\/)?"(\d{1,9})"\s*$/.exec(request.ifMatch);
@@ -359,13 +361,14 @@ function responseBundle(type: 'transaction-response' | 'batch-response', results
     if (r.outcome) response.outcome = r.outcome;
     const out: Record<string, unknown> = {};
     if (v && !v.deleted) out.fullUrl = `${options.baseUrl}/${v.resourceType}/${v.id}`;
-    if (r.body !== undefined) out.resource = JSON.parse(r.body) as unknown;
-    else if (v?.content && options.returnPreference === 'representation') out.resource = JSON.parse(v.content) as unknown;
+    // Stored texts parsed and written back losslessly: decimals in the response read exactly as stored.
+    if (r.body !== undefined) out.resource = parseStored(r.body);
+    else if (v?.content && options.returnPreference === 'representation') out.resource = parseStored(v.content);
     else if (v && options.returnPreference === 'OperationOutcome') {
       response.outcome = outcome([issue('informational', `${v.resourceType}/${v.id} version ${v.versionId}`, { severity: 'information' })]);
     }
     out.response = response;
     return out;
   });
-  return JSON.stringify({ resourceType: 'Bundle', id: newId(), type, entry });
+  return stringifyLossless({ resourceType: 'Bundle', id: newId(), type, entry });
 }

@@ -47,8 +47,9 @@ export function applyJsonPatch(document: JsonObject, operations: unknown): JsonO
     throw new FhirError(422, issue('processing', `JSON Patch operation ${error.index ?? '?'} failed: ${error.name.replace(/_/g, ' ').toLowerCase()}`));
   }
   try {
-    // mutateDocument=false: the stored version must not be touched if a later step fails.
-    const result = jsonpatch.applyPatch(document, operations as jsonpatch.Operation[], true, false).newDocument;
+    // mutateDocument=true: the caller passes a fresh parse of the stored text (never the stored version
+    // itself), and fast-json-patch's own copy (JSON round trip) would lose the LosslessNumbers in it.
+    const result = jsonpatch.applyPatch(document, operations as jsonpatch.Operation[], true, true).newDocument;
     return result;
   } catch (err) {
     const msg = err instanceof Error ? err.message.split('\n')[0] : 'patch failed';

@@ -3,6 +3,7 @@
 // transaction, locks, preconditions, the transactional checks and the write itself.
 import type { OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
 import { applyJsonPatch } from './json-patch.js';
+import { parseStored, plainNumbers, stringifyWithTexts, type NumberText } from './number-text.js';
 import { relativizeReferences } from './references.js';
 import { isValidId, newId } from './ids.js';
 import { isResourceType } from './definitions.js';
@@ -134,7 +135,8 @@ export class ResourceService {
       });
     }
     assertJsonHasNoNul(body, 'The resource');
-    const candidate: unknown = isObject(body) ? relativizeReferences(body, this.localBases(baseUrl)) : body;
+    const plain = isObject(body) ? plainNumbers(body, type).plain : body;
+    const candidate: unknown = isObject(plain) ? relativizeReferences(plain, this.localBases(baseUrl)) : plain;
     const issues = this.validateResource(candidate, type);
     if (hasErrors(issues)) return issues;
     const resource = candidate as Resource;
@@ -182,7 +184,7 @@ export class ResourceService {
   /** create, or conditional create when ifNoneExist is given. */
   async create(type: string, body: unknown, options: { ifNoneExist?: string; id?: string } & InSession = {}): Promise<WriteResult> {
     assertType(type);
-    const resource = this.validated(body, type, options.baseUrl);
+    const { resource, texts } = this.validated(body, type, options.baseUrl);
     const criteria = options.ifNoneExist === undefined ? undefined : conditionalQuery(options.ifNoneExist, 'If-None-Exist', this.searchLimits);
     return this.run(options, async (session) => {
       const { tx } = session;
@@ -200,21 +202,21 @@ export class ResourceService {
       }
       // A transaction Bundle pre-assigns ids so urn:uuid references can be rewritten before writing.
       const id = options.id ?? newId();
-      return this.write(session, type, id, resource, undefined, 'POST');
+      return this.write(session, type, id, resource, undefined, 'POST', texts);
     });
   }
 
   /** update by id; creates the resource when the id is new (update-as-create). */
   async update(type: string, id: string, body: unknown, options: { ifMatch?: number } & InSession = {}): Promise<WriteResult> {
     assertType(type);
-    const resource = this.validated(body, type, options.baseUrl);
+    const { resource, texts } = this.validated(body, type, options.baseUrl);
     if (!isValidId(id)) throw badRequest(`'${id}' is not a valid resource id`);
     if (resource.id === undefined) throw badRequest('An update must carry the resource id in the body', [`${type}.id`]);
     if (resource.id !== id) throw badRequest(`Resource id '${resource.id}' does not match the URL id '${id}'`, [`${type}.id`]);
     return this.run(options, async (session) => {
       const current = await session.tx.lockCurrent(type, id);
       checkIfMatch(current, options.ifMatch, `${type}/${id}`);
-      return this.write(session, type, id, resource, current, 'PUT');
+      return this.write(session, type, id, resource, current, 'PUT', texts);
     });
   }
 
@@ -222,7 +224,7 @@ export class ResourceService {
   async conditionalUpdate(type: string, query: URLSearchParams, body: unknown, options: { ifMatch?: number } & InSession = {}): Promise<WriteResult> {
     assertType(type);
     const criteria = conditionalQuery(query.toString(), 'conditional update', this.searchLimits);
-    const resource = this.validated(body, type, options.baseUrl);
+    const { resource, texts } = this.validated(body, type, options.baseUrl);
     return this.run(options, async (session) => {
       const { tx } = session;
       await tx.lockKey(`conditional:${type}?${criteria.toString()}`);
@@ -236,14 +238,14 @@ export class ResourceService {
         const current = await tx.lockCurrent(type, id);
         if (current && !current.deleted) throw new FhirError(409, issue('conflict', `${type}/${id} exists but does not match the criteria`));
         checkIfMatch(current, options.ifMatch, `${type}/${id}`);
-        return this.write(session, type, id, resource, current, 'PUT');
+        return this.write(session, type, id, resource, current, 'PUT', texts);
       }
       if (resource.id !== undefined && resource.id !== match) {
         throw badRequest(`Resource id '${resource.id}' does not match the resource found by the criteria (${match})`, [`${type}.id`]);
       }
       const current = await tx.lockCurrent(type, match);
       checkIfMatch(current, options.ifMatch, `${type}/${match}`);
-      return this.write(session, type, match, { ...resource, id: match }, current, 'PUT');
+      return this.write(session, type, match, { ...resource, id: match }, current, 'PUT', texts);
     });
   }
 
@@ -256,12 +258,13 @@ export class ResourceService {
       if (!current) throw notFound(`${type}/${id} is not known`);
       if (current.deleted) throw gone(`${type}/${id} was deleted`);
       checkIfMatch(current, options.ifMatch, `${type}/${id}`);
-      const patched = applyJsonPatch(JSON.parse(current.content!) as JsonObject, operations);
+      // Parsed keeping number texts, so decimals the patch does not touch keep theirs.
+      const patched = applyJsonPatch(parseStored(current.content!) as JsonObject, operations);
       if (patched.resourceType !== type || patched.id !== id) {
         throw unprocessable([issue('processing', 'A patch may not change resourceType or id')]);
       }
-      const resource = this.validated(patched, type, options.baseUrl);
-      return this.write(session, type, id, resource, current, 'PATCH');
+      const { resource, texts } = this.validated(patched, type, options.baseUrl);
+      return this.write(session, type, id, resource, current, 'PATCH', texts);
     });
   }
 
@@ -297,7 +300,8 @@ export class ResourceService {
 
   // ---- internals --------------------------------------------------------------------------------
 
-  private validated(body: unknown, type: string, baseUrl: string | undefined): Resource {
+  /** The resource with plain numbers (for validation, rules and the index) and the number texts to store. */
+  private validated(body: unknown, type: string, baseUrl: string | undefined): { resource: Resource; texts: NumberText[] } {
     // Not a resource of the URL's type at all is a malformed request (400); a resource of the right
     // type that breaks the definitions or rules is unprocessable (422).
     if (typeof body !== 'object' || body === null || Array.isArray(body)) throw badRequest('The body must be a JSON object (a FHIR resource)');
@@ -306,11 +310,12 @@ export class ResourceService {
       throw badRequest(`resourceType '${String(declared)}' does not match the URL type '${type}'`, ['resourceType']);
     }
     assertJsonHasNoNul(body, 'The resource');
+    const { plain, texts } = plainNumbers(body as Resource, type);
     // One spelling per local resource: the rules, locks and search index all key on Type/id.
-    const resource = relativizeReferences(body as Resource, this.localBases(baseUrl));
+    const resource = relativizeReferences(plain, this.localBases(baseUrl));
     const issues = this.validateResource(resource, type);
     if (hasErrors(issues)) throw new FhirError(422, issues);
-    return resource;
+    return { resource, texts };
   }
 
   private localBases(requestBase: string | undefined): string[] {
@@ -324,6 +329,7 @@ export class ResourceService {
     resource: Resource,
     current: StoredVersion | undefined,
     method: WriteMethod,
+    texts: readonly NumberText[] = [],
   ): Promise<WriteResult> {
     const previous = current && !current.deleted ? parse(current) : undefined;
     const proposed: ProposedWrite = {
@@ -341,7 +347,7 @@ export class ResourceService {
     const versionId = (current?.versionId ?? 0) + 1;
     const lastUpdated = this.now().toISOString();
     const stored = stamp(resource, id, versionId, lastUpdated);
-    const version: StoredVersion = { resourceType: type, id, versionId, lastUpdated, deleted: false, content: JSON.stringify(stored) };
+    const version: StoredVersion = { resourceType: type, id, versionId, lastUpdated, deleted: false, content: stringifyWithTexts(stored, texts) };
     await session.tx.writeVersion(version, method, stored);
     return { status: current && !current.deleted ? 200 : 201, version };
   }

@@ -1,6 +1,7 @@
 // _summary and _elements (R4 search.html#summary, #elements): subsetting applied to served resources.
 // Summary elements come from the R4 definitions (ElementDefinition.isSummary), never a hand list.
 // Subsetted resources carry the SUBSETTED tag, as the spec requires.
+import { parseStored, stringifyLossless } from './number-text.js';
 import { getResourceDefinition } from './definitions.js';
 import type { SummaryMode } from './search/types.js';
 
@@ -46,7 +47,8 @@ function tagged(resource: JsonObject, keep: (key: string) => boolean): JsonObjec
 /** Returns the JSON text to serve: unchanged when no subsetting applies. */
 export function subsetResource(json: string, summary: SummaryMode | undefined, elements: string[] | undefined): string {
   if ((!summary || summary === 'false' || summary === 'count') && !elements?.length) return json;
-  const resource = JSON.parse(json) as JsonObject;
+  // Parsed and written keeping number texts: a summary shows decimals exactly as stored.
+  const resource = parseStored(json) as JsonObject;
   const type = String(resource.resourceType);
   let out: JsonObject;
   if (elements?.length) {
@@ -60,7 +62,7 @@ export function subsetResource(json: string, summary: SummaryMode | undefined, e
     // data: everything but the narrative
     out = tagged(resource, (k) => k !== 'text');
   }
-  return JSON.stringify(out);
+  return stringifyLossless(out);
 }
 
 function isMandatory(type: string, key: string): boolean {

@@ -3,28 +3,19 @@
 // streaming, before anything is buffered past the limit.
 import type { FastifyInstance } from 'fastify';
 import { FhirError, issue } from '../fhir/outcome.js';
-import { exceedsJsonDepth } from './json-depth.js';
+import { parseJsonBody } from './json-body.js';
 
 const JSON_TYPES = ['application/fhir+json', 'application/json', 'application/json-patch+json'];
 const XML_TYPES = /^(application\/fhir\+xml|application\/xml|text\/xml|application\/xml-patch\+xml)/i;
 
 export function registerBodyParsers(app: FastifyInstance, options: { maxJsonDepth: number }): void {
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser(JSON_TYPES, { parseAs: 'string' }, (_req, body, done) => {
-    const text = body as string;
-    if (text.trim() === '') {
-      done(new FhirError(400, issue('invalid', 'The request body is empty')), undefined);
-      return;
-    }
-    if (exceedsJsonDepth(text, options.maxJsonDepth)) {
-      done(new FhirError(400, issue('too-costly', `JSON nesting deeper than ${options.maxJsonDepth} levels is refused`)), undefined);
-      return;
-    }
+  // parseAs 'buffer': the bytes are decoded strictly in json-body.ts, not by fastify's lenient conversion.
+  app.addContentTypeParser(JSON_TYPES, { parseAs: 'buffer' }, (_req, body, done) => {
     try {
-      done(null, JSON.parse(text) as unknown);
+      done(null, parseJsonBody(body as Buffer, options.maxJsonDepth));
     } catch (err) {
-      const detail = err instanceof Error ? err.message : 'invalid JSON';
-      done(new FhirError(400, issue('structure', `The request body is not valid JSON: ${detail}`)), undefined);
+      done(err as Error, undefined);
     }
   });
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {

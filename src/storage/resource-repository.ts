@@ -57,6 +57,7 @@ class Tx implements WriteTx {
     private readonly cache: ReadCache | undefined,
     /** Channel that tells other Concord instances a resource changed (PostgreSQL), if any. */
     private readonly changeChannel: string | undefined,
+    private readonly maxIndexRows: number | undefined,
   ) {}
 
   async lockCurrent(resourceType: string, id: string): Promise<StoredVersion | undefined> {
@@ -143,7 +144,7 @@ class Tx implements WriteTx {
       [rid, v.resourceType, v.id, v.versionId, v.lastUpdated, method, content],
       PREPARED,
     );
-    await writeSearchIndex(this.q, rid, v.deleted ? undefined : resource);
+    await writeSearchIndex(this.q, rid, v.deleted ? undefined : resource, this.maxIndexRows);
     await writeCoordinationFacts(this.q, rid, v.resourceType, v.deleted ? undefined : (resource as Resource | undefined), v.versionId === 1);
     // Delivered at commit (and only if it commits) to every instance's read cache.
     if (this.changeChannel) await this.q.query('SELECT pg_notify($1, $2)', [this.changeChannel, key], PREPARED);
@@ -174,6 +175,8 @@ async function readVersion(q: Queryable, resourceType: string, id: string, versi
 export interface RepositoryOptions {
   /** Entries of the read cache of current versions (0 disables it). */
   readCacheEntries?: number;
+  /** Search index rows one parameter may produce for one resource (see extractIndexValues). */
+  maxIndexRows?: number;
 }
 
 const RELISTEN_MS = 1000;
@@ -181,6 +184,7 @@ const RELISTEN_MS = 1000;
 export class ResourceRepository implements Repository {
   private readonly cache: ReadCache | undefined;
   private readonly changeChannel: string | undefined;
+  private readonly maxIndexRows: number | undefined;
   private stopListening: (() => Promise<void>) | undefined;
   private relisten: NodeJS.Timeout | undefined;
   private closed = false;
@@ -190,6 +194,7 @@ export class ResourceRepository implements Repository {
     options: RepositoryOptions = {},
   ) {
     const entries = options.readCacheEntries ?? 10_000;
+    this.maxIndexRows = options.maxIndexRows;
     this.cache = entries > 0 ? new ReadCache(entries) : undefined;
     // PGlite is single-process: every write passes through here. PostgreSQL may have other writers
     // (other Concord instances), so its cache stays off until the change listener is connected.
@@ -289,7 +294,7 @@ export class ResourceRepository implements Repository {
       try {
         const tx = { current: undefined as Tx | undefined };
         try {
-          return await this.db.transaction((q) => fn((tx.current = new Tx(q, this.cache, this.changeChannel))));
+          return await this.db.transaction((q) => fn((tx.current = new Tx(q, this.cache, this.changeChannel, this.maxIndexRows))));
         } finally {
           for (const key of tx.current?.written ?? []) this.cache?.delete(key);
         }

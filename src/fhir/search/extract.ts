@@ -2,6 +2,7 @@
 // FHIRPath with the R4 model) and turns the resulting FHIR values into index rows. Pure; the storage
 // layer writes the rows in the resource's write transaction.
 import type { Resource } from '@medplum/fhirtypes';
+import { FhirError, issue } from '../outcome.js';
 import { compileExpression } from './expression.js';
 import { getSearchParameterByUrl, searchParametersFor, type SearchParamDef } from './parameters.js';
 import type { CompositeRow, DateRow, IndexRows, QuantityRow, ReferenceRow, SearchParamType, TokenRow } from './types.js';
@@ -209,46 +210,78 @@ function dedupe<T>(rows: T[]): T[] {
   });
 }
 
-/** Every index row of `resource`, for all search parameters applicable to its type. */
-export function extractIndexValues(resource: Resource | Record<string, unknown>): IndexRows {
+/**
+ * Index rows one search parameter may produce for one resource (MAX_INDEX_ROWS configures it); all
+ * parameters together may produce five times that. 5,000 names with family and given give 10,000 `name`
+ * rows (and as many `phonetic`), so that still fits.
+ */
+export const DEFAULT_MAX_INDEX_ROWS = 10_000;
+const TOTAL_FACTOR = 5;
+
+function tooCostly(resourceType: string, max: number, code?: string): FhirError {
+  const which = code ? ` for search parameter '${code}'` : ' in all';
+  return new FhirError(
+    422,
+    issue('too-costly', `This ${resourceType} would need more than ${max} search index rows${which}; it is refused rather than stored unsearchable`, {
+      expression: [resourceType],
+    }),
+  );
+}
+
+/**
+ * Every index row of `resource`, for all search parameters applicable to its type. A resource needing
+ * more than maxRows rows is refused (422 too-costly): with 150,000 names FHIRPath's evaluator overflowed
+ * the call stack (it spreads collections into push()), and that error used to be swallowed, so the
+ * resource was stored with no name rows at all.
+ */
+export function extractIndexValues(resource: Resource | Record<string, unknown>, maxRows: number = DEFAULT_MAX_INDEX_ROWS): IndexRows {
   const rows = emptyRows();
   const resourceType = (resource as { resourceType?: unknown }).resourceType;
   if (typeof resourceType !== 'string') return rows;
+  let total = 0;
+  const add = <T>(target: T[], items: T[], code: string): void => {
+    total += items.length;
+    if (items.length > maxRows) throw tooCostly(resourceType, maxRows, code);
+    if (total > maxRows * TOTAL_FACTOR) throw tooCostly(resourceType, maxRows * TOTAL_FACTOR);
+    for (const item of items) target.push(item); // not push(...items): that overflows the stack past ~100k
+  };
   for (const def of searchParametersFor(resourceType)) {
     if (!def.expression) continue;
     let values: { value: unknown; type: string; path: string }[];
     try {
       values = compileExpression(def.expression)(resource);
-    } catch {
+    } catch (err) {
+      if (err instanceof RangeError) throw tooCostly(resourceType, maxRows, def.code);
       // A FHIRPath runtime error on unusual data (e.g. a wrongly typed choice) must not block the
       // write; that parameter simply has no index value for this resource.
       continue;
     }
+    if (values.length > maxRows) throw tooCostly(resourceType, maxRows, def.code);
     const code = def.code;
     switch (def.type) {
       case 'token':
-        rows.token.push(...values.flatMap((v) => tokens(code, v)));
+        add(rows.token, values.flatMap((v) => tokens(code, v)), code);
         break;
       case 'string':
-        rows.string.push(...values.flatMap((v) => strings(v.value)).map((s) => ({ code, normalized: normalizeString(s), exact: s.slice(0, 400) })));
+        add(rows.string, values.flatMap((v) => strings(v.value)).map((s) => ({ code, normalized: normalizeString(s), exact: s.slice(0, 400) })), code);
         break;
       case 'date':
-        rows.date.push(...values.flatMap((v) => dates(code, v)));
+        add(rows.date, values.flatMap((v) => dates(code, v)), code);
         break;
       case 'number':
-        rows.number.push(...values.flatMap((v) => numbers(code, v)));
+        add(rows.number, values.flatMap((v) => numbers(code, v)), code);
         break;
       case 'quantity':
-        rows.quantity.push(...values.flatMap((v) => quantities(code, v)));
+        add(rows.quantity, values.flatMap((v) => quantities(code, v)), code);
         break;
       case 'reference':
-        rows.reference.push(...values.flatMap((v) => references(code, v)));
+        add(rows.reference, values.flatMap((v) => references(code, v)), code);
         break;
       case 'uri':
-        rows.uri.push(...values.flatMap((v) => uris(code, v)));
+        add(rows.uri, values.flatMap((v) => uris(code, v)), code);
         break;
       case 'composite':
-        rows.composite.push(...composites(def, values, resourceType));
+        add(rows.composite, composites(def, values, resourceType), code);
         break;
       default:
         break;

@@ -8,7 +8,7 @@ import { issue } from '../outcome.js';
 
 export function medplumIssues(resource: Resource): OperationOutcomeIssue[] {
   try {
-    medplumValidate(resource);
+    withoutStringEntries(() => medplumValidate(resource));
     return [];
   } catch (err) {
     if (err instanceof OperationOutcomeError) {
@@ -35,5 +35,22 @@ function invariantExpression(diagnostics: string | undefined): string | undefine
     return typeof parsed.fhirpath === 'string' ? parsed.fhirpath : undefined;
   } catch {
     return undefined;
+  }
+}
+
+/**
+ * Medplum's null check (checkForNull in @medplum/core 4.5) calls Object.entries() on every truthy array item,
+ * strings included: a 4 MB string in `name[0].given` became four million [index, char] pairs (~0.75 GB and
+ * 7-16 s of blocked event loop) only to find no nulls in them. Object.entries of a string is never what the
+ * validator wants, so for the duration of this synchronous call it answers [] for strings. Nothing else runs
+ * meanwhile (single thread, no await), and Node's internals use their own captured copy of Object.entries.
+ */
+export function withoutStringEntries<T>(fn: () => T): T {
+  const entries = Object.entries;
+  Object.entries = ((o: object) => (typeof o === 'string' ? [] : entries(o))) as typeof Object.entries;
+  try {
+    return fn();
+  } finally {
+    Object.entries = entries;
   }
 }

@@ -10,6 +10,7 @@ import { requiredBindingVisitor } from './required-bindings.js';
 import type { JsonObject, WalkVisitor } from './resource-walker.js';
 import { isJsonObject, walkResource } from './resource-walker.js';
 import { structureVisitor } from './structure-checks.js';
+import { checkArrayLengths, isBase64, valueLimitsVisitor } from './value-limits.js';
 import { dropWaivedIssues } from './waivers.js';
 
 export interface ValidateResourceOptions {
@@ -25,9 +26,19 @@ export function validateResource(resource: unknown, options: ValidateResourceOpt
   const obj = resource as JsonObject & { resourceType: string };
   const type = obj.resourceType;
 
+  // Oversized strings and out-of-range integers are refused before anything whose cost grows with them.
+  const limits: OperationOutcomeIssue[] = checkArrayLengths(obj, type);
+  if (limits.length > 0) return limits;
+  const unbounded = new Map<string, { type: string; value: string }>();
+  walkResource(obj, getDataType(type), type, valueLimitsVisitor(limits, unbounded));
+  if (limits.length > 0) return limits;
+
   const own: OperationOutcomeIssue[] = checkJsonShape(obj, type);
   walkResource(obj, getDataType(type), type, combine(structureVisitor(own), requiredBindingVisitor(own)));
-  const base = dropWaivedIssues(obj, medplumIssues(obj as unknown as Resource));
+  const base = dropWaivedIssues(obj, medplumIssues(obj as unknown as Resource)).filter((i) => !isUnboundedLength(i, unbounded));
+  for (const [path, { type: t, value }] of unbounded) {
+    if (t === 'base64Binary' && !isBase64(value)) own.push(issue('value', 'Invalid base64Binary format', { expression: [path] }));
+  }
   return [...dropDuplicates(base, own), ...own];
 }
 
@@ -78,4 +89,10 @@ function dropDuplicates(fromMedplum: OperationOutcomeIssue[], own: OperationOutc
     if (text.startsWith('Resource structure could not be validated') && own.length > 0) return false;
     return true;
   });
+}
+
+/** medplum's 1M-character cap on an xhtml or base64Binary value (R4 bounds those only by the body size). */
+function isUnboundedLength(i: OperationOutcomeIssue, unbounded: Map<string, unknown>): boolean {
+  const path = i.expression?.[0];
+  return path !== undefined && unbounded.has(path) && (i.diagnostics ?? i.details?.text ?? '').includes('cannot be larger than 1 MB');
 }

@@ -75,12 +75,17 @@ function num(n: number | null): string | null {
  * Replaces the index rows of resource `rid`. resource undefined (deleted) removes them. Must run in
  * the transaction that wrote the resource row.
  */
-export async function writeSearchIndex(tx: Queryable, rid: number, resource: Resource | Record<string, unknown> | undefined): Promise<void> {
+export async function writeSearchIndex(
+  tx: Queryable,
+  rid: number,
+  resource: Resource | Record<string, unknown> | undefined,
+  maxRows?: number,
+): Promise<void> {
   const params: unknown[] = [rid];
   const ctes = TABLES.map((t, i) => `d${i} AS (DELETE FROM ${t} WHERE rid = $1)`);
   const resourceType = resource ? (resource as { resourceType?: unknown }).resourceType : undefined;
   if (resource && typeof resourceType === 'string') {
-    const rows = extractIndexValues(resource);
+    const rows = extractIndexValues(resource, maxRows);
     for (const key of Object.keys(rows) as (keyof IndexRows)[]) {
       (rows[key] as { code: string }[]) = (rows[key] as { code: string }[]).filter((r) => !ROW_BACKED.has(r.code));
     }

@@ -1,0 +1,138 @@
+// Worst-case bodies against one Concord (in this process, listening on loopback) while the event loop's
+// delay is sampled with perf_hooks.monitorEventLoopDelay, /healthz is polled every 20 ms, and RSS is
+// sampled every 10 ms. Each input is sent alone, then six at once. The client shares the process (it only
+// sends prepared buffers), so the numbers include its small cost.
+//
+//   npx tsx bench/event-loop.ts [--database-url URL]   (default: DATABASE_URL or the local test database)
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { pathToFileURL } from 'node:url';
+import pg from 'pg';
+import { loadConfig } from '../src/config.js';
+import { createServer } from '../src/server.js';
+import { openPostgres } from '../src/storage/postgres.js';
+import { databaseUrlFromEnv, newSchemaName } from './concord-process.js';
+
+interface Input {
+  name: string;
+  type: string;
+  body: Buffer;
+}
+
+const MB = 1 << 20;
+const json = (v: unknown): Buffer => Buffer.from(JSON.stringify(v));
+
+export function worstCaseInputs(): Input[] {
+  return [
+    { name: 'nested 4 MB string (name[0].given[0])', type: 'Patient', body: json({ resourceType: 'Patient', name: [{ given: ['a'.repeat(4 * MB)] }] }) },
+    { name: '150,000 names', type: 'Patient', body: json({ resourceType: 'Patient', name: Array.from({ length: 150_000 }, (_, i) => ({ family: `F${i}` })) }) },
+    {
+      name: '4 x 1 MB given (accepted)',
+      type: 'Patient',
+      body: json({ resourceType: 'Patient', name: [{ given: Array.from({ length: 4 }, (_, i) => String(i).repeat(MB - 8)) }] }),
+    },
+    {
+      name: '5,000 lines of 900 chars in 1 address (accepted)',
+      type: 'Patient',
+      body: json({ resourceType: 'Patient', address: [{ line: Array.from({ length: 5_000 }, (_, i) => `${i}`.padEnd(900, 'x')) }] }),
+    },
+    { name: '5,000 names (accepted)', type: 'Patient', body: json({ resourceType: 'Patient', name: Array.from({ length: 5_000 }, (_, i) => ({ family: `F${i}`, given: [`G${i}`] })) }) },
+    { name: 'decimal-heavy: 10,000 x 1.10 in extensions (accepted)', type: 'Basic', body: Buffer.from(
+      `{"resourceType":"Basic","code":{"text":"d"},"extension":[${Array.from({ length: 10_000 }, () => '{"url":"http://e.org/d","valueDecimal":1.10}').join(',')}]}`) },
+  ];
+}
+
+interface Measure {
+  statuses: number[];
+  wallMs: number;
+  loopMaxMs: number;
+  loopP99Ms: number;
+  healthMaxMs: number;
+  peakRssMb: number;
+}
+
+async function measure(base: string, input: Input, parallel: number): Promise<Measure> {
+  global.gc?.();
+  const h = monitorEventLoopDelay({ resolution: 10 });
+  let peakRss = process.memoryUsage().rss;
+  const rssTimer = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 10);
+  let healthMax = 0;
+  let running = true;
+  const poll = (async () => {
+    while (running) {
+      const t = performance.now();
+      await fetch(`${base}/healthz`).then((r) => r.arrayBuffer());
+      healthMax = Math.max(healthMax, performance.now() - t);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  })();
+  h.enable();
+  const started = performance.now();
+  const statuses = await Promise.all(
+    Array.from({ length: parallel }, () =>
+      fetch(`${base}/fhir/${input.type}`, { method: 'POST', body: input.body, headers: { 'content-type': 'application/fhir+json' } }).then(async (r) => {
+        await r.arrayBuffer();
+        return r.status;
+      }),
+    ),
+  );
+  const wallMs = performance.now() - started;
+  h.disable();
+  running = false;
+  await poll;
+  clearInterval(rssTimer);
+  return { statuses, wallMs, loopMaxMs: h.max / 1e6, loopP99Ms: h.percentile(99) / 1e6, healthMaxMs: healthMax, peakRssMb: peakRss / MB };
+}
+
+export async function runEventLoopBench(databaseUrl: string): Promise<string> {
+  const schema = newSchemaName('bench_loop');
+  const db = await openPostgres({ connectionString: databaseUrl, schema });
+  const server = await createServer(loadConfig({ DATABASE_URL: databaseUrl, LOG_LEVEL: 'silent' }), false, db);
+  await server.app.listen({ port: 0, host: '127.0.0.1' });
+  const address = server.app.server.address();
+  const base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  const rows: string[] = [];
+  try {
+    // Warm-up: definitions, FHIRPath compilation, connection pool.
+    await measure(base, { name: 'warm-up', type: 'Patient', body: json({ resourceType: 'Patient', name: [{ family: 'W' }] }) }, 2);
+    for (const input of worstCaseInputs()) {
+      for (const parallel of [1, 6]) {
+        const m = await measure(base, input, parallel);
+        rows.push(
+          `| ${input.name} | ${(input.body.length / MB).toFixed(1)} | ${parallel} | ${[...new Set(m.statuses)].join(', ')} | ${m.wallMs.toFixed(0)} | ` +
+            `${m.loopMaxMs.toFixed(0)} | ${m.loopP99Ms.toFixed(0)} | ${m.healthMaxMs.toFixed(0)} | ${m.peakRssMb.toFixed(0)} |`,
+        );
+        console.log(rows.at(-1));
+      }
+    }
+  } finally {
+    await server.close();
+    const c = new pg.Client({ connectionString: databaseUrl });
+    await c.connect();
+    await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    await c.end();
+  }
+  return [
+    '## Event loop and memory under worst-case bodies',
+    '',
+    '```',
+    'npm run bench -- --suite event-loop',
+    '# or, without RESULTS.md: npx tsx bench/event-loop.ts',
+    '```',
+    '',
+    `Node ${process.version}, PostgreSQL, server and client in one process (loopback). Loop max/p99: perf_hooks.monitorEventLoopDelay`,
+    'over the requests; /healthz max: slowest of the health checks polled every 20 ms meanwhile; RSS: process peak.',
+    '',
+    '| input | MB | at once | status | wall ms | loop max ms | loop p99 ms | /healthz max ms | peak RSS MB |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...rows,
+  ].join('\n');
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const i = process.argv.indexOf('--database-url');
+  const url = i > 0 ? process.argv[i + 1]! : databaseUrlFromEnv();
+  runEventLoopBench(url).then((md) => console.log(`\n${md}`), (err: unknown) => {
+    console.error(err);
+    process.exitCode = 1;
+  });
+}
