@@ -15,6 +15,8 @@ export interface SearchOptions {
   baseUrl: string;
   /** Inside a transaction Bundle, search sees the transaction's own writes. */
   tx?: WriteTx;
+  /** Aborted when the client went away: the running query is cancelled. */
+  signal?: AbortSignal;
 }
 
 export class SearchService {
@@ -31,7 +33,7 @@ export class SearchService {
       maxCount: this.limits.maxCount,
       defaultCount: this.limits.defaultCount,
     });
-    const page = await (options.tx ?? this.repo).search(request);
+    const page = await (options.tx ? options.tx.search(request) : this.repo.search(request, options.signal ? { signal: options.signal } : {}));
     return searchsetBundle(type, params, request, page, warnings, options.baseUrl);
   }
 }
