@@ -101,13 +101,13 @@ describe.skipIf(!hasPostgres)('a simulated PostgreSQL restart (every session of 
     const created = await a.inject('POST', '/fhir/Patient', patient('Before'));
     const id = (JSON.parse(created.body) as { id: string }).id;
     expect((await a.inject('GET', `/fhir/Patient/${id}`)).statusCode).toBe(200); // now cached in a
-    await waitFor('the listener to be connected', async () => a.repository.cacheCoherent);
+    await waitFor('the listener to be connected', () => a.repository.cacheCoherent);
 
     // The LISTEN session, the probe's and the pooled ones.
     expect(await terminateSessions(admin, a.appName)).toBeGreaterThanOrEqual(2);
-    await waitFor('the lost listener to switch the cache off', async () => !a.repository.cacheCoherent);
+    await waitFor('the lost listener to switch the cache off', () => !a.repository.cacheCoherent);
     await waitFor('/readyz to answer 200 again', async () => (await a.app.inject({ method: 'GET', url: '/readyz' })).statusCode === 200);
-    await waitFor('the read cache listener to reconnect', async () => a.repository.cacheCoherent);
+    await waitFor('the read cache listener to reconnect', () => a.repository.cacheCoherent);
 
     const stale = await a.inject('GET', `/fhir/Patient/${id}`); // cached again after reconnecting
     expect(stale.statusCode).toBe(200);
