@@ -103,6 +103,11 @@ export async function openPostgres(options: PostgresOptions): Promise<Database> 
   });
   // An idle client that errors (e.g. the server restarts) must not crash the process; pg-pool drops it.
   pool.on('error', () => undefined);
+  // pg-pool takes its own listener off a client before handing it out, and the borrower can only add
+  // one a microtask later: a session terminated right as it is handed over (a FATAL in the same packet
+  // as ReadyForQuery) would be an unhandled 'error' that ends the process. A listener for the client's
+  // whole life closes that gap; pg-pool still discards the broken client on release.
+  pool.on('connect', (client) => client.on('error', () => undefined));
   const probe = new HealthProbe(connection);
 
   /**

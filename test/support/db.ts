@@ -32,7 +32,9 @@ export async function openTestDatabase(backend: Backend = defaultBackend(), opti
     const url = postgresUrl();
     if (!url) throw new Error('no PostgreSQL available for this test run');
     const schema = `t_${randomBytes(6).toString('hex')}`;
-    const inner = await openPostgres({ connectionString: url, schema, ...options });
+    // Integration tests check outcomes, not latency: on a loaded shared machine hundreds of parallel
+    // requests may queue for a connection longer than the production acquire timeout (a 503 there).
+    const inner = await openPostgres({ connectionString: url, schema, acquireTimeoutMs: 60_000, ...options });
     db = {
       ...inner,
       async close() {
