@@ -21,6 +21,14 @@ export interface Config {
   readCacheEntries: number;
   /** Search index rows one parameter may produce for one resource (5x that for all); more is refused (422). */
   maxIndexRows: number;
+  /** PostgreSQL: how long start-up retries an unreachable server before giving up (ms). */
+  databaseConnectTimeoutMs: number;
+  /** PostgreSQL: how long a request waits for a pooled connection before a 503 (ms). */
+  dbAcquireTimeoutMs: number;
+  /** PostgreSQL: statement timeout of reads and searches (ms; 0 = none). */
+  searchTimeoutMs: number;
+  /** PostgreSQL: statement timeout inside write transactions (ms; 0 = none). */
+  writeTimeoutMs: number;
 }
 
 function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
@@ -53,15 +61,33 @@ function onOff(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean
   throw new Error(`${name} must be 'on' or 'off', got '${raw}'`);
 }
 
+/** A PostgreSQL URL node-postgres can use; anything else would fail later with a misleading error. */
+function databaseUrl(env: NodeJS.ProcessEnv): string | undefined {
+  const raw = env.DATABASE_URL;
+  if (!raw) return undefined;
+  let protocol: string | undefined;
+  try {
+    protocol = new URL(raw).protocol;
+  } catch {
+    protocol = undefined;
+  }
+  if (protocol !== 'postgres:' && protocol !== 'postgresql:') {
+    // The value may hold a password: name the expected form, not what was given.
+    throw new Error('DATABASE_URL must be a PostgreSQL URL like postgres://user:password@host:5432/database');
+  }
+  return raw;
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const baseUrl = env.BASE_URL?.replace(/\/+$/, '');
   if (baseUrl !== undefined && baseUrl !== '' && !/^https?:\/\/[^/]+/.test(baseUrl)) {
     throw new Error(`BASE_URL must be an absolute http(s) URL, got '${env.BASE_URL}'`);
   }
+  const dbUrl = databaseUrl(env);
   return {
     port: int(env, 'PORT', 8080),
     host: env.HOST || '0.0.0.0',
-    ...(env.DATABASE_URL ? { databaseUrl: env.DATABASE_URL } : {}),
+    ...(dbUrl ? { databaseUrl: dbUrl } : {}),
     dataDir: env.CONCORD_DATA_DIR || './data',
     ...(baseUrl ? { baseUrl } : {}),
     logLevel: env.LOG_LEVEL || 'info',
@@ -73,5 +99,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     rulesEnabled: onOff(env, 'CONCORD_RULES', true),
     readCacheEntries: int(env, 'READ_CACHE_ENTRIES', 10_000),
     maxIndexRows: int(env, 'MAX_INDEX_ROWS', 10_000, 1),
+    databaseConnectTimeoutMs: int(env, 'DATABASE_CONNECT_TIMEOUT', 30) * 1000,
+    dbAcquireTimeoutMs: int(env, 'DB_ACQUIRE_TIMEOUT_MS', 5000, 1),
+    searchTimeoutMs: int(env, 'SEARCH_TIMEOUT_MS', 10_000),
+    writeTimeoutMs: int(env, 'WRITE_TIMEOUT_MS', 30_000),
   };
 }

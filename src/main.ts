@@ -1,12 +1,28 @@
 // Process entry point: `npm start`. Embedded PGlite when DATABASE_URL is unset.
-import { loadConfig } from './config.js';
+import { loadConfig, type Config } from './config.js';
 import { createLogger } from './logger.js';
-import { createServer } from './server.js';
+import { createServer, type Server } from './server.js';
 import { describeStore } from './storage/open.js';
+import { DatabaseConnectError } from './storage/pg-connect.js';
 
-const config = loadConfig();
+// A start-up failure the operator must fix (configuration, database unreachable) is one log line that
+// says what and where, without a stack or credentials; anything unexpected keeps its stack.
+let config: Config;
+try {
+  config = loadConfig();
+} catch (err) {
+  createLogger('info').fatal(`invalid configuration: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+}
 const logger = createLogger(config.logLevel);
-const server = await createServer(config, logger);
+let server: Server;
+try {
+  server = await createServer(config, logger);
+} catch (err) {
+  if (err instanceof DatabaseConnectError) logger.fatal(err.message);
+  else logger.fatal({ err }, 'start-up failed');
+  process.exit(1);
+}
 const address = await server.app.listen({ port: config.port, host: config.host });
 logger.info({ url: `${config.baseUrl ?? `${address}/fhir`}`, store: describeStore(config) }, 'Concord FHIR server listening');
 

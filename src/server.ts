@@ -20,6 +20,7 @@ import type { Database } from './storage/database.js';
 import { ensureCoordinationFacts } from './storage/coordination-facts.js';
 import { migrate } from './storage/migrate.js';
 import { openDatabase } from './storage/open.js';
+import { connectFailureReason } from './storage/pg-connect.js';
 import { ResourceRepository } from './storage/resource-repository.js';
 
 export interface Server {
@@ -40,13 +41,24 @@ const LIST_PARAM: CapabilityStatementRestResourceSearchParam = {
 
 export async function createServer(config: Config, logger: Logger | false, database?: Database): Promise<Server> {
   loadDefinitions();
-  const db = database ?? (await openDatabase(config));
+  const db =
+    database ??
+    (await openDatabase({
+      ...config,
+      onConnectRetry: (err, attempt, delayMs) => {
+        if (logger) logger.warn({ attempt, retryInMs: delayMs, reason: connectFailureReason(err) }, 'database not reachable yet');
+      },
+    }));
   await migrate(db);
   // The coordination rules read the fact projection: it must match this build's derivation first.
   const started = Date.now();
   const projected = await ensureCoordinationFacts(db);
   if (projected !== undefined && logger) logger.info({ resources: projected, ms: Date.now() - started }, 'coordination facts rebuilt');
-  const repository = new ResourceRepository(db, { readCacheEntries: config.readCacheEntries, maxIndexRows: config.maxIndexRows });
+  const repository = new ResourceRepository(db, {
+    readCacheEntries: config.readCacheEntries,
+    maxIndexRows: config.maxIndexRows,
+    writeTimeoutMs: config.writeTimeoutMs,
+  });
   await repository.init();
   const service = new ResourceService(repository, {
     validate: validateForWrite,

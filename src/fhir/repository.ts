@@ -79,13 +79,15 @@ export interface WriteTx {
 }
 
 export interface Repository {
-  search(request: SearchRequest): Promise<SearchPage>;
+  /** signal aborts when the client went away: the search stops and rejects (StoreUnavailableError). */
+  search(request: SearchRequest, options?: { signal?: AbortSignal }): Promise<SearchPage>;
   readonly kind: 'postgres' | 'pglite';
   read(resourceType: string, id: string): Promise<StoredVersion | undefined>;
   readVersion(resourceType: string, id: string, versionId: number): Promise<StoredVersion | undefined>;
   history(query: HistoryQuery): Promise<HistoryPage>;
   /** Runs fn in one transaction; retried on serialisation failures and unique-key races. */
   transaction<T>(fn: (tx: WriteTx) => Promise<T>): Promise<T>;
-  ping(): Promise<void>;
+  /** Answers (or fails) within about timeoutMs, even when every pooled connection is busy. */
+  ping(timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
 }

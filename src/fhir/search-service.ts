@@ -16,6 +16,8 @@ export interface SearchOptions {
   baseUrl: string;
   /** Inside a transaction Bundle, search sees the transaction's own writes. */
   tx?: WriteTx;
+  /** Aborted when the client went away: the running query is cancelled. */
+  signal?: AbortSignal;
 }
 
 export class SearchService {
@@ -37,7 +39,7 @@ export class SearchService {
       defaultCount: this.limits.defaultCount,
       localBases: [...this.baseUrls, options.baseUrl],
     });
-    const page = await (options.tx ?? this.repo).search(request);
+    const page = await (options.tx ? options.tx.search(request) : this.repo.search(request, options.signal ? { signal: options.signal } : {}));
     return searchsetBundle(type, request, page, warnings, options.baseUrl);
   }
 }

@@ -8,6 +8,20 @@ export interface QueryResult<T> {
 
 export interface QueryOptions {
   prepare?: boolean;
+  /**
+   * Aborting cancels the running statement (PostgreSQL: the connection is closed and the server stops
+   * the query within client_connection_check_interval); the call rejects with StoreUnavailableError
+   * 'cancelled'. PGlite ignores it (one in-process connection, nothing to release).
+   */
+  signal?: AbortSignal;
+}
+
+export interface TransactionOptions {
+  /**
+   * statement_timeout inside the transaction (SET LOCAL), in ms; 0 or unset = none. A timed-out
+   * statement rolls the transaction back and rejects with StoreUnavailableError 'write-timeout'.
+   */
+  timeoutMs?: number;
 }
 
 export interface Queryable {
@@ -23,10 +37,11 @@ export interface Queryable {
 export interface Database extends Queryable {
   readonly kind: 'postgres' | 'pglite';
   /** Runs fn in one READ COMMITTED transaction on one connection; rolls back when fn throws. */
-  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  transaction<T>(fn: (tx: Queryable) => Promise<T>, options?: TransactionOptions): Promise<T>;
   /** Runs fn holding a session-level advisory lock (used by migrations, which span transactions). */
   withSessionLock<T>(key: number, fn: (conn: Queryable) => Promise<T>): Promise<T>;
-  ping(): Promise<void>;
+  /** Answers within about timeoutMs either way: never queues behind a busy pool (readiness probes). */
+  ping(timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
   /**
    * PostgreSQL only: LISTEN on a channel over a dedicated connection. onLost fires once if that

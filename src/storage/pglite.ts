@@ -26,6 +26,9 @@ export async function openPglite(dataDir?: string): Promise<Database> {
     namespace: 'public',
     query: (sql, params) => root.query(sql, params),
     exec: (sql) => root.exec(sql),
+    // Statement timeouts and cancellation (TransactionOptions, QueryOptions.signal) are not applied:
+    // PGlite runs in this process's thread, where PostgreSQL's timer interrupts cannot fire, and there
+    // is no connection to give back or close. Its one connection also never waits in a pool.
     transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
       return db.transaction((tx) => fn(wrapTx(tx)));
     },

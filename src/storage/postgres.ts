@@ -1,6 +1,9 @@
 import { createHash } from 'node:crypto';
 import pg from 'pg';
-import type { Database, Queryable, QueryOptions, QueryResult } from './database.js';
+import type { Database, Queryable, QueryOptions, QueryResult, TransactionOptions } from './database.js';
+import { classify, isConnectionError } from './faults.js';
+import { connectWithRetry } from './pg-connect.js';
+import { HealthProbe } from './pg-health.js';
 
 // int8 (bigint) arrives as a string by default; Concord's bigints (rids, sequence numbers) stay far
 // below 2^53, so they are parsed to numbers once here rather than at every call site.
@@ -11,7 +14,25 @@ export interface PostgresOptions {
   /** Schema to create and use (tests isolate each file in its own schema). */
   schema?: string;
   max?: number;
+  /** application_name of every connection (pg_stat_activity); one given in the URL wins. Default 'concord'. */
+  applicationName?: string;
+  /** How long a request waits for a pooled connection before it is answered 503 (ms). */
+  acquireTimeoutMs?: number;
+  /** statement_timeout of statements outside transactions (reads, searches), in ms; 0 = none. */
+  statementTimeoutMs?: number;
+  /** How long an unreachable server is retried (with backoff) before opening fails, in ms; 0 = once. */
+  connectTimeoutMs?: number;
+  /** Called before each retry of an unreachable server at open (for a log line). */
+  onConnectRetry?: (err: unknown, attempt: number, delayMs: number) => void;
 }
+
+export const DEFAULT_ACQUIRE_TIMEOUT_MS = 5000;
+/**
+ * How often a backend running a statement checks that its client is still there (PostgreSQL 14+): a
+ * query whose client went away (request abandoned, Concord killed) stops within this time instead of
+ * running to its end.
+ */
+const CLIENT_CHECK_INTERVAL_MS = 1000;
 
 const statementNames = new Map<string, string>();
 function statementName(sql: string): string {
@@ -23,40 +44,116 @@ function statementName(sql: string): string {
   return name;
 }
 
-function wrap(client: pg.ClientBase | pg.Pool): Queryable {
+type TimeoutKind = 'search-timeout' | 'write-timeout';
+
+/** Runs one statement on client; an abort closes the connection (the server then stops the query). */
+async function run(client: pg.ClientBase, sql: string, params: unknown[] | undefined, options: QueryOptions | undefined, timeout: TimeoutKind): Promise<pg.QueryResult> {
+  const signal = options?.signal;
+  const onAbort = (): void => void (client as pg.Client).end().catch(() => undefined);
+  try {
+    signal?.throwIfAborted();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    return options?.prepare
+      ? await client.query({ name: statementName(sql), text: sql, values: params ?? [] })
+      : await client.query(sql, params);
+  } catch (err) {
+    throw classify(err, { timeout, signal });
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+  }
+}
+
+function wrap(client: pg.ClientBase, timeout: TimeoutKind): Queryable {
   return {
     async query<T>(sql: string, params?: unknown[], options?: QueryOptions): Promise<QueryResult<T>> {
-      const res = options?.prepare
-        ? await client.query({ name: statementName(sql), text: sql, values: params ?? [] })
-        : await client.query(sql, params);
+      const res = await run(client, sql, params, options, timeout);
       return { rows: res.rows as T[], rowCount: res.rowCount ?? 0 };
     },
     async exec(sql: string): Promise<void> {
-      await client.query(sql);
+      await run(client, sql, undefined, undefined, timeout);
     },
   };
+}
+
+function timeoutMs(ms: number | undefined): number {
+  if (ms === undefined) return 0;
+  if (!Number.isInteger(ms) || ms < 0) throw new Error(`invalid statement timeout ${ms}`);
+  return ms;
 }
 
 export async function openPostgres(options: PostgresOptions): Promise<Database> {
   const { schema } = options;
   if (schema && !/^[a-z_][a-z0-9_]*$/.test(schema)) throw new Error(`invalid schema name ${schema}`);
-  const pool = new pg.Pool({
+  const connection: pg.ClientConfig = {
     connectionString: options.connectionString,
+    ...(options.applicationName ? { application_name: options.applicationName } : {}),
+    fallback_application_name: 'concord',
+    // Notices a server that vanished without closing the socket (host down, network cut).
+    keepAlive: true,
+    keepAliveInitialDelayMillis: 10_000,
+  };
+  const pool = new pg.Pool({
+    ...connection,
     max: options.max ?? 20,
+    connectionTimeoutMillis: options.acquireTimeoutMs ?? DEFAULT_ACQUIRE_TIMEOUT_MS,
+    ...(options.statementTimeoutMs ? { statement_timeout: timeoutMs(options.statementTimeoutMs) } : {}),
     // A schema per test file: every pooled connection resolves unqualified names there first, and
     // extensions installed in public stay visible.
-    ...(schema ? { options: `-c search_path=${schema},public` } : {}),
+    options: [`-c client_connection_check_interval=${CLIENT_CHECK_INTERVAL_MS}`, ...(schema ? [`-c search_path=${schema},public`] : [])].join(' '),
   });
-  // An idle client that errors (e.g. the server restarts) must not crash the process.
+  // An idle client that errors (e.g. the server restarts) must not crash the process; pg-pool drops it.
   pool.on('error', () => undefined);
-  if (schema) await pool.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
-  const root = wrap(pool);
+  // pg-pool takes its own listener off a client before handing it out, and the borrower can only add
+  // one a microtask later: a session terminated right as it is handed over (a FATAL in the same packet
+  // as ReadyForQuery) would be an unhandled 'error' that ends the process. A listener for the client's
+  // whole life closes that gap; pg-pool still discards the broken client on release.
+  pool.on('connect', (client) => client.on('error', () => undefined));
+  const probe = new HealthProbe(connection);
+
+  /**
+   * Holds one pooled client for fn. While checked out, pg-pool listens for nothing on it: a session
+   * terminated between two statements would emit an unhandled 'error' and end the process, so the
+   * error is caught here, and a broken client is destroyed on release instead of reused.
+   */
+  async function withClient<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    let client: pg.PoolClient;
+    try {
+      client = await pool.connect();
+    } catch (err) {
+      throw classify(err, { timeout: 'search-timeout' });
+    }
+    let broken: Error | undefined;
+    const onError = (err: Error): void => {
+      broken ??= err;
+    };
+    client.on('error', onError);
+    try {
+      return await fn(client);
+    } catch (err) {
+      if (isConnectionError(err)) broken ??= err instanceof Error ? err : new Error('connection error');
+      throw err;
+    } finally {
+      client.off('error', onError);
+      client.release(broken);
+    }
+  }
+
+  try {
+    await connectWithRetry(() => withClient((c) => c.query(schema ? `CREATE SCHEMA IF NOT EXISTS ${schema}` : 'SELECT 1')), {
+      timeoutMs: options.connectTimeoutMs ?? 0,
+      where: options.connectionString,
+      ...(options.onConnectRetry ? { onRetry: options.onConnectRetry } : {}),
+    });
+  } catch (err) {
+    await pool.end().catch(() => undefined);
+    throw err;
+  }
 
   return {
     kind: 'postgres',
     namespace: schema ?? 'public',
     async listen(channel, onMessage, onLost) {
-      const client = new pg.Client({ connectionString: options.connectionString });
+      const client = new pg.Client(connection);
       let lost = false;
       const fail = (err: unknown): void => {
         if (lost) return;
@@ -68,46 +165,60 @@ export async function openPostgres(options: PostgresOptions): Promise<Database> 
       client.on('notification', (msg) => {
         if (msg.channel === channel) onMessage(msg.payload ?? '');
       });
-      await client.connect();
-      await client.query(`LISTEN ${pg.Client.prototype.escapeIdentifier(channel)}`);
+      try {
+        await client.connect();
+        await client.query(`LISTEN ${pg.Client.prototype.escapeIdentifier(channel)}`);
+      } catch (err) {
+        // Not listening: the caller retries; this connection must not linger.
+        lost = true;
+        await client.end().catch(() => undefined);
+        throw err;
+      }
       return async () => {
         lost = true;
         await client.end().catch(() => undefined);
       };
     },
-    query: (sql, params, options) => root.query(sql, params, options),
-    exec: (sql) => root.exec(sql),
-    async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
-      const client = await pool.connect();
-      try {
-        await client.query('BEGIN');
-        const result = await fn(wrap(client));
-        await client.query('COMMIT');
-        return result;
-      } catch (err) {
-        await client.query('ROLLBACK').catch(() => undefined);
-        throw err;
-      } finally {
-        client.release();
-      }
+    query: (sql, params, queryOptions) => withClient((c) => wrap(c, 'search-timeout').query(sql, params, queryOptions)),
+    exec: (sql) => withClient((c) => wrap(c, 'search-timeout').exec(sql)),
+    async transaction<T>(fn: (tx: Queryable) => Promise<T>, txOptions?: TransactionOptions): Promise<T> {
+      return withClient(async (client) => {
+        const tx = wrap(client, 'write-timeout');
+        // One round trip: the pool's statement_timeout (meant for reads) is replaced for this transaction.
+        await tx.exec(`BEGIN; SET LOCAL statement_timeout = ${timeoutMs(txOptions?.timeoutMs)}`);
+        try {
+          const result = await fn(tx);
+          await tx.exec('COMMIT');
+          return result;
+        } catch (err) {
+          await client.query('ROLLBACK').catch(() => undefined);
+          throw err;
+        }
+      });
     },
     async withSessionLock<T>(key: number, fn: (conn: Queryable) => Promise<T>): Promise<T> {
-      const client = await pool.connect();
-      try {
-        await client.query('SELECT pg_advisory_lock($1)', [key]);
+      return withClient(async (client) => {
+        const conn = wrap(client, 'write-timeout');
+        // Waiting for another instance's migrations may take long; the read timeout must not apply.
+        await conn.exec('SET statement_timeout = 0');
+        await conn.query('SELECT pg_advisory_lock($1)', [key]);
         try {
-          return await fn(wrap(client));
+          return await fn(conn);
         } finally {
-          await client.query('SELECT pg_advisory_unlock($1)', [key]);
+          await conn.query('SELECT pg_advisory_unlock($1)', [key]);
+          await conn.exec('RESET statement_timeout');
         }
-      } finally {
-        client.release();
+      });
+    },
+    async ping(timeout = 1000): Promise<void> {
+      try {
+        await probe.ping(timeout);
+      } catch (err) {
+        throw classify(err, { timeout: 'search-timeout' });
       }
     },
-    async ping(): Promise<void> {
-      await pool.query('SELECT 1');
-    },
     async close(): Promise<void> {
+      await probe.close();
       await pool.end();
     },
   };

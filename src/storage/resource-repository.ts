@@ -2,7 +2,8 @@
 // the current row, the history row and (from the search layer) the index rows commit together.
 import { createHash } from 'node:crypto';
 import type { HistoryPage, HistoryQuery, Repository, SearchPage, StoredVersion, WriteMethod, WriteTx } from '../fhir/repository.js';
-import { SqlState, sqlStateOf, type Database, type Queryable } from './database.js';
+import { SqlState, sqlStateOf, type Database, type Queryable, type QueryOptions } from './database.js';
+import { isConnectionError } from './faults.js';
 import { ReadCache } from './read-cache.js';
 import { asClientFault, mapClientFaults } from './client-faults.js';
 import { selectByFacts, writeCoordinationFacts } from './coordination-facts.js';
@@ -177,6 +178,31 @@ export interface RepositoryOptions {
   readCacheEntries?: number;
   /** Search index rows one parameter may produce for one resource (see extractIndexValues). */
   maxIndexRows?: number;
+  /** statement_timeout inside write transactions (ms; 0/unset = none). */
+  writeTimeoutMs?: number;
+}
+
+/**
+ * Reads are retried once when their connection failed (a restarted server, a terminated session): the
+ * pool discards the dead connection, so the retry gets a fresh one. Writes are never retried here: a
+ * lost COMMIT may have committed.
+ */
+async function retryRead<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (!isConnectionError(err)) throw err;
+    return fn();
+  }
+}
+
+/** A Queryable whose every statement is cancelled when signal aborts. */
+function withSignal(q: Queryable, signal: AbortSignal | undefined): Queryable {
+  if (!signal) return q;
+  return {
+    query: (sql, params, options?: QueryOptions) => q.query(sql, params, { ...options, signal }),
+    exec: (sql) => q.exec(sql),
+  };
 }
 
 const RELISTEN_MS = 1000;
@@ -188,11 +214,13 @@ export class ResourceRepository implements Repository {
   private stopListening: (() => Promise<void>) | undefined;
   private relisten: NodeJS.Timeout | undefined;
   private closed = false;
+  private readonly writeTimeoutMs: number;
 
   constructor(
     private readonly db: Database,
     options: RepositoryOptions = {},
   ) {
+    this.writeTimeoutMs = options.writeTimeoutMs ?? 0;
     const entries = options.readCacheEntries ?? 10_000;
     this.maxIndexRows = options.maxIndexRows;
     this.cache = entries > 0 ? new ReadCache(entries) : undefined;
@@ -207,7 +235,7 @@ export class ResourceRepository implements Repository {
     if (!this.cache || !this.changeChannel || !this.db.listen) return;
     const cache = this.cache;
     try {
-      this.stopListening = await this.db.listen(
+      const stop = await this.db.listen(
         this.changeChannel,
         (key) => cache.delete(key),
         () => {
@@ -217,6 +245,9 @@ export class ResourceRepository implements Repository {
           this.scheduleRelisten();
         },
       );
+      // Closed while connecting: this listener must not outlive the repository.
+      if (this.closed) return void (await stop());
+      this.stopListening = stop;
       cache.clear();
       cache.enabled = true;
     } catch {
@@ -237,28 +268,33 @@ export class ResourceRepository implements Repository {
     return this.db.kind;
   }
 
-  search(request: SearchRequest): Promise<SearchPage> {
-    return mapClientFaults(executeSearch(this.db, request));
+  /** signal: the client went away; the running statement is cancelled. */
+  search(request: SearchRequest, options: { signal?: AbortSignal } = {}): Promise<SearchPage> {
+    return mapClientFaults(retryRead(() => executeSearch(withSignal(this.db, options.signal), request)));
   }
 
   async read(resourceType: string, id: string): Promise<StoredVersion | undefined> {
     const cache = this.cache;
-    if (!cache?.enabled) return readCurrent(this.db, resourceType, id);
+    if (!cache?.enabled) return retryRead(() => readCurrent(this.db, resourceType, id));
     const key = ReadCache.key(resourceType, id);
     const hit = cache.get(key);
     if (hit) return hit;
     const generation = cache.generation;
-    const v = await readCurrent(this.db, resourceType, id);
+    const v = await retryRead(() => readCurrent(this.db, resourceType, id));
     // Only when nothing was invalidated while this read ran: the row might predate that write.
     if (v && cache.enabled && cache.generation === generation) cache.set(key, v);
     return v;
   }
 
   readVersion(resourceType: string, id: string, versionId: number): Promise<StoredVersion | undefined> {
-    return readVersion(this.db, resourceType, id, versionId);
+    return retryRead(() => readVersion(this.db, resourceType, id, versionId));
   }
 
-  async history(query: HistoryQuery): Promise<HistoryPage> {
+  history(query: HistoryQuery): Promise<HistoryPage> {
+    return retryRead(() => this.historyOnce(query));
+  }
+
+  private async historyOnce(query: HistoryQuery): Promise<HistoryPage> {
     const where: string[] = [];
     const params: unknown[] = [];
     const add = (clause: string, value: unknown): void => {
@@ -294,7 +330,7 @@ export class ResourceRepository implements Repository {
       try {
         const tx = { current: undefined as Tx | undefined };
         try {
-          return await this.db.transaction((q) => fn((tx.current = new Tx(q, this.cache, this.changeChannel, this.maxIndexRows))));
+          return await this.db.transaction((q) => fn((tx.current = new Tx(q, this.cache, this.changeChannel, this.maxIndexRows))), { timeoutMs: this.writeTimeoutMs });
         } finally {
           for (const key of tx.current?.written ?? []) this.cache?.delete(key);
         }
@@ -304,8 +340,13 @@ export class ResourceRepository implements Repository {
     }
   }
 
-  ping(): Promise<void> {
-    return this.db.ping();
+  ping(timeoutMs?: number): Promise<void> {
+    return this.db.ping(timeoutMs);
+  }
+
+  /** False while reads bypass the cache because its invalidation channel is down (PostgreSQL). */
+  get cacheCoherent(): boolean {
+    return this.cache?.enabled ?? true;
   }
 
   async close(): Promise<void> {

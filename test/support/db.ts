@@ -5,7 +5,7 @@ import { inject } from 'vitest';
 import type { Database } from '../../src/storage/database.js';
 import { migrate } from '../../src/storage/migrate.js';
 import { openPglite } from '../../src/storage/pglite.js';
-import { openPostgres } from '../../src/storage/postgres.js';
+import { openPostgres, type PostgresOptions } from '../../src/storage/postgres.js';
 
 export type Backend = 'postgres' | 'pglite';
 
@@ -23,13 +23,18 @@ export function defaultBackend(): Backend {
   return postgresUrl() ? 'postgres' : 'pglite';
 }
 
-export async function openTestDatabase(backend: Backend = defaultBackend(), options: { max?: number } = {}): Promise<Database> {
+/** PostgreSQL pool options a test may set (fault tests: a small pool, short timeouts, a unique application_name). */
+export type TestDatabaseOptions = Pick<PostgresOptions, 'max' | 'applicationName' | 'acquireTimeoutMs' | 'statementTimeoutMs'>;
+
+export async function openTestDatabase(backend: Backend = defaultBackend(), options: TestDatabaseOptions = {}): Promise<Database> {
   let db: Database;
   if (backend === 'postgres') {
     const url = postgresUrl();
     if (!url) throw new Error('no PostgreSQL available for this test run');
     const schema = `t_${randomBytes(6).toString('hex')}`;
-    const inner = await openPostgres({ connectionString: url, schema, ...(options.max ? { max: options.max } : {}) });
+    // Integration tests check outcomes, not latency: on a loaded shared machine hundreds of parallel
+    // requests may queue for a connection longer than the production acquire timeout (a 503 there).
+    const inner = await openPostgres({ connectionString: url, schema, acquireTimeoutMs: 60_000, ...options });
     db = {
       ...inner,
       async close() {

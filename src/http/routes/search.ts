@@ -1,6 +1,7 @@
 // Search: GET [type], POST [type]/_search (form-encoded body merged with the query string), and
 // system-level GET [base]?_type=... / POST [base]/_search.
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { abandonedSignal } from '../abandoned.js';
 import type { RouteContext } from '../context.js';
 import { preferences, searchParams } from '../negotiation.js';
 import { baseUrlOf, sendJson } from '../responses.js';
@@ -12,13 +13,14 @@ function mergedParams(request: FastifyRequest): URLSearchParams {
 }
 
 export function searchRoutes(app: FastifyInstance, ctx: RouteContext): void {
-  const run = async (request: FastifyRequest, type: string | undefined) =>
+  const run = async (request: FastifyRequest, reply: FastifyReply, type: string | undefined) =>
     ctx.search.search(type, mergedParams(request), {
       strict: preferences(request).handling === 'strict',
       baseUrl: baseUrlOf(request, ctx.configuredBaseUrl),
+      signal: abandonedSignal(reply),
     });
-  app.get<{ Params: { type: string } }>('/:type', async (req, reply) => sendJson(reply, 200, await run(req, req.params.type)));
-  app.post<{ Params: { type: string } }>('/:type/_search', async (req, reply) => sendJson(reply, 200, await run(req, req.params.type)));
-  app.get('/', async (req, reply) => sendJson(reply, 200, await run(req, undefined)));
-  app.post('/_search', async (req, reply) => sendJson(reply, 200, await run(req, undefined)));
+  app.get<{ Params: { type: string } }>('/:type', async (req, reply) => sendJson(reply, 200, await run(req, reply, req.params.type)));
+  app.post<{ Params: { type: string } }>('/:type/_search', async (req, reply) => sendJson(reply, 200, await run(req, reply, req.params.type)));
+  app.get('/', async (req, reply) => sendJson(reply, 200, await run(req, reply, undefined)));
+  app.post('/_search', async (req, reply) => sendJson(reply, 200, await run(req, reply, undefined)));
 }
