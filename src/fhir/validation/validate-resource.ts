@@ -6,6 +6,8 @@ import { isResourceType, loadDefinitions } from '../definitions.js';
 import { issue } from '../outcome.js';
 import { checkJsonShape } from './json-shape.js';
 import { medplumIssues } from './medplum-issues.js';
+import { periodOrderVisitor } from './period-order.js';
+import { correctMedplumIssues, primitiveFacts, primitiveFormatVisitor } from './primitive-formats.js';
 import { requiredBindingVisitor } from './required-bindings.js';
 import type { JsonObject, WalkVisitor } from './resource-walker.js';
 import { isJsonObject, walkResource } from './resource-walker.js';
@@ -26,8 +28,9 @@ export function validateResource(resource: unknown, options: ValidateResourceOpt
   const type = obj.resourceType;
 
   const own: OperationOutcomeIssue[] = checkJsonShape(obj, type);
-  walkResource(obj, getDataType(type), type, combine(structureVisitor(own), requiredBindingVisitor(own)));
-  const base = dropWaivedIssues(obj, medplumIssues(obj as unknown as Resource));
+  const facts = primitiveFacts();
+  walkResource(obj, getDataType(type), type, combine(structureVisitor(own), requiredBindingVisitor(own), primitiveFormatVisitor(own, facts), periodOrderVisitor(own)));
+  const base = dropWaivedIssues(obj, correctMedplumIssues(medplumIssues(obj as unknown as Resource), facts));
   return [...dropDuplicates(base, own), ...own];
 }
 
