@@ -37,6 +37,22 @@ describe('valid R4 that medplum alone refuses', () => {
     expectIssue({ resourceType: 'Patient', name: [{ family: 'x'.repeat(1024 * 1024 + 1) }] }, 'structure', 'Patient.name[0].family');
   });
 
+  it('reads whitespace as R4 (XML Schema) does: a no-break space is content, not whitespace', () => {
+    const codeSystem = (code: string, display?: string) => ({
+      resourceType: 'CodeSystem',
+      status: 'draft',
+      content: 'complete',
+      concept: [{ code, ...(display === undefined ? {} : { display }) }],
+    });
+    // As in HL7's v2-0550 CodeSystem: codes 'CHEST\u00a0' and '\u00a0'.
+    expect(validateResource(codeSystem('CHEST\u00a0'))).toEqual([]);
+    expect(validateResource(codeSystem('\u00a0', 'External Jugular'))).toEqual([]);
+    expect(validateResource(codeSystem('ok', '\u00a0'))).toEqual([]);
+    expectIssue(codeSystem('a  b'), 'structure', 'CodeSystem.concept[0].code');
+    expectIssue(codeSystem(' a'), 'structure', 'CodeSystem.concept[0].code');
+    expectIssue(codeSystem('ok', ' \t '), 'structure', 'CodeSystem.concept[0].display');
+  });
+
   it('ras-2: accepts a prediction without probability, refuses a probabilityDecimal over 100', () => {
     const risk = (prediction: unknown[]) => ({ resourceType: 'RiskAssessment', status: 'final', subject: { reference: 'Patient/p' }, prediction });
     expect(validateResource(risk([{ outcome: { text: 'Unknown risk' } }]))).toEqual([]);
