@@ -115,4 +115,13 @@ describe('invalid R4 is refused and changes nothing', () => {
     expect(res.statusCode).toBe(400);
     expect(await count('Patient', '&birthdate=2024-02-29')).toBe(1);
   });
+
+  it('an impossible _since is a 400, not a date rolled over into the next month', async () => {
+    for (const since of ['2026-02-30T00:00:00Z', '2026-06-31']) {
+      const res = await s.request({ method: 'GET', url: `/fhir/Patient/_history?_since=${encodeURIComponent(since)}` });
+      expect(res.statusCode, since).toBe(400);
+    }
+    const ok = await s.request({ method: 'GET', url: `/fhir/Patient/_history?_since=${encodeURIComponent('2024-02-29T00:00:00+14:00')}` });
+    expect(ok.statusCode).toBe(200);
+  });
 });
