@@ -36,12 +36,15 @@ export function isLeapYear(y: number): boolean {
   return (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
 }
 
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
 export function daysInMonth(year: number, month: number): number {
-  return [31, isLeapYear(year) ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1] ?? 0;
+  return month === 2 && isLeapYear(year) ? 29 : (DAYS_IN_MONTH[month - 1] ?? 0);
 }
 
 /** Epoch ms of a UTC wall time; out-of-range parts roll over (used for the exclusive upper bounds). */
 function utcMs(y: number, mo: number, d: number, h = 0, mi = 0, s = 0, ms = 0): number {
+  if (y >= 100) return Date.UTC(y, mo - 1, d, h, mi, s, ms);
   // Date.UTC maps years 0-99 to 1900-1999; setUTCFullYear does not.
   const date = new Date(0);
   date.setUTCFullYear(y, mo - 1, d);
@@ -49,30 +52,36 @@ function utcMs(y: number, mo: number, d: number, h = 0, mi = 0, s = 0, ms = 0): 
   return date.getTime();
 }
 
+function impossible(text: string, reason: string): FhirDateReading {
+  return { ok: false, calendar: true, reason: `'${text}' is not a real date: ${reason}` };
+}
+
 /** Reads a FHIR date/dateTime/instant, saying why when it is not one. */
 export function readFhirDateTime(text: string): FhirDateReading {
   const m = FORM.exec(text);
   if (!m) return { ok: false, calendar: false, reason: `'${text}' is not a FHIR date, dateTime or instant` };
-  const num = (i: number): number | undefined => (m[i] === undefined ? undefined : Number(m[i]));
   const year = Number(m[1]);
-  const [month, day, hour, minute, second] = [num(2), num(3), num(4), num(5), num(6)];
+  const month = m[2] === undefined ? undefined : Number(m[2]);
+  const day = m[3] === undefined ? undefined : Number(m[3]);
+  const hour = m[4] === undefined ? undefined : Number(m[4]);
+  const minute = m[5] === undefined ? undefined : Number(m[5]);
+  const second = m[6] === undefined ? undefined : Number(m[6]);
   const frac = m[7];
   const tz = m[8];
-  const impossible = (reason: string): FhirDateReading => ({ ok: false, calendar: true, reason: `'${text}' is not a real date: ${reason}` });
-  if (year === 0) return impossible('there is no year 0000');
-  if (month !== undefined && (month < 1 || month > 12)) return impossible(`there is no month ${m[2]}`);
+  if (year === 0) return impossible(text, 'there is no year 0000');
+  if (month !== undefined && (month < 1 || month > 12)) return impossible(text, `there is no month ${m[2]}`);
   if (day !== undefined && month !== undefined) {
     const days = daysInMonth(year, month);
-    if (day < 1 || day > days) return impossible(`${MONTHS[month - 1]} ${year} has ${days} days`);
+    if (day < 1 || day > days) return impossible(text, `${MONTHS[month - 1]} ${year} has ${days} days`);
   }
-  if (hour !== undefined && hour > 23) return impossible(`there is no hour ${m[4]}`);
-  if (minute !== undefined && minute > 59) return impossible(`there is no minute ${m[5]}`);
-  if (second !== undefined && second > 60) return impossible(`there is no second ${m[6]}`);
+  if (hour !== undefined && hour > 23) return impossible(text, `there is no hour ${m[4]}`);
+  if (minute !== undefined && minute > 59) return impossible(text, `there is no minute ${m[5]}`);
+  if (second !== undefined && second > 60) return impossible(text, `there is no second ${m[6]}`);
   let offsetMin = 0;
   if (tz !== undefined && tz !== 'Z') {
     const oh = Number(tz.slice(1, 3));
     const om = Number(tz.slice(4, 6));
-    if (om > 59 || oh > 14 || (oh === 14 && om > 0)) return impossible(`time zone offsets range from -14:00 to +14:00`);
+    if (om > 59 || oh > 14 || (oh === 14 && om > 0)) return impossible(text, `time zone offsets range from -14:00 to +14:00`);
     offsetMin = (tz.startsWith('-') ? -1 : 1) * (oh * 60 + om);
   }
   const ms = frac === undefined ? 0 : Number(frac.slice(0, 3).padEnd(3, '0'));
@@ -80,12 +89,25 @@ export function readFhirDateTime(text: string): FhirDateReading {
   const low = utcMs(year, month ?? 1, day ?? 1, hour ?? 0, minute ?? 0, second ?? 0, ms) - shift;
   let precision: DatePrecision;
   let high: number;
-  if (month === undefined) [precision, high] = ['year', utcMs(year + 1, 1, 1) - shift];
-  else if (day === undefined) [precision, high] = ['month', utcMs(year, month + 1, 1) - shift];
-  else if (hour === undefined) [precision, high] = ['day', utcMs(year, month, day + 1) - shift];
-  else if (second === undefined) [precision, high] = ['minute', low + 60_000];
-  else if (frac === undefined) [precision, high] = ['second', low + 1_000];
-  else [precision, high] = ['fraction', low + 10 ** (3 - Math.min(3, frac.length))];
+  if (month === undefined) {
+    precision = 'year';
+    high = utcMs(year + 1, 1, 1) - shift;
+  } else if (day === undefined) {
+    precision = 'month';
+    high = utcMs(year, month + 1, 1) - shift;
+  } else if (hour === undefined) {
+    precision = 'day';
+    high = utcMs(year, month, day + 1) - shift;
+  } else if (second === undefined) {
+    precision = 'minute';
+    high = low + 60_000;
+  } else if (frac === undefined) {
+    precision = 'second';
+    high = low + 1_000;
+  } else {
+    precision = 'fraction';
+    high = low + 10 ** (3 - Math.min(3, frac.length));
+  }
   return { ok: true, value: { precision, low, high, zoned: tz !== undefined } };
 }
 
