@@ -7,6 +7,7 @@
 // read as UTC. The choice is deterministic (the server's zone never matters) and keeps day-precision
 // handoffs exact; mixing a day with a zoned dateTime compares against the UTC day.
 import type { Period } from '@medplum/fhirtypes';
+import { parseFhirDateTime } from '../fhir/datetime.js';
 
 export interface Range {
   /** Inclusive, epoch ms; -Infinity = since forever. */
@@ -17,9 +18,6 @@ export interface Range {
 
 export const ALWAYS: Range = { start: -Infinity, end: Infinity };
 
-const FHIR_DATE_TIME =
-  /^(\d{4})(?:-(\d{2})(?:-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?(Z|[+-]\d{2}:\d{2})?)?)?)?$/;
-
 interface Parsed {
   /** First instant the value stands for. */
   readonly low: number;
@@ -27,33 +25,9 @@ interface Parsed {
   readonly high: number;
 }
 
+/** The shared FHIR date reader (src/fhir/datetime.ts); impossible dates such as 2026-02-30 read as undefined. */
 function parse(value: string): Parsed | undefined {
-  const m = FHIR_DATE_TIME.exec(value.trim());
-  if (!m) return undefined;
-  const [, y, mo, d, h, mi, s, frac, tz] = m;
-  const year = Number(y);
-  const month = mo === undefined ? 0 : Number(mo) - 1;
-  const day = d === undefined ? 1 : Number(d);
-  const hour = h === undefined ? 0 : Number(h);
-  const minute = mi === undefined ? 0 : Number(mi);
-  const second = s === undefined ? 0 : Number(s);
-  const ms = frac === undefined ? 0 : Number(frac.slice(0, 3).padEnd(3, '0'));
-  let offsetMs = 0;
-  if (tz !== undefined && tz !== 'Z') {
-    const sign = tz.startsWith('-') ? -1 : 1;
-    offsetMs = sign * (Number(tz.slice(1, 3)) * 60 + Number(tz.slice(4, 6))) * 60_000;
-  }
-  const utc = (yy: number, mm: number, dd: number, hh = 0, mn = 0, ss = 0, mss = 0): number =>
-    Date.UTC(yy, mm, dd, hh, mn, ss, mss) - offsetMs;
-  const low = utc(year, month, day, hour, minute, second, ms);
-  let high: number;
-  if (mo === undefined) high = utc(year + 1, 0, 1);
-  else if (d === undefined) high = utc(year, month + 1, 1);
-  else if (h === undefined) high = utc(year, month, day + 1);
-  else if (s === undefined) high = low + 60_000;
-  else if (frac === undefined) high = low + 1_000;
-  else high = low + 1;
-  return Number.isNaN(low) || Number.isNaN(high) ? undefined : { low, high };
+  return parseFhirDateTime(value.trim());
 }
 
 /**

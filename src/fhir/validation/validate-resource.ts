@@ -6,6 +6,8 @@ import { isResourceType, loadDefinitions } from '../definitions.js';
 import { issue } from '../outcome.js';
 import { checkJsonShape } from './json-shape.js';
 import { medplumIssues } from './medplum-issues.js';
+import { periodOrderVisitor } from './period-order.js';
+import { correctMedplumIssues, primitiveFacts, primitiveFormatVisitor } from './primitive-formats.js';
 import { requiredBindingVisitor } from './required-bindings.js';
 import type { JsonObject, WalkVisitor } from './resource-walker.js';
 import { isJsonObject, walkResource } from './resource-walker.js';
@@ -34,10 +36,12 @@ export function validateResource(resource: unknown, options: ValidateResourceOpt
   if (limits.length > 0) return limits;
 
   const own: OperationOutcomeIssue[] = checkJsonShape(obj, type);
-  walkResource(obj, getDataType(type), type, combine(structureVisitor(own), requiredBindingVisitor(own)));
-  const base = dropWaivedIssues(obj, medplumIssues(obj as unknown as Resource)).filter((i) => !isUnboundedLength(i, unbounded));
+  const facts = primitiveFacts();
+  walkResource(obj, getDataType(type), type, combine(structureVisitor(own), requiredBindingVisitor(own), primitiveFormatVisitor(own, facts), periodOrderVisitor(own)));
+  const base = dropWaivedIssues(obj, correctMedplumIssues(medplumIssues(obj as unknown as Resource), facts)).filter((i) => !isUnboundedLength(i, unbounded));
+  // medplum skips the format check of values past its length cap; R4 allows whitespace in base64Binary.
   for (const [path, { type: t, value }] of unbounded) {
-    if (t === 'base64Binary' && !isBase64(value)) own.push(issue('value', 'Invalid base64Binary format', { expression: [path] }));
+    if (t === 'base64Binary' && !isBase64(value.replace(/[ \t\r\n]+/g, ''))) own.push(issue('value', 'Invalid base64Binary format', { expression: [path] }));
   }
   return [...dropDuplicates(base, own), ...own];
 }

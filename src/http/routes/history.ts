@@ -2,6 +2,7 @@
 // and next links carrying a cursor on the global change sequence so pages never shift under writes.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { historyBundle, type BundleLink } from '../../fhir/bundles.js';
+import { parseFhirDateTime } from '../../fhir/datetime.js';
 import { badRequest } from '../../fhir/outcome.js';
 import type { HistoryQuery } from '../../fhir/repository.js';
 import type { RouteContext } from '../context.js';
@@ -16,9 +17,10 @@ function parseHistoryParams(params: URLSearchParams, maxCount: number): Omit<His
   const since = params.get('_since');
   if (since !== null) {
     if (!INSTANT.test(since) && !DATE_ONLY.test(since)) throw badRequest(`_since must be an instant like 2026-01-01T00:00:00Z, got '${since}'`);
-    const d = new Date(DATE_ONLY.test(since) ? `${since.padEnd(10, since.length === 4 ? '-01-01' : '-01')}T00:00:00Z` : since);
-    if (Number.isNaN(d.getTime())) throw badRequest(`_since is not a valid instant: '${since}'`);
-    query.since = d.toISOString();
+    // The shared FHIR date reader: 2026-02-30 is refused, not rolled over to March 2 as Date would.
+    const value = parseFhirDateTime(since);
+    if (!value) throw badRequest(`_since is not a valid instant: '${since}'`);
+    query.since = new Date(value.low).toISOString();
   }
   const count = params.get('_count');
   if (count !== null) {

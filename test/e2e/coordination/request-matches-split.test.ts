@@ -62,8 +62,12 @@ describe('request-matches-split over HTTP', () => {
     await expectNotStored(s, 'ServiceRequest', 'rms-bare');
   });
 
-  it('judges a request whose occurrence ends before it starts without a server fault (it overlaps no plan period)', async () => {
+  it('refuses a request whose occurrence ends before it starts with per-1, not a server fault', async () => {
+    // Base validation (R4 per-1) refuses it before the rules run; the rules' handling of an empty range
+    // is covered by the period unit tests.
     const res = await put(s, sr('rms-backwards', { code: 'T1019', requester: ROLES.nyRnAtMltcp, period: { start: '2026-07-03', end: '2026-07-01' } }));
-    expect(res.statusCode, res.body).toBe(201);
+    expect(res.statusCode, res.body).toBe(422);
+    expect(res.body).toContain('Constraint per-1 not met');
+    await expectNotStored(s, 'ServiceRequest', 'rms-backwards');
   });
 });
