@@ -34,7 +34,7 @@ describe('valid R4 that medplum alone refuses', () => {
   });
 
   it('keeps the 1 MB limit on strings', () => {
-    expectIssue({ resourceType: 'Patient', name: [{ family: 'x'.repeat(1024 * 1024 + 1) }] }, 'structure', 'Patient.name[0].family');
+    expectIssue({ resourceType: 'Patient', name: [{ family: 'x'.repeat(1024 * 1024 + 1) }] }, 'too-long', 'Patient.name[0].family');
   });
 
   it('reads whitespace as R4 (XML Schema) does: a no-break space is content, not whitespace', () => {
