@@ -12,7 +12,7 @@ import type { ResourceService, WriteSession } from './resource-service.js';
 import { RuleViolationError } from './write-pipeline.js';
 import { replaceReferences } from './references.js';
 
-type Method = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+export type Method = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 const ORDER: Record<Method, number> = { DELETE: 0, POST: 1, PUT: 2, PATCH: 2, GET: 3, HEAD: 3 };
 
 export interface BundleOptions {
@@ -22,6 +22,30 @@ export interface BundleOptions {
   baseUrl: string;
   /** When the request arrived (409 vs 422 for rule rejections). */
   receivedAt?: Date;
+  /** Access control: throws (a 403 FhirError) when the client may not perform an entry's interaction. */
+  authorize?: (entry: EntryAccess) => void;
+}
+
+/** What an entry asks to do, for access control. */
+export interface EntryAccess {
+  index: number;
+  method: Method;
+  type: string;
+  id?: string;
+  versionId?: string;
+  /** Search criteria (a search, or a conditional update/delete) or If-None-Exist (conditional create). */
+  conditional: boolean;
+}
+
+function accessOf(e: ParsedEntry): EntryAccess {
+  return {
+    index: e.index,
+    method: e.method,
+    type: e.type,
+    ...(e.id === undefined ? {} : { id: e.id }),
+    ...(e.versionId === undefined ? {} : { versionId: e.versionId }),
+    conditional: e.query !== undefined || e.ifNoneExist !== undefined,
+  };
 }
 
 /** Answers a GET entry (read, vread or search) as a resource or searchset Bundle, as JSON text. */
@@ -72,6 +96,8 @@ export class BundleService {
 
   private async transaction(entries: BundleEntry[], options: BundleOptions): Promise<string> {
     const parsed = entries.map((e, i) => parseEntry(e, i, options.baseUrl));
+    // Every entry is checked before anything runs: one refused entry refuses the whole transaction.
+    if (options.authorize) for (const e of parsed) options.authorize(accessOf(e));
     const run = async (session: WriteSession): Promise<EntryResult[]> => {
       const idMap = await this.assignIdentities(parsed, session);
       for (const entry of parsed) {
@@ -200,6 +226,7 @@ export class BundleService {
     for (const [i, raw] of entries.entries()) {
       try {
         const entry = parseEntry(raw, i, options.baseUrl);
+        options.authorize?.(accessOf(entry));
         if (entry.method === 'POST' || (entry.method === 'PUT' && entry.query)) entry.id = undefined;
         results.push(await this.executeBatchEntry(entry, options.baseUrl));
       } catch (err) {
