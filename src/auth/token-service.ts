@@ -6,7 +6,7 @@ import { ASSERTION_TYPE, ClientAuthError, verifyClientAssertion, type AssertionD
 import type { AccessTokens } from './access-tokens.js';
 import type { RegisteredClient } from './clients.js';
 import { grantScopes, ScopeSet } from './scopes.js';
-import { verifySecret } from './secrets.js';
+import { generateSecret, hashSecret, verifySecret } from './secrets.js';
 
 export interface TokenRequest {
   form: Record<string, string | undefined>;
@@ -30,6 +30,7 @@ export interface TokenServiceOptions extends AssertionDeps {
   clientSecrets: boolean;
 }
 
+const DUMMY_HASH = await hashSecret(generateSecret());
 const NO_STORE = { 'Cache-Control': 'no-store', Pragma: 'no-cache' };
 
 function failure(status: number, error: string, reason: string, clientId?: string, headers: Record<string, string> = {}): TokenResponse {
@@ -103,7 +104,8 @@ export class TokenService {
     if (basic && form.client_id !== undefined && form.client_id !== id) throw new ClientAuthError('client_id differs from the Authorization header', id);
     if (!this.options.clientSecrets) throw new ClientAuthError('client secrets are disabled on this deployment', id);
     const client = await this.options.registry.get(id);
-    if (!client?.secretHash || !(await verifySecret(secret, client.secretHash))) throw new ClientAuthError('unknown client or wrong secret', id);
+    // An unknown client costs the same scrypt run as a known one: timing does not reveal registered ids.
+    if (!(await verifySecret(secret, client?.secretHash ?? DUMMY_HASH)) || !client?.secretHash) throw new ClientAuthError('unknown client or wrong secret', id);
     if (!client.enabled) throw new ClientAuthError('client is disabled', id);
     return client;
   }
