@@ -47,6 +47,24 @@ export interface AccessRequest {
   conditional?: boolean;
   /** $validate: the interaction it stands for (create by default). */
   validates?: 'create' | 'update' | 'delete';
+  /** A search's parameters: _include, _revinclude and _has reach other types, which need scopes too. */
+  query?: URLSearchParams;
+}
+
+/**
+ * What a search's _include / _revinclude / _has add: _revinclude=Source:param and _has:Source:... search
+ * Source (s); _include=Source:param:Target reads Target (r), and an _include without a target type may
+ * return any type, so it needs r on every type (name the target to need less).
+ */
+export function searchReach(query: URLSearchParams): { type: string; permission: Permission }[] {
+  const out: { type: string; permission: Permission }[] = [];
+  for (const [key, value] of query) {
+    const name = key.split(':')[0];
+    if (name === '_revinclude') out.push({ type: value.split(':')[0] || '*', permission: 's' });
+    else if (name === '_include') out.push({ type: value.split(':')[2] || '*', permission: 'r' });
+    else if (name === '_has') out.push({ type: key.split(':')[1] || '*', permission: 's' });
+  }
+  return out;
 }
 
 export function unauthorized(message: string): FhirError {
@@ -60,15 +78,16 @@ function forbidden(message: string): FhirError {
 /** What an access request needs, as (type or '*', permission) pairs. */
 export function requiredPermissions(request: AccessRequest): { type: string; permission: Permission }[] {
   const { interaction, type } = request;
+  const reach = request.query && (interaction === 'search-type' || interaction === 'search-system') ? searchReach(request.query) : [];
   if (interaction === 'search-system' || interaction === 'history-system') {
-    if (interaction === 'search-system' && request.types?.length) return request.types.map((t) => ({ type: t, permission: 's' }));
-    return [{ type: '*', permission: 's' }];
+    if (interaction === 'search-system' && request.types?.length) return [...request.types.map((t) => ({ type: t, permission: 's' as const })), ...reach];
+    return [{ type: '*', permission: 's' }, ...reach];
   }
   const t = type ?? '*';
   const permission = interaction === 'validate' ? ({ create: 'c', update: 'u', delete: 'd' } as const)[request.validates ?? 'create'] : PERMISSION[interaction];
   const out: { type: string; permission: Permission }[] = [{ type: t, permission }];
   if (request.conditional) out.push({ type: t, permission: 's' });
-  return out;
+  return [...out, ...reach];
 }
 
 /** Throws 403 (OperationOutcome `forbidden`) unless the granted scopes allow the request. */
@@ -103,12 +122,12 @@ export class Authenticator {
 }
 
 /** A transaction/batch entry's interaction (src/fhir/bundle-service.ts EntryAccess). */
-export function bundleEntryAccess(entry: { method: string; type: string; id?: string; versionId?: string; conditional: boolean }): AccessRequest {
+export function bundleEntryAccess(entry: { method: string; type: string; id?: string; versionId?: string; conditional: boolean; query?: URLSearchParams }): AccessRequest {
   const { type, conditional } = entry;
   switch (entry.method) {
     case 'GET':
     case 'HEAD':
-      if (entry.id === undefined) return { interaction: 'search-type', type };
+      if (entry.id === undefined) return { interaction: 'search-type', type, ...(entry.query ? { query: entry.query } : {}) };
       return { interaction: entry.versionId === undefined ? 'read' : 'vread', type };
     case 'POST':
       return { interaction: 'create', type, conditional };

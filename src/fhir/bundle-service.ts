@@ -35,6 +35,7 @@ export interface EntryAccess {
   versionId?: string;
   /** Search criteria (a search, or a conditional update/delete) or If-None-Exist (conditional create). */
   conditional: boolean;
+  query?: URLSearchParams;
 }
 
 function accessOf(e: ParsedEntry): EntryAccess {
@@ -45,6 +46,7 @@ function accessOf(e: ParsedEntry): EntryAccess {
     ...(e.id === undefined ? {} : { id: e.id }),
     ...(e.versionId === undefined ? {} : { versionId: e.versionId }),
     conditional: e.query !== undefined || e.ifNoneExist !== undefined,
+    ...(e.query ? { query: e.query } : {}),
   };
 }
 

@@ -9,9 +9,13 @@ export const PUBLIC_ROUTES = new Set(['/fhir/metadata', '/fhir/.well-known/smart
 
 type Req = FastifyRequest<{ Params: Record<string, string | undefined> }>;
 
-function typesOf(request: Req): string[] {
+function allParams(request: Req): URLSearchParams {
   const params = searchParams(request);
   if (request.body instanceof URLSearchParams) for (const [k, v] of request.body) params.append(k, v);
+  return params;
+}
+
+function typesOf(params: URLSearchParams): string[] {
   return params
     .getAll('_type')
     .flatMap((v) => v.split(','))
@@ -42,14 +46,14 @@ export function accessRequestOf(request: Req): AccessRequest | 'bundle' | 'none'
   switch (key) {
     case 'GET /':
     case 'POST /_search':
-      return { interaction: 'search-system', types: typesOf(request) };
+      return { interaction: 'search-system', types: typesOf(allParams(request)), query: allParams(request) };
     case 'POST /':
       return 'bundle';
     case 'GET /_history':
       return { interaction: 'history-system' };
     case 'GET /:type':
     case 'POST /:type/_search':
-      return { interaction: 'search-type', type };
+      return { interaction: 'search-type', type, query: allParams(request) };
     case 'POST /:type':
       return { interaction: 'create', type, conditional: header(request, 'if-none-exist') !== undefined };
     case 'PUT /:type':

@@ -108,6 +108,25 @@ describe('scopes per interaction', () => {
     expect(JSON.parse(after.body)).toMatchObject({ meta: { versionId: '1' } });
   });
 
+  it('_include, _revinclude and _has need scopes on the types they reach', async () => {
+    const c = await registerClient(server, 'patient-careteam', { scopes: 'system/Patient.rs system/CareTeam.rs' });
+    const token = await accessToken(server, c, 'system/Patient.rs system/CareTeam.rs');
+    const status = async (url: string) => (await server.request({ method: 'GET', url, headers: bearer(token) })).statusCode;
+    expect(await status('/fhir/Patient?_revinclude=CareTeam:subject')).toBe(200);
+    expect(await status('/fhir/CareTeam?_include=CareTeam:subject:Patient')).toBe(200);
+    expect(await status('/fhir/Patient?_revinclude=Observation:subject')).toBe(403);
+    expect(await status('/fhir/CareTeam?_include=CareTeam:subject')).toBe(403);
+    expect(await status('/fhir/Patient?_has:Observation:subject:code=1234-5')).toBe(403);
+    expect(await status('/fhir/Patient?_has:CareTeam:subject:status=active')).toBe(200);
+    const batch = await server.request({
+      method: 'POST',
+      url: '/fhir',
+      headers: { ...bearer(token), 'content-type': FHIR_JSON },
+      payload: { resourceType: 'Bundle', type: 'batch', entry: [{ request: { method: 'GET', url: 'Patient?_revinclude=Observation:subject' } }] },
+    });
+    expect((JSON.parse(batch.body) as { entry: { response: { status: string } }[] }).entry[0]!.response.status).toMatch(/^403/);
+  });
+
   it('v1 scopes: system/*.read reads and searches, system/*.write writes', async () => {
     const c = await registerClient(server, 'v1-client', { scopes: 'system/*.read system/*.write' });
     const reader = await accessToken(server, c, 'system/*.read');
