@@ -46,6 +46,7 @@ const JTI_PURGE_MS = 10 * 60_000;
 
 async function createAuth(config: Config, db: Database): Promise<{ services: AuthServices; clients: ClientStore; jtis: JtiTable }> {
   const clients = new ClientStore(db);
+  await clients.listen();
   const jtis = new JtiTable(db);
   const tokens = new AccessTokens(new SigningKeyTable(db), config.auth.accessTokenTtlSeconds);
   await tokens.init();
@@ -132,6 +133,7 @@ export async function createServer(config: Config, logger: Logger | false, datab
     ...(auth ? { clients: auth.clients } : {}),
     async close() {
       clearInterval(purge);
+      await auth?.clients.close();
       await app.close();
       await repository.close();
     },

@@ -10,6 +10,7 @@ import type { ScopeSet } from './scopes.js';
 const ALG = 'ES256';
 const TYP = 'at+jwt';
 export const TOKEN_ISSUER = 'urn:concord:auth';
+const VERIFIED_MAX = 10_000;
 
 type Key = CryptoKey | KeyObject | Uint8Array;
 
@@ -23,6 +24,8 @@ export interface AccessTokenClaims {
 export class AccessTokens {
   private signing: { kid: string; key: Key } | undefined;
   private readonly verifying = new Map<string, Key>();
+  /** Tokens already verified (a client reuses its token for many requests); expiry is checked on each use. */
+  private readonly verified = new Map<string, AccessTokenClaims>();
 
   constructor(
     private readonly store: SigningKeyStore,
@@ -70,6 +73,21 @@ export class AccessTokens {
 
   /** The token's claims, or undefined when it is not a valid, unexpired token of this server. */
   async verify(token: string, now = Date.now()): Promise<AccessTokenClaims | undefined> {
+    const known = this.verified.get(token);
+    if (known) {
+      if (known.expiresAt * 1000 > now) return known;
+      this.verified.delete(token);
+      return undefined;
+    }
+    const claims = await this.verifyOnce(token, now);
+    if (claims) {
+      if (this.verified.size >= VERIFIED_MAX) this.verified.clear();
+      this.verified.set(token, claims);
+    }
+    return claims;
+  }
+
+  private async verifyOnce(token: string, now: number): Promise<AccessTokenClaims | undefined> {
     try {
       const header = decodeProtectedHeader(token);
       if (header.alg !== ALG || header.typ !== TYP || typeof header.kid !== 'string') return undefined;

@@ -113,6 +113,20 @@ describe('jti replay across instances', () => {
       const token = (JSON.parse(first.body) as { access_token: string }).access_token;
       const read = await second.app.inject({ method: 'GET', url: '/fhir/Patient', headers: { authorization: `Bearer ${token}` } });
       expect(read.statusCode).toBe(200);
+      // Disabling the client on one instance reaches the other's client cache (LISTEN/NOTIFY on PostgreSQL).
+      const c = await registerClient(server, 'cross-instance');
+      const crossToken = (JSON.parse((await requestToken(server, c, 'system/*.rs')).body) as { access_token: string }).access_token;
+      const readWith = async () => (await second.app.inject({ method: 'GET', url: '/fhir/Patient', headers: { authorization: `Bearer ${crossToken}` } })).statusCode;
+      expect(await readWith()).toBe(200);
+      expect(await readWith()).toBe(200);
+      await server.clients!.setEnabled('cross-instance', false);
+      const deadline = Date.now() + 2000;
+      let status = await readWith();
+      while (status === 200 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 20));
+        status = await readWith();
+      }
+      expect(status).toBe(401);
     } finally {
       await second.close();
     }
