@@ -4,7 +4,7 @@
 // expire; the token's scopes are intersected with what is registered now.
 import { FhirError, issue } from '../fhir/outcome.js';
 import type { AccessTokens } from './access-tokens.js';
-import type { ClientRegistry } from './clients.js';
+import type { ClientRegistry, RegisteredClient } from './clients.js';
 import type { AuthContext } from './context.js';
 import { grantScopes, ScopeSet, type Permission } from './scopes.js';
 
@@ -101,7 +101,12 @@ export function assertAllowed(auth: AuthContext, request: AccessRequest, where =
   }
 }
 
+const CONTEXTS_MAX = 10_000;
+
 export class Authenticator {
+  /** The context built for a token, valid while the registry returns the same (cached) client object. */
+  private readonly contexts = new Map<string, { client: RegisteredClient; context: AuthContext }>();
+
   constructor(
     private readonly tokens: AccessTokens,
     private readonly registry: ClientRegistry,
@@ -116,8 +121,13 @@ export class Authenticator {
     const client = await this.registry.get(claims.clientId);
     if (!client?.enabled) throw unauthorized('The access token is not valid or has expired');
     if ((client.organization ?? undefined) !== claims.organization) throw unauthorized('The access token is not valid or has expired');
+    const memo = this.contexts.get(m[1]!);
+    if (memo?.client === client) return memo.context;
     const scopes = grantScopes(claims.scope, ScopeSet.parse(client.scopes));
-    return { clientId: client.clientId, scopes, ...(client.organization ? { organization: client.organization } : {}) };
+    const context = { clientId: client.clientId, scopes, ...(client.organization ? { organization: client.organization } : {}) };
+    if (this.contexts.size >= CONTEXTS_MAX) this.contexts.clear();
+    this.contexts.set(m[1]!, { client, context });
+    return context;
   }
 }
 
