@@ -14,6 +14,8 @@ export interface ConcordChildOptions {
   databaseUrl: string;
   schema: string;
   rules: 'on' | 'off';
+  /** Authentication (default off: the suites measure FHIR work, bench/auth.ts measures this). */
+  auth?: 'on' | 'off';
   poolMax: number;
   /** Drop the schema when the parent disappears without a close message. */
   dropSchemaOnExit: boolean;
@@ -53,7 +55,7 @@ async function main(): Promise<void> {
     const url = new URL(options.databaseUrl);
     url.searchParams.set('application_name', `concord_${options.schema}`);
     db = await openPostgres({ connectionString: url.toString(), schema: options.schema, max: options.poolMax });
-    server = await createServer(loadConfig({ LOG_LEVEL: 'silent', CONCORD_RULES: options.rules }), false, db);
+    server = await createServer(loadConfig({ LOG_LEVEL: 'silent', CONCORD_RULES: options.rules, HOST: '127.0.0.1', CONCORD_AUTH: options.auth ?? 'off', RATE_LIMIT_PER_MINUTE: '0' }), false, db);
     await server.app.listen({ host: '127.0.0.1', port: 0 });
     const address = server.app.server.address();
     if (address === null || typeof address === 'string') throw new Error('no TCP address');

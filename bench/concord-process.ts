@@ -30,6 +30,7 @@ export async function startConcord(options: Partial<ConcordChildOptions> & { sch
     databaseUrl: options.databaseUrl ?? databaseUrlFromEnv(),
     schema: options.schema,
     rules: options.rules,
+    ...(options.auth ? { auth: options.auth } : {}),
     poolMax: options.poolMax ?? 20,
     dropSchemaOnExit: options.dropSchemaOnExit ?? true,
   };

@@ -127,7 +127,7 @@ async function main(): Promise<void> {
 
   try {
     store = await openStore(options);
-    concord = await createServer(loadConfig({ LOG_LEVEL: 'silent' }), false, store.db);
+    concord = await createServer(loadConfig({ LOG_LEVEL: 'silent', HOST: '127.0.0.1', CONCORD_AUTH: 'off', RATE_LIMIT_PER_MINUTE: '0' }), false, store.db);
     await concord.app.listen({ host: '127.0.0.1', port: 0 });
     await bare.listen({ host: '127.0.0.1', port: 0 });
 

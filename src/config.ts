@@ -29,6 +29,33 @@ export interface Config {
   searchTimeoutMs: number;
   /** PostgreSQL: statement timeout inside write transactions (ms; 0 = none). */
   writeTimeoutMs: number;
+  auth: AuthConfig;
+}
+
+/** Access control (SMART Backend Services); see src/auth/. */
+export interface AuthConfig {
+  /** CONCORD_AUTH=off is accepted only with a loopback HOST. */
+  enabled: boolean;
+  /** Lifetime of issued access tokens, seconds. */
+  accessTokenTtlSeconds: number;
+  /** Whether clients registered with a secret may use it (client-confidential-symmetric). */
+  clientSecrets: boolean;
+  /** Browser origins allowed by CORS; none by default. */
+  corsOrigins: string[];
+  /** Requests per client (per IP when unauthenticated) per minute and instance; 0 = no limit. */
+  rateLimitPerMinute: number;
+  /** Operator allow-list of JWKS URL hosts (host or host:port) exempt from https-only and address checks. */
+  jwksAllowedHosts: string[];
+}
+
+/** 127.0.0.0/8, ::1 and localhost: the only HOSTs that may run with authentication off. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.trim().toLowerCase().replace(/^\[|\]$/g, '');
+  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
+}
+
+function list(env: NodeJS.ProcessEnv, name: string): string[] {
+  return (env[name] ?? '').split(/[\s,]+/).filter((s) => s !== '');
 }
 
 function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
@@ -103,5 +130,27 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dbAcquireTimeoutMs: int(env, 'DB_ACQUIRE_TIMEOUT_MS', 5000, 1),
     searchTimeoutMs: int(env, 'SEARCH_TIMEOUT_MS', 10_000),
     writeTimeoutMs: int(env, 'WRITE_TIMEOUT_MS', 30_000),
+    auth: loadAuthConfig(env),
+  };
+}
+
+function loadAuthConfig(env: NodeJS.ProcessEnv): AuthConfig {
+  const enabled = onOff(env, 'CONCORD_AUTH', true);
+  const host = env.HOST || '0.0.0.0';
+  if (!enabled && !isLoopbackHost(host)) {
+    throw new Error(`CONCORD_AUTH=off is only allowed when HOST is a loopback address (127.0.0.1, ::1, localhost), got HOST='${host}'`);
+  }
+  const corsOrigins = list(env, 'CORS_ORIGINS');
+  for (const o of corsOrigins) {
+    if (!/^https?:\/\/[^/]+$/.test(o)) throw new Error(`CORS_ORIGINS entries must be origins like https://app.example.org, got '${o}'`);
+  }
+  return {
+    enabled,
+    // SMART Backend Services recommends a five-minute access token lifetime.
+    accessTokenTtlSeconds: int(env, 'ACCESS_TOKEN_TTL_SECONDS', 300, 30),
+    clientSecrets: onOff(env, 'CONCORD_CLIENT_SECRETS', true),
+    corsOrigins,
+    rateLimitPerMinute: int(env, 'RATE_LIMIT_PER_MINUTE', 3000),
+    jwksAllowedHosts: list(env, 'JWKS_ALLOWED_HOSTS').map((h) => h.toLowerCase()),
   };
 }

@@ -25,6 +25,18 @@ try {
 }
 const address = await server.app.listen({ port: config.port, host: config.host });
 logger.info({ url: `${config.baseUrl ?? `${address}/fhir`}`, store: describeStore(config) }, 'Concord FHIR server listening');
+if (!config.auth.enabled) {
+  logger.warn('authentication is OFF (CONCORD_AUTH=off, loopback only): every local process can read and change all data');
+} else if (server.clients && (await server.clients.count()) === 0) {
+  // A newcomer's first request: the exact command that registers a local development client.
+  const register = `npm run clients -- add --id local-dev --admin --scopes "system/*.cruds" --secret`;
+  logger.warn(
+    { register, then: 'it prints the secret and a curl that gets a token' },
+    config.databaseUrl
+      ? `no clients registered yet: run \`${register}\``
+      : `no clients registered yet: stop the server (Ctrl-C; the embedded store admits one process), run \`${register}\`, then start it again`,
+  );
+}
 
 let stopping = false;
 async function shutdown(signal: string): Promise<void> {

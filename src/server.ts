@@ -15,7 +15,15 @@ import { ResourceService } from './fhir/resource-service.js';
 import { syncConformanceResources } from './fhir/conformance-sync.js';
 import { CONCORD_PROFILES, loadConformanceResources } from './fhir/profiles/index.js';
 import { validateForWrite } from './fhir/validate-write.js';
+import { AccessTokens } from './auth/access-tokens.js';
+import { Authenticator } from './auth/authorize.js';
+import type { ClientAdmin } from './auth/clients.js';
+import { JwksSource } from './auth/jwks.js';
+import { TokenService } from './auth/token-service.js';
 import { buildApp } from './http/app.js';
+import type { AuthServices } from './http/auth.js';
+import { OutboundGuard } from './net/outbound-guard.js';
+import { ClientStore, JtiTable, SigningKeyTable } from './storage/auth-store.js';
 import type { Database } from './storage/database.js';
 import { ensureCoordinationFacts } from './storage/coordination-facts.js';
 import { migrate } from './storage/migrate.js';
@@ -26,6 +34,8 @@ import { ResourceRepository } from './storage/resource-repository.js';
 export interface Server {
   app: FastifyInstance;
   repository: ResourceRepository;
+  /** The client registry, when authentication is on. */
+  clients?: ClientAdmin;
   /** Stops accepting requests, drains in-flight ones, then closes the database. */
   close(): Promise<void>;
 }
@@ -38,6 +48,27 @@ const LIST_PARAM: CapabilityStatementRestResourceSearchParam = {
   type: 'special',
   documentation: 'Resources that are an entry.item of the List with this id (functional lists such as $current-allergies are not supported)',
 };
+/** Scopes advertised in .well-known/smart-configuration (any resource type may replace `*`). */
+const SCOPES_SUPPORTED = ['system/*.cruds', 'system/*.rs', 'system/*.read', 'system/*.write', 'system/*.*'];
+const JTI_PURGE_MS = 10 * 60_000;
+
+async function createAuth(config: Config, db: Database): Promise<{ services: AuthServices; clients: ClientStore; jtis: JtiTable }> {
+  const clients = new ClientStore(db);
+  await clients.listen();
+  const jtis = new JtiTable(db);
+  const tokens = new AccessTokens(new SigningKeyTable(db), config.auth.accessTokenTtlSeconds);
+  await tokens.init();
+  const jwks = new JwksSource(new OutboundGuard({ allowedHosts: config.auth.jwksAllowedHosts }));
+  return {
+    clients,
+    jtis,
+    services: {
+      authenticator: new Authenticator(tokens, clients),
+      tokens: new TokenService({ registry: clients, jwks, jtis, tokens, clientSecrets: config.auth.clientSecrets }),
+      scopesSupported: SCOPES_SUPPORTED,
+    },
+  };
+}
 
 export async function createServer(config: Config, logger: Logger | false, database?: Database): Promise<Server> {
   loadDefinitions();
@@ -101,7 +132,12 @@ export async function createServer(config: Config, logger: Logger | false, datab
       operations: [{ name: 'validate', definition: 'http://hl7.org/fhir/OperationDefinition/Resource-validate' }],
       searchSupported: true,
       transactionsSupported: true,
+      ...(config.auth.enabled ? { tokenUrl: `${baseUrl.replace(/\/fhir$/, '')}/auth/token` } : {}),
     });
+  const auth = config.auth.enabled ? await createAuth(config, db) : undefined;
+  // Expired assertion ids are only kept to refuse replays until expiry; purge them now and then.
+  const purge = auth ? setInterval(() => void auth.jtis.purgeExpired(new Date()).catch(() => undefined), JTI_PURGE_MS) : undefined;
+  purge?.unref();
   const app = buildApp({
     context: {
       service,
@@ -114,11 +150,16 @@ export async function createServer(config: Config, logger: Logger | false, datab
     logger,
     maxBodyBytes: config.maxBodyBytes,
     maxJsonDepth: config.maxJsonDepth,
+    ...(auth ? { auth: auth.services } : {}),
+    security: { corsOrigins: config.auth.corsOrigins, rateLimitPerMinute: config.auth.rateLimitPerMinute },
   });
   return {
     app,
     repository,
+    ...(auth ? { clients: auth.clients } : {}),
     async close() {
+      clearInterval(purge);
+      await auth?.clients.close();
       await app.close();
       await repository.close();
     },

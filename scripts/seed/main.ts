@@ -2,6 +2,10 @@
 //
 //   npm run seed -- --scenario ny|ma|mn|all [--url http://localhost:8080/fhir]
 //
+// Against a server with authentication on, give an access token (--token or CONCORD_TOKEN) or client
+// credentials (--client-id/--client-secret or CONCORD_CLIENT_ID/CONCORD_CLIENT_SECRET, for a client
+// registered with --secret): the seed then gets a token from the server's token endpoint itself.
+//
 // Each scenario is a short ordered list of transaction Bundles of conditional creates, so running the
 // seed again changes nothing. A rejected Bundle prints the server's OperationOutcome and exits non-zero.
 import { pathToFileURL } from 'node:url';
@@ -43,19 +47,41 @@ export class SeedError extends Error {
 export type Log = (line: string) => void;
 
 /** Posts one scenario's Bundles in order, logging a progress line per Bundle. */
-export async function seed(url: string, scenario: ScenarioName, log: Log = console.log): Promise<SeedResult> {
+export async function seed(url: string, scenario: ScenarioName, log: Log = console.log, token?: string): Promise<SeedResult> {
   const build = SCENARIOS[scenario];
   if (!build) throw new SeedError(`unknown scenario '${String(scenario)}' (expected one of ${SCENARIO_NAMES.join(', ')})`);
-  return load(url, scenario, build(), log);
+  return load(url, scenario, build(), log, token);
+}
+
+/** The scopes the seed asks for: conditional creates need create and search. */
+export const SEED_SCOPE = 'system/*.cruds';
+
+/** An access token for client credentials (client_secret_basic) from the token endpoint next to the FHIR base. */
+export async function fetchToken(url: string, clientId: string, clientSecret: string): Promise<string> {
+  const tokenUrl = `${url.replace(/\/+$/, '').replace(/\/fhir$/, '')}/auth/token`;
+  const basic = Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(clientSecret)}`).toString('base64');
+  let res: Response;
+  try {
+    res = await fetch(tokenUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${basic}` },
+      body: new URLSearchParams({ grant_type: 'client_credentials', scope: SEED_SCOPE }).toString(),
+    });
+  } catch {
+    throw new SeedError(`cannot reach the token endpoint ${tokenUrl}`);
+  }
+  const body = (await res.json().catch(() => ({}))) as { access_token?: string; error?: string };
+  if (!res.ok || !body.access_token) throw new SeedError(`token request to ${tokenUrl} failed: HTTP ${res.status} ${body.error ?? ''}`.trim());
+  return body.access_token;
 }
 
 /** Posts the given Bundles in order under a scenario's name (seed() with the scenario's own Bundles). */
-export async function load(url: string, scenario: string, bundles: SeedBundle[], log: Log = console.log): Promise<SeedResult> {
+export async function load(url: string, scenario: string, bundles: SeedBundle[], log: Log = console.log, token?: string): Promise<SeedResult> {
   const base = url.replace(/\/+$/, '');
   const result: SeedResult = { scenario, bundles: bundles.length, resources: 0, created: 0, existing: 0, byType: {} };
   log(`[${scenario}] seeding ${base}: ${bundles.length} bundles, ${countEntries(bundles)} resources`);
   for (const [i, { label, bundle }] of bundles.entries()) {
-    const response = await post(base, bundle, `[${scenario}] bundle ${i + 1}/${bundles.length} (${label})`, log);
+    const response = await post(base, bundle, `[${scenario}] bundle ${i + 1}/${bundles.length} (${label})`, log, token);
     const statuses = (response.entry ?? []).map((e) => e.response?.status ?? '');
     const created = statuses.filter((s) => s.startsWith('201')).length;
     result.created += created;
@@ -74,12 +100,12 @@ export async function load(url: string, scenario: string, bundles: SeedBundle[],
   return result;
 }
 
-async function post(base: string, bundle: Bundle, what: string, log: Log): Promise<Bundle> {
+async function post(base: string, bundle: Bundle, what: string, log: Log, token?: string): Promise<Bundle> {
   let res: Response;
   try {
     res = await fetch(base, {
       method: 'POST',
-      headers: { 'content-type': 'application/fhir+json', accept: 'application/fhir+json', prefer: 'return=minimal' },
+      headers: { 'content-type': 'application/fhir+json', accept: 'application/fhir+json', prefer: 'return=minimal', ...(token ? { authorization: `Bearer ${token}` } : {}) },
       body: JSON.stringify(bundle),
     });
   } catch (err) {
@@ -99,6 +125,7 @@ async function post(base: string, bundle: Bundle, what: string, log: Log): Promi
   log(`${what} was rejected: HTTP ${res.status}`);
   for (const line of describeOutcome(outcome)) log(`  ${line}`);
   if (!outcome) log(`  ${text.slice(0, 2000)}`);
+  if (res.status === 401) log('  the server requires authentication: set CONCORD_TOKEN, or CONCORD_CLIENT_ID and CONCORD_CLIENT_SECRET');
   throw new SeedError(`${what} was rejected with HTTP ${res.status}`, res.status, outcome);
 }
 
@@ -124,12 +151,27 @@ function describeTypes(byType: Record<string, number>): string {
 
 // ---- command line ---------------------------------------------------------------------------------------
 
-const USAGE = 'usage: npm run seed -- --scenario ny|ma|mn|all [--url http://localhost:8080/fhir]';
+const USAGE =
+  'usage: npm run seed -- --scenario ny|ma|mn|all [--url http://localhost:8080/fhir] [--token <access token> | --client-id <id> --client-secret <secret>]';
 
-export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv = process.env): { scenarios: ScenarioName[]; url: string } {
+export interface CommandLine {
+  scenarios: ScenarioName[];
+  url: string;
+  token?: string;
+  client?: { id: string; secret: string };
+}
+
+export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv = process.env): CommandLine {
   const { values } = parseArgs({
     args: argv,
-    options: { scenario: { type: 'string', short: 's' }, url: { type: 'string', short: 'u' }, help: { type: 'boolean', short: 'h' } },
+    options: {
+      scenario: { type: 'string', short: 's' },
+      url: { type: 'string', short: 'u' },
+      token: { type: 'string' },
+      'client-id': { type: 'string' },
+      'client-secret': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
     strict: true,
     allowPositionals: false,
   });
@@ -142,11 +184,15 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv = proces
   }
   const url = values.url ?? (env.CONCORD_URL || DEFAULT_URL);
   if (!/^https?:\/\/[^/]+/.test(url)) throw new SeedError(`--url must be an absolute http(s) URL, got '${url}'`);
-  return { scenarios: scenarios as ScenarioName[], url };
+  const token = values.token ?? (env.CONCORD_TOKEN || undefined);
+  const id = values['client-id'] ?? (env.CONCORD_CLIENT_ID || undefined);
+  const secret = values['client-secret'] ?? (env.CONCORD_CLIENT_SECRET || undefined);
+  if (Boolean(id) !== Boolean(secret)) throw new SeedError(`give both --client-id and --client-secret (or CONCORD_CLIENT_ID and CONCORD_CLIENT_SECRET)\n${USAGE}`);
+  return { scenarios: scenarios as ScenarioName[], url, ...(token ? { token } : {}), ...(id && secret ? { client: { id, secret } } : {}) };
 }
 
 export async function main(argv: string[]): Promise<number> {
-  let options: { scenarios: ScenarioName[]; url: string };
+  let options: CommandLine;
   try {
     options = parseCommandLine(argv);
   } catch (err) {
@@ -154,7 +200,8 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   try {
-    for (const scenario of options.scenarios) await seed(options.url, scenario, (line) => console.log(line));
+    const token = options.token ?? (options.client ? await fetchToken(options.url, options.client.id, options.client.secret) : undefined);
+    for (const scenario of options.scenarios) await seed(options.url, scenario, (line) => console.log(line), token);
     return 0;
   } catch (err) {
     console.error(err instanceof SeedError ? err.message : err);

@@ -17,7 +17,7 @@ import { assertNoNul, assertQueryHasNoNul } from './hostile-input.js';
 import { assertSearchLimits, DEFAULT_SEARCH_LIMITS, type SearchLimits } from './search/limits.js';
 import { parseStored, stringifyLossless } from './number-text.js';
 
-type Method = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+export type Method = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 const ORDER: Record<Method, number> = { DELETE: 0, POST: 1, PUT: 2, PATCH: 2, GET: 3, HEAD: 3 };
 
 export interface BundleOptions {
@@ -29,6 +29,32 @@ export interface BundleOptions {
   receivedAt?: Date;
   /** Told about a batch entry that failed with an unexpected (non-FHIR) error, answered 500 in its entry. */
   onEntryFault?: (err: unknown, index: number) => void;
+  /** Access control: throws (a 403 FhirError) when the client may not perform an entry's interaction. */
+  authorize?: (entry: EntryAccess) => void;
+}
+
+/** What an entry asks to do, for access control. */
+export interface EntryAccess {
+  index: number;
+  method: Method;
+  type: string;
+  id?: string;
+  versionId?: string;
+  /** Search criteria (a search, or a conditional update/delete) or If-None-Exist (conditional create). */
+  conditional: boolean;
+  query?: URLSearchParams;
+}
+
+function accessOf(e: ParsedEntry): EntryAccess {
+  return {
+    index: e.index,
+    method: e.method,
+    type: e.type,
+    ...(e.id === undefined ? {} : { id: e.id }),
+    ...(e.versionId === undefined ? {} : { versionId: e.versionId }),
+    conditional: e.query !== undefined || e.ifNoneExist !== undefined,
+    ...(e.query ? { query: e.query } : {}),
+  };
 }
 
 /** Answers a GET entry (read, vread or search) as a resource or searchset Bundle, as JSON text. */
@@ -80,6 +106,8 @@ export class BundleService {
 
   private async transaction(entries: BundleEntry[], options: BundleOptions): Promise<string> {
     const parsed = entries.map((e, i) => parseEntry(e, i, options.baseUrl));
+    // Every entry is checked before anything runs: one refused entry refuses the whole transaction.
+    if (options.authorize) for (const e of parsed) options.authorize(accessOf(e));
     const run = async (session: WriteSession): Promise<EntryResult[]> => {
       const idMap = await this.assignIdentities(parsed, session);
       for (const entry of parsed) {
@@ -215,6 +243,7 @@ export class BundleService {
     for (const [i, raw] of entries.entries()) {
       try {
         const entry = parseEntry(raw, i, options.baseUrl);
+        options.authorize?.(accessOf(entry));
         if (entry.method === 'POST' || (entry.method === 'PUT' && entry.query)) entry.id = undefined;
         results.push(await this.executeBatchEntry(entry, options.baseUrl));
       } catch (err) {

@@ -14,6 +14,19 @@ export interface CapabilityInputs {
   /** Whether search (GET [type]) is served; until then search interactions are not advertised. */
   searchSupported: boolean;
   transactionsSupported: boolean;
+  /** SMART Backend Services token endpoint, when authentication is on. */
+  tokenUrl?: string;
+}
+
+const SMART_OAUTH_URIS = 'http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris';
+const RESTFUL_SECURITY_SERVICE = 'http://terminology.hl7.org/CodeSystem/restful-security-service';
+
+function security(tokenUrl: string): NonNullable<NonNullable<CapabilityStatement['rest']>[number]['security']> {
+  return {
+    extension: [{ url: SMART_OAUTH_URIS, extension: [{ url: 'token', valueUri: tokenUrl }] }],
+    service: [{ coding: [{ system: RESTFUL_SECURITY_SERVICE, code: 'SMART-on-FHIR', display: 'SMART-on-FHIR' }], text: 'SMART Backend Services' }],
+    description: 'OAuth 2.0 client credentials (SMART Backend Services): a signed JWT assertion (RS384 or ES384) or, where allowed, a client secret at the token endpoint; see .well-known/smart-configuration.',
+  };
 }
 
 export function buildCapabilityStatement(inputs: CapabilityInputs, now = new Date()): CapabilityStatement {
@@ -60,6 +73,7 @@ export function buildCapabilityStatement(inputs: CapabilityInputs, now = new Dat
     rest: [
       {
         mode: 'server',
+        ...(inputs.tokenUrl ? { security: security(inputs.tokenUrl) } : {}),
         resource: resources,
         interaction: [
           { code: 'history-system' },

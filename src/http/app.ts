@@ -4,6 +4,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { registerBodyParsers } from './body-parsers.js';
 import { clientErrorHandler, frameworkErrors } from './client-errors.js';
+import { decorateAuth, fhirAuthHooks, smartConfigurationRoute, tokenRoute, type AuthServices } from './auth.js';
 import type { RouteContext } from './context.js';
 import { registerErrorHandlers } from './errors.js';
 import { assertJsonAcceptable } from './negotiation.js';
@@ -16,6 +17,7 @@ import { searchRoutes } from './routes/search.js';
 import { systemRoutes } from './routes/system.js';
 import { typeRoutes } from './routes/type.js';
 import { validateRoutes } from './routes/validate.js';
+import { registerSecurityHeaders, registerTrafficPolicy, type SecurityOptions } from './security.js';
 import type { Repository } from '../fhir/repository.js';
 
 export interface AppOptions {
@@ -24,6 +26,9 @@ export interface AppOptions {
   logger: Logger | false;
   maxBodyBytes: number;
   maxJsonDepth: number;
+  /** Absent when authentication is off (loopback only). */
+  auth?: AuthServices;
+  security: SecurityOptions;
 }
 
 export function buildApp(options: AppOptions): FastifyInstance {
@@ -37,12 +42,26 @@ export function buildApp(options: AppOptions): FastifyInstance {
     clientErrorHandler,
     frameworkErrors,
   }) as unknown as FastifyInstance;
+  decorateAuth(app);
+  registerSecurityHeaders(app);
   registerBodyParsers(app, { maxJsonDepth: options.maxJsonDepth });
   registerErrorHandlers(app, { maxBodyBytes: options.maxBodyBytes });
   healthRoutes(app, options.repository);
+  registerTrafficPolicy(app, options.security);
+  const auth = options.auth;
+  if (auth) {
+    void app.register((root, _opts, done) => {
+      tokenRoute(root, auth, options.context.configuredBaseUrl);
+      done();
+    });
+  }
 
   void app.register(
     (fhir, _opts, done) => {
+      if (auth) {
+        fhirAuthHooks(fhir, auth);
+        smartConfigurationRoute(fhir, auth, options.context.configuredBaseUrl);
+      }
       fhir.addHook('onRequest', (request, _reply, next) => {
         try {
           assertJsonAcceptable(request);

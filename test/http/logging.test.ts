@@ -15,7 +15,7 @@ beforeAll(async () => {
       done();
     },
   });
-  server = await createServer(loadConfig({ LOG_LEVEL: 'debug' }), createLogger('debug', sink), await openTestDatabase());
+  server = await createServer(loadConfig({ LOG_LEVEL: 'debug', HOST: '127.0.0.1', CONCORD_AUTH: 'off' }), createLogger('debug', sink), await openTestDatabase());
 });
 afterAll(async () => {
   await server.close();

@@ -39,6 +39,9 @@ it('starts on embedded PGlite, answers, and shuts down gracefully on SIGTERM', a
   const res = await fetch(`${started.url}/metadata`);
   expect(res.status).toBe(200);
   expect(((await res.json()) as { fhirVersion: string }).fhirVersion).toBe('4.0.1');
+  // Authentication is on by default: data needs a token, and the log tells a newcomer how to get one.
+  expect((await fetch(`${started.url}/Patient`)).status).toBe(401);
+  expect(output).toContain('npm run clients -- add --id local-dev --admin');
   const exit = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
   proc.kill('SIGTERM');
   expect(await exit).toBe(0);

@@ -3,21 +3,26 @@
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import { loadConfig } from '../../src/config.js';
 import { createServer, type Server } from '../../src/server.js';
+import type { Database } from '../../src/storage/database.js';
 import { openTestDatabase, type Backend } from './db.js';
 
 export interface TestServer extends Server {
   app: FastifyInstance;
+  /** The test database (e.g. to start a second instance on the same schema). */
+  db: Database;
   request(options: InjectOptions): Promise<LightMyRequestResponse>;
   json<T = Record<string, unknown>>(res: LightMyRequestResponse): T;
 }
 
 export async function startTestServer(backend?: Backend, env: Record<string, string> = {}): Promise<TestServer> {
   const db = await openTestDatabase(backend, { max: 40 });
-  const config = loadConfig({ BASE_URL: 'http://concord.test/fhir', ...env });
+  // Authentication off (allowed on loopback) unless a test turns it on: most tests exercise FHIR behaviour.
+  const config = loadConfig({ BASE_URL: 'http://concord.test/fhir', HOST: '127.0.0.1', CONCORD_AUTH: 'off', RATE_LIMIT_PER_MINUTE: '0', ...env });
   const server = await createServer(config, false, db);
   await server.app.ready();
   return {
     ...server,
+    db,
     request: (options) => server.app.inject(options),
     json: <T>(res: LightMyRequestResponse) => JSON.parse(res.body) as T,
   };

@@ -31,3 +31,19 @@ describe('JSON depth guard', () => {
     expect(exceedsJsonDepth('{"a":"[[[[[[\\"[[[["}', 2)).toBe(false);
   });
 });
+
+describe('access control configuration', () => {
+  it('is on by default; CONCORD_AUTH=off only with a loopback HOST', () => {
+    expect(loadConfig({}).auth.enabled).toBe(true);
+    expect(() => loadConfig({ CONCORD_AUTH: 'off' })).toThrow(/CONCORD_AUTH=off is only allowed when HOST is a loopback address/);
+    expect(() => loadConfig({ CONCORD_AUTH: 'off', HOST: '10.0.0.5' })).toThrow(/loopback/);
+    for (const HOST of ['127.0.0.1', '127.1.2.3', '::1', 'localhost']) expect(loadConfig({ CONCORD_AUTH: 'off', HOST }).auth.enabled).toBe(false);
+  });
+
+  it('reads CORS origins, token lifetime and rate limit', () => {
+    const c = loadConfig({ CORS_ORIGINS: 'https://a.example.org, https://b.example.org', ACCESS_TOKEN_TTL_SECONDS: '120', RATE_LIMIT_PER_MINUTE: '10' });
+    expect(c.auth).toMatchObject({ corsOrigins: ['https://a.example.org', 'https://b.example.org'], accessTokenTtlSeconds: 120, rateLimitPerMinute: 10 });
+    expect(loadConfig({}).auth).toMatchObject({ corsOrigins: [], accessTokenTtlSeconds: 300 });
+    expect(() => loadConfig({ CORS_ORIGINS: '*' })).toThrow(/CORS_ORIGINS/);
+  });
+});

@@ -20,9 +20,9 @@ afterAll(async () => {
 
 /** A server over the shared test database that leaves it open when it closes (so a second one can start). */
 async function start(): Promise<TestServer> {
-  const server: Server = await createServer(loadConfig({ BASE_URL: 'http://concord.test/fhir' }), false, { ...db, close: () => Promise.resolve() });
+  const server: Server = await createServer(loadConfig({ BASE_URL: 'http://concord.test/fhir', HOST: '127.0.0.1', CONCORD_AUTH: 'off' }), false, { ...db, close: () => Promise.resolve() });
   await server.app.ready();
-  return { ...server, request: (o) => server.app.inject(o), json: <T>(res: LightMyRequestResponse) => JSON.parse(res.body) as T };
+  return { ...server, db, request: (o) => server.app.inject(o), json: <T>(res: LightMyRequestResponse) => JSON.parse(res.body) as T };
 }
 
 const planLead = (id: string, patient: string) =>

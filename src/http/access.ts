@@ -1,0 +1,83 @@
+// Which FHIR interaction a matched route performs, for the scope check (src/auth/authorize.ts). Keyed by
+// the route pattern fastify matched, so a new route without an entry here is refused (403), not opened.
+import type { FastifyRequest } from 'fastify';
+import type { AccessRequest } from '../auth/authorize.js';
+import { header, searchParams } from './negotiation.js';
+
+/** Routes under /fhir anyone may call. */
+export const PUBLIC_ROUTES = new Set(['/fhir/metadata', '/fhir/.well-known/smart-configuration']);
+
+type Req = FastifyRequest<{ Params: Record<string, string | undefined> }>;
+
+function allParams(request: Req): URLSearchParams {
+  const params = searchParams(request);
+  if (request.body instanceof URLSearchParams) for (const [k, v] of request.body) params.append(k, v);
+  return params;
+}
+
+function typesOf(params: URLSearchParams): string[] {
+  return params
+    .getAll('_type')
+    .flatMap((v) => v.split(','))
+    .map((t) => t.trim())
+    .filter((t) => t !== '');
+}
+
+function validateMode(request: Req): 'create' | 'update' | 'delete' {
+  const body = request.body as { resourceType?: string; parameter?: { name?: string; valueCode?: string }[] } | undefined;
+  const fromBody = body?.resourceType === 'Parameters' ? body.parameter?.find((p) => p.name === 'mode')?.valueCode : undefined;
+  const mode = fromBody ?? searchParams(request).get('mode') ?? (request.params.id ? 'update' : 'create');
+  return mode === 'delete' ? 'delete' : mode === 'create' ? 'create' : 'update';
+}
+
+/** Route patterns whose other methods only answer 405 (routes/method-not-allowed.ts). */
+const KNOWN_PATTERNS = new Set(['/', '/_search', '/_history', '/:type', '/:type/_search', '/:type/_history', '/:type/$validate', '/:type/:id', '/:type/:id/_history', '/:type/:id/$validate', '/:type/:id/_history/:vid']);
+
+/**
+ * The access request of a /fhir route, 'bundle' for POST [base] (each entry is checked by the Bundle
+ * service), 'none' for method/route pairs that only ever answer 405, and 'unmapped' for a route this
+ * table does not know (refused, so a new route is closed until it is mapped here).
+ */
+export function accessRequestOf(request: Req): AccessRequest | 'bundle' | 'none' | 'unmapped' {
+  const url = request.routeOptions.url ?? '';
+  const method = request.method === 'HEAD' ? 'GET' : request.method;
+  const type = request.params.type;
+  const key = `${method} ${url.replace(/^\/fhir/, '') || '/'}`;
+  switch (key) {
+    case 'GET /':
+    case 'POST /_search':
+      return { interaction: 'search-system', types: typesOf(allParams(request)), query: allParams(request) };
+    case 'POST /':
+      return 'bundle';
+    case 'GET /_history':
+      return { interaction: 'history-system' };
+    case 'GET /:type':
+    case 'POST /:type/_search':
+      return { interaction: 'search-type', type, query: allParams(request) };
+    case 'POST /:type':
+      return { interaction: 'create', type, conditional: header(request, 'if-none-exist') !== undefined };
+    case 'PUT /:type':
+      return { interaction: 'update', type, conditional: true };
+    case 'DELETE /:type':
+      return { interaction: 'delete', type, conditional: true };
+    case 'GET /:type/_history':
+      return { interaction: 'history-type', type };
+    case 'GET /:type/:id':
+      return { interaction: 'read', type };
+    case 'PUT /:type/:id':
+      return { interaction: 'update', type };
+    case 'PATCH /:type/:id':
+      return { interaction: 'patch', type };
+    case 'DELETE /:type/:id':
+      return { interaction: 'delete', type };
+    case 'GET /:type/:id/_history':
+      return { interaction: 'history-instance', type };
+    case 'GET /:type/:id/_history/:vid':
+      return { interaction: 'vread', type };
+    case 'POST /:type/$validate':
+    case 'POST /:type/:id/$validate':
+      return { interaction: 'validate', type, validates: validateMode(request) };
+    default:
+      return KNOWN_PATTERNS.has(url.replace(/^\/fhir/, '') || '/') ? 'none' : 'unmapped';
+  }
+}
