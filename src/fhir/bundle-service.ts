@@ -157,8 +157,9 @@ export class BundleService {
     return replaceReferences(entry.resource!, (ref) => idMap.get(ref) ?? conditional.get(ref)) as Resource;
   }
 
-  private async execute(entry: ParsedEntry, session: WriteSession | undefined, baseUrl: string): Promise<EntryResult> {
-    const s = { baseUrl, ...(session ? { session } : { receivedAt: new Date() }) };
+  private async execute(entry: ParsedEntry, session: WriteSession | undefined, baseUrl: string, receivedAt?: Date): Promise<EntryResult> {
+    // A batch entry is its own transaction, but its request arrived with the Bundle.
+    const s = { baseUrl, ...(session ? { session } : { receivedAt: receivedAt ?? new Date() }) };
     const ifMatch = entry.ifMatch === undefined ? {} : { ifMatch: entry.ifMatch };
     switch (entry.method) {
       case 'POST': {
@@ -201,7 +202,7 @@ export class BundleService {
       try {
         const entry = parseEntry(raw, i, options.baseUrl);
         if (entry.method === 'POST' || (entry.method === 'PUT' && entry.query)) entry.id = undefined;
-        results.push(await this.executeBatchEntry(entry, options.baseUrl));
+        results.push(await this.executeBatchEntry(entry, options.baseUrl, options.receivedAt));
       } catch (err) {
         if (!(err instanceof FhirError)) throw err;
         results.push({ status: err.status, outcome: err.outcome });
@@ -210,13 +211,13 @@ export class BundleService {
     return responseBundle('batch-response', results, options);
   }
 
-  private executeBatchEntry(entry: ParsedEntry, baseUrl: string): Promise<EntryResult> {
+  private executeBatchEntry(entry: ParsedEntry, baseUrl: string, receivedAt?: Date): Promise<EntryResult> {
     if (entry.method === 'PUT' && entry.query) {
       return this.service
-        .conditionalUpdate(entry.type, entry.query, entry.resource, { baseUrl, ...(entry.ifMatch === undefined ? {} : { ifMatch: entry.ifMatch }) })
+        .conditionalUpdate(entry.type, entry.query, entry.resource, { baseUrl, ...(receivedAt ? { receivedAt } : {}), ...(entry.ifMatch === undefined ? {} : { ifMatch: entry.ifMatch }) })
         .then((r) => ({ status: r.status, version: r.version }));
     }
-    return this.execute(entry, undefined, baseUrl);
+    return this.execute(entry, undefined, baseUrl, receivedAt);
   }
 }
 

@@ -17,7 +17,8 @@ import {
   unprocessable,
 } from './outcome.js';
 import type { HistoryPage, HistoryQuery, Repository, StoredVersion, WriteMethod, WriteTx } from './repository.js';
-import { noTransactionalChecks, RuleViolationError, type ProposedWrite, type ResourceValidator, type TransactionalChecker } from './write-pipeline.js';
+import { CommitLog } from './commit-log.js';
+import { noTransactionalChecks, RuleViolationError, type Arrival, type ProposedWrite, type ResourceValidator, type TransactionalChecker } from './write-pipeline.js';
 
 export interface WriteResult {
   /** 201 when a resource was created, 200 otherwise (also when a conditional create found a match). */
@@ -56,6 +57,8 @@ export class WriteSession {
   constructor(
     readonly tx: WriteTx,
     startedAt?: Date,
+    /** `Type/id` -> lastUpdated of each version written (see CommitLog). */
+    readonly versions = new Map<string, string>(),
   ) {
     this.startedAt = startedAt ?? new Date();
   }
@@ -75,6 +78,8 @@ export class ResourceService {
   private readonly checker: TransactionalChecker;
   private readonly now: () => Date;
   private readonly baseUrls: string[];
+  /** When this process saw its writes commit (409 vs 422 for rule rejections). */
+  private readonly commits = new CommitLog();
 
   constructor(
     private readonly repo: Repository,
@@ -160,16 +165,27 @@ export class ResourceService {
 
   /** A new transaction: fn's writes are checked together before commit; any error rolls all back. */
   async inTransaction<T>(fn: (session: WriteSession) => Promise<T>, receivedAt?: Date): Promise<T> {
-    return this.repo.transaction(async (tx) => {
-      const session = new WriteSession(tx, receivedAt);
-      const result = await fn(session);
-      if (session.writes.length > 0) {
-        const checked = await this.checker.check(tx, session.writes, session.startedAt);
-        const issues = checked.map((c) => c.issue);
-        if (hasErrors(issues)) throw new RuleViolationError(statusOfRuleIssues(issues), checked);
-      }
+    // Every attempt's versions (the repository retries serialization failures): all settle together.
+    const versions = new Map<string, string>();
+    try {
+      const result = await this.repo.transaction(async (tx) => {
+        const session = new WriteSession(tx, receivedAt, versions);
+        const result = await fn(session);
+        if (session.writes.length > 0) {
+          const arrivedAt = session.startedAt.getTime();
+          const arrival: Arrival = { at: arrivedAt, committedSince: (key, lastUpdated) => this.commits.committedSince(key, lastUpdated, arrivedAt) };
+          const checked = await this.checker.check(tx, session.writes, arrival);
+          const issues = checked.map((c) => c.issue);
+          if (hasErrors(issues)) throw new RuleViolationError(statusOfRuleIssues(issues), checked);
+        }
+        return result;
+      });
+      this.commits.settled(versions, true);
       return result;
-    });
+    } catch (err) {
+      this.commits.settled(versions, false);
+      throw err;
+    }
   }
 
   /** create, or conditional create when ifNoneExist is given. */
@@ -333,6 +349,8 @@ export class ResourceService {
     const versionId = (current?.versionId ?? 0) + 1;
     const lastUpdated = this.now().toISOString();
     const stored = stamp(resource, id, versionId, lastUpdated);
+    this.commits.writing(`${type}/${id}`, lastUpdated);
+    session.versions.set(`${type}/${id}`, lastUpdated);
     const version: StoredVersion = { resourceType: type, id, versionId, lastUpdated, deleted: false, content: JSON.stringify(stored) };
     await session.tx.writeVersion(version, method, stored);
     return { status: current && !current.deleted ? 200 : 201, version };

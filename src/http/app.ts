@@ -16,6 +16,7 @@ import { systemRoutes } from './routes/system.js';
 import { typeRoutes } from './routes/type.js';
 import { validateRoutes } from './routes/validate.js';
 import type { Repository } from '../fhir/repository.js';
+import { stampArrival } from './arrival.js';
 
 export interface AppOptions {
   context: RouteContext;
@@ -33,6 +34,8 @@ export function buildApp(options: AppOptions): FastifyInstance {
     routerOptions: { maxParamLength: 512, ignoreTrailingSlash: true },
     return503OnClosing: true,
   }) as unknown as FastifyInstance;
+  // First hook of all: the request's arrival instant (409 vs 422 for rule rejections).
+  stampArrival(app);
   registerBodyParsers(app, { maxJsonDepth: options.maxJsonDepth });
   registerErrorHandlers(app);
   healthRoutes(app, options.repository);
