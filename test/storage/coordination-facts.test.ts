@@ -10,7 +10,7 @@ import { periodRange } from '../../src/coordination/period.js';
 import type { Database } from '../../src/storage/database.js';
 import { ensureCoordinationFacts } from '../../src/storage/coordination-facts.js';
 import { ResourceRepository } from '../../src/storage/resource-repository.js';
-import { careTeam, ORGS, ROLES } from '../unit/coordination/builders.js';
+import { careTeam, ORGS, PEOPLE, ROLES } from '../unit/coordination/builders.js';
 import { scenario } from '../unit/coordination/generate.js';
 import { openTestDatabase, storageBackends } from '../support/db.js';
 
@@ -84,7 +84,7 @@ describe.each(storageBackends())('coordination facts on %s', (backend) => {
     const team = careTeam(
       'fc-team',
       [
-        { member: ROLES.nyRnAtMltcp, onBehalfOf: ORGS.mltcp, scopes: ['ltc'], period: { start: '2026-01-01' } },
+        { member: PEOPLE.nyRn, onBehalfOf: ORGS.mltcp, scopes: ['ltc'], period: { start: '2026-01-01' } },
         { member: ROLES.nySwAtHh, scopes: ['ltc'], period: { end: '2025-12-31' } },
       ],
       { patient: 'fc-member' },

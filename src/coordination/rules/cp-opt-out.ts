@@ -63,7 +63,7 @@ export const cpOptOut: Rule = {
           sites: [
             {
               ref: p.teamRef,
-              expression: `${p.path}${p.participant.onBehalfOf ? '.onBehalfOf' : '.member'}`,
+              expression: p.orgPath,
               diagnostics: `${o.ref} opts the member out of ${o.org} ${o.since}; ${p.label} is ${p.periodText}`,
             },
           ],

@@ -81,7 +81,7 @@ export const waiverCaseManagerMatchesWaiver: Rule = {
               "coordinator: it must be held by the lead care coordinator's organization (or a tribal nation the member chose).",
             sites: [
               { ref: h.teamRef, expression: here, diagnostics: `${who} holds waiver-case-management ${h.periodText}, but ${problem}` },
-              ...wrong.map((l) => ({ ref: l.teamRef, expression: `${l.path}.onBehalfOf`, diagnostics: `${who} holds waiver-case-management on ${h.label}` })),
+              ...wrong.map((l) => ({ ref: l.teamRef, expression: l.orgPath, diagnostics: `${who} holds waiver-case-management on ${h.label}` })),
               { ref: ewEpisode.ref, expression: ewEpisode.path, diagnostics: `${who} holds waiver-case-management on ${h.label}, but ${problem}` },
             ],
           });

@@ -5,11 +5,14 @@ import type { Resource } from '@medplum/fhirtypes';
 import { describe, expect, it } from 'vitest';
 import { checkWrites } from '../../../src/coordination/engine.js';
 import type { CoordinationReader, MemberRecordPart } from '../../../src/coordination/reader.js';
-import { careTeam, create, episode, ORGS, ROLES, ruleIdsOf, serviceRequest, world } from './builders.js';
+import { careTeam, create, episode, ORGS, PEOPLE, ROLES, ruleIdsOf, serviceRequest, world } from './builders.js';
 
 const day = (k: number, base = '2020-01-01'): string => new Date(Date.parse(`${base}T00:00:00Z`) + k * 86_400_000).toISOString().slice(0, 10);
+// Practitioner members acting onBehalfOf the Health Home: their organization is stated, so a holding of the
+// same organization is no candidate. (A PractitionerRole member's organization is read from the role at
+// check time, so its holdings are always candidates: see facts.ts statedParticipantOrganization.)
 const hhTeam = (id: string, start: string) =>
-  careTeam(id, [{ member: ROLES.nySwAtHh, onBehalfOf: ORGS.hh, scopes: ['bh-and-out-of-plan'], period: { start } }], { period: { start } });
+  careTeam(id, [{ member: PEOPLE.nySw, onBehalfOf: ORGS.hh, scopes: ['bh-and-out-of-plan'], period: { start } }], { period: { start } });
 const hhRequest = (id: string, d: string) => serviceRequest(id, { code: 'H0004', requester: ROLES.nySwAtHh, period: { start: d, end: d }, category: 'behavioral-health' });
 
 /** Counts what the engine reads: whole parts, and (distinct) resources selected by facts. */
@@ -65,7 +68,7 @@ describe('what a write reads of a member with 50 stored teams and 50 stored orde
 
   it('another organization taking the scope reads only the holdings it overlaps, and is refused', async () => {
     const { r, stats } = counting(world(...history));
-    const rival = careTeam('rival', [{ member: ROLES.nySwAtHh, onBehalfOf: ORGS.hh2, scopes: ['bh-and-out-of-plan'], period: { start: '2024-10-03', end: '2024-10-03' } }], {
+    const rival = careTeam('rival', [{ member: PEOPLE.nySw, onBehalfOf: ORGS.hh2, scopes: ['bh-and-out-of-plan'], period: { start: '2024-10-03', end: '2024-10-03' } }], {
       period: { start: '2024-10-03', end: '2024-10-03' },
     });
     expect(ruleIdsOf(await checkWrites([create(rival)], r))).toContain('single-coordinator-per-scope');
