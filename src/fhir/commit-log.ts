@@ -8,6 +8,12 @@
 // `Type/id`, the version a transaction of this process wrote and the instant the commit was seen
 // (none yet: still committing, which a loser that already sees the row can only have raced).
 // Versions written by another instance are not in it; for them lastUpdated remains the estimate.
+/**
+ * Epoch milliseconds with sub-millisecond precision, for arrivals and commits alike: a commit seen in the
+ * same millisecond as a later request's arrival must still compare as before it.
+ */
+export const preciseNow = (): number => performance.timeOrigin + performance.now();
+
 export class CommitLog {
   private readonly entries = new Map<string, { lastUpdated: string; committedAt?: number }>();
 
@@ -26,7 +32,7 @@ export class CommitLog {
   }
 
   /** The transaction that wrote these versions ended: committed at `at`, or rolled back. */
-  settled(versions: ReadonlyMap<string, string>, committed: boolean, at = Date.now()): void {
+  settled(versions: ReadonlyMap<string, string>, committed: boolean, at = preciseNow()): void {
     for (const [key, lastUpdated] of versions) {
       const e = this.entries.get(key);
       if (e?.lastUpdated !== lastUpdated) continue;
@@ -42,6 +48,6 @@ export class CommitLog {
   committedSince(key: string, lastUpdated: string, instant: number): boolean | undefined {
     const e = this.entries.get(key);
     if (e?.lastUpdated !== lastUpdated) return undefined;
-    return e.committedAt === undefined || e.committedAt >= instant;
+    return e.committedAt === undefined || e.committedAt > instant;
   }
 }

@@ -13,6 +13,7 @@ describe('CommitLog (409 vs 422)', () => {
     const lastUpdated = '2026-01-01T00:00:00.000Z';
     log.writing('CareTeam/a', lastUpdated);
     log.settled(new Map([['CareTeam/a', lastUpdated]]), true, 2_000);
+    expect(log.committedSince('CareTeam/a', lastUpdated, 2_000)).toBe(false);
     expect(log.committedSince('CareTeam/a', lastUpdated, 1_500)).toBe(true);
     expect(log.committedSince('CareTeam/a', lastUpdated, 2_500)).toBe(false);
   });
