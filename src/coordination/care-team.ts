@@ -46,7 +46,8 @@ export function scopesOf(p: CareTeamParticipant): ScopeHolding[] {
   const out: ScopeHolding[] = [];
   p.extension?.forEach((ext, extIndex) => {
     const c = ext.url === Extensions.coordinationScope ? ext.valueCoding : undefined;
-    if (c?.code && (c.system === undefined || c.system === CodeSystems.coordinationScope)) {
+    // Codings match on system and code: a scope coding without a system holds no contract scope.
+    if (c?.code && c.system === CodeSystems.coordinationScope) {
       out.push({ code: c.code, extIndex });
     }
   });

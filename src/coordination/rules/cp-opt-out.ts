@@ -22,7 +22,7 @@ interface OptOut {
 /** Active OPTOUT/deny Consents, one entry per organization actor; provision.period, else always. */
 export function optOuts(consents: readonly Consent[]): OptOut[] {
   return consents.flatMap((c) => {
-    const optOut = (c.policyRule?.coding ?? []).some((k) => k.code === OPTOUT && (k.system === undefined || k.system === CodeSystems.v3ActCode));
+    const optOut = (c.policyRule?.coding ?? []).some((k) => k.code === OPTOUT && k.system === CodeSystems.v3ActCode);
     if (c.status !== 'active' || !optOut || c.provision?.type !== 'deny') return [];
     const range = periodRange(c.provision.period);
     return (c.provision.actor ?? []).flatMap((a) => {

@@ -74,4 +74,11 @@ describe('scope-allowed-for-role', () => {
     const team = careTeam('t', [{ member: ROLES.acoCm, scopes: ['medical'] }]);
     expect(await check(world(), [create(team)], scopeAllowedForRole)).toEqual([]);
   });
+
+  it('matches scope codings on system and code: a coding without a system holds no contract scope', async () => {
+    const team = careTeam('t', [{ member: PEOPLE.maCm, onBehalfOf: ORGS.tpa, scopes: ['ltss-navigation'] }]);
+    const ext = team.participant?.[0]?.extension?.[0];
+    if (ext?.valueCoding) delete ext.valueCoding.system;
+    expect(await check(world(), [create(team)], scopeAllowedForRole)).toEqual([]);
+  });
 });
