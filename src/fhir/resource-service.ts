@@ -18,6 +18,7 @@ import {
 } from './outcome.js';
 import type { HistoryPage, HistoryQuery, Repository, StoredVersion, WriteMethod, WriteTx } from './repository.js';
 import { CommitLog } from './commit-log.js';
+import { ownedConformanceResource } from './owned-conformance.js';
 import { noTransactionalChecks, RuleViolationError, type Arrival, type ProposedWrite, type ResourceValidator, type TransactionalChecker } from './write-pipeline.js';
 
 export interface WriteResult {
@@ -59,6 +60,8 @@ export class WriteSession {
     startedAt?: Date,
     /** `Type/id` -> lastUpdated of each version written (see CommitLog). */
     readonly versions = new Map<string, string>(),
+    /** The server itself writing (startup sync of its own conformance resources): not refused as owned. */
+    readonly asServer = false,
   ) {
     this.startedAt = startedAt ?? new Date();
   }
@@ -71,6 +74,8 @@ export interface InSession {
   baseUrl?: string;
   /** When the request arrived (see WriteSession.startedAt). */
   receivedAt?: Date;
+  /** The server's own write (owned-conformance.ts): only the startup sync sets it. */
+  asServer?: boolean;
 }
 
 export class ResourceService {
@@ -160,16 +165,16 @@ export class ResourceService {
   /** Runs fn in the given session, or in a new transaction whose checks run before it commits. */
   private run<T>(options: InSession, fn: (session: WriteSession) => Promise<T>): Promise<T> {
     if (options.session) return fn(options.session);
-    return this.inTransaction(fn, options.receivedAt);
+    return this.inTransaction(fn, options.receivedAt, options.asServer);
   }
 
   /** A new transaction: fn's writes are checked together before commit; any error rolls all back. */
-  async inTransaction<T>(fn: (session: WriteSession) => Promise<T>, receivedAt?: Date): Promise<T> {
+  async inTransaction<T>(fn: (session: WriteSession) => Promise<T>, receivedAt?: Date, asServer = false): Promise<T> {
     // Every attempt's versions (the repository retries serialization failures): all settle together.
     const versions = new Map<string, string>();
     try {
       const result = await this.repo.transaction(async (tx) => {
-        const session = new WriteSession(tx, receivedAt, versions);
+        const session = new WriteSession(tx, receivedAt, versions, asServer);
         const result = await fn(session);
         if (session.writes.length > 0) {
           const arrivedAt = session.startedAt.getTime();
@@ -333,6 +338,7 @@ export class ResourceService {
     current: StoredVersion | undefined,
     method: WriteMethod,
   ): Promise<WriteResult> {
+    if (!session.asServer) refuseOwned(type, id, resource);
     const previous = current && !current.deleted ? parse(current) : undefined;
     const proposed: ProposedWrite = {
       operation: previous ? 'update' : 'create',
@@ -357,6 +363,7 @@ export class ResourceService {
   }
 
   private async tombstone(session: WriteSession, current: StoredVersion): Promise<StoredVersion> {
+    if (!session.asServer) refuseOwned(current.resourceType, current.id);
     const previous = parse(current);
     const proposed: ProposedWrite = { operation: 'delete', resourceType: current.resourceType, id: current.id, previous };
     await this.checker.lock(session.tx, [proposed]);
@@ -371,6 +378,18 @@ export class ResourceService {
     await session.tx.writeVersion(version, 'DELETE');
     return version;
   }
+}
+
+/** The contract's own conformance resources are read-only (owned-conformance.ts): 422 naming the owned one. */
+function refuseOwned(type: string, id: string, resource?: Resource): void {
+  const hit = ownedConformanceResource(type, id, resource);
+  if (!hit) return;
+  throw new FhirError(
+    422,
+    issue('business-rule', `${hit.owned} belongs to the Concord coordination contract and is read-only: it cannot be changed, deleted or claimed by another resource`, {
+      expression: [hit.by === 'url' ? `${type}.url` : `${type}.id`],
+    }),
+  );
 }
 
 /** Issues with code conflict mean a concurrent write won the race (409); other rule breaks are 422. */
