@@ -52,7 +52,7 @@ export interface Fact {
   readonly kind: FactKind;
   /** Scope code, order coding key, or '' for kinds without one. */
   readonly key: string;
-  /** `Organization/<id>` of a scope holder when the participant states it (organizations.ts statedParticipantOrganization); else undefined (derived). */
+  /** A scope holder's stated organization, or the PractitionerRole it acts through (organizations.ts statedParticipantOrganization); else undefined. */
   readonly org?: string;
   /** Never empty: facts that cover no instant are not kept (they can overlap nothing). */
   readonly range: Range;

@@ -64,11 +64,16 @@ export async function participantOrganization(ctx: Reader, participant: CareTeam
 }
 
 /**
- * The participant's organization when it can be told without reading anything (Practitioner member:
- * onBehalfOf; Organization member: itself); undefined when it must be derived (a PractitionerRole member).
+ * What decides a participant's organization without reading anything, for the fact projection: the
+ * organization itself for a Practitioner member (onBehalfOf) or an Organization member, and for a
+ * PractitionerRole member the role (`PractitionerRole/<id>`), whose organization is read at check time.
+ * Two holdings with the same value have the same organization whenever they are judged (the same role
+ * reads the same organization), which is all the selection's otherOrgThan relies on; undefined when
+ * nothing is stated.
  */
 export function statedParticipantOrganization(participant: CareTeamParticipant): string | undefined {
   const member = parseRef(participant.member);
+  if (member?.type === 'PractitionerRole') return `PractitionerRole/${member.id}`;
   const org = member?.type === 'Practitioner' ? parseRef(participant.onBehalfOf) : member?.type === 'Organization' ? member : undefined;
   return org?.type === 'Organization' ? `Organization/${org.id}` : undefined;
 }

@@ -15,7 +15,7 @@ describe('coordination facts', () => {
       'f-team',
       [
         { member: PEOPLE.nyRn, onBehalfOf: ORGS.mltcp, lead: true, scopes: ['ltc', 'care-transitions'], period: { start: '2025-06-01' } },
-        // A PractitionerRole member acts for its role's organization: read at check time, so not stated here.
+        // A PractitionerRole member acts for its role's organization, read at check time: the fact names the role.
         { member: ROLES.nySwAtHh, onBehalfOf: ORGS.hh, scopes: ['bh-and-out-of-plan'], period: { start: '2026-02-01', end: '2026-03-31' } },
       ],
       { period: { start: '2026-01-01', end: '2026-12-31' } },
@@ -26,7 +26,7 @@ describe('coordination facts', () => {
       { kind: 'lead', key: '', range: year },
       { kind: 'scope', key: 'ltc', range: year, org: 'Organization/ny-vns-mltc' },
       { kind: 'scope', key: 'care-transitions', range: year, org: 'Organization/ny-vns-mltc' },
-      { kind: 'scope', key: 'bh-and-out-of-plan', range: periodRange({ start: '2026-02-01', end: '2026-03-31' }) },
+      { kind: 'scope', key: 'bh-and-out-of-plan', range: periodRange({ start: '2026-02-01', end: '2026-03-31' }), org: 'PractitionerRole/ny-sw-okafor-cbc' },
     ]);
     expect(memberFactsOf(team)?.memberId).toBe(MEMBER);
   });
@@ -90,6 +90,6 @@ describe('coordination facts', () => {
       ...writes.flatMap((w) => [w.resource, w.previous]),
     ]);
     const hash = createHash('sha256').update(JSON.stringify(corpus.map((r) => coordinationFacts(r)))).digest('hex').slice(0, 16);
-    expect({ version: FACTS_VERSION, hash }).toEqual({ version: 2, hash: '1fcedd814510368c' });
+    expect({ version: FACTS_VERSION, hash }).toEqual({ version: 2, hash: '49c25d38d488a146' });
   });
 });
