@@ -291,7 +291,6 @@ export function memberEntries(index: number, dir: Directory): MemberEntries {
       participants: [
         {
           member: leadRef,
-          onBehalfOf: planRef,
           start: `2025-${mm}-15`,
           scopes: ['ltc', 'care-transitions'],
           lead: { designatedBy: [planRef, hhRef], basis, reason: needs, date: `2025-${mm}-15` },
@@ -306,7 +305,7 @@ export function memberEntries(index: number, dir: Directory): MemberEntries {
       managingOrganization: hhRef,
       start: '2024-10-01',
       reason: 'Behavioral health and services outside the MLTC benefit package',
-      participants: [{ member: hhRoleRef, onBehalfOf: hhRef, start: '2024-10-01', scopes: ['bh-and-out-of-plan'] }],
+      participants: [{ member: hhRoleRef, start: '2024-10-01', scopes: ['bh-and-out-of-plan'] }],
     }),
   );
   const carePlan = add(

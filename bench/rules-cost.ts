@@ -91,7 +91,7 @@ function hhTeam(subject: Reference<never>, c: Ctx, start: string): Resource {
     managingOrganization: c.hh,
     start,
     reason: 'Behavioral health and services outside the plan benefit package',
-    participants: [{ member: c.hhRole, onBehalfOf: c.hh, start, scopes: ['bh-and-out-of-plan'] }],
+    participants: [{ member: c.hhRole, start, scopes: ['bh-and-out-of-plan'] }],
   });
 }
 

@@ -158,7 +158,8 @@ export function enrolment(opts: {
 
 export interface ParticipantSpec {
   member: Reference<Practitioner | PractitionerRole>;
-  onBehalfOf: Reference<Organization>;
+  /** Only beside a Practitioner member (R4 ctm-1): a PractitionerRole member acts for its organization. */
+  onBehalfOf?: Reference<Organization>;
   start: string;
   end?: string;
   role?: CodeableConcept[];
@@ -175,7 +176,7 @@ export function participant(p: ParticipantSpec): CareTeamParticipant {
     ...(extension.length ? { extension } : {}),
     ...(role.length ? { role } : {}),
     member: p.member,
-    onBehalfOf: p.onBehalfOf,
+    ...(p.onBehalfOf ? { onBehalfOf: p.onBehalfOf } : {}),
     period: { start: p.start, ...(p.end ? { end: p.end } : {}) },
   };
 }

@@ -1,7 +1,7 @@
 // A flat view of CareTeam participants: who, for which organization, in which role and scopes, when.
 import type { CareTeam, CareTeamParticipant } from '@medplum/fhirtypes';
 import { CodeSystems, Extensions, LEAD_CARE_MANAGER } from './codes.js';
-import { actorOrganization } from './organizations.js';
+import { participantOrganization } from './organizations.js';
 import type { Range } from './period.js';
 import { describePeriod, intersect, periodRange } from './period.js';
 import { refKey, resourceKey } from './refs.js';
@@ -24,8 +24,10 @@ export interface ParticipantView {
   readonly periodText: string;
   readonly activeTeam: boolean;
   readonly isLead: boolean;
-  /** `Organization/<id>`: onBehalfOf, else the member itself / the member PractitionerRole's organization. */
+  /** `Organization/<id>`: the participant's organization (organizations.ts participantOrganization). */
   readonly org: string | undefined;
+  /** Where the organization is stated: `….onBehalfOf` for a Practitioner member, else `….member`. */
+  readonly orgPath: string;
   readonly member: string | undefined;
   readonly scopes: readonly ScopeHolding[];
   /** `CareTeam/123 participant[0]` */
@@ -44,7 +46,8 @@ export function scopesOf(p: CareTeamParticipant): ScopeHolding[] {
   const out: ScopeHolding[] = [];
   p.extension?.forEach((ext, extIndex) => {
     const c = ext.url === Extensions.coordinationScope ? ext.valueCoding : undefined;
-    if (c?.code && (c.system === undefined || c.system === CodeSystems.coordinationScope)) {
+    // Codings match on system and code: a scope coding without a system holds no contract scope.
+    if (c?.code && c.system === CodeSystems.coordinationScope) {
       out.push({ code: c.code, extIndex });
     }
   });
@@ -82,7 +85,7 @@ async function buildParticipants(ctx: Pick<RuleContext, 'read' | 'record'>): Pro
       const participant = parts[index];
       if (!participant) continue;
       const range = participantRange(participant, teamRange);
-      const org = refKey(participant.onBehalfOf) ?? (await actorOrganization(ctx, participant.member));
+      const org = await participantOrganization(ctx, participant);
       out.push({
         team,
         teamRef,
@@ -92,7 +95,8 @@ async function buildParticipants(ctx: Pick<RuleContext, 'read' | 'record'>): Pro
         periodText: describePeriod(participant.period ?? team.period),
         activeTeam: isActiveCareTeam(team),
         isLead: isLeadParticipant(participant),
-        org: org?.startsWith('Organization/') ? org : undefined,
+        org,
+        orgPath: `CareTeam.participant[${index}]${participant.member?.reference?.match(/(^|\/)Practitioner\//) ? '.onBehalfOf' : '.member'}`,
         member: refKey(participant.member),
         scopes: scopesOf(participant),
         label: `${teamRef} participant[${index}]`,

@@ -3,7 +3,7 @@ import type { EpisodeOfCare } from '@medplum/fhirtypes';
 import { CodeSystems } from './codes.js';
 import type { ProgramCode } from './codes.js';
 import type { Range } from './period.js';
-import { intersect, periodRange } from './period.js';
+import { coveredByUnion, intersect, periodRange } from './period.js';
 import { resourceKey } from './refs.js';
 import type { MemberRecord } from './reader.js';
 import { isActiveEpisode } from './status.js';
@@ -48,4 +48,13 @@ export function jointEnrolment(left: readonly Enrolment[], right: readonly Enrol
     }
   }
   return out;
+}
+
+/**
+ * The contract's "enrolled in" a program over a period: active EpisodeOfCare resources of that program
+ * together cover the whole period (coverage, not mere overlap; an open-ended period needs an ongoing
+ * enrolment). With several programs, one of them must cover it on its own.
+ */
+export function enrolledThroughout(list: readonly Enrolment[], range: Range, ...programs: ProgramCode[]): boolean {
+  return programs.some((program) => coveredByUnion(range, list.filter((e) => e.program === program).map((e) => e.range)));
 }

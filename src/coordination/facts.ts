@@ -11,9 +11,9 @@ import type { CarePlan, CareTeam, Resource, ServiceRequest } from '@medplum/fhir
 import { ORDER_INTENTS } from './codes.js';
 import { isLeadParticipant, participantRange, scopesOf } from './care-team.js';
 import { membersOf } from './members.js';
+import { statedParticipantOrganization } from './organizations.js';
 import type { Range } from './period.js';
 import { isEmpty, overlaps, periodRange } from './period.js';
-import { refKey } from './refs.js';
 import { codingKeys, occurrenceRange } from './service-requests.js';
 import { comprehensiveCategoryIndex, isServiceSplitPlan } from './service-split.js';
 import { isActiveCarePlan, isActiveCareTeam, isActiveServiceRequest, isInError } from './status.js';
@@ -22,7 +22,7 @@ import { isActiveCarePlan, isActiveCareTeam, isActiveServiceRequest, isInError }
  * Bump when coordinationFacts changes what it derives: the storage layer then rebuilds the projection
  * from the stored resources at startup.
  */
-export const FACTS_VERSION = 1;
+export const FACTS_VERSION = 2;
 
 export type FactKind =
   /** An active CareTeam's period (its participants and managing organizations are present then). */
@@ -52,7 +52,7 @@ export interface Fact {
   readonly kind: FactKind;
   /** Scope code, order coding key, or '' for kinds without one. */
   readonly key: string;
-  /** `Type/id` of a scope holder's onBehalfOf, when the participant states one; else undefined (derived). */
+  /** A scope holder's stated organization, or the PractitionerRole it acts through (organizations.ts statedParticipantOrganization); else undefined. */
   readonly org?: string;
   /** Never empty: facts that cover no instant are not kept (they can overlap nothing). */
   readonly range: Range;
@@ -80,7 +80,7 @@ function careTeamFacts(team: CareTeam): Fact[] {
   for (const p of team.participant ?? []) {
     const range = participantRange(p, teamRange);
     if (isLeadParticipant(p)) out.push({ kind: 'lead', key: '', range });
-    const org = refKey(p.onBehalfOf);
+    const org = statedParticipantOrganization(p);
     for (const s of scopesOf(p)) out.push({ kind: 'scope', key: s.code, range, ...(org ? { org } : {}) });
   }
   return out;

@@ -1,6 +1,6 @@
 // Organization roles (Organization.type codings from the organization-role code system) and the
 // organization an actor acts for.
-import type { Organization, PractitionerRole, Reference } from '@medplum/fhirtypes';
+import type { CareTeamParticipant, Organization, PractitionerRole, Reference } from '@medplum/fhirtypes';
 import { CodeSystems } from './codes.js';
 import type { OrganizationRole } from './codes.js';
 import { parseRef } from './refs.js';
@@ -46,4 +46,34 @@ export async function actorOrganization(ctx: Reader, actor: Reference | undefine
 
 export function describeRoles(roles: ReadonlySet<string>): string {
   return roles.size === 0 ? 'no organization-role' : [...roles].join('/');
+}
+
+/**
+ * "The participant's organization" as the contract defines it: a Practitioner member acts for its
+ * `onBehalfOf`, a PractitionerRole member for its `PractitionerRole.organization`, an Organization
+ * member for itself. Any other member (or a reference that is not a relative literal) has none. Only a
+ * Practitioner member may carry onBehalfOf (R4 ctm-1), so onBehalfOf next to another member is ignored.
+ */
+export async function participantOrganization(ctx: Reader, participant: CareTeamParticipant): Promise<string | undefined> {
+  const member = parseRef(participant.member);
+  if (member?.type === 'Practitioner') {
+    const org = parseRef(participant.onBehalfOf);
+    return org?.type === 'Organization' ? `Organization/${org.id}` : undefined;
+  }
+  return actorOrganization(ctx, participant.member);
+}
+
+/**
+ * What decides a participant's organization without reading anything, for the fact projection: the
+ * organization itself for a Practitioner member (onBehalfOf) or an Organization member, and for a
+ * PractitionerRole member the role (`PractitionerRole/<id>`), whose organization is read at check time.
+ * Two holdings with the same value have the same organization whenever they are judged (the same role
+ * reads the same organization), which is all the selection's otherOrgThan relies on; undefined when
+ * nothing is stated.
+ */
+export function statedParticipantOrganization(participant: CareTeamParticipant): string | undefined {
+  const member = parseRef(participant.member);
+  if (member?.type === 'PractitionerRole') return `PractitionerRole/${member.id}`;
+  const org = member?.type === 'Practitioner' ? parseRef(participant.onBehalfOf) : member?.type === 'Organization' ? member : undefined;
+  return org?.type === 'Organization' ? `Organization/${org.id}` : undefined;
 }

@@ -63,7 +63,8 @@ export function splitPlan(plan: CarePlan): SplitPlan {
       extIndex: split?.index,
       service,
       serviceKeys: codingKeys(service),
-      benefit: benefit?.system === undefined || benefit.system === CodeSystems.benefitSplit ? benefit?.code : undefined,
+      // Codings match on system and code: a benefit coding without the benefit-split system is no benefit.
+      benefit: benefit?.system === CodeSystems.benefitSplit ? benefit.code : undefined,
       responsibleParty: refKey(party),
       path: split ? `CarePlan.activity[${index}].extension[${split.index}]` : `CarePlan.activity[${index}]`,
     };

@@ -8,7 +8,8 @@ const ACTIVE_SERVICE_REQUEST = new Set(['active', 'on-hold']);
 /** Requests still in play (draft included): those a rule about *requesting* (not ordering) looks at. */
 const LIVE_SERVICE_REQUEST = new Set(['draft', 'active', 'on-hold']);
 
-export const isActiveCareTeam = (t: CareTeam): boolean => t.status !== undefined && ACTIVE_CARE_TEAM.has(t.status);
+/** A CareTeam without status (R4 leaves it optional outside the profile) counts as active: a missing status must not hide a lead. */
+export const isActiveCareTeam = (t: CareTeam): boolean => t.status === undefined || ACTIVE_CARE_TEAM.has(t.status);
 export const isActiveCarePlan = (p: CarePlan): boolean => ACTIVE_CARE_PLAN.has(p.status);
 export const isActiveServiceRequest = (r: ServiceRequest): boolean => ACTIVE_SERVICE_REQUEST.has(r.status);
 export const isLiveServiceRequest = (r: ServiceRequest): boolean => LIVE_SERVICE_REQUEST.has(r.status);

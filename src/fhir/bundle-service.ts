@@ -200,8 +200,9 @@ export class BundleService {
     return replaceReferences(entry.resource!, (ref) => idMap.get(ref) ?? conditional.get(ref)) as Resource;
   }
 
-  private async execute(entry: ParsedEntry, session: WriteSession | undefined, baseUrl: string): Promise<EntryResult> {
-    const s = { baseUrl, ...(session ? { session } : { receivedAt: new Date() }) };
+  private async execute(entry: ParsedEntry, session: WriteSession | undefined, baseUrl: string, receivedAt?: Date): Promise<EntryResult> {
+    // A batch entry is its own transaction, but its request arrived with the Bundle.
+    const s = { baseUrl, ...(session ? { session } : { receivedAt: receivedAt ?? new Date() }) };
     const ifMatch = entry.ifMatch === undefined ? {} : { ifMatch: entry.ifMatch };
     switch (entry.method) {
       case 'POST': {
@@ -245,7 +246,7 @@ export class BundleService {
         const entry = parseEntry(raw, i, options.baseUrl);
         options.authorize?.(accessOf(entry));
         if (entry.method === 'POST' || (entry.method === 'PUT' && entry.query)) entry.id = undefined;
-        results.push(await this.executeBatchEntry(entry, options.baseUrl));
+        results.push(await this.executeBatchEntry(entry, options.baseUrl, options.receivedAt));
       } catch (err) {
         if (err instanceof FhirError) {
           results.push({ status: err.status, outcome: err.outcome });
@@ -259,13 +260,13 @@ export class BundleService {
     return responseBundle('batch-response', results, options);
   }
 
-  private executeBatchEntry(entry: ParsedEntry, baseUrl: string): Promise<EntryResult> {
+  private executeBatchEntry(entry: ParsedEntry, baseUrl: string, receivedAt?: Date): Promise<EntryResult> {
     if (entry.method === 'PUT' && entry.query) {
       return this.service
-        .conditionalUpdate(entry.type, entry.query, entry.resource, { baseUrl, ...(entry.ifMatch === undefined ? {} : { ifMatch: entry.ifMatch }) })
+        .conditionalUpdate(entry.type, entry.query, entry.resource, { baseUrl, ...(receivedAt ? { receivedAt } : {}), ...(entry.ifMatch === undefined ? {} : { ifMatch: entry.ifMatch }) })
         .then((r) => ({ status: r.status, version: r.version }));
     }
-    return this.execute(entry, undefined, baseUrl);
+    return this.execute(entry, undefined, baseUrl, receivedAt);
   }
 }
 

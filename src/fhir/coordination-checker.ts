@@ -7,7 +7,7 @@ import type { Resource } from '@medplum/fhirtypes';
 import { addToRecord, checkWritesDetailed, emptyRecord, lockOrder, type CoordinationReader, type MemberRecord, type MemberRecordPart } from '../coordination/index.js';
 import type { FactQuery } from '../coordination/facts.js';
 import type { WriteTx } from './repository.js';
-import type { CheckedIssue, ProposedWrite, TransactionalChecker } from './write-pipeline.js';
+import type { Arrival, CheckedIssue, ProposedWrite, TransactionalChecker } from './write-pipeline.js';
 
 /** Where each member-owned type points at the member. */
 const MEMBER_LINKS: Record<MemberRecordPart, { resourceType: string; code: string }> = {
@@ -44,30 +44,33 @@ export class CoordinationChecker implements TransactionalChecker {
     for (const member of lockOrder(writes)) await tx.lockKey(`member:${member}`);
   }
 
-  async check(tx: WriteTx, writes: ProposedWrite[], startedAt?: Date): Promise<CheckedIssue[]> {
+  async check(tx: WriteTx, writes: ProposedWrite[], arrival?: Arrival): Promise<CheckedIssue[]> {
     const reader = readerFor(tx);
     const findings = await checkWritesDetailed(writes, reader);
     const own = new Set(writes.map((w) => `${w.resourceType}/${w.id}`));
     const out: CheckedIssue[] = [];
     for (const f of findings) {
-      // A rejection caused by a resource another client wrote while this request was in flight is a
+      // A rejection caused by a resource another client committed while this request was in flight is a
       // lost race (409 conflict); one caused by state that was already there is a rule break (422).
-      const raced = startedAt !== undefined && (await this.writtenSince(reader, f.involves, writes, startedAt));
+      const raced = arrival !== undefined && (await this.committedSince(reader, f.involves, writes, arrival));
       const resource = f.involves.find((ref) => own.has(ref));
       out.push({ issue: raced ? { ...f.issue, code: 'conflict' } : f.issue, ...(resource ? { resource } : {}) });
     }
     return out;
   }
 
-  private async writtenSince(reader: CoordinationReader, involves: readonly string[], writes: ProposedWrite[], since: Date): Promise<boolean> {
+  private async committedSince(reader: CoordinationReader, involves: readonly string[], writes: ProposedWrite[], arrival: Arrival): Promise<boolean> {
     const own = new Set(writes.map((w) => `${w.resourceType}/${w.id}`));
     for (const ref of involves) {
       if (own.has(ref)) continue;
       const [type, id] = ref.split('/');
       if (!type || !id) continue;
       const r = await reader.read(type, id);
-      const updated = r?.meta?.lastUpdated ? Date.parse(r.meta.lastUpdated) : NaN;
-      if (updated >= since.getTime()) return true;
+      const lastUpdated = r?.meta?.lastUpdated;
+      if (!lastUpdated) continue;
+      // This process's own commit instant when it wrote that version; else (another instance wrote
+      // it) lastUpdated, which precedes that commit and so can only under-report a race.
+      if (arrival.committedSince(ref, lastUpdated) ?? Date.parse(lastUpdated) >= arrival.at) return true;
     }
     return false;
   }

@@ -20,7 +20,9 @@ import {
 import type { HistoryPage, HistoryQuery, Repository, StoredVersion, WriteMethod, WriteTx } from './repository.js';
 import { assertJsonHasNoNul, assertQueryHasNoNul } from './hostile-input.js';
 import { assertSearchLimits, DEFAULT_SEARCH_LIMITS, type SearchLimits } from './search/limits.js';
-import { noTransactionalChecks, RuleViolationError, type ProposedWrite, type ResourceValidator, type TransactionalChecker } from './write-pipeline.js';
+import { CommitLog } from './commit-log.js';
+import { ownedConformanceResource } from './owned-conformance.js';
+import { noTransactionalChecks, RuleViolationError, type Arrival, type ProposedWrite, type ResourceValidator, type TransactionalChecker } from './write-pipeline.js';
 
 export interface WriteResult {
   /** 201 when a resource was created, 200 otherwise (also when a conditional create found a match). */
@@ -61,6 +63,10 @@ export class WriteSession {
   constructor(
     readonly tx: WriteTx,
     startedAt?: Date,
+    /** `Type/id` -> lastUpdated of each version written (see CommitLog). */
+    readonly versions = new Map<string, string>(),
+    /** The server itself writing (startup sync of its own conformance resources): not refused as owned. */
+    readonly asServer = false,
   ) {
     this.startedAt = startedAt ?? new Date();
   }
@@ -73,6 +79,8 @@ export interface InSession {
   baseUrl?: string;
   /** When the request arrived (see WriteSession.startedAt). */
   receivedAt?: Date;
+  /** The server's own write (owned-conformance.ts): only the startup sync sets it. */
+  asServer?: boolean;
 }
 
 export class ResourceService {
@@ -81,6 +89,8 @@ export class ResourceService {
   private readonly now: () => Date;
   private readonly baseUrls: string[];
   private readonly searchLimits: SearchLimits;
+  /** When this process saw its writes commit (409 vs 422 for rule rejections). */
+  private readonly commits = new CommitLog();
 
   constructor(
     private readonly repo: Repository,
@@ -164,21 +174,32 @@ export class ResourceService {
   /** Runs fn in the given session, or in a new transaction whose checks run before it commits. */
   private run<T>(options: InSession, fn: (session: WriteSession) => Promise<T>): Promise<T> {
     if (options.session) return fn(options.session);
-    return this.inTransaction(fn, options.receivedAt);
+    return this.inTransaction(fn, options.receivedAt, options.asServer);
   }
 
   /** A new transaction: fn's writes are checked together before commit; any error rolls all back. */
-  async inTransaction<T>(fn: (session: WriteSession) => Promise<T>, receivedAt?: Date): Promise<T> {
-    return this.repo.transaction(async (tx) => {
-      const session = new WriteSession(tx, receivedAt);
-      const result = await fn(session);
-      if (session.writes.length > 0) {
-        const checked = await this.checker.check(tx, session.writes, session.startedAt);
-        const issues = checked.map((c) => c.issue);
-        if (hasErrors(issues)) throw new RuleViolationError(statusOfRuleIssues(issues), checked);
-      }
+  async inTransaction<T>(fn: (session: WriteSession) => Promise<T>, receivedAt?: Date, asServer = false): Promise<T> {
+    // Every attempt's versions (the repository retries serialization failures): all settle together.
+    const versions = new Map<string, string>();
+    try {
+      const result = await this.repo.transaction(async (tx) => {
+        const session = new WriteSession(tx, receivedAt, versions, asServer);
+        const result = await fn(session);
+        if (session.writes.length > 0) {
+          const arrivedAt = session.startedAt.getTime();
+          const arrival: Arrival = { at: arrivedAt, committedSince: (key, lastUpdated) => this.commits.committedSince(key, lastUpdated, arrivedAt) };
+          const checked = await this.checker.check(tx, session.writes, arrival);
+          const issues = checked.map((c) => c.issue);
+          if (hasErrors(issues)) throw new RuleViolationError(statusOfRuleIssues(issues), checked);
+        }
+        return result;
+      });
+      this.commits.settled(versions, true);
       return result;
-    });
+    } catch (err) {
+      this.commits.settled(versions, false);
+      throw err;
+    }
   }
 
   /** create, or conditional create when ifNoneExist is given. */
@@ -331,6 +352,7 @@ export class ResourceService {
     method: WriteMethod,
     texts: readonly NumberText[] = [],
   ): Promise<WriteResult> {
+    if (!session.asServer) refuseOwned(type, id, resource);
     const previous = current && !current.deleted ? parse(current) : undefined;
     const proposed: ProposedWrite = {
       operation: previous ? 'update' : 'create',
@@ -347,12 +369,15 @@ export class ResourceService {
     const versionId = (current?.versionId ?? 0) + 1;
     const lastUpdated = this.now().toISOString();
     const stored = stamp(resource, id, versionId, lastUpdated);
+    this.commits.writing(`${type}/${id}`, lastUpdated);
+    session.versions.set(`${type}/${id}`, lastUpdated);
     const version: StoredVersion = { resourceType: type, id, versionId, lastUpdated, deleted: false, content: stringifyWithTexts(stored, texts) };
     await session.tx.writeVersion(version, method, stored);
     return { status: current && !current.deleted ? 200 : 201, version };
   }
 
   private async tombstone(session: WriteSession, current: StoredVersion): Promise<StoredVersion> {
+    if (!session.asServer) refuseOwned(current.resourceType, current.id);
     const previous = parse(current);
     const proposed: ProposedWrite = { operation: 'delete', resourceType: current.resourceType, id: current.id, previous };
     await this.checker.lock(session.tx, [proposed]);
@@ -367,6 +392,18 @@ export class ResourceService {
     await session.tx.writeVersion(version, 'DELETE');
     return version;
   }
+}
+
+/** The contract's own conformance resources are read-only (owned-conformance.ts): 422 naming the owned one. */
+function refuseOwned(type: string, id: string, resource?: Resource): void {
+  const hit = ownedConformanceResource(type, id, resource);
+  if (!hit) return;
+  throw new FhirError(
+    422,
+    issue('business-rule', `${hit.owned} belongs to the Concord coordination contract and is read-only: it cannot be changed, deleted or claimed by another resource`, {
+      expression: [hit.by === 'url' ? `${type}.url` : `${type}.id`],
+    }),
+  );
 }
 
 /** Issues with code conflict mean a concurrent write won the race (409); other rule breaks are 422. */

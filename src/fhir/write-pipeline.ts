@@ -29,12 +29,20 @@ export class RuleViolationError extends FhirError {
   }
 }
 
+/** When a write's request arrived, and what this process knows of when other writes committed. */
+export interface Arrival {
+  /** Epoch ms at which the server received the request (fastify's request start). */
+  readonly at: number;
+  /** See CommitLog.committedSince: undefined when this process did not write that version. */
+  committedSince(key: string, lastUpdated: string): boolean | undefined;
+}
+
 /** Checks that read other resources inside the write transaction (coordination rules). */
 export interface TransactionalChecker {
   /** Locks what the checks depend on (e.g. per-member locks) so concurrent writes serialise. */
   lock(tx: WriteTx, writes: ProposedWrite[]): Promise<void>;
-  /** startedAt: when the request's transaction began, to tell a lost race (409) from a rule break (422). */
-  check(tx: WriteTx, writes: ProposedWrite[], startedAt?: Date): Promise<CheckedIssue[]>;
+  /** arrival: when the request arrived, to tell a lost race (409) from a rule break (422). */
+  check(tx: WriteTx, writes: ProposedWrite[], arrival?: Arrival): Promise<CheckedIssue[]>;
 }
 
 export const noTransactionalChecks: TransactionalChecker = {

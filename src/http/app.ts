@@ -19,6 +19,7 @@ import { typeRoutes } from './routes/type.js';
 import { validateRoutes } from './routes/validate.js';
 import { registerSecurityHeaders, registerTrafficPolicy, type SecurityOptions } from './security.js';
 import type { Repository } from '../fhir/repository.js';
+import { stampArrival } from './arrival.js';
 
 export interface AppOptions {
   context: RouteContext;
@@ -42,6 +43,8 @@ export function buildApp(options: AppOptions): FastifyInstance {
     clientErrorHandler,
     frameworkErrors,
   }) as unknown as FastifyInstance;
+  // First hook of all: the request's arrival instant (409 vs 422 for rule rejections).
+  stampArrival(app);
   decorateAuth(app);
   registerSecurityHeaders(app);
   registerBodyParsers(app, { maxJsonDepth: options.maxJsonDepth });

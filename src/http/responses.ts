@@ -2,6 +2,7 @@
 // the Prefer: return=... choice of body.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { informational } from '../fhir/outcome.js';
+import { arrivedAt } from './arrival.js';
 import type { StoredVersion } from '../fhir/repository.js';
 import { FHIR_JSON, preferences } from './negotiation.js';
 
@@ -9,10 +10,8 @@ export function baseUrlOf(request: FastifyRequest, configured: string | undefine
   return configured ? `${configured}` : `${request.protocol}://${request.host}/fhir`;
 }
 
-/** When fastify received the request (reply.elapsedTime counts from there). */
-export function receivedAt(reply: FastifyReply): Date {
-  return new Date(Date.now() - reply.elapsedTime);
-}
+/** When fastify received the request (see arrival.ts). */
+export const receivedAt = (reply: FastifyReply): Date => arrivedAt(reply);
 
 export function versionHeaders(v: StoredVersion): Record<string, string> {
   return { ETag: `W/"${v.versionId}"`, 'Last-Modified': new Date(v.lastUpdated).toUTCString() };

@@ -5,7 +5,7 @@ import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openPostgres } from '../../src/storage/postgres.js';
 import { postgresUrl } from '../support/db.js';
-import { loadConfig } from '../../src/config.js';
+import { testConfig } from '../support/server.js';
 import { createServer, type Server } from '../../src/server.js';
 import { adminClient, expectTransient503, hasPostgres, patient, startFaultServer, terminateSessions, uniqueAppName, waitFor, type FaultServer } from './support.js';
 
@@ -77,7 +77,7 @@ describe.skipIf(!hasPostgres)('a simulated PostgreSQL restart (every session of 
     a = await startFaultServer('restart');
     // A second instance on the same schema: its writes reach a's read cache only through LISTEN/NOTIFY.
     const other = await openPostgres({ connectionString: postgresUrl()!, schema: a.db.namespace, max: 4, applicationName: uniqueAppName('restart_b') });
-    b = await createServer(loadConfig({ BASE_URL: 'http://concord.test/fhir' }), false, other);
+    b = await createServer(testConfig(), false, other);
   });
   afterAll(async () => {
     await b?.close();

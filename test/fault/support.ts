@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import type { LightMyRequestResponse } from 'fastify';
 import { expect } from 'vitest';
-import { loadConfig } from '../../src/config.js';
+import { testConfig } from '../support/server.js';
 import { createServer, type Server } from '../../src/server.js';
 import type { Database } from '../../src/storage/database.js';
 import { openTestDatabase, postgresUrl, type TestDatabaseOptions } from '../support/db.js';
@@ -29,7 +29,7 @@ export async function startFaultServer(
   const appName = uniqueAppName(label);
   const opened = await openTestDatabase('postgres', { max: 8, ...options.db, applicationName: appName });
   const db = options.wrap ? options.wrap(opened) : opened;
-  const server = await createServer(loadConfig({ BASE_URL: 'http://concord.test/fhir', ...options.env }), false, db);
+  const server = await createServer(testConfig(options.env), false, db);
   await server.app.ready();
   return {
     ...server,

@@ -161,6 +161,9 @@ describe('Concord conformance resources', () => {
       },
     });
     expect(res.statusCode).toBe(422);
-    expect(outcomeOf(res.body).issue.flatMap((i) => i.expression ?? [])).toContain('CareTeam.participant[0].onBehalfOf');
+    const expressions = outcomeOf(res.body).issue.flatMap((i) => i.expression ?? []);
+    // status is required; a Practitioner member needs onBehalfOf (cct-3, on the participant).
+    expect(expressions).toContain('CareTeam.status');
+    expect(expressions).toContain('CareTeam.participant[0]');
   });
 });

@@ -10,7 +10,7 @@ import { periodRange } from '../../src/coordination/period.js';
 import type { Database } from '../../src/storage/database.js';
 import { ensureCoordinationFacts } from '../../src/storage/coordination-facts.js';
 import { ResourceRepository } from '../../src/storage/resource-repository.js';
-import { careTeam, ORGS, ROLES } from '../unit/coordination/builders.js';
+import { careTeam, ORGS, PEOPLE, ROLES } from '../unit/coordination/builders.js';
 import { scenario } from '../unit/coordination/generate.js';
 import { openTestDatabase, storageBackends } from '../support/db.js';
 
@@ -84,7 +84,7 @@ describe.each(storageBackends())('coordination facts on %s', (backend) => {
     const team = careTeam(
       'fc-team',
       [
-        { member: ROLES.nyRnAtMltcp, onBehalfOf: ORGS.mltcp, scopes: ['ltc'], period: { start: '2026-01-01' } },
+        { member: PEOPLE.nyRn, onBehalfOf: ORGS.mltcp, scopes: ['ltc'], period: { start: '2026-01-01' } },
         { member: ROLES.nySwAtHh, scopes: ['ltc'], period: { end: '2025-12-31' } },
       ],
       { patient: 'fc-member' },
@@ -101,7 +101,7 @@ describe.each(storageBackends())('coordination facts on %s', (backend) => {
     // The 2026 holding states VNS: excluded for VNS itself, not for another organization.
     expect(await find('fc-member', [ltc('2099-01-01', '2099-01-01', 'Organization/ny-vns-mltc')])).toEqual([]);
     expect(await find('fc-member', [ltc('2099-01-01', '2099-01-01', 'Organization/ny-cbc-hh')])).toEqual(['fc-team']);
-    // The 1900 holding states no organization (known only through its member): never excluded.
+    // The 1900 holding acts through a PractitionerRole (its organization is read at check time): never excluded for an organization.
     expect(await find('fc-member', [ltc('1900-01-01', '1900-01-01', 'Organization/ny-vns-mltc')])).toEqual(['fc-team']);
     const bounds = await db.query<{ lo_inf: boolean; hi_inf: boolean }>(
       `SELECT lower_inf(f.during) AS lo_inf, upper_inf(f.during) AS hi_inf FROM coordination_fact f JOIN resource r ON r.rid = f.rid

@@ -1,7 +1,7 @@
 // An in-process Concord over a fresh test database, exercised with fastify's inject (real HTTP
 // semantics, no socket).
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
-import { loadConfig } from '../../src/config.js';
+import { loadConfig, type Config } from '../../src/config.js';
 import { createServer, type Server } from '../../src/server.js';
 import type { Database } from '../../src/storage/database.js';
 import { openTestDatabase, type Backend } from './db.js';
@@ -14,10 +14,15 @@ export interface TestServer extends Server {
   json<T = Record<string, unknown>>(res: LightMyRequestResponse): T;
 }
 
+/** The configuration test servers use: authentication off (allowed on loopback) and no rate limit unless env turns them on. */
+export function testConfig(env: Record<string, string> = {}): Config {
+  return loadConfig({ BASE_URL: 'http://concord.test/fhir', HOST: '127.0.0.1', CONCORD_AUTH: 'off', RATE_LIMIT_PER_MINUTE: '0', ...env });
+}
+
 export async function startTestServer(backend?: Backend, env: Record<string, string> = {}): Promise<TestServer> {
   const db = await openTestDatabase(backend, { max: 40 });
-  // Authentication off (allowed on loopback) unless a test turns it on: most tests exercise FHIR behaviour.
-  const config = loadConfig({ BASE_URL: 'http://concord.test/fhir', HOST: '127.0.0.1', CONCORD_AUTH: 'off', RATE_LIMIT_PER_MINUTE: '0', ...env });
+  // Most tests exercise FHIR behaviour, not access control.
+  const config = testConfig(env);
   const server = await createServer(config, false, db);
   await server.app.ready();
   return {

@@ -227,14 +227,13 @@ export function maScenario(): SeedBundle[] {
       participants: [
         {
           member: thompsonAtAco,
-          onBehalfOf: aco,
           start: '2025-09-22',
           scopes: ['medical', 'comprehensive', 'care-transitions'],
           lead: { designatedBy: [aco], basis: careTeamAgreement, reason: sullivanNeeds, date: '2025-09-22' },
         },
-        { member: kimAtAco, onBehalfOf: aco, start: '2025-01-15', role: [concept('http://snomed.info/sct', '446050000', 'Primary care physician')] },
-        { member: obrienAtCp, onBehalfOf: cp, start: '2025-09-15', scopes: ['ltss-navigation'] },
-        { member: martinezAtAsap, onBehalfOf: asap, start: '2025-01-15', scopes: ['waiver-case-management'] },
+        { member: kimAtAco, start: '2025-01-15', role: [concept('http://snomed.info/sct', '446050000', 'Primary care physician')] },
+        { member: obrienAtCp, start: '2025-09-15', scopes: ['ltss-navigation'] },
+        { member: martinezAtAsap, start: '2025-01-15', scopes: ['waiver-case-management'] },
       ],
     }),
     'ACO care team',
@@ -361,10 +360,10 @@ export function maScenario(): SeedBundle[] {
     }),
   );
   const brooksTeamMembers: ParticipantSpec[] = [
-    { member: thompsonAtAco, onBehalfOf: aco, start: '2024-03-15', scopes: ['medical', 'comprehensive', 'care-transitions'] },
-    { member: kimAtAco, onBehalfOf: aco, start: '2024-03-01' },
+    { member: thompsonAtAco, start: '2024-03-15', scopes: ['medical', 'comprehensive', 'care-transitions'] },
+    { member: kimAtAco, start: '2024-03-01' },
     // The CP's participation before the opt-out stays on record, ended the day before it.
-    { member: obrienAtCp, onBehalfOf: cp, start: '2025-05-01', end: '2026-03-09', scopes: ['ltss-navigation'] },
+    { member: obrienAtCp, start: '2025-05-01', end: '2026-03-09', scopes: ['ltss-navigation'] },
   ];
   b.add(
     'ma-team-brooks',

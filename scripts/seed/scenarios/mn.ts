@@ -160,7 +160,6 @@ export function mnScenario(): SeedBundle[] {
       participants: [
         {
           member: lindqvistAtMco,
-          onBehalfOf: mco,
           start: '2025-02-01',
           scopes: ['comprehensive', 'waiver-case-management', 'care-transitions'],
           lead: { designatedBy: [mco], basis: supportPlan, reason: johnsonNeeds, date: '2025-02-01' },
@@ -257,12 +256,11 @@ export function mnScenario(): SeedBundle[] {
       participants: [
         {
           member: hassanAtCounty,
-          onBehalfOf: county,
           start: '2024-07-01',
           scopes: ['waiver-case-management', 'comprehensive'],
           lead: { designatedBy: [mco, county], basis: dhs5841, reason: olsonReason, date: '2024-07-01' },
         },
-        { member: nguyenAtMco, onBehalfOf: mco, start: '2024-07-01', scopes: ['medical'] },
+        { member: nguyenAtMco, start: '2024-07-01', scopes: ['medical'] },
       ],
     }),
     'County / SNBC care team',

@@ -273,7 +273,6 @@ export function nyScenario(): SeedBundle[] {
       participants: [
         {
           member: alvarezAtMltcp,
-          onBehalfOf: mltcp,
           start: '2025-04-15',
           scopes: ['ltc', 'care-transitions'],
           lead: { designatedBy: [mltcp, hhBronx], basis: riveraForm, reason: riveraNeeds, date: '2025-04-15' },
@@ -290,7 +289,7 @@ export function nyScenario(): SeedBundle[] {
       managingOrganization: hhBronx,
       start: '2024-10-01',
       reason: 'Coordination of behavioral health care and services outside the MLTC benefit package (ASA primary role of the Health Home)',
-      participants: [{ member: okaforAtHh, onBehalfOf: hhBronx, start: '2024-10-01', scopes: ['bh-and-out-of-plan'] }],
+      participants: [{ member: okaforAtHh, start: '2024-10-01', scopes: ['bh-and-out-of-plan'] }],
     }),
     'Health Home care management team',
   );
@@ -417,7 +416,7 @@ export function nyScenario(): SeedBundle[] {
       managingOrganization: map,
       start: '2025-09-01',
       reason: 'Long term care and the single comprehensive plan of care (MAP)',
-      participants: [{ member: chenAtMap, onBehalfOf: map, start: '2025-09-01', scopes: ['ltc', 'comprehensive', 'care-transitions'] }],
+      participants: [{ member: chenAtMap, start: '2025-09-01', scopes: ['ltc', 'comprehensive', 'care-transitions'] }],
     }),
     'MAP care management team',
   );
@@ -432,7 +431,6 @@ export function nyScenario(): SeedBundle[] {
       participants: [
         {
           member: rosarioAtHh,
-          onBehalfOf: hhBrooklyn,
           start: '2025-09-10',
           scopes: ['bh-and-out-of-plan'],
           lead: { designatedBy: [map, hhBrooklyn], basis: washingtonForm, reason: washingtonNeeds, date: '2025-09-10' },

@@ -9,9 +9,8 @@
 // for payment of services." An mco ordering hcbs-waiver services for a member enrolled in mn-elderly-waiver
 // and mn-msho/mn-msc-plus is that MN care coordinator.
 import { CodeSystems, ORDER_INTENTS } from '../codes.js';
-import { enrolments, jointEnrolment } from '../enrolment.js';
+import { enrolledThroughout, enrolments } from '../enrolment.js';
 import { actorOrganization, organizationRoles } from '../organizations.js';
-import { overlaps } from '../period.js';
 import { resourceKey } from '../refs.js';
 import { occurrenceRange } from '../service-requests.js';
 import { isInError } from '../status.js';
@@ -30,7 +29,7 @@ export const acoNoLtssAuthorization: Rule = {
   select: (batch) => (batch.types.has('EpisodeOfCare') ? {} : { serviceRequests: [] }),
   async check(ctx) {
     const out: Violation[] = [];
-    const mnEw = jointEnrolment(enrolments(ctx.record, 'mn-elderly-waiver'), enrolments(ctx.record, 'mn-msho', 'mn-msc-plus'));
+    const mn = enrolments(ctx.record, 'mn-elderly-waiver', 'mn-msho', 'mn-msc-plus');
     for (const sr of ctx.record.serviceRequests) {
       // Proposals and plans are referrals, which ACOs/MCOs do make; only orders authorize.
       if (isInError(sr) || !ORDER_INTENTS.has(sr.intent)) continue;
@@ -41,8 +40,14 @@ export const acoNoLtssAuthorization: Rule = {
       (sr.category ?? []).forEach((cc, i) => {
         const code = (cc.coding ?? []).find((c) => c.system === CodeSystems.serviceCategory && LTSS_CATEGORIES.has(c.code ?? ''))?.code;
         if (!code) return;
+        // Only an mco, only hcbs-waiver, only for a member enrolled in the EW and in MSHO or MSC+ over the
+        // whole occurrence (coverage, not overlap).
+        const range = occurrenceRange(sr);
         const mnCareCoordinator =
-          code === 'hcbs-waiver' && roles.has('mco') && mnEw.some((j) => overlaps(j.range, occurrenceRange(sr)));
+          code === 'hcbs-waiver' &&
+          roles.has('mco') &&
+          enrolledThroughout(mn, range, 'mn-elderly-waiver') &&
+          enrolledThroughout(mn, range, 'mn-msho', 'mn-msc-plus');
         if (mnCareCoordinator) return;
         out.push({
           key: `${ref}|${code}|${org ?? ''}`,

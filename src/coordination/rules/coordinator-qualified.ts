@@ -1,6 +1,9 @@
 // coordinator-qualified: for members enrolled in mn-msho, mn-msc-plus or mn-snbc, the lead is a
 // PractitionerRole or Practitioner with a qualification from the MN list active during the lead period;
-// for mn-msho and mn-msc-plus also certified-assessor.
+// for mn-msho and mn-msc-plus also certified-assessor. Sources (contract 2026-12): Practitioner.qualification,
+// and for a PractitionerRole lead its NUCC specialty; certified-assessor from Practitioner.qualification only.
+// Checked at every instant the member is enrolled while the lead serves (a requirement, so overlap:
+// a lead is held to the list for the part of its period the member is enrolled).
 // Source: Minnesota DHS Community-Based Services Manual, "Care coordination", section "Care coordinator
 // qualifications": "A care coordinator must be one of the following qualified professionals: Social worker.
 // Licensed social worker. Registered nurse. Physician's assistant. Nurse practitioner. Public health nurse.
@@ -18,6 +21,8 @@ import type { Rule, RuleContext, Violation } from './types.js';
 interface Held {
   readonly codings: readonly Coding[];
   readonly range: Range;
+  /** Practitioner.qualification, or the lead PractitionerRole's specialty. */
+  readonly from: 'qualification' | 'specialty';
 }
 
 const isProfessional = (c: Coding): boolean =>
@@ -25,22 +30,23 @@ const isProfessional = (c: Coding): boolean =>
 const isAssessor = (c: Coding): boolean => c.system === CodeSystems.qualification && c.code === CERTIFIED_ASSESSOR;
 
 /**
- * Qualifications of a lead: Practitioner.qualification (with its period); for a PractitionerRole also
- * its practitioner's, plus the role's own code/specialty codings valid for the role's period.
+ * Qualifications of a lead as the contract names their sources: Practitioner.qualification (with its
+ * period); for a PractitionerRole lead also its practitioner's, plus the role's NUCC `specialty` (as US
+ * Core records it) valid for the role's period. PractitionerRole.code is a job, not a qualification.
  */
 async function qualifications(ctx: RuleContext, type: string, id: string): Promise<Held[]> {
   const ofPractitioner = async (pid: string): Promise<Held[]> => {
     const p = (await ctx.read('Practitioner', pid)) as Practitioner | undefined;
-    return (p?.qualification ?? []).map((q) => ({ codings: q.code.coding ?? [], range: periodRange(q.period) }));
+    return (p?.qualification ?? []).map((q) => ({ codings: q.code.coding ?? [], range: periodRange(q.period), from: 'qualification' as const }));
   };
   if (type === 'Practitioner') return ofPractitioner(id);
   const role = (await ctx.read('PractitionerRole', id)) as PractitionerRole | undefined;
   if (!role) return [];
   const roleRange = periodRange(role.period);
-  const own = [...(role.code ?? []), ...(role.specialty ?? [])].map((cc) => ({ codings: cc.coding ?? [], range: roleRange }));
+  const own = (role.specialty ?? []).map((cc) => ({ codings: cc.coding ?? [], range: roleRange, from: 'specialty' as const }));
   const pid = parseRef(role.practitioner);
   const inherited = pid?.type === 'Practitioner' ? await ofPractitioner(pid.id) : [];
-  return [...own, ...inherited.map((h) => ({ codings: h.codings, range: intersect(h.range, roleRange) ?? { start: 0, end: 0 } }))];
+  return [...own, ...inherited.map((h) => ({ ...h, range: intersect(h.range, roleRange) ?? { start: 0, end: 0 } }))];
 }
 
 export const coordinatorQualified: Rule = {
@@ -79,7 +85,8 @@ export const coordinatorQualified: Rule = {
           continue;
         }
         const held = await qualifications(ctx, member.type, member.id);
-        const ranges = (test: (c: Coding) => boolean): Range[] => held.filter((h) => h.codings.some(test)).map((h) => h.range);
+        const ranges = (test: (c: Coding) => boolean, from?: Held['from']): Range[] =>
+          held.filter((h) => (from === undefined || h.from === from) && h.codings.some(test)).map((h) => h.range);
         if (!coveredByUnion(window, ranges(isProfessional))) {
           fail(
             'professional',
@@ -87,7 +94,7 @@ export const coordinatorQualified: Rule = {
             `${lead.member ?? ''} has no qualifying NUCC qualification covering the lead period ${lead.periodText}`,
           );
         }
-        if ((e.program === 'mn-msho' || e.program === 'mn-msc-plus') && !coveredByUnion(window, ranges(isAssessor))) {
+        if ((e.program === 'mn-msho' || e.program === 'mn-msc-plus') && !coveredByUnion(window, ranges(isAssessor, 'qualification'))) {
           fail(
             'assessor',
             'In MSHO and MSC+ the care coordinator must also be a certified assessor for the whole lead assignment.',

@@ -23,7 +23,7 @@ interface OptOut {
 /** Active OPTOUT/deny Consents, one entry per organization actor; provision.period, else always. */
 export function optOuts(consents: readonly Consent[]): OptOut[] {
   return consents.flatMap((c) => {
-    const optOut = (c.policyRule?.coding ?? []).some((k) => k.code === OPTOUT && (k.system === undefined || k.system === CodeSystems.v3ActCode));
+    const optOut = (c.policyRule?.coding ?? []).some((k) => k.code === OPTOUT && k.system === CodeSystems.v3ActCode);
     if (c.status !== 'active' || !optOut || c.provision?.type !== 'deny') return [];
     const range = periodRange(c.provision.period);
     return (c.provision.actor ?? []).flatMap((a) => {
@@ -64,7 +64,7 @@ export const cpOptOut: Rule = {
           sites: [
             {
               ref: p.teamRef,
-              expression: `${p.path}${p.participant.onBehalfOf ? '.onBehalfOf' : '.member'}`,
+              expression: p.orgPath,
               diagnostics: `${o.ref} opts the member out of ${o.org} ${o.since}; ${p.label} is ${p.periodText}`,
             },
           ],

@@ -55,7 +55,7 @@ async function partiesDuringLead(ctx: RuleContext, lead: ParticipantView, all: r
     if (!p.activeTeam || !p.org || !overlaps(p.range, lead.range)) continue;
     const site: Site = {
       ref: p.teamRef,
-      expression: `${p.path}.onBehalfOf`,
+      expression: p.orgPath,
       diagnostics: `the lead on ${lead.label} was not designated by ${p.org}`,
     };
     await add(p.org, p.label, site);

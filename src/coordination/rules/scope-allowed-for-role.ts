@@ -12,9 +12,8 @@
 import { SCOPES_BY_ROLE } from '../codes.js';
 import type { CoordinationScope } from '../codes.js';
 import { participants, scopePath } from '../care-team.js';
-import { enrolments } from '../enrolment.js';
+import { enrolledThroughout, enrolments } from '../enrolment.js';
 import { describeRoles, organizationRoles } from '../organizations.js';
-import { overlaps } from '../period.js';
 import type { Rule, Violation } from './types.js';
 
 export const scopeAllowedForRole: Rule = {
@@ -36,7 +35,9 @@ export const scopeAllowedForRole: Rule = {
       if (!p.activeTeam || p.scopes.length === 0) continue;
       const roles = await organizationRoles(ctx, p.org);
       const allowed = new Set<CoordinationScope>([...roles].flatMap((r) => SCOPES_BY_ROLE[r] ?? []));
-      if (roles.has('mco') && ew.some((e) => overlaps(e.range, p.range))) allowed.add('waiver-case-management');
+      // Only while the member is enrolled in the MN Elderly Waiver over the whole holding (coverage: a
+      // one-month enrolment does not open a five-year assignment).
+      if (roles.has('mco') && enrolledThroughout(ew, p.range, 'mn-elderly-waiver')) allowed.add('waiver-case-management');
       for (const s of p.scopes) {
         if (allowed.has(s.code as CoordinationScope)) continue;
         const who = p.org ?? 'a participant without an organization (onBehalfOf)';
@@ -45,7 +46,7 @@ export const scopeAllowedForRole: Rule = {
           text:
             `${who} cannot coordinate "${s.code}": its role (${describeRoles(roles)}) does not include that scope` +
             (s.code === 'waiver-case-management' && roles.has('mco')
-              ? ' unless the member is enrolled in the MN Elderly Waiver during the assignment.'
+              ? ' unless the member is enrolled in the MN Elderly Waiver for the whole assignment.'
               : '.'),
           sites: [
             {

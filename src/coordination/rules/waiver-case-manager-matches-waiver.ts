@@ -1,7 +1,8 @@
 // waiver-case-manager-matches-waiver: for a member enrolled in mn-disability-waiver,
 // waiver-case-management is held by a county or tribal-nation; for a member enrolled in
 // mn-elderly-waiver and mn-msho or mn-msc-plus, it is held by the organization of the member's lead (the
-// MCO care coordinator).
+// MCO care coordinator), or by a county or tribal-nation in its dual role; with no lead, by the mco
+// managing that MSHO/MSC+ enrolment.
 // Source: Minnesota DHS Community-Based Services Manual, "Care coordination", "Secondary information"
 // (Elderly Waiver; BI, CAC, CADI and DD waivers): "People who are enrolled in MSHO or MSC+ and request EW or
 // state plan services receive these services through the care coordinator" and "People who are enrolled in
@@ -14,6 +15,7 @@ import { participants, scopePath } from '../care-team.js';
 import { enrolments, jointEnrolment } from '../enrolment.js';
 import { describeRoles, organizationRoles } from '../organizations.js';
 import { intersect, overlaps } from '../period.js';
+import { refKey } from '../refs.js';
 import type { Rule, Violation } from './types.js';
 import { factsOf, overlapping } from './types.js';
 
@@ -59,19 +61,21 @@ export const waiverCaseManagerMatchesWaiver: Rule = {
             ],
           });
         }
-        if (roles.has('tribal-nation')) continue;
+        // A county or tribal nation in its dual role may hold EW case management (contract text).
+        if (roles.has('tribal-nation') || roles.has('county')) continue;
         for (const j of ew) {
           const window = intersect(j.range, h.range);
           if (!window) continue;
-          const [ewEpisode] = j.parts;
+          const [ewEpisode, plan] = j.parts;
           const concurrentLeads = leads.filter((l) => overlaps(l.range, window));
           const wrong = concurrentLeads.filter((l) => l.org !== h.org);
-          // No lead yet during this window: the holder must at least be the MCO that assigns one.
+          // No lead during this window: the holder must be the mco managing that MSHO/MSC+ enrolment.
+          const planMco = refKey(plan.episode.managingOrganization);
           const problem =
             concurrentLeads.length === 0
-              ? roles.has('mco')
+              ? roles.has('mco') && h.org !== undefined && h.org === planMco
                 ? undefined
-                : 'the member has no lead care coordinator then, and the holder is not an MCO'
+                : `the member has no lead care coordinator then, and the holder is not the MCO managing ${plan.ref} (${planMco ?? 'no managingOrganization'})`
               : wrong.length > 0
                 ? `the lead care coordinator ${wrong.map((l) => `${l.label} (${l.org ?? 'no organization'})`).join(', ')} works for another organization`
                 : undefined;
@@ -83,7 +87,7 @@ export const waiverCaseManagerMatchesWaiver: Rule = {
               "coordinator: it must be held by the lead care coordinator's organization (or a tribal nation the member chose).",
             sites: [
               { ref: h.teamRef, expression: here, diagnostics: `${who} holds waiver-case-management ${h.periodText}, but ${problem}` },
-              ...wrong.map((l) => ({ ref: l.teamRef, expression: `${l.path}.onBehalfOf`, diagnostics: `${who} holds waiver-case-management on ${h.label}` })),
+              ...wrong.map((l) => ({ ref: l.teamRef, expression: l.orgPath, diagnostics: `${who} holds waiver-case-management on ${h.label}` })),
               { ref: ewEpisode.ref, expression: ewEpisode.path, diagnostics: `${who} holds waiver-case-management on ${h.label}, but ${problem}` },
             ],
           });

@@ -1,10 +1,7 @@
 // Base-spec invariants Concord deliberately does not enforce, each with the reason.
 //
-// ctm-1 (CareTeam): "participant.onBehalfOf can only be populated when participant.member is a
-// Practitioner". The Concord coordination contract requires onBehalfOf on EVERY participant (it is how a
-// participant's organization holds a coordination scope) and allows the lead care manager's member to be
-// a PractitionerRole. The contract is public API, so ctm-1 is waived for PractitionerRole members only;
-// an onBehalfOf next to a Patient, RelatedPerson or Organization member is still refused.
+// ctm-1 (CareTeam) is no longer waived: since the 2026-12 contract a PractitionerRole member acts for its
+// PractitionerRole.organization and only a Practitioner member carries onBehalfOf, as R4 says.
 //
 // ras-2 (RiskAssessment.prediction): "probability is decimal implies (probability as decimal) <= 100".
 // Not a waiver of the rule but of a misreading: for a prediction without a probability (only a
@@ -15,15 +12,6 @@
 import type { OperationOutcomeIssue } from '@medplum/fhirtypes';
 
 type JsonObject = Record<string, unknown>;
-
-function participantMember(resource: JsonObject, expression: string | undefined): string | undefined {
-  const m = expression ? /^CareTeam\.participant\[(\d+)\]$/.exec(expression) : null;
-  if (!m) return undefined;
-  const participants = resource.participant;
-  const p = Array.isArray(participants) ? (participants[Number(m[1])] as JsonObject | undefined) : undefined;
-  const member = p?.member as { reference?: unknown; type?: unknown } | undefined;
-  return typeof member?.type === 'string' ? member.type : typeof member?.reference === 'string' ? member.reference.split('/')[0] : undefined;
-}
 
 /** The JSON value at a medplum issue path such as `Bundle.entry[2].resource.prediction[0]` (no choice steps). */
 function valueAt(resource: JsonObject, expression: string | undefined): unknown {
@@ -46,8 +34,5 @@ function predictionWithoutDecimal(resource: JsonObject, expression: string | und
 
 export function dropWaivedIssues(resource: JsonObject, issues: OperationOutcomeIssue[]): OperationOutcomeIssue[] {
   const waived = (i: OperationOutcomeIssue, key: string): boolean => i.code === 'invariant' && i.diagnostics?.startsWith(`Constraint ${key} `) === true;
-  if (resource.resourceType === 'CareTeam') {
-    return issues.filter((i) => !(waived(i, 'ctm-1') && participantMember(resource, i.expression?.[0]) === 'PractitionerRole'));
-  }
   return issues.filter((i) => !(waived(i, 'ras-2') && predictionWithoutDecimal(resource, i.expression?.[0])));
 }

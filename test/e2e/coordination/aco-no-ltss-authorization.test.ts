@@ -42,4 +42,15 @@ describe('aco-no-ltss-authorization over HTTP', () => {
     expectRejected(res, 'aco-no-ltss-authorization', { expression: ['ServiceRequest.category[0]'], diagnostics: ['Organization/mn-ucare'] });
     await expectNotStored(s, 'ServiceRequest', 'aco-ew-only-sr');
   });
+
+  // Contract 2026-12: the exception needs EW and MSHO/MSC+ enrolments covering the whole occurrence
+  // (main accepted it when they overlapped one month of it).
+  it('rejects the MN MCO ordering a year of Elderly Waiver services when the MSHO enrolment covers one month of it', async () => {
+    const m = await member(s, 'aco-mn-month');
+    expectAccepted(await put(s, forMember(episode('aco-mn-month-ew', 'mn-elderly-waiver', ORGS.mnMco), m)), 201);
+    expectAccepted(await put(s, forMember(episode('aco-mn-month-msho', 'mn-msho', ORGS.mnMco, { start: '2026-01-01', end: '2026-01-31' }), m)), 201);
+    const sr = forMember(serviceRequest('aco-mn-month-sr', { code: 'S5170', requester: ROLES.mnRnAtUcare, category: 'hcbs-waiver', period: { start: '2026-01-01', end: '2026-12-31' } }), m);
+    expectRejected(await put(s, sr), 'aco-no-ltss-authorization', { expression: ['ServiceRequest.category[0]'], diagnostics: ['Organization/mn-ucare'] });
+    await expectNotStored(s, 'ServiceRequest', 'aco-mn-month-sr');
+  });
 });

@@ -35,7 +35,7 @@ describe('cp-opt-out over HTTP', () => {
     expectAccepted(await put(s, forMember(optOut('oo-join-consent', ORGS.ltssCp, '2026-04-01'), m)), 201);
     const res = await put(s, careTeam('oo-join', [aco, cp({ start: '2026-05-01' })], { patient: m }));
     expectRejected(res, 'cp-opt-out', {
-      expression: ['CareTeam.participant[1].onBehalfOf'],
+      expression: ['CareTeam.participant[1].member'],
       diagnostics: ['Consent/oo-join-consent opts the member out of Organization/ma-bshc-cp', 'CareTeam/oo-join participant[1]'],
     });
     await expectVersion(s, 'CareTeam', 'oo-join', '1');

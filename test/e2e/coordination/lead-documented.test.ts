@@ -59,7 +59,7 @@ describe('lead-documented over HTTP', () => {
     const m = await member(s, 'ld-hh-joins');
     expectAccepted(await put(s, careTeam('ld-hh-joins-map', [{ member: PEOPLE.nyRn, onBehalfOf: ORGS.map, lead: true, designatedBy: [ORGS.map], scopes: ['ltc'] }], { patient: m })), 201);
     expectRejected(await put(s, careTeam('ld-hh-joins-hh', [hhMember], { patient: m })), 'lead-documented', {
-      expression: ['CareTeam.participant[0].onBehalfOf'],
+      expression: ['CareTeam.participant[0].member'],
       diagnostics: ['CareTeam/ld-hh-joins-map participant[0]'],
     });
     await expectNotStored(s, 'CareTeam', 'ld-hh-joins-hh');

@@ -48,4 +48,18 @@ describe('no-duplicate-service over HTTP', () => {
     expectRejected(await put(s, pca('nd-react-old', m)), 'no-duplicate-service', { code: 'duplicate', diagnostics: ['ServiceRequest/nd-react-new'] });
     await expectVersion(s, 'ServiceRequest', 'nd-react-old', '1');
   });
+
+  // Contract 2026-12: codings need a system (main stored this duplicate: a code without a system matched
+  // nothing). The profile refuses it; written without the profile it matches no contract code.
+  it('refuses a profiled order whose code has no system, so it cannot slip past the duplicate check', async () => {
+    const m = await member(s, 'nd-nosystem');
+    const period = { start: '2026-02-01', end: '2026-07-31' };
+    expectAccepted(await put(s, forMember(serviceRequest('nd-nosystem-1', { code: 'T1019', requester: ORGS.asap, category: 'hcbs-waiver', period }), m)), 201);
+    const bare = forMember(serviceRequest('nd-nosystem-2', { code: 'T1019', requester: ORGS.asap, category: 'hcbs-waiver', period }), m);
+    bare.code = { coding: [{ code: 'T1019' }] };
+    const res = await put(s, bare);
+    expect(res.statusCode, res.body).toBe(422);
+    expect(res.body).toContain('csr-1');
+    await expectNotStored(s, 'ServiceRequest', 'nd-nosystem-2');
+  });
 });

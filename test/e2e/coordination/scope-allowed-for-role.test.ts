@@ -49,4 +49,17 @@ describe('scope-allowed-for-role over HTTP', () => {
     expectRejected(res, 'scope-allowed-for-role', { expression: ['CareTeam.participant[0].extension[0]'], diagnostics: ['Organization/mn-ucare'] });
     await expectNotStored(s, 'CareTeam', 'sr-no-ew');
   });
+
+  // Contract 2026-12: "enrolled in" is coverage. main accepted this holding because one month of
+  // Elderly Waiver enrolment overlapped it.
+  it('rejects an MN MCO holding waiver-case-management 2026-2030 when the Elderly Waiver enrolment covers one month of it', async () => {
+    const m = await member(s, 'sr-ew-month');
+    expectAccepted(await put(s, forMember(episode('sr-ew-month-ew', 'mn-elderly-waiver', ORGS.mnMco, { start: '2026-01-01', end: '2026-01-31' }), m)), 201);
+    const team = careTeam('sr-ew-month', [{ member: ROLES.mnRnAtUcare, scopes: ['waiver-case-management'], period: { start: '2026-01-01', end: '2030-12-31' } }], { patient: m });
+    expectRejected(await put(s, team), 'scope-allowed-for-role', { expression: ['CareTeam.participant[0].extension[0]'], diagnostics: ['Organization/mn-ucare'] });
+    await expectNotStored(s, 'CareTeam', 'sr-ew-month');
+    // An enrolment that continues it covers the whole holding: now accepted.
+    expectAccepted(await put(s, forMember(episode('sr-ew-month-ew2', 'mn-elderly-waiver', ORGS.mnMco, { start: '2026-02-01' }), m)), 201);
+    expectAccepted(await put(s, team), 201);
+  });
 });

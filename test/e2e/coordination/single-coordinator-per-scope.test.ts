@@ -60,3 +60,24 @@ describe('single-coordinator-per-scope over HTTP', () => {
     expectAccepted(await put(s, careTeam('sc-seq-2', [{ member: PEOPLE.maCpNavigator, onBehalfOf: ORGS.ltssCp2, scopes: ['ltss-navigation'], period: { start: '2026-05-01' } }], { patient: m })), 201);
   });
 });
+
+describe('the participant\'s organization (contract 2026-12)', () => {
+  it('refuses onBehalfOf beside a PractitionerRole member (R4 ctm-1): the role acts for its own organization', async () => {
+    const m = await member(s, 'po-ctm1');
+    const team = careTeam('po-ctm1', [{ member: ROLES.nySwAtHh, scopes: ['bh-and-out-of-plan'] }], { patient: m });
+    const p = team.participant?.[0];
+    if (p) p.onBehalfOf = { reference: `Organization/${ORGS.hh2.id ?? ''}` };
+    const res = await put(s, team);
+    expect(res.statusCode, res.body).toBe(422);
+    expect(res.body).toContain('ctm-1');
+    await expectNotStored(s, 'CareTeam', 'po-ctm1');
+  });
+
+  it('an Organization member holds a scope for itself, and collides with another organization\'s holding', async () => {
+    const m = await member(s, 'po-org');
+    expectAccepted(await put(s, careTeam('po-org-hh', [{ member: ROLES.nySwAtHh, scopes: ['bh-and-out-of-plan'] }], { patient: m })), 201);
+    expectRejected(await put(s, careTeam('po-org-hh2', [{ member: ORGS.hh2, scopes: ['bh-and-out-of-plan'] }], { patient: m })), 'single-coordinator-per-scope', {
+      diagnostics: ['Organization/ny-cbc-hh already holds bh-and-out-of-plan'],
+    });
+  });
+});

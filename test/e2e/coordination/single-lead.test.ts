@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { careTeam, ORGS, PEOPLE, ROLES } from '../../unit/coordination/builders.js';
 import type { ParticipantSpec } from '../../unit/coordination/builders.js';
 import { startTestServer, type TestServer } from '../../support/server.js';
-import { count, expectAccepted, expectNotStored, expectRejected, expectVersion, member, post, put, seed } from './support.js';
+import { count, expectAccepted, expectNotStored, expectRejected, expectVersion, member, post, put, seed, unprofiled } from './support.js';
 
 let s: TestServer;
 beforeAll(async () => {
@@ -30,6 +30,22 @@ describe('single-lead over HTTP', () => {
     expectAccepted(await put(s, careTeam('sl-accept-plan', [planLead], { patient: m })), 201);
     expectAccepted(await put(s, careTeam('sl-accept-hh', [{ ...planLead, scopes: [] }], { patient: m })), 201);
     expect(await count(s, 'CareTeam', `subject=Patient/${m}`)).toBe(2);
+  });
+
+  // Contract 2026-12: a CareTeam without status (allowed outside the profile) counts as active, so its
+  // lead holds the slot (main accepted the second lead: a missing status hid the first).
+  it('refuses a second overlapping lead when the first lead\'s team, written without the profile, has no status; and a profiled team without status is refused', async () => {
+    const m = await member(s, 'sl-nostatus');
+    const { status: _s, ...noStatus } = unprofiled(careTeam('sl-nostatus-plan', [planLead], { patient: m }));
+    expectAccepted(await put(s, noStatus), 201);
+    expectRejected(await put(s, careTeam('sl-nostatus-hh', [hhLead('2026-03-01')], { patient: m })), 'single-lead', {
+      diagnostics: ['CareTeam/sl-nostatus-plan participant[0]'],
+    });
+    await expectNotStored(s, 'CareTeam', 'sl-nostatus-hh');
+    const { status: _s2, ...profiledNoStatus } = careTeam('sl-nostatus-2', [hhLead('2030-01-01')], { patient: m });
+    const res = await put(s, profiledNoStatus);
+    expect(res.statusCode).toBe(422);
+    expect(res.body).toContain('CareTeam.status');
   });
 
   it('accepts a second lead that starts the day after the first one ends', async () => {

@@ -34,14 +34,27 @@ describe('waiver-case-manager-matches-waiver over HTTP', () => {
     expectAccepted(await put(s, careTeam('wcm-ew', [{ ...mcoLead, scopes: ['comprehensive', 'waiver-case-management'] }], { patient: b })), 201);
   });
 
-  it('rejects the county on Elderly Waiver case management while the lead works for the MCO, naming the lead', async () => {
+  it('rejects a waiver agency on Elderly Waiver case management while the lead works for the MCO, naming the lead; accepts the county in its dual role', async () => {
     const m = await member(s, 'wcm-county-ew');
     await enrol(m, 'mn-msho', 'mn-elderly-waiver');
-    expectRejected(await put(s, careTeam('wcm-county-ew', [mcoLead, countyWcm], { patient: m })), 'waiver-case-manager-matches-waiver', {
+    const agencyWcm: ParticipantSpec = { ...countyWcm, onBehalfOf: ORGS.asap };
+    expectRejected(await put(s, careTeam('wcm-agency-ew', [mcoLead, agencyWcm], { patient: m })), 'waiver-case-manager-matches-waiver', {
       expression: ['CareTeam.participant[1].extension[0]'],
-      diagnostics: ['Organization/mn-hennepin holds waiver-case-management', 'CareTeam/wcm-county-ew participant[0] (Organization/mn-ucare)'],
+      diagnostics: ['Organization/ma-springwell holds waiver-case-management', 'CareTeam/wcm-agency-ew participant[0] (Organization/mn-ucare)'],
     });
-    await expectNotStored(s, 'CareTeam', 'wcm-county-ew');
+    await expectNotStored(s, 'CareTeam', 'wcm-agency-ew');
+    // Contract 2026-12: "... or by a county or tribal-nation in its dual role".
+    expectAccepted(await put(s, careTeam('wcm-county-ew', [mcoLead, countyWcm], { patient: m })), 201);
+  });
+
+  // Contract 2026-12: with no lead, only the mco managing that MSHO/MSC+ enrolment (main accepted any mco).
+  it('rejects another MCO holding Elderly Waiver case management while there is no lead', async () => {
+    const m = await member(s, 'wcm-no-lead');
+    await enrol(m, 'mn-msho', 'mn-elderly-waiver');
+    const otherMco: ParticipantSpec = { ...countyWcm, onBehalfOf: ORGS.mnMco2 };
+    expectRejected(await put(s, careTeam('wcm-no-lead', [otherMco], { patient: m })), 'waiver-case-manager-matches-waiver', {
+      diagnostics: ['not the MCO managing'],
+    });
   });
 
   it('rejects enrolling in a disability waiver while a waiver agency holds waiver case management, at the EpisodeOfCare', async () => {

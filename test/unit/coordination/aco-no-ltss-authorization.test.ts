@@ -43,4 +43,18 @@ describe('aco-no-ltss-authorization', () => {
     const sr = serviceRequest('sr1', { code: 'S5170', requester: ORGS.asap, category: 'hcbs-waiver' });
     expect(await check(world(), [create(sr)], acoNoLtssAuthorization)).toEqual([]);
   });
+
+  it('accepts the MN exception only when the EW and MSHO/MSC+ enrolments cover the whole occurrence, only for an mco, only for hcbs-waiver', async () => {
+    const period = { start: '2026-01-01', end: '2026-12-31' };
+    const sr = serviceRequest('sr1', { code: 'S5170', requester: ROLES.mnRnAtUcare, category: 'hcbs-waiver', period });
+    const ew = episode('ew', 'mn-elderly-waiver', ORGS.mnMco, { start: '2026-01-01' });
+    const mshoMonth = episode('msho', 'mn-msho', ORGS.mnMco, { start: '2026-01-01', end: '2026-01-31' });
+    expect(await check(world(ew, mshoMonth), [create(sr)], acoNoLtssAuthorization)).toHaveLength(1);
+    const mscPlus = episode('msc', 'mn-msc-plus', ORGS.mnMco, { start: '2025-06-01' });
+    expect(await check(world(ew, mshoMonth, mscPlus), [create(sr)], acoNoLtssAuthorization)).toEqual([]);
+    const ewMonth = episode('ew', 'mn-elderly-waiver', ORGS.mnMco, { start: '2026-01-01', end: '2026-01-31' });
+    expect(await check(world(ewMonth, mscPlus), [create(sr)], acoNoLtssAuthorization)).toHaveLength(1);
+    const community = serviceRequest('sr2', { code: 'S5170', requester: ROLES.mnRnAtUcare, category: 'community-ltss', period });
+    expect(await check(world(ew, mscPlus), [create(community)], acoNoLtssAuthorization)).toHaveLength(1);
+  });
 });

@@ -120,6 +120,10 @@ export const scopeExt = (code: string): Extension => ({
 
 export interface ParticipantSpec {
   member: Resource;
+  /**
+   * The organization the participant acts for. Written as onBehalfOf only for a Practitioner member
+   * (R4 ctm-1): a PractitionerRole member acts for its role's organization, an Organization for itself.
+   */
   onBehalfOf?: Organization;
   lead?: boolean;
   /** Organizations that designated the lead; defaults to [onBehalfOf]. */
@@ -138,7 +142,7 @@ export function participant(spec: ParticipantSpec): CareTeamParticipant {
     ...(ext.length ? { extension: ext } : {}),
     ...(spec.lead ? { role: [{ coding: [{ system: CodeSystems.careTeamRole, code: 'lead-care-manager' }] }] } : {}),
     member: ref(spec.member),
-    ...(spec.onBehalfOf ? { onBehalfOf: ref(spec.onBehalfOf) } : {}),
+    ...(spec.onBehalfOf && spec.member.resourceType === 'Practitioner' ? { onBehalfOf: ref(spec.onBehalfOf) } : {}),
     period: spec.period ?? { start: '2026-01-01' },
   };
 }

@@ -82,4 +82,16 @@ describe('coordinator-qualified', () => {
     const mscPlus = episode('mscplus', 'mn-msc-plus', ORGS.mnMco, { start: '2026-07-01' });
     expect(await check(world(team), [update(handed, team), create(mscPlus)], coordinatorQualified)).toEqual([]);
   });
+
+  it('reads a PractitionerRole lead\'s NUCC specialty but not its code; certified-assessor only from Practitioner.qualification', async () => {
+    const bare = practitioner('mn-bare');
+    const asCode = { ...ROLES.mnRnAtUcare, id: 'role-code', practitioner: { reference: 'Practitioner/mn-bare' }, code: [{ coding: [nucc('163W00000X')] }] };
+    const asSpecialty = { ...ROLES.mnRnAtUcare, id: 'role-specialty', practitioner: { reference: 'Practitioner/mn-bare' }, specialty: [{ coding: [nucc('163W00000X')] }] };
+    expect(await check(world(snbc, bare, asCode), [create(careTeam('t', [lead(asCode)]))], coordinatorQualified)).toHaveLength(1);
+    expect(await check(world(snbc, bare, asSpecialty), [create(careTeam('t', [lead(asSpecialty)]))], coordinatorQualified)).toEqual([]);
+    const assessorSpecialty = { ...asSpecialty, id: 'role-assessor', specialty: [{ coding: [nucc('163W00000X')] }, { coding: [assessor] }] };
+    const issues = await check(world(msho, bare, assessorSpecialty), [create(careTeam('t', [lead(assessorSpecialty)]))], coordinatorQualified);
+    expect(issues).toHaveLength(1);
+    expect(issues[0]?.diagnostics).toContain('certified-assessor');
+  });
 });

@@ -17,7 +17,7 @@ describe('cp-opt-out', () => {
     const joined = careTeam('ma-team', [aco, cp({ start: '2026-05-01' })]);
     const issues = await check(world(team, consent), [update(joined, team)], cpOptOut);
     expect(issues).toHaveLength(1);
-    expect(issues[0]?.expression).toEqual(['CareTeam.participant[1].onBehalfOf']);
+    expect(issues[0]?.expression).toEqual(['CareTeam.participant[1].member']);
     expect(issues[0]?.diagnostics).toContain('Consent/opt');
   });
 

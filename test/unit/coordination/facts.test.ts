@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { CodeSystems } from '../../../src/coordination/codes.js';
 import { coordinationFacts, factMatches, FACTS_VERSION, memberFactsOf } from '../../../src/coordination/facts.js';
 import { periodRange } from '../../../src/coordination/period.js';
-import { careTeam, comprehensivePlan, MEMBER, ORGS, ROLES, serviceRequest, splitPlan } from './builders.js';
+import { careTeam, comprehensivePlan, MEMBER, ORGS, PEOPLE, ROLES, serviceRequest, splitPlan } from './builders.js';
 import { scenario } from './generate.js';
 
 const day = (d: string) => periodRange({ start: d, end: d });
@@ -14,8 +14,9 @@ describe('coordination facts', () => {
     const team = careTeam(
       'f-team',
       [
-        { member: ROLES.nyRnAtMltcp, onBehalfOf: ORGS.mltcp, lead: true, scopes: ['ltc', 'care-transitions'], period: { start: '2025-06-01' } },
-        { member: ROLES.nySwAtHh, scopes: ['bh-and-out-of-plan'], period: { start: '2026-02-01', end: '2026-03-31' } },
+        { member: PEOPLE.nyRn, onBehalfOf: ORGS.mltcp, lead: true, scopes: ['ltc', 'care-transitions'], period: { start: '2025-06-01' } },
+        // A PractitionerRole member acts for its role's organization, read at check time: the fact names the role.
+        { member: ROLES.nySwAtHh, onBehalfOf: ORGS.hh, scopes: ['bh-and-out-of-plan'], period: { start: '2026-02-01', end: '2026-03-31' } },
       ],
       { period: { start: '2026-01-01', end: '2026-12-31' } },
     );
@@ -25,7 +26,7 @@ describe('coordination facts', () => {
       { kind: 'lead', key: '', range: year },
       { kind: 'scope', key: 'ltc', range: year, org: 'Organization/ny-vns-mltc' },
       { kind: 'scope', key: 'care-transitions', range: year, org: 'Organization/ny-vns-mltc' },
-      { kind: 'scope', key: 'bh-and-out-of-plan', range: periodRange({ start: '2026-02-01', end: '2026-03-31' }) },
+      { kind: 'scope', key: 'bh-and-out-of-plan', range: periodRange({ start: '2026-02-01', end: '2026-03-31' }), org: 'PractitionerRole/ny-sw-okafor-cbc' },
     ]);
     expect(memberFactsOf(team)?.memberId).toBe(MEMBER);
   });
@@ -71,6 +72,14 @@ describe('coordination facts', () => {
     expect(factMatches(unstated, { kind: 'scope', key: 'ltc', range: day('2026-05-01'), otherOrgThan: 'Organization/a' })).toBe(true);
   });
 
+  it('an Organization member states itself; a team without status is active (a missing status must not hide a lead)', () => {
+    const team = careTeam('f-org', [{ member: ORGS.county, scopes: ['waiver-case-management'] }, { member: ROLES.nyRnAtMltcp, lead: true }]);
+    const { status: _status, ...noStatus } = team;
+    const facts = coordinationFacts(noStatus);
+    expect(facts.map((f) => f.kind)).toEqual(['team', 'scope', 'lead']);
+    expect(facts[1]?.org).toBe('Organization/mn-hennepin');
+  });
+
   it('what is derived is pinned to FACTS_VERSION', () => {
     // Stored projections are rebuilt at startup only when FACTS_VERSION grows. If this fails because
     // coordinationFacts (or a helper it uses: statuses, order intents, scopes, split detection) now
@@ -81,6 +90,6 @@ describe('coordination facts', () => {
       ...writes.flatMap((w) => [w.resource, w.previous]),
     ]);
     const hash = createHash('sha256').update(JSON.stringify(corpus.map((r) => coordinationFacts(r)))).digest('hex').slice(0, 16);
-    expect({ version: FACTS_VERSION, hash }).toEqual({ version: 1, hash: '339e8a38faf32c04' });
+    expect({ version: FACTS_VERSION, hash }).toEqual({ version: 2, hash: '49c25d38d488a146' });
   });
 });

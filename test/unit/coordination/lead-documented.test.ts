@@ -59,7 +59,7 @@ describe('lead-documented', () => {
     const hhTeam = careTeam('hh-team', [hhMember]);
     const issues = await check(world(planTeam), [create(hhTeam)], leadDocumented);
     expect(issues).toHaveLength(1);
-    expect(issues[0]?.expression).toEqual(['CareTeam.participant[0].onBehalfOf']);
+    expect(issues[0]?.expression).toEqual(['CareTeam.participant[0].member']);
     expect(issues[0]?.diagnostics).toContain('CareTeam/map-team participant[0]');
   });
 

@@ -39,6 +39,16 @@ describe('scope-allowed-for-role', () => {
     expect(await check(world(ew), [create(team)], scopeAllowedForRole)).toEqual([]);
   });
 
+  it('rejects an MCO holding waiver-case-management 2026-2030 when the Elderly Waiver enrolment covers one month of it (coverage, not overlap)', async () => {
+    const oneMonth = episode('ew', 'mn-elderly-waiver', ORGS.mnMco, { start: '2026-01-01', end: '2026-01-31' });
+    const span = { start: '2026-01-01', end: '2030-12-31' };
+    const team = careTeam('mn-team', [{ member: ROLES.mnRnAtUcare, scopes: ['waiver-case-management'], period: span }]);
+    expect(await check(world(oneMonth), [create(team)], scopeAllowedForRole)).toHaveLength(1);
+    // Two enrolments that together cover the holding are enough.
+    const rest = episode('ew-2', 'mn-elderly-waiver', ORGS.mnMco, { start: '2026-02-01' });
+    expect(await check(world(oneMonth, rest), [create(team)], scopeAllowedForRole)).toEqual([]);
+  });
+
   it('rejects deleting the Elderly Waiver enrolment that the MCO\'s waiver-case-management relies on', async () => {
     const ew = episode('ew', 'mn-elderly-waiver', ORGS.mnMco);
     const team = careTeam('mn-team', [{ member: ROLES.mnRnAtUcare, onBehalfOf: ORGS.mnMco, scopes: ['waiver-case-management'] }]);
@@ -62,6 +72,13 @@ describe('scope-allowed-for-role', () => {
 
   it('takes the organization of a PractitionerRole member when onBehalfOf is absent', async () => {
     const team = careTeam('t', [{ member: ROLES.acoCm, scopes: ['medical'] }]);
+    expect(await check(world(), [create(team)], scopeAllowedForRole)).toEqual([]);
+  });
+
+  it('matches scope codings on system and code: a coding without a system holds no contract scope', async () => {
+    const team = careTeam('t', [{ member: PEOPLE.maCm, onBehalfOf: ORGS.tpa, scopes: ['ltss-navigation'] }]);
+    const ext = team.participant?.[0]?.extension?.[0];
+    if (ext?.valueCoding) delete ext.valueCoding.system;
     expect(await check(world(), [create(team)], scopeAllowedForRole)).toEqual([]);
   });
 });

@@ -5,11 +5,13 @@ import type { Resource } from '@medplum/fhirtypes';
 import { describe, expect, it } from 'vitest';
 import { checkWrites } from '../../../src/coordination/engine.js';
 import type { CoordinationReader, MemberRecordPart } from '../../../src/coordination/reader.js';
-import { careTeam, create, episode, ORGS, ROLES, ruleIdsOf, serviceRequest, world } from './builders.js';
+import { careTeam, create, episode, ORGS, PEOPLE, ROLES, ruleIdsOf, serviceRequest, world } from './builders.js';
 
 const day = (k: number, base = '2020-01-01'): string => new Date(Date.parse(`${base}T00:00:00Z`) + k * 86_400_000).toISOString().slice(0, 10);
+// Practitioner members acting onBehalfOf the Health Home: their organization is stated, so a holding of the
+// same organization is no candidate (nor one through the same PractitionerRole: see below).
 const hhTeam = (id: string, start: string) =>
-  careTeam(id, [{ member: ROLES.nySwAtHh, onBehalfOf: ORGS.hh, scopes: ['bh-and-out-of-plan'], period: { start } }], { period: { start } });
+  careTeam(id, [{ member: PEOPLE.nySw, onBehalfOf: ORGS.hh, scopes: ['bh-and-out-of-plan'], period: { start } }], { period: { start } });
 const hhRequest = (id: string, d: string) => serviceRequest(id, { code: 'H0004', requester: ROLES.nySwAtHh, period: { start: d, end: d }, category: 'behavioral-health' });
 
 /** Counts what the engine reads: whole parts, and (distinct) resources selected by facts. */
@@ -65,11 +67,20 @@ describe('what a write reads of a member with 50 stored teams and 50 stored orde
 
   it('another organization taking the scope reads only the holdings it overlaps, and is refused', async () => {
     const { r, stats } = counting(world(...history));
-    const rival = careTeam('rival', [{ member: ROLES.nySwAtHh, onBehalfOf: ORGS.hh2, scopes: ['bh-and-out-of-plan'], period: { start: '2024-10-03', end: '2024-10-03' } }], {
+    const rival = careTeam('rival', [{ member: PEOPLE.nySw, onBehalfOf: ORGS.hh2, scopes: ['bh-and-out-of-plan'], period: { start: '2024-10-03', end: '2024-10-03' } }], {
       period: { start: '2024-10-03', end: '2024-10-03' },
     });
     expect(ruleIdsOf(await checkWrites([create(rival)], r))).toContain('single-coordinator-per-scope');
     // The teams started on 2024-10-01, -02 and -03 are open-ended, so they hold the scope that day.
     expect(stats.selected).toBe(3);
+  });
+
+  it('a new team through the same PractitionerRole as the stored holdings reads none of them (same role, same organization)', async () => {
+    const roleTeam = (id: string, start: string) =>
+      careTeam(id, [{ member: ROLES.nySwAtHh, scopes: ['bh-and-out-of-plan'], period: { start } }], { period: { start } });
+    const stored = [episode('hh-enrol', 'ny-health-home', ORGS.hh, { start: '2024-10-01' }), ...Array.from({ length: 50 }, (_, k) => roleTeam(`role-team-${k}`, day(k, '2024-10-01')))];
+    const { r, stats } = counting(world(...stored));
+    expect(await checkWrites([create(roleTeam('new-role-team', '2026-01-01'))], r)).toEqual([]);
+    expect(stats.selected).toBe(0);
   });
 });

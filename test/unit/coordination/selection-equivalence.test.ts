@@ -7,7 +7,7 @@ import { checkWritesDetailed } from '../../../src/coordination/engine.js';
 import type { CoordinationReader } from '../../../src/coordination/reader.js';
 import { RULES } from '../../../src/coordination/rules/index.js';
 import type { Rule } from '../../../src/coordination/rules/types.js';
-import { careTeam, create, episode, ORGS, ROLES, world } from './builders.js';
+import { careTeam, create, episode, ORGS, PEOPLE, ROLES, world } from './builders.js';
 import { scenario } from './generate.js';
 
 /** The same store without withFacts: the engine then reads whole parts, as it did before selection. */
@@ -57,8 +57,8 @@ describe('record selection by coordination facts (Rule.select)', () => {
     const q1 = { start: '2026-01-01', end: '2026-03-31' };
     const q3 = { start: '2026-07-01', end: '2026-09-30' };
     const holder = careTeam('holder', [{ member: ROLES.mnRnAtUcare, onBehalfOf: ORGS.mnMco, scopes: ['waiver-case-management'], period: year }], { period: year });
-    const firstLead = careTeam('first-lead', [{ member: ROLES.mnSwAtUcare, onBehalfOf: ORGS.mnMco2, lead: true, period: q1 }], { period: q1 });
-    const newLead = careTeam('new-lead', [{ member: ROLES.mnSwAtUcare, onBehalfOf: ORGS.mnMco2, lead: true, period: q3 }], { period: q3 });
+    const firstLead = careTeam('first-lead', [{ member: PEOPLE.mnSwNoAssessor, onBehalfOf: ORGS.mnMco2, lead: true, period: q1 }], { period: q1 });
+    const newLead = careTeam('new-lead', [{ member: PEOPLE.mnSwNoAssessor, onBehalfOf: ORGS.mnMco2, lead: true, period: q3 }], { period: q3 });
     const stored = [episode('msho', 'mn-msho', ORGS.mnMco, year), episode('ew', 'mn-elderly-waiver', ORGS.mnMco, year), holder, firstLead];
     const reader = world(...stored);
     const alone = { rules: [RULES.find((r) => r.id === 'waiver-case-manager-matches-waiver') as Rule] };

@@ -31,8 +31,8 @@ describe('waiver-case-manager-matches-waiver', () => {
     expect(await check(world(msho, ew), [create(team)], waiverCaseManagerMatchesWaiver)).toEqual([]);
   });
 
-  it('rejects the county holding Elderly Waiver case management when the lead works for the MCO', async () => {
-    const team = careTeam('mn-team', [mcoLead, { member: PEOPLE.mnSwNoAssessor, onBehalfOf: ORGS.county, scopes: ['waiver-case-management'] }]);
+  it('rejects a waiver agency holding Elderly Waiver case management when the lead works for the MCO', async () => {
+    const team = careTeam('mn-team', [mcoLead, { member: PEOPLE.mnSwNoAssessor, onBehalfOf: ORGS.asap, scopes: ['waiver-case-management'] }]);
     const issues = await check(world(msho, ew), [create(team)], waiverCaseManagerMatchesWaiver);
     expect(issues).toHaveLength(1);
     expect(issues[0]?.expression).toEqual(['CareTeam.participant[1].extension[0]']);
@@ -44,9 +44,11 @@ describe('waiver-case-manager-matches-waiver', () => {
     expect(await check(world(msho, ew), [create(team)], waiverCaseManagerMatchesWaiver)).toEqual([]);
   });
 
-  it('rejects another MCO holding it while there is no lead', async () => {
-    const team = careTeam('mn-team', [{ member: PEOPLE.mnSwNoAssessor, onBehalfOf: ORGS.county, scopes: ['waiver-case-management'] }]);
-    expect(await check(world(msho, ew), [create(team)], waiverCaseManagerMatchesWaiver)).toHaveLength(1);
+  it('rejects another MCO holding it while there is no lead: only the MCO managing the MSHO enrolment may', async () => {
+    const team = careTeam('mn-team', [{ member: PEOPLE.mnSwNoAssessor, onBehalfOf: ORGS.mnMco2, scopes: ['waiver-case-management'] }]);
+    const issues = await check(world(msho, ew), [create(team)], waiverCaseManagerMatchesWaiver);
+    expect(issues).toHaveLength(1);
+    expect(issues[0]?.diagnostics).toContain('not the MCO managing EpisodeOfCare/msho (Organization/mn-ucare)');
     const mcoTeam = careTeam('mn-team', [{ member: ROLES.mnRnAtUcare, onBehalfOf: ORGS.mnMco, scopes: ['waiver-case-management'] }]);
     expect(await check(world(msho, ew), [create(mcoTeam)], waiverCaseManagerMatchesWaiver)).toEqual([]);
   });
@@ -54,5 +56,10 @@ describe('waiver-case-manager-matches-waiver', () => {
   it('does not apply to an Elderly Waiver member outside MSHO / MSC+', async () => {
     const team = careTeam('mn-team', [mcoLead, { member: PEOPLE.mnSwNoAssessor, onBehalfOf: ORGS.county, scopes: ['waiver-case-management'] }]);
     expect(await check(world(ew), [create(team)], waiverCaseManagerMatchesWaiver)).toEqual([]);
+  });
+
+  it('accepts a county in its dual role holding Elderly Waiver case management (contract: lead\'s organization, county or tribal nation)', async () => {
+    const team = careTeam('mn-team', [mcoLead, { member: PEOPLE.mnSwNoAssessor, onBehalfOf: ORGS.county, scopes: ['waiver-case-management'] }]);
+    expect(await check(world(msho, ew), [create(team)], waiverCaseManagerMatchesWaiver)).toEqual([]);
   });
 });

@@ -30,7 +30,24 @@ describe('coordination-care-team', () => {
     expect(summary(validate(team))).toEqual(['structure CareTeam.subject']);
   });
 
-  it.each(['member', 'onBehalfOf', 'period'] as const)('requires participant.%s (nested)', (key) => {
+  it('requires status (a team without one would count as active for every rule)', () => {
+    const team = careTeam();
+    delete team.status;
+    expect(summary(validate(team))).toEqual(['required CareTeam.status']);
+  });
+
+  it('requires onBehalfOf beside a Practitioner member only (cct-3): a PractitionerRole member acts for its organization', () => {
+    const team = careTeam();
+    delete team.participant?.[1]?.onBehalfOf;
+    const issues = validate(team);
+    expect(summary(issues)).toEqual(['invariant CareTeam.participant[1]']);
+    expect(issues[0]?.diagnostics).toContain('cct-3');
+    const p = team.participant?.[1];
+    if (p) p.member = { reference: 'PractitionerRole/hh-cm-at-hh' };
+    expect(validate(team)).toEqual([]);
+  });
+
+  it.each(['member', 'period'] as const)('requires participant.%s (nested)', (key) => {
     const team = careTeam();
     delete team.participant?.[1]?.[key];
     expect(summary(validate(team))).toEqual([`required CareTeam.participant[1].${key}`]);

@@ -169,15 +169,21 @@ describe('validateResource: rules medplum lets through', () => {
   });
 });
 
-describe('waived base invariants', () => {
+describe('CareTeam ctm-1 (onBehalfOf only beside a Practitioner)', () => {
   const team = (memberRef: string) => ({
     resourceType: 'CareTeam',
     subject: { reference: 'Patient/1' },
     participant: [{ member: { reference: memberRef }, onBehalfOf: { reference: 'Organization/1' } }],
   });
 
-  it('accepts onBehalfOf beside a PractitionerRole member (ctm-1 waived for the coordination contract)', () => {
-    expect(validateResource(team('PractitionerRole/1'))).toEqual([]);
+  it('refuses onBehalfOf beside a PractitionerRole member (ctm-1 no longer waived: the role acts for its organization)', () => {
+    const issues = validateResource(team('PractitionerRole/1'));
+    expect(issues.map((i) => i.code)).toContain('invariant');
+    expect(issues[0]!.diagnostics).toContain('ctm-1');
+  });
+
+  it('accepts onBehalfOf beside a Practitioner member', () => {
+    expect(validateResource(team('Practitioner/1'))).toEqual([]);
   });
 
   it('still refuses onBehalfOf beside a Patient member (ctm-1)', () => {
