@@ -1,7 +1,8 @@
 // A clone of the repository alone must explain it: no file refers to a path of a developer's machine or to
 // a document outside the repository (guidance is cited by its public title), and every relative Markdown
 // link resolves to a file (and heading) of the repository.
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -9,14 +10,16 @@ import { describe, expect, it } from 'vitest';
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const SCANNED = ['README.md', 'Dockerfile', 'docker-compose.yml', '.ci', 'docs', 'src', 'scripts', 'test', 'bench', 'migrations', 'profiles/src'];
 
-function files(path: string): string[] {
-  const full = join(ROOT, path);
-  if (!existsSync(full)) return [];
-  if (!statSync(full).isDirectory()) return [path];
-  return readdirSync(full).flatMap((name) => files(join(path, name)));
+/**
+ * The repository's own files under SCANNED: what git tracks, plus new files it does not ignore. Ignored
+ * files (node_modules, dist, the Node runtime CI unpacks under .ci/) are not the repository's.
+ */
+function repositoryFiles(): string[] {
+  const out = execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard', '-z', '--', ...SCANNED], { cwd: ROOT, encoding: 'utf8' });
+  return out.split('\0').filter((f) => f !== '' && existsSync(join(ROOT, f)));
 }
 
-const all = SCANNED.flatMap(files);
+const all = repositoryFiles();
 
 /** What a file of this repository must not contain. */
 const OUTSIDE = [
