@@ -9,11 +9,6 @@ export interface ExpectedRefusal {
   /** A fragment of one issue's diagnostics. */
   issue: string;
   reason: string;
-  /**
-   * Set while the refusal depends on work not merged yet; such an example may then also be accepted.
-   * Remove it once that work lands.
-   */
-  pending?: string;
 }
 
 export const EXPECTED_REFUSALS: ExpectedRefusal[] = [
@@ -26,23 +21,20 @@ export const EXPECTED_REFUSALS: ExpectedRefusal[] = [
   {
     file: 'CodeSystem-organization-role.json',
     status: 422,
-    issue: 'read-only',
+    issue: 'belongs to the Concord coordination contract and is read-only',
     reason: 'Not an error in the example: its id clashes with Concord\'s own CodeSystem/organization-role, which the server does not let a client replace.',
-    pending: 'read-only conformance resources',
   },
   {
     file: 'CodeSystem-program.json',
     status: 422,
-    issue: 'read-only',
+    issue: 'belongs to the Concord coordination contract and is read-only',
     reason: 'Not an error in the example: its id clashes with Concord\'s own CodeSystem/program, which the server does not let a client replace.',
-    pending: 'read-only conformance resources',
   },
   {
     file: 'CodeSystem-service-category.json',
     status: 422,
-    issue: 'read-only',
+    issue: 'belongs to the Concord coordination contract and is read-only',
     reason: 'Not an error in the example: its id clashes with Concord\'s own CodeSystem/service-category, which the server does not let a client replace.',
-    pending: 'read-only conformance resources',
   },
   {
     file: 'DeviceMetric-example.json',

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConformanceResources } from '../../src/fhir/profiles/index.js';
 import { postgresUrl } from '../support/db.js';
 import { startTestServer, FHIR_JSON, type TestServer } from '../support/server.js';
-import { EXPECTED_REFUSALS, type ExpectedRefusal } from './expected-refusals.js';
+import { EXPECTED_REFUSALS } from './expected-refusals.js';
 
 const EXAMPLES_DIR = dirname(createRequire(import.meta.url).resolve('hl7.fhir.r4.examples/package.json'));
 const BATCH_ENTRIES = 50;
@@ -122,7 +122,6 @@ describeWithPostgres('the official R4 examples', () => {
         if (refused) problems.push(`${file}: unexpected ${r.status}: ${r.diagnostics.join(' | ').slice(0, 400)}`);
         continue;
       }
-      if (entry.pending && !refused) continue; // see ExpectedRefusal.pending
       if (!refused) problems.push(`${file}: expected ${entry.status} (${entry.issue}) but it was accepted with ${r.status}; remove the stale entry`);
       else if (r.status !== entry.status || !r.diagnostics.some((d) => d.includes(entry.issue))) {
         problems.push(`${file}: expected ${entry.status} with '${entry.issue}', got ${r.status}: ${r.diagnostics.join(' | ').slice(0, 400)}`);
@@ -151,9 +150,7 @@ describeWithPostgres('the official R4 examples', () => {
   });
 
   it('never replaces one of Concord’s own conformance resources', async () => {
-    const pending = EXPECTED_REFUSALS.filter((e: ExpectedRefusal) => e.pending).map((e) => e.file);
     for (const r of loadConformanceResources()) {
-      if (pending.includes(`${r.resourceType}-${r.id}.json`)) continue;
       const res = await s.request({ method: 'GET', url: `/fhir/${r.resourceType}/${r.id}` });
       expect(res.statusCode).toBe(200);
       expect((JSON.parse(res.body) as { url?: string }).url, `${r.resourceType}/${r.id}`).toBe(r.url);
