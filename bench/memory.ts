@@ -18,12 +18,17 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const FHIR_JSON = 'application/fhir+json';
 const BATCH_ENTRIES = 50;
 const BATCH_BYTES = 2 * 1024 * 1024;
-const SETTLE_MS = 3000;
+let SETTLE_MS = 3000;
+let ENTRY = 'dist/src/main.js';
 
 interface Options {
   stores: ('postgres' | 'pglite')[];
   examples: boolean;
   port: number;
+  /** --settle seconds: quiet time before each reading. */
+  settleMs: number;
+  /** --entry: the server's built entry point, relative to the repository (e.g. an older build to compare). */
+  entry: string;
 }
 
 export interface StoreResult {
@@ -56,6 +61,8 @@ function parseArgs(argv: string[]): Options {
     stores: store === 'both' ? ['postgres', 'pglite'] : [store as 'postgres' | 'pglite'],
     examples: (get('examples') ?? 'on') === 'on',
     port: Number(get('port') ?? 18300),
+    settleMs: Number(get('settle') ?? 3) * 1000,
+    entry: get('entry') ?? 'dist/src/main.js',
   };
 }
 
@@ -92,7 +99,7 @@ async function floorOf(code: string): Promise<number> {
 }
 
 async function startServer(env: NodeJS.ProcessEnv, port: number): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [join(ROOT, 'dist/src/main.js')], {
+  const child = spawn(process.execPath, [join(ROOT, ENTRY)], {
     cwd: ROOT,
     env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1', CONCORD_AUTH: 'off', LOG_LEVEL: 'warn', MAX_BODY_BYTES: String(64 * 1024 * 1024), MAX_BUNDLE_ENTRIES: String(BATCH_ENTRIES) },
     stdio: ['ignore', 'ignore', 'inherit'],
@@ -229,6 +236,8 @@ async function measureStore(store: 'postgres' | 'pglite', options: Options, port
 
 export async function runMemory(argv: string[]): Promise<MemoryReport> {
   const options = parseArgs(argv);
+  SETTLE_MS = options.settleMs;
+  ENTRY = options.entry;
   const nodeFloorMb = await floorOf('');
   // Everything the server imports at start-up, without starting it or loading the R4 definitions.
   const importsFloorMb = await floorOf(`await import(${JSON.stringify(join(ROOT, 'dist/src/server.js'))});`);
