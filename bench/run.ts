@@ -1,12 +1,13 @@
 // Runs the benchmark suites in bench/ and rewrites each suite's section of bench/RESULTS.md (between
 // <!-- NAME:start --> and <!-- NAME:end -->), leaving every other section as it is.
 //
-//   npm run bench -- [--suite rest-core|search-scale|rules-cost|event-loop] [options of the suite, e.g. --store both --duration 10 --connections 10]
+//   npm run bench -- [--suite rest-core|search-scale|rules-cost|event-loop|memory] [options of the suite, e.g. --store both --duration 10 --connections 10]
 import { readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { commandFor, parseArgs as parseRestCoreArgs, renderMarkdown, runRestCore } from './rest-core.js';
 import { runEventLoopBench } from './event-loop.js';
 import { databaseUrlFromEnv } from './concord-process.js';
+import * as memory from './memory.js';
 import * as rulesCost from './rules-cost.js';
 import * as searchScale from './search-scale.js';
 
@@ -52,6 +53,15 @@ const suites: Suite[] = [
     // Worst-case bodies (nested 4 MB string, 150,000 names, ...) while event-loop delay, /healthz and RSS are measured.
     name: 'event-loop',
     run: () => runEventLoopBench(databaseUrlFromEnv()),
+  },
+  {
+    // RSS of the built server (run `npm run build` first) idle, warmed up and after all official R4 examples.
+    name: 'memory',
+    async run(argv) {
+      const report = await memory.runMemory(argv);
+      const args = argv.join(' ');
+      return memory.renderMarkdown(report, `npm run build && npm run bench -- --suite memory ${args}\n# or, without RESULTS.md: npx tsx bench/memory.ts ${args}`.trimEnd());
+    },
   },
 ];
 

@@ -2,7 +2,7 @@
 // Summary elements come from the R4 definitions (ElementDefinition.isSummary), never a hand list.
 // Subsetted resources carry the SUBSETTED tag, as the spec requires.
 import { parseStored, stringifyLossless } from './number-text.js';
-import { getResourceDefinition } from './definitions.js';
+import { getTopLevelElements } from './definitions.js';
 import type { SummaryMode } from './search/types.js';
 
 type JsonObject = Record<string, unknown>;
@@ -16,10 +16,9 @@ function summaryElements(type: string): { names: Set<string>; choices: string[] 
   if (!cached) {
     const names = new Set<string>();
     const choices: string[] = [];
-    for (const el of getResourceDefinition(type)?.snapshot?.element ?? []) {
-      const parts = el.path?.split('.') ?? [];
-      if (parts.length !== 2 || !(el.isSummary || (el.min ?? 0) > 0)) continue;
-      const name = parts[1]!;
+    for (const el of getTopLevelElements(type) ?? []) {
+      if (!(el.isSummary || el.min > 0)) continue;
+      const name = el.name;
       if (name.endsWith('[x]')) choices.push(name.slice(0, -3));
       else names.add(name);
     }
@@ -66,5 +65,5 @@ export function subsetResource(json: string, summary: SummaryMode | undefined, e
 }
 
 function isMandatory(type: string, key: string): boolean {
-  return (getResourceDefinition(type)?.snapshot?.element ?? []).some((el) => el.path === `${type}.${key}` && (el.min ?? 0) > 0);
+  return (getTopLevelElements(type) ?? []).some((el) => el.name === key && el.min > 0);
 }

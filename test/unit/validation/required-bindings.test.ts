@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { getDataType, parseStructureDefinition } from '@medplum/core';
 import type { ElementDefinition, StructureDefinition } from '@medplum/fhirtypes';
-import { getResourceDefinition } from '../../../src/fhir/definitions.js';
+import { readResourceDefinition } from '../../../src/fhir/definitions.js';
 import { checkBoundValue, checkRequiredBindings, validateResource } from '../../../src/fhir/validation/index.js';
 import { expectIssue } from './assertions.js';
 import { carePlan, copy, patient } from './fixtures.js';
@@ -118,7 +118,7 @@ describe('required bindings on Coding', () => {
 
 describe('checkRequiredBindings with a profile schema', () => {
   function profileOfCarePlan(): StructureDefinition {
-    const base = getResourceDefinition('CarePlan');
+    const base = readResourceDefinition('CarePlan');
     if (!base?.snapshot) throw new Error('CarePlan definition missing');
     const elements = structuredClone(base.snapshot.element);
     const intent = elements.find((e) => e.path === 'CarePlan.intent') as ElementDefinition;
