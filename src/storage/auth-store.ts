@@ -2,6 +2,7 @@
 // and the server's token signing keys.
 import type { JSONWebKeySet, JWK } from 'jose';
 import type { ClientAdmin, JtiStore, RegisteredClient, SigningKeyStore, StoredSigningKey } from '../auth/clients.js';
+import { ChangeListener } from './change-listener.js';
 import type { Database, Queryable } from './database.js';
 
 const PREPARED = { prepare: true } as const;
@@ -34,7 +35,6 @@ const COLUMNS = 'client_id, organization, scopes, jwks, jwks_url, secret_hash, e
 
 /** Channel on which every change of a client is announced (PostgreSQL), per Concord schema. */
 const channelOf = (db: Database): string | undefined => (db.kind === 'postgres' ? `concord_clients_${db.namespace}` : undefined);
-const RELISTEN_MS = 1000;
 const CACHE_MAX = 10_000;
 
 /**
@@ -50,9 +50,7 @@ export class ClientStore implements ClientAdmin {
   private cacheEnabled: boolean;
   /** Bumped on every invalidation: a read that started before one must not fill the cache. */
   private generation = 0;
-  private stopListening: (() => Promise<void>) | undefined;
-  private relisten: NodeJS.Timeout | undefined;
-  private closed = false;
+  private listener: ChangeListener | undefined;
 
   constructor(private readonly db: Database) {
     this.channel = channelOf(db);
@@ -61,37 +59,23 @@ export class ClientStore implements ClientAdmin {
 
   /** Starts listening for changes made by other instances and the command line (PostgreSQL). */
   async listen(): Promise<void> {
-    if (!this.channel || !this.db.listen || this.closed) return;
-    try {
-      this.stopListening = await this.db.listen(
-        this.channel,
-        (clientId) => this.invalidate(clientId),
-        () => {
-          this.cacheEnabled = false;
-          this.invalidate();
-          this.scheduleRelisten();
-        },
-      );
-      this.invalidate();
-      this.cacheEnabled = true;
-    } catch {
-      this.scheduleRelisten();
-    }
-  }
-
-  private scheduleRelisten(): void {
-    if (this.closed || this.relisten) return;
-    this.relisten = setTimeout(() => {
-      this.relisten = undefined;
-      void this.listen();
-    }, RELISTEN_MS);
-    this.relisten.unref();
+    if (!this.channel) return;
+    this.listener = new ChangeListener(this.db, this.channel, {
+      onChange: (clientId) => this.invalidate(clientId),
+      onConnected: () => {
+        this.invalidate();
+        this.cacheEnabled = true;
+      },
+      onLost: () => {
+        this.cacheEnabled = false;
+        this.invalidate();
+      },
+    });
+    await this.listener.start();
   }
 
   async close(): Promise<void> {
-    this.closed = true;
-    clearTimeout(this.relisten);
-    await this.stopListening?.();
+    await this.listener?.close();
   }
 
   private invalidate(clientId?: string): void {

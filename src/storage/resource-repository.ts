@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import type { HistoryPage, HistoryQuery, Repository, SearchPage, StoredVersion, WriteMethod, WriteTx } from '../fhir/repository.js';
 import { SqlState, sqlStateOf, type Database, type Queryable, type QueryOptions } from './database.js';
 import { isConnectionError } from './faults.js';
+import { ChangeListener } from './change-listener.js';
 import { ReadCache } from './read-cache.js';
 import { asClientFault, mapClientFaults } from './client-faults.js';
 import { selectByFacts, writeCoordinationFacts } from './coordination-facts.js';
@@ -205,15 +206,11 @@ function withSignal(q: Queryable, signal: AbortSignal | undefined): Queryable {
   };
 }
 
-const RELISTEN_MS = 1000;
-
 export class ResourceRepository implements Repository {
   private readonly cache: ReadCache | undefined;
   private readonly changeChannel: string | undefined;
   private readonly maxIndexRows: number | undefined;
-  private stopListening: (() => Promise<void>) | undefined;
-  private relisten: NodeJS.Timeout | undefined;
-  private closed = false;
+  private listener: ChangeListener | undefined;
   private readonly writeTimeoutMs: number;
 
   constructor(
@@ -232,36 +229,20 @@ export class ResourceRepository implements Repository {
 
   /** Starts the cross-instance cache invalidation (PostgreSQL); without it the cache stays off. */
   async init(): Promise<void> {
-    if (!this.cache || !this.changeChannel || !this.db.listen) return;
     const cache = this.cache;
-    try {
-      const stop = await this.db.listen(
-        this.changeChannel,
-        (key) => cache.delete(key),
-        () => {
-          // Notifications may have been missed: forget everything and stop caching until relistening.
-          cache.enabled = false;
-          cache.clear();
-          this.scheduleRelisten();
-        },
-      );
-      // Closed while connecting: this listener must not outlive the repository.
-      if (this.closed) return void (await stop());
-      this.stopListening = stop;
-      cache.clear();
-      cache.enabled = true;
-    } catch {
-      this.scheduleRelisten();
-    }
-  }
-
-  private scheduleRelisten(): void {
-    if (this.closed || this.relisten) return;
-    this.relisten = setTimeout(() => {
-      this.relisten = undefined;
-      void this.init();
-    }, RELISTEN_MS);
-    this.relisten.unref();
+    if (!cache || !this.changeChannel) return;
+    this.listener = new ChangeListener(this.db, this.changeChannel, {
+      onChange: (key) => cache.delete(key),
+      onConnected: () => {
+        cache.clear();
+        cache.enabled = true;
+      },
+      onLost: () => {
+        cache.enabled = false;
+        cache.clear();
+      },
+    });
+    await this.listener.start();
   }
 
   get kind(): 'postgres' | 'pglite' {
@@ -350,9 +331,7 @@ export class ResourceRepository implements Repository {
   }
 
   async close(): Promise<void> {
-    this.closed = true;
-    clearTimeout(this.relisten);
-    await this.stopListening?.();
+    await this.listener?.close();
     await this.db.close();
   }
 }
