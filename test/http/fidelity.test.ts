@@ -62,6 +62,27 @@ describe('decimals keep their text', () => {
     expect(s.json<{ status: string }>(read).status).toBe('amended');
   });
 
+  it('through JSON Patch copy (the copy keeps the text) and test (numbers compare by value)', async () => {
+    const created = await s.request({ method: 'POST', url: '/fhir/Observation', payload: observationText('copy', '1.50'), headers });
+    const id = s.json<{ id: string }>(created).id;
+    const patch = await s.request({
+      method: 'PATCH', url: `/fhir/Observation/${id}`, headers: { 'content-type': 'application/json-patch+json' },
+      payload: '[{"op":"test","path":"/valueQuantity/value","value":1.5},{"op":"copy","from":"/valueQuantity","path":"/component/0/valueQuantity"},' +
+        '{"op":"remove","path":"/component/0/valueInteger"}]',
+    });
+    expect(patch.statusCode, patch.body).toBe(200);
+    const read = await s.request({ method: 'GET', url: `/fhir/Observation/${id}` });
+    expect(numberTexts(read.body)).toEqual(['1.50', '66.899999999999991', '1.0e2', '1.50']);
+    const failing = await s.request({
+      method: 'PATCH', url: `/fhir/Observation/${id}`, headers: { 'content-type': 'application/json-patch+json' },
+      payload: '[{"op":"test","path":"/valueQuantity/value","value":1.51},{"op":"replace","path":"/status","value":"amended"}]',
+    });
+    expect(failing.statusCode, failing.body).toBe(422);
+    expect(failing.body).toContain('test operation failed');
+    const unchanged = await s.request({ method: 'GET', url: `/fhir/Observation/${id}` });
+    expect(s.json<{ meta: { versionId: string } }>(unchanged).meta.versionId).toBe('2');
+  });
+
   it('through a transaction Bundle, in its response and in the stored entries', async () => {
     const entry = (marker: string, value: string) =>
       `{"fullUrl":"urn:uuid:${crypto.randomUUID()}","resource":${observationText(marker, value)},"request":{"method":"POST","url":"Observation"}}`;
