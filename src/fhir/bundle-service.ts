@@ -12,6 +12,7 @@ import { FhirError, badRequest, issue, outcome, preconditionFailed } from './out
 import type { StoredVersion } from './repository.js';
 import type { ResourceService, WriteSession } from './resource-service.js';
 import { RuleViolationError } from './write-pipeline.js';
+import { fromStoreUnavailable, StoreUnavailableError } from './store-unavailable.js';
 import { replaceReferences } from './references.js';
 import { assertNoNul, assertQueryHasNoNul } from './hostile-input.js';
 import { assertSearchLimits, DEFAULT_SEARCH_LIMITS, type SearchLimits } from './search/limits.js';
@@ -248,8 +249,11 @@ export class BundleService {
         if (entry.method === 'POST' || (entry.method === 'PUT' && entry.query)) entry.id = undefined;
         results.push(await this.executeBatchEntry(entry, options.baseUrl, options.receivedAt));
       } catch (err) {
-        if (err instanceof FhirError) {
-          results.push({ status: err.status, outcome: err.outcome });
+        // The client went away: nobody will read the answer, so the remaining entries are not run.
+        if (err instanceof StoreUnavailableError && err.reason === 'cancelled') throw err;
+        const known = err instanceof FhirError ? err : err instanceof StoreUnavailableError ? fromStoreUnavailable(err) : undefined;
+        if (known) {
+          results.push({ status: known.status, outcome: known.outcome });
         } else {
           // The entry's own transaction rolled back; earlier entries stay committed and are reported.
           options.onEntryFault?.(err, i);

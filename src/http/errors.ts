@@ -3,7 +3,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import { FhirError, issue, outcome } from '../fhir/outcome.js';
-import { StoreUnavailableError } from '../fhir/store-unavailable.js';
+import { fromStoreUnavailable, StoreUnavailableError } from '../fhir/store-unavailable.js';
 import { FHIR_JSON } from './negotiation.js';
 
 function send(reply: FastifyReply, status: number, body: unknown, headers: Record<string, string> = {}): FastifyReply {
@@ -61,25 +61,6 @@ function drainBody(raw: IncomingMessage, maxBytes: number): Promise<void> {
     raw.once('close', done);
     raw.resume();
   });
-}
-
-/**
- * The database could not do the work now: 503, which clients and load balancers treat as retryable.
- * Retry-After only where an unchanged retry can succeed: a search that hit its timeout would again.
- */
-export function fromStoreUnavailable(err: StoreUnavailableError): FhirError {
-  switch (err.reason) {
-    case 'search-timeout':
-      return new FhirError(503, issue('too-costly', 'The search took longer than the server allows and was stopped; narrow it (more selective parameters, smaller _count, no _total=accurate)'));
-    case 'write-timeout':
-      return new FhirError(503, issue('timeout', 'The write took longer than the server allows and was rolled back; nothing was changed'), { 'Retry-After': '5' });
-    case 'busy':
-      return new FhirError(503, issue('transient', 'The server is busy: no database connection became free in time'), { 'Retry-After': '1' });
-    case 'cancelled':
-      return new FhirError(503, issue('transient', 'The request was abandoned by the client'));
-    case 'connection':
-      return new FhirError(503, issue('transient', 'The database connection failed; the request was not completed'), { 'Retry-After': '1' });
-  }
 }
 
 /** For logs: the driver's error code or first line, never SQL text or values. */
