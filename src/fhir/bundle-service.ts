@@ -226,7 +226,7 @@ export class BundleService {
       }
       case 'DELETE': {
         const r = entry.query
-          ? await this.service.conditionalDelete(entry.type, entry.query, session ? { session } : {})
+          ? await this.service.conditionalDelete(entry.type, entry.query, s)
           : await this.service.delete(entry.type, entry.id!, { ...s, ...ifMatch });
         return { status: 204, ...(r.version ? { version: r.version } : {}) };
       }

@@ -137,6 +137,8 @@ export class ResourceService {
     assertType(type);
     if (mode === 'delete') {
       if (!id) throw badRequest('$validate with mode=delete needs a resource id');
+      const owned = ownedIssue(type, id);
+      if (owned) return [owned];
       return this.repo.transaction(async (tx) => {
         const current = await tx.read(type, id);
         if (!current || current.deleted) return [];
@@ -154,6 +156,8 @@ export class ResourceService {
       return [issue('invalid', `Resource id '${resource.id ?? ''}' does not match the URL id '${id}'`, { expression: [`${type}.id`] })];
     }
     const targetId = mode === 'update' ? (id ?? resource.id) : undefined;
+    const owned = ownedIssue(type, targetId ?? '', resource);
+    if (owned) return [...issues, owned];
     // A transaction that writes nothing: the checks see committed data exactly as a real write would.
     return this.repo.transaction(async (tx) => {
       const previous = targetId ? await tx.read(type, targetId) : undefined;
@@ -395,15 +399,18 @@ export class ResourceService {
 }
 
 /** The contract's own conformance resources are read-only (owned-conformance.ts): 422 naming the owned one. */
-function refuseOwned(type: string, id: string, resource?: Resource): void {
+/** The issue of a write that would change, delete or impersonate one of the contract's owned resources. */
+function ownedIssue(type: string, id: string, resource?: Resource): OperationOutcomeIssue | undefined {
   const hit = ownedConformanceResource(type, id, resource);
-  if (!hit) return;
-  throw new FhirError(
-    422,
-    issue('business-rule', `${hit.owned} belongs to the Concord coordination contract and is read-only: it cannot be changed, deleted or claimed by another resource`, {
-      expression: [hit.by === 'url' ? `${type}.url` : `${type}.id`],
-    }),
-  );
+  if (!hit) return undefined;
+  return issue('business-rule', `${hit.owned} belongs to the Concord coordination contract and is read-only: it cannot be changed, deleted or claimed by another resource`, {
+    expression: [hit.by === 'url' ? `${type}.url` : `${type}.id`],
+  });
+}
+
+function refuseOwned(type: string, id: string, resource?: Resource): void {
+  const owned = ownedIssue(type, id, resource);
+  if (owned) throw new FhirError(422, owned);
 }
 
 /** Issues with code conflict mean a concurrent write won the race (409); other rule breaks are 422. */

@@ -48,6 +48,15 @@ describe('the contract\'s conformance resources are read-only', () => {
     expect(await served()).toBe(before);
   });
 
+  it('$validate reports what the write would get: update and delete of an owned id, create claiming its URL', async () => {
+    const update = await s.request({ method: 'POST', url: '/fhir/CodeSystem/program/$validate?mode=update', payload: hl7Like, headers: json });
+    expectOwned(update.body, 'CodeSystem.id');
+    const del = await s.request({ method: 'POST', url: '/fhir/CodeSystem/program/$validate?mode=delete' });
+    expectOwned(del.body, 'CodeSystem.id');
+    const create = await s.request({ method: 'POST', url: '/fhir/CodeSystem/$validate', payload: { ...hl7Like, id: undefined, url: PROGRAM }, headers: json });
+    expect((JSON.parse(create.body) as OperationOutcome).issue?.some((i) => i.diagnostics?.includes(`CodeSystem/program (${PROGRAM})`))).toBe(true);
+  });
+
   it('refuses another resource claiming an owned canonical URL', async () => {
     const post = await s.request({ method: 'POST', url: '/fhir/CodeSystem', payload: { ...hl7Like, id: undefined, url: PROGRAM }, headers: json });
     expect(post.statusCode, post.body).toBe(422);
