@@ -154,7 +154,13 @@ export class BundleService {
       } else if (entry.method === 'PUT' && entry.query) {
         const matches = await this.match(session, entry.type, entry.query, entry);
         if (matches.length > 1) throw entryError(preconditionFailed(`The criteria matched ${matches.length} ${entry.type} resources`), entry);
-        entry.id = matches[0] ?? entry.resource?.id ?? newId();
+        const bodyId = entry.resource?.id;
+        if (matches[0] === undefined && bodyId !== undefined) {
+          // No match, and the body names a resource that exists: R4 answers 409, as the single-request path does.
+          const current = await session.tx.lockCurrent(entry.type, bodyId);
+          if (current && !current.deleted) throw entryError(new FhirError(409, issue('conflict', `${entry.type}/${bodyId} exists but does not match the criteria`)), entry);
+        }
+        entry.id = matches[0] ?? bodyId ?? newId();
         target = `${entry.type}/${entry.id}`;
       } else if (entry.method === 'PUT' && entry.id) {
         target = `${entry.type}/${entry.id}`;

@@ -68,6 +68,20 @@ describe('transaction Bundles', () => {
     expect([await total('Patient'), await total('CareTeam')]).toEqual([patients, teams]);
   });
 
+  it('refuses (409) a conditional PUT that matches nothing but names an existing other resource, and changes nothing', async () => {
+    const put = await s.request({ method: 'PUT', url: '/fhir/Patient/tx-cond-victim', payload: { resourceType: 'Patient', id: 'tx-cond-victim', identifier: [{ system: 'urn:mrn', value: 'victim' }] } });
+    expect(put.statusCode, put.body).toBe(201);
+    const { status, body } = await post({
+      resourceType: 'Bundle',
+      type: 'transaction',
+      entry: [{ resource: { resourceType: 'Patient', id: 'tx-cond-victim', identifier: [{ system: 'urn:mrn', value: 'other' }] }, request: { method: 'PUT', url: 'Patient?identifier=urn:mrn|other' } }],
+    });
+    expect(status, JSON.stringify(body)).toBe(409);
+    expect(body.issue![0]!.diagnostics).toContain('Patient/tx-cond-victim exists but does not match the criteria');
+    const read = await s.request({ method: 'GET', url: '/fhir/Patient/tx-cond-victim' });
+    expect((JSON.parse(read.body) as { meta: { versionId: string }; identifier: { value: string }[] }).identifier[0]!.value).toBe('victim');
+  });
+
   it('fails as a whole when two entries touch the same resource', async () => {
     const { status } = await post({
       resourceType: 'Bundle',
