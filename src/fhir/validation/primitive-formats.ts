@@ -13,13 +13,10 @@ import type { OperationOutcomeIssue } from '@medplum/fhirtypes';
 import { readFhirDateTime } from '../datetime.js';
 import { issue } from '../outcome.js';
 import type { WalkVisitor } from './resource-walker.js';
+import { isBase64 } from './value-limits.js';
 
 const DATE_TYPES = new Set(['date', 'dateTime', 'instant']);
-// Canonical base64 once whitespace is removed. R4's regex above omits '/', an evident slip (it is one of
-// the 64 characters), so the alphabet here is the standard one.
-const BASE64 = /^([A-Za-z\d+/]{4})*([A-Za-z\d+/]{2}==|[A-Za-z\d+/]{3}=)?$/;
 const HAS_WHITESPACE = /[ \t\r\n]/;
-const WHITESPACE = /[ \t\r\n]+/g;
 // Characters JavaScript's \s matches beyond XML's four whitespace characters.
 const UNICODE_SPACE = /[\v\f\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]/;
 const XML_CODE = /^[^ \t\r\n]+( [^ \t\r\n]+)*$/;
@@ -53,7 +50,7 @@ export function primitiveFormatVisitor(issues: OperationOutcomeIssue[], facts: P
       if (type === 'xhtml') {
         facts.xhtml.add(medplumPath(path));
       } else if (type === 'base64Binary') {
-        if (HAS_WHITESPACE.test(value) && BASE64.test(value.replace(WHITESPACE, ''))) facts.spacedBase64.add(medplumPath(path));
+        if (HAS_WHITESPACE.test(value) && isBase64(value)) facts.spacedBase64.add(medplumPath(path));
       } else if (DATE_TYPES.has(type)) {
         const r = readFhirDateTime(value);
         if (!r.ok && r.calendar) {

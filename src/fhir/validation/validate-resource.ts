@@ -41,7 +41,7 @@ export function validateResource(resource: unknown, options: ValidateResourceOpt
   const base = dropWaivedIssues(obj, correctMedplumIssues(medplumIssues(obj as unknown as Resource), facts)).filter((i) => !isUnboundedLength(i, unbounded));
   // medplum skips the format check of values past its length cap; R4 allows whitespace in base64Binary.
   for (const [path, { type: t, value }] of unbounded) {
-    if (t === 'base64Binary' && !isBase64(value.replace(/[ \t\r\n]+/g, ''))) own.push(issue('value', 'Invalid base64Binary format', { expression: [path] }));
+    if (t === 'base64Binary' && !isBase64(value)) own.push(issue('value', 'Invalid base64Binary format', { expression: [path] }));
   }
   return [...dropDuplicates(base, own), ...own];
 }

@@ -88,11 +88,15 @@ export function valueLimitsVisitor(issues: OperationOutcomeIssue[], unbounded?: 
 }
 
 const BASE64 = /^[A-Za-z\d+/]*={0,2}$/;
+const XML_WHITESPACE = /[ \t\r\n]+/g;
 
 /**
- * The format check @medplum/core skips for a base64Binary past 1M characters (it stops at the length);
- * same alphabet and padding as its pattern, without its nested repetition (no backtracking on megabytes).
+ * A base64Binary value as R4 allows it: standard base64 once XML whitespace (space, tab, CR, LF) is removed.
+ * R4's own regex omits '/', an evident slip (it is one of the 64 characters). Written without nested
+ * repetition, unlike @medplum/core's pattern, so megabytes never backtrack; also the format check medplum
+ * skips for values past its 1M-character cap.
  */
 export function isBase64(s: string): boolean {
-  return s.length % 4 === 0 && BASE64.test(s);
+  const compact = s.replace(XML_WHITESPACE, '');
+  return compact.length % 4 === 0 && BASE64.test(compact);
 }
