@@ -1,7 +1,7 @@
 // A LISTEN that keeps itself connected: the per-instance caches (current versions, registered clients) are
 // only exact while they hear every other instance's changes, so they are used only while connected, cleared
 // when the connection is lost, and the listener reconnects every second until it is closed.
-import type { Database } from './database.js';
+import type { Database, ListenHandle } from './database.js';
 
 const RELISTEN_MS = 1000;
 
@@ -15,7 +15,7 @@ export interface ChangeHandlers {
 }
 
 export class ChangeListener {
-  private stopListening: (() => Promise<void>) | undefined;
+  private handle: ListenHandle | undefined;
   private relisten: NodeJS.Timeout | undefined;
   private closed = false;
 
@@ -29,14 +29,14 @@ export class ChangeListener {
   async start(): Promise<void> {
     if (this.closed || !this.db.listen) return;
     try {
-      const stop = await this.db.listen(this.channel, (payload) => this.handlers.onChange(payload), () => {
-        this.stopListening = undefined;
+      const handle = await this.db.listen(this.channel, (payload) => this.handlers.onChange(payload), () => {
+        this.handle = undefined;
         this.handlers.onLost();
         this.scheduleRelisten();
       });
       // Closed while connecting: this listener must not outlive its owner.
-      if (this.closed) return void (await stop());
-      this.stopListening = stop;
+      if (this.closed) return void (await handle.stop());
+      this.handle = handle;
       this.handlers.onConnected();
     } catch {
       this.scheduleRelisten();
@@ -52,9 +52,15 @@ export class ChangeListener {
     this.relisten.unref();
   }
 
+  /** NOTIFY over the listening connection; rejects while it is not connected. */
+  async notify(payload: string): Promise<void> {
+    if (!this.handle) throw new Error('not listening');
+    await this.handle.notify(payload);
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.relisten);
-    await this.stopListening?.();
+    await this.handle?.stop();
   }
 }

@@ -45,11 +45,17 @@ export interface Database extends Queryable {
   close(): Promise<void>;
   /**
    * PostgreSQL only: LISTEN on a channel over a dedicated connection. onLost fires once if that
-   * connection fails; the returned function stops listening.
+   * connection fails.
    */
-  listen?(channel: string, onMessage: (payload: string) => void, onLost: (err: unknown) => void): Promise<() => Promise<void>>;
+  listen?(channel: string, onMessage: (payload: string) => void, onLost: (err: unknown) => void): Promise<ListenHandle>;
   /** Scopes channel names when several Concord schemas share one database (tests). */
   readonly namespace: string;
+}
+
+export interface ListenHandle {
+  stop(): Promise<void>;
+  /** NOTIFY on the listened channel over the listening connection itself (never queues behind the pool). */
+  notify(payload: string): Promise<void>;
 }
 
 /** PostgreSQL SQLSTATEs the storage layer reacts to. */

@@ -174,9 +174,14 @@ export async function openPostgres(options: PostgresOptions): Promise<Database> 
         await client.end().catch(() => undefined);
         throw err;
       }
-      return async () => {
-        lost = true;
-        await client.end().catch(() => undefined);
+      return {
+        async stop() {
+          lost = true;
+          await client.end().catch(() => undefined);
+        },
+        async notify(payload) {
+          await client.query('SELECT pg_notify($1, $2)', [channel, payload]);
+        },
       };
     },
     query: (sql, params, queryOptions) => withClient((c) => wrap(c, 'search-timeout').query(sql, params, queryOptions)),

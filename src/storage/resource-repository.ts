@@ -6,6 +6,7 @@ import { SqlState, sqlStateOf, type Database, type Queryable, type QueryOptions 
 import { isConnectionError } from './faults.js';
 import { ChangeListener } from './change-listener.js';
 import { ReadCache } from './read-cache.js';
+import { ReadFence } from './read-fence.js';
 import { asClientFault, mapClientFaults } from './client-faults.js';
 import { selectByFacts, writeCoordinationFacts } from './coordination-facts.js';
 import { executeSearch, findMatchingIds, writeSearchIndex } from './search/index.js';
@@ -211,6 +212,8 @@ export class ResourceRepository implements Repository {
   private readonly changeChannel: string | undefined;
   private readonly maxIndexRows: number | undefined;
   private listener: ChangeListener | undefined;
+  /** PostgreSQL: proves a cache hit is not older than a commit of another instance (docs/adr/0016). */
+  private readonly fence: ReadFence | undefined;
   private readonly writeTimeoutMs: number;
 
   constructor(
@@ -225,24 +228,40 @@ export class ResourceRepository implements Repository {
     // (other Concord instances), so its cache stays off until the change listener is connected.
     this.changeChannel = db.kind === 'postgres' ? `concord_changes_${db.namespace}` : undefined;
     if (this.cache && this.changeChannel) this.cache.enabled = false;
+    const channel = this.changeChannel;
+    if (channel) {
+      this.fence = new ReadFence({
+        announce: async (payload) => void (await db.query('SELECT pg_notify($1, $2)', [channel, payload])),
+        sync: (payload) => this.listener?.notify(payload) ?? Promise.reject(new Error('not listening')),
+      });
+    }
   }
 
   /** Starts the cross-instance cache invalidation (PostgreSQL); without it the cache stays off. */
   async init(): Promise<void> {
     const cache = this.cache;
-    if (!cache || !this.changeChannel) return;
-    this.listener = new ChangeListener(this.db, this.changeChannel, {
-      onChange: (key) => cache.delete(key),
-      onConnected: () => {
-        cache.clear();
-        cache.enabled = true;
-      },
-      onLost: () => {
-        cache.enabled = false;
-        cache.clear();
-      },
-    });
-    await this.listener.start();
+    const fence = this.fence;
+    if (!this.changeChannel || !fence) return;
+    if (cache) {
+      this.listener = new ChangeListener(this.db, this.changeChannel, {
+        onChange: (payload) => {
+          if (!fence.onMessage(payload)) cache.delete(payload);
+        },
+        onConnected: () => {
+          cache.clear();
+          fence.connected();
+          cache.enabled = true;
+        },
+        onLost: () => {
+          cache.enabled = false;
+          fence.lost();
+          cache.clear();
+        },
+      });
+      await this.listener.start();
+    }
+    // Every instance announces itself, cache or not: the others must know that someone else writes.
+    await fence.start(cache !== undefined);
   }
 
   get kind(): 'postgres' | 'pglite' {
@@ -259,7 +278,13 @@ export class ResourceRepository implements Repository {
     if (!cache?.enabled) return retryRead(() => readCurrent(this.db, resourceType, id));
     const key = ReadCache.key(resourceType, id);
     const hit = cache.get(key);
-    if (hit) return hit;
+    if (hit) {
+      if (!this.fence || this.fence.alone) return hit;
+      // Another instance may have committed a change whose notification is still on its way.
+      const heard = await this.fence.barrier().then(() => true, () => false);
+      const again = heard && cache.enabled ? cache.get(key) : undefined;
+      if (again) return again;
+    }
     const generation = cache.generation;
     const v = await retryRead(() => readCurrent(this.db, resourceType, id));
     // Only when nothing was invalidated while this read ran: the row might predate that write.
@@ -331,6 +356,7 @@ export class ResourceRepository implements Repository {
   }
 
   async close(): Promise<void> {
+    this.fence?.stop();
     await this.listener?.close();
     await this.db.close();
   }
