@@ -77,14 +77,14 @@ function log(message: string): void {
 
 // ---- resources ---------------------------------------------------------------------------------------
 
-interface Ctx {
+export interface Ctx {
   hh: Reference<never>;
   hhRole: Reference<never>;
 }
 
 const dayAfter = (base: string, days: number): string => new Date(Date.parse(`${base}T00:00:00Z`) + days * 86_400_000).toISOString().slice(0, 10);
 
-function hhTeam(subject: Reference<never>, c: Ctx, start: string): Resource {
+export function hhTeam(subject: Reference<never>, c: Ctx, start: string): Resource {
   return careTeam({
     name: 'Health Home care management team',
     subject,
@@ -132,7 +132,7 @@ function memberEntries(index: number, history: number, c: Ctx): BundleEntry[] {
 }
 
 /** Posts the Bundles with bounded concurrency; returns the Patient id of each member, in order. */
-async function seedMembers(base: string, first: number, count: number, history: number, perBundle: number, c: Ctx): Promise<string[]> {
+export async function seedMembers(base: string, first: number, count: number, history: number, perBundle: number, c: Ctx): Promise<string[]> {
   const ids: string[] = new Array<string>(count);
   let next = 0;
   const worker = async (): Promise<void> => {

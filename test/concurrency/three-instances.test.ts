@@ -25,7 +25,7 @@ beforeAll(async () => {
     await server.app.ready();
     others.push(server);
   }
-  instances = [first.request, ...others.map((o) => (options: InjectOptions) => o.app.inject(options))];
+  instances = [(options: InjectOptions) => first.request(options), ...others.map((o) => (options: InjectOptions) => o.app.inject(options))];
 }, 60_000);
 afterAll(async () => {
   for (const o of others) await o.close();

@@ -14,8 +14,8 @@ function fakeFence() {
   const sent: string[] = [];
   const fence = new ReadFence(
     {
-      announce: async (p) => void sent.push(p),
-      sync: async (p) => void sent.push(p),
+      announce: (p) => Promise.resolve(void sent.push(p)),
+      sync: (p) => Promise.resolve(void sent.push(p)),
     },
     () => clock,
   );

@@ -1,0 +1,167 @@
+// Scale-out: one Concord instance alone, then three on the same PostgreSQL schema with the load spread
+// round-robin, for reads by id, Patient creates and rule-checked CareTeam creates; plus read-after-write
+// across instances (update on one, read at once on the next: how many reads return the old version).
+//
+//   npx tsx bench/scale-out.ts [--seconds 8] [--concurrency 12] [--members 6000] [--raw 500]
+//
+// Instances are child processes (bench/concord-child.ts, rules on, pool 20 each). The load generator is
+// this process (fetch workers). On a 2-core machine three instances, PostgreSQL and the load generator
+// share two cores: the comparison shows the cost of coordination between instances (the shared
+// database, the read-after-write fence of docs/adr/0016), not the gain more cores would give.
+import type { Reference } from '@medplum/fhirtypes';
+import os from 'node:os';
+import { pathToFileURL } from 'node:url';
+import { benchPatient } from './fixtures.js';
+import { flags } from './args.js';
+import { analyzeSchema, databaseUrlFromEnv, dropSchema, newSchemaName, percentile, postgresVersion, startConcord, type ConcordProcess } from './concord-process.js';
+import { loadDirectory } from './load-members.js';
+import { hhTeam, seedMembers, type Ctx } from './rules-cost.js';
+
+interface Options {
+  seconds: number;
+  concurrency: number;
+  members: number;
+  raw: number;
+  databaseUrl: string;
+}
+
+interface Phase {
+  kind: 'read' | 'create Patient' | 'create CareTeam (rules on)';
+  instances: number;
+  perSecond: number;
+  p50: number;
+  p99: number;
+  errors: number;
+  errorExample?: string;
+}
+
+const log = (m: string): void => void process.stderr.write(`[scale-out ${new Date().toISOString().slice(11, 19)}] ${m}\n`);
+
+async function drive(name: Phase['kind'], bases: string[], o: Options, request: (i: number) => { url: string; init: RequestInit; ok: number }): Promise<Phase> {
+  const latencies: number[] = [];
+  const errors: string[] = [];
+  let issued = 0;
+  const started = performance.now();
+  const worker = async (): Promise<void> => {
+    while ((performance.now() - started) / 1000 < o.seconds) {
+      const n = issued++;
+      const { url, init, ok } = request(n);
+      const t0 = performance.now();
+      try {
+        const res = await fetch(`${bases[n % bases.length]!}${url}`, { ...init, signal: AbortSignal.timeout(30_000) });
+        const text = await res.text();
+        if (res.status === ok) latencies.push(performance.now() - t0);
+        else errors.push(`HTTP ${res.status} ${text.slice(0, 200)}`);
+      } catch (err) {
+        errors.push(err instanceof Error ? err.message : String(err));
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: o.concurrency }, () => worker()));
+  const seconds = (performance.now() - started) / 1000;
+  const sorted = latencies.sort((a, b) => a - b);
+  return {
+    kind: name,
+    instances: bases.length,
+    perSecond: latencies.length / seconds,
+    p50: percentile(sorted, 50),
+    p99: percentile(sorted, 99),
+    errors: errors.length,
+    ...(errors[0] ? { errorExample: errors[0] } : {}),
+  };
+}
+
+const JSON_HEADERS = { 'content-type': 'application/fhir+json', accept: 'application/fhir+json' };
+
+async function phases(bases: string[], o: Options, readIds: string[], teamMembers: string[], cursor: { next: number }, ctx: Ctx): Promise<Phase[]> {
+  const out: Phase[] = [];
+  out.push(await drive('read', bases, o, (i) => ({ url: `/Patient/${readIds[i % readIds.length]!}`, init: { headers: JSON_HEADERS }, ok: 200 })));
+  out.push(
+    await drive('create Patient', bases, o, (i) => ({
+      url: '/Patient',
+      init: { method: 'POST', headers: { ...JSON_HEADERS, prefer: 'return=minimal' }, body: JSON.stringify(benchPatient(i)) },
+      ok: 201,
+    })),
+  );
+  out.push(
+    await drive('create CareTeam (rules on)', bases, o, () => {
+      const member = teamMembers[cursor.next++];
+      if (!member) throw new Error('CareTeam member pool exhausted: raise --members');
+      const subject = { reference: `Patient/${member}` } as Reference<never>;
+      return { url: '/CareTeam', init: { method: 'POST', headers: { ...JSON_HEADERS, prefer: 'return=minimal' }, body: JSON.stringify(hhTeam(subject, ctx, '2026-01-01')) }, ok: 201 };
+    }),
+  );
+  return out;
+}
+
+/** Update on instance k, read at once on instance k+1: reads that return the previous version. */
+async function readAfterWrite(bases: string[], n: number): Promise<{ reads: number; stale: number }> {
+  const url = (b: string) => `${b}/Patient/raw-after-write`;
+  await fetch(url(bases[0]!), { method: 'PUT', headers: JSON_HEADERS, body: JSON.stringify({ resourceType: 'Patient', id: 'raw-after-write' }) });
+  let stale = 0;
+  for (let k = 0; k < n; k++) {
+    for (const b of bases) await (await fetch(url(b), { headers: JSON_HEADERS })).text(); // cached everywhere
+    const put = await fetch(url(bases[k % bases.length]!), { method: 'PUT', headers: JSON_HEADERS, body: JSON.stringify({ resourceType: 'Patient', id: 'raw-after-write', multipleBirthInteger: k + 1 }) });
+    const version = ((await put.json()) as { meta: { versionId: string } }).meta.versionId;
+    const read = (await (await fetch(url(bases[(k + 1) % bases.length]!), { headers: JSON_HEADERS })).json()) as { meta: { versionId: string } };
+    if (read.meta.versionId !== version) stale++;
+  }
+  return { reads: n, stale };
+}
+
+export async function runScaleOut(o: Options): Promise<string> {
+  const schema = newSchemaName('bench_scale');
+  const first = await startConcord({ schema, rules: 'on', databaseUrl: o.databaseUrl, dropSchemaOnExit: false });
+  const extra: ConcordProcess[] = [];
+  try {
+    const dir = await loadDirectory(first.base);
+    const ctx: Ctx = { hh: { reference: `Organization/${dir.healthHomes[0]!}` }, hhRole: { reference: `PractitionerRole/${dir.hhRoles[0]![0]!}` } };
+    log(`seeding ${o.members} members`);
+    const members = await seedMembers(first.base, 0, o.members, 1, 20, ctx);
+    await analyzeSchema(o.databaseUrl, schema);
+    const readIds = members.slice(0, 1000);
+    const cursor = { next: 1000 };
+    log('one instance');
+    const one = await phases([first.base], o, readIds, members, cursor, ctx);
+    const rawOne = await readAfterWrite([first.base], o.raw);
+    for (let i = 0; i < 2; i++) extra.push(await startConcord({ schema, rules: 'on', databaseUrl: o.databaseUrl, dropSchemaOnExit: false }));
+    const bases = [first.base, ...extra.map((e) => e.base)];
+    log('three instances');
+    const three = await phases(bases, o, readIds, members, cursor, ctx);
+    const rawThree = await readAfterWrite(bases, o.raw);
+    const pgVersion = await postgresVersion(o.databaseUrl);
+    const rows = one.map((p, i) => {
+      const q = three[i]!;
+      return `| ${p.kind} | ${p.perSecond.toFixed(0)} (p50 ${p.p50.toFixed(1)} / p99 ${p.p99.toFixed(1)} ms) | ${q.perSecond.toFixed(0)} (p50 ${q.p50.toFixed(1)} / p99 ${q.p99.toFixed(1)} ms) | ${((100 * q.perSecond) / p.perSecond).toFixed(0)} % | ${p.errors} / ${q.errors} |`;
+    });
+    return [
+      '## Scale-out: one instance vs three on one PostgreSQL',
+      '',
+      `\`npx tsx bench/scale-out.ts --seconds ${o.seconds} --concurrency ${o.concurrency} --members ${o.members} --raw ${o.raw}\` on ${os.cpus().length} cores, PostgreSQL ${pgVersion ?? '?'}, Node ${process.version}, load average at the end ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}.`,
+      `${o.concurrency} client connections in all, spread round-robin over the instances; rules on; ${o.members} seeded members (Patient, Health Home enrolment, one CareTeam, one ServiceRequest).`,
+      '',
+      '| load | 1 instance: per s (latency) | 3 instances: per s (latency) | 3 vs 1 | errors 1 / 3 |',
+      '|---|---|---|---|---|',
+      ...rows,
+      '',
+      `Read-after-write (update on one instance, read at once on the next): 1 instance ${rawOne.stale} stale of ${rawOne.reads}; 3 instances ${rawThree.stale} stale of ${rawThree.reads}.`,
+      ...[...one, ...three].filter((p) => p.errorExample).map((p) => `- ${p.kind} on ${p.instances}: ${p.errors} errors, e.g. ${p.errorExample ?? ''}`),
+    ].join('\n');
+  } finally {
+    for (const e of extra) await e.close(false);
+    await first.close(false);
+    await dropSchema(o.databaseUrl, schema);
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const f = flags(process.argv.slice(2));
+  const o: Options = {
+    seconds: f.num('seconds', 8, 1),
+    concurrency: f.num('concurrency', 12, 1, true),
+    members: f.num('members', 6000, 100, true),
+    raw: f.num('raw', 500, 1, true),
+    databaseUrl: databaseUrlFromEnv(),
+  };
+  console.log(await runScaleOut(o));
+}
