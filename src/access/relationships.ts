@@ -4,7 +4,7 @@
 //
 // An actor is `Organization/<id>`, or `PractitionerRole/<id>` where the organization is the role's
 // (read when access is judged, so moving a role to another organization moves its access with it).
-import type { CareTeam, Consent, EpisodeOfCare, Patient, Reference, Resource, ServiceRequest } from '@medplum/fhirtypes';
+import type { CareTeam, Consent, EpisodeOfCare, Reference, Resource, ServiceRequest } from '@medplum/fhirtypes';
 import { participantRange } from '../coordination/care-team.js';
 import { CodeSystems } from '../coordination/codes.js';
 import { membersOf } from '../coordination/members.js';
@@ -87,7 +87,7 @@ export function accessRows(resource: Resource | undefined): AccessRow[] {
   if (!resource) return [];
   let rows: AccessRow[];
   if (resource.resourceType === 'Patient') {
-    const actor = actorOf((resource as Patient).managingOrganization);
+    const actor = actorOf((resource).managingOrganization);
     rows = actor && resource.id ? [{ memberId: resource.id, actor, deny: false, range: ALWAYS }] : [];
   } else {
     const [memberId] = membersOf(resource);

@@ -2,7 +2,7 @@
 // from reaching records the client may not see (docs/adr/0008). Pure decisions over a reader; the
 // interaction layer calls this inside the write's transaction, after the current version was found
 // visible (an invisible one answers 404 before this runs).
-import type { CareTeam, Location, Patient, PractitionerRole, Resource, ServiceRequest } from '@medplum/fhirtypes';
+import type { Resource } from '@medplum/fhirtypes';
 import { Extensions } from '../coordination/codes.js';
 import { actorOrganization, participantOrganization } from '../coordination/organizations.js';
 import { refKey } from '../coordination/refs.js';
@@ -54,7 +54,7 @@ async function memberRefusal(own: string, resource: Resource, previous: Resource
   if (resource.resourceType === 'Patient' && !previous) {
     // Registering a new member: the registering organization names itself as the manager, which is
     // the relationship that lets it see the member from now on.
-    if (refKey((resource as Patient).managingOrganization) !== own) {
+    if (refKey((resource).managingOrganization) !== own) {
       return `A Patient registered by ${own}'s client must name ${own} as managingOrganization`;
     }
     members = members.filter((m) => m !== resource.id);
@@ -69,7 +69,7 @@ async function memberRefusal(own: string, resource: Resource, previous: Resource
 async function actsForRefusal(own: string, state: Resource, reader: WriteAccessReader): Promise<string | undefined> {
   switch (state.resourceType) {
     case 'CareTeam': {
-      const team = state as CareTeam;
+      const team = state;
       const orgs = new Set<string | undefined>();
       for (const p of team.participant ?? []) {
         orgs.add(await participantOrganization(reader, p));
@@ -81,7 +81,7 @@ async function actsForRefusal(own: string, state: Resource, reader: WriteAccessR
       return orgs.has(own) ? undefined : `${own} is neither the organization of a participant nor a designator of the lead in CareTeam/${state.id ?? ''}; it writes CareTeams only as its organization`;
     }
     case 'ServiceRequest': {
-      const requester = await actorOrganization(reader, (state as ServiceRequest).requester);
+      const requester = await actorOrganization(reader, (state).requester);
       return requester === own ? undefined : `The requester of ServiceRequest/${state.id ?? ''} does not act for ${own}; it writes ServiceRequests only as its organization`;
     }
     default:
@@ -94,9 +94,9 @@ async function directoryRefusal(own: string, state: Resource, reader: WriteAcces
     case 'Organization':
       return `Organization/${id}` === own ? undefined : `${own} edits only its own Organization record`;
     case 'PractitionerRole':
-      return refKey((state as PractitionerRole).organization) === own ? undefined : `PractitionerRole/${id} is not a role of ${own}`;
+      return refKey((state).organization) === own ? undefined : `PractitionerRole/${id} is not a role of ${own}`;
     case 'Location':
-      return refKey((state as Location).managingOrganization) === own ? undefined : `Location/${id} is not managed by ${own}`;
+      return refKey((state).managingOrganization) === own ? undefined : `Location/${id} is not managed by ${own}`;
     case 'Practitioner': {
       // A Practitioner has no organization in R4: it is another organization's while one of its roles is.
       const orgs = await reader.practitionerRoleOrganizations(id);

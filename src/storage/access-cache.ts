@@ -31,7 +31,10 @@ export class AccessCache {
     // Rarely reached (every member of every organization): starting over is simpler than an LRU.
     if (this.entries + decisions.length > this.maxEntries) this.clear();
     let org = this.byOrg.get(organization);
-    if (!org) this.byOrg.set(organization, (org = new Map()));
+    if (!org) {
+      org = new Map<string, Entry>();
+      this.byOrg.set(organization, org);
+    }
     for (const d of decisions) {
       if (!org.has(d.memberId)) this.entries++;
       org.set(d.memberId, { visible: d.visible, until: d.until });
