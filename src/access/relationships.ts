@@ -13,6 +13,7 @@ import { ALWAYS, isEmpty, periodRange, type Range } from '../coordination/period
 import { optOuts } from '../coordination/rules/cp-opt-out.js';
 import { parseRef } from '../coordination/refs.js';
 import { isActiveCareTeam, isActiveEpisode, isInError } from '../coordination/status.js';
+import { EXTERNAL_SYSTEM_URLS } from '../fhir/profiles/urls.js';
 
 export interface AccessRow {
   readonly memberId: string;
@@ -22,7 +23,6 @@ export interface AccessRow {
   readonly range: Range;
 }
 
-const CONSENT_SCOPE = 'http://terminology.hl7.org/CodeSystem/consentscope';
 
 /** Bump when accessRows or the compartment derivation changes: the projection is rebuilt at startup. */
 export const ACCESS_VERSION = 1;
@@ -69,7 +69,7 @@ function consentRows(c: Consent, memberId: string): AccessRow[] {
   const sharing =
     c.status === 'active' &&
     c.provision?.type === 'permit' &&
-    (c.scope?.coding ?? []).some((k) => k.system === CONSENT_SCOPE && k.code === 'patient-privacy');
+    (c.scope?.coding ?? []).some((k) => k.system === EXTERNAL_SYSTEM_URLS.consentScope && k.code === 'patient-privacy');
   if (!sharing) return deny;
   const range = periodRange(c.provision?.period);
   const permit = (c.provision?.actor ?? []).flatMap((a) => {
