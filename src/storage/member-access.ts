@@ -29,22 +29,35 @@ function rowColumns(resource: Resource | undefined): unknown[] {
 }
 
 /**
- * Replaces the access rows of one resource row (resource undefined = deleted). Returns the members whose
- * access may have changed (ALL_MEMBERS when a PractitionerRole moved: every decision involving it), for
- * the caches; none for types that never change access.
+ * Replaces the access rows of one resource row (resource undefined = deleted), in one statement that also
+ * announces the members whose access may have changed on `channel` (PostgreSQL: other instances drop
+ * their cached decisions at commit). Returns those members (ALL_MEMBERS when a PractitionerRole changed:
+ * every decision involving it), for this instance's cache; none for types that never change access.
  */
-export async function writeMemberAccess(q: Queryable, rid: number, resourceType: string, resource: Resource | undefined, isNew: boolean): Promise<string[]> {
-  if (resourceType === 'PractitionerRole') return [ALL_MEMBERS];
+export async function writeMemberAccess(
+  q: Queryable,
+  rid: number,
+  resourceType: string,
+  resource: Resource | undefined,
+  isNew: boolean,
+  channel: string | undefined,
+): Promise<string[]> {
+  if (resourceType === 'PractitionerRole') {
+    if (channel) await q.query('SELECT pg_notify($1, $2)', [channel, ACCESS_CHANGE_PREFIX + ALL_MEMBERS], PREPARED);
+    return [ALL_MEMBERS];
+  }
   if (!ACCESS_TYPES.has(resourceType)) return [];
   const columns = rowColumns(resource);
-  const fresh = columns[0] as string[];
-  if (isNew && fresh.length === 0) return [];
+  if (isNew && (columns[0] as string[]).length === 0) return [];
+  const notify = channel ? `, pg_notify($7, '${ACCESS_CHANGE_PREFIX}' || member_id)` : '';
   const res = await q.query<{ member_id: string }>(
-    `WITH gone AS (DELETE FROM member_access WHERE rid = $1 RETURNING member_id), ins AS (${INSERT_SELECT}) SELECT DISTINCT member_id FROM gone`,
-    [rid, ...columns],
+    `WITH gone AS (DELETE FROM member_access WHERE rid = $1 RETURNING member_id), ins AS (${INSERT_SELECT} RETURNING member_id),
+          changed AS (SELECT member_id FROM gone UNION SELECT member_id FROM ins)
+     SELECT member_id${notify} FROM changed`,
+    channel ? [rid, ...columns, channel] : [rid, ...columns],
     PREPARED,
   );
-  return [...new Set([...fresh, ...res.rows.map((r) => r.member_id)])];
+  return res.rows.map((r) => r.member_id);
 }
 
 /** The members of a version for the `members` column: NULL when it is in no member's compartment. */

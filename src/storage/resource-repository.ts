@@ -167,10 +167,10 @@ class Tx implements WriteTx {
     );
     await writeSearchIndex(this.q, rid, v.deleted ? undefined : resource, this.maxIndexRows);
     await writeCoordinationFacts(this.q, rid, v.resourceType, v.deleted ? undefined : (resource as Resource | undefined), v.versionId === 1);
-    for (const member of await writeMemberAccess(this.q, rid, v.resourceType, v.deleted ? undefined : (resource as Resource | undefined), v.versionId === 1)) {
+    const accessResource = v.deleted ? undefined : (resource as Resource | undefined);
+    for (const member of await writeMemberAccess(this.q, rid, v.resourceType, accessResource, v.versionId === 1, this.changeChannel)) {
       this.accessChanged.add(member);
       this.accessCache?.invalidate(member);
-      if (this.changeChannel) await this.q.query('SELECT pg_notify($1, $2)', [this.changeChannel, ACCESS_CHANGE_PREFIX + member], PREPARED);
     }
     // Delivered at commit (and only if it commits) to every instance's read cache.
     if (this.changeChannel) await this.q.query('SELECT pg_notify($1, $2)', [this.changeChannel, key], PREPARED);
