@@ -23,12 +23,15 @@ const tokenCount = f.num('tokens', 200, 10, true);
 const rounds = f.num('rounds', 2, 1, true);
 
 const ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
+/** The reads run as an organization's client, so each one passes the member visibility check. */
+const BENCH_ORG = 'Organization/bench-org';
 
 async function createPatient(base: string, headers: Record<string, string>): Promise<string> {
   const res = await fetch(`${base}/Patient`, {
     method: 'POST',
     headers: { 'content-type': 'application/fhir+json', ...headers },
-    body: JSON.stringify({ resourceType: 'Patient', name: [{ family: 'Bench' }] }),
+    // Registered by (and so visible to) the benchmark client's organization (docs/adr/0008).
+    body: JSON.stringify({ resourceType: 'Patient', name: [{ family: 'Bench' }], managingOrganization: { reference: BENCH_ORG } }),
   });
   if (res.status !== 201) throw new Error(`create failed: ${res.status} ${await res.text()}`);
   return ((await res.json()) as { id: string }).id;
@@ -57,7 +60,7 @@ async function main(): Promise<void> {
     const { privateKey, publicKey } = await generateKeyPair('ES384', { extractable: true });
     const kid = 'bench-key';
     const clients = new ClientStore(db);
-    await clients.add({ clientId: 'bench-jwt', scopes: 'system/*.cruds', enabled: true, jwks: { keys: [{ ...(await exportJWK(publicKey)), kid, alg: 'ES384' }] } });
+    await clients.add({ clientId: 'bench-jwt', organization: BENCH_ORG, scopes: 'system/*.cruds', enabled: true, jwks: { keys: [{ ...(await exportJWK(publicKey)), kid, alg: 'ES384' }] } });
     await clients.add({ clientId: 'bench-secret', scopes: 'system/*.cruds', enabled: true, secretHash: await hashSecret('bench-secret-value') });
     await db.close();
 
@@ -123,7 +126,7 @@ async function main(): Promise<void> {
       `npx tsx bench/auth.ts --duration ${duration} --connections ${connections} --tokens ${tokenCount} --rounds ${rounds}`,
       '```',
       '',
-      `Read-by-id (GET /fhir/Patient/[id], ${connections} connections, ${duration} s per run, rounds alternate off/on; PostgreSQL ${pg ?? '?'}, two Concord child processes, autocannon in the parent):`,
+      `Read-by-id (GET /fhir/Patient/[id], ${connections} connections, ${duration} s per run, rounds alternate off/on; PostgreSQL ${pg ?? '?'}, two Concord child processes, autocannon in the parent; auth on reads as a client of ${BENCH_ORG}, the member's managing organization):`,
       '',
       '| round | auth off req/s | auth on req/s | on/off | off p50/p99 ms | on p50/p99 ms | non-2xx |',
       '|---|---|---|---|---|---|---|',

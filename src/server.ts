@@ -26,6 +26,7 @@ import { OutboundGuard } from './net/outbound-guard.js';
 import { ClientStore, JtiTable, SigningKeyTable } from './storage/auth-store.js';
 import type { Database } from './storage/database.js';
 import { ensureCoordinationFacts } from './storage/coordination-facts.js';
+import { ensureAccessProjection } from './storage/member-access.js';
 import { migrate } from './storage/migrate.js';
 import { openDatabase } from './storage/open.js';
 import { connectFailureReason } from './storage/pg-connect.js';
@@ -85,6 +86,10 @@ export async function createServer(config: Config, logger: Logger | false, datab
   const started = Date.now();
   const projected = await ensureCoordinationFacts(db);
   if (projected !== undefined && logger) logger.info({ resources: projected, ms: Date.now() - started }, 'coordination facts rebuilt');
+  // Organization-scoped access reads the compartment and relationship projections (docs/adr/0008).
+  const accessStarted = Date.now();
+  const accessProjected = await ensureAccessProjection(db);
+  if (accessProjected !== undefined && logger) logger.info({ versions: accessProjected, ms: Date.now() - accessStarted }, 'access projection rebuilt');
   const repository = new ResourceRepository(db, {
     readCacheEntries: config.readCacheEntries,
     maxIndexRows: config.maxIndexRows,

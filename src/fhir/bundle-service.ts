@@ -17,6 +17,7 @@ import { replaceReferences } from './references.js';
 import { assertNoNul, assertQueryHasNoNul } from './hostile-input.js';
 import { assertSearchLimits, DEFAULT_SEARCH_LIMITS, type SearchLimits } from './search/limits.js';
 import { parseStored, stringifyLossless } from './number-text.js';
+import type { Viewer } from '../access/viewer.js';
 
 export type Method = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 const ORDER: Record<Method, number> = { DELETE: 0, POST: 1, PUT: 2, PATCH: 2, GET: 3, HEAD: 3 };
@@ -32,6 +33,8 @@ export interface BundleOptions {
   onEntryFault?: (err: unknown, index: number) => void;
   /** Access control: throws (a 403 FhirError) when the client may not perform an entry's interaction. */
   authorize?: (entry: EntryAccess) => void;
+  /** The organization whose client sent the Bundle (ResourceService InSession.viewer); undefined = all. */
+  viewer?: Viewer;
 }
 
 /** What an entry asks to do, for access control. */
@@ -59,7 +62,13 @@ function accessOf(e: ParsedEntry): EntryAccess {
 }
 
 /** Answers a GET entry (read, vread or search) as a resource or searchset Bundle, as JSON text. */
-export type GetHandler = (path: string, query: URLSearchParams, session: WriteSession | undefined, baseUrl: string) => Promise<{ status: number; body: string; version?: StoredVersion }>;
+export type GetHandler = (
+  path: string,
+  query: URLSearchParams,
+  session: WriteSession | undefined,
+  baseUrl: string,
+  viewer?: Viewer,
+) => Promise<{ status: number; body: string; version?: StoredVersion }>;
 
 interface ParsedEntry {
   index: number;
@@ -110,15 +119,15 @@ export class BundleService {
     // Every entry is checked before anything runs: one refused entry refuses the whole transaction.
     if (options.authorize) for (const e of parsed) options.authorize(accessOf(e));
     const run = async (session: WriteSession): Promise<EntryResult[]> => {
-      const idMap = await this.assignIdentities(parsed, session);
+      const idMap = await this.assignIdentities(parsed, session, options.viewer);
       for (const entry of parsed) {
-        if (entry.resource) entry.resource = await this.resolveReferences(entry, idMap, session);
+        if (entry.resource) entry.resource = await this.resolveReferences(entry, idMap, session, options.viewer);
       }
       assertDistinctTargets(parsed);
       const out = new Map<number, EntryResult>();
       for (const entry of [...parsed].sort((a, b) => ORDER[a.method] - ORDER[b.method] || a.index - b.index)) {
         try {
-          out.set(entry.index, await this.execute(entry, session, options.baseUrl));
+          out.set(entry.index, await this.execute(entry, session, options.baseUrl, undefined, options.viewer));
         } catch (err) {
           throw entryError(err, entry);
         }
@@ -134,13 +143,13 @@ export class BundleService {
   }
 
   /** POST entries get their ids now (or the match of ifNoneExist); fullUrls map to Type/id. */
-  private async assignIdentities(entries: ParsedEntry[], session: WriteSession): Promise<Map<string, string>> {
+  private async assignIdentities(entries: ParsedEntry[], session: WriteSession, viewer: Viewer | undefined): Promise<Map<string, string>> {
     const map = new Map<string, string>();
     for (const entry of entries) {
       let target: string | undefined;
       if (entry.method === 'POST') {
         if (entry.ifNoneExist !== undefined) {
-          const matches = await this.match(session, entry.type, new URLSearchParams(entry.ifNoneExist), entry);
+          const matches = await this.match(session, entry.type, new URLSearchParams(entry.ifNoneExist), entry, viewer);
           if (matches.length > 1) throw entryError(preconditionFailed(`ifNoneExist matched ${matches.length} ${entry.type} resources`), entry);
           if (matches[0] !== undefined) {
             entry.id = matches[0];
@@ -152,13 +161,16 @@ export class BundleService {
         entry.id ??= newId();
         target = `${entry.type}/${entry.id}`;
       } else if (entry.method === 'PUT' && entry.query) {
-        const matches = await this.match(session, entry.type, entry.query, entry);
+        const matches = await this.match(session, entry.type, entry.query, entry, viewer);
         if (matches.length > 1) throw entryError(preconditionFailed(`The criteria matched ${matches.length} ${entry.type} resources`), entry);
         const bodyId = entry.resource?.id;
         if (matches[0] === undefined && bodyId !== undefined) {
-          // No match, and the body names a resource that exists: R4 answers 409, as the single-request path does.
+          // No match, and the body names a resource that exists: R4 answers 409, as the single-request
+          // path does; one the client may not see is left to the update, which answers 404 for it.
           const current = await session.tx.lockCurrent(entry.type, bodyId);
-          if (current && !current.deleted) throw entryError(new FhirError(409, issue('conflict', `${entry.type}/${bodyId} exists but does not match the criteria`)), entry);
+          const access = this.service.accessFor(viewer);
+          const hidden = current?.members?.length && access ? !(await session.tx.canSee(access, current.members)) : false;
+          if (current && !current.deleted && !hidden) throw entryError(new FhirError(409, issue('conflict', `${entry.type}/${bodyId} exists but does not match the criteria`)), entry);
         }
         entry.id = matches[0] ?? bodyId ?? newId();
         target = `${entry.type}/${entry.id}`;
@@ -170,7 +182,7 @@ export class BundleService {
     return map;
   }
 
-  private async match(session: WriteSession, type: string, query: URLSearchParams, entry: ParsedEntry): Promise<string[]> {
+  private async match(session: WriteSession, type: string, query: URLSearchParams, entry: ParsedEntry, viewer: Viewer | undefined): Promise<string[]> {
     try {
       // Before any SQL, like the conditional interactions outside a Bundle.
       assertQueryHasNoNul(query, 'conditional criteria');
@@ -181,14 +193,14 @@ export class BundleService {
     query.sort();
     await session.tx.lockKey(`conditional:${type}?${query.toString()}`);
     try {
-      return await session.tx.findMatches(type, query);
+      return await session.tx.findMatches(type, query, this.service.accessFor(viewer));
     } catch (err) {
       throw entryError(err, entry);
     }
   }
 
   /** Rewrites urn:uuid fullUrls and conditional references (Type?criteria) to Type/id everywhere. */
-  private async resolveReferences(entry: ParsedEntry, idMap: Map<string, string>, session: WriteSession): Promise<Resource> {
+  private async resolveReferences(entry: ParsedEntry, idMap: Map<string, string>, session: WriteSession, viewer: Viewer | undefined): Promise<Resource> {
     const conditional = new Map<string, string>();
     const pending: string[] = [];
     replaceReferences(entry.resource!, (ref) => {
@@ -198,7 +210,7 @@ export class BundleService {
     for (const ref of pending) {
       if (conditional.has(ref)) continue;
       const [type, query] = [ref.slice(0, ref.indexOf('?')), ref.slice(ref.indexOf('?') + 1)];
-      const matches = await this.match(session, type, new URLSearchParams(query), entry);
+      const matches = await this.match(session, type, new URLSearchParams(query), entry, viewer);
       if (matches.length !== 1) {
         throw entryError(preconditionFailed(`Conditional reference '${ref}' matched ${matches.length} resources; it must match exactly one`), entry);
       }
@@ -207,9 +219,9 @@ export class BundleService {
     return replaceReferences(entry.resource!, (ref) => idMap.get(ref) ?? conditional.get(ref)) as Resource;
   }
 
-  private async execute(entry: ParsedEntry, session: WriteSession | undefined, baseUrl: string, receivedAt?: Date): Promise<EntryResult> {
+  private async execute(entry: ParsedEntry, session: WriteSession | undefined, baseUrl: string, receivedAt?: Date, viewer?: Viewer): Promise<EntryResult> {
     // A batch entry is its own transaction, but its request arrived with the Bundle.
-    const s = { baseUrl, ...(session ? { session } : { receivedAt: receivedAt ?? new Date() }) };
+    const s = { baseUrl, ...(session ? { session } : { receivedAt: receivedAt ?? new Date() }), ...(viewer ? { viewer } : {}) };
     const ifMatch = entry.ifMatch === undefined ? {} : { ifMatch: entry.ifMatch };
     switch (entry.method) {
       case 'POST': {
@@ -238,7 +250,7 @@ export class BundleService {
       }
       case 'GET':
       case 'HEAD': {
-        const r = await this.get(entry.path, entry.query ?? new URLSearchParams(), session, baseUrl);
+        const r = await this.get(entry.path, entry.query ?? new URLSearchParams(), session, baseUrl, viewer);
         return { status: r.status, body: r.body, ...(r.version ? { version: r.version } : {}) };
       }
     }
@@ -253,7 +265,7 @@ export class BundleService {
         const entry = parseEntry(raw, i, options.baseUrl);
         options.authorize?.(accessOf(entry));
         if (entry.method === 'POST' || (entry.method === 'PUT' && entry.query)) entry.id = undefined;
-        results.push(await this.executeBatchEntry(entry, options.baseUrl, options.receivedAt));
+        results.push(await this.executeBatchEntry(entry, options.baseUrl, options.receivedAt, options.viewer));
       } catch (err) {
         // The client went away: nobody will read the answer, so the remaining entries are not run.
         if (err instanceof StoreUnavailableError && err.reason === 'cancelled') throw err;
@@ -270,13 +282,18 @@ export class BundleService {
     return responseBundle('batch-response', results, options);
   }
 
-  private executeBatchEntry(entry: ParsedEntry, baseUrl: string, receivedAt?: Date): Promise<EntryResult> {
+  private executeBatchEntry(entry: ParsedEntry, baseUrl: string, receivedAt: Date | undefined, viewer: Viewer | undefined): Promise<EntryResult> {
     if (entry.method === 'PUT' && entry.query) {
       return this.service
-        .conditionalUpdate(entry.type, entry.query, entry.resource, { baseUrl, ...(receivedAt ? { receivedAt } : {}), ...(entry.ifMatch === undefined ? {} : { ifMatch: entry.ifMatch }) })
+        .conditionalUpdate(entry.type, entry.query, entry.resource, {
+          baseUrl,
+          ...(receivedAt ? { receivedAt } : {}),
+          ...(entry.ifMatch === undefined ? {} : { ifMatch: entry.ifMatch }),
+          ...(viewer ? { viewer } : {}),
+        })
         .then((r) => ({ status: r.status, version: r.version }));
     }
-    return this.execute(entry, undefined, baseUrl, receivedAt);
+    return this.execute(entry, undefined, baseUrl, receivedAt, viewer);
   }
 }
 

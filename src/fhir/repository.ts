@@ -1,3 +1,4 @@
+import type { AccessFilter } from '../access/viewer.js';
 import type { FactQuery } from '../coordination/facts.js';
 import type { SearchCursor, SearchRequest } from './search/types.js';
 
@@ -14,6 +15,11 @@ export interface StoredVersion {
   deleted: boolean;
   /** JSON text exactly as served (undefined for a delete). */
   content?: string;
+  /**
+   * Patient ids whose compartment this version is in (a deletion: those of the version it deleted);
+   * absent when in none. Who may see it depends on them (docs/adr/0008).
+   */
+  members?: readonly string[];
 }
 
 export type WriteMethod = 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -26,6 +32,8 @@ export interface HistoryQuery {
   count: number;
   /** Opaque cursor: return only versions older than this (global sequence). */
   before?: number;
+  /** Only versions this organization's client may see (undefined = all). */
+  access?: AccessFilter;
 }
 
 export interface HistoryPage {
@@ -61,8 +69,10 @@ export interface WriteTx {
   lockKey(key: string): Promise<void>;
   /** Writes a new version (1 for a new resource). content undefined = delete tombstone. */
   writeVersion(v: StoredVersion, method: WriteMethod, resource?: Record<string, unknown>): Promise<void>;
-  /** Ids of current resources matching a FHIR search query string (conditional interactions). */
-  findMatches(resourceType: string, query: URLSearchParams): Promise<string[]>;
+  /** Ids of current resources matching a FHIR search query string (conditional interactions), of those access lets see. */
+  findMatches(resourceType: string, query: URLSearchParams, access?: AccessFilter): Promise<string[]>;
+  /** Whether the organization sees every one of these members now (uncached: sees this transaction's writes). */
+  canSee(access: AccessFilter, members: readonly string[]): Promise<boolean>;
   read(resourceType: string, id: string): Promise<StoredVersion | undefined>;
   readVersion(resourceType: string, id: string, versionId: number): Promise<StoredVersion | undefined>;
   search(request: SearchRequest): Promise<SearchPage>;
@@ -85,6 +95,11 @@ export interface Repository {
   read(resourceType: string, id: string): Promise<StoredVersion | undefined>;
   readVersion(resourceType: string, id: string, versionId: number): Promise<StoredVersion | undefined>;
   history(query: HistoryQuery): Promise<HistoryPage>;
+  /**
+   * Whether the organization sees every one of these members now (the contract's Access section): the
+   * check behind reads by id, answered from a per-instance cache kept exact across instances.
+   */
+  canSee(access: AccessFilter, members: readonly string[]): Promise<boolean>;
   /** Runs fn in one transaction; retried on serialisation failures and unique-key races. */
   transaction<T>(fn: (tx: WriteTx) => Promise<T>): Promise<T>;
   /** Answers (or fails) within about timeoutMs, even when every pooled connection is busy. */

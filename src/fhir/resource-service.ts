@@ -23,6 +23,8 @@ import { assertSearchLimits, DEFAULT_SEARCH_LIMITS, type SearchLimits } from './
 import { CommitLog } from './commit-log.js';
 import { ownedConformanceResource } from './owned-conformance.js';
 import { noTransactionalChecks, RuleViolationError, type Arrival, type ProposedWrite, type ResourceValidator, type TransactionalChecker } from './write-pipeline.js';
+import { accessFilter, type AccessFilter, type Viewer } from '../access/viewer.js';
+import { writeRefusal } from '../access/write-access.js';
 
 export interface WriteResult {
   /** 201 when a resource was created, 200 otherwise (also when a conditional create found a match). */
@@ -81,6 +83,11 @@ export interface InSession {
   receivedAt?: Date;
   /** The server's own write (owned-conformance.ts): only the startup sync sets it. */
   asServer?: boolean;
+  /**
+   * The organization whose client asks (undefined = sees and writes everything): what it may not see
+   * answers as if it did not exist, and it writes only as its organization (docs/adr/0008).
+   */
+  viewer?: Viewer;
 }
 
 export class ResourceService {
@@ -109,7 +116,7 @@ export class ResourceService {
     assertType(type);
     const source = options.session?.tx ?? this.repo;
     const v = isValidId(id) ? await source.read(type, id) : undefined;
-    if (!v) throw notFound(`${type}/${id} is not known`);
+    if (!v || !(await this.visible(v, options))) throw notFound(`${type}/${id} is not known`);
     if (v.deleted) throw new FhirError(410, issue('deleted', `${type}/${id} was deleted`), etagHeaders(v));
     return v;
   }
@@ -119,28 +126,80 @@ export class ResourceService {
     const source = options.session?.tx ?? this.repo;
     const n = /^[1-9]\d{0,8}$/.test(versionId) ? Number(versionId) : undefined;
     const v = n !== undefined && isValidId(id) ? await source.readVersion(type, id, n) : undefined;
-    if (!v) throw notFound(`${type}/${id}/_history/${versionId} is not known`);
+    if (!v || !(await this.visible(v, options))) throw notFound(`${type}/${id}/_history/${versionId} is not known`);
     if (v.deleted) throw new FhirError(410, issue('deleted', `${type}/${id} version ${versionId} is a deletion`), etagHeaders(v));
     return v;
   }
 
-  history(query: HistoryQuery): Promise<HistoryPage> {
+  /** With a viewer, only the versions it may see (an instance's history: see read for the 404). */
+  history(query: HistoryQuery, viewer?: Viewer): Promise<HistoryPage> {
     if (query.resourceType) assertType(query.resourceType);
     if (query.id !== undefined && !isValidId(query.id)) throw notFound(`${query.resourceType}/${query.id} is not known`);
-    return this.repo.history(query);
+    const access = accessFilter(viewer, this.now());
+    return this.repo.history(access ? { ...query, access } : query);
+  }
+
+  /** Whether the viewer may see a version: those in no member's compartment always. */
+  private async visible(v: StoredVersion, options: InSession): Promise<boolean> {
+    const access = this.access(options);
+    if (!access || !v.members?.length) return true;
+    return options.session ? options.session.tx.canSee(access, v.members) : this.repo.canSee(access, v.members);
+  }
+
+  private access(options: InSession): AccessFilter | undefined {
+    return accessFilter(options.viewer, this.now());
+  }
+
+  /** The storage filter for a viewer at this service's current instant (Bundles' conditional matching). */
+  accessFor(viewer: Viewer | undefined): AccessFilter | undefined {
+    return accessFilter(viewer, this.now());
+  }
+
+  /** A current version the viewer may not see answers 404, exactly as a resource that does not exist. */
+  private async assertVisible(current: StoredVersion | undefined, session: WriteSession, options: InSession, label: string): Promise<void> {
+    if (current && !(await this.visible(current, { ...options, session }))) throw notFound(`${label} is not known`);
+  }
+
+  /** 403 unless the viewer may make this write as its organization (src/access/write-access.ts). */
+  private async assertMayWrite(session: WriteSession, options: InSession, type: string, id: string, resource: Resource | undefined, current: StoredVersion | undefined): Promise<void> {
+    const viewer = options.viewer;
+    if (!viewer) return;
+    const { tx } = session;
+    const access = this.access(options)!;
+    const refusal = await writeRefusal(
+      viewer,
+      { resourceType: type, id, ...(resource ? { resource: { ...resource, id } } : {}), ...(current && !current.deleted ? { previous: parse(current) } : {}) },
+      {
+        read: async (t, i) => {
+          const v = await tx.read(t, i);
+          return v && !v.deleted ? parse(v) : undefined;
+        },
+        canSee: (members) => tx.canSee(access, members),
+        practitionerRoleOrganizations: async (practitionerId) =>
+          (await tx.findReferencing('Practitioner', practitionerId, [{ resourceType: 'PractitionerRole', code: 'practitioner' }])).map(
+            (json) => (JSON.parse(json) as { organization?: { reference?: string } }).organization?.reference,
+          ),
+      },
+    );
+    if (refusal) throw new FhirError(403, issue('forbidden', refusal));
   }
 
   // ---- validation without writing ($validate) ------------------------------------------------
 
   /** Runs every check a create (or update of `id`) would run, inside a transaction that writes nothing. */
-  async validateOnly(type: string, body: unknown, mode: 'create' | 'update' | 'delete', id?: string, baseUrl?: string): Promise<OperationOutcomeIssue[]> {
+  async validateOnly(type: string, body: unknown, mode: 'create' | 'update' | 'delete', id?: string, baseUrl?: string, viewer?: Viewer): Promise<OperationOutcomeIssue[]> {
+    // What the viewer may not see is judged as if it did not exist.
+    const seen = async (tx: WriteTx, v: StoredVersion | undefined): Promise<StoredVersion | undefined> => {
+      const access = accessFilter(viewer, this.now());
+      return v && access && v.members?.length && !(await tx.canSee(access, v.members)) ? undefined : v;
+    };
     assertType(type);
     if (mode === 'delete') {
       if (!id) throw badRequest('$validate with mode=delete needs a resource id');
       const owned = ownedIssue(type, id);
       if (owned) return [owned];
       return this.repo.transaction(async (tx) => {
-        const current = await tx.read(type, id);
+        const current = await seen(tx, await tx.read(type, id));
         if (!current || current.deleted) return [];
         const checked = await this.checker.check(tx, [{ operation: 'delete', resourceType: type, id, previous: parse(current) }]);
         return checked.map((c) => c.issue);
@@ -160,7 +219,7 @@ export class ResourceService {
     if (owned) return [...issues, owned];
     // A transaction that writes nothing: the checks see committed data exactly as a real write would.
     return this.repo.transaction(async (tx) => {
-      const previous = targetId ? await tx.read(type, targetId) : undefined;
+      const previous = targetId ? await seen(tx, await tx.read(type, targetId)) : undefined;
       const writeId = targetId ?? newId();
       const write: ProposedWrite = {
         operation: previous && !previous.deleted ? 'update' : 'create',
@@ -217,7 +276,7 @@ export class ResourceService {
         // Two clients posting the same conditional create serialise on the normalised criteria, so
         // the second one's search sees the first one's committed resource (HAPI #3141 class of bug).
         await tx.lockKey(`conditional:${type}?${criteria.toString()}`);
-        const matches = await tx.findMatches(type, criteria);
+        const matches = await tx.findMatches(type, criteria, this.access(options));
         if (matches.length > 1) throw preconditionFailed(`If-None-Exist matched ${matches.length} ${type} resources`);
         const match = matches[0];
         if (match !== undefined) {
@@ -227,6 +286,7 @@ export class ResourceService {
       }
       // A transaction Bundle pre-assigns ids so urn:uuid references can be rewritten before writing.
       const id = options.id ?? newId();
+      await this.assertMayWrite(session, options, type, id, resource, undefined);
       return this.write(session, type, id, resource, undefined, 'POST', texts);
     });
   }
@@ -240,7 +300,10 @@ export class ResourceService {
     if (resource.id !== id) throw badRequest(`Resource id '${resource.id}' does not match the URL id '${id}'`, [`${type}.id`]);
     return this.run(options, async (session) => {
       const current = await session.tx.lockCurrent(type, id);
+      // Also an update-as-create of an id the viewer cannot see: never an overwrite (docs/adr/0008).
+      await this.assertVisible(current, session, options, `${type}/${id}`);
       checkIfMatch(current, options.ifMatch, `${type}/${id}`);
+      await this.assertMayWrite(session, options, type, id, resource, current);
       return this.write(session, type, id, resource, current, 'PUT', texts);
     });
   }
@@ -253,7 +316,7 @@ export class ResourceService {
     return this.run(options, async (session) => {
       const { tx } = session;
       await tx.lockKey(`conditional:${type}?${criteria.toString()}`);
-      const matches = await tx.findMatches(type, criteria);
+      const matches = await tx.findMatches(type, criteria, this.access(options));
       if (matches.length > 1) throw preconditionFailed(`The criteria matched ${matches.length} ${type} resources`);
       const match = matches[0];
       if (match === undefined) {
@@ -261,8 +324,10 @@ export class ResourceService {
         const id = resource.id ?? newId();
         if (!isValidId(id)) throw badRequest(`'${id}' is not a valid resource id`, [`${type}.id`]);
         const current = await tx.lockCurrent(type, id);
+        await this.assertVisible(current, session, options, `${type}/${id}`);
         if (current && !current.deleted) throw new FhirError(409, issue('conflict', `${type}/${id} exists but does not match the criteria`));
         checkIfMatch(current, options.ifMatch, `${type}/${id}`);
+        await this.assertMayWrite(session, options, type, id, resource, current);
         return this.write(session, type, id, resource, current, 'PUT', texts);
       }
       if (resource.id !== undefined && resource.id !== match) {
@@ -270,6 +335,7 @@ export class ResourceService {
       }
       const current = await tx.lockCurrent(type, match);
       checkIfMatch(current, options.ifMatch, `${type}/${match}`);
+      await this.assertMayWrite(session, options, type, match, resource, current);
       return this.write(session, type, match, { ...resource, id: match }, current, 'PUT', texts);
     });
   }
@@ -280,6 +346,7 @@ export class ResourceService {
     if (!isValidId(id)) throw notFound(`${type}/${id} is not known`);
     return this.run(options, async (session) => {
       const current = await session.tx.lockCurrent(type, id);
+      await this.assertVisible(current, session, options, `${type}/${id}`);
       if (!current) throw notFound(`${type}/${id} is not known`);
       if (current.deleted) throw gone(`${type}/${id} was deleted`);
       checkIfMatch(current, options.ifMatch, `${type}/${id}`);
@@ -289,6 +356,7 @@ export class ResourceService {
         throw unprocessable([issue('processing', 'A patch may not change resourceType or id')]);
       }
       const { resource, texts } = this.validated(patched, type, options.baseUrl);
+      await this.assertMayWrite(session, options, type, id, resource, current);
       return this.write(session, type, id, resource, current, 'PATCH', texts);
     });
   }
@@ -298,9 +366,11 @@ export class ResourceService {
     if (!isValidId(id)) throw notFound(`${type}/${id} is not known`);
     return this.run(options, async (session) => {
       const current = await session.tx.lockCurrent(type, id);
+      await this.assertVisible(current, session, options, `${type}/${id}`);
       if (!current) throw notFound(`${type}/${id} is not known`);
       checkIfMatch(current, options.ifMatch, `${type}/${id}`);
       if (current.deleted) return { deletedCount: 0 }; // deleting twice has no effect (R4 3.1.0.7)
+      await this.assertMayWrite(session, options, type, id, undefined, current);
       const version = await this.tombstone(session, current);
       return { version, deletedCount: 1 };
     });
@@ -313,12 +383,13 @@ export class ResourceService {
     return this.run(options, async (session) => {
       const { tx } = session;
       await tx.lockKey(`conditional:${type}?${criteria.toString()}`);
-      const matches = await tx.findMatches(type, criteria);
+      const matches = await tx.findMatches(type, criteria, this.access(options));
       if (matches.length > 1) throw preconditionFailed(`The criteria matched ${matches.length} ${type} resources; only one may be deleted at a time`);
       const match = matches[0];
       if (match === undefined) return { deletedCount: 0 };
       const current = await tx.lockCurrent(type, match);
       if (!current || current.deleted) return { deletedCount: 0 };
+      await this.assertMayWrite(session, options, type, match, undefined, current);
       return { version: await this.tombstone(session, current), deletedCount: 1 };
     });
   }

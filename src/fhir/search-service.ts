@@ -10,6 +10,7 @@ import { encodeCursor, parseSearchRequest } from './search/index.js';
 import { assertSearchLimits, DEFAULT_SEARCH_LIMITS, type SearchLimits } from './search/limits.js';
 import type { SearchCursor, SearchRequest } from './search/types.js';
 import { subsetResource } from './summary.js';
+import { accessFilter, type Viewer } from '../access/viewer.js';
 
 export interface SearchOptions {
   strict: boolean;
@@ -18,6 +19,8 @@ export interface SearchOptions {
   tx?: WriteTx;
   /** Aborted when the client went away: the running query is cancelled. */
   signal?: AbortSignal;
+  /** Only what this organization's client may see, totals and includes included (docs/adr/0008). */
+  viewer?: Viewer;
 }
 
 export class SearchService {
@@ -39,6 +42,8 @@ export class SearchService {
       defaultCount: this.limits.defaultCount,
       localBases: [...this.baseUrls, options.baseUrl],
     });
+    const access = accessFilter(options.viewer, new Date());
+    if (access) request.access = access;
     const page = await (options.tx ? options.tx.search(request) : this.repo.search(request, options.signal ? { signal: options.signal } : {}));
     return searchsetBundle(type, request, page, warnings, options.baseUrl);
   }

@@ -1,6 +1,7 @@
 // `npm run db:migrate`: applies pending migrations to DATABASE_URL (or the embedded store) and exits.
 import { loadConfig } from '../config.js';
 import { ensureCoordinationFacts } from './coordination-facts.js';
+import { ensureAccessProjection } from './member-access.js';
 import { migrate } from './migrate.js';
 import { describeStore, openDatabase } from './open.js';
 import { DatabaseConnectError } from './pg-connect.js';
@@ -17,6 +18,8 @@ try {
   process.stdout.write(`${describeStore(config)}: ${applied.length ? `applied ${applied.join(', ')}` : 'up to date'}\n`);
   const projected = await ensureCoordinationFacts(db);
   if (projected !== undefined) process.stdout.write(`coordination facts rebuilt from ${projected} resources\n`);
+  const versions = await ensureAccessProjection(db);
+  if (versions !== undefined) process.stdout.write(`access projection rebuilt from ${versions} versions\n`);
 } finally {
   await db.close();
 }

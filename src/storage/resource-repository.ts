@@ -10,9 +10,14 @@ import { ReadFence } from './read-fence.js';
 import { asClientFault, mapClientFaults } from './client-faults.js';
 import { selectByFacts, writeCoordinationFacts } from './coordination-facts.js';
 import { executeSearch, findMatchingIds, writeSearchIndex } from './search/index.js';
+import { SqlParams } from './search/sql-params.js';
+import { visibleSql } from './member-access.js';
 import type { SearchRequest } from '../fhir/search/types.js';
 import type { FactQuery } from '../coordination/facts.js';
 import type { Resource } from '@medplum/fhirtypes';
+import type { AccessFilter } from '../access/viewer.js';
+import { AccessCache } from './access-cache.js';
+import { ACCESS_CHANGE_PREFIX, decideMembers, membersColumn, writeMemberAccess } from './member-access.js';
 
 interface VersionRow {
   resource_type: string;
@@ -21,6 +26,7 @@ interface VersionRow {
   last_updated: Date | string;
   deleted: boolean;
   content: string | null;
+  members: string[] | null;
 }
 
 // lastUpdated leaves the database already as the ISO text FHIR serves (millisecond precision, UTC),
@@ -37,6 +43,7 @@ function toStored(row: VersionRow): StoredVersion {
     lastUpdated: toIso(row.last_updated),
     deleted: row.deleted,
     ...(row.content === null ? {} : { content: row.content }),
+    ...(row.members === null ? {} : { members: row.members }),
   };
 }
 
@@ -54,6 +61,8 @@ const MAX_ATTEMPTS = 5;
 class Tx implements WriteTx {
   /** Keys this transaction wrote: dropped from the read cache at write time and again at the end. */
   readonly written = new Set<string>();
+  /** Members whose access rows this transaction changed: dropped from the access cache likewise. */
+  readonly accessChanged = new Set<string>();
 
   constructor(
     private readonly q: Queryable,
@@ -61,11 +70,12 @@ class Tx implements WriteTx {
     /** Channel that tells other Concord instances a resource changed (PostgreSQL), if any. */
     private readonly changeChannel: string | undefined,
     private readonly maxIndexRows: number | undefined,
+    private readonly accessCache: AccessCache | undefined,
   ) {}
 
   async lockCurrent(resourceType: string, id: string): Promise<StoredVersion | undefined> {
     const res = await this.q.query<VersionRow>(
-      `SELECT resource_type, id, version_id, ${LAST_UPDATED}, deleted, content
+      `SELECT resource_type, id, version_id, ${LAST_UPDATED}, deleted, content, members
          FROM resource WHERE resource_type = $1 AND id = $2 FOR UPDATE`,
       [resourceType, id],
       PREPARED,
@@ -86,8 +96,13 @@ class Tx implements WriteTx {
     return readVersion(this.q, resourceType, id, versionId);
   }
 
-  async findMatches(resourceType: string, query: URLSearchParams): Promise<string[]> {
-    return findMatchingIds(this.q, resourceType, query);
+  async findMatches(resourceType: string, query: URLSearchParams, access?: AccessFilter): Promise<string[]> {
+    return findMatchingIds(this.q, resourceType, query, undefined, access);
+  }
+
+  async canSee(access: AccessFilter, members: readonly string[]): Promise<boolean> {
+    if (members.length === 0) return true;
+    return (await decideMembers(this.q, access, members)).every((d) => d.visible);
   }
 
   search(request: SearchRequest): Promise<SearchPage> {
@@ -119,36 +134,45 @@ class Tx implements WriteTx {
     this.written.add(key);
     this.cache?.delete(key);
     const content = v.content ?? null;
+    // A deletion keeps the members of the version it deletes (NULL here = keep the row's).
+    let members = v.deleted ? null : membersColumn(resource);
     let rid: number;
     if (v.versionId === 1) {
       // A concurrent insert of the same id raises a unique violation; the transaction is retried and
       // then sees the row through lockCurrent.
       const res = await this.q.query<{ rid: number }>(
-        `INSERT INTO resource (resource_type, id, version_id, last_updated, deleted, content)
-         VALUES ($1, $2, 1, $3, $4, $5) RETURNING rid`,
-        [v.resourceType, v.id, v.lastUpdated, v.deleted, content],
+        `INSERT INTO resource (resource_type, id, version_id, last_updated, deleted, content, members)
+         VALUES ($1, $2, 1, $3, $4, $5, $6) RETURNING rid`,
+        [v.resourceType, v.id, v.lastUpdated, v.deleted, content, members],
         PREPARED,
       );
       rid = res.rows[0]!.rid;
     } else {
-      const res = await this.q.query<{ rid: number }>(
-        `UPDATE resource SET version_id = $3, last_updated = $4, deleted = $5, content = $6
-          WHERE resource_type = $1 AND id = $2 AND version_id = $3 - 1 RETURNING rid`,
-        [v.resourceType, v.id, v.versionId, v.lastUpdated, v.deleted, content],
+      const res = await this.q.query<{ rid: number; members: string[] | null }>(
+        `UPDATE resource SET version_id = $3, last_updated = $4, deleted = $5, content = $6,
+                members = CASE WHEN $5 THEN members ELSE $7::text[] END
+          WHERE resource_type = $1 AND id = $2 AND version_id = $3 - 1 RETURNING rid, members`,
+        [v.resourceType, v.id, v.versionId, v.lastUpdated, v.deleted, content, members],
         PREPARED,
       );
       const row = res.rows[0];
       if (!row) throw new Error(`version ${v.versionId - 1} of ${v.resourceType}/${v.id} is not current; lock it first`);
       rid = row.rid;
+      members = row.members;
     }
     await this.q.query(
-      `INSERT INTO resource_version (rid, resource_type, id, version_id, last_updated, method, content)
-       VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-      [rid, v.resourceType, v.id, v.versionId, v.lastUpdated, method, content],
+      `INSERT INTO resource_version (rid, resource_type, id, version_id, last_updated, method, content, members)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+      [rid, v.resourceType, v.id, v.versionId, v.lastUpdated, method, content, members],
       PREPARED,
     );
     await writeSearchIndex(this.q, rid, v.deleted ? undefined : resource, this.maxIndexRows);
     await writeCoordinationFacts(this.q, rid, v.resourceType, v.deleted ? undefined : (resource as Resource | undefined), v.versionId === 1);
+    const accessResource = v.deleted ? undefined : (resource as Resource | undefined);
+    for (const member of await writeMemberAccess(this.q, rid, v.resourceType, accessResource, v.versionId === 1, this.changeChannel)) {
+      this.accessChanged.add(member);
+      this.accessCache?.invalidate(member);
+    }
     // Delivered at commit (and only if it commits) to every instance's read cache.
     if (this.changeChannel) await this.q.query('SELECT pg_notify($1, $2)', [this.changeChannel, key], PREPARED);
   }
@@ -156,7 +180,7 @@ class Tx implements WriteTx {
 
 async function readCurrent(q: Queryable, resourceType: string, id: string): Promise<StoredVersion | undefined> {
   const res = await q.query<VersionRow>(
-    `SELECT resource_type, id, version_id, ${LAST_UPDATED}, deleted, content
+    `SELECT resource_type, id, version_id, ${LAST_UPDATED}, deleted, content, members
        FROM resource WHERE resource_type = $1 AND id = $2`,
     [resourceType, id],
     PREPARED,
@@ -167,7 +191,7 @@ async function readCurrent(q: Queryable, resourceType: string, id: string): Prom
 
 async function readVersion(q: Queryable, resourceType: string, id: string, versionId: number): Promise<StoredVersion | undefined> {
   const res = await q.query<VersionRow>(
-    `SELECT resource_type, id, version_id, ${LAST_UPDATED}, method = 'DELETE' AS deleted, content
+    `SELECT resource_type, id, version_id, ${LAST_UPDATED}, method = 'DELETE' AS deleted, content, members
        FROM resource_version WHERE resource_type = $1 AND id = $2 AND version_id = $3`,
     [resourceType, id, versionId],
   );
@@ -209,6 +233,7 @@ function withSignal(q: Queryable, signal: AbortSignal | undefined): Queryable {
 
 export class ResourceRepository implements Repository {
   private readonly cache: ReadCache | undefined;
+  private readonly accessCache: AccessCache | undefined;
   private readonly changeChannel: string | undefined;
   private readonly maxIndexRows: number | undefined;
   private listener: ChangeListener | undefined;
@@ -224,10 +249,12 @@ export class ResourceRepository implements Repository {
     const entries = options.readCacheEntries ?? 10_000;
     this.maxIndexRows = options.maxIndexRows;
     this.cache = entries > 0 ? new ReadCache(entries) : undefined;
+    this.accessCache = entries > 0 ? new AccessCache() : undefined;
     // PGlite is single-process: every write passes through here. PostgreSQL may have other writers
     // (other Concord instances), so its cache stays off until the change listener is connected.
     this.changeChannel = db.kind === 'postgres' ? `concord_changes_${db.namespace}` : undefined;
     if (this.cache && this.changeChannel) this.cache.enabled = false;
+    if (this.accessCache && this.changeChannel) this.accessCache.enabled = false;
     const channel = this.changeChannel;
     if (channel) {
       this.fence = new ReadFence({
@@ -240,22 +267,29 @@ export class ResourceRepository implements Repository {
   /** Starts the cross-instance cache invalidation (PostgreSQL); without it the cache stays off. */
   async init(): Promise<void> {
     const cache = this.cache;
+    const access = this.accessCache;
     const fence = this.fence;
     if (!this.changeChannel || !fence) return;
-    if (cache) {
+    if (cache && access) {
       this.listener = new ChangeListener(this.db, this.changeChannel, {
         onChange: (payload) => {
-          if (!fence.onMessage(payload)) cache.delete(payload);
+          if (fence.onMessage(payload)) return;
+          if (payload.startsWith(ACCESS_CHANGE_PREFIX)) access.invalidate(payload.slice(ACCESS_CHANGE_PREFIX.length));
+          else cache.delete(payload);
         },
         onConnected: () => {
           cache.clear();
+          access.clear();
           fence.connected();
           cache.enabled = true;
+          access.enabled = true;
         },
         onLost: () => {
           cache.enabled = false;
+          access.enabled = false;
           fence.lost();
           cache.clear();
+          access.clear();
         },
       });
       await this.listener.start();
@@ -296,6 +330,25 @@ export class ResourceRepository implements Repository {
     return retryRead(() => readVersion(this.db, resourceType, id, versionId));
   }
 
+  async canSee(access: AccessFilter, members: readonly string[]): Promise<boolean> {
+    let cache = this.accessCache?.enabled ? this.accessCache : undefined;
+    // A cached decision may predate another instance's commit (an opt-out): same proof as read-cache hits.
+    if (cache && members.length > 0 && this.fence && !this.fence.alone) {
+      if (!(await this.fence.barrier().then(() => true, () => false))) cache = undefined;
+    }
+    const unknown: string[] = [];
+    for (const m of members) {
+      const hit = cache?.get(access.organization, m, access.now);
+      if (hit === false) return false;
+      if (hit === undefined) unknown.push(m);
+    }
+    if (unknown.length === 0) return true;
+    const generation = cache?.generation ?? 0;
+    const decisions = await retryRead(() => decideMembers(this.db, access, unknown));
+    cache?.fill(access.organization, decisions, generation);
+    return decisions.every((d) => d.visible);
+  }
+
   history(query: HistoryQuery): Promise<HistoryPage> {
     return retryRead(() => this.historyOnce(query));
   }
@@ -310,13 +363,20 @@ export class ResourceRepository implements Repository {
     if (query.resourceType) add('resource_type = ?', query.resourceType);
     if (query.id) add('id = ?', query.id);
     if (query.since) add('last_updated >= ?', query.since);
+    if (query.access) {
+      // The predicate numbers its parameters after the ones added so far.
+      const p = new SqlParams();
+      p.values.push(...params);
+      where.push(visibleSql(query.access, 'members', p));
+      params.splice(0, params.length, ...p.values);
+    }
     const filter = where.length ? `WHERE ${where.join(' AND ')}` : '';
     const pageFilter = query.before === undefined ? filter : `${filter ? `${filter} AND` : 'WHERE'} seq < ${Number(query.before)}`;
     params.push(query.count + 1);
     // Newest first; the global sequence makes pages stable while other clients write (new versions
     // only ever get larger seq values, so a cursor never shifts).
     const res = await this.db.query<VersionRow & { seq: number; method: WriteMethod }>(
-      `SELECT seq, resource_type, id, version_id, ${LAST_UPDATED}, method, method = 'DELETE' AS deleted, content
+      `SELECT seq, resource_type, id, version_id, ${LAST_UPDATED}, method, method = 'DELETE' AS deleted, content, members
          FROM resource_version ${pageFilter} ORDER BY seq DESC LIMIT $${params.length}`,
       params,
     );
@@ -336,9 +396,10 @@ export class ResourceRepository implements Repository {
       try {
         const tx = { current: undefined as Tx | undefined };
         try {
-          return await this.db.transaction((q) => fn((tx.current = new Tx(q, this.cache, this.changeChannel, this.maxIndexRows))), { timeoutMs: this.writeTimeoutMs });
+          return await this.db.transaction((q) => fn((tx.current = new Tx(q, this.cache, this.changeChannel, this.maxIndexRows, this.accessCache))), { timeoutMs: this.writeTimeoutMs });
         } finally {
           for (const key of tx.current?.written ?? []) this.cache?.delete(key);
+          for (const member of tx.current?.accessChanged ?? []) this.accessCache?.invalidate(member);
         }
       } catch (err) {
         if (attempt >= MAX_ATTEMPTS || !RETRYABLE.has(sqlStateOf(err) ?? '')) throw asClientFault(err);

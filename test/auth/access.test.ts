@@ -17,7 +17,8 @@ beforeAll(async () => {
 });
 afterAll(async () => server.close());
 
-const patient = { resourceType: 'Patient', name: [{ family: 'Example' }] };
+// Registered by plan-a's client, so it names plan-a as its manager (docs/adr/0008).
+const patient = { resourceType: 'Patient', name: [{ family: 'Example' }], managingOrganization: { reference: 'Organization/plan-a' } };
 const outcomeCode = (body: string) => (JSON.parse(body) as { issue: { code: string }[] }).issue[0]?.code;
 
 async function signedWithServerKey(claims: Record<string, unknown>, exp: number): Promise<string> {

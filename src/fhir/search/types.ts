@@ -1,5 +1,6 @@
 // The search AST: what parseSearchRequest produces and src/storage/search turns into SQL, and the
 // index rows extractIndexValues produces for writeSearchIndex. Plain data, no SQL and no HTTP.
+import type { AccessFilter } from '../../access/viewer.js';
 
 export type SearchParamType = 'number' | 'date' | 'string' | 'token' | 'reference' | 'quantity' | 'uri' | 'composite' | 'special';
 
@@ -142,6 +143,8 @@ export interface SearchRequest {
    * _count clamped): what the self/next/previous links repeat. `_cursor` is not among them.
    */
   applied: [string, string][];
+  /** Only what this organization's client may see (undefined = everything): docs/adr/0008. */
+  access?: AccessFilter;
 }
 
 /**

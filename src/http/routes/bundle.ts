@@ -4,12 +4,14 @@ import { bundleAuthorizer } from '../auth.js';
 import type { RouteContext } from '../context.js';
 import { preferences } from '../negotiation.js';
 import { baseUrlOf, receivedAt, sendJson } from '../responses.js';
+import { asViewer } from '../viewer.js';
 
 export function bundleRoutes(app: FastifyInstance, ctx: RouteContext): void {
   app.post('/', async (request, reply) => {
     const authorize = bundleAuthorizer(request);
     const body = await ctx.bundles.process(request.body, {
       ...(authorize ? { authorize } : {}),
+      ...asViewer(request),
       maxEntries: ctx.maxBundleEntries,
       returnPreference: preferences(request).return,
       baseUrl: baseUrlOf(request, ctx.configuredBaseUrl),

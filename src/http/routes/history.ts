@@ -8,6 +8,7 @@ import type { HistoryQuery } from '../../fhir/repository.js';
 import type { RouteContext } from '../context.js';
 import { searchParams } from '../negotiation.js';
 import { baseUrlOf, sendJson } from '../responses.js';
+import { asViewer, viewerOf } from '../viewer.js';
 
 const INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
 const DATE_ONLY = /^\d{4}(-\d{2}(-\d{2})?)?$/;
@@ -54,11 +55,11 @@ export function historyRoutes(app: FastifyInstance, ctx: RouteContext): void {
     const query: HistoryQuery = { ...parseHistoryParams(searchParams(request), ctx.maxHistoryCount) };
     if (request.params.type) query.resourceType = request.params.type;
     if (request.params.id) query.id = request.params.id;
-    if (query.resourceType && query.id) await ctx.service.read(query.resourceType, query.id).catch((err: unknown) => {
+    if (query.resourceType && query.id) await ctx.service.read(query.resourceType, query.id, asViewer(request)).catch((err: unknown) => {
       // History of a deleted resource is still served; only an unknown resource is 404.
       if ((err as { status?: number }).status !== 410) throw err;
     });
-    const page = await ctx.service.history(query);
+    const page = await ctx.service.history(query, viewerOf(request));
     return historyBundle(page, base, links(request, base, page.next));
   };
   app.get('/_history', async (req, reply) => sendJson(reply, 200, await handler(req as FastifyRequest<{ Params: object }>)));

@@ -4,12 +4,13 @@ import { badRequest, informational } from '../../fhir/outcome.js';
 import type { RouteContext } from '../context.js';
 import { header, ifMatch, ifNoneMatchVersion, preferences } from '../negotiation.js';
 import { baseUrlOf, receivedAt, sendJson, sendVersion, sendWrite, versionHeaders } from '../responses.js';
+import { asViewer } from '../viewer.js';
 
 type Instance = { Params: { type: string; id: string } };
 
 export function instanceRoutes(app: FastifyInstance, ctx: RouteContext): void {
   app.get<Instance>('/:type/:id', async (request, reply) => {
-    const v = await ctx.service.read(request.params.type, request.params.id);
+    const v = await ctx.service.read(request.params.type, request.params.id, asViewer(request));
     // Conditional read (R4 http.html#cread): If-None-Match on the version, If-Modified-Since on the time.
     const etag = ifNoneMatchVersion(request);
     const since = header(request, 'if-modified-since');
@@ -22,13 +23,13 @@ export function instanceRoutes(app: FastifyInstance, ctx: RouteContext): void {
 
   app.get<Instance & { Params: { vid: string } }>('/:type/:id/_history/:vid', async (request, reply) => {
     const { type, id, vid } = request.params;
-    return sendVersion(reply, await ctx.service.vread(type, id, vid));
+    return sendVersion(reply, await ctx.service.vread(type, id, vid, asViewer(request)));
   });
 
   app.put<Instance>('/:type/:id', async (request, reply) => {
     const { type, id } = request.params;
     const baseUrl = baseUrlOf(request, ctx.configuredBaseUrl);
-    const result = await ctx.service.update(type, id, request.body, { ifMatch: ifMatch(request), baseUrl, receivedAt: receivedAt(reply) });
+    const result = await ctx.service.update(type, id, request.body, { ifMatch: ifMatch(request), baseUrl, receivedAt: receivedAt(reply), ...asViewer(request) });
     return sendWrite(request, reply, result.version, result.status, baseUrl);
   });
 
@@ -39,13 +40,13 @@ export function instanceRoutes(app: FastifyInstance, ctx: RouteContext): void {
     }
     const { type, id } = request.params;
     const baseUrl = baseUrlOf(request, ctx.configuredBaseUrl);
-    const result = await ctx.service.patch(type, id, request.body, { ifMatch: ifMatch(request), baseUrl, receivedAt: receivedAt(reply) });
+    const result = await ctx.service.patch(type, id, request.body, { ifMatch: ifMatch(request), baseUrl, receivedAt: receivedAt(reply), ...asViewer(request) });
     return sendWrite(request, reply, result.version, result.status, baseUrl);
   });
 
   app.delete<Instance>('/:type/:id', async (request, reply) => {
     const { type, id } = request.params;
-    const result = await ctx.service.delete(type, id, { ifMatch: ifMatch(request), receivedAt: receivedAt(reply) });
+    const result = await ctx.service.delete(type, id, { ifMatch: ifMatch(request), receivedAt: receivedAt(reply), ...asViewer(request) });
     const headers: Record<string, string> = result.version ? { ETag: `W/"${result.version.versionId}"` } : {};
     if (preferences(request).return === 'OperationOutcome') {
       const text = result.deletedCount ? `${type}/${id} deleted` : `${type}/${id} was already deleted`;

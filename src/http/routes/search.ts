@@ -5,6 +5,7 @@ import { abandonedSignal } from '../abandoned.js';
 import type { RouteContext } from '../context.js';
 import { preferences, searchParams } from '../negotiation.js';
 import { baseUrlOf, sendJson } from '../responses.js';
+import { asViewer } from '../viewer.js';
 
 function mergedParams(request: FastifyRequest): URLSearchParams {
   const params = searchParams(request);
@@ -18,6 +19,7 @@ export function searchRoutes(app: FastifyInstance, ctx: RouteContext): void {
       strict: preferences(request).handling === 'strict',
       baseUrl: baseUrlOf(request, ctx.configuredBaseUrl),
       signal: abandonedSignal(reply),
+      ...asViewer(request),
     });
   app.get<{ Params: { type: string } }>('/:type', async (req, reply) => sendJson(reply, 200, await run(req, reply, req.params.type)));
   app.post<{ Params: { type: string } }>('/:type/_search', async (req, reply) => sendJson(reply, 200, await run(req, reply, req.params.type)));

