@@ -19,8 +19,8 @@ export function testConfig(env: Record<string, string> = {}): Config {
   return loadConfig({ BASE_URL: 'http://concord.test/fhir', HOST: '127.0.0.1', CONCORD_AUTH: 'off', RATE_LIMIT_PER_MINUTE: '0', ...env });
 }
 
-export async function startTestServer(backend?: Backend, env: Record<string, string> = {}): Promise<TestServer> {
-  const db = await openTestDatabase(backend, { max: 40 });
+export async function startTestServer(backend?: Backend, env: Record<string, string> = {}, pool: { max?: number } = {}): Promise<TestServer> {
+  const db = await openTestDatabase(backend, { max: pool.max ?? 40 });
   // Most tests exercise FHIR behaviour, not access control.
   const config = testConfig(env);
   const server = await createServer(config, false, db);
