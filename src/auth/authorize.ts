@@ -7,6 +7,9 @@ import type { AccessTokens } from './access-tokens.js';
 import type { ClientRegistry, RegisteredClient } from './clients.js';
 import type { AuthContext } from './context.js';
 import { grantScopes, ScopeSet, type Permission } from './scopes.js';
+import { isResourceType } from '../fhir/definitions.js';
+import { criteriaText, reachOfCriteria } from '../fhir/search/criteria.js';
+import { reachOfSearch, type Reach } from '../fhir/search/reach.js';
 
 export type Interaction =
   | 'read'
@@ -47,24 +50,44 @@ export interface AccessRequest {
   conditional?: boolean;
   /** $validate: the interaction it stands for (create by default). */
   validates?: 'create' | 'update' | 'delete';
-  /** A search's parameters: _include, _revinclude and _has reach other types, which need scopes too. */
+  /** A search's parameters: chains, _has, _list, _include and _revinclude reach other types. */
   query?: URLSearchParams;
+  /** Prefer: handling=strict (the search then refuses unknown parameters instead of ignoring them). */
+  strict?: boolean;
+  /**
+   * Conditional criteria (If-None-Exist, [type]?criteria, a transaction's conditional references
+   * `Type?criteria`): each searches its type, and its chains, _has and _list reach further.
+   */
+  criteria?: { type: string; query: string | URLSearchParams }[];
+}
+
+export interface Required {
+  /** A resource type or '*' (every type). */
+  type: string;
+  permission: Permission;
+  /** Why a type other than the request's own is needed (refusal diagnostics). */
+  why?: string;
+}
+
+function fromReach(reach: Reach[]): Required[] {
+  return reach.map((r) => ({ type: r.type, permission: r.use === 'read' ? 'r' : 's', why: r.why }));
 }
 
 /**
- * What a search's _include / _revinclude / _has add: _revinclude=Source:param and _has:Source:... search
- * Source (s); _include=Source:param:Target reads Target (r), and an _include without a target type may
- * return any type, so it needs r on every type (name the target to need less).
+ * What a search's parameters add: chains (every target type the chain searches: an untyped chain such
+ * as `subject.name` needs search on each type it may reach, so naming the type needs less), _has (its
+ * source type, at every level), _list (List), _revinclude (its source type) need search; _include
+ * needs read on its target type, or on every type when it names none.
  */
-export function searchReach(query: URLSearchParams): { type: string; permission: Permission }[] {
-  const out: { type: string; permission: Permission }[] = [];
-  for (const [key, value] of query) {
-    const name = key.split(':')[0];
-    if (name === '_revinclude') out.push({ type: value.split(':')[0] || '*', permission: 's' });
-    else if (name === '_include') out.push({ type: value.split(':')[2] || '*', permission: 'r' });
-    else if (name === '_has') out.push({ type: key.split(':')[1] || '*', permission: 's' });
-  }
-  return out;
+export function searchReach(type: string | undefined, query: URLSearchParams, strict = false): Required[] {
+  return fromReach(reachOfSearch(type, query, strict));
+}
+
+function criteriaReach(criteria: { type: string; query: string | URLSearchParams }): Required[] {
+  const { type } = criteria;
+  if (!isResourceType(type)) return [];
+  const params = typeof criteria.query === 'string' ? new URLSearchParams(criteriaText(criteria.query)) : criteria.query;
+  return [{ type, permission: 's', why: `the conditional criteria ${type}?… search ${type}` }, ...fromReach(reachOfCriteria(type, params))];
 }
 
 export function unauthorized(message: string): FhirError {
@@ -75,30 +98,50 @@ function forbidden(message: string): FhirError {
   return new FhirError(403, issue('forbidden', message));
 }
 
-/** What an access request needs, as (type or '*', permission) pairs. */
-export function requiredPermissions(request: AccessRequest): { type: string; permission: Permission }[] {
+/** What the interaction itself needs, before the types its parameters reach. */
+function ownPermissions(request: AccessRequest): Required[] {
   const { interaction, type } = request;
-  const reach = request.query && (interaction === 'search-type' || interaction === 'search-system') ? searchReach(request.query) : [];
   if (interaction === 'search-system' || interaction === 'history-system') {
-    if (interaction === 'search-system' && request.types?.length) return [...request.types.map((t) => ({ type: t, permission: 's' as const })), ...reach];
-    return [{ type: '*', permission: 's' }, ...reach];
+    if (interaction === 'search-system' && request.types?.length) return request.types.map((t) => ({ type: t, permission: 's' as const }));
+    return [{ type: '*', permission: 's' }];
   }
   const t = type ?? '*';
   const permission = interaction === 'validate' ? ({ create: 'c', update: 'u', delete: 'd' } as const)[request.validates ?? 'create'] : PERMISSION[interaction];
-  const out: { type: string; permission: Permission }[] = [{ type: t, permission }];
+  const out: Required[] = [{ type: t, permission }];
   if (request.conditional) out.push({ type: t, permission: 's' });
-  return [...out, ...reach];
+  return out;
+}
+
+/**
+ * What an access request needs, as (type or '*', permission) pairs: the interaction's own first, then
+ * what its search parameters and conditional criteria reach. Parsing the parameters may throw the
+ * search's own 400 for a malformed one.
+ */
+export function requiredPermissions(request: AccessRequest): Required[] {
+  const { interaction } = request;
+  const out = ownPermissions(request);
+  if (request.query && (interaction === 'search-type' || interaction === 'search-system')) {
+    out.push(...searchReach(interaction === 'search-type' ? request.type : undefined, request.query, request.strict));
+  }
+  for (const c of request.criteria ?? []) out.push(...criteriaReach(c));
+  return out;
+}
+
+function check(auth: AuthContext, request: AccessRequest, required: Required[], where: string): void {
+  for (const { type, permission, why } of required) {
+    const ok = type === '*' ? auth.scopes.allowsAllTypes(permission) : auth.scopes.allows(type, permission);
+    if (!ok) {
+      const what = type === '*' ? 'every resource type' : type;
+      throw forbidden(`${where}The access token's scopes do not allow ${request.interaction} on ${what} (needs system/${type}.${permission}${why ? `: ${why}` : ''})`);
+    }
+  }
 }
 
 /** Throws 403 (OperationOutcome `forbidden`) unless the granted scopes allow the request. */
 export function assertAllowed(auth: AuthContext, request: AccessRequest, where = ''): void {
-  for (const { type, permission } of requiredPermissions(request)) {
-    const ok = type === '*' ? auth.scopes.allowsAllTypes(permission) : auth.scopes.allows(type, permission);
-    if (!ok) {
-      const what = type === '*' ? 'every resource type' : type;
-      throw forbidden(`${where}The access token's scopes do not allow ${request.interaction} on ${what} (needs system/${type}.${permission})`);
-    }
-  }
+  // The interaction's own scope first: a client without it learns nothing from how its parameters parse.
+  check(auth, request, ownPermissions(request), where);
+  check(auth, request, requiredPermissions(request), where);
 }
 
 const CONTEXTS_MAX = 10_000;
@@ -132,20 +175,37 @@ export class Authenticator {
 }
 
 /** A transaction/batch entry's interaction (src/fhir/bundle-service.ts EntryAccess). */
-export function bundleEntryAccess(entry: { method: string; type: string; id?: string; versionId?: string; conditional: boolean; query?: URLSearchParams }): AccessRequest {
+export function bundleEntryAccess(entry: {
+  method: string;
+  type: string;
+  id?: string;
+  versionId?: string;
+  conditional: boolean;
+  query?: URLSearchParams;
+  ifNoneExist?: string;
+  conditionalReferences?: string[];
+}): AccessRequest {
   const { type, conditional } = entry;
+  const criteria: { type: string; query: string | URLSearchParams }[] = [];
+  if (entry.method !== 'GET' && entry.method !== 'HEAD' && entry.query) criteria.push({ type, query: entry.query });
+  if (entry.method === 'POST' && entry.ifNoneExist !== undefined) criteria.push({ type, query: entry.ifNoneExist });
+  for (const ref of entry.conditionalReferences ?? []) {
+    const at = ref.indexOf('?');
+    criteria.push({ type: ref.slice(0, at), query: ref.slice(at + 1) });
+  }
+  const extra = criteria.length ? { criteria } : {};
   switch (entry.method) {
     case 'GET':
     case 'HEAD':
       if (entry.id === undefined) return { interaction: 'search-type', type, ...(entry.query ? { query: entry.query } : {}) };
       return { interaction: entry.versionId === undefined ? 'read' : 'vread', type };
     case 'POST':
-      return { interaction: 'create', type, conditional };
+      return { interaction: 'create', type, conditional, ...extra };
     case 'PUT':
-      return { interaction: 'update', type, conditional };
+      return { interaction: 'update', type, conditional, ...extra };
     case 'PATCH':
-      return { interaction: 'patch', type, conditional };
+      return { interaction: 'patch', type, conditional, ...extra };
     default:
-      return { interaction: 'delete', type, conditional };
+      return { interaction: 'delete', type, conditional, ...extra };
   }
 }
