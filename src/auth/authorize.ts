@@ -112,19 +112,24 @@ function ownPermissions(request: AccessRequest): Required[] {
   return out;
 }
 
+/** What the request's search parameters and conditional criteria reach beyond its own type. */
+function reachPermissions(request: AccessRequest): Required[] {
+  const { interaction } = request;
+  const out: Required[] = [];
+  if (request.query && (interaction === 'search-type' || interaction === 'search-system')) {
+    out.push(...searchReach(interaction === 'search-type' ? request.type : undefined, request.query, request.strict));
+  }
+  for (const c of request.criteria ?? []) out.push(...criteriaReach(c));
+  return out;
+}
+
 /**
  * What an access request needs, as (type or '*', permission) pairs: the interaction's own first, then
  * what its search parameters and conditional criteria reach. Parsing the parameters may throw the
  * search's own 400 for a malformed one.
  */
 export function requiredPermissions(request: AccessRequest): Required[] {
-  const { interaction } = request;
-  const out = ownPermissions(request);
-  if (request.query && (interaction === 'search-type' || interaction === 'search-system')) {
-    out.push(...searchReach(interaction === 'search-type' ? request.type : undefined, request.query, request.strict));
-  }
-  for (const c of request.criteria ?? []) out.push(...criteriaReach(c));
-  return out;
+  return [...ownPermissions(request), ...reachPermissions(request)];
 }
 
 function check(auth: AuthContext, request: AccessRequest, required: Required[], where: string): void {
@@ -141,35 +146,66 @@ function check(auth: AuthContext, request: AccessRequest, required: Required[], 
 export function assertAllowed(auth: AuthContext, request: AccessRequest, where = ''): void {
   // The interaction's own scope first: a client without it learns nothing from how its parameters parse.
   check(auth, request, ownPermissions(request), where);
-  check(auth, request, requiredPermissions(request), where);
+  if (request.query || request.criteria) check(auth, request, reachPermissions(request), where);
 }
 
-const CONTEXTS_MAX = 10_000;
+/** Tokens remembered at most (a token is ~1 KB; the oldest is forgotten first). */
+const SESSIONS_MAX = 10_000;
+const BEARER = /^Bearer\s+([A-Za-z0-9\-_.~+/]+=*)\s*$/i;
+
+interface Session {
+  client: RegisteredClient;
+  context: AuthContext;
+  /** The token's exp, in ms. */
+  expiresAt: number;
+}
 
 export class Authenticator {
-  /** The context built for a token, valid while the registry returns the same (cached) client object. */
-  private readonly contexts = new Map<string, { client: RegisteredClient; context: AuthContext }>();
+  /**
+   * A verified token's context until the token expires, keyed by the token text: a client reuses its
+   * token for every request of its 5 minutes, so the signature is checked and the scopes intersected
+   * once. An entry is used only while the registry's cache still holds the same client object, which
+   * every change to the client (disable, scopes, organization, keys) replaces on every instance.
+   */
+  private readonly sessions = new Map<string, Session>();
 
   constructor(
     private readonly tokens: AccessTokens,
     private readonly registry: ClientRegistry,
   ) {}
 
-  /** The request's AuthContext from its Authorization header, or a 401 FhirError. */
-  async authenticate(authorization: string | undefined): Promise<AuthContext> {
-    const m = /^Bearer\s+([A-Za-z0-9\-_.~+/]+=*)\s*$/i.exec(authorization ?? '');
+  /**
+   * The request's AuthContext from its Authorization header, or a 401 FhirError. Synchronous (no
+   * promise) when the token was seen before and nothing about its client changed: the common case.
+   */
+  authenticate(authorization: string | undefined, now = Date.now()): AuthContext | Promise<AuthContext> {
+    const m = BEARER.exec(authorization ?? '');
     if (!m) throw unauthorized(authorization ? 'The Authorization header is not a Bearer token' : 'An access token is required (Authorization: Bearer ...)');
-    const claims = await this.tokens.verify(m[1]!);
+    const token = m[1]!;
+    const known = this.sessions.get(token);
+    if (known) {
+      if (known.expiresAt <= now) {
+        this.sessions.delete(token);
+        throw unauthorized('The access token is not valid or has expired');
+      }
+      if (this.registry.cached?.(known.context.clientId) === known.client) return known.context;
+    }
+    return this.authenticateSlow(token, now);
+  }
+
+  private async authenticateSlow(token: string, now: number): Promise<AuthContext> {
+    const claims = await this.tokens.verify(token, now);
     if (!claims) throw unauthorized('The access token is not valid or has expired');
     const client = await this.registry.get(claims.clientId);
     if (!client?.enabled) throw unauthorized('The access token is not valid or has expired');
     if ((client.organization ?? undefined) !== claims.organization) throw unauthorized('The access token is not valid or has expired');
-    const memo = this.contexts.get(m[1]!);
-    if (memo?.client === client) return memo.context;
+    const known = this.sessions.get(token);
+    if (known?.client === client) return known.context;
     const scopes = grantScopes(claims.scope, ScopeSet.parse(client.scopes));
     const context = { clientId: client.clientId, scopes, ...(client.organization ? { organization: client.organization } : {}) };
-    if (this.contexts.size >= CONTEXTS_MAX) this.contexts.clear();
-    this.contexts.set(m[1]!, { client, context });
+    this.sessions.delete(token);
+    if (this.sessions.size >= SESSIONS_MAX) this.sessions.delete(this.sessions.keys().next().value!);
+    this.sessions.set(token, { client, context, expiresAt: claims.expiresAt * 1000 });
     return context;
   }
 }
