@@ -179,10 +179,12 @@ export class Authenticator {
    * promise) when the token was seen before and nothing about its client changed: the common case.
    */
   authenticate(authorization: string | undefined, now = Date.now()): AuthContext | Promise<AuthContext> {
-    const m = BEARER.exec(authorization ?? '');
-    if (!m) throw unauthorized(authorization ? 'The Authorization header is not a Bearer token' : 'An access token is required (Authorization: Bearer ...)');
-    const token = m[1]!;
-    const known = this.sessions.get(token);
+    // A remembered token was well-formed when first seen: the exact-prefix lookup skips the regex.
+    const remembered = authorization?.startsWith('Bearer ') ? this.sessions.get(authorization.slice(7)) : undefined;
+    const m = remembered ? undefined : BEARER.exec(authorization ?? '');
+    if (!remembered && !m) throw unauthorized(authorization ? 'The Authorization header is not a Bearer token' : 'An access token is required (Authorization: Bearer ...)');
+    const token = m ? m[1]! : authorization!.slice(7);
+    const known = remembered ?? this.sessions.get(token);
     if (known) {
       if (known.expiresAt <= now) {
         this.sessions.delete(token);
