@@ -1,7 +1,8 @@
 // Per-request authentication (bearer access token -> AuthContext) and the scope check of each FHIR
-// interaction. The client is looked up on every request (one primary-key read), so disabling a client,
-// narrowing its scopes or moving it to another organization takes effect at once, not when its tokens
-// expire; the token's scopes are intersected with what is registered now.
+// interaction, including every type its search parameters and conditional criteria reach (ADR 0010).
+// The client is checked on every request against the registry's cache, which every change empties on
+// every instance, so disabling a client, narrowing its scopes or moving it to another organization takes
+// effect at once, not when its tokens expire; the token's scopes are intersected with what is registered now.
 import { FhirError, issue } from '../fhir/outcome.js';
 import type { AccessTokens } from './access-tokens.js';
 import type { ClientRegistry, RegisteredClient } from './clients.js';
