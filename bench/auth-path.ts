@@ -50,4 +50,4 @@ const read = await perCall('scope check of a read', iterations, () => assertAllo
 const query = new URLSearchParams('subject:Patient.name=x&_include=Observation:subject:Patient');
 const chained = await perCall('scope check of a chained search with _include (parses the reaching parameters)', iterations / 10, () => assertAllowed(context, { interaction: 'search-type', type: 'Observation', query }));
 
-process.stdout.write(['## auth path (in process)', '', '```sh', `npx tsx bench/auth-path.ts --iterations ${iterations}`, '```', '', '| step | per call |', '|---|---|', cold, warm, read, chained, ''].join('\n'));
+process.stdout.write(['## auth path (in process)', '', '```sh', `npx tsx bench/auth-path.ts --iterations ${iterations}`, '```', '', '| step | per call |', '|---|---|', cold, warm, read, chained, ''].join('\n') + '\n');
