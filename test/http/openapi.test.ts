@@ -80,12 +80,19 @@ describe('OpenAPI with authentication on', () => {
       const names = new Set((doc.paths[`/${r.type}`]!.get!.parameters ?? []).map((p) => (p.$ref ? (doc.components.parameters[p.$ref.split('/').pop()!] as { name: string }).name : p.name)));
       for (const p of r.searchParam ?? []) expect(names.has(p.name), `${r.type}?${p.name}`).toBe(true);
     }
-    for (const item of Object.values(doc.paths)) {
+    const resolve = (p: { name?: string; in?: string; $ref?: string }) => (p.$ref ? (doc.components.parameters[p.$ref.split('/').pop()!] as { name: string; in: string }) : p);
+    for (const [path, item] of Object.entries(doc.paths)) {
+      const templated = [...path.matchAll(/\{([^}]+)\}/g)].map((m) => m[1]!);
       for (const [method, op] of Object.entries(item)) {
         if (method === 'servers') continue;
-        const id = (op as { operationId?: string }).operationId!;
-        expect(operationIds.has(id), `duplicate operationId ${id}`).toBe(false);
-        operationIds.add(id);
+        const o = op as { operationId?: string; parameters?: { name?: string; in?: string; $ref?: string }[] };
+        expect(operationIds.has(o.operationId!), `duplicate operationId ${o.operationId}`).toBe(false);
+        operationIds.add(o.operationId!);
+        // OpenAPI: every path template has its path parameter; (name, in) pairs are unique per operation.
+        const params = (o.parameters ?? []).map(resolve);
+        for (const t of templated) expect(params.some((p) => p.name === t && p.in === 'path'), `${method} ${path} {${t}}`).toBe(true);
+        const keys = params.map((p) => `${p.in}:${p.name}`);
+        expect(new Set(keys).size, `${method} ${path} parameters`).toBe(keys.length);
       }
     }
     // Profiles (in each type's tag) and system interactions.
