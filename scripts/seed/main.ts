@@ -11,6 +11,7 @@
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { Bundle, OperationOutcome, Resource } from '@medplum/fhirtypes';
+import type { ClientAdmin } from '../../src/auth/clients.js';
 import type { ScenarioName, SeedBundle } from './fhir.js';
 import { SEED_IDENTIFIER_SYSTEM } from './fhir.js';
 import { registerCommand, registerSeedClients, type SeededOrganization } from './clients.js';
@@ -213,7 +214,7 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv = proces
   return { scenarios: scenarios as ScenarioName[], url, ...(token ? { token } : {}), ...(id && secret ? { client: { id, secret } } : {}), ...(registerClients ? { registerClients } : {}) };
 }
 
-export async function main(argv: string[]): Promise<number> {
+export async function main(argv: string[], openClients: OpenClientAdmin = openConfiguredClients): Promise<number> {
   let options: CommandLine;
   try {
     options = parseCommandLine(argv);
@@ -227,7 +228,7 @@ export async function main(argv: string[]): Promise<number> {
     for (const scenario of options.scenarios) {
       for (const org of (await seed(options.url, scenario, (line) => console.log(line), token)).organizations) organizations.set(org.key, org);
     }
-    await clientsForOrganizations([...organizations.values()], options, (line) => console.log(line));
+    await clientsForOrganizations([...organizations.values()], options, (line) => console.log(line), openClients);
     return 0;
   } catch (err) {
     console.error(err instanceof SeedError ? err.message : err);
@@ -235,31 +236,47 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-/**
- * With --register-clients, registers a client per seeded organization in the database the server uses
- * (PostgreSQL: DATABASE_URL; the embedded store admits one process, the running server). Otherwise, or
- * with the embedded store, prints the commands that register them.
- */
-async function clientsForOrganizations(organizations: SeededOrganization[], options: CommandLine, log: Log): Promise<void> {
-  if (organizations.length === 0) return;
+/** The client registry of the server's database, when the seed may open it (PostgreSQL). */
+export type OpenClientAdmin = () => Promise<{ admin: ClientAdmin; close(): Promise<void> } | undefined>;
+
+/** PostgreSQL (DATABASE_URL): the server's database; the embedded store is held by the running server. */
+const openConfiguredClients: OpenClientAdmin = async () => {
   const { loadConfig } = await import('../../src/config.js');
   const config = loadConfig();
-  if (options.registerClients && config.databaseUrl) {
-    const { openDatabase } = await import('../../src/storage/open.js');
-    const { migrate } = await import('../../src/storage/migrate.js');
-    const { ClientStore } = await import('../../src/storage/auth-store.js');
-    const db = await openDatabase(config);
-    try {
-      await migrate(db);
-      log(`clients of the seeded organizations (client id, organization, name):`);
-      await registerSeedClients(organizations, new ClientStore(db), options.registerClients.file, log);
-    } finally {
-      await db.close();
-    }
-    return;
+  if (!config.databaseUrl) return undefined;
+  const { openDatabase } = await import('../../src/storage/open.js');
+  const { migrate } = await import('../../src/storage/migrate.js');
+  const { ClientStore } = await import('../../src/storage/auth-store.js');
+  const db = await openDatabase(config);
+  try {
+    await migrate(db);
+  } catch (err) {
+    await db.close();
+    throw err;
   }
-  if (options.registerClients) log('--register-clients needs DATABASE_URL: the embedded store is held by the running server.');
-  log(`to act as a seeded organization, register its client${config.databaseUrl ? ' (or rerun with --register-clients)' : ' with the server stopped'}:`);
+  return { admin: new ClientStore(db), close: () => db.close() };
+};
+
+/**
+ * With --register-clients, registers a client per seeded organization in the server's database.
+ * Otherwise, or when the database cannot be opened from here, prints the commands that register them.
+ */
+async function clientsForOrganizations(organizations: SeededOrganization[], options: CommandLine, log: Log, open: OpenClientAdmin): Promise<void> {
+  if (organizations.length === 0) return;
+  if (options.registerClients) {
+    const clients = await open();
+    if (clients) {
+      try {
+        log('clients of the seeded organizations (client id, organization, name):');
+        await registerSeedClients(organizations, clients.admin, options.registerClients.file, log);
+      } finally {
+        await clients.close();
+      }
+      return;
+    }
+    log('--register-clients needs DATABASE_URL: the embedded store is held by the running server.');
+  }
+  log('to act as a seeded organization, register its client (embedded store: with the server stopped; PostgreSQL: or rerun with --register-clients):');
   for (const org of organizations) log(`  ${registerCommand(org)}    # ${org.name}`);
 }
 

@@ -78,3 +78,29 @@ it('takes --register-clients with an optional --clients-file', () => {
   expect(parseCommandLine(['--scenario', 'ny', '--register-clients', '--clients-file', 'x.json'], {}).registerClients).toEqual({ file: 'x.json' });
   expect(() => parseCommandLine(['--scenario', 'ny', '--clients-file', 'x.json'], {})).toThrow(/--register-clients/);
 });
+
+it('npm run seed --register-clients registers the clients in the server database and prints no secret', async () => {
+  const log = vi.spyOn(console, 'log').mockImplementation(() => undefined);
+  const error = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+  const dir = await mkdtemp(join(tmpdir(), 'concord-seed-'));
+  try {
+    const file = join(dir, 'clients.json');
+    const open = () => Promise.resolve({ admin: server.clients!, close: () => Promise.resolve() });
+    expect(await main(['--scenario', 'ma', '--url', url, '--client-id', 'seeder', '--client-secret', 'seed-secret', '--register-clients', '--clients-file', file], open)).toBe(0);
+    const stored = JSON.parse(await readFile(file, 'utf8')) as SeedClientCredentials[];
+    expect(stored).toHaveLength(5);
+    const output = log.mock.calls.flat().join('\n');
+    for (const c of stored) {
+      expect(output).toContain(c.clientId);
+      expect(output).not.toContain(c.clientSecret);
+    }
+    // Without a database to open, it says so and prints the commands instead.
+    log.mockClear();
+    expect(await main(['--scenario', 'ma', '--url', url, '--client-id', 'seeder', '--client-secret', 'seed-secret', '--register-clients', '--clients-file', join(dir, 'none.json')], () => Promise.resolve(undefined))).toBe(0);
+    expect(log.mock.calls.flat().join('\n')).toContain('--register-clients needs DATABASE_URL');
+  } finally {
+    log.mockRestore();
+    error.mockRestore();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
