@@ -20,7 +20,7 @@ const f = flags(process.argv.slice(2));
 const duration = f.num('duration', 10, 1, true);
 const connections = f.num('connections', 10, 1, true);
 const tokenCount = f.num('tokens', 200, 10, true);
-const rounds = f.num('rounds', 2, 1, true);
+const rounds = f.num('rounds', 5, 1, true);
 
 const ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 /** The reads run as an organization's client, so each one passes the member visibility check. */
@@ -47,6 +47,12 @@ async function readThroughput(base: string, id: string, headers: Record<string, 
     requests: [{ method: 'GET', path: `/fhir/Patient/${id}`, headers }],
   });
   return { reqPerSec: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, non2xx: result.non2xx };
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 async function main(): Promise<void> {
@@ -114,8 +120,11 @@ async function main(): Promise<void> {
     await readThroughput(off.base, idOff, {});
     const results: { round: number; on: Awaited<ReturnType<typeof readThroughput>>; off: Awaited<ReturnType<typeof readThroughput>> }[] = [];
     for (let round = 1; round <= rounds; round++) {
-      const offRun = await readThroughput(off.base, idOff, {});
-      const onRun = await readThroughput(on.base, idOn, auth);
+      // Alternating which goes first spreads a drift in background load over both.
+      const offFirst = round % 2 === 1;
+      const first = offFirst ? await readThroughput(off.base, idOff, {}) : await readThroughput(on.base, idOn, auth);
+      const second = offFirst ? await readThroughput(on.base, idOn, auth) : await readThroughput(off.base, idOff, {});
+      const [offRun, onRun] = offFirst ? [first, second] : [second, first];
       results.push({ round, on: onRun, off: offRun });
     }
     const pg = await postgresVersion(databaseUrl);
@@ -134,6 +143,8 @@ async function main(): Promise<void> {
         (r) =>
           `| ${r.round} | ${r.off.reqPerSec.toFixed(0)} | ${r.on.reqPerSec.toFixed(0)} | ${((100 * r.on.reqPerSec) / r.off.reqPerSec).toFixed(0)} % | ${r.off.p50}/${r.off.p99} | ${r.on.p50}/${r.on.p99} | ${r.off.non2xx + r.on.non2xx} |`,
       ),
+      '',
+      `Median on/off over the rounds: ${median(results.map((r) => (100 * r.on.reqPerSec) / r.off.reqPerSec)).toFixed(0)} % (the rounds alternate so that load from elsewhere falls on both).`,
       '',
       `Token issue, ${tokenCount} sequential requests each:`,
       '',

@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import { BundleService } from './fhir/bundle-service.js';
 import { buildCapabilityStatement } from './fhir/capability.js';
+import { buildOpenApi } from './fhir/openapi.js';
 import { CoordinationChecker } from './fhir/coordination-checker.js';
 import { bundleGetHandler } from './fhir/get-dispatch.js';
 import { SearchService } from './fhir/search-service.js';
@@ -157,6 +158,8 @@ export async function createServer(config: Config, logger: Logger | false, datab
     maxJsonDepth: config.maxJsonDepth,
     ...(auth ? { auth: auth.services } : {}),
     security: { corsOrigins: config.auth.corsOrigins, rateLimitPerMinute: config.auth.rateLimitPerMinute },
+    // Relative to whatever host the client used, unless BASE_URL fixes it.
+    openApi: () => buildOpenApi(capability(config.baseUrl ?? '/fhir'), config.baseUrl ?? '/fhir'),
   });
   return {
     app,

@@ -10,8 +10,11 @@
 // seed again changes nothing. A rejected Bundle prints the server's OperationOutcome and exits non-zero.
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import type { Bundle, OperationOutcome } from '@medplum/fhirtypes';
+import type { Bundle, OperationOutcome, Resource } from '@medplum/fhirtypes';
+import type { ClientAdmin } from '../../src/auth/clients.js';
 import type { ScenarioName, SeedBundle } from './fhir.js';
+import { SEED_IDENTIFIER_SYSTEM } from './fhir.js';
+import { registerCommand, registerSeedClients, type SeededOrganization } from './clients.js';
 import { maScenario } from './scenarios/ma.js';
 import { mnScenario } from './scenarios/mn.js';
 import { nyScenario } from './scenarios/ny.js';
@@ -30,6 +33,8 @@ export interface SeedResult {
   existing: number;
   /** Resources posted per type. */
   byType: Record<string, number>;
+  /** The Organizations loaded (created or already present), with their server ids. */
+  organizations: SeededOrganization[];
 }
 
 /** A Bundle the server refused (or a server that could not be reached), with its diagnostics. */
@@ -78,7 +83,7 @@ export async function fetchToken(url: string, clientId: string, clientSecret: st
 /** Posts the given Bundles in order under a scenario's name (seed() with the scenario's own Bundles). */
 export async function load(url: string, scenario: string, bundles: SeedBundle[], log: Log = console.log, token?: string): Promise<SeedResult> {
   const base = url.replace(/\/+$/, '');
-  const result: SeedResult = { scenario, bundles: bundles.length, resources: 0, created: 0, existing: 0, byType: {} };
+  const result: SeedResult = { scenario, bundles: bundles.length, resources: 0, created: 0, existing: 0, byType: {}, organizations: [] };
   log(`[${scenario}] seeding ${base}: ${bundles.length} bundles, ${countEntries(bundles)} resources`);
   for (const [i, { label, bundle }] of bundles.entries()) {
     const response = await post(base, bundle, `[${scenario}] bundle ${i + 1}/${bundles.length} (${label})`, log, token);
@@ -86,8 +91,10 @@ export async function load(url: string, scenario: string, bundles: SeedBundle[],
     const created = statuses.filter((s) => s.startsWith('201')).length;
     result.created += created;
     result.existing += statuses.length - created;
-    for (const e of bundle.entry ?? []) {
+    for (const [j, e] of (bundle.entry ?? []).entries()) {
       const type = e.resource?.resourceType ?? '?';
+      const org = organizationOf(e.resource, response.entry?.[j]?.fullUrl);
+      if (org) result.organizations.push(org);
       result.byType[type] = (result.byType[type] ?? 0) + 1;
       result.resources++;
     }
@@ -139,6 +146,14 @@ export function describeOutcome(outcome: OperationOutcome | undefined): string[]
   });
 }
 
+/** The seeded Organization behind a response entry's fullUrl (`.../Organization/<id>`). */
+function organizationOf(resource: Resource | undefined, fullUrl: string | undefined): SeededOrganization | undefined {
+  if (resource?.resourceType !== 'Organization' || !fullUrl) return undefined;
+  const id = /\/Organization\/([A-Za-z0-9\-.]{1,64})$/.exec(fullUrl)?.[1];
+  const key = resource.identifier?.find((i) => i.system === SEED_IDENTIFIER_SYSTEM)?.value;
+  return id && key ? { id, key, name: resource.name ?? key } : undefined;
+}
+
 function countEntries(bundles: SeedBundle[]): number {
   return bundles.reduce((n, b) => n + (b.bundle.entry?.length ?? 0), 0);
 }
@@ -152,13 +167,17 @@ function describeTypes(byType: Record<string, number>): string {
 // ---- command line ---------------------------------------------------------------------------------------
 
 const USAGE =
-  'usage: npm run seed -- --scenario ny|ma|mn|all [--url http://localhost:8080/fhir] [--token <access token> | --client-id <id> --client-secret <secret>]';
+  'usage: npm run seed -- --scenario ny|ma|mn|all [--url http://localhost:8080/fhir] [--token <access token> | --client-id <id> --client-secret <secret>] [--register-clients [--clients-file seed-clients.json]]';
+
+export const DEFAULT_CLIENTS_FILE = 'seed-clients.json';
 
 export interface CommandLine {
   scenarios: ScenarioName[];
   url: string;
   token?: string;
   client?: { id: string; secret: string };
+  /** Register one client per seeded organization in the database (DATABASE_URL), secrets to this file. */
+  registerClients?: { file: string };
 }
 
 export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv = process.env): CommandLine {
@@ -170,6 +189,8 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv = proces
       token: { type: 'string' },
       'client-id': { type: 'string' },
       'client-secret': { type: 'string' },
+      'register-clients': { type: 'boolean' },
+      'clients-file': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -188,10 +209,12 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv = proces
   const id = values['client-id'] ?? (env.CONCORD_CLIENT_ID || undefined);
   const secret = values['client-secret'] ?? (env.CONCORD_CLIENT_SECRET || undefined);
   if (Boolean(id) !== Boolean(secret)) throw new SeedError(`give both --client-id and --client-secret (or CONCORD_CLIENT_ID and CONCORD_CLIENT_SECRET)\n${USAGE}`);
-  return { scenarios: scenarios as ScenarioName[], url, ...(token ? { token } : {}), ...(id && secret ? { client: { id, secret } } : {}) };
+  if (values['clients-file'] && !values['register-clients']) throw new SeedError(`--clients-file goes with --register-clients\n${USAGE}`);
+  const registerClients = values['register-clients'] ? { file: values['clients-file'] ?? DEFAULT_CLIENTS_FILE } : undefined;
+  return { scenarios: scenarios as ScenarioName[], url, ...(token ? { token } : {}), ...(id && secret ? { client: { id, secret } } : {}), ...(registerClients ? { registerClients } : {}) };
 }
 
-export async function main(argv: string[]): Promise<number> {
+export async function main(argv: string[], openClients: OpenClientAdmin = openConfiguredClients): Promise<number> {
   let options: CommandLine;
   try {
     options = parseCommandLine(argv);
@@ -201,12 +224,60 @@ export async function main(argv: string[]): Promise<number> {
   }
   try {
     const token = options.token ?? (options.client ? await fetchToken(options.url, options.client.id, options.client.secret) : undefined);
-    for (const scenario of options.scenarios) await seed(options.url, scenario, (line) => console.log(line), token);
+    const organizations = new Map<string, SeededOrganization>();
+    for (const scenario of options.scenarios) {
+      for (const org of (await seed(options.url, scenario, (line) => console.log(line), token)).organizations) organizations.set(org.key, org);
+    }
+    await clientsForOrganizations([...organizations.values()], options, (line) => console.log(line), openClients);
     return 0;
   } catch (err) {
     console.error(err instanceof SeedError ? err.message : err);
     return 1;
   }
+}
+
+/** The client registry of the server's database, when the seed may open it (PostgreSQL). */
+export type OpenClientAdmin = () => Promise<{ admin: ClientAdmin; close(): Promise<void> } | undefined>;
+
+/** PostgreSQL (DATABASE_URL): the server's database; the embedded store is held by the running server. */
+const openConfiguredClients: OpenClientAdmin = async () => {
+  const { loadConfig } = await import('../../src/config.js');
+  const config = loadConfig();
+  if (!config.databaseUrl) return undefined;
+  const { openDatabase } = await import('../../src/storage/open.js');
+  const { migrate } = await import('../../src/storage/migrate.js');
+  const { ClientStore } = await import('../../src/storage/auth-store.js');
+  const db = await openDatabase(config);
+  try {
+    await migrate(db);
+  } catch (err) {
+    await db.close();
+    throw err;
+  }
+  return { admin: new ClientStore(db), close: () => db.close() };
+};
+
+/**
+ * With --register-clients, registers a client per seeded organization in the server's database.
+ * Otherwise, or when the database cannot be opened from here, prints the commands that register them.
+ */
+async function clientsForOrganizations(organizations: SeededOrganization[], options: CommandLine, log: Log, open: OpenClientAdmin): Promise<void> {
+  if (organizations.length === 0) return;
+  if (options.registerClients) {
+    const clients = await open();
+    if (clients) {
+      try {
+        log('clients of the seeded organizations (client id, organization, name):');
+        await registerSeedClients(organizations, clients.admin, options.registerClients.file, log);
+      } finally {
+        await clients.close();
+      }
+      return;
+    }
+    log('--register-clients needs DATABASE_URL: the embedded store is held by the running server.');
+  }
+  log('to act as a seeded organization, register its client (embedded store: with the server stopped; PostgreSQL: or rerun with --register-clients):');
+  for (const org of organizations) log(`  ${registerCommand(org)}    # ${org.name}`);
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

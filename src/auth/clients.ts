@@ -17,6 +17,11 @@ export interface RegisteredClient {
 
 export interface ClientRegistry {
   get(clientId: string): Promise<RegisteredClient | undefined>;
+  /**
+   * The cached registration, synchronously: undefined when not cached (or no cache can be trusted now),
+   * null when cached as absent. The object is replaced, never mutated, when the client changes.
+   */
+  cached?(clientId: string): RegisteredClient | null | undefined;
 }
 
 /** What the command line manages. */

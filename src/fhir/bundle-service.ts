@@ -47,9 +47,26 @@ export interface EntryAccess {
   /** Search criteria (a search, or a conditional update/delete) or If-None-Exist (conditional create). */
   conditional: boolean;
   query?: URLSearchParams;
+  ifNoneExist?: string;
+  /** `Type?criteria` references in the entry's resource (resolved by searching Type in a transaction). */
+  conditionalReferences?: string[];
+}
+
+const CONDITIONAL_REFERENCE = /^[A-Z][A-Za-z]+\?/;
+
+function conditionalReferencesOf(resource: Resource | undefined): string[] {
+  const refs = new Set<string>();
+  if (resource) {
+    replaceReferences(resource, (ref) => {
+      if (CONDITIONAL_REFERENCE.test(ref)) refs.add(ref);
+      return undefined;
+    });
+  }
+  return [...refs];
 }
 
 function accessOf(e: ParsedEntry): EntryAccess {
+  const conditionalReferences = conditionalReferencesOf(e.resource);
   return {
     index: e.index,
     method: e.method,
@@ -58,6 +75,8 @@ function accessOf(e: ParsedEntry): EntryAccess {
     ...(e.versionId === undefined ? {} : { versionId: e.versionId }),
     conditional: e.query !== undefined || e.ifNoneExist !== undefined,
     ...(e.query ? { query: e.query } : {}),
+    ...(e.ifNoneExist === undefined ? {} : { ifNoneExist: e.ifNoneExist }),
+    ...(conditionalReferences.length ? { conditionalReferences } : {}),
   };
 }
 
@@ -204,7 +223,7 @@ export class BundleService {
     const conditional = new Map<string, string>();
     const pending: string[] = [];
     replaceReferences(entry.resource!, (ref) => {
-      if (/^[A-Z][A-Za-z]+\?/.test(ref)) pending.push(ref);
+      if (CONDITIONAL_REFERENCE.test(ref)) pending.push(ref);
       return undefined;
     });
     for (const ref of pending) {

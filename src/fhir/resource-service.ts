@@ -19,6 +19,7 @@ import {
 } from './outcome.js';
 import type { HistoryPage, HistoryQuery, Repository, StoredVersion, WriteMethod, WriteTx } from './repository.js';
 import { assertJsonHasNoNul, assertQueryHasNoNul } from './hostile-input.js';
+import { criteriaText } from './search/criteria.js';
 import { assertSearchLimits, DEFAULT_SEARCH_LIMITS, type SearchLimits } from './search/limits.js';
 import { CommitLog } from './commit-log.js';
 import { ownedConformanceResource } from './owned-conformance.js';
@@ -517,7 +518,7 @@ function checkIfMatch(current: StoredVersion | undefined, ifMatch: number | unde
 
 /** Conditional interactions need at least one criterion; the parameters are sorted so the lock key is stable. */
 function conditionalQuery(raw: string, what: string, limits: SearchLimits): URLSearchParams {
-  const q = new URLSearchParams(raw.startsWith('?') ? raw.slice(1) : raw.replace(/^[A-Za-z]+\?/, ''));
+  const q = new URLSearchParams(criteriaText(raw));
   if ([...q.keys()].length === 0) throw badRequest(`${what} needs search criteria`);
   // Before any SQL: a NUL would fail in PostgreSQL (500), an oversized query would run for minutes.
   assertQueryHasNoNul(q, what);

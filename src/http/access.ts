@@ -2,7 +2,7 @@
 // the route pattern fastify matched, so a new route without an entry here is refused (403), not opened.
 import type { FastifyRequest } from 'fastify';
 import type { AccessRequest } from '../auth/authorize.js';
-import { header, searchParams } from './negotiation.js';
+import { header, preferences, searchParams } from './negotiation.js';
 
 /** Routes under /fhir anyone may call. */
 export const PUBLIC_ROUTES = new Set(['/fhir/metadata', '/fhir/.well-known/smart-configuration']);
@@ -46,20 +46,23 @@ export function accessRequestOf(request: Req): AccessRequest | 'bundle' | 'none'
   switch (key) {
     case 'GET /':
     case 'POST /_search':
-      return { interaction: 'search-system', types: typesOf(allParams(request)), query: allParams(request) };
+      return { interaction: 'search-system', types: typesOf(allParams(request)), query: allParams(request), strict: preferences(request).handling === 'strict' };
     case 'POST /':
       return 'bundle';
     case 'GET /_history':
       return { interaction: 'history-system' };
     case 'GET /:type':
     case 'POST /:type/_search':
-      return { interaction: 'search-type', type, query: allParams(request) };
-    case 'POST /:type':
-      return { interaction: 'create', type, conditional: header(request, 'if-none-exist') !== undefined };
+      return { interaction: 'search-type', type, query: allParams(request), strict: preferences(request).handling === 'strict' };
+    case 'POST /:type': {
+      const ifNoneExist = header(request, 'if-none-exist');
+      if (ifNoneExist === undefined || type === undefined) return { interaction: 'create', type, conditional: false };
+      return { interaction: 'create', type, conditional: true, criteria: [{ type, query: ifNoneExist }] };
+    }
     case 'PUT /:type':
-      return { interaction: 'update', type, conditional: true };
+      return { interaction: 'update', type, conditional: true, ...(type ? { criteria: [{ type, query: searchParams(request) }] } : {}) };
     case 'DELETE /:type':
-      return { interaction: 'delete', type, conditional: true };
+      return { interaction: 'delete', type, conditional: true, ...(type ? { criteria: [{ type, query: searchParams(request) }] } : {}) };
     case 'GET /:type/_history':
       return { interaction: 'history-type', type };
     case 'GET /:type/:id':

@@ -20,6 +20,7 @@ import { validateRoutes } from './routes/validate.js';
 import { registerSecurityHeaders, registerTrafficPolicy, type SecurityOptions } from './security.js';
 import type { Repository } from '../fhir/repository.js';
 import { stampArrival } from './arrival.js';
+import { docsRoutes } from './docs.js';
 
 export interface AppOptions {
   context: RouteContext;
@@ -30,6 +31,8 @@ export interface AppOptions {
   /** Absent when authentication is off (loopback only). */
   auth?: AuthServices;
   security: SecurityOptions;
+  /** Builds the OpenAPI document served at /fhir/openapi.json and /docs (on first request). */
+  openApi?: () => Record<string, unknown>;
 }
 
 export function buildApp(options: AppOptions): FastifyInstance {
@@ -51,6 +54,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
   registerErrorHandlers(app, { maxBodyBytes: options.maxBodyBytes });
   healthRoutes(app, options.repository);
   registerTrafficPolicy(app, options.security);
+  if (options.openApi) docsRoutes(app, options.openApi);
   const auth = options.auth;
   if (auth) {
     void app.register((root, _opts, done) => {

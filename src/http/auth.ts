@@ -38,9 +38,25 @@ export function decorateAuth(app: FastifyInstance): void {
 
 /** Hooks for the /fhir plugin: authenticate on request, check scopes once the body is parsed. */
 export function fhirAuthHooks(fhir: FastifyInstance, auth: AuthServices): void {
-  fhir.addHook('onRequest', async (request) => {
-    if (PUBLIC_ROUTES.has(request.routeOptions.url ?? '')) return;
-    request.auth = await auth.authenticator.authenticate(header(request, 'authorization'));
+  // Callback style: a known token authenticates without a promise (most requests).
+  fhir.addHook('onRequest', (request, _reply, done) => {
+    if (PUBLIC_ROUTES.has(request.routeOptions.url ?? '')) return done();
+    try {
+      const context = auth.authenticator.authenticate(header(request, 'authorization'));
+      if (!(context instanceof Promise)) {
+        request.auth = context;
+        return done();
+      }
+      context.then(
+        (c) => {
+          request.auth = c;
+          done();
+        },
+        (err: Error) => done(err),
+      );
+    } catch (err) {
+      done(err as Error);
+    }
   });
   fhir.addHook('preHandler', (request, _reply, done) => {
     const context = request.auth;

@@ -12,7 +12,7 @@ export interface SecurityOptions {
 }
 
 /** Responses that hold no health data and may be cached: the conformance documents. */
-const CACHEABLE_ROUTES = new Set(['/fhir/metadata', '/fhir/.well-known/smart-configuration']);
+const CACHEABLE_ROUTES = new Set(['/fhir/metadata', '/fhir/.well-known/smart-configuration', '/fhir/openapi.json']);
 
 /** Synchronous part: must run before any route is declared so the hooks apply to all of them. */
 export function registerSecurityHeaders(app: FastifyInstance): void {

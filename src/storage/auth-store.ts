@@ -89,6 +89,10 @@ export class ClientStore implements ClientAdmin {
     if (this.channel) await this.db.query('SELECT pg_notify($1, $2)', [this.channel, clientId]);
   }
 
+  cached(clientId: string): RegisteredClient | null | undefined {
+    return this.cacheEnabled ? this.cache.get(clientId) : undefined;
+  }
+
   async get(clientId: string): Promise<RegisteredClient | undefined> {
     if (this.cacheEnabled) {
       const hit = this.cache.get(clientId);

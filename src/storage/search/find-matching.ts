@@ -1,19 +1,15 @@
-// Conditional create/update/delete: ids of current resources matching a search query string. Parsed
-// strictly, because silently ignoring an unknown parameter would widen the match and, say, update or
-// delete the wrong resources.
-import { parseSearchRequest } from '../../fhir/search/parse.js';
+// Conditional create/update/delete: ids of current resources matching a search query string (parsed as
+// conditional criteria, src/fhir/search/criteria.ts).
+import { parseCriteria } from '../../fhir/search/criteria.js';
 import type { Queryable } from '../database.js';
 import { SqlParams } from './sql-params.js';
 import { filterSql } from './predicates.js';
 import type { AccessFilter } from '../../access/viewer.js';
 import { visibleSql } from '../member-access.js';
 
-const CONTROL = new Set(['_count', '_sort', '_include', '_revinclude', '_total', '_summary', '_elements', '_cursor', '_format', '_pretty']);
-
 /** With access, only resources the client may see match: the others answer as if they did not exist. */
 export async function findMatchingIds(tx: Queryable, resourceType: string, params: URLSearchParams, limit = 1000, access?: AccessFilter): Promise<string[]> {
-  const filtered: [string, string][] = [...params.entries()].filter(([k]) => !CONTROL.has(k.split(':')[0]!));
-  const { request } = parseSearchRequest(resourceType, filtered, { strict: true, maxCount: limit });
+  const request = parseCriteria(resourceType, params, limit);
   const p = new SqlParams();
   const conds = [`a.resource_type = ${p.add(resourceType)}`, 'NOT a.deleted', ...request.filters.map((f) => filterSql(f, 'a', p, access))];
   if (access) conds.push(visibleSql(access, 'a.members', p));
