@@ -1,6 +1,6 @@
 // Process entry point: `npm start`. Embedded PGlite when DATABASE_URL is unset.
 import { readFile } from 'node:fs/promises';
-import { BootstrapError, bootstrapClients, ensureLocalDevClient, localDevCommands, parseBootstrapFile } from './auth/bootstrap.js';
+import { BootstrapError, bootstrapClients, type BootstrapClient, ensureLocalDevClient, localDevCommands, parseBootstrapFile } from './auth/bootstrap.js';
 import { isLoopbackHost, loadConfig, type Config } from './config.js';
 import { createLogger } from './logger.js';
 import { createServer, type Server } from './server.js';
@@ -17,6 +17,18 @@ try {
   process.exit(1);
 }
 const logger = createLogger(config.logLevel);
+// The bootstrap file is checked before the store is opened: a bad file changes nothing.
+let wantedClients: BootstrapClient[] | undefined;
+if (config.auth.bootstrapClientsFile) {
+  const file = config.auth.bootstrapClientsFile;
+  try {
+    wantedClients = parseBootstrapFile(await readFile(file, 'utf8'), { loopback: isLoopbackHost(config.host) });
+  } catch (err) {
+    const reason = err instanceof BootstrapError ? err.message : (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : String(err);
+    logger.fatal(`CONCORD_BOOTSTRAP_CLIENTS (${file}): ${reason}`);
+    process.exit(1);
+  }
+}
 let server: Server;
 try {
   server = await createServer(config, logger);
@@ -25,15 +37,12 @@ try {
   else logger.fatal({ err }, 'start-up failed');
   process.exit(1);
 }
-if (server.clients && config.auth.bootstrapClientsFile) {
-  const file = config.auth.bootstrapClientsFile;
+if (server.clients && wantedClients) {
   try {
-    const wanted = parseBootstrapFile(await readFile(file, 'utf8'), { loopback: isLoopbackHost(config.host) });
-    const { added, updated } = await bootstrapClients(server.clients, wanted);
+    const { added, updated } = await bootstrapClients(server.clients, wantedClients);
     logger.info({ added, updated }, 'clients from CONCORD_BOOTSTRAP_CLIENTS registered');
   } catch (err) {
-    const reason = err instanceof BootstrapError ? err.message : (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : String(err);
-    logger.fatal(`CONCORD_BOOTSTRAP_CLIENTS (${file}): ${reason}`);
+    logger.fatal(`CONCORD_BOOTSTRAP_CLIENTS: ${err instanceof BootstrapError ? err.message : String(err)}`);
     await server.close();
     process.exit(1);
   }
