@@ -16,7 +16,7 @@ export interface Actor {
   organization?: string;
 }
 
-export const ADMIN: Actor = { key: 'admin', label: 'the administrative client (the state agency or the integration team)' };
+export const ADMIN: Actor = { key: 'admin', label: 'the administrative client' };
 
 export interface Request {
   name: string;
@@ -156,7 +156,7 @@ export const put = (resource: Resource): Pick<Request, 'method' | 'url' | 'body'
 /** The request that gets an access token with a client secret (client_secret_basic) for one actor. */
 export function tokenRequest(actor: Actor, why: string): Request {
   return {
-    name: `Get a token: ${actor.key}`,
+    name: `Get a token for ${actor.label}`,
     description: `${why}\n\nOAuth 2.0 client credentials (SMART Backend Services) with a client secret sent as HTTP Basic (\`{{${actor.key}ClientId}}\` / \`{{${actor.key}ClientSecret}}\`): the same exchange Postman's own OAuth 2.0 helper performs (Authorization tab → Get New Access Token). The token is kept in \`{{${actor.key}Token}}\`; it lives five minutes, so run this again when requests start answering 401.`,
     method: 'POST',
     url: '{{tokenUrl}}',
