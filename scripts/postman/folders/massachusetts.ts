@@ -55,6 +55,23 @@ function request(intent: string, options: { code: ReturnType<typeof hcpcs>; cate
   };
 }
 
+function acoTeam(withCp: boolean) {
+  return {
+    resourceType: 'CareTeam',
+    id: 'ma-brooks-team',
+    meta: TEAM_PROFILE,
+    status: 'active',
+    name: 'ACO care team',
+    subject: ref('Patient/ma-brooks'),
+    managingOrganization: [ref('Organization/ma-aco')],
+    period: { start: '2025-07-01' },
+    participant: [
+      { extension: [scope('medical')], member: ref('Practitioner/ma-reyes'), onBehalfOf: ref('Organization/ma-aco'), period: { start: '2025-07-01' } },
+      ...(withCp ? [{ extension: [scope('ltss-navigation')], member: ref('Practitioner/ma-walsh'), onBehalfOf: ref('Organization/ma-cp'), period: { start: '2026-04-01' } }] : []),
+    ],
+  };
+}
+
 const PERSONAL_CARE = hcpcs('T1019', 'Personal care services, per 15 minutes');
 
 export const massachusetts: Folder = {
@@ -96,17 +113,7 @@ export const massachusetts: Folder = {
       name: "ACO: its care team (medical care)",
       description: "The ACO's nurse coordinates Kevin's medical care (`medical` scope).",
       as: MA_ACO,
-      ...put({
-        resourceType: 'CareTeam',
-        id: 'ma-brooks-team',
-        meta: TEAM_PROFILE,
-        status: 'active',
-        name: 'ACO care team',
-        subject: ref('Patient/ma-brooks'),
-        managingOrganization: [ref('Organization/ma-aco')],
-        period: { start: '2025-07-01' },
-        participant: [{ extension: [scope('medical')], member: ref('Practitioner/ma-reyes'), onBehalfOf: ref('Organization/ma-aco'), period: { start: '2025-07-01' } }],
-      }),
+      ...put(acoTeam(false)),
       tests: [status(201)],
     },
     {
@@ -203,12 +210,20 @@ export const massachusetts: Folder = {
       tests: [test('404 with an OperationOutcome', `pm.response.to.have.status(404);`, json, `pm.expect(body.resourceType).to.eql('OperationOutcome');`)],
     },
     {
-      name: 'Community Partner: rejoining is refused (cp-opt-out)',
+      name: "ACO: adding the Community Partner to its team is refused (cp-opt-out)",
       description:
-        "The Community Partner tries to start supports again from 2026-04-01. While Kevin's opt-out is in force it cannot join his care teams or request services for him: refused with `cp-opt-out`, naming the opt-out Consent.",
-      as: MA_CP,
-      ...put(cpTeam('ma-brooks-cp-team-2026', { start: '2026-04-01' })),
-      tests: [refused('cp-opt-out', { expression: 'CareTeam.participant[0].onBehalfOf', diagnosticsInclude: ['Consent/ma-brooks-cp-optout'] })],
+        "A month later the ACO's nurse adds the Community Partner's navigator to the ACO's own team from 2026-04-01. While Kevin's opt-out is in force the Community Partner cannot join his care teams or request services for him: refused with `cp-opt-out`, naming the opt-out Consent.",
+      as: MA_ACO,
+      ...put(acoTeam(true)),
+      tests: [refused('cp-opt-out', { expression: 'CareTeam.participant[1].onBehalfOf', diagnosticsInclude: ['Consent/ma-brooks-cp-optout'] })],
+    },
+    {
+      name: "ACO: its team is unchanged",
+      description: 'The refused write stored nothing: the ACO\'s team is still version 1 with its nurse alone.',
+      as: MA_ACO,
+      method: 'GET',
+      url: 'CareTeam/ma-brooks-team',
+      tests: [status(200), test('version 1, one participant', json, `pm.expect(body.meta.versionId).to.eql('1');`, `pm.expect(body.participant).to.have.lengthOf(1);`)],
     },
     {
       name: "ACO: Kevin's opt-out on his record",
