@@ -90,6 +90,14 @@ export const transactionAll = (entryStatus: string, count: number): string =>
     `body.entry.forEach(function (e) { pm.expect(e.response.status).to.match(/^${entryStatus}/); });`,
   );
 
+/** A PUT that created the resource under the id it names: Location is version 1 of that URL. */
+export const createdHere = test(
+  'created under the id sent (Location, version 1)',
+  `pm.expect(pm.response.headers.get('Location')).to.include(pm.request.url.getPath() + '/_history/1');`,
+  json,
+  `pm.expect(pm.request.url.getPath()).to.match(new RegExp('/' + body.resourceType + '/' + body.id + '$'));`,
+);
+
 /** Stores body.id in a collection variable. */
 export const saveId = (variable: string): string =>
   test(`keeps the new id in {{${variable}}}`, json, `pm.expect(body.id).to.be.a('string');`, `pm.collectionVariables.set(${js(variable)}, body.id);`);

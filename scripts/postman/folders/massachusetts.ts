@@ -2,6 +2,7 @@
 // opts out of Community Partner supports.
 import {
   ADMIN,
+  createdHere,
   concept,
   enrolment,
   hcpcs,
@@ -114,14 +115,14 @@ export const massachusetts: Folder = {
       description: "The ACO's nurse coordinates Kevin's medical care (`medical` scope).",
       as: MA_ACO,
       ...put(acoTeam(false)),
-      tests: [status(201)],
+      tests: [status(201), createdHere],
     },
     {
       name: 'Community Partner: its LTSS navigation',
       description: "The Community Partner's navigator records what it coordinates for Kevin: LTSS navigation (`ltss-navigation`, the one scope of an LTSS CP).",
       as: MA_CP,
       ...put(cpTeam('ma-brooks-cp-team', { start: '2025-09-01' })),
-      tests: [status(201)],
+      tests: [status(201), createdHere],
     },
     {
       name: 'Community Partner: propose personal care',
@@ -198,7 +199,7 @@ export const massachusetts: Folder = {
           actor: [{ role: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-RoleClass', code: 'PROV' }] }, reference: ref('Organization/ma-cp') }],
         },
       }),
-      tests: [status(201)],
+      tests: [status(201), createdHere],
     },
     {
       name: "Community Partner: Kevin's care team is gone from its view (404)",

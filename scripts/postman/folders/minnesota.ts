@@ -2,6 +2,7 @@
 // and an SNBC member on a disability waiver whose county coordinates in its dual role.
 import {
   ADMIN,
+  createdHere,
   CONCORD,
   LEAD_ROLE,
   NUCC,
@@ -118,7 +119,7 @@ export const minnesota: Folder = {
       description: 'The MnCHOICES assessment and support plan: the basis of the lead designation.',
       as: MN_MCO,
       ...put(supportPlan('mn-johnson-support-plan', 'mn-johnson', 'MnCHOICES assessment and support plan, 2026-01-20')),
-      tests: [status(201)],
+      tests: [status(201), createdHere],
     },
     {
       name: 'MCO: a coordinator who is not a certified assessor is refused (coordinator-qualified)',
@@ -177,7 +178,7 @@ export const minnesota: Folder = {
       description: "The county case manager's assessment and support plan for Marcus.",
       as: MN_COUNTY,
       ...put(supportPlan('mn-olson-support-plan', 'mn-olson', 'MnCHOICES assessment and CADI support plan, 2026-01-28')),
-      tests: [status(201)],
+      tests: [status(201), createdHere],
     },
     {
       name: 'County: its dual role, led by a qualified social worker',

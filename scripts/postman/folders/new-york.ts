@@ -2,6 +2,7 @@
 // coordination guide's worked examples), each acting through its own client.
 import {
   ADMIN,
+  createdHere,
   CONCORD,
   LEAD_ROLE,
   NUCC,
@@ -219,7 +220,7 @@ export const newYork: Folder = {
         "The Health Home records the Care Planning and Coordination form on which it and the plan chose Carmen's lead care manager (a QuestionnaireResponse). The lead designation will point at it as its `basis`.",
       as: NY_HH,
       ...put(cpcForm('ny-rivera-cpc-2025', '2025-12-15', 'Long term care: hands-on help with bathing, dressing and meals after a stroke; lives alone.', 'Practitioner/ny-alvarez')),
-      tests: [status(201)],
+      tests: [status(201), createdHere],
     },
     {
       name: "Health Home: its care team (behavioral health and out-of-plan services)",
