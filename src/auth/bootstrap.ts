@@ -10,7 +10,7 @@ import type { JSONWebKeySet } from 'jose';
 import { ORGANIZATION_REFERENCE, type ClientAdmin, type RegisteredClient } from './clients.js';
 import { assertPublicJwks } from './jwks.js';
 import { parseScope } from './scopes.js';
-import { generateSecret, hashSecret } from './secrets.js';
+import { generateSecret, hashSecret, verifySecret } from './secrets.js';
 
 export class BootstrapError extends Error {}
 
@@ -159,8 +159,11 @@ export async function ensureLocalDevClient(clients: ClientAdmin, dataDir: string
     await clients.add({ clientId: LOCAL_DEV_CLIENT, scopes: LOCAL_DEV_SCOPES, enabled: true, secretHash: await hashSecret(secret) });
     return { created: true, secretFile };
   }
+  // Print the commands again only if they would work: the client is enabled and the file still holds its
+  // secret (not one replaced since by `npm run clients -- rotate-keys`).
   const existing = await clients.get(LOCAL_DEV_CLIENT);
-  if (existing?.enabled && existing.secretHash && (await readSecret(secretFile)) !== undefined) return { created: false, secretFile };
+  const secret = await readSecret(secretFile);
+  if (existing?.enabled && existing.secretHash && secret !== undefined && (await verifySecret(secret, existing.secretHash))) return { created: false, secretFile };
   return undefined;
 }
 

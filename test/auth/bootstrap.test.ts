@@ -142,7 +142,11 @@ describe('ensureLocalDevClient', () => {
       expect(await clients.count()).toBe(1);
       expect((await readFile(first!.secretFile, 'utf8')).trim()).toBe(secret);
 
-      // Disabled, or without its file: no commands that would not work.
+      // Rotated, disabled, or without its file: no commands that would not work.
+      await clients.setCredentials(LOCAL_DEV_CLIENT, { secretHash: await hashSecret('rotated-by-the-operator') });
+      expect(await ensureLocalDevClient(clients, devDir)).toBeUndefined();
+      await clients.setCredentials(LOCAL_DEV_CLIENT, { secretHash: await hashSecret(secret) });
+      expect(await ensureLocalDevClient(clients, devDir)).toEqual({ created: false, secretFile: first!.secretFile });
       await clients.setEnabled(LOCAL_DEV_CLIENT, false);
       expect(await ensureLocalDevClient(clients, devDir)).toBeUndefined();
       expect(await ensureLocalDevClient(clients, await mkdtemp(join(dir, 'other-')))).toBeUndefined();
