@@ -62,7 +62,7 @@ export const gettingStarted: Folder = {
     },
     tokenRequest(
       ADMIN,
-      'Gets the token every request of folders 1 and 2 sends (the collection\'s Authorization is OAuth 2.0 with `{{adminToken}}`). The administrative client is bound to no organization: it sets up the directory of organizations and the members\' enrolments, as the state agency\'s enrolment feed would.',
+      "Gets the administrative client's token, which the collection's Authorization (OAuth 2.0, `{{adminToken}}`) sends with every request that names no other client. The administrative client is bound to no organization: it sets up the directory of organizations and the members' enrolments, as the state agency's enrolment feed would.",
     ),
     {
       name: 'Create a Patient',
