@@ -41,9 +41,9 @@ function refusedRules(i: Item): string[] {
 }
 
 describe('the Postman collection', () => {
-  it('is a v2.1 collection with folders 1 to 5 whose auth is OAuth 2.0 client credentials', () => {
+  it('is a v2.1 collection with folders 1 to 5 (6, Subscriptions, comes later) whose auth is OAuth 2.0 client credentials', () => {
     expect(collection.info.schema).toContain('/v2.1.0/');
-    expect(collection.item.map((f) => f.name)).toEqual(['1. Getting started', '2. FHIR basics', '3. New York', '4. Massachusetts', '5. Minnesota']);
+    expect(collection.item.map((f) => f.name).slice(0, 5)).toEqual(['1. Getting started', '2. FHIR basics', '3. New York', '4. Massachusetts', '5. Minnesota']);
     expect(collection.auth.type).toBe('oauth2');
     expect(JSON.stringify(collection.auth)).toContain('"client_credentials"');
     expect(all.length).toBeGreaterThan(50);
