@@ -46,6 +46,8 @@ export interface AuthConfig {
   rateLimitPerMinute: number;
   /** Operator allow-list of JWKS URL hosts (host or host:port) exempt from https-only and address checks. */
   jwksAllowedHosts: string[];
+  /** CONCORD_BOOTSTRAP_CLIENTS: a JSON file of clients registered at startup (src/auth/bootstrap.ts). */
+  bootstrapClientsFile?: string;
 }
 
 /** 127.0.0.0/8, ::1 and localhost: the only HOSTs that may run with authentication off. */
@@ -140,6 +142,8 @@ function loadAuthConfig(env: NodeJS.ProcessEnv): AuthConfig {
   if (!enabled && !isLoopbackHost(host)) {
     throw new Error(`CONCORD_AUTH=off is only allowed when HOST is a loopback address (127.0.0.1, ::1, localhost), got HOST='${host}'`);
   }
+  const bootstrapClientsFile = env.CONCORD_BOOTSTRAP_CLIENTS || undefined;
+  if (bootstrapClientsFile && !enabled) throw new Error('CONCORD_BOOTSTRAP_CLIENTS registers clients, which CONCORD_AUTH=off would never use: unset one of them');
   const corsOrigins = list(env, 'CORS_ORIGINS');
   for (const o of corsOrigins) {
     if (!/^https?:\/\/[^/]+$/.test(o)) throw new Error(`CORS_ORIGINS entries must be origins like https://app.example.org, got '${o}'`);
@@ -152,5 +156,6 @@ function loadAuthConfig(env: NodeJS.ProcessEnv): AuthConfig {
     corsOrigins,
     rateLimitPerMinute: int(env, 'RATE_LIMIT_PER_MINUTE', 3000),
     jwksAllowedHosts: list(env, 'JWKS_ALLOWED_HOSTS').map((h) => h.toLowerCase()),
+    ...(bootstrapClientsFile ? { bootstrapClientsFile } : {}),
   };
 }

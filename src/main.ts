@@ -1,5 +1,7 @@
 // Process entry point: `npm start`. Embedded PGlite when DATABASE_URL is unset.
-import { loadConfig, type Config } from './config.js';
+import { readFile } from 'node:fs/promises';
+import { BootstrapError, bootstrapClients, type BootstrapClient, ensureLocalDevClient, localDevCommands, parseBootstrapFile } from './auth/bootstrap.js';
+import { isLoopbackHost, loadConfig, type Config } from './config.js';
 import { createLogger } from './logger.js';
 import { createServer, type Server } from './server.js';
 import { describeStore } from './storage/open.js';
@@ -15,6 +17,18 @@ try {
   process.exit(1);
 }
 const logger = createLogger(config.logLevel);
+// The bootstrap file is checked before the store is opened: a bad file changes nothing.
+let wantedClients: BootstrapClient[] | undefined;
+if (config.auth.bootstrapClientsFile) {
+  const file = config.auth.bootstrapClientsFile;
+  try {
+    wantedClients = parseBootstrapFile(await readFile(file, 'utf8'), { loopback: isLoopbackHost(config.host) });
+  } catch (err) {
+    const reason = err instanceof BootstrapError ? err.message : (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : String(err);
+    logger.fatal(`CONCORD_BOOTSTRAP_CLIENTS (${file}): ${reason}`);
+    process.exit(1);
+  }
+}
 let server: Server;
 try {
   server = await createServer(config, logger);
@@ -23,19 +37,44 @@ try {
   else logger.fatal({ err }, 'start-up failed');
   process.exit(1);
 }
+if (server.clients && wantedClients) {
+  try {
+    const { added, updated } = await bootstrapClients(server.clients, wantedClients);
+    logger.info({ added, updated }, 'clients from CONCORD_BOOTSTRAP_CLIENTS registered');
+  } catch (err) {
+    logger.fatal(`CONCORD_BOOTSTRAP_CLIENTS: ${err instanceof BootstrapError ? err.message : String(err)}`);
+    await server.close();
+    process.exit(1);
+  }
+}
+// A newcomer's first request. On this machine's own embedded store, listening on loopback only, a local
+// development admin client is registered for them (before the first request can arrive); its secret
+// stays in the data dir, never in the log.
+const localStore = !config.databaseUrl && isLoopbackHost(config.host) && config.dataDir !== 'memory://';
+const dev = server.clients && localStore ? await ensureLocalDevClient(server.clients, config.dataDir) : undefined;
 const address = await server.app.listen({ port: config.port, host: config.host });
-logger.info({ url: `${config.baseUrl ?? `${address}/fhir`}`, store: describeStore(config) }, 'Concord FHIR server listening');
+const baseUrl = config.baseUrl ?? `${address}/fhir`;
+logger.info({ url: baseUrl, store: describeStore(config) }, 'Concord FHIR server listening');
 if (!config.auth.enabled) {
   logger.warn('authentication is OFF (CONCORD_AUTH=off, loopback only): every local process can read and change all data');
-} else if (server.clients && (await server.clients.count()) === 0) {
-  // A newcomer's first request: the exact command that registers a local development client.
-  const register = `npm run clients -- add --id local-dev --admin --scopes "system/*.cruds" --secret`;
-  logger.warn(
-    { register, then: 'it prints the secret and a curl that gets a token' },
-    config.databaseUrl
-      ? `no clients registered yet: run \`${register}\``
-      : `no clients registered yet: stop the server (Ctrl-C; the embedded store admits one process), run \`${register}\`, then start it again`,
-  );
+} else if (server.clients) {
+  if (dev) {
+    const [token, read] = localDevCommands(baseUrl, dev.secretFile);
+    logger.warn(
+      { client: 'local-dev', secretFile: dev.secretFile, token, read },
+      `${dev.created ? 'registered the local development client local-dev (admin, system/*.cruds)' : 'local development client local-dev'}: paste the two commands printed below to get a token and read with it`,
+    );
+    // Plain lines a newcomer can paste (the JSON log escapes quotes); the secret stays in its file.
+    process.stderr.write(`\n  ${token}\n  ${read}\n\n`);
+  } else if ((await server.clients.count()) === 0) {
+    const register = `npm run clients -- add --id local-dev --admin --scopes "system/*.cruds" --secret`;
+    logger.warn(
+      { register, then: 'it prints the secret and a curl that gets a token' },
+      config.databaseUrl
+        ? `no clients registered yet: run \`${register}\``
+        : `no clients registered yet: stop the server (Ctrl-C; the embedded store admits one process), run \`${register}\`, then start it again (or start with HOST=127.0.0.1 to get a local development client)`,
+    );
+  }
 }
 
 let stopping = false;

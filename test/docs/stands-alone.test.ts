@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const SCANNED = ['README.md', 'Dockerfile', 'docker-compose.yml', '.ci', 'docs', 'src', 'scripts', 'test', 'bench', 'migrations', 'profiles/src'];
+const SCANNED = ['README.md', 'Dockerfile', 'docker-compose.yml', '.ci', 'docs', 'src', 'scripts', 'test', 'bench', 'migrations', 'profiles/src', 'postman'];
 
 /**
  * The repository's own files under SCANNED: what git tracks, plus new files it does not ignore. Ignored

@@ -1,12 +1,25 @@
 // The real process: `src/main.ts` starts on embedded PGlite with nothing configured but a data dir,
-// logs its URL and store, serves requests, and exits cleanly on SIGTERM.
-import { spawn, type ChildProcess } from 'node:child_process';
+// logs its URL and store, registers a local development client and prints the commands that use it,
+// serves requests, and exits cleanly on SIGTERM.
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, expect, it } from 'vitest';
 
 let dataDir: string | undefined;
+
+/** Waits for the process to print what `find` looks for. */
+async function until<T>(find: () => T | undefined, timeoutMs = 30_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const found = find();
+    if (found !== undefined) return found;
+    if (Date.now() > end) throw new Error('not printed in time');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
 let child: ChildProcess | undefined;
 afterAll(async () => {
   // A failed assertion must not leave the server running.
@@ -39,11 +52,21 @@ it('starts on embedded PGlite, answers, and shuts down gracefully on SIGTERM', a
   const res = await fetch(`${started.url}/metadata`);
   expect(res.status).toBe(200);
   expect(((await res.json()) as { fhirVersion: string }).fhirVersion).toBe('4.0.1');
-  // Authentication is on by default: data needs a token, and the log tells a newcomer how to get one.
+  // Authentication is on by default: data needs a token. A fresh embedded store on loopback registered a
+  // local development client, and the two printed commands get a token and read with it.
   expect((await fetch(`${started.url}/Patient`)).status).toBe(401);
-  expect(output).toContain('npm run clients -- add --id local-dev --admin');
+  const commands = await until(() => {
+    const lines = output.split('\n').map((l) => l.trim());
+    const token = lines.find((l) => l.startsWith('TOKEN=$(curl'));
+    const read = lines.find((l) => l.startsWith('curl -s -H "Authorization: Bearer $TOKEN"'));
+    return token && read ? [token, read] : undefined;
+  });
+  expect(commands[0]).toContain(`$(cat ${join(dataDir, 'local-dev-client.secret')})`);
+  expect(output).toContain('registered the local development client local-dev');
+  const answer = await promisify(execFile)('bash', ['-c', commands.join('\n')]);
+  expect(JSON.parse(answer.stdout)).toMatchObject({ resourceType: 'Bundle', type: 'searchset' });
   const exit = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
   proc.kill('SIGTERM');
   expect(await exit).toBe(0);
   expect(output).toContain('shutting down');
-});
+}, 180_000);

@@ -46,4 +46,10 @@ describe('access control configuration', () => {
     expect(loadConfig({}).auth).toMatchObject({ corsOrigins: [], accessTokenTtlSeconds: 300 });
     expect(() => loadConfig({ CORS_ORIGINS: '*' })).toThrow(/CORS_ORIGINS/);
   });
+
+  it('reads CONCORD_BOOTSTRAP_CLIENTS, which makes no sense with CONCORD_AUTH=off', () => {
+    expect(loadConfig({}).auth.bootstrapClientsFile).toBeUndefined();
+    expect(loadConfig({ CONCORD_BOOTSTRAP_CLIENTS: 'clients.json' }).auth.bootstrapClientsFile).toBe('clients.json');
+    expect(() => loadConfig({ CONCORD_BOOTSTRAP_CLIENTS: 'clients.json', CONCORD_AUTH: 'off', HOST: '127.0.0.1' })).toThrow(/CONCORD_BOOTSTRAP_CLIENTS/);
+  });
 });

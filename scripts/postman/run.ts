@@ -1,0 +1,120 @@
+// `npm run postman`: starts a fresh Concord the way the README does (the built dist/src/main.js on the
+// embedded store, in a temporary data dir, HOST 127.0.0.1, a free port), registers the collection's
+// clients with random secrets through CONCORD_BOOTSTRAP_CLIENTS, waits for /readyz, runs the collection
+// with newman, stops the server and exits 1 when any assertion failed (2 when the server did not start).
+import { spawn } from 'node:child_process';
+import { createWriteStream, existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { createRequire } from 'node:module';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ACTORS, buildLocalClients } from './collection.js';
+import { POSTMAN_DIR } from './build.js';
+
+interface NewmanSummary {
+  run: { failures: { source?: { name?: string }; error: { name: string; message: string; test?: string } }[]; stats: { assertions: { total: number; failed: number }; requests: { total: number } } };
+}
+type NewmanRun = (options: Record<string, unknown>, callback: (err: Error | null, summary: NewmanSummary) => void) => void;
+const newman = createRequire(import.meta.url)('newman') as { run: NewmanRun };
+
+const ROOT = join(POSTMAN_DIR, '..');
+const MAIN = join(ROOT, 'dist', 'src', 'main.js');
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const address = s.address();
+      s.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+async function waitReady(url: string, exited: () => boolean, timeoutMs = 120_000): Promise<boolean> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until && !exited()) {
+    try {
+      if ((await fetch(url)).ok) return true;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  return false;
+}
+
+async function main(): Promise<number> {
+  if (!existsSync(MAIN)) {
+    console.error('dist/src/main.js is missing: run `npm run build` first (npm run postman does)');
+    return 2;
+  }
+  const dir = await mkdtemp(join(tmpdir(), 'concord-postman-'));
+  const dataDir = join(dir, 'data');
+  const logFile = join(dir, 'server.log');
+  const secrets = new Map(ACTORS.map(({ clientId }) => [clientId, randomBytes(24).toString('base64url')]));
+  const clientsFile = join(dir, 'clients.json');
+  await writeFile(clientsFile, JSON.stringify(buildLocalClients((id) => secrets.get(id)!)), { mode: 0o600 });
+  const port = await freePort();
+  const origin = `http://127.0.0.1:${port}`;
+
+  const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), HOST: '127.0.0.1', CONCORD_DATA_DIR: dataDir, CONCORD_BOOTSTRAP_CLIENTS: clientsFile, LOG_LEVEL: 'warn' };
+  for (const name of ['DATABASE_URL', 'BASE_URL', 'CONCORD_AUTH', 'CONCORD_RULES', 'CONCORD_CLIENT_SECRETS']) delete env[name];
+  const log = createWriteStream(logFile);
+  const server = spawn(process.execPath, [MAIN], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  server.stdout.pipe(log);
+  server.stderr.pipe(log);
+  let exited = false;
+  const exit = new Promise<void>((resolve) => server.once('exit', () => ((exited = true), resolve())));
+
+  let code = 0;
+  try {
+    console.log(`postman: starting Concord on ${origin} (embedded store in a temporary directory)`);
+    if (!(await waitReady(`${origin}/readyz`, () => exited))) {
+      console.error(`postman: the server did not become ready; its log:\n${await readFile(logFile, 'utf8').catch(() => '')}`);
+      return 2;
+    }
+    const summary = await new Promise<NewmanSummary>((resolve, reject) =>
+      newman.run(
+        {
+          collection: join(POSTMAN_DIR, 'Concord.postman_collection.json'),
+          environment: join(POSTMAN_DIR, 'Concord.postman_environment.json'),
+          envVar: [
+            { key: 'baseUrl', value: `${origin}/fhir` },
+            ...ACTORS.map(({ actor, clientId }) => ({ key: `${actor.key}ClientSecret`, value: secrets.get(clientId)! })),
+          ],
+          globalVar: [],
+          reporters: ['cli'],
+          reporter: { cli: { noSummary: false, noBanner: true } },
+          timeoutRequest: 30_000,
+        },
+        (err, s) => (err ? reject(err) : resolve(s)),
+      ),
+    );
+    const { failures, stats } = summary.run;
+    if (failures.length > 0) {
+      console.error(`\npostman: ${failures.length} failure(s) in ${stats.requests.total} requests:`);
+      for (const f of failures) console.error(`  - ${f.source?.name ?? '?'}: ${f.error.test ? `${f.error.test}: ` : ''}${f.error.message}`);
+      code = 1;
+    } else {
+      console.log(`postman: ${stats.requests.total} requests, ${stats.assertions.total} assertions, all passed`);
+    }
+  } catch (err) {
+    console.error('postman: newman could not run:', err);
+    code = 1;
+  } finally {
+    if (!exited) server.kill('SIGTERM');
+    await exit;
+    if (code === 0) await rm(dir, { recursive: true, force: true });
+    else {
+      const serverLog = (await readFile(logFile, 'utf8').catch(() => '')).trim();
+      if (serverLog) console.error(`postman: the server's warnings and errors:\n${serverLog}`);
+      console.error(`postman: server log and data kept in ${dir}`);
+    }
+  }
+  return code;
+}
+
+process.exit(await main());
