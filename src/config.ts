@@ -115,7 +115,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const dbUrl = databaseUrl(env);
   return {
     port: int(env, 'PORT', 8080),
-    host: env.HOST || '0.0.0.0',
+    // Loopback unless told otherwise: a server reachable from other machines is a deliberate choice
+    // (the container image sets HOST=0.0.0.0).
+    host: env.HOST || '127.0.0.1',
     ...(dbUrl ? { databaseUrl: dbUrl } : {}),
     dataDir: env.CONCORD_DATA_DIR || './data',
     ...(baseUrl ? { baseUrl } : {}),
@@ -138,7 +140,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 
 function loadAuthConfig(env: NodeJS.ProcessEnv): AuthConfig {
   const enabled = onOff(env, 'CONCORD_AUTH', true);
-  const host = env.HOST || '0.0.0.0';
+  const host = env.HOST || '127.0.0.1';
   if (!enabled && !isLoopbackHost(host)) {
     throw new Error(`CONCORD_AUTH=off is only allowed when HOST is a loopback address (127.0.0.1, ::1, localhost), got HOST='${host}'`);
   }

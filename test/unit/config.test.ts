@@ -35,7 +35,8 @@ describe('JSON depth guard', () => {
 describe('access control configuration', () => {
   it('is on by default; CONCORD_AUTH=off only with a loopback HOST', () => {
     expect(loadConfig({}).auth.enabled).toBe(true);
-    expect(() => loadConfig({ CONCORD_AUTH: 'off' })).toThrow(/CONCORD_AUTH=off is only allowed when HOST is a loopback address/);
+    expect(loadConfig({}).host).toBe('127.0.0.1'); // reachable from other machines only when HOST says so
+    expect(() => loadConfig({ CONCORD_AUTH: 'off', HOST: '0.0.0.0' })).toThrow(/CONCORD_AUTH=off is only allowed when HOST is a loopback address/);
     expect(() => loadConfig({ CONCORD_AUTH: 'off', HOST: '10.0.0.5' })).toThrow(/loopback/);
     for (const HOST of ['127.0.0.1', '127.1.2.3', '::1', 'localhost']) expect(loadConfig({ CONCORD_AUTH: 'off', HOST }).auth.enabled).toBe(false);
   });
