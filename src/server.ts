@@ -30,6 +30,8 @@ import { migrate } from './storage/migrate.js';
 import { openDatabase } from './storage/open.js';
 import { connectFailureReason } from './storage/pg-connect.js';
 import { ResourceRepository } from './storage/resource-repository.js';
+import { SqlAuditStore } from './storage/audit-store.js';
+import { AuditRecorder } from './audit/recorder.js';
 
 export interface Server {
   app: FastifyInstance;
@@ -138,6 +140,7 @@ export async function createServer(config: Config, logger: Logger | false, datab
   // Expired assertion ids are only kept to refuse replays until expiry; purge them now and then.
   const purge = auth ? setInterval(() => void auth.jtis.purgeExpired(new Date()).catch(() => undefined), JTI_PURGE_MS) : undefined;
   purge?.unref();
+  const auditStore = new SqlAuditStore(db);
   const app = buildApp({
     context: {
       service,
@@ -152,6 +155,8 @@ export async function createServer(config: Config, logger: Logger | false, datab
     maxJsonDepth: config.maxJsonDepth,
     ...(auth ? { auth: auth.services } : {}),
     security: { corsOrigins: config.auth.corsOrigins, rateLimitPerMinute: config.auth.rateLimitPerMinute },
+    auditStore,
+    ...(config.auditEnabled ? { audit: { store: auditStore, recorder: new AuditRecorder(auditStore) } } : {}),
   });
   return {
     app,

@@ -1,3 +1,4 @@
+import type { AuditRecord } from '../audit/types.js';
 import type { FactQuery } from '../coordination/facts.js';
 import type { SearchCursor, SearchRequest } from './search/types.js';
 
@@ -76,6 +77,8 @@ export interface WriteTx {
    * (src/coordination/facts.ts), from the projection written with every write. Index-backed.
    */
   findByFacts(memberId: string, queries: readonly FactQuery[]): Promise<string[]>;
+  /** Stores AuditEvents (src/audit) in this transaction: they commit or roll back with the writes. */
+  appendAuditEvents(records: readonly AuditRecord[]): Promise<void>;
 }
 
 export interface Repository {

@@ -20,6 +20,9 @@ import { validateRoutes } from './routes/validate.js';
 import { registerSecurityHeaders, registerTrafficPolicy, type SecurityOptions } from './security.js';
 import type { Repository } from '../fhir/repository.js';
 import { stampArrival } from './arrival.js';
+import { registerAudit, type AuditServices } from './audit.js';
+import { auditEventRoutes } from './routes/audit-event.js';
+import type { AuditStore } from '../audit/types.js';
 
 export interface AppOptions {
   context: RouteContext;
@@ -30,6 +33,10 @@ export interface AppOptions {
   /** Absent when authentication is off (loopback only). */
   auth?: AuthServices;
   security: SecurityOptions;
+  /** Where AuditEvents are read from (their routes exist even when recording is off). */
+  auditStore: AuditStore;
+  /** Absent when auditing is off (CONCORD_AUDIT=off, only with authentication off). */
+  audit?: AuditServices;
 }
 
 export function buildApp(options: AppOptions): FastifyInstance {
@@ -47,6 +54,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
   stampArrival(app);
   decorateAuth(app);
   registerSecurityHeaders(app);
+  if (options.audit) registerAudit(app, options.audit, options.context.configuredBaseUrl);
   registerBodyParsers(app, { maxJsonDepth: options.maxJsonDepth });
   registerErrorHandlers(app, { maxBodyBytes: options.maxBodyBytes });
   healthRoutes(app, options.repository);
@@ -77,6 +85,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
       systemRoutes(fhir, ctx);
       historyRoutes(fhir, ctx);
       validateRoutes(fhir, ctx);
+      auditEventRoutes(fhir, options.auditStore, { authEnabled: auth !== undefined, ...(ctx.configuredBaseUrl ? { configuredBaseUrl: ctx.configuredBaseUrl } : {}) });
       searchRoutes(fhir, ctx);
       bundleRoutes(fhir, ctx);
       typeRoutes(fhir, ctx);

@@ -8,6 +8,8 @@ import { ChangeListener } from './change-listener.js';
 import { ReadCache } from './read-cache.js';
 import { asClientFault, mapClientFaults } from './client-faults.js';
 import { selectByFacts, writeCoordinationFacts } from './coordination-facts.js';
+import { insertAuditRecords } from './audit-store.js';
+import type { AuditRecord } from '../audit/types.js';
 import { executeSearch, findMatchingIds, writeSearchIndex } from './search/index.js';
 import type { SearchRequest } from '../fhir/search/types.js';
 import type { FactQuery } from '../coordination/facts.js';
@@ -71,6 +73,10 @@ class Tx implements WriteTx {
     );
     const row = res.rows[0];
     return row ? toStored(row) : undefined;
+  }
+
+  appendAuditEvents(records: readonly AuditRecord[]): Promise<void> {
+    return insertAuditRecords(this.q, records);
   }
 
   async lockKey(key: string): Promise<void> {
