@@ -13,8 +13,8 @@ export interface AuditFixture {
   adminToken: string;
   planToken: string;
   /** Requests as the administrative client / as the plan's client. */
-  asAdmin(options: InjectOptions): ReturnType<TestServer['request']>;
-  asPlan(options: InjectOptions): ReturnType<TestServer['request']>;
+  asAdmin: (options: InjectOptions) => ReturnType<TestServer['request']>;
+  asPlan: (options: InjectOptions) => ReturnType<TestServer['request']>;
 }
 
 export async function startAuditFixture(backend?: Backend, env: Record<string, string> = {}): Promise<AuditFixture> {
