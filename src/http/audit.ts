@@ -173,6 +173,11 @@ function writeFacts(request: Req, session: WriteSession, configuredBaseUrl: stri
   return facts;
 }
 
+/** For logs: never the SQL, its values or the event. */
+function errorSummary(err: unknown): { name?: string; code?: unknown } {
+  return err instanceof Error ? { name: err.name, code: (err as { code?: unknown }).code } : {};
+}
+
 function unavailable(reply: FastifyReply): string {
   for (const name of ['etag', 'location', 'content-location', 'last-modified']) reply.removeHeader(name);
   reply.code(503).header('content-type', FHIR_JSON).header('Retry-After', '5');
@@ -206,11 +211,18 @@ export function registerAudit(app: FastifyInstance, audit: AuditServices, config
     // A write answered with success committed its event with it; one that failed after its
     // transaction committed (rare) gets a second, failed, event here.
     if (request.auditedInTransaction && reply.statusCode < 400) return payload;
+    const stored = audit.recorder.record(buildAuditRecord(answeredFacts(request as Req, reply, configuredBaseUrl)));
+    // A server failure carries no data and usually means the database is struggling: its event is
+    // recorded without holding the answer back behind it (and logged if it is lost).
+    if (reply.statusCode >= 500) {
+      stored.catch((err: unknown) => request.log.error({ err: errorSummary(err) }, 'AuditEvent of a failed request could not be stored'));
+      return payload;
+    }
     try {
-      await audit.recorder.record(buildAuditRecord(answeredFacts(request as Req, reply, configuredBaseUrl)));
+      await stored;
       return payload;
     } catch (err) {
-      request.log.error({ err: { code: (err as { code?: unknown }).code, name: (err as Error).name } }, 'AuditEvent could not be stored; answer withheld');
+      request.log.error({ err: errorSummary(err) }, 'AuditEvent could not be stored; answer withheld');
       return unavailable(reply);
     }
   });
