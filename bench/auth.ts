@@ -1,11 +1,12 @@
 // Cost of access control: read-by-id throughput with CONCORD_AUTH=on (bearer token verified and the
-// client looked up on every request, scope check) beside CONCORD_AUTH=off in the same run, and the
+// client looked up on every request, scope check, and the read's AuditEvent stored before the answer)
+// beside CONCORD_AUTH=off in the same run (with its audit trail on, and off: CONCORD_AUDIT=off), and the
 // latency of issuing a token (ES384 client assertion: signature check, jti insert, ES256 signing; and a
 // client secret: scrypt).
 //
 //   npx tsx bench/auth.ts [--duration 10] [--connections 10] [--tokens 200] [--rounds 2]
 //
-// Two Concord child processes on PostgreSQL (BENCH_DATABASE_URL / DATABASE_URL), each in its own schema
+// Three Concord child processes on PostgreSQL (BENCH_DATABASE_URL / DATABASE_URL), each in its own schema
 // (dropped afterwards); autocannon and the token loop run in this process.
 import { randomUUID } from 'node:crypto';
 import autocannon from 'autocannon';
@@ -49,8 +50,9 @@ async function readThroughput(base: string, id: string, headers: Record<string, 
 async function main(): Promise<void> {
   const databaseUrl = databaseUrlFromEnv();
   const on = await startConcord({ schema: newSchemaName('bench_auth_on'), rules: 'on', auth: 'on' });
-  const off = await startConcord({ schema: newSchemaName('bench_auth_off'), rules: 'on', auth: 'off' });
-  const servers: ConcordProcess[] = [on, off];
+  const off = await startConcord({ schema: newSchemaName('bench_auth_off'), rules: 'on', auth: 'off', audit: 'on' });
+  const bare = await startConcord({ schema: newSchemaName('bench_auth_bare'), rules: 'on', auth: 'off', audit: 'off' });
+  const servers: ConcordProcess[] = [on, off, bare];
   try {
     // Register the benchmark clients straight into the auth-on schema.
     const db = await openPostgres({ connectionString: databaseUrl, schema: on.schema, max: 1 });
@@ -107,13 +109,17 @@ async function main(): Promise<void> {
     const auth = { authorization: `Bearer ${token}` };
     const idOn = await createPatient(on.base, auth);
     const idOff = await createPatient(off.base, {});
-    await readThroughput(on.base, idOn, auth); // warm-up both
+    const idBare = await createPatient(bare.base, {});
+    await readThroughput(on.base, idOn, auth); // warm-up all three
     await readThroughput(off.base, idOff, {});
-    const results: { round: number; on: Awaited<ReturnType<typeof readThroughput>>; off: Awaited<ReturnType<typeof readThroughput>> }[] = [];
+    await readThroughput(bare.base, idBare, {});
+    type Run = Awaited<ReturnType<typeof readThroughput>>;
+    const results: { round: number; on: Run; off: Run; bare: Run }[] = [];
     for (let round = 1; round <= rounds; round++) {
+      const bareRun = await readThroughput(bare.base, idBare, {});
       const offRun = await readThroughput(off.base, idOff, {});
       const onRun = await readThroughput(on.base, idOn, auth);
-      results.push({ round, on: onRun, off: offRun });
+      results.push({ round, on: onRun, off: offRun, bare: bareRun });
     }
     const pg = await postgresVersion(databaseUrl);
     const lines = [
@@ -123,13 +129,14 @@ async function main(): Promise<void> {
       `npx tsx bench/auth.ts --duration ${duration} --connections ${connections} --tokens ${tokenCount} --rounds ${rounds}`,
       '```',
       '',
-      `Read-by-id (GET /fhir/Patient/[id], ${connections} connections, ${duration} s per run, rounds alternate off/on; PostgreSQL ${pg ?? '?'}, two Concord child processes, autocannon in the parent):`,
+      `Read-by-id (GET /fhir/Patient/[id], ${connections} connections, ${duration} s per run, rounds run bare/off/on; PostgreSQL ${pg ?? '?'}, three Concord child processes, autocannon in the parent). ` +
+        'on = authentication and audit trail on; off = authentication off, audit trail on (anonymous AuditEvents); bare = both off:',
       '',
-      '| round | auth off req/s | auth on req/s | on/off | off p50/p99 ms | on p50/p99 ms | non-2xx |',
-      '|---|---|---|---|---|---|---|',
+      '| round | bare req/s | auth off req/s | auth on req/s | on/off | on/bare | bare p50/p99 ms | off p50/p99 ms | on p50/p99 ms | non-2xx |',
+      '|---|---|---|---|---|---|---|---|---|---|',
       ...results.map(
         (r) =>
-          `| ${r.round} | ${r.off.reqPerSec.toFixed(0)} | ${r.on.reqPerSec.toFixed(0)} | ${((100 * r.on.reqPerSec) / r.off.reqPerSec).toFixed(0)} % | ${r.off.p50}/${r.off.p99} | ${r.on.p50}/${r.on.p99} | ${r.off.non2xx + r.on.non2xx} |`,
+          `| ${r.round} | ${r.bare.reqPerSec.toFixed(0)} | ${r.off.reqPerSec.toFixed(0)} | ${r.on.reqPerSec.toFixed(0)} | ${((100 * r.on.reqPerSec) / r.off.reqPerSec).toFixed(0)} % | ${((100 * r.on.reqPerSec) / r.bare.reqPerSec).toFixed(0)} % | ${r.bare.p50}/${r.bare.p99} | ${r.off.p50}/${r.off.p99} | ${r.on.p50}/${r.on.p99} | ${r.bare.non2xx + r.off.non2xx + r.on.non2xx} |`,
       ),
       '',
       `Token issue, ${tokenCount} sequential requests each:`,
