@@ -17,11 +17,12 @@ afterAll(async () => f.server.close());
 
 describe('a write and its AuditEvent commit together', () => {
   it('a write that fails at commit, after its AuditEvent was inserted, leaves neither; its failure is audited', async () => {
-    // Fires at COMMIT, i.e. after both the resource and the AuditEvent rows were written in the transaction.
+    // The resource row's check fires at COMMIT, i.e. after the AuditEvent was inserted in the transaction:
+    // an event stored outside the write's transaction would survive it.
     await f.server.db.exec(`
       CREATE FUNCTION fail_at_commit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'forced failure at commit'; END $$;
-      CREATE CONSTRAINT TRIGGER fail_at_commit AFTER INSERT ON audit_event DEFERRABLE INITIALLY DEFERRED
-        FOR EACH ROW WHEN (NEW.outcome = '0' AND 'Patient/doomed' = ANY(NEW.entity_refs)) EXECUTE FUNCTION fail_at_commit();`);
+      CREATE CONSTRAINT TRIGGER fail_at_commit AFTER INSERT OR UPDATE ON resource DEFERRABLE INITIALLY DEFERRED
+        FOR EACH ROW WHEN (NEW.id = 'doomed') EXECUTE FUNCTION fail_at_commit();`);
     try {
       const res = await f.asPlan({ method: 'PUT', url: '/fhir/Patient/doomed', headers: { 'content-type': FHIR_JSON }, payload: { resourceType: 'Patient', id: 'doomed' } });
       expect(res.statusCode).toBeGreaterThanOrEqual(500);
@@ -31,7 +32,7 @@ describe('a write and its AuditEvent commit together', () => {
       // answer does not wait for its event, so it may land just after the answer).
       await expect.poll(async () => (await eventsFor(f.server, 'Patient/doomed')).map((e) => [subtypeOf(e), e.outcome])).toEqual([['update', '8']]);
     } finally {
-      await f.server.db.exec('DROP TRIGGER fail_at_commit ON audit_event; DROP FUNCTION fail_at_commit();');
+      await f.server.db.exec('DROP TRIGGER fail_at_commit ON resource; DROP FUNCTION fail_at_commit();');
     }
     // Without the forced failure the same write commits with its event.
     const ok = await f.asPlan({ method: 'PUT', url: '/fhir/Patient/doomed', headers: { 'content-type': FHIR_JSON }, payload: { resourceType: 'Patient', id: 'doomed' } });
