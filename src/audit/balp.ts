@@ -134,6 +134,8 @@ function disclosureEntity(d: Disclosure): AuditEventEntity {
 }
 
 const unversioned = (reference: string): string => reference.replace(/\/_history\/.*$/, '');
+/** The search columns are SQL text: a NUL (a hostile id in the URL) is kept visible, not allowed to fail the insert. */
+const column = (value: string): string => value.replaceAll('\u0000', '\uFFFD');
 
 export function buildAuditRecord(facts: AuditFacts): AuditRecord {
   const id = randomUUID();
@@ -178,8 +180,8 @@ export function buildAuditRecord(facts: AuditFacts): AuditRecord {
     outcome,
     ...(r.clientId ? { clientId: r.clientId } : {}),
     ...(r.organization ? { organization: r.organization } : {}),
-    entities: [...new Set(entity.flatMap((e) => (e.what?.reference ? [unversioned(e.what.reference)] : [])))],
-    patients,
+    entities: [...new Set(entity.flatMap((e) => (e.what?.reference ? [column(unversioned(e.what.reference))] : [])))],
+    patients: patients.map(column),
     resource,
   };
 }

@@ -222,6 +222,11 @@ export function registerAudit(app: FastifyInstance, audit: AuditServices, config
       await stored;
       return payload;
     } catch (err) {
+      // A refusal carries no data to withhold: it leaves as it is.
+      if (reply.statusCode >= 400) {
+        request.log.error({ err: errorSummary(err) }, 'AuditEvent of a refused request could not be stored');
+        return payload;
+      }
       request.log.error({ err: errorSummary(err) }, 'AuditEvent could not be stored; answer withheld');
       return unavailable(reply);
     }

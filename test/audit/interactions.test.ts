@@ -180,6 +180,13 @@ describe('refusals are audited', () => {
     expectBalp(n!, 'read', 'R', '4', 'plan-client');
   });
 
+  it('a hostile id (NUL) is refused as before and still audited, the NUL kept visible', async () => {
+    const res = await f.asPlan({ method: 'GET', url: '/fhir/Patient/nul%00probe' });
+    expect(res.statusCode).toBe(404);
+    const [e] = await eventsFor(f.server, 'Patient/nul\uFFFDprobe');
+    expectBalp(e!, 'read', 'R', '4', 'plan-client');
+  });
+
   it('a refused write (422) leaves no resource and its refused AuditEvent', async () => {
     const res = await f.asPlan({ method: 'PUT', url: '/fhir/Patient/refused-write', headers: json, payload: { resourceType: 'Patient', id: 'refused-write', gender: 'not-a-gender' } });
     expect(res.statusCode).toBe(422);
