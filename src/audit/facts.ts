@@ -49,7 +49,9 @@ export function disclosuresOf(issues: readonly OperationOutcomeIssue[], own: Rea
   for (const i of issues) {
     const rule = i.details?.coding?.find((c) => c.system === CodeSystems.rule)?.code;
     if (!rule || !i.diagnostics) continue;
-    for (const m of i.diagnostics.matchAll(REFERENCE)) {
+    // A Bundle entry's issue starts by naming the entry's own request (`Bundle.entry[0] (PUT CareTeam/x): `).
+    const told = i.diagnostics.replace(/^Bundle\.entry\[\d+\] \([^)]*\): /, '');
+    for (const m of told.matchAll(REFERENCE)) {
       const reference = `${m[1]!}/${m[2]!}`;
       if (!isResourceType(m[1]!) || own.has(reference) || out.has(reference)) continue;
       out.set(reference, { reference, description: `${rule}: ${i.diagnostics}` });

@@ -4,7 +4,8 @@
 // failed writes after their rollback, token requests) is stored by the onSend hook before the answer
 // leaves, through the group-committing recorder. If it cannot be stored the answer is a 503, not the data.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { OperationOutcomeIssue } from '@medplum/fhirtypes';
+import type { Bundle, OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
+import { CodeSystems } from '../coordination/codes.js';
 import { buildAuditRecord, type AuditFacts, type TouchedResource } from '../audit/balp.js';
 import { disclosuresOf, memberOf, membersOfQuery } from '../audit/facts.js';
 import { interactionOfMethod, isInstanceLevel, type AuditedInteraction } from '../audit/interactions.js';
@@ -97,6 +98,16 @@ function issuesOf(err: unknown): OperationOutcomeIssue[] {
   return err instanceof FhirError ? err.issues : [];
 }
 
+/**
+ * A batch answers 200 with each entry's refusal inside: the rule issues of its entries (parsed only when
+ * the answer mentions a rule at all, so an ordinary batch is not parsed again).
+ */
+function batchRuleIssues(payload: unknown): OperationOutcomeIssue[] {
+  if (typeof payload !== 'string' || !payload.includes(CodeSystems.rule)) return [];
+  const bundle = JSON.parse(payload) as Bundle;
+  return (bundle.entry ?? []).flatMap((e) => e.response?.outcome?.issue ?? []);
+}
+
 /** The facts every AuditEvent of this request shares. */
 function baseFacts(request: Req, configuredBaseUrl: string | undefined, interaction: AuditedInteraction, operation?: string): AuditFacts {
   const type = typeOf(request);
@@ -115,7 +126,7 @@ function baseFacts(request: Req, configuredBaseUrl: string | undefined, interact
 }
 
 /** The AuditEvent of a request answered without a committed write (or whose write failed). */
-function answeredFacts(request: Req, reply: FastifyReply, configuredBaseUrl: string | undefined): AuditFacts {
+function answeredFacts(request: Req, reply: FastifyReply, payload: unknown, configuredBaseUrl: string | undefined): AuditFacts {
   const { interaction, operation } = interactionOf(request);
   const facts = baseFacts(request, configuredBaseUrl, interaction, operation);
   facts.status = reply.statusCode;
@@ -132,15 +143,16 @@ function answeredFacts(request: Req, reply: FastifyReply, configuredBaseUrl: str
     facts.query = query.toString();
     patients.push(...membersOfQuery(type, query));
   }
-  const body = request.body as { resourceType?: string; id?: string } | undefined;
+  const body = request.body as (Resource & { resourceType?: string }) | undefined;
   if (interaction !== 'token' && body && typeof body === 'object' && !(body instanceof URLSearchParams) && (interaction === 'create' || interaction === 'update')) {
-    const member = memberOf(body as never);
+    const member = memberOf(body);
     if (member) patients.push(member);
   }
   const error = request.auditError;
-  if (error) {
-    const issues = issuesOf(error);
-    const codes = [...new Set(issues.map((i) => i.code))].join(', ');
+  const batchIssues = interaction === 'batch' ? batchRuleIssues(payload) : [];
+  if (error || batchIssues.length > 0) {
+    const issues = [...issuesOf(error), ...batchIssues];
+    const codes = error ? [...new Set(issues.map((i) => i.code))].join(', ') : '';
     if (codes) facts.outcomeText = codes;
     const own = new Set<string>([...resources.map((r) => r.reference), ...(body?.resourceType && body.id ? [`${body.resourceType}/${body.id}`] : []), ...(request.auth?.organization ? [request.auth.organization] : [])]);
     const disclosures = disclosuresOf(issues, own);
@@ -211,7 +223,7 @@ export function registerAudit(app: FastifyInstance, audit: AuditServices, config
     // A write answered with success committed its event with it; one that failed after its
     // transaction committed (rare) gets a second, failed, event here.
     if (request.auditedInTransaction && reply.statusCode < 400) return payload;
-    const stored = audit.recorder.record(buildAuditRecord(answeredFacts(request as Req, reply, configuredBaseUrl)));
+    const stored = audit.recorder.record(buildAuditRecord(answeredFacts(request as Req, reply, payload, configuredBaseUrl)));
     // A server failure carries no data and usually means the database is struggling: its event is
     // recorded without holding the answer back behind it (and logged if it is lost).
     if (reply.statusCode >= 500) {

@@ -3,7 +3,7 @@
 import type { AuditEvent } from '@medplum/fhirtypes';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { careTeam, ORGS, ROLES } from '../unit/coordination/builders.js';
-import { member, put, seed, transaction } from '../e2e/coordination/support.js';
+import { clean, member, put, seed, transaction } from '../e2e/coordination/support.js';
 import { FHIR_JSON, type TestServer } from '../support/server.js';
 import { entityRefs, eventsFor, startAuditFixture, subtypeOf, withToken, type AuditFixture } from './support.js';
 
@@ -90,6 +90,24 @@ describe('coordination-rule refusals', () => {
     expect(res.statusCode).toBe(422);
     const [e] = await eventsFor(admin, 'CareTeam/audit-tx-plan').then((all) => all.filter((x) => subtypeOf(x) === 'transaction'));
     expect(e!.outcome).toBe('4');
-    expect(disclosed(e!).map((x) => x.what?.reference)).toContain('Organization/ny-vns-mltc');
+    // The entry's own CareTeam, named by the Bundle framing of the issue, is not a disclosure.
+    expect(disclosed(e!).map((x) => x.what?.reference).sort()).toEqual(['CareTeam/audit-tx-plan', 'Organization/ny-vns-mltc']);
+  });
+
+  it('a batch entry refused by a rule: the batch\'s AuditEvent records the disclosure', async () => {
+    const m = await member(admin, 'audit-holder-batch');
+    expect((await put(admin, careTeam('audit-batch-plan', [{ member: ROLES.nyRnAtMltcp, onBehalfOf: ORGS.mltcp, scopes: ['ltc', 'care-transitions'] }], { patient: m }))).statusCode).toBe(201);
+    const refused = careTeam('audit-batch-hh', [{ member: ROLES.nySwAtHh, onBehalfOf: ORGS.hh, scopes: ['care-transitions'], period: { start: '2026-03-01' } }], { patient: m });
+    const res = await admin.request({
+      method: 'POST',
+      url: '/fhir',
+      headers: { 'content-type': FHIR_JSON },
+      payload: clean({ resourceType: 'Bundle', type: 'batch', entry: [{ resource: refused, request: { method: 'PUT', url: 'CareTeam/audit-batch-hh' } }] }),
+    });
+    expect(res.statusCode).toBe(200);
+    expect(res.body).toContain('422');
+    const [e, ...more] = await eventsFor(admin, 'CareTeam/audit-batch-plan').then((all) => all.filter((x) => subtypeOf(x) === 'batch'));
+    expect(more).toEqual([]);
+    expect(disclosed(e!).map((x) => x.what?.reference).sort()).toEqual(['CareTeam/audit-batch-plan', 'Organization/ny-vns-mltc']);
   });
 });
