@@ -2,7 +2,8 @@
 // (src/audit builds it). A successful write's AuditEvent is inserted in the write's own transaction
 // (writeAudit, passed to the service as beforeCommit); every other event (reads, searches, refusals,
 // failed writes after their rollback, token requests) is stored by the onSend hook before the answer
-// leaves, through the group-committing recorder. If it cannot be stored the answer is a 503, not the data.
+// leaves, through the group-committing recorder. If it cannot be stored a successful answer becomes a 503
+// (the data is withheld); a refusal leaves as it is; a 5xx answer does not wait for its event.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Bundle, OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
 import { CodeSystems } from '../coordination/codes.js';
