@@ -1,11 +1,12 @@
 // Cost of access control: read-by-id throughput with CONCORD_AUTH=on (bearer token verified and the
-// client looked up on every request, scope check) beside CONCORD_AUTH=off in the same run, and the
+// client looked up on every request, scope check, and the read's AuditEvent stored before the answer)
+// beside CONCORD_AUTH=off in the same run (with its audit trail on, and off: CONCORD_AUDIT=off), and the
 // latency of issuing a token (ES384 client assertion: signature check, jti insert, ES256 signing; and a
 // client secret: scrypt).
 //
 //   npx tsx bench/auth.ts [--duration 10] [--connections 10] [--tokens 200] [--rounds 2]
 //
-// Two Concord child processes on PostgreSQL (BENCH_DATABASE_URL / DATABASE_URL), each in its own schema
+// Three Concord child processes on PostgreSQL (BENCH_DATABASE_URL / DATABASE_URL), each in its own schema
 // (dropped afterwards); autocannon and the token loop run in this process.
 import { randomUUID } from 'node:crypto';
 import autocannon from 'autocannon';
@@ -58,8 +59,9 @@ function median(values: number[]): number {
 async function main(): Promise<void> {
   const databaseUrl = databaseUrlFromEnv();
   const on = await startConcord({ schema: newSchemaName('bench_auth_on'), rules: 'on', auth: 'on' });
-  const off = await startConcord({ schema: newSchemaName('bench_auth_off'), rules: 'on', auth: 'off' });
-  const servers: ConcordProcess[] = [on, off];
+  const off = await startConcord({ schema: newSchemaName('bench_auth_off'), rules: 'on', auth: 'off', audit: 'on' });
+  const bare = await startConcord({ schema: newSchemaName('bench_auth_bare'), rules: 'on', auth: 'off', audit: 'off' });
+  const servers: ConcordProcess[] = [on, off, bare];
   try {
     // Register the benchmark clients straight into the auth-on schema.
     const db = await openPostgres({ connectionString: databaseUrl, schema: on.schema, max: 1 });
@@ -116,16 +118,20 @@ async function main(): Promise<void> {
     const auth = { authorization: `Bearer ${token}` };
     const idOn = await createPatient(on.base, auth);
     const idOff = await createPatient(off.base, {});
-    await readThroughput(on.base, idOn, auth); // warm-up both
+    const idBare = await createPatient(bare.base, {});
+    await readThroughput(on.base, idOn, auth); // warm-up all three
     await readThroughput(off.base, idOff, {});
-    const results: { round: number; on: Awaited<ReturnType<typeof readThroughput>>; off: Awaited<ReturnType<typeof readThroughput>> }[] = [];
+    await readThroughput(bare.base, idBare, {});
+    type Run = Awaited<ReturnType<typeof readThroughput>>;
+    const results: { round: number; on: Run; off: Run; bare: Run }[] = [];
     for (let round = 1; round <= rounds; round++) {
-      // Alternating which goes first spreads a drift in background load over both.
+      // Alternating the order of off and on spreads a drift in background load over both.
+      const bareRun = await readThroughput(bare.base, idBare, {});
       const offFirst = round % 2 === 1;
       const first = offFirst ? await readThroughput(off.base, idOff, {}) : await readThroughput(on.base, idOn, auth);
       const second = offFirst ? await readThroughput(on.base, idOn, auth) : await readThroughput(off.base, idOff, {});
       const [offRun, onRun] = offFirst ? [first, second] : [second, first];
-      results.push({ round, on: onRun, off: offRun });
+      results.push({ round, on: onRun, off: offRun, bare: bareRun });
     }
     const pg = await postgresVersion(databaseUrl);
     const lines = [
@@ -135,13 +141,14 @@ async function main(): Promise<void> {
       `npx tsx bench/auth.ts --duration ${duration} --connections ${connections} --tokens ${tokenCount} --rounds ${rounds}`,
       '```',
       '',
-      `Read-by-id (GET /fhir/Patient/[id], ${connections} connections, ${duration} s per run, rounds alternate off/on; PostgreSQL ${pg ?? '?'}, two Concord child processes, autocannon in the parent; auth on reads as a client of ${BENCH_ORG}, the member's managing organization):`,
+      `Read-by-id (GET /fhir/Patient/[id], ${connections} connections, ${duration} s per run, rounds run bare, then off/on alternating; PostgreSQL ${pg ?? '?'}, three Concord child processes, autocannon in the parent; auth on reads as a client of ${BENCH_ORG}, the member's managing organization). ` +
+        'on = authentication and audit trail on; off = authentication off, audit trail on (anonymous AuditEvents); bare = both off:',
       '',
-      '| round | auth off req/s | auth on req/s | on/off | off p50/p99 ms | on p50/p99 ms | non-2xx |',
-      '|---|---|---|---|---|---|---|',
+      '| round | bare req/s | auth off req/s | auth on req/s | on/off | on/bare | bare p50/p99 ms | off p50/p99 ms | on p50/p99 ms | non-2xx |',
+      '|---|---|---|---|---|---|---|---|---|---|',
       ...results.map(
         (r) =>
-          `| ${r.round} | ${r.off.reqPerSec.toFixed(0)} | ${r.on.reqPerSec.toFixed(0)} | ${((100 * r.on.reqPerSec) / r.off.reqPerSec).toFixed(0)} % | ${r.off.p50}/${r.off.p99} | ${r.on.p50}/${r.on.p99} | ${r.off.non2xx + r.on.non2xx} |`,
+          `| ${r.round} | ${r.bare.reqPerSec.toFixed(0)} | ${r.off.reqPerSec.toFixed(0)} | ${r.on.reqPerSec.toFixed(0)} | ${((100 * r.on.reqPerSec) / r.off.reqPerSec).toFixed(0)} % | ${((100 * r.on.reqPerSec) / r.bare.reqPerSec).toFixed(0)} % | ${r.bare.p50}/${r.bare.p99} | ${r.off.p50}/${r.off.p99} | ${r.on.p50}/${r.on.p99} | ${r.bare.non2xx + r.off.non2xx + r.on.non2xx} |`,
       ),
       '',
       `Median on/off over the rounds: ${median(results.map((r) => (100 * r.on.reqPerSec) / r.off.reqPerSec)).toFixed(0)} % (the rounds alternate so that load from elsewhere falls on both).`,

@@ -16,6 +16,8 @@ export interface ConcordChildOptions {
   rules: 'on' | 'off';
   /** Authentication (default off: the suites measure FHIR work, bench/auth.ts measures this). */
   auth?: 'on' | 'off';
+  /** The audit trail (default: on with authentication, off without; CONCORD_AUDIT=off needs auth off). */
+  audit?: 'on' | 'off';
   poolMax: number;
   /** Drop the schema when the parent disappears without a close message. */
   dropSchemaOnExit: boolean;
@@ -55,7 +57,7 @@ async function main(): Promise<void> {
     const url = new URL(options.databaseUrl);
     url.searchParams.set('application_name', `concord_${options.schema}`);
     db = await openPostgres({ connectionString: url.toString(), schema: options.schema, max: options.poolMax });
-    server = await createServer(loadConfig({ LOG_LEVEL: 'silent', CONCORD_RULES: options.rules, HOST: '127.0.0.1', CONCORD_AUTH: options.auth ?? 'off', RATE_LIMIT_PER_MINUTE: '0' }), false, db);
+    server = await createServer(loadConfig({ LOG_LEVEL: 'silent', CONCORD_RULES: options.rules, HOST: '127.0.0.1', CONCORD_AUTH: options.auth ?? 'off', CONCORD_AUDIT: options.audit ?? (options.auth === 'on' ? 'on' : 'off'), RATE_LIMIT_PER_MINUTE: '0' }), false, db);
     await server.app.listen({ host: '127.0.0.1', port: 0 });
     const address = server.app.server.address();
     if (address === null || typeof address === 'string') throw new Error('no TCP address');

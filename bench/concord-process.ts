@@ -31,6 +31,7 @@ export async function startConcord(options: Partial<ConcordChildOptions> & { sch
     schema: options.schema,
     rules: options.rules,
     ...(options.auth ? { auth: options.auth } : {}),
+    ...(options.audit ? { audit: options.audit } : {}),
     poolMax: options.poolMax ?? 20,
     dropSchemaOnExit: options.dropSchemaOnExit ?? true,
   };

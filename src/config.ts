@@ -30,6 +30,8 @@ export interface Config {
   /** PostgreSQL: statement timeout inside write transactions (ms; 0 = none). */
   writeTimeoutMs: number;
   auth: AuthConfig;
+  /** Every interaction becomes an AuditEvent (src/audit); CONCORD_AUDIT=off only with authentication off. */
+  auditEnabled: boolean;
 }
 
 /** Access control (SMART Backend Services); see src/auth/. */
@@ -135,7 +137,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     searchTimeoutMs: int(env, 'SEARCH_TIMEOUT_MS', 10_000),
     writeTimeoutMs: int(env, 'WRITE_TIMEOUT_MS', 30_000),
     auth: loadAuthConfig(env),
+    auditEnabled: loadAuditEnabled(env),
   };
+}
+
+function loadAuditEnabled(env: NodeJS.ProcessEnv): boolean {
+  const enabled = onOff(env, 'CONCORD_AUDIT', true);
+  if (!enabled && onOff(env, 'CONCORD_AUTH', true)) {
+    throw new Error('CONCORD_AUDIT=off is only allowed with CONCORD_AUTH=off: every authenticated interaction is audited');
+  }
+  return enabled;
 }
 
 function loadAuthConfig(env: NodeJS.ProcessEnv): AuthConfig {

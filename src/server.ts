@@ -32,6 +32,8 @@ import { migrate } from './storage/migrate.js';
 import { openDatabase } from './storage/open.js';
 import { connectFailureReason } from './storage/pg-connect.js';
 import { ResourceRepository } from './storage/resource-repository.js';
+import { SqlAuditStore } from './storage/audit-store.js';
+import { AuditRecorder } from './audit/recorder.js';
 
 export interface Server {
   app: FastifyInstance;
@@ -144,6 +146,7 @@ export async function createServer(config: Config, logger: Logger | false, datab
   // Expired assertion ids are only kept to refuse replays until expiry; purge them now and then.
   const purge = auth ? setInterval(() => void auth.jtis.purgeExpired(new Date()).catch(() => undefined), JTI_PURGE_MS) : undefined;
   purge?.unref();
+  const auditStore = new SqlAuditStore(db);
   const app = buildApp({
     context: {
       service,
@@ -160,6 +163,8 @@ export async function createServer(config: Config, logger: Logger | false, datab
     security: { corsOrigins: config.auth.corsOrigins, rateLimitPerMinute: config.auth.rateLimitPerMinute },
     // Relative to whatever host the client used, unless BASE_URL fixes it.
     openApi: () => buildOpenApi(capability(config.baseUrl ?? '/fhir'), config.baseUrl ?? '/fhir'),
+    auditStore,
+    ...(config.auditEnabled ? { audit: { store: auditStore, recorder: new AuditRecorder(auditStore) } } : {}),
   });
   return {
     app,

@@ -10,7 +10,7 @@ import type { Bundle, BundleEntry, OperationOutcome, Resource } from '@medplum/f
 import { newId, isValidId } from './ids.js';
 import { FhirError, badRequest, issue, outcome, preconditionFailed } from './outcome.js';
 import type { StoredVersion } from './repository.js';
-import type { ResourceService, WriteSession } from './resource-service.js';
+import type { BeforeCommit, ResourceService, WriteSession } from './resource-service.js';
 import { RuleViolationError } from './write-pipeline.js';
 import { fromStoreUnavailable, StoreUnavailableError } from './store-unavailable.js';
 import { replaceReferences } from './references.js';
@@ -33,6 +33,8 @@ export interface BundleOptions {
   onEntryFault?: (err: unknown, index: number) => void;
   /** Access control: throws (a 403 FhirError) when the client may not perform an entry's interaction. */
   authorize?: (entry: EntryAccess) => void;
+  /** Runs before each commit: once for a transaction, once per writing batch entry (see BeforeCommit). */
+  beforeCommit?: BeforeCommit;
   /** The organization whose client sent the Bundle (ResourceService InSession.viewer); undefined = all. */
   viewer?: Viewer;
 }
@@ -154,7 +156,7 @@ export class BundleService {
       return parsed.map((e) => out.get(e.index)!);
     };
     try {
-      return responseBundle('transaction-response', await this.service.inTransaction(run, options.receivedAt), options);
+      return responseBundle('transaction-response', await this.service.inTransaction(run, options.receivedAt, false, options.beforeCommit), options);
     } catch (err) {
       // Rule issues are found once over the whole transaction; name the entry that wrote each one.
       throw err instanceof RuleViolationError ? ruleErrorByEntry(err, parsed) : err;
@@ -238,9 +240,9 @@ export class BundleService {
     return replaceReferences(entry.resource!, (ref) => idMap.get(ref) ?? conditional.get(ref)) as Resource;
   }
 
-  private async execute(entry: ParsedEntry, session: WriteSession | undefined, baseUrl: string, receivedAt?: Date, viewer?: Viewer): Promise<EntryResult> {
+  private async execute(entry: ParsedEntry, session: WriteSession | undefined, baseUrl: string, receivedAt?: Date, viewer?: Viewer, beforeCommit?: BeforeCommit): Promise<EntryResult> {
     // A batch entry is its own transaction, but its request arrived with the Bundle.
-    const s = { baseUrl, ...(session ? { session } : { receivedAt: receivedAt ?? new Date() }), ...(viewer ? { viewer } : {}) };
+    const s = { baseUrl, ...(session ? { session } : { receivedAt: receivedAt ?? new Date(), ...(beforeCommit ? { beforeCommit } : {}) }), ...(viewer ? { viewer } : {}) };
     const ifMatch = entry.ifMatch === undefined ? {} : { ifMatch: entry.ifMatch };
     switch (entry.method) {
       case 'POST': {
@@ -284,7 +286,7 @@ export class BundleService {
         const entry = parseEntry(raw, i, options.baseUrl);
         options.authorize?.(accessOf(entry));
         if (entry.method === 'POST' || (entry.method === 'PUT' && entry.query)) entry.id = undefined;
-        results.push(await this.executeBatchEntry(entry, options.baseUrl, options.receivedAt, options.viewer));
+        results.push(await this.executeBatchEntry(entry, options.baseUrl, options.receivedAt, options.viewer, options.beforeCommit));
       } catch (err) {
         // The client went away: nobody will read the answer, so the remaining entries are not run.
         if (err instanceof StoreUnavailableError && err.reason === 'cancelled') throw err;
@@ -301,7 +303,7 @@ export class BundleService {
     return responseBundle('batch-response', results, options);
   }
 
-  private executeBatchEntry(entry: ParsedEntry, baseUrl: string, receivedAt: Date | undefined, viewer: Viewer | undefined): Promise<EntryResult> {
+  private executeBatchEntry(entry: ParsedEntry, baseUrl: string, receivedAt: Date | undefined, viewer: Viewer | undefined, beforeCommit?: BeforeCommit): Promise<EntryResult> {
     if (entry.method === 'PUT' && entry.query) {
       return this.service
         .conditionalUpdate(entry.type, entry.query, entry.resource, {
@@ -309,10 +311,11 @@ export class BundleService {
           ...(receivedAt ? { receivedAt } : {}),
           ...(entry.ifMatch === undefined ? {} : { ifMatch: entry.ifMatch }),
           ...(viewer ? { viewer } : {}),
+          ...(beforeCommit ? { beforeCommit } : {}),
         })
         .then((r) => ({ status: r.status, version: r.version }));
     }
-    return this.execute(entry, undefined, baseUrl, receivedAt, viewer);
+    return this.execute(entry, undefined, baseUrl, receivedAt, viewer, beforeCommit);
   }
 }
 

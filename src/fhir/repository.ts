@@ -1,4 +1,5 @@
 import type { AccessFilter } from '../access/viewer.js';
+import type { AuditRecord } from '../audit/types.js';
 import type { FactQuery } from '../coordination/facts.js';
 import type { SearchCursor, SearchRequest } from './search/types.js';
 
@@ -86,6 +87,8 @@ export interface WriteTx {
    * (src/coordination/facts.ts), from the projection written with every write. Index-backed.
    */
   findByFacts(memberId: string, queries: readonly FactQuery[]): Promise<string[]>;
+  /** Stores AuditEvents (src/audit) in this transaction: they commit or roll back with the writes. */
+  appendAuditEvents(records: readonly AuditRecord[]): Promise<void>;
 }
 
 export interface Repository {

@@ -70,6 +70,8 @@ export class WriteSession {
     readonly versions = new Map<string, string>(),
     /** The server itself writing (startup sync of its own conformance resources): not refused as owned. */
     readonly asServer = false,
+    /** Every version this transaction wrote, with the interaction's method (for the AuditEvent). */
+    readonly written: { version: StoredVersion; method: WriteMethod }[] = [],
   ) {
     this.startedAt = startedAt ?? new Date();
   }
@@ -89,7 +91,15 @@ export interface InSession {
    * answers as if it did not exist, and it writes only as its organization (docs/adr/0008).
    */
   viewer?: Viewer;
+  /** See BeforeCommit; ignored when running inside a given session (its owner passed its own). */
+  beforeCommit?: BeforeCommit;
 }
+
+/**
+ * Runs inside the write transaction after the transactional checks passed, just before commit: what it
+ * stores (the write's AuditEvent) commits with the writes or not at all. Throwing rolls everything back.
+ */
+export type BeforeCommit = (session: WriteSession) => Promise<void>;
 
 export class ResourceService {
   private readonly validateResource: ResourceValidator;
@@ -238,11 +248,11 @@ export class ResourceService {
   /** Runs fn in the given session, or in a new transaction whose checks run before it commits. */
   private run<T>(options: InSession, fn: (session: WriteSession) => Promise<T>): Promise<T> {
     if (options.session) return fn(options.session);
-    return this.inTransaction(fn, options.receivedAt, options.asServer);
+    return this.inTransaction(fn, options.receivedAt, options.asServer, options.beforeCommit);
   }
 
   /** A new transaction: fn's writes are checked together before commit; any error rolls all back. */
-  async inTransaction<T>(fn: (session: WriteSession) => Promise<T>, receivedAt?: Date, asServer = false): Promise<T> {
+  async inTransaction<T>(fn: (session: WriteSession) => Promise<T>, receivedAt?: Date, asServer = false, beforeCommit?: BeforeCommit): Promise<T> {
     // Every attempt's versions (the repository retries serialization failures): all settle together.
     const versions = new Map<string, string>();
     try {
@@ -256,6 +266,7 @@ export class ResourceService {
           const issues = checked.map((c) => c.issue);
           if (hasErrors(issues)) throw new RuleViolationError(statusOfRuleIssues(issues), checked);
         }
+        if (beforeCommit) await beforeCommit(session);
         return result;
       });
       this.commits.settled(versions, true);
@@ -449,6 +460,7 @@ export class ResourceService {
     session.versions.set(`${type}/${id}`, lastUpdated);
     const version: StoredVersion = { resourceType: type, id, versionId, lastUpdated, deleted: false, content: stringifyWithTexts(stored, texts) };
     await session.tx.writeVersion(version, method, stored);
+    session.written.push({ version, method });
     return { status: current && !current.deleted ? 200 : 201, version };
   }
 
@@ -466,6 +478,7 @@ export class ResourceService {
       deleted: true,
     };
     await session.tx.writeVersion(version, 'DELETE');
+    session.written.push({ version, method: 'DELETE' });
     return version;
   }
 }

@@ -31,7 +31,7 @@ function validateMode(request: Req): 'create' | 'update' | 'delete' {
 }
 
 /** Route patterns whose other methods only answer 405 (routes/method-not-allowed.ts). */
-const KNOWN_PATTERNS = new Set(['/', '/_search', '/_history', '/:type', '/:type/_search', '/:type/_history', '/:type/$validate', '/:type/:id', '/:type/:id/_history', '/:type/:id/$validate', '/:type/:id/_history/:vid']);
+const KNOWN_PATTERNS = new Set(['/', '/_search', '/_history', '/:type', '/:type/_search', '/:type/_history', '/:type/$validate', '/:type/:id', '/:type/:id/_history', '/:type/:id/$validate', '/:type/:id/_history/:vid', '/AuditEvent', '/AuditEvent/:id']);
 
 /**
  * The access request of a /fhir route, 'bundle' for POST [base] (each entry is checked by the Bundle
@@ -67,6 +67,12 @@ export function accessRequestOf(request: Req): AccessRequest | 'bundle' | 'none'
       return { interaction: 'history-type', type };
     case 'GET /:type/:id':
       return { interaction: 'read', type };
+    // AuditEvents have their own routes (routes/audit-event.ts); writing them answers 405 ('none').
+    case 'GET /AuditEvent/:id':
+      return { interaction: 'read', type: 'AuditEvent' };
+    case 'GET /AuditEvent':
+    case 'POST /AuditEvent/_search':
+      return { interaction: 'search-type', type: 'AuditEvent', query: allParams(request) };
     case 'PUT /:type/:id':
       return { interaction: 'update', type };
     case 'PATCH /:type/:id':

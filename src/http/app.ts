@@ -21,6 +21,9 @@ import { registerSecurityHeaders, registerTrafficPolicy, type SecurityOptions } 
 import type { Repository } from '../fhir/repository.js';
 import { stampArrival } from './arrival.js';
 import { docsRoutes } from './docs.js';
+import { registerAudit, type AuditServices } from './audit.js';
+import { auditEventRoutes } from './routes/audit-event.js';
+import type { AuditStore } from '../audit/types.js';
 
 export interface AppOptions {
   context: RouteContext;
@@ -33,6 +36,10 @@ export interface AppOptions {
   security: SecurityOptions;
   /** Builds the OpenAPI document served at /fhir/openapi.json and /docs (on first request). */
   openApi?: () => Record<string, unknown>;
+  /** Where AuditEvents are read from (their routes exist even when recording is off). */
+  auditStore: AuditStore;
+  /** Absent when auditing is off (CONCORD_AUDIT=off, only with authentication off). */
+  audit?: AuditServices;
 }
 
 export function buildApp(options: AppOptions): FastifyInstance {
@@ -50,6 +57,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
   stampArrival(app);
   decorateAuth(app);
   registerSecurityHeaders(app);
+  if (options.audit) registerAudit(app, options.audit, options.context.configuredBaseUrl);
   registerBodyParsers(app, { maxJsonDepth: options.maxJsonDepth });
   registerErrorHandlers(app, { maxBodyBytes: options.maxBodyBytes });
   healthRoutes(app, options.repository);
@@ -81,6 +89,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
       systemRoutes(fhir, ctx);
       historyRoutes(fhir, ctx);
       validateRoutes(fhir, ctx);
+      auditEventRoutes(fhir, options.auditStore, { authEnabled: auth !== undefined, ...(ctx.configuredBaseUrl ? { configuredBaseUrl: ctx.configuredBaseUrl } : {}) });
       searchRoutes(fhir, ctx);
       bundleRoutes(fhir, ctx);
       typeRoutes(fhir, ctx);

@@ -9,6 +9,7 @@ import type { TokenService } from '../auth/token-service.js';
 import { FhirError, issue } from '../fhir/outcome.js';
 import type { EntryAccess } from '../fhir/bundle-service.js';
 import { accessRequestOf, PUBLIC_ROUTES } from './access.js';
+import { noteTokenRequest } from './audit.js';
 import { header } from './negotiation.js';
 import { baseUrlOf } from './responses.js';
 
@@ -109,6 +110,7 @@ export function tokenRoute(app: FastifyInstance, auth: AuthServices, configuredB
       return reply.code(400).headers({ 'Cache-Control': 'no-store', Pragma: 'no-cache' }).send({ error: 'invalid_request' });
     }
     const result = await auth.tokens.handle({ form, tokenUrl: tokenUrlOf(request, configuredBaseUrl), ...(request.headers.authorization ? { authorization: request.headers.authorization } : {}) });
+    noteTokenRequest(request, { ...(result.clientId ? { clientId: result.clientId } : {}), ...(result.reason ? { reason: result.reason } : {}) });
     if (result.status === 200) request.log.info({ clientId: result.clientId }, 'access token issued');
     else request.log.warn({ clientId: result.clientId, reason: result.reason, error: result.body.error }, 'token request refused');
     return reply.code(result.status).headers(result.headers).type('application/json').send(result.body);

@@ -9,6 +9,8 @@ import { ReadCache } from './read-cache.js';
 import { ReadFence } from './read-fence.js';
 import { asClientFault, mapClientFaults } from './client-faults.js';
 import { selectByFacts, writeCoordinationFacts } from './coordination-facts.js';
+import { insertAuditRecords } from './audit-store.js';
+import type { AuditRecord } from '../audit/types.js';
 import { executeSearch, findMatchingIds, writeSearchIndex } from './search/index.js';
 import { SqlParams } from './search/sql-params.js';
 import { visibleSql } from './member-access.js';
@@ -82,6 +84,10 @@ class Tx implements WriteTx {
     );
     const row = res.rows[0];
     return row ? toStored(row) : undefined;
+  }
+
+  appendAuditEvents(records: readonly AuditRecord[]): Promise<void> {
+    return insertAuditRecords(this.q, records);
   }
 
   async lockKey(key: string): Promise<void> {

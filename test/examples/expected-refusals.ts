@@ -11,7 +11,65 @@ export interface ExpectedRefusal {
   reason: string;
 }
 
+/** Not an error in the examples: Concord's AuditEvents are its own audit trail (docs/adr/0009-audit-trail.md). */
+const AUDIT_EVENTS_ARE_THE_SERVERS =
+  'Not an error in the example: AuditEvents are written only by Concord itself, for every interaction, and cannot be created, changed or deleted through the API.';
+
 export const EXPECTED_REFUSALS: ExpectedRefusal[] = [
+  {
+    file: 'AuditEvent-example-disclosure.json',
+    status: 405,
+    issue: 'AuditEvents are recorded by the server',
+    reason: AUDIT_EVENTS_ARE_THE_SERVERS,
+  },
+  {
+    file: 'AuditEvent-example-error.json',
+    status: 405,
+    issue: 'AuditEvents are recorded by the server',
+    reason: AUDIT_EVENTS_ARE_THE_SERVERS,
+  },
+  {
+    file: 'AuditEvent-example-login.json',
+    status: 405,
+    issue: 'AuditEvents are recorded by the server',
+    reason: AUDIT_EVENTS_ARE_THE_SERVERS,
+  },
+  {
+    file: 'AuditEvent-example-logout.json',
+    status: 405,
+    issue: 'AuditEvents are recorded by the server',
+    reason: AUDIT_EVENTS_ARE_THE_SERVERS,
+  },
+  {
+    file: 'AuditEvent-example-media.json',
+    status: 405,
+    issue: 'AuditEvents are recorded by the server',
+    reason: AUDIT_EVENTS_ARE_THE_SERVERS,
+  },
+  {
+    file: 'AuditEvent-example-pixQuery.json',
+    status: 405,
+    issue: 'AuditEvents are recorded by the server',
+    reason: AUDIT_EVENTS_ARE_THE_SERVERS,
+  },
+  {
+    file: 'AuditEvent-example-rest.json',
+    status: 405,
+    issue: 'AuditEvents are recorded by the server',
+    reason: AUDIT_EVENTS_ARE_THE_SERVERS,
+  },
+  {
+    file: 'AuditEvent-example-search.json',
+    status: 405,
+    issue: 'AuditEvents are recorded by the server',
+    reason: AUDIT_EVENTS_ARE_THE_SERVERS,
+  },
+  {
+    file: 'AuditEvent-example.json',
+    status: 405,
+    issue: 'AuditEvents are recorded by the server',
+    reason: AUDIT_EVENTS_ARE_THE_SERVERS,
+  },
   {
     file: 'Bundle-dataelements.json',
     status: 422,

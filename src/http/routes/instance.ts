@@ -1,6 +1,7 @@
 // Instance-level interactions: read (with conditional read), vread, update, patch, delete.
 import type { FastifyInstance } from 'fastify';
 import { badRequest, informational } from '../../fhir/outcome.js';
+import { writeAudit } from '../audit.js';
 import type { RouteContext } from '../context.js';
 import { header, ifMatch, ifNoneMatchVersion, preferences } from '../negotiation.js';
 import { baseUrlOf, receivedAt, sendJson, sendVersion, sendWrite, versionHeaders } from '../responses.js';
@@ -29,7 +30,7 @@ export function instanceRoutes(app: FastifyInstance, ctx: RouteContext): void {
   app.put<Instance>('/:type/:id', async (request, reply) => {
     const { type, id } = request.params;
     const baseUrl = baseUrlOf(request, ctx.configuredBaseUrl);
-    const result = await ctx.service.update(type, id, request.body, { ifMatch: ifMatch(request), baseUrl, receivedAt: receivedAt(reply), ...asViewer(request) });
+    const result = await ctx.service.update(type, id, request.body, { ifMatch: ifMatch(request), baseUrl, receivedAt: receivedAt(reply), ...asViewer(request), ...writeAudit(request) });
     return sendWrite(request, reply, result.version, result.status, baseUrl);
   });
 
@@ -40,13 +41,13 @@ export function instanceRoutes(app: FastifyInstance, ctx: RouteContext): void {
     }
     const { type, id } = request.params;
     const baseUrl = baseUrlOf(request, ctx.configuredBaseUrl);
-    const result = await ctx.service.patch(type, id, request.body, { ifMatch: ifMatch(request), baseUrl, receivedAt: receivedAt(reply), ...asViewer(request) });
+    const result = await ctx.service.patch(type, id, request.body, { ifMatch: ifMatch(request), baseUrl, receivedAt: receivedAt(reply), ...asViewer(request), ...writeAudit(request) });
     return sendWrite(request, reply, result.version, result.status, baseUrl);
   });
 
   app.delete<Instance>('/:type/:id', async (request, reply) => {
     const { type, id } = request.params;
-    const result = await ctx.service.delete(type, id, { ifMatch: ifMatch(request), receivedAt: receivedAt(reply), ...asViewer(request) });
+    const result = await ctx.service.delete(type, id, { ifMatch: ifMatch(request), receivedAt: receivedAt(reply), ...asViewer(request), ...writeAudit(request) });
     const headers: Record<string, string> = result.version ? { ETag: `W/"${result.version.versionId}"` } : {};
     if (preferences(request).return === 'OperationOutcome') {
       const text = result.deletedCount ? `${type}/${id} deleted` : `${type}/${id} was already deleted`;
