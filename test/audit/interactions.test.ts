@@ -16,8 +16,8 @@ const json = { 'content-type': FHIR_JSON };
 
 async function createPatient(id?: string): Promise<string> {
   const res = id
-    ? await f.asPlan({ method: 'PUT', url: `/fhir/Patient/${id}`, headers: json, payload: { resourceType: 'Patient', id, name: [{ family: 'Audit' }] } })
-    : await f.asPlan({ method: 'POST', url: '/fhir/Patient', headers: json, payload: { resourceType: 'Patient', name: [{ family: 'Audit' }] } });
+    ? await f.asPlan({ method: 'PUT', url: `/fhir/Patient/${id}`, headers: json, payload: { resourceType: 'Patient', managingOrganization: { reference: 'Organization/plan-a' }, id, name: [{ family: 'Audit' }] } })
+    : await f.asPlan({ method: 'POST', url: '/fhir/Patient', headers: json, payload: { resourceType: 'Patient', managingOrganization: { reference: 'Organization/plan-a' }, name: [{ family: 'Audit' }] } });
   expect(res.statusCode, res.body).toBe(201);
   return (JSON.parse(res.body) as { id: string }).id;
 }
@@ -61,24 +61,25 @@ describe('the AuditEvent of each interaction', () => {
   it('vread, update, patch, delete and history-instance', async () => {
     const id = await createPatient();
     expect((await f.asPlan({ method: 'GET', url: `/fhir/Patient/${id}/_history/1` })).statusCode).toBe(200);
-    const put = await f.asPlan({ method: 'PUT', url: `/fhir/Patient/${id}`, headers: json, payload: { resourceType: 'Patient', id, name: [{ family: 'Changed' }] } });
+    const put = await f.asPlan({ method: 'PUT', url: `/fhir/Patient/${id}`, headers: json, payload: { resourceType: 'Patient', managingOrganization: { reference: 'Organization/plan-a' }, id, name: [{ family: 'Changed' }] } });
     expect(put.statusCode).toBe(200);
     const patch = await f.asPlan({ method: 'PATCH', url: `/fhir/Patient/${id}`, headers: { 'content-type': 'application/json-patch+json' }, payload: [{ op: 'replace', path: '/name/0/family', value: 'Patched' }] });
     expect(patch.statusCode).toBe(200);
-    expect((await f.asPlan({ method: 'DELETE', url: `/fhir/Patient/${id}` })).statusCode).toBe(204);
+    // History before the delete: deleting the Patient ends the plan's relationship (its managingOrganization).
     expect((await f.asPlan({ method: 'GET', url: `/fhir/Patient/${id}/_history` })).statusCode).toBe(200);
+    expect((await f.asPlan({ method: 'DELETE', url: `/fhir/Patient/${id}` })).statusCode).toBe(204);
     const events = (await eventsFor(f.server, `Patient/${id}`)).slice(1);
     expect(events.map((e) => [subtypeOf(e), e.action, e.outcome])).toEqual([
       ['vread', 'R', '0'],
       ['update', 'U', '0'],
       ['patch', 'U', '0'],
-      ['delete', 'D', '0'],
       ['history-instance', 'R', '0'],
+      ['delete', 'D', '0'],
     ]);
     expect(entityRefs(events[0]!)[0]).toBe(`Patient/${id}/_history/1`);
     expect(entityRefs(events[1]!)[0]).toBe(`Patient/${id}/_history/2`);
     expect(entityRefs(events[2]!)[0]).toBe(`Patient/${id}/_history/3`);
-    expect(entityRefs(events[3]!)[0]).toBe(`Patient/${id}/_history/4`);
+    expect(entityRefs(events[4]!)[0]).toBe(`Patient/${id}/_history/4`);
   });
 
   it('search-type and search-system: the query as sent in entity.query (base64), the member it names', async () => {
@@ -113,7 +114,7 @@ describe('the AuditEvent of each interaction', () => {
         resourceType: 'Bundle',
         type: 'transaction',
         entry: [
-          { fullUrl: 'urn:uuid:7a1e9f43-6c3c-4b43-8d0e-1f2a3b4c5d6e', resource: { resourceType: 'Patient', name: [{ family: 'Tx' }] }, request: { method: 'POST', url: 'Patient' } },
+          { fullUrl: 'urn:uuid:7a1e9f43-6c3c-4b43-8d0e-1f2a3b4c5d6e', resource: { resourceType: 'Patient', managingOrganization: { reference: 'Organization/plan-a' }, name: [{ family: 'Tx' }] }, request: { method: 'POST', url: 'Patient' } },
           { resource: { resourceType: 'Observation', status: 'final', code: { text: 'x' }, subject: { reference: 'urn:uuid:7a1e9f43-6c3c-4b43-8d0e-1f2a3b4c5d6e' } }, request: { method: 'POST', url: 'Observation' } },
         ],
       },
@@ -135,7 +136,7 @@ describe('the AuditEvent of each interaction', () => {
         resourceType: 'Bundle',
         type: 'batch',
         entry: [
-          { resource: { resourceType: 'Patient', id: 'batch-audit', name: [{ family: 'Batch' }] }, request: { method: 'PUT', url: 'Patient/batch-audit' } },
+          { resource: { resourceType: 'Patient', managingOrganization: { reference: 'Organization/plan-a' }, id: 'batch-audit', name: [{ family: 'Batch' }] }, request: { method: 'PUT', url: 'Patient/batch-audit' } },
           { request: { method: 'GET', url: 'Patient/batch-audit' } },
         ],
       },
@@ -148,7 +149,7 @@ describe('the AuditEvent of each interaction', () => {
   });
 
   it('$validate: an operation event naming validate', async () => {
-    const res = await f.asPlan({ method: 'POST', url: '/fhir/Patient/$validate', headers: json, payload: { resourceType: 'Patient', name: [{ family: 'V' }] } });
+    const res = await f.asPlan({ method: 'POST', url: '/fhir/Patient/$validate', headers: json, payload: { resourceType: 'Patient', managingOrganization: { reference: 'Organization/plan-a' }, name: [{ family: 'V' }] } });
     expect(res.statusCode).toBe(200);
     const [e] = await eventsWhere(f.server, `subtype = 'operation'`);
     expectBalp(e!, 'operation', 'E', '0', 'plan-client');
@@ -188,7 +189,7 @@ describe('refusals are audited', () => {
   });
 
   it('a refused write (422) leaves no resource and its refused AuditEvent', async () => {
-    const res = await f.asPlan({ method: 'PUT', url: '/fhir/Patient/refused-write', headers: json, payload: { resourceType: 'Patient', id: 'refused-write', gender: 'not-a-gender' } });
+    const res = await f.asPlan({ method: 'PUT', url: '/fhir/Patient/refused-write', headers: json, payload: { resourceType: 'Patient', managingOrganization: { reference: 'Organization/plan-a' }, id: 'refused-write', gender: 'not-a-gender' } });
     expect(res.statusCode).toBe(422);
     expect((await f.asAdmin({ method: 'GET', url: '/fhir/Patient/refused-write' })).statusCode).toBe(404);
     const events = await eventsFor(f.server, 'Patient/refused-write');

@@ -12,7 +12,7 @@ const startedAt = new Date(Date.now() - 1000).toISOString();
 
 beforeAll(async () => {
   f = await startAuditFixture();
-  const res = await f.asPlan({ method: 'POST', url: '/fhir/Patient', headers: { 'content-type': FHIR_JSON }, payload: { resourceType: 'Patient', name: [{ family: 'Seen' }] } });
+  const res = await f.asPlan({ method: 'POST', url: '/fhir/Patient', headers: { 'content-type': FHIR_JSON }, payload: { resourceType: 'Patient', managingOrganization: { reference: 'Organization/plan-a' }, name: [{ family: 'Seen' }] } });
   patientId = (JSON.parse(res.body) as { id: string }).id;
   for (let i = 0; i < 3; i++) await f.asPlan({ method: 'GET', url: `/fhir/Patient/${patientId}` });
   await f.asPlan({ method: 'GET', url: '/fhir/Patient/nobody-here' });

@@ -24,7 +24,7 @@ describe('a write and its AuditEvent commit together', () => {
       CREATE CONSTRAINT TRIGGER fail_at_commit AFTER INSERT OR UPDATE ON resource DEFERRABLE INITIALLY DEFERRED
         FOR EACH ROW WHEN (NEW.id = 'doomed') EXECUTE FUNCTION fail_at_commit();`);
     try {
-      const res = await f.asPlan({ method: 'PUT', url: '/fhir/Patient/doomed', headers: { 'content-type': FHIR_JSON }, payload: { resourceType: 'Patient', id: 'doomed' } });
+      const res = await f.asPlan({ method: 'PUT', url: '/fhir/Patient/doomed', headers: { 'content-type': FHIR_JSON }, payload: { resourceType: 'Patient', managingOrganization: { reference: 'Organization/plan-a' }, id: 'doomed' } });
       expect(res.statusCode).toBeGreaterThanOrEqual(500);
       const stored = await f.server.db.query(`SELECT 1 FROM resource WHERE resource_type = 'Patient' AND id = 'doomed'`);
       expect(stored.rows).toEqual([]);
@@ -35,7 +35,7 @@ describe('a write and its AuditEvent commit together', () => {
       await f.server.db.exec('DROP TRIGGER fail_at_commit ON resource; DROP FUNCTION fail_at_commit();');
     }
     // Without the forced failure the same write commits with its event.
-    const ok = await f.asPlan({ method: 'PUT', url: '/fhir/Patient/doomed', headers: { 'content-type': FHIR_JSON }, payload: { resourceType: 'Patient', id: 'doomed' } });
+    const ok = await f.asPlan({ method: 'PUT', url: '/fhir/Patient/doomed', headers: { 'content-type': FHIR_JSON }, payload: { resourceType: 'Patient', managingOrganization: { reference: 'Organization/plan-a' }, id: 'doomed' } });
     expect(ok.statusCode).toBe(201);
     expect((await eventsFor(f.server, 'Patient/doomed')).map((e) => [subtypeOf(e), e.outcome])).toEqual([['update', '8'], ['update', '0']]);
   });
@@ -45,7 +45,7 @@ describe('a write and its AuditEvent commit together', () => {
       CREATE FUNCTION refuse_write_audit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'audit insert refused'; END $$;
       CREATE TRIGGER refuse_write_audit BEFORE INSERT ON audit_event FOR EACH ROW WHEN ('Patient/unrecorded' = ANY(NEW.entity_refs)) EXECUTE FUNCTION refuse_write_audit();`);
     try {
-      const res = await f.asPlan({ method: 'PUT', url: '/fhir/Patient/unrecorded', headers: { 'content-type': FHIR_JSON }, payload: { resourceType: 'Patient', id: 'unrecorded' } });
+      const res = await f.asPlan({ method: 'PUT', url: '/fhir/Patient/unrecorded', headers: { 'content-type': FHIR_JSON }, payload: { resourceType: 'Patient', managingOrganization: { reference: 'Organization/plan-a' }, id: 'unrecorded' } });
       expect(res.statusCode).toBeGreaterThanOrEqual(500);
       expect((await f.server.db.query(`SELECT 1 FROM resource WHERE id = 'unrecorded'`)).rows).toEqual([]);
     } finally {
