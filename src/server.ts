@@ -1,6 +1,6 @@
 // Composition root: opens the store, applies migrations, wires storage -> FHIR logic -> HTTP.
 // main.ts (the process) and the integration tests both build the server through here.
-import type { CapabilityStatementRestResourceSearchParam } from '@medplum/fhirtypes';
+import type { CapabilityStatementRestResourceSearchParam, Resource } from '@medplum/fhirtypes';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
@@ -30,6 +30,9 @@ import { migrate } from './storage/migrate.js';
 import { openDatabase } from './storage/open.js';
 import { connectFailureReason } from './storage/pg-connect.js';
 import { ResourceRepository } from './storage/resource-repository.js';
+import { SubscriptionStore } from './storage/subscription-store.js';
+import { EventRecorder } from './subscriptions/event-recorder.js';
+import { withoutSecret } from './subscriptions/subscription-config.js';
 
 export interface Server {
   app: FastifyInstance;
@@ -91,11 +94,26 @@ export async function createServer(config: Config, logger: Logger | false, datab
     writeTimeoutMs: config.writeTimeoutMs,
   });
   await repository.init();
+  const subscriptionStore = new SubscriptionStore(db);
+  const webhookGuard = new OutboundGuard({ allowedHosts: config.subscriptions.allowedHosts });
+  const wake = { dispatcher: (): void => undefined };
+  const recorder = new EventRecorder({
+    store: subscriptionStore,
+    checkEndpoint: async (url) => void (await webhookGuard.check(url)),
+    bases: config.baseUrl ? [config.baseUrl] : [],
+    read: async (type, id) => {
+      const v = await repository.read(type, id);
+      return v?.content ? (JSON.parse(v.content) as Resource) : undefined;
+    },
+    onNotified: () => wake.dispatcher(),
+  });
   const service = new ResourceService(repository, {
     validate: validateForWrite,
     ...(config.rulesEnabled ? { checker: new CoordinationChecker() } : {}),
     baseUrls: config.baseUrl ? [config.baseUrl] : [],
     searchLimits: config.searchLimits,
+    hooks: [recorder],
+    storedForm: withoutSecret,
   });
   const search = new SearchService(
     repository,

@@ -10,7 +10,7 @@ import type { Bundle, BundleEntry, OperationOutcome, Resource } from '@medplum/f
 import { newId, isValidId } from './ids.js';
 import { FhirError, badRequest, issue, outcome, preconditionFailed } from './outcome.js';
 import type { StoredVersion } from './repository.js';
-import type { ResourceService, WriteSession } from './resource-service.js';
+import type { ResourceService, WriteActor, WriteSession } from './resource-service.js';
 import { RuleViolationError } from './write-pipeline.js';
 import { fromStoreUnavailable, StoreUnavailableError } from './store-unavailable.js';
 import { replaceReferences } from './references.js';
@@ -28,6 +28,8 @@ export interface BundleOptions {
   baseUrl: string;
   /** When the request arrived (409 vs 422 for rule rejections). */
   receivedAt?: Date;
+  /** Who writes (recorded with Subscriptions). */
+  actor?: WriteActor;
   /** Told about a batch entry that failed with an unexpected (non-FHIR) error, answered 500 in its entry. */
   onEntryFault?: (err: unknown, index: number) => void;
   /** Access control: throws (a 403 FhirError) when the client may not perform an entry's interaction. */
@@ -126,7 +128,7 @@ export class BundleService {
       return parsed.map((e) => out.get(e.index)!);
     };
     try {
-      return responseBundle('transaction-response', await this.service.inTransaction(run, options.receivedAt), options);
+      return responseBundle('transaction-response', await this.service.inTransaction(run, options.receivedAt, false, options.actor), options);
     } catch (err) {
       // Rule issues are found once over the whole transaction; name the entry that wrote each one.
       throw err instanceof RuleViolationError ? ruleErrorByEntry(err, parsed) : err;
@@ -207,9 +209,9 @@ export class BundleService {
     return replaceReferences(entry.resource!, (ref) => idMap.get(ref) ?? conditional.get(ref)) as Resource;
   }
 
-  private async execute(entry: ParsedEntry, session: WriteSession | undefined, baseUrl: string, receivedAt?: Date): Promise<EntryResult> {
+  private async execute(entry: ParsedEntry, session: WriteSession | undefined, baseUrl: string, receivedAt?: Date, actor?: WriteActor): Promise<EntryResult> {
     // A batch entry is its own transaction, but its request arrived with the Bundle.
-    const s = { baseUrl, ...(session ? { session } : { receivedAt: receivedAt ?? new Date() }) };
+    const s = { baseUrl, ...(session ? { session } : { receivedAt: receivedAt ?? new Date(), ...(actor ? { actor } : {}) }) };
     const ifMatch = entry.ifMatch === undefined ? {} : { ifMatch: entry.ifMatch };
     switch (entry.method) {
       case 'POST': {
@@ -253,7 +255,7 @@ export class BundleService {
         const entry = parseEntry(raw, i, options.baseUrl);
         options.authorize?.(accessOf(entry));
         if (entry.method === 'POST' || (entry.method === 'PUT' && entry.query)) entry.id = undefined;
-        results.push(await this.executeBatchEntry(entry, options.baseUrl, options.receivedAt));
+        results.push(await this.executeBatchEntry(entry, options.baseUrl, options.receivedAt, options.actor));
       } catch (err) {
         // The client went away: nobody will read the answer, so the remaining entries are not run.
         if (err instanceof StoreUnavailableError && err.reason === 'cancelled') throw err;
@@ -270,13 +272,13 @@ export class BundleService {
     return responseBundle('batch-response', results, options);
   }
 
-  private executeBatchEntry(entry: ParsedEntry, baseUrl: string, receivedAt?: Date): Promise<EntryResult> {
+  private executeBatchEntry(entry: ParsedEntry, baseUrl: string, receivedAt?: Date, actor?: WriteActor): Promise<EntryResult> {
     if (entry.method === 'PUT' && entry.query) {
       return this.service
-        .conditionalUpdate(entry.type, entry.query, entry.resource, { baseUrl, ...(receivedAt ? { receivedAt } : {}), ...(entry.ifMatch === undefined ? {} : { ifMatch: entry.ifMatch }) })
+        .conditionalUpdate(entry.type, entry.query, entry.resource, { baseUrl, ...(receivedAt ? { receivedAt } : {}), ...(actor ? { actor } : {}), ...(entry.ifMatch === undefined ? {} : { ifMatch: entry.ifMatch }) })
         .then((r) => ({ status: r.status, version: r.version }));
     }
-    return this.execute(entry, undefined, baseUrl, receivedAt);
+    return this.execute(entry, undefined, baseUrl, receivedAt, actor);
   }
 }
 

@@ -4,6 +4,7 @@ import { badRequest, informational } from '../../fhir/outcome.js';
 import type { RouteContext } from '../context.js';
 import { header, ifMatch, ifNoneMatchVersion, preferences } from '../negotiation.js';
 import { baseUrlOf, receivedAt, sendJson, sendVersion, sendWrite, versionHeaders } from '../responses.js';
+import { actorOf } from '../actor.js';
 
 type Instance = { Params: { type: string; id: string } };
 
@@ -28,7 +29,7 @@ export function instanceRoutes(app: FastifyInstance, ctx: RouteContext): void {
   app.put<Instance>('/:type/:id', async (request, reply) => {
     const { type, id } = request.params;
     const baseUrl = baseUrlOf(request, ctx.configuredBaseUrl);
-    const result = await ctx.service.update(type, id, request.body, { ifMatch: ifMatch(request), baseUrl, receivedAt: receivedAt(reply) });
+    const result = await ctx.service.update(type, id, request.body, { ifMatch: ifMatch(request), baseUrl, receivedAt: receivedAt(reply), ...actorOf(request) });
     return sendWrite(request, reply, result.version, result.status, baseUrl);
   });
 
@@ -39,13 +40,13 @@ export function instanceRoutes(app: FastifyInstance, ctx: RouteContext): void {
     }
     const { type, id } = request.params;
     const baseUrl = baseUrlOf(request, ctx.configuredBaseUrl);
-    const result = await ctx.service.patch(type, id, request.body, { ifMatch: ifMatch(request), baseUrl, receivedAt: receivedAt(reply) });
+    const result = await ctx.service.patch(type, id, request.body, { ifMatch: ifMatch(request), baseUrl, receivedAt: receivedAt(reply), ...actorOf(request) });
     return sendWrite(request, reply, result.version, result.status, baseUrl);
   });
 
   app.delete<Instance>('/:type/:id', async (request, reply) => {
     const { type, id } = request.params;
-    const result = await ctx.service.delete(type, id, { ifMatch: ifMatch(request), receivedAt: receivedAt(reply) });
+    const result = await ctx.service.delete(type, id, { ifMatch: ifMatch(request), receivedAt: receivedAt(reply), ...actorOf(request) });
     const headers: Record<string, string> = result.version ? { ETag: `W/"${result.version.versionId}"` } : {};
     if (preferences(request).return === 'OperationOutcome') {
       const text = result.deletedCount ? `${type}/${id} deleted` : `${type}/${id} was already deleted`;
