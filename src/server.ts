@@ -33,6 +33,12 @@ import { ResourceRepository } from './storage/resource-repository.js';
 import { SubscriptionStore } from './storage/subscription-store.js';
 import { EventRecorder } from './subscriptions/event-recorder.js';
 import { withoutSecret } from './subscriptions/subscription-config.js';
+import { Dispatcher } from './subscriptions/dispatcher.js';
+import type { NotificationContext } from './subscriptions/notification.js';
+import { SubscriptionOperations } from './subscriptions/operations.js';
+import { subscriptionStatusWriter } from './subscriptions/status-writer.js';
+import { WebhookPoster, type PostConnector } from './net/webhook-post.js';
+import type { Resolver } from './net/outbound-guard.js';
 
 export interface Server {
   app: FastifyInstance;
@@ -41,6 +47,20 @@ export interface Server {
   clients?: ClientAdmin;
   /** Stops accepting requests, drains in-flight ones, then closes the database. */
   close(): Promise<void>;
+}
+
+/** Seams for the composition root's callers (tests, and the lead wiring organization visibility). */
+export interface ServerOptions {
+  /**
+   * Whether a Subscription created by `organization` (undefined: created with authentication off or by
+   * an administrative client) may still receive payloads about the member, checked at send time.
+   * Defaults to allow.
+   */
+  subscriptionAccess?: (organization: string | undefined, memberId: string | undefined) => Promise<boolean>;
+  /** Replaces the webhook connect step (tests record the address instead of connecting). */
+  webhookConnector?: PostConnector;
+  /** Replaces DNS resolution of webhook hosts (tests). */
+  webhookResolver?: Resolver;
 }
 
 export const VERSION = '0.1.0';
@@ -73,7 +93,7 @@ async function createAuth(config: Config, db: Database): Promise<{ services: Aut
   };
 }
 
-export async function createServer(config: Config, logger: Logger | false, database?: Database): Promise<Server> {
+export async function createServer(config: Config, logger: Logger | false, database?: Database, options: ServerOptions = {}): Promise<Server> {
   loadDefinitions();
   const db =
     database ??
@@ -95,7 +115,10 @@ export async function createServer(config: Config, logger: Logger | false, datab
   });
   await repository.init();
   const subscriptionStore = new SubscriptionStore(db);
-  const webhookGuard = new OutboundGuard({ allowedHosts: config.subscriptions.allowedHosts });
+  const webhookGuard = new OutboundGuard({
+    allowedHosts: config.subscriptions.allowedHosts,
+    ...(options.webhookResolver ? { resolver: options.webhookResolver } : {}),
+  });
   const wake = { dispatcher: (): void => undefined };
   const recorder = new EventRecorder({
     store: subscriptionStore,
@@ -122,6 +145,28 @@ export async function createServer(config: Config, logger: Logger | false, datab
   );
   const bundles = new BundleService(service, bundleGetHandler(service, search), config.searchLimits);
   await syncConformanceResources(service);
+  const notificationContext = (base: string): NotificationContext => ({
+    base,
+    loadFocus: async (type, id, version) => {
+      const v = await repository.readVersion(type, id, version);
+      if (!v) return undefined;
+      return { deleted: v.deleted, ...(v.content ? { resource: JSON.parse(v.content) as Resource } : {}) };
+    },
+    mayDisclose: options.subscriptionAccess ?? (() => Promise.resolve(true)),
+  });
+  const notificationBase = config.baseUrl ?? `http://${config.host}:${config.port}/fhir`;
+  const poster = new WebhookPoster(webhookGuard, options.webhookConnector);
+  const dispatcher = config.subscriptions.dispatch
+    ? new Dispatcher({
+        store: subscriptionStore,
+        post: (endpoint, headers, body, timeoutMs) => poster.post(endpoint, headers, body, timeoutMs),
+        notification: notificationContext(notificationBase),
+        setStatus: subscriptionStatusWriter(service),
+        ...config.subscriptions,
+        logger: logger === false ? false : logger.child({ component: 'subscriptions' }),
+      })
+    : undefined;
+  if (dispatcher) wake.dispatcher = () => dispatcher.wake();
   // CapabilityStatement.supportedProfile: each Concord profile under the type it constrains.
   const profilesByType = new Map<string, string[]>();
   for (const r of loadConformanceResources()) {
@@ -163,7 +208,8 @@ export async function createServer(config: Config, logger: Logger | false, datab
       bundles,
       maxBundleEntries: config.maxBundleEntries,
       capabilityStatement: capability,
-      maxHistoryCount: 1000, ...(config.baseUrl ? { configuredBaseUrl: config.baseUrl } : {}) },
+      maxHistoryCount: 1000, ...(config.baseUrl ? { configuredBaseUrl: config.baseUrl } : {}),
+      subscriptions: new SubscriptionOperations(subscriptionStore, notificationContext) },
     repository,
     logger,
     maxBodyBytes: config.maxBodyBytes,
@@ -171,12 +217,14 @@ export async function createServer(config: Config, logger: Logger | false, datab
     ...(auth ? { auth: auth.services } : {}),
     security: { corsOrigins: config.auth.corsOrigins, rateLimitPerMinute: config.auth.rateLimitPerMinute },
   });
+  await dispatcher?.start();
   return {
     app,
     repository,
     ...(auth ? { clients: auth.clients } : {}),
     async close() {
       clearInterval(purge);
+      await dispatcher?.stop();
       await auth?.clients.close();
       await app.close();
       await repository.close();

@@ -4,7 +4,10 @@ import type { LightMyRequestResponse } from 'fastify';
 import { SubscriptionStore } from '../../src/storage/subscription-store.js';
 import type { StoredNotification } from '../../src/subscriptions/store.js';
 import { BackportUrls, SECRET_EXTENSION } from '../../src/subscriptions/topics.js';
-import { FHIR_JSON, type TestServer } from '../support/server.js';
+import { createServer, type ServerOptions } from '../../src/server.js';
+import type { Database } from '../../src/storage/database.js';
+import { openTestDatabase } from '../support/db.js';
+import { FHIR_JSON, testConfig, type TestServer } from '../support/server.js';
 
 export const BASE = 'http://concord.test/fhir';
 export const SECRET = `whsec_${Buffer.from('a-test-secret-of-32-bytes-long!!').toString('base64')}`;
@@ -56,4 +59,17 @@ export async function putSubscription(s: TestServer, spec: SubscriptionSpec): Pr
 
 export function stored(s: TestServer, id: string): Promise<StoredNotification[]> {
   return new SubscriptionStore(s.db).notifications(id, 1, 1_000_000);
+}
+
+/** A test server with subscription seams (createServer's ServerOptions). */
+export async function startSubscriptionServer(env: Record<string, string>, options: ServerOptions = {}, db?: Database): Promise<TestServer> {
+  const database = db ?? (await openTestDatabase(undefined, { max: 40 }));
+  const server = await createServer(testConfig(env), false, database, options);
+  await server.app.ready();
+  return {
+    ...server,
+    db: database,
+    request: (o) => server.app.inject(o),
+    json: <T>(res: LightMyRequestResponse) => JSON.parse(res.body) as T,
+  };
 }
