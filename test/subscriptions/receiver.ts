@@ -37,7 +37,9 @@ export class Receiver {
           res.writeHead(200).end();
         } else {
           setTimeout(() => {
-            if (!res.destroyed) res.writeHead(200).end();
+            if (res.destroyed || req.socket.destroyed) return;
+            d.answered = 200;
+            res.writeHead(200).end();
           }, mode.slowMs).unref();
         }
       });
