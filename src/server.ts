@@ -34,6 +34,7 @@ import { SubscriptionStore } from './storage/subscription-store.js';
 import { EventRecorder } from './subscriptions/event-recorder.js';
 import { withoutSecret } from './subscriptions/subscription-config.js';
 import { Dispatcher } from './subscriptions/dispatcher.js';
+import { BackportUrls, TOPICS, topicCanonical } from './subscriptions/topics.js';
 import type { NotificationContext } from './subscriptions/notification.js';
 import { SubscriptionOperations } from './subscriptions/operations.js';
 import { subscriptionStatusWriter } from './subscriptions/status-writer.js';
@@ -196,6 +197,14 @@ export async function createServer(config: Config, logger: Logger | false, datab
       searchSupported: true,
       transactionsSupported: true,
       ...(config.auth.enabled ? { tokenUrl: `${baseUrl.replace(/\/fhir$/, '')}/auth/token` } : {}),
+      subscriptions: {
+        topicExtension: BackportUrls.topicCanonical,
+        topics: TOPICS.map((t) => topicCanonical(baseUrl, t.id)),
+        operations: [
+          { name: 'status', definition: BackportUrls.statusOperation },
+          { name: 'events', definition: BackportUrls.eventsOperation },
+        ],
+      },
     });
   const auth = config.auth.enabled ? await createAuth(config, db) : undefined;
   // Expired assertion ids are only kept to refuse replays until expiry; purge them now and then.

@@ -1,7 +1,7 @@
 // Priority 1 of issue 11: notifications are stored in the transaction of the write that causes them
 // (a rollback stores none), per topic trigger and filter, numbered from 1 per Subscription; a refusal
 // records coordination-refused on its own with only the rule and the holder.
-import type { OperationOutcome } from '@medplum/fhirtypes';
+import type { CapabilityStatement, OperationOutcome } from '@medplum/fhirtypes';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { careTeam, ORGS, ROLES, type ParticipantSpec } from '../unit/coordination/builders.js';
 import { expectAccepted, expectRejected, member, put, seed, transaction } from '../e2e/coordination/support.js';
@@ -102,6 +102,16 @@ describe('notifications recorded with the write', () => {
       expect(res.body).not.toContain('whsec_');
       expect(res.body).not.toContain('subscription-secret');
     }
+  });
+
+  it('the CapabilityStatement advertises the six topics and the Subscription operations', async () => {
+    const cs = JSON.parse((await s.request({ method: 'GET', url: '/fhir/metadata' })).body) as CapabilityStatement;
+    const sub = cs.rest?.[0]?.resource?.find((r) => r.type === 'Subscription');
+    expect(sub?.extension?.map((e) => e.valueCanonical)).toEqual(
+      ['lead-care-manager', 'care-plan', 'service-request', 'consent', 'enrolment', 'coordination-refused'].map((t) => `http://concord.test/fhir/SubscriptionTopic/${t}`),
+    );
+    expect(sub?.extension?.[0]?.url).toBe('http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/capabilitystatement-subscriptiontopic-canonical');
+    expect(sub?.operation?.map((o) => o.name)).toEqual(expect.arrayContaining(['status', 'events']));
   });
 
   it('refuses bad configuration with 422 and stores nothing', async () => {
