@@ -106,8 +106,9 @@ export class Dispatcher {
     }
   }
 
+  /** Longer than any send (every send is bounded by timeoutMs), so a live lease means a live sender. */
   private leaseMs(): number {
-    return this.o.timeoutMs * 2 + 30_000;
+    return this.o.timeoutMs * 2 + 5000;
   }
 
   private async serve(state: DeliveryState): Promise<void> {
@@ -167,7 +168,8 @@ export class Dispatcher {
     const bundle = await notificationBundle(state, type, events, this.o.notification, now);
     const body = JSON.stringify(bundle);
     const headers: Record<string, string> = { ...customHeaders(state.headers), 'content-type': 'application/fhir+json', ...webhookHeaders(state.secret, webhookId, body, now) };
-    const timeoutMs = state.timeoutSeconds ? state.timeoutSeconds * 1000 : this.o.timeoutMs;
+    // backport-timeout is the subscriber's wish, capped by the operator's timeout (which bounds the lease).
+    const timeoutMs = Math.min(state.timeoutSeconds ? state.timeoutSeconds * 1000 : this.o.timeoutMs, this.o.timeoutMs);
     try {
       const status = await this.o.post(state.endpoint, headers, body, timeoutMs);
       return status >= 200 && status < 300 ? { ok: true } : { ok: false, error: `receiver answered ${status}` };
