@@ -62,11 +62,27 @@ export class Receiver {
     return this.deliveries.filter((d) => statusParam(d.bundle, 'subscription')?.valueReference?.reference?.endsWith(`/Subscription/${subscriptionId}`));
   }
 
-  /** The event numbers of the acknowledged event-notification deliveries, in arrival order. */
+  /**
+   * The event numbers of the acknowledged event-notification deliveries, in arrival order, counting a
+   * webhook id once (a delivery whose answer came after the sender's timeout is sent again with the
+   * same id: at-least-once, deduplicated by the receiver as Standard Webhooks intends).
+   */
   acknowledgedNumbers(subscriptionId: string): number[] {
-    return this.of(subscriptionId)
-      .filter((d) => d.answered === 200 && notificationType(d) === 'event-notification')
-      .flatMap((d) => eventNumbers(d.bundle));
+    const seen = new Map<string, string>();
+    const out: number[] = [];
+    for (const d of this.of(subscriptionId)) {
+      if (d.answered !== 200 || notificationType(d) !== 'event-notification') continue;
+      const id = String(d.headers['webhook-id']);
+      const numbers = eventNumbers(d.bundle).join(',');
+      if (seen.has(id)) {
+        // A redelivery carries exactly the same events.
+        if (seen.get(id) !== numbers) throw new Error(`webhook id ${id} carried ${seen.get(id)} and then ${numbers}`);
+        continue;
+      }
+      seen.set(id, numbers);
+      out.push(...eventNumbers(d.bundle));
+    }
+    return out;
   }
 }
 
