@@ -76,7 +76,12 @@ describe('rest-hook delivery', () => {
     const numbers = receiver.acknowledgedNumbers('dl-order');
     expect(numbers).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
     // Per episode (one resource, 10 versions), the focus versions arrive 1..10: commit order.
-    const delivered = receiver.of('dl-order').filter((d) => d.answered === 200 && notificationType(d) === 'event-notification');
+    const ids = new Set<string>();
+    const delivered = receiver.of('dl-order').filter((d) => {
+      if (d.answered !== 200 || notificationType(d) !== 'event-notification' || ids.has(String(d.headers['webhook-id']))) return false;
+      ids.add(String(d.headers['webhook-id']));
+      return true;
+    });
     const versionsByFocus = new Map<string, number[]>();
     for (const d of delivered) {
       for (const p of d.bundle.entry![0]!.resource!.resourceType === 'Parameters' ? (d.bundle.entry![0]!.resource as { parameter: { name: string; part?: { name: string; valueReference?: { reference?: string } }[] }[] }).parameter : []) {
