@@ -21,6 +21,8 @@ const seconds = args.num('seconds', 10, 1);
 const subs = args.num('subs', 10, 1, true);
 const outage = args.num('outage', 10, 1);
 const connections = args.num('connections', 20, 1, true);
+// --dispatch off: notifications are recorded but not delivered (the write path's own cost, alone).
+const dispatch = args.value('dispatch') !== 'off';
 const databaseUrl = process.env.DATABASE_URL;
 if (!databaseUrl) throw new Error('DATABASE_URL is required');
 
@@ -64,6 +66,7 @@ const config = loadConfig({
   DATABASE_URL: databaseUrl,
   SUBSCRIPTION_ALLOWED_HOSTS: `127.0.0.1:${receiverPort}`,
   SUBSCRIPTION_POLL_MS: '200',
+  SUBSCRIPTION_DISPATCH: dispatch ? 'on' : 'off',
   SUBSCRIPTION_RETRY_BASE_MS: '200',
   SUBSCRIPTION_RETRY_MAX_DELAY_MS: '1000',
 });
@@ -130,6 +133,16 @@ for (let s = 0; s < subs; s++) {
 await new Promise((r) => setTimeout(r, 2000)); // handshakes
 const on = await closedLoop(`throughput, ${subs} subscriptions (all matching)`, seconds);
 await new Promise((r) => setTimeout(r, 3000)); // drain
+if (!dispatch) {
+  console.log(`throughput ratio on/off (recording only, no delivery): ${((on / off) * 100).toFixed(0)} %`);
+  console.log(`machine: ${os.cpus().length} cores, load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+  await server.close();
+  const drop = await openPostgres({ connectionString: databaseUrl, schema });
+  await drop.query(`DROP SCHEMA ${schema} CASCADE`);
+  await drop.close();
+  receiver.close();
+  process.exit(0);
+}
 
 // Paced writes: latency from response received (commit done) and from request sent to first arrival.
 const fromSent: number[] = [];

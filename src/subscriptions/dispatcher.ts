@@ -27,6 +27,8 @@ export interface DispatcherOptions {
   retentionMs: number;
   /** Subscriptions served at once by this instance. */
   concurrency?: number;
+  /** Delay between a wake-up and the claim, so concurrent commits share deliveries (ms). */
+  coalesceMs?: number;
   logger?: Logger | false;
   now?: () => Date;
 }
@@ -37,6 +39,7 @@ export class Dispatcher {
   private purgeTimer: NodeJS.Timeout | undefined;
   private stopListening: (() => Promise<void>) | undefined;
   private running = 0;
+  private pending: NodeJS.Timeout | undefined;
   private rerun = false;
   private stopped = false;
   private readonly idle = new Set<() => void>();
@@ -55,8 +58,20 @@ export class Dispatcher {
     this.wake();
   }
 
-  /** Looks for work now (a commit stored notifications, another instance announced some, or the poll). */
+  /**
+   * Looks for work shortly (a commit stored notifications, another instance announced some, or the
+   * poll). The short delay lets the notifications of concurrent commits share one delivery (up to
+   * backport-max-count) instead of one HTTP request each.
+   */
   wake(): void {
+    if (this.stopped || this.pending) return;
+    this.pending = setTimeout(() => {
+      this.pending = undefined;
+      this.startWorkers();
+    }, this.o.coalesceMs ?? 5);
+  }
+
+  private startWorkers(): void {
     if (this.stopped) return;
     const workers = this.o.concurrency ?? 8;
     if (this.running >= workers) {
@@ -71,7 +86,7 @@ export class Dispatcher {
           for (const fn of this.idle) fn();
           if (this.rerun && !this.stopped) {
             this.rerun = false;
-            this.wake();
+            this.startWorkers();
           }
         }
       });
@@ -80,6 +95,7 @@ export class Dispatcher {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    clearTimeout(this.pending);
     clearInterval(this.timer);
     clearInterval(this.purgeTimer);
     await this.stopListening?.();
