@@ -39,7 +39,7 @@ import type { NotificationContext } from './subscriptions/notification.js';
 import { SubscriptionOperations } from './subscriptions/operations.js';
 import { subscriptionStatusWriter } from './subscriptions/status-writer.js';
 import { WebhookPoster, type PostConnector } from './net/webhook-post.js';
-import type { Resolver } from './net/outbound-guard.js';
+import { UnresolvedHost, type Resolver } from './net/outbound-guard.js';
 
 export interface Server {
   app: FastifyInstance;
@@ -65,6 +65,11 @@ export interface ServerOptions {
 }
 
 export const VERSION = '0.1.0';
+
+function isDnsFailure(err: unknown): boolean {
+  const code = typeof err === 'object' && err !== null && 'code' in err ? (err as { code?: unknown }).code : undefined;
+  return code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'ENODATA';
+}
 
 // `_list` has no SearchParameter resource in R4 (it is defined in the search page), so it is added by hand.
 const LIST_PARAM: CapabilityStatementRestResourceSearchParam = {
@@ -123,7 +128,16 @@ export async function createServer(config: Config, logger: Logger | false, datab
   const wake = { dispatcher: (): void => undefined };
   const recorder = new EventRecorder({
     store: subscriptionStore,
-    checkEndpoint: async (url) => void (await webhookGuard.check(url)),
+    checkEndpoint: async (url) => {
+      try {
+        await webhookGuard.check(url);
+      } catch (err) {
+        // A name that does not resolve (yet, or DNS is down) is no forbidden target: it is saved, and the
+        // send-time check decides (the handshake fails with the reason if it still does not resolve).
+        if (err instanceof UnresolvedHost || isDnsFailure(err)) return;
+        throw err;
+      }
+    },
     bases: config.baseUrl ? [config.baseUrl] : [],
     read: async (type, id) => {
       const v = await repository.read(type, id);

@@ -122,7 +122,7 @@ describe('notifications recorded with the write', () => {
       { id: 'bad-criteria', criteria: 'NotAType?x=1' },
       { id: 'bad-search', criteria: 'CareTeam?no-such-param=1' },
       { id: 'bad-secret', topic: 'consent', secret: 'short' },
-      { id: 'bad-status', topic: 'consent', status: 'active' as const },
+      { id: 'bad-status', topic: 'consent', status: 'active' as const }, // the server's to set
       { id: 'bad-channel', topic: 'consent', channel: 'websocket' as const },
     ];
     for (const c of cases) {

@@ -58,7 +58,6 @@ describe('SSRF: refused at save', () => {
     'https://2130706433/hook', // decimal form of 127.0.0.1
     'https://0x7f000001/hook',
     'https://loopback.example/hook', // a name resolving to loopback
-    'https://unknown.example/hook', // does not resolve
     'file:///etc/passwd',
     'http://public.example/hook', // plain http to a host nobody allow-listed
     'https://user:pw@public.example/hook',
@@ -75,6 +74,13 @@ describe('SSRF: refused at save', () => {
 });
 
 describe('SSRF: refused at send', () => {
+  it('a name that does not resolve is saved, and the handshake fails with the reason (nothing contacted)', async () => {
+    expectAccepted(await putSubscription(s, { id: 'ssrf-unresolved', topic: 'enrolment', endpoint: 'https://unknown.example/hook' }));
+    await eventually(async () => (await statusOf('ssrf-unresolved')).status === 'error', 'handshake refused');
+    expect((await statusOf('ssrf-unresolved')).error).toContain('does not resolve');
+    expect(connects.some((c) => c.url.hostname === 'unknown.example')).toBe(false);
+  });
+
   it('a 302 is a failed delivery: the redirect is not followed, only the checked public address was contacted', async () => {
     expectAccepted(await putSubscription(s, { id: 'ssrf-302', topic: 'enrolment', endpoint: 'https://redirect.example/hook' }));
     await eventually(async () => (await statusOf('ssrf-302')).status === 'error', 'handshake refused by a 302');

@@ -64,7 +64,7 @@ export function stored(s: TestServer, id: string): Promise<StoredNotification[]>
 /** A test server with subscription seams (createServer's ServerOptions). */
 export async function startSubscriptionServer(env: Record<string, string>, options: ServerOptions = {}, db?: Database): Promise<TestServer> {
   const database = db ?? (await openTestDatabase(undefined, { max: 15 }));
-  const server = await createServer(testConfig(env), false, database, options);
+  const server = await createServer(testConfig(env), false, database, { webhookResolver: () => Promise.resolve([]), ...options });
   await server.app.ready();
   return {
     ...server,
