@@ -144,6 +144,7 @@ export async function createServer(config: Config, logger: Logger | false, datab
       return v?.content ? (JSON.parse(v.content) as Resource) : undefined;
     },
     onNotified: () => wake.dispatcher(),
+    ...(logger ? { onError: (err: unknown) => logger.error({ err }, 'coordination-refused notification not recorded') } : {}),
   });
   const service = new ResourceService(repository, {
     validate: validateForWrite,

@@ -234,7 +234,13 @@ export class ResourceService {
     } catch (err) {
       this.commits.settled(versions, false);
       if (err instanceof RuleViolationError && last) {
-        for (const hook of this.hooks) await hook.refused?.(last.writes, err, actor);
+        for (const hook of this.hooks) {
+          try {
+            await hook.refused?.(last.writes, err, actor);
+          } catch {
+            // The refusal is the answer either way; a hook reports its own failures.
+          }
+        }
       }
       throw err;
     }

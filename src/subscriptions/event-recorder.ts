@@ -30,6 +30,8 @@ export interface EventRecorderOptions {
   read(resourceType: string, id: string): Promise<Resource | undefined>;
   /** Told after a commit that stored notifications. */
   onNotified?: () => void;
+  /** Told when a coordination-refused event could not be recorded (the refusal itself still stands). */
+  onError?: (err: unknown) => void;
 }
 
 export class EventRecorder implements WriteHook {
@@ -80,6 +82,14 @@ export class EventRecorder implements WriteHook {
   }
 
   async refused(writes: readonly ProposedWrite[], error: RuleViolationError): Promise<void> {
+    try {
+      await this.recordRefusal(writes, error);
+    } catch (err) {
+      this.options.onError?.(err);
+    }
+  }
+
+  private async recordRefusal(writes: readonly ProposedWrite[], error: RuleViolationError): Promise<void> {
     const own = new Set(writes.map((w) => `${w.resourceType}/${w.id}`));
     const member = writes.flatMap((w) => [...membersOf(w.resource), ...membersOf(w.previous)])[0];
     const events: TopicEvent[] = [];
