@@ -67,10 +67,11 @@ export function parseSubscription(resource: Subscription, id: string, bases: rea
   const problems: OperationOutcomeIssue[] = [];
   const bad = (text: string, expression: string): void => void problems.push(issue('invalid', text, { expression: [expression] }));
 
-  // Clients ask for requested (or off); active and error are the server's to set.
+  // Clients ask for requested (or off); active is the server's to set after the handshake. A client may
+  // write error (inert: nothing is delivered until it asks for requested again).
   const status = sub.status;
-  if (status !== 'requested' && status !== 'off' && status !== previousStatus) {
-    bad(`Subscription.status must be 'requested' or 'off' (the server sets 'active' and 'error'), got '${String(sub.status)}'`, 'Subscription.status');
+  if (status === 'active' && previousStatus !== 'active') {
+    bad(`Subscription.status 'active' is set by the server after the handshake: write 'requested'`, 'Subscription.status');
   }
 
   const criteria = sub.criteria ?? '';
