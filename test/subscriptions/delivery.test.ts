@@ -50,6 +50,11 @@ describe('rest-hook delivery', () => {
     // A tampered body fails the independent verification.
     expect(() => new Webhook(SECRET).verify(hs!.body.replace('handshake', 'heartbeat'), hs!.headers as Record<string, string>)).toThrow();
     await eventually(async () => (await statusOf('dl-hs')) === 'active', 'status active');
+    // An update without the secret keeps the stored one: the next handshake still verifies with it.
+    expectAccepted(await putSubscription(s, { id: 'dl-hs', topic: 'enrolment', endpoint: receiver.url, filters: ['EpisodeOfCare?patient=Patient/nobody'], secret: false }));
+    await eventually(() => receiver.of('dl-hs').length > 1, 'second handshake');
+    const again = receiver.of('dl-hs')[1]!;
+    expect(() => new Webhook(SECRET).verify(again.body, again.headers as Record<string, string>)).not.toThrow();
   });
 
   it('a handshake the receiver refuses leaves the Subscription in error', async () => {
