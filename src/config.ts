@@ -32,6 +32,26 @@ export interface Config {
   auth: AuthConfig;
   /** Every interaction becomes an AuditEvent (src/audit); CONCORD_AUDIT=off only with authentication off. */
   auditEnabled: boolean;
+  subscriptions: SubscriptionsConfig;
+}
+
+/** Subscription delivery (src/subscriptions, docs/subscriptions.md). */
+export interface SubscriptionsConfig {
+  /** Whether this instance delivers notifications (events are recorded either way). */
+  dispatch: boolean;
+  /** Operator allow-list of webhook hosts (host or host:port) exempt from https-only and address checks. */
+  allowedHosts: string[];
+  /** How long a failing Subscription is retried before it goes to error (ms). */
+  retryBudgetMs: number;
+  /** First retry delay (ms); doubles per attempt, with jitter, up to retryMaxDelayMs. */
+  retryBaseMs: number;
+  retryMaxDelayMs: number;
+  /** Default receiver timeout when the Subscription names none (ms). */
+  timeoutMs: number;
+  /** Acknowledged notifications older than this are purged (ms); undelivered ones never are. */
+  retentionMs: number;
+  /** How often a dispatcher looks for work without being woken (ms). */
+  pollMs: number;
 }
 
 /** Access control (SMART Backend Services); see src/auth/. */
@@ -138,6 +158,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     writeTimeoutMs: int(env, 'WRITE_TIMEOUT_MS', 30_000),
     auth: loadAuthConfig(env),
     auditEnabled: loadAuditEnabled(env),
+    subscriptions: loadSubscriptionsConfig(env),
+  };
+}
+
+function loadSubscriptionsConfig(env: NodeJS.ProcessEnv): SubscriptionsConfig {
+  return {
+    dispatch: onOff(env, 'SUBSCRIPTION_DISPATCH', true),
+    allowedHosts: list(env, 'SUBSCRIPTION_ALLOWED_HOSTS').map((h) => h.toLowerCase()),
+    retryBudgetMs: int(env, 'SUBSCRIPTION_RETRY_BUDGET_SECONDS', 72 * 3600, 1) * 1000,
+    retryBaseMs: int(env, 'SUBSCRIPTION_RETRY_BASE_MS', 1000, 1),
+    retryMaxDelayMs: int(env, 'SUBSCRIPTION_RETRY_MAX_DELAY_MS', 10 * 60_000, 1),
+    timeoutMs: int(env, 'SUBSCRIPTION_TIMEOUT_MS', 10_000, 100),
+    retentionMs: int(env, 'SUBSCRIPTION_RETENTION_DAYS', 30, 1) * 86_400_000,
+    pollMs: int(env, 'SUBSCRIPTION_POLL_MS', 1000, 10),
   };
 }
 

@@ -1,6 +1,6 @@
 // Composition root: opens the store, applies migrations, wires storage -> FHIR logic -> HTTP.
 // main.ts (the process) and the integration tests both build the server through here.
-import type { CapabilityStatementRestResourceSearchParam } from '@medplum/fhirtypes';
+import type { CapabilityStatementRestResourceSearchParam, Resource } from '@medplum/fhirtypes';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
@@ -34,6 +34,16 @@ import { connectFailureReason } from './storage/pg-connect.js';
 import { ResourceRepository } from './storage/resource-repository.js';
 import { SqlAuditStore } from './storage/audit-store.js';
 import { AuditRecorder } from './audit/recorder.js';
+import { SubscriptionStore } from './storage/subscription-store.js';
+import { EventRecorder } from './subscriptions/event-recorder.js';
+import { withoutSecret } from './subscriptions/subscription-config.js';
+import { Dispatcher } from './subscriptions/dispatcher.js';
+import { BackportUrls, TOPICS, topicCanonical } from './subscriptions/topics.js';
+import type { NotificationContext } from './subscriptions/notification.js';
+import { SubscriptionOperations } from './subscriptions/operations.js';
+import { subscriptionStatusWriter } from './subscriptions/status-writer.js';
+import { WebhookPoster, type PostConnector } from './net/webhook-post.js';
+import { UnresolvedHost, type Resolver } from './net/outbound-guard.js';
 
 export interface Server {
   app: FastifyInstance;
@@ -44,7 +54,26 @@ export interface Server {
   close(): Promise<void>;
 }
 
+/** Seams for the composition root's callers (tests, and the lead wiring organization visibility). */
+export interface ServerOptions {
+  /**
+   * Whether a Subscription created by `organization` (undefined: created with authentication off or by
+   * an administrative client) may still receive payloads about the member, checked at send time.
+   * Defaults to allow.
+   */
+  subscriptionAccess?: (organization: string | undefined, memberId: string | undefined) => Promise<boolean>;
+  /** Replaces the webhook connect step (tests record the address instead of connecting). */
+  webhookConnector?: PostConnector;
+  /** Replaces DNS resolution of webhook hosts (tests). */
+  webhookResolver?: Resolver;
+}
+
 export const VERSION = '0.1.0';
+
+function isDnsFailure(err: unknown): boolean {
+  const code = typeof err === 'object' && err !== null && 'code' in err ? (err as { code?: unknown }).code : undefined;
+  return code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'ENODATA';
+}
 
 // `_list` has no SearchParameter resource in R4 (it is defined in the search page), so it is added by hand.
 const LIST_PARAM: CapabilityStatementRestResourceSearchParam = {
@@ -74,7 +103,7 @@ async function createAuth(config: Config, db: Database): Promise<{ services: Aut
   };
 }
 
-export async function createServer(config: Config, logger: Logger | false, database?: Database): Promise<Server> {
+export async function createServer(config: Config, logger: Logger | false, database?: Database, options: ServerOptions = {}): Promise<Server> {
   loadDefinitions();
   const db =
     database ??
@@ -99,11 +128,39 @@ export async function createServer(config: Config, logger: Logger | false, datab
     writeTimeoutMs: config.writeTimeoutMs,
   });
   await repository.init();
+  const subscriptionStore = new SubscriptionStore(db);
+  const webhookGuard = new OutboundGuard({
+    allowedHosts: config.subscriptions.allowedHosts,
+    ...(options.webhookResolver ? { resolver: options.webhookResolver } : {}),
+  });
+  const wake = { dispatcher: (): void => undefined };
+  const recorder = new EventRecorder({
+    store: subscriptionStore,
+    checkEndpoint: async (url) => {
+      try {
+        await webhookGuard.check(url);
+      } catch (err) {
+        // A name that does not resolve (yet, or DNS is down) is no forbidden target: it is saved, and the
+        // send-time check decides (the handshake fails with the reason if it still does not resolve).
+        if (err instanceof UnresolvedHost || isDnsFailure(err)) return;
+        throw err;
+      }
+    },
+    bases: config.baseUrl ? [config.baseUrl] : [],
+    read: async (type, id) => {
+      const v = await repository.read(type, id);
+      return v?.content ? (JSON.parse(v.content) as Resource) : undefined;
+    },
+    onNotified: () => wake.dispatcher(),
+    ...(logger ? { onError: (err: unknown) => logger.error({ err }, 'coordination-refused notification not recorded') } : {}),
+  });
   const service = new ResourceService(repository, {
     validate: validateForWrite,
     ...(config.rulesEnabled ? { checker: new CoordinationChecker() } : {}),
     baseUrls: config.baseUrl ? [config.baseUrl] : [],
     searchLimits: config.searchLimits,
+    hooks: [recorder],
+    storedForm: withoutSecret,
   });
   const search = new SearchService(
     repository,
@@ -112,6 +169,31 @@ export async function createServer(config: Config, logger: Logger | false, datab
   );
   const bundles = new BundleService(service, bundleGetHandler(service, search), config.searchLimits);
   await syncConformanceResources(service);
+  const notificationContext = (base: string): NotificationContext => ({
+    base,
+    loadFocus: async (type, id, version) => {
+      const v = await repository.readVersion(type, id, version);
+      if (!v) return undefined;
+      return { deleted: v.deleted, ...(v.content ? { resource: JSON.parse(v.content) as Resource } : {}) };
+    },
+    // Re-checked at send time: a subscriber whose organization lost the member gets no payload (docs/adr/0008).
+    mayDisclose:
+      options.subscriptionAccess ??
+      ((organization, memberId) => (organization && memberId ? repository.canSee({ organization, now: Date.now() }, [memberId]) : Promise.resolve(true))),
+  });
+  const notificationBase = config.baseUrl ?? `http://${config.host}:${config.port}/fhir`;
+  const poster = new WebhookPoster(webhookGuard, options.webhookConnector);
+  const dispatcher = config.subscriptions.dispatch
+    ? new Dispatcher({
+        store: subscriptionStore,
+        post: (endpoint, headers, body, timeoutMs) => poster.post(endpoint, headers, body, timeoutMs),
+        notification: notificationContext(notificationBase),
+        setStatus: subscriptionStatusWriter(service),
+        ...config.subscriptions,
+        logger: logger === false ? false : logger.child({ component: 'subscriptions' }),
+      })
+    : undefined;
+  if (dispatcher) wake.dispatcher = () => dispatcher.wake();
   // CapabilityStatement.supportedProfile: each Concord profile under the type it constrains.
   const profilesByType = new Map<string, string[]>();
   for (const r of loadConformanceResources()) {
@@ -141,6 +223,14 @@ export async function createServer(config: Config, logger: Logger | false, datab
       searchSupported: true,
       transactionsSupported: true,
       ...(config.auth.enabled ? { tokenUrl: `${baseUrl.replace(/\/fhir$/, '')}/auth/token` } : {}),
+      subscriptions: {
+        topicExtension: BackportUrls.topicCanonical,
+        topics: TOPICS.map((t) => topicCanonical(baseUrl, t.id)),
+        operations: [
+          { name: 'status', definition: BackportUrls.statusOperation },
+          { name: 'events', definition: BackportUrls.eventsOperation },
+        ],
+      },
     });
   const auth = config.auth.enabled ? await createAuth(config, db) : undefined;
   // Expired assertion ids are only kept to refuse replays until expiry; purge them now and then.
@@ -154,7 +244,8 @@ export async function createServer(config: Config, logger: Logger | false, datab
       bundles,
       maxBundleEntries: config.maxBundleEntries,
       capabilityStatement: capability,
-      maxHistoryCount: 1000, ...(config.baseUrl ? { configuredBaseUrl: config.baseUrl } : {}) },
+      maxHistoryCount: 1000, ...(config.baseUrl ? { configuredBaseUrl: config.baseUrl } : {}),
+      subscriptions: new SubscriptionOperations(subscriptionStore, notificationContext) },
     repository,
     logger,
     maxBodyBytes: config.maxBodyBytes,
@@ -166,12 +257,14 @@ export async function createServer(config: Config, logger: Logger | false, datab
     auditStore,
     ...(config.auditEnabled ? { audit: { store: auditStore, recorder: new AuditRecorder(auditStore) } } : {}),
   });
+  await dispatcher?.start();
   return {
     app,
     repository,
     ...(auth ? { clients: auth.clients } : {}),
     async close() {
       clearInterval(purge);
+      await dispatcher?.stop();
       await auth?.clients.close();
       await app.close();
       await repository.close();

@@ -10,7 +10,7 @@ import type { Bundle, BundleEntry, OperationOutcome, Resource } from '@medplum/f
 import { newId, isValidId } from './ids.js';
 import { FhirError, badRequest, issue, outcome, preconditionFailed } from './outcome.js';
 import type { StoredVersion } from './repository.js';
-import type { BeforeCommit, ResourceService, WriteSession } from './resource-service.js';
+import type { BeforeCommit, ResourceService, WriteActor, WriteSession } from './resource-service.js';
 import { RuleViolationError } from './write-pipeline.js';
 import { fromStoreUnavailable, StoreUnavailableError } from './store-unavailable.js';
 import { replaceReferences } from './references.js';
@@ -29,6 +29,8 @@ export interface BundleOptions {
   baseUrl: string;
   /** When the request arrived (409 vs 422 for rule rejections). */
   receivedAt?: Date;
+  /** Who writes (recorded with Subscriptions). */
+  actor?: WriteActor;
   /** Told about a batch entry that failed with an unexpected (non-FHIR) error, answered 500 in its entry. */
   onEntryFault?: (err: unknown, index: number) => void;
   /** Access control: throws (a 403 FhirError) when the client may not perform an entry's interaction. */
@@ -156,7 +158,7 @@ export class BundleService {
       return parsed.map((e) => out.get(e.index)!);
     };
     try {
-      return responseBundle('transaction-response', await this.service.inTransaction(run, options.receivedAt, false, options.beforeCommit), options);
+      return responseBundle('transaction-response', await this.service.inTransaction(run, options.receivedAt, false, options.actor, options.beforeCommit), options);
     } catch (err) {
       // Rule issues are found once over the whole transaction; name the entry that wrote each one.
       throw err instanceof RuleViolationError ? ruleErrorByEntry(err, parsed) : err;
@@ -240,9 +242,9 @@ export class BundleService {
     return replaceReferences(entry.resource!, (ref) => idMap.get(ref) ?? conditional.get(ref)) as Resource;
   }
 
-  private async execute(entry: ParsedEntry, session: WriteSession | undefined, baseUrl: string, receivedAt?: Date, viewer?: Viewer, beforeCommit?: BeforeCommit): Promise<EntryResult> {
+  private async execute(entry: ParsedEntry, session: WriteSession | undefined, baseUrl: string, receivedAt?: Date, viewer?: Viewer, beforeCommit?: BeforeCommit, actor?: WriteActor): Promise<EntryResult> {
     // A batch entry is its own transaction, but its request arrived with the Bundle.
-    const s = { baseUrl, ...(session ? { session } : { receivedAt: receivedAt ?? new Date(), ...(beforeCommit ? { beforeCommit } : {}) }), ...(viewer ? { viewer } : {}) };
+    const s = { baseUrl, ...(session ? { session } : { receivedAt: receivedAt ?? new Date(), ...(beforeCommit ? { beforeCommit } : {}), ...(actor ? { actor } : {}) }), ...(viewer ? { viewer } : {}) };
     const ifMatch = entry.ifMatch === undefined ? {} : { ifMatch: entry.ifMatch };
     switch (entry.method) {
       case 'POST': {
@@ -286,7 +288,7 @@ export class BundleService {
         const entry = parseEntry(raw, i, options.baseUrl);
         options.authorize?.(accessOf(entry));
         if (entry.method === 'POST' || (entry.method === 'PUT' && entry.query)) entry.id = undefined;
-        results.push(await this.executeBatchEntry(entry, options.baseUrl, options.receivedAt, options.viewer, options.beforeCommit));
+        results.push(await this.executeBatchEntry(entry, options.baseUrl, options.receivedAt, options.viewer, options.beforeCommit, options.actor));
       } catch (err) {
         // The client went away: nobody will read the answer, so the remaining entries are not run.
         if (err instanceof StoreUnavailableError && err.reason === 'cancelled') throw err;
@@ -303,7 +305,7 @@ export class BundleService {
     return responseBundle('batch-response', results, options);
   }
 
-  private executeBatchEntry(entry: ParsedEntry, baseUrl: string, receivedAt: Date | undefined, viewer: Viewer | undefined, beforeCommit?: BeforeCommit): Promise<EntryResult> {
+  private executeBatchEntry(entry: ParsedEntry, baseUrl: string, receivedAt: Date | undefined, viewer: Viewer | undefined, beforeCommit?: BeforeCommit, actor?: WriteActor): Promise<EntryResult> {
     if (entry.method === 'PUT' && entry.query) {
       return this.service
         .conditionalUpdate(entry.type, entry.query, entry.resource, {
@@ -312,10 +314,11 @@ export class BundleService {
           ...(entry.ifMatch === undefined ? {} : { ifMatch: entry.ifMatch }),
           ...(viewer ? { viewer } : {}),
           ...(beforeCommit ? { beforeCommit } : {}),
+          ...(actor ? { actor } : {}),
         })
         .then((r) => ({ status: r.status, version: r.version }));
     }
-    return this.execute(entry, undefined, baseUrl, receivedAt, viewer, beforeCommit);
+    return this.execute(entry, undefined, baseUrl, receivedAt, viewer, beforeCommit, actor);
   }
 }
 

@@ -16,6 +16,8 @@ export interface CapabilityInputs {
   transactionsSupported: boolean;
   /** SMART Backend Services token endpoint, when authentication is on. */
   tokenUrl?: string;
+  /** On the Subscription resource: the topics it serves (extension url -> canonical) and its operations. */
+  subscriptions?: { topicExtension: string; topics: string[]; operations: { name: string; definition: string }[] };
 }
 
 const SMART_OAUTH_URIS = 'http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris';
@@ -44,7 +46,9 @@ export function buildCapabilityStatement(inputs: CapabilityInputs, now = new Dat
     ];
     const profiles = inputs.supportedProfiles(type);
     const searchParam = inputs.searchParams(type);
+    const subs = type === 'Subscription' ? inputs.subscriptions : undefined;
     return {
+      ...(subs ? { extension: subs.topics.map((valueCanonical) => ({ url: subs.topicExtension, valueCanonical })) } : {}),
       type: type as CapabilityStatementRestResource['type'],
       ...(profiles.length ? { supportedProfile: profiles } : {}),
       interaction: interactions,
@@ -56,7 +60,7 @@ export function buildCapabilityStatement(inputs: CapabilityInputs, now = new Dat
       conditionalUpdate: true,
       conditionalDelete: 'single',
       ...(searchParam.length ? { searchParam } : {}),
-      operation: inputs.operations,
+      operation: subs ? [...inputs.operations, ...subs.operations] : inputs.operations,
     };
   });
   return {

@@ -54,7 +54,7 @@ export class CoordinationChecker implements TransactionalChecker {
       // lost race (409 conflict); one caused by state that was already there is a rule break (422).
       const raced = arrival !== undefined && (await this.committedSince(reader, f.involves, writes, arrival));
       const resource = f.involves.find((ref) => own.has(ref));
-      out.push({ issue: raced ? { ...f.issue, code: 'conflict' } : f.issue, ...(resource ? { resource } : {}) });
+      out.push({ issue: raced ? { ...f.issue, code: 'conflict' } : f.issue, ...(resource ? { resource } : {}), involves: f.involves });
     }
     return out;
   }

@@ -47,6 +47,28 @@ export interface ServiceOptions {
   baseUrls?: string[];
   /** Complexity limits for conditional criteria (If-None-Exist, PUT/DELETE [type]?criteria). */
   searchLimits?: SearchLimits;
+  /** Work done with every write transaction (see WriteHook), in order. */
+  hooks?: readonly WriteHook[];
+  /** What is stored of a validated resource, when it differs (write-only fields removed). */
+  storedForm?: (resource: Resource) => Resource;
+}
+
+/** Who is writing, as far as the HTTP layer knows it (undefined fields when authentication is off). */
+export interface WriteActor {
+  clientId?: string;
+  organization?: string;
+}
+
+/**
+ * Work that rides on the write path: beforeCommit runs inside the transaction once the checks passed
+ * (what it writes commits or rolls back with the resources); refused runs after a coordination rule
+ * refused the batch and its transaction rolled back (it writes in a transaction of its own).
+ */
+export interface WriteHook {
+  beforeCommit(session: WriteSession): Promise<void>;
+  refused?(writes: readonly ProposedWrite[], error: RuleViolationError, actor: WriteActor | undefined): Promise<void>;
+  /** After the transaction committed (e.g. wake a dispatcher); must not throw. */
+  committed?(session: WriteSession): void;
 }
 
 type JsonObject = Record<string, unknown>;
@@ -70,6 +92,7 @@ export class WriteSession {
     readonly versions = new Map<string, string>(),
     /** The server itself writing (startup sync of its own conformance resources): not refused as owned. */
     readonly asServer = false,
+    readonly actor?: WriteActor,
     /** Every version this transaction wrote, with the interaction's method (for the AuditEvent). */
     readonly written: { version: StoredVersion; method: WriteMethod }[] = [],
   ) {
@@ -93,6 +116,7 @@ export interface InSession {
   viewer?: Viewer;
   /** See BeforeCommit; ignored when running inside a given session (its owner passed its own). */
   beforeCommit?: BeforeCommit;
+  actor?: WriteActor;
 }
 
 /**
@@ -107,6 +131,8 @@ export class ResourceService {
   private readonly now: () => Date;
   private readonly baseUrls: string[];
   private readonly searchLimits: SearchLimits;
+  private readonly hooks: readonly WriteHook[];
+  private readonly storedForm: (resource: Resource) => Resource;
   /** When this process saw its writes commit (409 vs 422 for rule rejections). */
   private readonly commits = new CommitLog();
 
@@ -119,6 +145,8 @@ export class ResourceService {
     this.now = options.now ?? (() => new Date());
     this.baseUrls = options.baseUrls ?? [];
     this.searchLimits = options.searchLimits ?? DEFAULT_SEARCH_LIMITS;
+    this.hooks = options.hooks ?? [];
+    this.storedForm = options.storedForm ?? ((r) => r);
   }
 
   // ---- reads ----------------------------------------------------------------------------------
@@ -248,16 +276,17 @@ export class ResourceService {
   /** Runs fn in the given session, or in a new transaction whose checks run before it commits. */
   private run<T>(options: InSession, fn: (session: WriteSession) => Promise<T>): Promise<T> {
     if (options.session) return fn(options.session);
-    return this.inTransaction(fn, options.receivedAt, options.asServer, options.beforeCommit);
+    return this.inTransaction(fn, options.receivedAt, options.asServer, options.actor, options.beforeCommit);
   }
 
   /** A new transaction: fn's writes are checked together before commit; any error rolls all back. */
-  async inTransaction<T>(fn: (session: WriteSession) => Promise<T>, receivedAt?: Date, asServer = false, beforeCommit?: BeforeCommit): Promise<T> {
+  async inTransaction<T>(fn: (session: WriteSession) => Promise<T>, receivedAt?: Date, asServer = false, actor?: WriteActor, beforeCommit?: BeforeCommit): Promise<T> {
     // Every attempt's versions (the repository retries serialization failures): all settle together.
     const versions = new Map<string, string>();
+    let last: WriteSession | undefined;
     try {
       const result = await this.repo.transaction(async (tx) => {
-        const session = new WriteSession(tx, receivedAt, versions, asServer);
+        const session = (last = new WriteSession(tx, receivedAt, versions, asServer, actor));
         const result = await fn(session);
         if (session.writes.length > 0) {
           const arrivedAt = session.startedAt.getTime();
@@ -266,13 +295,25 @@ export class ResourceService {
           const issues = checked.map((c) => c.issue);
           if (hasErrors(issues)) throw new RuleViolationError(statusOfRuleIssues(issues), checked);
         }
+        for (const hook of this.hooks) await hook.beforeCommit(session);
+        // The request's own (the AuditEvent) last: it records everything the hooks added too.
         if (beforeCommit) await beforeCommit(session);
         return result;
       });
       this.commits.settled(versions, true);
+      if (last) for (const hook of this.hooks) hook.committed?.(last);
       return result;
     } catch (err) {
       this.commits.settled(versions, false);
+      if (err instanceof RuleViolationError && last) {
+        for (const hook of this.hooks) {
+          try {
+            await hook.refused?.(last.writes, err, actor);
+          } catch {
+            // The refusal is the answer either way; a hook reports its own failures.
+          }
+        }
+      }
       throw err;
     }
   }
@@ -455,7 +496,7 @@ export class ResourceService {
 
     const versionId = (current?.versionId ?? 0) + 1;
     const lastUpdated = this.now().toISOString();
-    const stored = stamp(resource, id, versionId, lastUpdated);
+    const stored = stamp(this.storedForm(resource), id, versionId, lastUpdated);
     this.commits.writing(`${type}/${id}`, lastUpdated);
     session.versions.set(`${type}/${id}`, lastUpdated);
     const version: StoredVersion = { resourceType: type, id, versionId, lastUpdated, deleted: false, content: stringifyWithTexts(stored, texts) };

@@ -16,6 +16,8 @@ export type ResourceValidator = (resource: unknown, expectedType: string) => Ope
 export interface CheckedIssue {
   issue: OperationOutcomeIssue;
   resource?: string;
+  /** `Type/id` of every resource the finding involves (the refused writes and what they collided with). */
+  involves?: readonly string[];
 }
 
 /** A write refused by the transactional checks; `resources` parallels `issues` (for Bundle entry mapping). */

@@ -83,6 +83,12 @@ export function accessRequestOf(request: Req): AccessRequest | 'bundle' | 'none'
       return { interaction: 'history-instance', type };
     case 'GET /:type/:id/_history/:vid':
       return { interaction: 'vread', type };
+    // Subscription operations read the Subscription's own state and events.
+    case 'GET /Subscription/:id/$status':
+    case 'POST /Subscription/:id/$status':
+    case 'GET /Subscription/:id/$events':
+    case 'POST /Subscription/:id/$events':
+      return { interaction: 'read', type: 'Subscription' };
     case 'POST /:type/$validate':
     case 'POST /:type/:id/$validate':
       return { interaction: 'validate', type, validates: validateMode(request) };

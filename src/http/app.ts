@@ -17,6 +17,7 @@ import { searchRoutes } from './routes/search.js';
 import { systemRoutes } from './routes/system.js';
 import { typeRoutes } from './routes/type.js';
 import { validateRoutes } from './routes/validate.js';
+import { subscriptionRoutes } from './routes/subscriptions.js';
 import { registerSecurityHeaders, registerTrafficPolicy, type SecurityOptions } from './security.js';
 import type { Repository } from '../fhir/repository.js';
 import { stampArrival } from './arrival.js';
@@ -90,6 +91,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
       historyRoutes(fhir, ctx);
       validateRoutes(fhir, ctx);
       auditEventRoutes(fhir, options.auditStore, { authEnabled: auth !== undefined, ...(ctx.configuredBaseUrl ? { configuredBaseUrl: ctx.configuredBaseUrl } : {}) });
+      if (ctx.subscriptions) subscriptionRoutes(fhir, ctx, ctx.subscriptions);
       searchRoutes(fhir, ctx);
       bundleRoutes(fhir, ctx);
       typeRoutes(fhir, ctx);

@@ -2,6 +2,7 @@ import type { CapabilityStatement } from '@medplum/fhirtypes';
 import type { BundleService } from '../fhir/bundle-service.js';
 import type { ResourceService } from '../fhir/resource-service.js';
 import type { SearchService } from '../fhir/search-service.js';
+import type { SubscriptionOperations } from '../subscriptions/operations.js';
 
 /** What the FHIR routes share: the interaction service and per-request base URL resolution. */
 export interface RouteContext {
@@ -12,4 +13,6 @@ export interface RouteContext {
   configuredBaseUrl?: string;
   capabilityStatement: (baseUrl: string) => CapabilityStatement;
   maxHistoryCount: number;
+  /** $status / $events, when subscriptions are wired. */
+  subscriptions?: SubscriptionOperations;
 }

@@ -52,6 +52,14 @@ export class OutboundRefused extends Error {
   }
 }
 
+/** The host has no address (now): not a forbidden target, but nothing to contact either. */
+export class UnresolvedHost extends OutboundRefused {
+  constructor(host: string) {
+    super(`${host} does not resolve`);
+    this.name = 'UnresolvedHost';
+  }
+}
+
 const BLOCKED = new BlockList();
 for (const [net, prefix] of [
   ['0.0.0.0', 8], // "this" network
@@ -186,7 +194,7 @@ export class OutboundGuard {
     const host = url.hostname.replace(/^\[|\]$/g, '');
     const literal = isIP(host);
     const addresses = literal ? [{ address: host, family: literal as 4 | 6 }] : await this.resolver(host);
-    if (addresses.length === 0) throw new OutboundRefused(`${host} does not resolve`);
+    if (addresses.length === 0) throw new UnresolvedHost(host);
     if (!allowListed) {
       const blocked = addresses.find((a) => !isPublicAddress(a.address));
       if (blocked) throw new OutboundRefused(`${host} resolves to a non-public address`);

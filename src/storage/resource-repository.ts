@@ -60,6 +60,16 @@ const PREPARED = { prepare: true } as const;
 const RETRYABLE = new Set<string>([SqlState.serializationFailure, SqlState.deadlockDetected, SqlState.uniqueViolation]);
 const MAX_ATTEMPTS = 5;
 
+/** The connection of each open write transaction, for other storage modules writing in it (queryableOf). */
+const connections = new WeakMap<WriteTx, Queryable>();
+
+/** The connection a WriteTx runs on: storage modules (subscription events) write in the same transaction. */
+export function queryableOf(tx: WriteTx): Queryable {
+  const q = connections.get(tx);
+  if (!q) throw new Error('not a write transaction of this repository');
+  return q;
+}
+
 class Tx implements WriteTx {
   /** Keys this transaction wrote: dropped from the read cache at write time and again at the end. */
   readonly written = new Set<string>();
@@ -73,7 +83,9 @@ class Tx implements WriteTx {
     private readonly changeChannel: string | undefined,
     private readonly maxIndexRows: number | undefined,
     private readonly accessCache: AccessCache | undefined,
-  ) {}
+  ) {
+    connections.set(this, q);
+  }
 
   async lockCurrent(resourceType: string, id: string): Promise<StoredVersion | undefined> {
     const res = await this.q.query<VersionRow>(

@@ -23,7 +23,9 @@ export async function startTestServer(backend?: Backend, env: Record<string, str
   const db = await openTestDatabase(backend, { max: pool.max ?? 40 });
   // Most tests exercise FHIR behaviour, not access control.
   const config = testConfig(env);
-  const server = await createServer(config, false, db);
+  // Tests never resolve names: a webhook host (e.g. in the official R4 Subscription examples) resolves to
+  // nothing, so no DNS query leaves the machine; subscription tests inject their own table.
+  const server = await createServer(config, false, db, { webhookResolver: () => Promise.resolve([]) });
   await server.app.ready();
   return {
     ...server,

@@ -7,6 +7,7 @@ import { refuseAuditEventWrites } from './audit-event.js';
 import { preferences } from '../negotiation.js';
 import { baseUrlOf, receivedAt, sendJson } from '../responses.js';
 import { asViewer } from '../viewer.js';
+import { actorOf } from '../actor.js';
 
 export function bundleRoutes(app: FastifyInstance, ctx: RouteContext): void {
   app.post('/', async (request, reply) => {
@@ -21,7 +22,7 @@ export function bundleRoutes(app: FastifyInstance, ctx: RouteContext): void {
       maxEntries: ctx.maxBundleEntries,
       returnPreference: preferences(request).return,
       baseUrl: baseUrlOf(request, ctx.configuredBaseUrl),
-      receivedAt: receivedAt(reply),
+      receivedAt: receivedAt(reply), ...actorOf(request),
       onEntryFault: (err, index) => request.log.error({ err, entry: index }, 'batch entry failed unexpectedly'),
     });
     return sendJson(reply, 200, body);

@@ -6,6 +6,7 @@ import type { RouteContext } from '../context.js';
 import { header, ifMatch, ifNoneMatchVersion, preferences } from '../negotiation.js';
 import { baseUrlOf, receivedAt, sendJson, sendVersion, sendWrite, versionHeaders } from '../responses.js';
 import { asViewer } from '../viewer.js';
+import { actorOf } from '../actor.js';
 
 type Instance = { Params: { type: string; id: string } };
 
@@ -30,7 +31,7 @@ export function instanceRoutes(app: FastifyInstance, ctx: RouteContext): void {
   app.put<Instance>('/:type/:id', async (request, reply) => {
     const { type, id } = request.params;
     const baseUrl = baseUrlOf(request, ctx.configuredBaseUrl);
-    const result = await ctx.service.update(type, id, request.body, { ifMatch: ifMatch(request), baseUrl, receivedAt: receivedAt(reply), ...asViewer(request), ...writeAudit(request) });
+    const result = await ctx.service.update(type, id, request.body, { ifMatch: ifMatch(request), baseUrl, receivedAt: receivedAt(reply), ...asViewer(request), ...writeAudit(request), ...actorOf(request) });
     return sendWrite(request, reply, result.version, result.status, baseUrl);
   });
 
@@ -41,13 +42,13 @@ export function instanceRoutes(app: FastifyInstance, ctx: RouteContext): void {
     }
     const { type, id } = request.params;
     const baseUrl = baseUrlOf(request, ctx.configuredBaseUrl);
-    const result = await ctx.service.patch(type, id, request.body, { ifMatch: ifMatch(request), baseUrl, receivedAt: receivedAt(reply), ...asViewer(request), ...writeAudit(request) });
+    const result = await ctx.service.patch(type, id, request.body, { ifMatch: ifMatch(request), baseUrl, receivedAt: receivedAt(reply), ...asViewer(request), ...writeAudit(request), ...actorOf(request) });
     return sendWrite(request, reply, result.version, result.status, baseUrl);
   });
 
   app.delete<Instance>('/:type/:id', async (request, reply) => {
     const { type, id } = request.params;
-    const result = await ctx.service.delete(type, id, { ifMatch: ifMatch(request), receivedAt: receivedAt(reply), ...asViewer(request), ...writeAudit(request) });
+    const result = await ctx.service.delete(type, id, { ifMatch: ifMatch(request), receivedAt: receivedAt(reply), ...asViewer(request), ...writeAudit(request), ...actorOf(request) });
     const headers: Record<string, string> = result.version ? { ETag: `W/"${result.version.versionId}"` } : {};
     if (preferences(request).return === 'OperationOutcome') {
       const text = result.deletedCount ? `${type}/${id} deleted` : `${type}/${id} was already deleted`;

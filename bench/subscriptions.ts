@@ -1,0 +1,209 @@
+// Subscriptions benchmark (issue 11), on PostgreSQL, in one process with a webhook receiver on 127.0.0.1:
+//  1. commit -> webhook arrival latency at a paced write rate with N subscriptions that all match;
+//  2. write throughput (closed loop) with those subscriptions on vs none, same run;
+//  3. catch-up rate after a receiver outage.
+//
+//   DATABASE_URL=postgres://... npx tsx bench/subscriptions.ts [--rate 200] [--seconds 10] [--subs 10]
+//                                                              [--outage 10] [--connections 20]
+import { randomBytes } from 'node:crypto';
+import { createServer as createHttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import { loadConfig } from '../src/config.js';
+import { createServer } from '../src/server.js';
+import { openPostgres } from '../src/storage/postgres.js';
+import { BackportUrls } from '../src/subscriptions/topics.js';
+import { flags } from './args.js';
+
+const args = flags(process.argv.slice(2));
+const rate = args.num('rate', 200, 1);
+const seconds = args.num('seconds', 10, 1);
+const subs = args.num('subs', 10, 1, true);
+const outage = args.num('outage', 10, 1);
+const connections = args.num('connections', 20, 1, true);
+// --dispatch off: notifications are recorded but not delivered (the write path's own cost, alone).
+const dispatch = args.value('dispatch') !== 'off';
+const databaseUrl = process.env.DATABASE_URL;
+if (!databaseUrl) throw new Error('DATABASE_URL is required');
+
+const pct = (xs: number[], p: number): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]! : NaN;
+};
+
+// Receiver: records arrival per (subscription, focus version key).
+let receiverUp = true;
+const arrivals = new Map<string, number>(); // `${focus}` -> first arrival (any subscription)
+const arrivalsPerSub = new Map<string, number>();
+let delivered = 0;
+const receiver = createHttpServer((req, res) => {
+  const chunks: Buffer[] = [];
+  req.on('data', (c: Buffer) => chunks.push(c));
+  req.on('end', () => {
+    if (!receiverUp) return void res.writeHead(503).end();
+    const now = performance.now();
+    const body = Buffer.concat(chunks).toString('utf8');
+    for (const m of body.matchAll(/"reference":"[^"]*\/(EpisodeOfCare\/[^"/]+\/_history\/\d+)"/g)) {
+      const key = m[1]!;
+      const sub = /\/Subscription\/([^"/]+)"/.exec(body)?.[1] ?? '?';
+      arrivalsPerSub.set(`${sub} ${key}`, now);
+      if (!arrivals.has(key)) arrivals.set(key, now);
+      delivered++;
+    }
+    res.writeHead(200).end();
+  });
+});
+await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+const receiverPort = (receiver.address() as AddressInfo).port;
+
+const schema = `bench_subs_${randomBytes(4).toString('hex')}`;
+const db = await openPostgres({ connectionString: databaseUrl, schema, max: 30 });
+const config = loadConfig({
+  HOST: '127.0.0.1',
+  CONCORD_AUTH: 'off',
+  RATE_LIMIT_PER_MINUTE: '0',
+  BASE_URL: 'http://bench.local/fhir',
+  DATABASE_URL: databaseUrl,
+  SUBSCRIPTION_ALLOWED_HOSTS: `127.0.0.1:${receiverPort}`,
+  SUBSCRIPTION_POLL_MS: '200',
+  SUBSCRIPTION_DISPATCH: dispatch ? 'on' : 'off',
+  SUBSCRIPTION_RETRY_BASE_MS: '200',
+  SUBSCRIPTION_RETRY_MAX_DELAY_MS: '1000',
+});
+const server = await createServer(config, false, db);
+const address = await server.app.listen({ port: 0, host: '127.0.0.1' });
+const base = `${address}/fhir`;
+
+async function put(path: string, body: unknown): Promise<number> {
+  const res = await fetch(`${base}/${path}`, { method: 'PUT', headers: { 'content-type': 'application/fhir+json' }, body: JSON.stringify(body) });
+  await res.arrayBuffer();
+  if (res.status >= 300) throw new Error(`PUT ${path}: ${res.status}`);
+  return Number((res.headers.get('etag') ?? '').replace(/\D/g, ''));
+}
+
+const members = 20;
+for (let i = 0; i < members; i++) await put(`Patient/bm${i}`, { resourceType: 'Patient', id: `bm${i}` });
+await put('Organization/bench-org', { resourceType: 'Organization', id: 'bench-org', name: 'Bench' });
+const episode = (i: number) => ({
+  resourceType: 'EpisodeOfCare',
+  id: `bep${i % 200}`,
+  status: 'active',
+  patient: { reference: `Patient/bm${i % members}` },
+  managingOrganization: { reference: 'Organization/bench-org' },
+  period: { start: '2025-01-01' },
+});
+
+async function closedLoop(label: string, durationS: number): Promise<number> {
+  let n = 0;
+  const until = performance.now() + durationS * 1000;
+  let i = 0;
+  await Promise.all(
+    Array.from({ length: connections }, async () => {
+      while (performance.now() < until) {
+        await put(`EpisodeOfCare/bep${i % 200}`, episode(i++));
+        n++;
+      }
+    }),
+  );
+  const perSec = n / durationS;
+  console.log(`${label}: ${perSec.toFixed(0)} writes/s (${connections} connections, ${durationS} s)`);
+  return perSec;
+}
+
+// Throughput without any subscription.
+await closedLoop('warm-up', 3);
+const off = await closedLoop('throughput, no subscriptions', seconds);
+
+for (let s = 0; s < subs; s++) {
+  await put(`Subscription/bs${s}`, {
+    resourceType: 'Subscription',
+    id: `bs${s}`,
+    meta: { profile: [BackportUrls.subscriptionProfile] },
+    status: 'requested',
+    reason: 'bench',
+    criteria: 'http://bench.local/fhir/SubscriptionTopic/enrolment',
+    channel: {
+      type: 'rest-hook',
+      endpoint: `http://127.0.0.1:${receiverPort}/hook`,
+      payload: 'application/fhir+json',
+      extension: [{ url: BackportUrls.maxCount, valuePositiveInt: 20 }],
+    },
+  });
+}
+await new Promise((r) => setTimeout(r, 2000)); // handshakes
+const on = await closedLoop(`throughput, ${subs} subscriptions (all matching)`, seconds);
+await new Promise((r) => setTimeout(r, 3000)); // drain
+if (!dispatch) {
+  console.log(`throughput ratio on/off (recording only, no delivery): ${((on / off) * 100).toFixed(0)} %`);
+  console.log(`machine: ${os.cpus().length} cores, load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+  await server.close();
+  const drop = await openPostgres({ connectionString: databaseUrl, schema });
+  await drop.query(`DROP SCHEMA ${schema} CASCADE`);
+  await drop.close();
+  receiver.close();
+  process.exit(0);
+}
+
+// Paced writes: latency from response received (commit done) and from request sent to first arrival.
+const fromSent: number[] = [];
+const fromCommit: number[] = [];
+const pending: Promise<void>[] = [];
+let failedWrites = 0;
+const total = rate * seconds;
+const start = performance.now();
+for (let i = 0; i < total; i++) {
+  const due = start + (i * 1000) / rate;
+  const wait = due - performance.now();
+  if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+  const sent = performance.now();
+  pending.push(
+    put(`EpisodeOfCare/bep${i % 200}`, episode(i)).then(async (version) => {
+      const committed = performance.now();
+      const key = `EpisodeOfCare/bep${i % 200}/_history/${version}`;
+      const deadline = performance.now() + 30_000;
+      while (!arrivals.has(key) && performance.now() < deadline) await new Promise((r) => setTimeout(r, 2));
+      const at = arrivals.get(key);
+      if (at !== undefined) {
+        fromSent.push(at - sent);
+        fromCommit.push(Math.max(0, at - committed));
+      }
+    }, () => void failedWrites++),
+  );
+}
+await Promise.all(pending);
+const achieved = total / ((performance.now() - start) / 1000);
+console.log(`paced ${rate}/s x ${seconds} s (achieved ~${achieved.toFixed(0)}/s), ${subs} subscriptions: arrival after commit p50 ${pct(fromCommit, 50).toFixed(1)} ms p99 ${pct(fromCommit, 99).toFixed(1)} ms; after request sent p50 ${pct(fromSent, 50).toFixed(1)} ms p99 ${pct(fromSent, 99).toFixed(1)} ms (${fromSent.length} samples, ${failedWrites} writes refused 503 under overload)`);
+
+// Catch-up after an outage.
+await new Promise((r) => setTimeout(r, 3000));
+receiverUp = false;
+const before = delivered;
+let outageWrites = 0;
+const outageEnd = performance.now() + outage * 1000;
+const ostart = performance.now();
+for (let i = 0; performance.now() < outageEnd; i++) {
+  const due = ostart + (i * 1000) / rate;
+  const wait = due - performance.now();
+  if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+  try {
+    await put(`EpisodeOfCare/bep${i % 200}`, episode(i));
+    outageWrites++;
+  } catch {
+    failedWrites++;
+  }
+}
+const backlog = outageWrites * subs;
+receiverUp = true;
+const upAt = performance.now();
+while (delivered - before < backlog && performance.now() - upAt < 300_000) await new Promise((r) => setTimeout(r, 20));
+const catchUpS = (performance.now() - upAt) / 1000;
+console.log(`catch-up after ${outage} s outage: ${delivered - before}/${backlog} events delivered in ${catchUpS.toFixed(1)} s = ${((delivered - before) / catchUpS).toFixed(0)} events/s`);
+console.log(`throughput ratio on/off: ${((on / off) * 100).toFixed(0)} %`);
+console.log(`machine: ${os.cpus().length} cores, load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+
+await server.close();
+const cleanup = await openPostgres({ connectionString: databaseUrl, schema });
+await cleanup.query(`DROP SCHEMA ${schema} CASCADE`);
+await cleanup.close();
+receiver.close();
+process.exit(0);

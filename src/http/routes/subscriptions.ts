@@ -1,0 +1,41 @@
+// Subscription operations: $status and $events (GET, or POST with a Parameters body).
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { SubscriptionOperations } from '../../subscriptions/operations.js';
+import type { RouteContext } from '../context.js';
+import { searchParams } from '../negotiation.js';
+import { baseUrlOf, sendJson } from '../responses.js';
+
+type Instance = { Params: { id: string } };
+
+/** Query parameters, plus the Parameters body of a POST. */
+function operationParams(request: FastifyRequest): URLSearchParams {
+  const params = searchParams(request);
+  const body = request.body as { resourceType?: string; parameter?: { name?: string; valueString?: string; valueCode?: string; valueUnsignedInt?: number }[] } | undefined;
+  if (body?.resourceType === 'Parameters') {
+    for (const p of body.parameter ?? []) {
+      const v = p.valueString ?? p.valueCode ?? (p.valueUnsignedInt !== undefined ? String(p.valueUnsignedInt) : undefined);
+      if (p.name && v !== undefined) params.set(p.name, v);
+    }
+  }
+  return params;
+}
+
+export function subscriptionRoutes(app: FastifyInstance, ctx: RouteContext, ops: SubscriptionOperations): void {
+  const status = async (request: FastifyRequest<Instance>) => ops.status(request.params.id, baseUrlOf(request, ctx.configuredBaseUrl));
+  app.get<Instance>('/Subscription/:id/$status', async (request, reply) => sendJson(reply, 200, await status(request)));
+  app.post<Instance>('/Subscription/:id/$status', async (request, reply) => sendJson(reply, 200, await status(request)));
+
+  const events = async (request: FastifyRequest<Instance>) => {
+    const p = operationParams(request);
+    const since = p.get('eventsSinceNumber');
+    const until = p.get('eventsUntilNumber');
+    const content = p.get('content');
+    return ops.events(request.params.id, baseUrlOf(request, ctx.configuredBaseUrl), {
+      ...(since !== null ? { since } : {}),
+      ...(until !== null ? { until } : {}),
+      ...(content !== null ? { content } : {}),
+    });
+  };
+  app.get<Instance>('/Subscription/:id/$events', async (request, reply) => sendJson(reply, 200, await events(request)));
+  app.post<Instance>('/Subscription/:id/$events', async (request, reply) => sendJson(reply, 200, await events(request)));
+}

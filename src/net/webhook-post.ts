@@ -1,0 +1,71 @@
+// POSTs a webhook body through the outbound guard: the endpoint is checked again at send time against
+// the address it resolves to now (a name re-pointed at a private address after the Subscription was
+// saved is refused), the connection goes to that checked address, no redirect is followed (a 3xx is a
+// failed delivery) and the whole exchange is bounded by a timeout. The connect step is injectable so
+// tests can record what would be contacted without a packet leaving the machine.
+import http from 'node:http';
+import https from 'node:https';
+import type { OutboundGuard } from './outbound-guard.js';
+
+export interface PostTarget {
+  url: URL;
+  address: string;
+  family: 4 | 6;
+  headers: Record<string, string>;
+  body: string;
+  timeoutMs: number;
+}
+
+/** Sends and answers the HTTP status (the response body is read and discarded, at most 64 KiB). */
+export type PostConnector = (target: PostTarget) => Promise<number>;
+
+const MAX_RESPONSE_BYTES = 64 * 1024;
+
+export const nodePostConnector: PostConnector = (target) =>
+  new Promise((resolve, reject) => {
+    const { url } = target;
+    const secure = url.protocol === 'https:';
+    const request = (secure ? https : http).request(
+      {
+        protocol: url.protocol,
+        host: target.address,
+        family: target.family,
+        port: url.port || (secure ? 443 : 80),
+        path: `${url.pathname}${url.search}`,
+        method: 'POST',
+        headers: { ...target.headers, host: url.host, 'content-length': String(Buffer.byteLength(target.body)) },
+        ...(secure ? { servername: url.hostname } : {}),
+        timeout: target.timeoutMs,
+        agent: false,
+      },
+      (response) => {
+        let size = 0;
+        response.on('data', (chunk: Buffer) => {
+          size += chunk.length;
+          if (size > MAX_RESPONSE_BYTES) request.destroy(new Error('response too large'));
+        });
+        response.on('end', () => resolve(response.statusCode ?? 0));
+        response.on('error', reject);
+      },
+    );
+    // The whole exchange, not only idle time: a receiver trickling bytes cannot hold a delivery open.
+    const deadline = setTimeout(() => request.destroy(new Error(`no answer within ${target.timeoutMs} ms`)), target.timeoutMs);
+    request.on('close', () => clearTimeout(deadline));
+    request.on('timeout', () => request.destroy(new Error(`no answer within ${target.timeoutMs} ms`)));
+    request.on('error', reject);
+    request.end(target.body);
+  });
+
+export class WebhookPoster {
+  constructor(
+    private readonly guard: OutboundGuard,
+    private readonly connector: PostConnector = nodePostConnector,
+  ) {}
+
+  /** The HTTP status of the receiver's answer; throws OutboundRefused or a network error. */
+  async post(endpoint: string, headers: Record<string, string>, body: string, timeoutMs: number): Promise<number> {
+    const url = new URL(endpoint);
+    const target = await this.guard.check(url);
+    return this.connector({ url, ...target, headers, body, timeoutMs });
+  }
+}

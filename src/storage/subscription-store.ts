@@ -1,0 +1,303 @@
+// SQL of the subscription subsystem (migrations/0007): registrations, per-Subscription numbered
+// notifications written in the resource write's transaction, and the dispatchers' leases.
+//
+// Numbering: append() locks the Subscriptions' rows (sorted, so writers never deadlock) and bumps
+// events_count in the writing transaction. A second writer for the same Subscription waits for that
+// lock until the first commits or rolls back, so numbers follow commit order and a rollback leaves no
+// gap. Dispatchers never touch these rows (their state is subscription_delivery), so a slow receiver
+// never blocks a write.
+import type { WriteTx } from '../fhir/repository.js';
+import type { SubscriptionConfig, SubscriptionState, TopicFilter } from '../subscriptions/subscription-config.js';
+import type { Candidate, DeliveryState, DeliveryStore, NotificationInput, StoredNotification, SubscriptionEventStore } from '../subscriptions/store.js';
+import type { Database, Queryable } from './database.js';
+import { queryableOf } from './resource-repository.js';
+
+const PREPARED = { prepare: true } as const;
+
+interface CandidateRow {
+  subscription_id: string;
+  topic: string | null;
+  criteria_type: string;
+  criteria: string;
+  filters: string;
+}
+
+interface StateRow {
+  subscription_id: string;
+  status: SubscriptionState;
+  topic: string | null;
+  criteria_type: string;
+  criteria: string;
+  channel_type: 'rest-hook' | 'websocket';
+  endpoint: string | null;
+  payload: DeliveryState['payload'];
+  headers: string;
+  secret: string | null;
+  organization: string | null;
+  heartbeat_seconds: number | null;
+  timeout_seconds: number | null;
+  max_count: number;
+  events_count: string | number;
+  generation: number;
+  delivered_through: string | number;
+  batch_to: string | number | null;
+  handshake_done: boolean;
+  attempts: number;
+  failing_since: Date | string | null;
+  last_sent_at: Date | string | null;
+  last_error: string | null;
+}
+
+interface NotificationRow {
+  event_number: string | number;
+  topic: string | null;
+  focus_type: string | null;
+  focus_id: string | null;
+  focus_version: number | null;
+  member_id: string | null;
+  detail: string | null;
+  occurred_at: Date | string;
+}
+
+const iso = (v: Date | string): string => (v instanceof Date ? v.toISOString() : new Date(v).toISOString());
+
+const STATE_COLUMNS = `c.subscription_id, c.status, c.topic, c.criteria_type, c.criteria, c.channel_type, c.endpoint, c.payload,
+  c.headers, c.secret, c.organization, c.heartbeat_seconds, c.timeout_seconds, c.max_count, c.events_count, c.generation,
+  d.delivered_through, d.batch_to, d.handshake_done, d.attempts, d.failing_since, d.last_sent_at, d.last_error`;
+
+function toState(r: StateRow): DeliveryState {
+  return {
+    id: r.subscription_id,
+    status: r.status,
+    ...(r.topic ? { topic: r.topic } : {}),
+    criteriaType: r.criteria_type,
+    criteria: r.criteria,
+    channelType: r.channel_type,
+    ...(r.endpoint ? { endpoint: r.endpoint } : {}),
+    payload: r.payload,
+    headers: JSON.parse(r.headers) as string[],
+    ...(r.secret ? { secret: r.secret } : {}),
+    ...(r.organization ? { organization: r.organization } : {}),
+    ...(r.heartbeat_seconds !== null ? { heartbeatSeconds: r.heartbeat_seconds } : {}),
+    ...(r.timeout_seconds !== null ? { timeoutSeconds: r.timeout_seconds } : {}),
+    maxCount: r.max_count,
+    eventsCount: Number(r.events_count),
+    generation: r.generation,
+    deliveredThrough: Number(r.delivered_through),
+    ...(r.batch_to !== null ? { batchTo: Number(r.batch_to) } : {}),
+    handshakeDone: r.handshake_done,
+    attempts: r.attempts,
+    ...(r.failing_since ? { failingSince: iso(r.failing_since) } : {}),
+    ...(r.last_sent_at ? { lastSentAt: iso(r.last_sent_at) } : {}),
+    ...(r.last_error ? { lastError: r.last_error } : {}),
+  };
+}
+
+async function selectCandidates(q: Queryable, topics: readonly string[], classicTypes: readonly string[]): Promise<Candidate[]> {
+  if (topics.length === 0 && classicTypes.length === 0) return [];
+  const res = await q.query<CandidateRow>(
+    `SELECT subscription_id, topic, criteria_type, criteria, filters FROM subscription_channel
+      WHERE status <> 'off' AND (topic = ANY($1::text[]) OR (topic IS NULL AND criteria_type = ANY($2::text[])))
+      ORDER BY subscription_id`,
+    [topics, classicTypes],
+    PREPARED,
+  );
+  return res.rows.map((r) => ({
+    id: r.subscription_id,
+    ...(r.topic ? { topic: r.topic } : {}),
+    criteriaType: r.criteria_type,
+    criteria: r.criteria,
+    filters: JSON.parse(r.filters) as TopicFilter[],
+  }));
+}
+
+async function appendIn(q: Queryable, notifications: readonly NotificationInput[], channel: string | undefined): Promise<void> {
+  if (notifications.length === 0) return;
+  const counts = new Map<string, number>();
+  for (const n of notifications) counts.set(n.subscriptionId, (counts.get(n.subscriptionId) ?? 0) + 1);
+  const ids = [...counts.keys()].sort();
+  // Row locks in id order first: two writers touching the same Subscriptions queue instead of deadlocking.
+  await q.query('SELECT 1 FROM subscription_channel WHERE subscription_id = ANY($1::text[]) ORDER BY subscription_id FOR UPDATE', [ids], PREPARED);
+  const res = await q.query<{ subscription_id: string; base: string | number }>(
+    `UPDATE subscription_channel s SET events_count = s.events_count + c.n
+       FROM unnest($1::text[], $2::int[]) AS c(id, n)
+      WHERE s.subscription_id = c.id
+      RETURNING s.subscription_id, s.events_count - c.n AS base`,
+    [ids, ids.map((id) => counts.get(id)!)],
+    PREPARED,
+  );
+  const next = new Map(res.rows.map((r) => [r.subscription_id, Number(r.base)]));
+  const cols: unknown[][] = [[], [], [], [], [], [], [], []];
+  for (const n of notifications) {
+    const base = next.get(n.subscriptionId);
+    if (base === undefined) continue; // deleted concurrently
+    next.set(n.subscriptionId, base + 1);
+    [n.subscriptionId, base + 1, n.topic ?? null, n.focusType ?? null, n.focusId ?? null, n.focusVersion ?? null, n.member ?? null, n.detail ?? null].forEach((v, i) => cols[i]!.push(v));
+  }
+  await q.query(
+    `INSERT INTO subscription_notification (subscription_id, event_number, topic, focus_type, focus_id, focus_version, member_id, detail)
+     SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::int[], $7::text[], $8::text[])`,
+    cols,
+    PREPARED,
+  );
+  // Heard by every instance's dispatcher at commit, and only if the write commits.
+  if (channel) await q.query('SELECT pg_notify($1, $2)', [channel, ''], PREPARED);
+}
+
+export class SubscriptionStore implements SubscriptionEventStore, DeliveryStore {
+  private readonly channel: string | undefined;
+
+  constructor(private readonly db: Database) {
+    this.channel = db.kind === 'postgres' ? `concord_subscriptions_${db.namespace}` : undefined;
+  }
+
+  candidates(tx: WriteTx, topics: readonly string[], classicTypes: readonly string[]): Promise<Candidate[]> {
+    return selectCandidates(queryableOf(tx), topics, classicTypes);
+  }
+
+  async register(tx: WriteTx, c: SubscriptionConfig, organization: string | undefined, reset: boolean): Promise<void> {
+    const q = queryableOf(tx);
+    await q.query(
+      `INSERT INTO subscription_channel (subscription_id, status, topic, criteria_type, criteria, filters, channel_type, endpoint,
+         payload, headers, secret, organization, heartbeat_seconds, timeout_seconds, max_count)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+       ON CONFLICT (subscription_id) DO UPDATE SET status = EXCLUDED.status, topic = EXCLUDED.topic,
+         criteria_type = EXCLUDED.criteria_type, criteria = EXCLUDED.criteria, filters = EXCLUDED.filters,
+         channel_type = EXCLUDED.channel_type, endpoint = EXCLUDED.endpoint, payload = EXCLUDED.payload,
+         headers = EXCLUDED.headers, secret = COALESCE(EXCLUDED.secret, subscription_channel.secret),
+         heartbeat_seconds = EXCLUDED.heartbeat_seconds, timeout_seconds = EXCLUDED.timeout_seconds,
+         max_count = EXCLUDED.max_count, generation = subscription_channel.generation + 1`,
+      [
+        c.id, c.status, c.topic ?? null, c.criteriaType, c.criteria, JSON.stringify(c.filters), c.channelType, c.endpoint ?? null,
+        c.payload, JSON.stringify(c.headers), c.secret ?? null, organization ?? null, c.heartbeatSeconds ?? null, c.timeoutSeconds ?? null, c.maxCount,
+      ],
+    );
+    await q.query('INSERT INTO subscription_delivery (subscription_id) VALUES ($1) ON CONFLICT (subscription_id) DO NOTHING', [c.id]);
+    if (reset) {
+      // The in-flight batch (batch_to) is kept: a redelivery must carry the same numbers and webhook id.
+      await q.query(
+        `UPDATE subscription_delivery SET handshake_done = false, attempts = 0, failing_since = NULL, last_error = NULL,
+           next_attempt_at = now() WHERE subscription_id = $1`,
+        [c.id],
+      );
+    }
+    if (this.channel) await q.query('SELECT pg_notify($1, $2)', [this.channel, '']);
+  }
+
+  async setStatus(tx: WriteTx, id: string, status: SubscriptionState): Promise<void> {
+    await queryableOf(tx).query('UPDATE subscription_channel SET status = $2 WHERE subscription_id = $1', [id, status]);
+  }
+
+  async unregister(tx: WriteTx, id: string): Promise<void> {
+    await queryableOf(tx).query('DELETE FROM subscription_channel WHERE subscription_id = $1', [id]);
+  }
+
+  append(tx: WriteTx, notifications: readonly NotificationInput[]): Promise<void> {
+    return appendIn(queryableOf(tx), notifications, this.channel);
+  }
+
+  async appendAlone(build: (candidates: Candidate[]) => NotificationInput[], topics: readonly string[]): Promise<void> {
+    await this.db.transaction(async (q) => {
+      const notifications = build(await selectCandidates(q, topics, []));
+      await appendIn(q, notifications, this.channel);
+    });
+  }
+
+  // ---- dispatchers -------------------------------------------------------------------------------
+
+  async claim(owner: string, leaseMs: number): Promise<DeliveryState | undefined> {
+    const res = await this.db.query<StateRow>(
+      `WITH due AS (
+         SELECT d2.subscription_id FROM subscription_delivery d2 JOIN subscription_channel c2 USING (subscription_id)
+          WHERE c2.channel_type = 'rest-hook' AND d2.next_attempt_at <= now()
+            AND (d2.lease_until IS NULL OR d2.lease_until < now())
+            AND ((c2.status = 'requested' AND NOT d2.handshake_done)
+              OR (c2.status = 'active' AND (c2.events_count > d2.delivered_through
+                OR (c2.heartbeat_seconds IS NOT NULL AND COALESCE(d2.last_sent_at, '-infinity') + c2.heartbeat_seconds * interval '1 second' <= now()))))
+          ORDER BY d2.next_attempt_at LIMIT 1 FOR UPDATE OF d2 SKIP LOCKED),
+       leased AS (
+         UPDATE subscription_delivery d SET lease_owner = $1, lease_until = now() + $2::int * interval '1 millisecond'
+           FROM due WHERE d.subscription_id = due.subscription_id RETURNING d.*)
+       SELECT ${STATE_COLUMNS} FROM leased d JOIN subscription_channel c USING (subscription_id)`,
+      [owner, leaseMs],
+      PREPARED,
+    );
+    const row = res.rows[0];
+    return row ? toState(row) : undefined;
+  }
+
+  async notifications(id: string, from: number, to: number): Promise<StoredNotification[]> {
+    const res = await this.db.query<NotificationRow>(
+      `SELECT event_number, topic, focus_type, focus_id, focus_version, member_id, detail, occurred_at
+         FROM subscription_notification WHERE subscription_id = $1 AND event_number BETWEEN $2 AND $3 ORDER BY event_number`,
+      [id, from, to],
+      PREPARED,
+    );
+    return res.rows.map((r) => ({
+      eventNumber: Number(r.event_number),
+      ...(r.topic ? { topic: r.topic } : {}),
+      ...(r.focus_type ? { focusType: r.focus_type } : {}),
+      ...(r.focus_id ? { focusId: r.focus_id } : {}),
+      ...(r.focus_version !== null ? { focusVersion: r.focus_version } : {}),
+      ...(r.member_id ? { member: r.member_id } : {}),
+      ...(r.detail ? { detail: r.detail } : {}),
+      occurredAt: iso(r.occurred_at),
+    }));
+  }
+
+  async succeeded(id: string, owner: string, u: { deliveredThrough: number; handshakeDone: boolean }): Promise<void> {
+    await this.db.query(
+      `UPDATE subscription_delivery SET delivered_through = GREATEST(delivered_through, $3), handshake_done = handshake_done OR $4,
+         batch_to = NULL, attempts = 0, failing_since = NULL, last_error = NULL, last_sent_at = now(), next_attempt_at = now(),
+         lease_owner = NULL, lease_until = NULL
+       WHERE subscription_id = $1 AND lease_owner = $2`,
+      [id, owner, u.deliveredThrough, u.handshakeDone],
+      PREPARED,
+    );
+  }
+
+  async failed(id: string, owner: string, u: { batchTo?: number; delayMs: number; error: string }): Promise<void> {
+    await this.db.query(
+      `UPDATE subscription_delivery SET batch_to = COALESCE($3, batch_to), attempts = attempts + 1,
+         failing_since = COALESCE(failing_since, now()), last_error = $5,
+         next_attempt_at = now() + $4::int * interval '1 millisecond', lease_owner = NULL, lease_until = NULL
+       WHERE subscription_id = $1 AND lease_owner = $2`,
+      [id, owner, u.batchTo ?? null, Math.round(u.delayMs), u.error],
+      PREPARED,
+    );
+  }
+
+  async release(id: string, owner: string, delayMs = 0): Promise<void> {
+    await this.db.query(
+      `UPDATE subscription_delivery SET lease_owner = NULL, lease_until = NULL, next_attempt_at = now() + $3::int * interval '1 millisecond'
+        WHERE subscription_id = $1 AND lease_owner = $2`,
+      [id, owner, Math.round(delayMs)],
+    );
+  }
+
+  async state(id: string): Promise<DeliveryState | undefined> {
+    const res = await this.db.query<StateRow>(
+      `SELECT ${STATE_COLUMNS} FROM subscription_channel c JOIN subscription_delivery d USING (subscription_id) WHERE c.subscription_id = $1`,
+      [id],
+    );
+    const row = res.rows[0];
+    return row ? toState(row) : undefined;
+  }
+
+  async purge(olderThan: Date): Promise<number> {
+    // Only what the receiver acknowledged: an undelivered event is never dropped, however old.
+    const res = await this.db.query(
+      `DELETE FROM subscription_notification n USING subscription_delivery d
+        WHERE n.subscription_id = d.subscription_id AND n.occurred_at < $1 AND n.event_number <= d.delivered_through`,
+      [olderThan.toISOString()],
+    );
+    return res.rowCount;
+  }
+
+  async onNotified(onWake: () => void): Promise<() => Promise<void>> {
+    if (!this.channel || !this.db.listen) return () => Promise.resolve();
+    // A lost connection only delays delivery to the next poll (SUBSCRIPTION_POLL_MS).
+    const handle = await this.db.listen(this.channel, onWake, () => undefined);
+    return () => handle.stop();
+  }
+}

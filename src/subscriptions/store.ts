@@ -1,0 +1,98 @@
+// What the subscription subsystem needs from storage (implemented in src/storage/subscription-store.ts).
+import type { WriteTx } from '../fhir/repository.js';
+import type { SubscriptionConfig, SubscriptionState, TopicFilter } from './subscription-config.js';
+
+/** A Subscription as the write path matches events against it. */
+export interface Candidate {
+  id: string;
+  topic?: string;
+  criteriaType: string;
+  criteria: string;
+  filters: TopicFilter[];
+}
+
+/** One event for one Subscription; the store numbers it. */
+export interface NotificationInput {
+  subscriptionId: string;
+  topic?: string;
+  focusType?: string;
+  focusId?: string;
+  focusVersion?: number;
+  member?: string;
+  /** coordination-refused: the OperationOutcome (JSON). */
+  detail?: string;
+}
+
+export interface StoredNotification {
+  eventNumber: number;
+  topic?: string;
+  focusType?: string;
+  focusId?: string;
+  focusVersion?: number;
+  member?: string;
+  detail?: string;
+  occurredAt: string;
+}
+
+/** A Subscription's delivery configuration and state (secret included: never leaves the server). */
+export interface DeliveryState {
+  id: string;
+  status: SubscriptionState;
+  topic?: string;
+  criteriaType: string;
+  criteria: string;
+  channelType: 'rest-hook' | 'websocket';
+  endpoint?: string;
+  payload: 'empty' | 'id-only' | 'full-resource';
+  headers: string[];
+  secret?: string;
+  organization?: string;
+  heartbeatSeconds?: number;
+  timeoutSeconds?: number;
+  maxCount: number;
+  eventsCount: number;
+  generation: number;
+  deliveredThrough: number;
+  batchTo?: number;
+  handshakeDone: boolean;
+  attempts: number;
+  failingSince?: string;
+  lastSentAt?: string;
+  lastError?: string;
+}
+
+/** Writes made by the event recorder inside a resource write transaction. */
+export interface SubscriptionEventStore {
+  /** Subscriptions (not off) of these topics, and classic ones searching these types. */
+  candidates(tx: WriteTx, topics: readonly string[], classicTypes: readonly string[]): Promise<Candidate[]>;
+  /**
+   * Creates or updates the registration; `reset` (a client asked for requested) restarts the
+   * handshake. The organization is kept from the first write; the secret when the update carries none.
+   */
+  register(tx: WriteTx, config: SubscriptionConfig, organization: string | undefined, reset: boolean): Promise<void>;
+  /** Mirrors a status the server set (active / error) without touching anything else. */
+  setStatus(tx: WriteTx, id: string, status: SubscriptionState): Promise<void>;
+  unregister(tx: WriteTx, id: string): Promise<void>;
+  /** Numbers and stores the notifications in tx (per Subscription: next numbers, commit order). */
+  append(tx: WriteTx, notifications: readonly NotificationInput[]): Promise<void>;
+  /** Same, in a transaction of its own (coordination-refused: the refused write rolled back). */
+  appendAlone(notifications: (candidates: Candidate[]) => NotificationInput[], topics: readonly string[]): Promise<void>;
+}
+
+/** What dispatchers (any number of instances) use. */
+export interface DeliveryStore {
+  /** Leases one rest-hook Subscription with work due (handshake, events, heartbeat), or undefined. */
+  claim(owner: string, leaseMs: number): Promise<DeliveryState | undefined>;
+  notifications(id: string, from: number, to: number): Promise<StoredNotification[]>;
+  /** Records a successful send (lease kept by owner only). */
+  succeeded(id: string, owner: string, update: { deliveredThrough: number; handshakeDone: boolean }): Promise<void>;
+  /** Records a failed send: the batch stays in flight; next attempt after delayMs. */
+  failed(id: string, owner: string, update: { batchTo?: number; delayMs: number; error: string }): Promise<void>;
+  /** Releases the lease without any change (nothing to do after all). */
+  release(id: string, owner: string, delayMs?: number): Promise<void>;
+  state(id: string): Promise<DeliveryState | undefined>;
+  /** Removes notifications older than the instant (retention). */
+  purge(olderThan: Date): Promise<number>;
+  /** Calls onWake when any instance committed notifications (PostgreSQL); returns a stop function. */
+  onNotified?(onWake: () => void): Promise<() => Promise<void>>;
+}

@@ -1,0 +1,75 @@
+// Shared pieces of the subscription tests: Subscription builders and a look at the stored notifications.
+import type { Subscription } from '@medplum/fhirtypes';
+import type { LightMyRequestResponse } from 'fastify';
+import { SubscriptionStore } from '../../src/storage/subscription-store.js';
+import type { StoredNotification } from '../../src/subscriptions/store.js';
+import { BackportUrls, SECRET_EXTENSION } from '../../src/subscriptions/topics.js';
+import { createServer, type ServerOptions } from '../../src/server.js';
+import type { Database } from '../../src/storage/database.js';
+import { openTestDatabase } from '../support/db.js';
+import { FHIR_JSON, testConfig, type TestServer } from '../support/server.js';
+
+export const BASE = 'http://concord.test/fhir';
+export const SECRET = `whsec_${Buffer.from('a-test-secret-of-32-bytes-long!!').toString('base64')}`;
+
+export interface SubscriptionSpec {
+  id: string;
+  topic?: string;
+  criteria?: string;
+  filters?: string[];
+  endpoint?: string;
+  channel?: 'rest-hook' | 'websocket';
+  payload?: 'empty' | 'id-only' | 'full-resource';
+  heartbeat?: number;
+  timeout?: number;
+  maxCount?: number;
+  secret?: string | false;
+  status?: Subscription['status'];
+}
+
+export function subscription(spec: SubscriptionSpec): Subscription {
+  const channelExt = [
+    ...(spec.heartbeat !== undefined ? [{ url: BackportUrls.heartbeatPeriod, valueUnsignedInt: spec.heartbeat }] : []),
+    ...(spec.timeout !== undefined ? [{ url: BackportUrls.timeout, valueUnsignedInt: spec.timeout }] : []),
+    ...(spec.maxCount !== undefined ? [{ url: BackportUrls.maxCount, valuePositiveInt: spec.maxCount }] : []),
+    ...(spec.secret === false ? [] : [{ url: SECRET_EXTENSION, valueString: spec.secret ?? SECRET }]),
+  ];
+  const topicBased = spec.topic !== undefined;
+  return {
+    resourceType: 'Subscription',
+    id: spec.id,
+    ...(topicBased ? { meta: { profile: [BackportUrls.subscriptionProfile] } } : {}),
+    status: spec.status ?? 'requested',
+    reason: 'test',
+    criteria: topicBased ? `${BASE}/SubscriptionTopic/${spec.topic}` : spec.criteria!,
+    ...(spec.filters ? { _criteria: { extension: spec.filters.map((f) => ({ url: BackportUrls.filterCriteria, valueString: f })) } } : {}),
+    channel: {
+      type: spec.channel ?? 'rest-hook',
+      ...((spec.channel ?? 'rest-hook') === 'rest-hook' ? { endpoint: spec.endpoint ?? 'http://127.0.0.1:9/hook' } : {}),
+      payload: 'application/fhir+json',
+      _payload: { extension: [{ url: BackportUrls.payloadContent, valueCode: spec.payload ?? 'id-only' }] },
+      ...(channelExt.length > 0 ? { extension: channelExt } : {}),
+    },
+  } as Subscription;
+}
+
+export async function putSubscription(s: TestServer, spec: SubscriptionSpec): Promise<LightMyRequestResponse> {
+  return s.request({ method: 'PUT', url: `/fhir/Subscription/${spec.id}`, payload: subscription(spec), headers: { 'content-type': FHIR_JSON } });
+}
+
+export function stored(s: TestServer, id: string): Promise<StoredNotification[]> {
+  return new SubscriptionStore(s.db).notifications(id, 1, 1_000_000);
+}
+
+/** A test server with subscription seams (createServer's ServerOptions). */
+export async function startSubscriptionServer(env: Record<string, string>, options: ServerOptions = {}, db?: Database): Promise<TestServer> {
+  const database = db ?? (await openTestDatabase(undefined, { max: 15 }));
+  const server = await createServer(testConfig(env), false, database, { webhookResolver: () => Promise.resolve([]), ...options });
+  await server.app.ready();
+  return {
+    ...server,
+    db: database,
+    request: (o) => server.app.inject(o),
+    json: <T>(res: LightMyRequestResponse) => JSON.parse(res.body) as T,
+  };
+}
