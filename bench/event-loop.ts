@@ -86,7 +86,7 @@ async function measure(base: string, input: Input, parallel: number): Promise<Me
 export async function runEventLoopBench(databaseUrl: string): Promise<string> {
   const schema = newSchemaName('bench_loop');
   const db = await openPostgres({ connectionString: databaseUrl, schema });
-  const server = await createServer(loadConfig({ DATABASE_URL: databaseUrl, LOG_LEVEL: 'silent' }), false, db);
+  const server = await createServer(loadConfig({ DATABASE_URL: databaseUrl, LOG_LEVEL: 'silent', HOST: '127.0.0.1', CONCORD_AUTH: 'off', RATE_LIMIT_PER_MINUTE: '0' }), false, db);
   await server.app.listen({ port: 0, host: '127.0.0.1' });
   const address = server.app.server.address();
   const base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
