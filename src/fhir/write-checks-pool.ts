@@ -39,6 +39,7 @@ const EXEC_ARGV = FROM_SOURCE && !process.execArgv.some((a) => a.includes('tsx')
 export class WriteCheckPool implements OffloadedChecks {
   private pool: Piscina<WriteCheckTask, WriteCheckResult> | undefined;
   private closed = false;
+  private inFlight = 0;
   private readonly threshold: JsonSize;
   private readonly maxIndexRows: number;
 
@@ -61,7 +62,13 @@ export class WriteCheckPool implements OffloadedChecks {
       idleTimeout: this.options.idleTimeoutMs ?? 30_000,
       ...EXEC_ARGV,
     });
-    return this.pool.run({ resource, expectedType, index, maxIndexRows: this.maxIndexRows });
+    this.inFlight++;
+    return this.pool.run({ resource, expectedType, index, maxIndexRows: this.maxIndexRows }).finally(() => this.inFlight--);
+  }
+
+  /** Checks sent to a worker and not answered yet. */
+  get running(): number {
+    return this.inFlight;
   }
 
   /** Threads alive now (0 before first use and after the idle timeout). */

@@ -44,8 +44,9 @@ afterAll(() => pool.close());
 async function bothPaths(resource: Record<string, unknown>, index = true) {
   const type = String(resource.resourceType);
   const inline = runWriteChecks({ resource, expectedType: type, index, maxIndexRows: MAX_ROWS });
-  const offloaded = await pool.run(resource, type, scanJsonValue(resource).size, index);
-  return { inline, offloaded };
+  const pending = pool.run(resource, type, scanJsonValue(resource).size, index);
+  if (!pending) throw new Error('the pool did not take the task');
+  return { inline, offloaded: await pending };
 }
 
 describe('write checks on a worker thread', () => {
