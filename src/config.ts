@@ -133,7 +133,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxIndexRows: int(env, 'MAX_INDEX_ROWS', 10_000, 1),
     // One thread on a 2-core machine (the event loop keeps the other core), at most two.
     writeWorkers: int(env, 'WRITE_WORKERS', Math.max(1, Math.min(2, availableParallelism() - 1)), 0, 16),
-    writeWorkerIdleMs: int(env, 'WRITE_WORKER_IDLE_MS', 30_000, 100),
+    writeWorkerIdleMs: int(env, 'WRITE_WORKER_IDLE_MS', 2_000, 100),
     databaseConnectTimeoutMs: int(env, 'DATABASE_CONNECT_TIMEOUT', 30) * 1000,
     dbAcquireTimeoutMs: int(env, 'DB_ACQUIRE_TIMEOUT_MS', 5000, 1),
     searchTimeoutMs: int(env, 'SEARCH_TIMEOUT_MS', 10_000),

@@ -59,7 +59,7 @@ export class WriteCheckPool implements OffloadedChecks {
       filename: WORKER_URL.href,
       minThreads: 0,
       maxThreads: this.options.threads,
-      idleTimeout: this.options.idleTimeoutMs ?? 30_000,
+      idleTimeout: this.options.idleTimeoutMs ?? 2_000,
       ...EXEC_ARGV,
     });
     this.inFlight++;
