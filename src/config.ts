@@ -1,5 +1,6 @@
 // Configuration comes from the environment only (12-factor); invalid values stop startup with a clear
 // message rather than falling back silently.
+import { availableParallelism } from 'node:os';
 import { DEFAULT_SEARCH_LIMITS, PARSER_MAX_CHAIN_DEPTH, type SearchLimits } from './fhir/search/limits.js';
 
 export interface Config {
@@ -21,6 +22,10 @@ export interface Config {
   readCacheEntries: number;
   /** Search index rows one parameter may produce for one resource (5x that for all); more is refused (422). */
   maxIndexRows: number;
+  /** Worker threads that validate and index large resources off the event loop (0: all inline). */
+  writeWorkers: number;
+  /** How long an idle write worker lives before it exits (ms). */
+  writeWorkerIdleMs: number;
   /** PostgreSQL: how long start-up retries an unreachable server before giving up (ms). */
   databaseConnectTimeoutMs: number;
   /** PostgreSQL: how long a request waits for a pooled connection before a 503 (ms). */
@@ -152,6 +157,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     rulesEnabled: onOff(env, 'CONCORD_RULES', true),
     readCacheEntries: int(env, 'READ_CACHE_ENTRIES', 10_000),
     maxIndexRows: int(env, 'MAX_INDEX_ROWS', 10_000, 1),
+    // One thread on a 2-core machine (the event loop keeps the other core), at most two.
+    writeWorkers: int(env, 'WRITE_WORKERS', Math.max(1, Math.min(2, availableParallelism() - 1)), 0, 16),
+    writeWorkerIdleMs: int(env, 'WRITE_WORKER_IDLE_MS', 2_000, 100),
     databaseConnectTimeoutMs: int(env, 'DATABASE_CONNECT_TIMEOUT', 30) * 1000,
     dbAcquireTimeoutMs: int(env, 'DB_ACQUIRE_TIMEOUT_MS', 5000, 1),
     searchTimeoutMs: int(env, 'SEARCH_TIMEOUT_MS', 10_000),

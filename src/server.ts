@@ -16,6 +16,7 @@ import { ResourceService } from './fhir/resource-service.js';
 import { syncConformanceResources } from './fhir/conformance-sync.js';
 import { CONCORD_PROFILES, loadConformanceResources } from './fhir/profiles/index.js';
 import { validateForWrite } from './fhir/validate-write.js';
+import { WriteCheckPool } from './fhir/write-checks-pool.js';
 import { AccessTokens } from './auth/access-tokens.js';
 import { Authenticator } from './auth/authorize.js';
 import type { ClientAdmin } from './auth/clients.js';
@@ -48,6 +49,8 @@ import { UnresolvedHost, type Resolver } from './net/outbound-guard.js';
 export interface Server {
   app: FastifyInstance;
   repository: ResourceRepository;
+  /** The worker threads that check large writes (ADR 0015). */
+  writeChecks: WriteCheckPool;
   /** The client registry, when authentication is on. */
   clients?: ClientAdmin;
   /** Stops accepting requests, drains in-flight ones, then closes the database. */
@@ -154,8 +157,11 @@ export async function createServer(config: Config, logger: Logger | false, datab
     onNotified: () => wake.dispatcher(),
     ...(logger ? { onError: (err: unknown) => logger.error({ err }, 'coordination-refused notification not recorded') } : {}),
   });
+  // Large resources are validated and indexed on a worker thread (started on first need).
+  const writeChecks = new WriteCheckPool({ threads: config.writeWorkers, idleTimeoutMs: config.writeWorkerIdleMs, maxIndexRows: config.maxIndexRows });
   const service = new ResourceService(repository, {
     validate: validateForWrite,
+    offload: writeChecks,
     ...(config.rulesEnabled ? { checker: new CoordinationChecker() } : {}),
     baseUrls: config.baseUrl ? [config.baseUrl] : [],
     searchLimits: config.searchLimits,
@@ -261,12 +267,14 @@ export async function createServer(config: Config, logger: Logger | false, datab
   return {
     app,
     repository,
+    writeChecks,
     ...(auth ? { clients: auth.clients } : {}),
     async close() {
       clearInterval(purge);
       await dispatcher?.stop();
       await auth?.clients.close();
       await app.close();
+      await writeChecks.close();
       await repository.close();
     },
   };

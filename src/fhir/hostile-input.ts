@@ -25,27 +25,58 @@ export function assertQueryHasNoNul(params: Iterable<[string, string]>, what: st
   }
 }
 
-/** The path of the first string (value or property name) holding a NUL in a parsed JSON value, or undefined. */
-export function findNul(value: unknown, path = ''): string | undefined {
-  if (typeof value === 'string') return value.includes(NUL) ? path || '(root)' : undefined;
-  if (typeof value !== 'object' || value === null) return undefined;
-  if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) {
-      const found = findNul(value[i], `${path}[${i}]`);
-      if (found !== undefined) return found;
-    }
-    return undefined;
-  }
-  for (const [key, child] of Object.entries(value)) {
-    if (key.includes(NUL)) return path || '(root)';
-    const found = findNul(child, path ? `${path}.${key}` : key);
-    if (found !== undefined) return found;
-  }
-  return undefined;
+/** How much a parsed JSON value holds: what the write path's CPU cost grows with (see write-checks-pool.ts). */
+export interface JsonSize {
+  /** Objects, arrays and primitive values. */
+  nodes: number;
+  /** UTF-16 units of all string values. */
+  chars: number;
 }
 
-/** Throws 400 when any string in a JSON body (a resource, a patch) holds a NUL, naming where. */
-export function assertJsonHasNoNul(value: unknown, what: string): void {
-  const at = findNul(value);
-  if (at !== undefined) throw nulError(`${what} at ${at}`, at);
+/**
+ * One walk: the path of the first string (value or property name) holding a NUL, or undefined, and the
+ * size of the value (counted in the same walk, so deciding where to validate costs no extra pass).
+ */
+export function scanJsonValue(value: unknown): { nulAt?: string; size: JsonSize } {
+  const size: JsonSize = { nodes: 0, chars: 0 };
+  // The path text is built only for the string refused (it used to be built for every node).
+  const trail: (string | number)[] = [];
+  const visit = (v: unknown): boolean => {
+    size.nodes++;
+    if (typeof v === 'string') {
+      size.chars += v.length;
+      return !v.includes(NUL);
+    }
+    if (typeof v !== 'object' || v === null) return true;
+    if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) {
+        trail.push(i);
+        if (!visit(v[i])) return false;
+        trail.pop();
+      }
+      return true;
+    }
+    for (const key of Object.keys(v)) {
+      if (key.includes(NUL)) return false;
+      trail.push(key);
+      if (!visit((v as Record<string, unknown>)[key])) return false;
+      trail.pop();
+    }
+    return true;
+  };
+  if (visit(value)) return { size };
+  const path = trail.map((k, i) => (typeof k === 'number' ? `[${k}]` : i === 0 ? k : `.${k}`)).join('');
+  return { nulAt: path || '(root)', size };
+}
+
+/** The path of the first string (value or property name) holding a NUL in a parsed JSON value, or undefined. */
+export function findNul(value: unknown): string | undefined {
+  return scanJsonValue(value).nulAt;
+}
+
+/** Throws 400 when any string in a JSON body (a resource, a patch) holds a NUL, naming where; else its size. */
+export function assertJsonHasNoNul(value: unknown, what: string): JsonSize {
+  const { nulAt, size } = scanJsonValue(value);
+  if (nulAt !== undefined) throw nulError(`${what} at ${nulAt}`, nulAt);
+  return size;
 }

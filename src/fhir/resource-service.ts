@@ -23,9 +23,11 @@ import { criteriaText } from './search/criteria.js';
 import { assertSearchLimits, DEFAULT_SEARCH_LIMITS, type SearchLimits } from './search/limits.js';
 import { CommitLog } from './commit-log.js';
 import { ownedConformanceResource } from './owned-conformance.js';
-import { noTransactionalChecks, RuleViolationError, type Arrival, type ProposedWrite, type ResourceValidator, type TransactionalChecker } from './write-pipeline.js';
+import { noTransactionalChecks, RuleViolationError, type Arrival, type OffloadedChecks, type ProposedWrite, type ResourceValidator, type TransactionalChecker } from './write-pipeline.js';
 import { accessFilter, type AccessFilter, type Viewer } from '../access/viewer.js';
 import { writeRefusal } from '../access/write-access.js';
+import type { JsonSize } from './hostile-input.js';
+import { attachIndex, type PreparedIndex } from './search/prepared-index.js';
 
 export interface WriteResult {
   /** 201 when a resource was created, 200 otherwise (also when a conditional create found a match). */
@@ -41,6 +43,11 @@ export interface DeleteResult {
 
 export interface ServiceOptions {
   validate: ResourceValidator;
+  /**
+   * Validation (and index extraction) of large resources off the event loop. It must run the same
+   * validator as `validate` (server.ts wires validateForWrite to both).
+   */
+  offload?: OffloadedChecks;
   checker?: TransactionalChecker;
   now?: () => Date;
   /** Base URLs that name this server (BASE_URL); references under them are stored relative. */
@@ -127,6 +134,7 @@ export type BeforeCommit = (session: WriteSession) => Promise<void>;
 
 export class ResourceService {
   private readonly validateResource: ResourceValidator;
+  private readonly offload: OffloadedChecks | undefined;
   private readonly checker: TransactionalChecker;
   private readonly now: () => Date;
   private readonly baseUrls: string[];
@@ -141,6 +149,7 @@ export class ResourceService {
     options: ServiceOptions,
   ) {
     this.validateResource = options.validate;
+    this.offload = options.offload;
     this.checker = options.checker ?? noTransactionalChecks;
     this.now = options.now ?? (() => new Date());
     this.baseUrls = options.baseUrls ?? [];
@@ -244,10 +253,10 @@ export class ResourceService {
         return checked.map((c) => c.issue);
       });
     }
-    assertJsonHasNoNul(body, 'The resource');
+    const size = assertJsonHasNoNul(body, 'The resource');
     const plain = isObject(body) ? plainNumbers(body, type).plain : body;
     const candidate: unknown = isObject(plain) ? relativizeReferences(plain, this.localBases(baseUrl)) : plain;
-    const issues = this.validateResource(candidate, type);
+    const { issues } = await this.check(candidate, type, size, false);
     if (hasErrors(issues)) return issues;
     const resource = candidate as Resource;
     if (mode === 'update' && id !== undefined && resource.id !== id) {
@@ -321,7 +330,7 @@ export class ResourceService {
   /** create, or conditional create when ifNoneExist is given. */
   async create(type: string, body: unknown, options: { ifNoneExist?: string; id?: string } & InSession = {}): Promise<WriteResult> {
     assertType(type);
-    const { resource, texts } = this.validated(body, type, options.baseUrl);
+    const { resource, texts, index } = await this.validated(body, type, options);
     const criteria = options.ifNoneExist === undefined ? undefined : conditionalQuery(options.ifNoneExist, 'If-None-Exist', this.searchLimits);
     return this.run(options, async (session) => {
       const { tx } = session;
@@ -340,14 +349,14 @@ export class ResourceService {
       // A transaction Bundle pre-assigns ids so urn:uuid references can be rewritten before writing.
       const id = options.id ?? newId();
       await this.assertMayWrite(session, options, type, id, resource, undefined);
-      return this.write(session, type, id, resource, undefined, 'POST', texts);
+      return this.write(session, type, id, resource, undefined, 'POST', texts, index);
     });
   }
 
   /** update by id; creates the resource when the id is new (update-as-create). */
   async update(type: string, id: string, body: unknown, options: { ifMatch?: number } & InSession = {}): Promise<WriteResult> {
     assertType(type);
-    const { resource, texts } = this.validated(body, type, options.baseUrl);
+    const { resource, texts, index } = await this.validated(body, type, options);
     if (!isValidId(id)) throw badRequest(`'${id}' is not a valid resource id`);
     if (resource.id === undefined) throw badRequest('An update must carry the resource id in the body', [`${type}.id`]);
     if (resource.id !== id) throw badRequest(`Resource id '${resource.id}' does not match the URL id '${id}'`, [`${type}.id`]);
@@ -357,7 +366,7 @@ export class ResourceService {
       await this.assertVisible(current, session, options, `${type}/${id}`);
       checkIfMatch(current, options.ifMatch, `${type}/${id}`);
       await this.assertMayWrite(session, options, type, id, resource, current);
-      return this.write(session, type, id, resource, current, 'PUT', texts);
+      return this.write(session, type, id, resource, current, 'PUT', texts, index);
     });
   }
 
@@ -365,7 +374,7 @@ export class ResourceService {
   async conditionalUpdate(type: string, query: URLSearchParams, body: unknown, options: { ifMatch?: number } & InSession = {}): Promise<WriteResult> {
     assertType(type);
     const criteria = conditionalQuery(query.toString(), 'conditional update', this.searchLimits);
-    const { resource, texts } = this.validated(body, type, options.baseUrl);
+    const { resource, texts, index } = await this.validated(body, type, options);
     return this.run(options, async (session) => {
       const { tx } = session;
       await tx.lockKey(`conditional:${type}?${criteria.toString()}`);
@@ -381,7 +390,7 @@ export class ResourceService {
         if (current && !current.deleted) throw new FhirError(409, issue('conflict', `${type}/${id} exists but does not match the criteria`));
         checkIfMatch(current, options.ifMatch, `${type}/${id}`);
         await this.assertMayWrite(session, options, type, id, resource, current);
-        return this.write(session, type, id, resource, current, 'PUT', texts);
+        return this.write(session, type, id, resource, current, 'PUT', texts, index);
       }
       if (resource.id !== undefined && resource.id !== match) {
         throw badRequest(`Resource id '${resource.id}' does not match the resource found by the criteria (${match})`, [`${type}.id`]);
@@ -389,7 +398,7 @@ export class ResourceService {
       const current = await tx.lockCurrent(type, match);
       checkIfMatch(current, options.ifMatch, `${type}/${match}`);
       await this.assertMayWrite(session, options, type, match, resource, current);
-      return this.write(session, type, match, { ...resource, id: match }, current, 'PUT', texts);
+      return this.write(session, type, match, { ...resource, id: match }, current, 'PUT', texts, index);
     });
   }
 
@@ -408,9 +417,9 @@ export class ResourceService {
       if (patched.resourceType !== type || patched.id !== id) {
         throw unprocessable([issue('processing', 'A patch may not change resourceType or id')]);
       }
-      const { resource, texts } = this.validated(patched, type, options.baseUrl);
+      const { resource, texts, index } = await this.validated(patched, type, options);
       await this.assertMayWrite(session, options, type, id, resource, current);
-      return this.write(session, type, id, resource, current, 'PATCH', texts);
+      return this.write(session, type, id, resource, current, 'PATCH', texts, index);
     });
   }
 
@@ -450,7 +459,7 @@ export class ResourceService {
   // ---- internals --------------------------------------------------------------------------------
 
   /** The resource with plain numbers (for validation, rules and the index) and the number texts to store. */
-  private validated(body: unknown, type: string, baseUrl: string | undefined): { resource: Resource; texts: NumberText[] } {
+  private async validated(body: unknown, type: string, options: InSession): Promise<{ resource: Resource; texts: NumberText[]; index?: PreparedIndex }> {
     // Not a resource of the URL's type at all is a malformed request (400); a resource of the right
     // type that breaks the definitions or rules is unprocessable (422).
     if (typeof body !== 'object' || body === null || Array.isArray(body)) throw badRequest('The body must be a JSON object (a FHIR resource)');
@@ -458,13 +467,20 @@ export class ResourceService {
     if (declared !== type) {
       throw badRequest(`resourceType '${String(declared)}' does not match the URL type '${type}'`, ['resourceType']);
     }
-    assertJsonHasNoNul(body, 'The resource');
+    const size = assertJsonHasNoNul(body, 'The resource');
     const { plain, texts } = plainNumbers(body as Resource, type);
     // One spelling per local resource: the rules, locks and search index all key on Type/id.
-    const resource = relativizeReferences(plain, this.localBases(baseUrl));
-    const issues = this.validateResource(resource, type);
+    const resource = relativizeReferences(plain, this.localBases(options.baseUrl));
+    // The server's own start-up writes stay inline: no request waits on them, and no thread starts for them.
+    const { issues, index } = await this.check(resource, type, options.asServer ? undefined : size, true);
     if (hasErrors(issues)) throw new FhirError(422, issues);
-    return { resource, texts };
+    return index ? { resource, texts, index } : { resource, texts };
+  }
+
+  /** Structural validation: on a worker for a large resource (with its index rows when asked), else inline. */
+  private async check(resource: unknown, type: string, size: JsonSize | undefined, index: boolean): Promise<{ issues: OperationOutcomeIssue[]; index?: PreparedIndex }> {
+    const offloaded = size && this.offload?.run(resource, type, size, index);
+    return offloaded ? await offloaded : { issues: this.validateResource(resource, type) };
   }
 
   private localBases(requestBase: string | undefined): string[] {
@@ -479,6 +495,7 @@ export class ResourceService {
     current: StoredVersion | undefined,
     method: WriteMethod,
     texts: readonly NumberText[] = [],
+    index?: PreparedIndex,
   ): Promise<WriteResult> {
     if (!session.asServer) refuseOwned(type, id, resource);
     const previous = current && !current.deleted ? parse(current) : undefined;
@@ -497,6 +514,7 @@ export class ResourceService {
     const versionId = (current?.versionId ?? 0) + 1;
     const lastUpdated = this.now().toISOString();
     const stored = stamp(this.storedForm(resource), id, versionId, lastUpdated);
+    if (index) attachIndex(stored, index);
     this.commits.writing(`${type}/${id}`, lastUpdated);
     session.versions.set(`${type}/${id}`, lastUpdated);
     const version: StoredVersion = { resourceType: type, id, versionId, lastUpdated, deleted: false, content: stringifyWithTexts(stored, texts) };

@@ -2,8 +2,10 @@
 // and transaction entries all apply the same ones. Each stage is a pluggable function: base R4
 // validation, Concord profile validation and the coordination rules (which read inside the transaction).
 import type { OperationOutcomeIssue } from '@medplum/fhirtypes';
+import type { JsonSize } from './hostile-input.js';
 import { FhirError } from './outcome.js';
 import type { WriteTx } from './repository.js';
+import type { PreparedIndex } from './search/prepared-index.js';
 
 /** A write as the checks see it: the new state (absent for delete) and the state it replaces. */
 export type { ProposedWrite } from '../coordination/index.js';
@@ -11,6 +13,20 @@ import type { ProposedWrite } from '../coordination/index.js';
 
 /** Structural checks that need no database: base spec, bindings, profiles. */
 export type ResourceValidator = (resource: unknown, expectedType: string) => OperationOutcomeIssue[];
+
+/**
+ * The structural checks of a large resource, run off the event loop (write-checks-pool.ts): the same
+ * validation as ResourceValidator and, when `index` is asked for, the search index rows. Answers
+ * undefined when the resource is small enough to be checked inline.
+ */
+export interface OffloadedChecks {
+  run(
+    resource: unknown,
+    expectedType: string,
+    size: JsonSize,
+    index: boolean,
+  ): Promise<{ issues: OperationOutcomeIssue[]; index?: PreparedIndex }> | undefined;
+}
 
 /** An issue from the transactional checks, with the written resource (Type/id) it was found on. */
 export interface CheckedIssue {

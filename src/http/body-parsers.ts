@@ -4,19 +4,27 @@
 import type { FastifyInstance } from 'fastify';
 import { FhirError, issue } from '../fhir/outcome.js';
 import { parseJsonBody } from './json-body.js';
+import { oncePerLoopTurn } from './loop-turns.js';
 
 const JSON_TYPES = ['application/fhir+json', 'application/json', 'application/json-patch+json'];
 const XML_TYPES = /^(application\/fhir\+xml|application\/xml|text\/xml|application\/xml-patch\+xml)/i;
+
+/** Bodies from this size on are parsed one per event-loop turn (loop-turns.ts); smaller ones at once. */
+const LARGE_BODY_BYTES = 256 * 1024;
 
 export function registerBodyParsers(app: FastifyInstance, options: { maxJsonDepth: number }): void {
   app.removeAllContentTypeParsers();
   // parseAs 'buffer': the bytes are decoded strictly in json-body.ts, not by fastify's lenient conversion.
   app.addContentTypeParser(JSON_TYPES, { parseAs: 'buffer' }, (_req, body, done) => {
-    try {
-      done(null, parseJsonBody(body as Buffer, options.maxJsonDepth));
-    } catch (err) {
-      done(err as Error, undefined);
-    }
+    const parse = () => {
+      try {
+        done(null, parseJsonBody(body as Buffer, options.maxJsonDepth));
+      } catch (err) {
+        done(err as Error, undefined);
+      }
+    };
+    if ((body as Buffer).length >= LARGE_BODY_BYTES) oncePerLoopTurn(parse);
+    else parse();
   });
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
     done(null, new URLSearchParams(body as string));

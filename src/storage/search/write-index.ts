@@ -2,7 +2,7 @@
 // write: delete the old rows of every table and insert the new ones through unnest() of parallel
 // arrays, so indexing costs a single round trip inside the caller's transaction.
 import type { Resource } from '@medplum/fhirtypes';
-import { extractIndexValues } from '../../fhir/search/extract.js';
+import { indexValuesFor } from '../../fhir/search/prepared-index.js';
 import type { IndexRows } from '../../fhir/search/types.js';
 import type { Queryable } from '../database.js';
 
@@ -85,7 +85,8 @@ export async function writeSearchIndex(
   const ctes = TABLES.map((t, i) => `d${i} AS (DELETE FROM ${t} WHERE rid = $1)`);
   const resourceType = resource ? (resource as { resourceType?: unknown }).resourceType : undefined;
   if (resource && typeof resourceType === 'string') {
-    const rows = extractIndexValues(resource, maxRows);
+    // Rows prepared off the event loop for a large resource, else extracted now (prepared-index.ts).
+    const rows = indexValuesFor(resource, maxRows);
     for (const key of Object.keys(rows) as (keyof IndexRows)[]) {
       (rows[key] as { code: string }[]) = (rows[key] as { code: string }[]).filter((r) => !ROW_BACKED.has(r.code));
     }

@@ -1,0 +1,22 @@
+import { Session } from 'node:inspector/promises';
+import { loadConfig } from '../src/config.js';
+import { createServer } from '../src/server.js';
+import { openPostgres } from '../src/storage/postgres.js';
+import { worstCaseInputs } from './event-loop.js';
+const which = Number(process.argv[2] ?? 5);
+const db = await openPostgres({ connectionString: 'postgres://postgres@127.0.0.1:5432/test', schema: 'cpu_prof_' + process.pid });
+const server = await createServer(loadConfig({ HOST: '127.0.0.1', CONCORD_AUTH: 'off', RATE_LIMIT_PER_MINUTE: '0', LOG_LEVEL: 'silent', DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/test' }), false, db);
+const input = worstCaseInputs()[which]!;
+const post = () => server.app.inject({ method: 'POST', url: `/fhir${input.type ? '/' + input.type : ''}`, payload: input.body, headers: { 'content-type': 'application/fhir+json' } });
+console.log((await post()).statusCode);
+const s = new Session(); s.connect(); await s.post('Profiler.enable'); await s.post('Profiler.start');
+const t = performance.now();
+console.log((await post()).statusCode, performance.now() - t);
+const { profile } = await s.post('Profiler.stop');
+const self = new Map<string, number>();
+const dt = profile.timeDeltas!; const samples = profile.samples!;
+const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+for (let i = 0; i < samples.length; i++) { const n = byId.get(samples[i]!)!; const k = `${n.callFrame.functionName || '(anon)'} ${n.callFrame.url.split('/').slice(-2).join('/')}:${n.callFrame.lineNumber}`; self.set(k, (self.get(k) ?? 0) + (dt[i] ?? 0) / 1000); }
+console.log([...self].sort((a, b) => b[1] - a[1]).slice(0, 30).map(([k, v]) => `${v.toFixed(1)} ${k}`).join('\n'));
+await server.close(); await db.query('DROP SCHEMA cpu_prof_' + process.pid + ' CASCADE').catch(() => 0);
+process.exit(0);
