@@ -142,16 +142,30 @@ function countsOf(p: FileProgress): Pick<FileReport, 'written' | 'unchanged' | '
   return { written: p.written, unchanged: p.unchanged, rejected: p.rejected, lines: p.committedLines };
 }
 
+/**
+ * Batches of `size` lines; a batch runs on past `size` (up to twice it) while the next line belongs to the
+ * same member as the last, so a member's adjacent lines in a file (its CareTeams, its orders) commit together.
+ */
 async function* batchesOf(lines: AsyncIterable<RawLine>, size: number): AsyncGenerator<RawLine[]> {
   let batch: RawLine[] = [];
+  let lastMember: string | undefined;
   for await (const line of lines) {
-    batch.push(line);
-    if (batch.length >= size) {
+    const member = memberHint(line.bytes);
+    if (batch.length >= size && (member === undefined || member !== lastMember || batch.length >= 2 * size)) {
       yield batch;
       batch = [];
     }
+    batch.push(line);
+    lastMember = member;
   }
   if (batch.length > 0) yield batch;
+}
+
+const MEMBER_REFERENCE = /"(?:subject|patient)"\s*:\s*\{\s*"reference"\s*:\s*"Patient\/([^"]+)"/;
+
+/** The member a line's resource points at, read from its text (only batch boundaries depend on it). */
+function memberHint(bytes: Buffer): string | undefined {
+  return MEMBER_REFERENCE.exec(bytes.toString('utf8'))?.[1];
 }
 
 async function nextPrepared(

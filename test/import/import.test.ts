@@ -132,6 +132,20 @@ describe.each(storageBackends())('bulk import on %s', (backend) => {
     expect(await count("SELECT count(*) AS n FROM coordination_fact f JOIN resource r USING (rid) WHERE r.id = 'm20-4' AND f.kind = 'lead'")).toBe(1);
   });
 
+  it("keeps a member's adjacent lines in one batch: a failure stores all or none of them", async () => {
+    const resources = benchResources(2, 30).filter((r) => r.resourceType !== 'ServiceRequest');
+    const orders = benchResources(2, 30).filter((r): r is ServiceRequest => r.resourceType === 'ServiceRequest');
+    await importFiles(await files.export(resources, '-f'), options());
+    // Member 30's three orders, then member 31's: batches of 2 run on to 3 to keep member 30's together.
+    const [path] = await files.export(orders, '-f');
+    const real = repo.importStore();
+    let calls = 0;
+    const failing: ImportStore = { ...real, transaction: (fn) => (++calls === 2 ? Promise.reject(new Error('simulated crash')) : real.transaction(fn)) };
+    await expect(importFiles([path!], { ...options(), store: failing, batchSize: 2 })).rejects.toThrow('simulated crash');
+    expect(await count("SELECT count(*) AS n FROM resource WHERE resource_type = 'ServiceRequest' AND id LIKE 'm30-%'")).toBe(3);
+    expect(await count("SELECT count(*) AS n FROM resource WHERE resource_type = 'ServiceRequest' AND id LIKE 'm31-%'")).toBe(0);
+  });
+
   it('resumes after a failed batch: nothing of it stored, the rest loaded once on the re-run', async () => {
     const resources: Resource[] = Array.from({ length: 23 }, (_, i) => ({ resourceType: 'Patient', id: `resume-${i}`, gender: 'female' }));
     const [path] = await files.export(resources, '-e');
