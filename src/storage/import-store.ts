@@ -10,10 +10,8 @@ import type { BatchCommit, BatchVersion, FileProgress, ImportFile, ImportJournal
 import { FactRows, INSERT_SELECT } from './coordination-facts.js';
 import type { Database, Queryable } from './database.js';
 import { ReadCache } from './read-cache.js';
-import { lockKeyOf } from './resource-repository.js';
+import { LAST_UPDATED, lockKeyOf } from './resource-repository.js';
 import { ROW_BACKED, SPECS, TABLES } from './search/write-index.js';
-
-const LAST_UPDATED = `to_char(last_updated AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS last_updated`;
 
 export async function lockKeys(q: Queryable, keys: readonly string[]): Promise<void> {
   if (keys.length === 0) return;
@@ -28,9 +26,9 @@ export async function lockCurrentMany(q: Queryable, refs: readonly { resourceTyp
   const out = new Map<string, StoredVersion>();
   if (refs.length === 0) return out;
   const res = await q.query<{ resource_type: string; id: string; version_id: number; last_updated: string; deleted: boolean; content: string | null }>(
-    `SELECT r.resource_type, r.id, r.version_id, ${LAST_UPDATED.replace('last_updated AT', 'r.last_updated AT')}, r.deleted, r.content
-       FROM resource r JOIN unnest($1::text[], $2::text[]) AS u(t, i) ON r.resource_type = u.t AND r.id = u.i
-      ORDER BY r.rid FOR UPDATE OF r`,
+    `SELECT resource_type, id, version_id, ${LAST_UPDATED}, deleted, content
+       FROM resource JOIN unnest($1::text[], $2::text[]) AS u(t, i) ON resource_type = u.t AND id = u.i
+      ORDER BY rid FOR UPDATE OF resource`,
     [refs.map((r) => r.resourceType), refs.map((r) => r.id)],
   );
   for (const row of res.rows) {

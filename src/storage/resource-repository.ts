@@ -26,7 +26,7 @@ interface VersionRow {
 
 // lastUpdated leaves the database already as the ISO text FHIR serves (millisecond precision, UTC),
 // which spares a Date parse and re-format on every read.
-const LAST_UPDATED = `to_char(last_updated AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS last_updated`;
+export const LAST_UPDATED = `to_char(last_updated AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS last_updated`;
 
 const toIso = (v: Date | string): string => (v instanceof Date ? v.toISOString() : v);
 
