@@ -12,7 +12,7 @@ export const USAGE = `usage: npm run import -- [--report FILE] [--batch N] [--wo
   the coordination rules. Re-running the same command resumes after the last committed batch.
   --report FILE   rejected lines as NDJSON (default import-report.ndjson; written only when lines are rejected)
   --batch N       lines per transaction (default ${DEFAULT_BATCH_SIZE})
-  --workers N     worker threads for parsing, validation and index extraction (default: one per core; 0 = in this thread)
+  --workers N     worker threads for parsing, validation and index extraction (default: cores - 1, at least 1; 0 = in this thread)
   --no-progress   no progress bar (a summary line per file still goes to stderr)`;
 
 export class UsageError extends Error {}
@@ -26,7 +26,8 @@ export interface CommandArgs {
 }
 
 export function parseImportArgs(argv: readonly string[]): CommandArgs {
-  const out: CommandArgs = { files: [], report: 'import-report.ndjson', batchSize: DEFAULT_BATCH_SIZE, workers: availableParallelism(), progress: true };
+  const out: CommandArgs = { files: [], report: 'import-report.ndjson', batchSize: DEFAULT_BATCH_SIZE, // The main thread has its own share (rules, statements), so it keeps a core.
+    workers: Math.max(1, availableParallelism() - 1), progress: true };
   const int = (name: string, raw: string | undefined, min: number): number => {
     const n = Number(raw);
     if (!Number.isInteger(n) || n < min) throw new UsageError(`${name} needs an integer >= ${min}`);
