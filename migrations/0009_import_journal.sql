@@ -27,6 +27,6 @@ CREATE TABLE import_error (
   resource_id   text,
   rule_id       text,
   conflicting   text[],
-  outcome       jsonb   NOT NULL,
+  outcome       text    NOT NULL,  -- the OperationOutcome as JSON text (key order kept)
   PRIMARY KEY (file_key, line)
 );

@@ -199,7 +199,7 @@ export async function recordBatch(q: Queryable, fileKey: string, batch: BatchCom
   if (errors.length > 0) {
     await q.query(
       `INSERT INTO import_error (file_key, line, resource_type, resource_id, rule_id, conflicting, outcome)
-       SELECT $1, l, t, i, r, CASE WHEN c IS NULL THEN NULL ELSE string_to_array(c, ' ') END, o::jsonb
+       SELECT $1, l, t, i, r, CASE WHEN c IS NULL THEN NULL ELSE string_to_array(c, ' ') END, o
          FROM unnest($2::int4[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[]) AS u(l, t, i, r, c, o)
        ON CONFLICT (file_key, line) DO UPDATE SET resource_type = EXCLUDED.resource_type, resource_id = EXCLUDED.resource_id,
          rule_id = EXCLUDED.rule_id, conflicting = EXCLUDED.conflicting, outcome = EXCLUDED.outcome`,
@@ -252,7 +252,7 @@ export class SqlImportJournal implements ImportJournal {
   }
 
   async errors(fileKey: string): Promise<LineError[]> {
-    const res = await this.db.query<{ line: number; resource_type: string | null; resource_id: string | null; rule_id: string | null; conflicting: string[] | null; outcome: unknown }>(
+    const res = await this.db.query<{ line: number; resource_type: string | null; resource_id: string | null; rule_id: string | null; conflicting: string[] | null; outcome: string }>(
       'SELECT line, resource_type, resource_id, rule_id, conflicting, outcome FROM import_error WHERE file_key = $1 ORDER BY line',
       [fileKey],
     );
@@ -262,7 +262,7 @@ export class SqlImportJournal implements ImportJournal {
       ...(r.resource_id === null ? {} : { id: r.resource_id }),
       ...(r.rule_id === null ? {} : { ruleId: r.rule_id }),
       ...(r.conflicting === null ? {} : { conflicting: r.conflicting }),
-      outcome: (typeof r.outcome === 'string' ? JSON.parse(r.outcome) : r.outcome) as LineError['outcome'],
+      outcome: JSON.parse(r.outcome) as LineError['outcome'],
     }));
   }
 }
