@@ -182,7 +182,7 @@ async function stopChild(child: ChildProcess, exited: Promise<void>): Promise<vo
 const CLOCK_TICKS_PER_SECOND = 100; // USER_HZ on Linux
 
 /** CPU time (µs) of each backend process serving the benchmark's pool, read from /proc (same machine). */
-class BackendCpu {
+export class BackendCpu {
   private constructor(
     private readonly client: pg.Client,
     private readonly applicationName: string,

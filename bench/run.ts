@@ -1,12 +1,13 @@
 // Runs the benchmark suites in bench/ and rewrites each suite's section of bench/RESULTS.md (between
 // <!-- NAME:start --> and <!-- NAME:end -->), leaving every other section as it is.
 //
-//   npm run bench -- [--suite rest-core|search-scale|rules-cost|event-loop|memory] [options of the suite, e.g. --store both --duration 10 --connections 10]
+//   npm run bench -- [--suite rest-core|search-scale|rules-cost|event-loop|memory|import] [options of the suite, e.g. --store both --duration 10 --connections 10]
 import { readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { commandFor, parseArgs as parseRestCoreArgs, renderMarkdown, runRestCore } from './rest-core.js';
 import { runEventLoopBench } from './event-loop.js';
 import { databaseUrlFromEnv } from './concord-process.js';
+import * as importBench from './import.js';
 import * as memory from './memory.js';
 import * as rulesCost from './rules-cost.js';
 import * as searchScale from './search-scale.js';
@@ -20,6 +21,16 @@ interface Suite {
 }
 
 const suites: Suite[] = [
+  {
+    // NDJSON bulk import of --members bench members into a fresh PostgreSQL schema (DATABASE_URL).
+    name: 'import',
+    async run(argv) {
+      const options = importBench.parseArgs(argv);
+      const report = await importBench.runImportBench(options);
+      const command = importBench.commandFor(options);
+      return importBench.renderMarkdown(report, `${command.replace(/^npx tsx bench\/import\.ts/, 'npm run bench -- --suite import')}\n# or, without RESULTS.md: ${command}`);
+    },
+  },
   {
     name: 'rest-core',
     async run(argv) {

@@ -544,7 +544,7 @@ export class ResourceService {
 
 /** The contract's own conformance resources are read-only (owned-conformance.ts): 422 naming the owned one. */
 /** The issue of a write that would change, delete or impersonate one of the contract's owned resources. */
-function ownedIssue(type: string, id: string, resource?: Resource): OperationOutcomeIssue | undefined {
+export function ownedIssue(type: string, id: string, resource?: Resource): OperationOutcomeIssue | undefined {
   const hit = ownedConformanceResource(type, id, resource);
   if (!hit) return undefined;
   return issue('business-rule', `${hit.owned} belongs to the Concord coordination contract and is read-only: it cannot be changed, deleted or claimed by another resource`, {
@@ -575,7 +575,7 @@ function parse(v: StoredVersion): Resource {
 }
 
 /** Server-owned meta: versionId and lastUpdated are always the server's, whatever the client sent. */
-function stamp(resource: Resource, id: string, versionId: number, lastUpdated: string): JsonObject {
+export function stamp(resource: Resource, id: string, versionId: number, lastUpdated: string): JsonObject {
   const { meta, ...rest } = resource as Resource & { meta?: JsonObject };
   return { ...rest, id, meta: { ...(meta ?? {}), versionId: String(versionId), lastUpdated } };
 }

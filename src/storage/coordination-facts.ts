@@ -15,7 +15,7 @@ const lower = (r: Range): number | null => (Number.isFinite(r.start) ? r.start :
 const upper = (r: Range): number | null => (Number.isFinite(r.end) ? r.end : null);
 
 /** Parallel arrays of fact rows, as the unnest() inserts below take them. */
-class FactRows {
+export class FactRows {
   readonly rid: number[] = [];
   readonly member: string[] = [];
   readonly kind: string[] = [];
@@ -42,7 +42,7 @@ class FactRows {
   }
 }
 
-const INSERT_SELECT = `INSERT INTO coordination_fact (rid, member_id, kind, key, org, during)
+export const INSERT_SELECT = `INSERT INTO coordination_fact (rid, member_id, kind, key, org, during)
   SELECT u.rid, u.member_id, u.kind, u.key, u.org, int8range(u.lo, u.hi, '[)')
     FROM unnest($1::int8[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int8[], $7::int8[]) AS u(rid, member_id, kind, key, org, lo, hi)`;
 

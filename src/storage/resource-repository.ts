@@ -20,6 +20,8 @@ import type { Resource } from '@medplum/fhirtypes';
 import type { AccessFilter } from '../access/viewer.js';
 import { AccessCache } from './access-cache.js';
 import { ACCESS_CHANGE_PREFIX, decideMembers, membersColumn, writeMemberAccess } from './member-access.js';
+import type { BatchCommit, BatchVersion, BulkWriteTx, ImportStore } from '../import/store.js';
+import { findReferencingMany, lockCurrentMany, lockKeys, recordBatch, SqlImportJournal, writeVersions } from './import-store.js';
 
 interface VersionRow {
   resource_type: string;
@@ -33,7 +35,7 @@ interface VersionRow {
 
 // lastUpdated leaves the database already as the ISO text FHIR serves (millisecond precision, UTC),
 // which spares a Date parse and re-format on every read.
-const LAST_UPDATED = `to_char(last_updated AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS last_updated`;
+export const LAST_UPDATED = `to_char(last_updated AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS last_updated`;
 
 const toIso = (v: Date | string): string => (v instanceof Date ? v.toISOString() : v);
 
@@ -70,7 +72,7 @@ export function queryableOf(tx: WriteTx): Queryable {
   return q;
 }
 
-class Tx implements WriteTx {
+class Tx implements BulkWriteTx {
   /** Keys this transaction wrote: dropped from the read cache at write time and again at the end. */
   readonly written = new Set<string>();
   /** Members whose access rows this transaction changed: dropped from the access cache likewise. */
@@ -193,6 +195,33 @@ class Tx implements WriteTx {
     }
     // Delivered at commit (and only if it commits) to every instance's read cache.
     if (this.changeChannel) await this.q.query('SELECT pg_notify($1, $2)', [this.changeChannel, key], PREPARED);
+  }
+
+  // ---- bulk import (src/import): many resources per statement, see import-store.ts ----
+
+  lockKeys(keys: readonly string[]): Promise<void> {
+    return lockKeys(this.q, keys);
+  }
+
+  lockCurrentMany(refs: readonly { resourceType: string; id: string }[]): Promise<Map<string, StoredVersion>> {
+    return lockCurrentMany(this.q, refs);
+  }
+
+  findReferencingMany(memberIds: readonly string[], via: readonly { resourceType: string; code: string }[]): Promise<Map<string, string[]>> {
+    return findReferencingMany(this.q, memberIds, via);
+  }
+
+  async writeVersions(versions: readonly BatchVersion[]): Promise<void> {
+    for (const v of versions) {
+      const key = ReadCache.key(v.version.resourceType, v.version.id);
+      this.written.add(key);
+      this.cache?.delete(key);
+    }
+    await writeVersions(this.q, versions, this.maxIndexRows, this.changeChannel);
+  }
+
+  recordBatch(fileKey: string, batch: BatchCommit): Promise<void> {
+    return recordBatch(this.q, fileKey, batch);
   }
 }
 
@@ -409,7 +438,17 @@ export class ResourceRepository implements Repository {
     return page;
   }
 
-  async transaction<T>(fn: (tx: WriteTx) => Promise<T>): Promise<T> {
+  transaction<T>(fn: (tx: WriteTx) => Promise<T>): Promise<T> {
+    return this.bulkTransaction(fn);
+  }
+
+  /** The bulk import's store: its write transactions and journal (src/import). */
+  importStore(): ImportStore {
+    return { kind: this.db.kind, journal: new SqlImportJournal(this.db), transaction: (fn) => this.bulkTransaction(fn) };
+  }
+
+  /** A write transaction whose tx also writes many resources at once (BulkWriteTx). */
+  async bulkTransaction<T>(fn: (tx: BulkWriteTx) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {
         const tx = { current: undefined as Tx | undefined };

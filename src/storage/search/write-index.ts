@@ -6,18 +6,18 @@ import { indexValuesFor } from '../../fhir/search/prepared-index.js';
 import type { IndexRows } from '../../fhir/search/types.js';
 import type { Queryable } from '../database.js';
 
-const TABLES = ['search_token', 'search_string', 'search_date', 'search_number', 'search_quantity', 'search_reference', 'search_uri', 'search_composite'];
+export const TABLES = ['search_token', 'search_string', 'search_date', 'search_number', 'search_quantity', 'search_reference', 'search_uri', 'search_composite'];
 
 // Served from the resource row itself (id, last_updated), so never stored twice.
-const ROW_BACKED = new Set(['_id', '_lastUpdated']);
+export const ROW_BACKED = new Set(['_id', '_lastUpdated']);
 
-interface TableSpec {
+export interface TableSpec {
   table: string;
   columns: [name: string, sqlType: string][];
   values: (rows: IndexRows) => unknown[][];
 }
 
-const SPECS: TableSpec[] = [
+export const SPECS: TableSpec[] = [
   {
     table: 'search_token',
     columns: [['code', 'text'], ['system', 'text'], ['value', 'text'], ['text_norm', 'text']],

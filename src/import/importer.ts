@@ -1,0 +1,345 @@
+// Bulk import of NDJSON files (docs/adr/0014): each file is read in batches; each batch is one
+// transaction that locks its resources and members, judges every line with the coordination rules as a
+// PUT of that resource would be judged at that point (earlier lines of the batch included), writes the
+// accepted ones in a few multi-row statements and journals the file offset it reached. A crash loses at
+// most the uncommitted batch, and re-running the same command resumes after the last committed one.
+import type { OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
+import { addToRecord, checkWritesDetailed, emptyRecord, membersOf, type CoordinationReader, type Finding, type MemberRecordPart, type ProposedWrite } from '../coordination/index.js';
+import { stringifyWithTexts } from '../fhir/number-text.js';
+import { hasErrors, outcome } from '../fhir/outcome.js';
+import type { StoredVersion } from '../fhir/repository.js';
+import { stamp } from '../fhir/resource-service.js';
+import { inspectFile, orderFiles, type SourceFile } from './files.js';
+import { readLines, type RawLine } from './ndjson.js';
+import { prepareLine, type Prepared, type PrepareOptions } from './prepare.js';
+import type { BatchVersion, BulkWriteTx, FileProgress, ImportStore, LineError } from './store.js';
+
+/** Where each member-owned type points at the member (as CoordinationChecker reads the record). */
+const MEMBER_LINKS: readonly { resourceType: string; code: string }[] = [
+  { resourceType: 'CareTeam', code: 'subject' },
+  { resourceType: 'CarePlan', code: 'subject' },
+  { resourceType: 'ServiceRequest', code: 'subject' },
+  { resourceType: 'Consent', code: 'patient' },
+  { resourceType: 'EpisodeOfCare', code: 'patient' },
+];
+
+/** Prepares a batch of lines of one file: in this thread, or in a worker pool (prepare-pool.ts). */
+export type BatchPreparer = (lines: readonly RawLine[], options: PrepareOptions) => Promise<Prepared[]>;
+
+export const prepareInThread: BatchPreparer = (lines, options) => Promise.resolve(lines.map((l) => prepareLine(l.bytes, l.line, l.end, options)));
+
+export interface ImportOptions {
+  store: ImportStore;
+  /** Apply the coordination rules (CONCORD_RULES). */
+  rules: boolean;
+  baseUrls: readonly string[];
+  maxJsonDepth: number;
+  maxIndexRows?: number;
+  /** Lines per transaction. */
+  batchSize?: number;
+  prepare?: BatchPreparer;
+  onProgress?: (p: ImportProgress) => void;
+  now?: () => Date;
+}
+
+export interface FileReport {
+  name: string;
+  resourceType: string;
+  fileKey: string;
+  /** True when an earlier run had already completed it (nothing was read). */
+  alreadyComplete: boolean;
+  /** Counts over all runs of this file. */
+  written: number;
+  unchanged: number;
+  rejected: number;
+  lines: number;
+}
+
+export interface ImportProgress {
+  file: string;
+  /** Bytes committed of all files of this run (resumed files count what earlier runs committed). */
+  bytesDone: number;
+  bytesTotal: number;
+  written: number;
+  unchanged: number;
+  rejected: number;
+}
+
+export interface ImportSummary {
+  files: FileReport[];
+  /** Lines this run stored as new versions / found unchanged / rejected. */
+  written: number;
+  unchanged: number;
+  rejected: number;
+  ms: number;
+}
+
+export const DEFAULT_BATCH_SIZE = 1000;
+
+export async function importFiles(paths: readonly string[], options: ImportOptions): Promise<ImportSummary> {
+  const started = Date.now();
+  const files = orderFiles(await Promise.all(paths.map((p) => inspectFile(p))));
+  const progress: ImportProgress = { file: '', bytesDone: 0, bytesTotal: files.reduce((n, f) => n + f.size, 0), written: 0, unchanged: 0, rejected: 0 };
+  const summary: ImportSummary = { files: [], written: 0, unchanged: 0, rejected: 0, ms: 0 };
+  const seen = new Set<string>();
+  for (const file of files) {
+    // The same content named twice is one file.
+    if (seen.has(file.fileKey)) {
+      progress.bytesDone += file.size;
+      continue;
+    }
+    seen.add(file.fileKey);
+    summary.files.push(await importFile(file, options, progress, summary));
+  }
+  summary.ms = Date.now() - started;
+  return summary;
+}
+
+async function importFile(file: SourceFile, options: ImportOptions, progress: ImportProgress, summary: ImportSummary): Promise<FileReport> {
+  const { store } = options;
+  const start = await store.journal.begin(file);
+  const report: FileReport = { name: file.name, resourceType: file.resourceType, fileKey: file.fileKey, alreadyComplete: start.completed, ...countsOf(start) };
+  progress.file = file.name;
+  progress.bytesDone += start.completed ? file.size : start.committedOffset;
+  options.onProgress?.(progress);
+  if (start.completed) return report;
+
+  const prepareOptions: PrepareOptions = {
+    resourceType: file.resourceType,
+    maxJsonDepth: options.maxJsonDepth,
+    baseUrls: options.baseUrls,
+    ...(options.maxIndexRows !== undefined ? { maxIndexRows: options.maxIndexRows } : {}),
+  };
+  const prepare = options.prepare ?? prepareInThread;
+  const batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE;
+  let offset = start.committedOffset;
+  // The next batch is prepared (parsed, validated, indexed) while the current one is written.
+  const batches = batchesOf(readLines(file.path, start.committedOffset, start.committedLines + 1), batchSize);
+  let pending = nextPrepared(batches, prepare, prepareOptions);
+  for (;;) {
+    const current = await pending;
+    if (!current) break;
+    pending = nextPrepared(batches, prepare, prepareOptions);
+    const last = current.lines[current.lines.length - 1]!;
+    const counts = await writeBatch(store, file.fileKey, current.prepared, last.end, last.line, options);
+    progress.bytesDone += last.end - offset;
+    offset = last.end;
+    for (const c of [progress, summary, report]) {
+      c.written += counts.written;
+      c.unchanged += counts.unchanged;
+      c.rejected += counts.rejected;
+    }
+    report.lines = last.line;
+    options.onProgress?.(progress);
+  }
+  await store.journal.complete(file.fileKey);
+  progress.bytesDone += file.size - offset;
+  options.onProgress?.(progress);
+  return report;
+}
+
+function countsOf(p: FileProgress): Pick<FileReport, 'written' | 'unchanged' | 'rejected' | 'lines'> {
+  return { written: p.written, unchanged: p.unchanged, rejected: p.rejected, lines: p.committedLines };
+}
+
+/**
+ * Batches of `size` lines; a batch runs on past `size` (up to twice it) while the next line belongs to the
+ * same member as the last, so a member's adjacent lines in a file (its CareTeams, its orders) commit together.
+ */
+async function* batchesOf(lines: AsyncIterable<RawLine>, size: number): AsyncGenerator<RawLine[]> {
+  let batch: RawLine[] = [];
+  let lastMember: string | undefined;
+  for await (const line of lines) {
+    const member = memberHint(line.bytes);
+    if (batch.length >= size && (member === undefined || member !== lastMember || batch.length >= 2 * size)) {
+      yield batch;
+      batch = [];
+    }
+    batch.push(line);
+    lastMember = member;
+  }
+  if (batch.length > 0) yield batch;
+}
+
+const MEMBER_REFERENCE = /"(?:subject|patient)"\s*:\s*\{\s*"reference"\s*:\s*"Patient\/([^"]+)"/;
+
+/** The member a line's resource points at, read from its text (only batch boundaries depend on it). */
+function memberHint(bytes: Buffer): string | undefined {
+  return MEMBER_REFERENCE.exec(bytes.toString('utf8'))?.[1];
+}
+
+async function nextPrepared(
+  batches: AsyncGenerator<RawLine[]>,
+  prepare: BatchPreparer,
+  options: PrepareOptions,
+): Promise<{ lines: RawLine[]; prepared: Prepared[] } | undefined> {
+  const next = await batches.next();
+  if (next.done) return undefined;
+  return { lines: next.value, prepared: await prepare(next.value, options) };
+}
+
+interface BatchCounts {
+  written: number;
+  unchanged: number;
+  rejected: number;
+}
+
+/** One transaction: locks, per-line rule checks against the state so far, the batched write and the journal. */
+async function writeBatch(store: ImportStore, fileKey: string, prepared: readonly Prepared[], endOffset: number, endLine: number, options: ImportOptions): Promise<BatchCounts> {
+  const now = options.now ?? (() => new Date());
+  return store.transaction(async (tx) => {
+    const errors: LineError[] = [];
+    const valid: Extract<Prepared, { ok: true }>[] = [];
+    for (const p of prepared) {
+      if (p.ok) valid.push(p);
+      else errors.push({ line: p.line, ...(p.resourceType ? { resourceType: p.resourceType } : {}), ...(p.id ? { id: p.id } : {}), outcome: p.outcome });
+    }
+    // Resources first, then members: the order a single PUT takes its locks in.
+    const stored = await tx.lockCurrentMany(unique(valid.map((p) => ({ resourceType: p.resourceType, id: p.id }))));
+    const state = new BatchState(tx, stored);
+    if (options.rules) {
+      const members = new Set<string>();
+      for (const p of valid) {
+        for (const m of membersOf(p.resource)) members.add(m);
+        for (const m of membersOf(state.previous(p.resourceType, p.id))) members.add(m);
+      }
+      const sorted = [...members].sort();
+      await tx.lockKeys(sorted.map((m) => `member:${m}`));
+      await state.loadMembers(sorted);
+    }
+    const versions: BatchVersion[] = [];
+    let unchanged = 0;
+    let written = 0;
+    for (const p of valid) {
+      const key = `${p.resourceType}/${p.id}`;
+      const current = state.current(key);
+      const live = current && !current.deleted ? current : undefined;
+      if (live && stringifyWithTexts(stamp(p.resource, p.id, live.versionId, live.lastUpdated), p.texts) === live.content) {
+        unchanged++;
+        continue;
+      }
+      const previous = state.previous(p.resourceType, p.id);
+      const write: ProposedWrite = {
+        operation: previous ? 'update' : 'create',
+        resourceType: p.resourceType,
+        id: p.id,
+        resource: p.resource,
+        ...(previous ? { previous } : {}),
+      };
+      if (options.rules) {
+        const findings = (await checkWritesDetailed([write], state.reader)).filter((f) => hasErrors([f.issue]));
+        if (findings.length > 0) {
+          errors.push(ruleError(p.line, key, findings));
+          continue;
+        }
+      }
+      // The same id twice in one batch: the earlier version must be a row before its successor is written.
+      if (state.inBatch(key)) await flush(tx, versions);
+      const versionId = (current?.versionId ?? 0) + 1;
+      const lastUpdated = now().toISOString();
+      const resource = stamp(p.resource, p.id, versionId, lastUpdated);
+      const version: StoredVersion = { resourceType: p.resourceType, id: p.id, versionId, lastUpdated, deleted: false, content: stringifyWithTexts(resource, p.texts) };
+      versions.push({ version, resource, index: p.index });
+      written++;
+      state.accept(version, resource as unknown as Resource, previous);
+    }
+    await flush(tx, versions);
+    errors.sort((a, b) => a.line - b.line);
+    await tx.recordBatch(fileKey, { endOffset, endLine, written, unchanged, errors });
+    return { written, unchanged, rejected: errors.length };
+  });
+}
+
+async function flush(tx: BulkWriteTx, versions: BatchVersion[]): Promise<void> {
+  await tx.writeVersions(versions.splice(0));
+}
+
+function unique(refs: { resourceType: string; id: string }[]): { resourceType: string; id: string }[] {
+  const byKey = new Map(refs.map((r) => [`${r.resourceType}/${r.id}`, r]));
+  return [...byKey.values()];
+}
+
+function ruleError(line: number, key: string, findings: readonly Finding[]): LineError {
+  const [resourceType, id] = key.split('/') as [string, string];
+  const conflicting = [...new Set(findings.flatMap((f) => f.involves).filter((ref) => ref !== key))];
+  const issues: OperationOutcomeIssue[] = findings.map((f) => f.issue);
+  return { line, resourceType, id, ruleId: findings[0]!.ruleId, ...(conflicting.length ? { conflicting } : {}), outcome: outcome(issues) };
+}
+
+/**
+ * What the batch's transaction sees: the rows locked at its start, each member's record as stored, and
+ * the versions accepted so far in this batch on top. The coordination reader answers from it, so a line
+ * is judged against the stored data plus the earlier lines exactly as a PUT after those lines would be.
+ */
+class BatchState {
+  private readonly accepted = new Map<string, StoredVersion>();
+  private readonly acceptedResources = new Map<string, Resource>();
+  private readonly writtenThisBatch = new Set<string>();
+  /** member id -> `Type/id` -> the member's current coordination resource. */
+  private readonly members = new Map<string, Map<string, Resource>>();
+  private readonly reads = new Map<string, Promise<Resource | undefined>>();
+  readonly reader: CoordinationReader;
+
+  constructor(
+    private readonly tx: BulkWriteTx,
+    private readonly stored: ReadonlyMap<string, StoredVersion>,
+  ) {
+    this.reader = {
+      memberRecord: (patientId: string, parts?: readonly MemberRecordPart[]) => {
+        void parts; // the whole record is at hand: the engine keeps only the parts its rules read
+        const record = emptyRecord();
+        for (const r of this.members.get(patientId)?.values() ?? []) addToRecord(record, r);
+        return Promise.resolve(record);
+      },
+      read: (resourceType: string, id: string) => {
+        const key = `${resourceType}/${id}`;
+        const mine = this.acceptedResources.get(key);
+        if (mine) return Promise.resolve(mine);
+        let hit = this.reads.get(key);
+        if (!hit) {
+          hit = this.tx.read(resourceType, id).then((v) => (v?.content ? (JSON.parse(v.content) as Resource) : undefined));
+          this.reads.set(key, hit);
+        }
+        return hit;
+      },
+    };
+  }
+
+  current(key: string): StoredVersion | undefined {
+    return this.accepted.get(key) ?? this.stored.get(key);
+  }
+
+  previous(resourceType: string, id: string): Resource | undefined {
+    const key = `${resourceType}/${id}`;
+    const mine = this.acceptedResources.get(key);
+    if (mine) return mine;
+    const v = this.stored.get(key);
+    return v?.content && !v.deleted ? (JSON.parse(v.content) as Resource) : undefined;
+  }
+
+  inBatch(key: string): boolean {
+    return this.writtenThisBatch.has(key);
+  }
+
+  async loadMembers(memberIds: readonly string[]): Promise<void> {
+    const records = await this.tx.findReferencingMany(memberIds, MEMBER_LINKS);
+    for (const id of memberIds) {
+      const map = new Map<string, Resource>();
+      for (const json of records.get(id) ?? []) {
+        const r = JSON.parse(json) as Resource;
+        map.set(`${r.resourceType}/${r.id}`, r);
+      }
+      this.members.set(id, map);
+    }
+  }
+
+  accept(version: StoredVersion, resource: Resource, previous: Resource | undefined): void {
+    const key = `${version.resourceType}/${version.id}`;
+    this.accepted.set(key, version);
+    this.acceptedResources.set(key, resource);
+    this.writtenThisBatch.add(key);
+    for (const m of membersOf(previous)) this.members.get(m)?.delete(key);
+    for (const m of membersOf(resource)) this.members.get(m)?.set(key, resource);
+  }
+
+}

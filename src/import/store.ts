@@ -1,0 +1,82 @@
+// What the bulk import needs from storage (implemented in src/storage/import-store.ts and the
+// repository's write transaction). No SQL here.
+import type { OperationOutcome } from '@medplum/fhirtypes';
+import type { IndexRows } from '../fhir/search/types.js';
+import type { StoredVersion, WriteTx } from '../fhir/repository.js';
+
+/** One version of a batch: written exactly as WriteTx.writeVersion would write it. */
+export interface BatchVersion {
+  version: StoredVersion;
+  /** The stored (stamped) resource the search index and coordination facts derive from. */
+  resource: Record<string, unknown>;
+  /** Index rows extracted beforehand (e.g. in a worker thread); extracted from `resource` when absent. */
+  index?: IndexRows;
+}
+
+/** A write transaction that can also lock, read and write many resources in a few statements. */
+export interface BulkWriteTx extends WriteTx {
+  /** Transaction-scoped advisory locks, taken in the given order (same keys as WriteTx.lockKey). */
+  lockKeys(keys: readonly string[]): Promise<void>;
+  /** Current versions (deleted ones included) by `Type/id`, locked against concurrent writers. */
+  lockCurrentMany(refs: readonly { resourceType: string; id: string }[]): Promise<Map<string, StoredVersion>>;
+  /**
+   * Per member id: the JSON text of the current resources referencing `Patient/<id>` through any of
+   * `via` (as WriteTx.findReferencing, for many members in one statement), in rid order.
+   */
+  findReferencingMany(memberIds: readonly string[], via: readonly { resourceType: string; code: string }[]): Promise<Map<string, string[]>>;
+  /** Writes the versions (new ones and successors of the current one) with history, index and facts. */
+  writeVersions(versions: readonly BatchVersion[]): Promise<void>;
+  /** Journals a batch of a file (its end offset, counts and rejected lines) in this transaction. */
+  recordBatch(fileKey: string, batch: BatchCommit): Promise<void>;
+}
+
+export interface ImportFile {
+  fileKey: string;
+  name: string;
+  resourceType: string;
+  size: number;
+}
+
+export interface FileProgress {
+  committedOffset: number;
+  committedLines: number;
+  written: number;
+  unchanged: number;
+  rejected: number;
+  completed: boolean;
+}
+
+/** A rejected line as the journal keeps it. */
+export interface LineError {
+  line: number;
+  resourceType?: string;
+  id?: string;
+  ruleId?: string;
+  conflicting?: string[];
+  outcome: OperationOutcome;
+}
+
+/** Counts of one committed batch and where it ends. */
+export interface BatchCommit {
+  endOffset: number;
+  endLine: number;
+  written: number;
+  unchanged: number;
+  errors: LineError[];
+}
+
+export interface ImportJournal {
+  /** The file's progress so far, registering it when new. */
+  begin(file: ImportFile): Promise<FileProgress>;
+  /** Marks a file complete that had nothing left to write (e.g. empty). */
+  complete(fileKey: string): Promise<void>;
+  /** Rejected lines of the file, in line order. */
+  errors(fileKey: string): Promise<LineError[]>;
+}
+
+export interface ImportStore {
+  readonly kind: 'postgres' | 'pglite';
+  readonly journal: ImportJournal;
+  /** One write transaction (retried on serialisation failures, deadlocks and unique-key races). */
+  transaction<T>(fn: (tx: BulkWriteTx) => Promise<T>): Promise<T>;
+}
