@@ -1,5 +1,6 @@
-// SQL for resources and their history. Every write goes through writeVersion inside a transaction so
-// the current row, the history row and (from the search layer) the index rows commit together.
+// SQL for resources and their history. Every write goes through writeVersion inside a transaction: one
+// statement (version-write.ts) stores the current row, the history row, the search index rows, the
+// coordination facts and the change notification, so they commit together in one round trip.
 import { createHash } from 'node:crypto';
 import type { HistoryPage, HistoryQuery, Repository, SearchPage, StoredVersion, WriteMethod, WriteTx } from '../fhir/repository.js';
 import { SqlState, sqlStateOf, type Database, type Queryable, type QueryOptions } from './database.js';
@@ -7,11 +8,12 @@ import { isConnectionError } from './faults.js';
 import { ChangeListener } from './change-listener.js';
 import { ReadCache } from './read-cache.js';
 import { asClientFault, mapClientFaults } from './client-faults.js';
-import { selectByFacts, writeCoordinationFacts } from './coordination-facts.js';
-import { executeSearch, findMatchingIds, writeSearchIndex } from './search/index.js';
+import { selectByFacts } from './coordination-facts.js';
+import { executeSearch, findMatchingIds } from './search/index.js';
+import { indexInsertOf } from './search/write-index.js';
+import { versionWriteStatement } from './version-write.js';
 import type { SearchRequest } from '../fhir/search/types.js';
 import type { FactQuery } from '../coordination/facts.js';
-import type { Resource } from '@medplum/fhirtypes';
 
 interface VersionRow {
   resource_type: string;
@@ -117,39 +119,19 @@ class Tx implements WriteTx {
     const key = ReadCache.key(v.resourceType, v.id);
     this.written.add(key);
     this.cache?.delete(key);
-    const content = v.content ?? null;
-    let rid: number;
-    if (v.versionId === 1) {
-      // A concurrent insert of the same id raises a unique violation; the transaction is retried and
-      // then sees the row through lockCurrent.
-      const res = await this.q.query<{ rid: number }>(
-        `INSERT INTO resource (resource_type, id, version_id, last_updated, deleted, content)
-         VALUES ($1, $2, 1, $3, $4, $5) RETURNING rid`,
-        [v.resourceType, v.id, v.lastUpdated, v.deleted, content],
-        PREPARED,
-      );
-      rid = res.rows[0]!.rid;
-    } else {
-      const res = await this.q.query<{ rid: number }>(
-        `UPDATE resource SET version_id = $3, last_updated = $4, deleted = $5, content = $6
-          WHERE resource_type = $1 AND id = $2 AND version_id = $3 - 1 RETURNING rid`,
-        [v.resourceType, v.id, v.versionId, v.lastUpdated, v.deleted, content],
-        PREPARED,
-      );
-      const row = res.rows[0];
-      if (!row) throw new Error(`version ${v.versionId - 1} of ${v.resourceType}/${v.id} is not current; lock it first`);
-      rid = row.rid;
-    }
-    await this.q.query(
-      `INSERT INTO resource_version (rid, resource_type, id, version_id, last_updated, method, content)
-       VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-      [rid, v.resourceType, v.id, v.versionId, v.lastUpdated, method, content],
-      PREPARED,
-    );
-    await writeSearchIndex(this.q, rid, v.deleted ? undefined : resource, this.maxIndexRows);
-    await writeCoordinationFacts(this.q, rid, v.resourceType, v.deleted ? undefined : (resource as Resource | undefined), v.versionId === 1);
-    // Delivered at commit (and only if it commits) to every instance's read cache.
-    if (this.changeChannel) await this.q.query('SELECT pg_notify($1, $2)', [this.changeChannel, key], PREPARED);
+    const stored = v.deleted ? undefined : resource;
+    // Extracted before any SQL: a resource needing too many index rows is refused (422) without a write.
+    const index = indexInsertOf(stored, this.maxIndexRows);
+    const { sql, params } = versionWriteStatement({
+      version: v,
+      method,
+      resource: stored,
+      index,
+      // Delivered at commit (and only if it commits) to every instance's read cache.
+      notify: this.changeChannel ? { channel: this.changeChannel, payload: key } : undefined,
+    });
+    const res = await this.q.query<{ rid: number }>(sql, params, PREPARED);
+    if (res.rows.length === 0) throw new Error(`version ${v.versionId - 1} of ${v.resourceType}/${v.id} is not current; lock it first`);
   }
 }
 
