@@ -32,6 +32,7 @@ export async function startConcord(options: Partial<ConcordChildOptions> & { sch
     rules: options.rules,
     ...(options.auth ? { auth: options.auth } : {}),
     poolMax: options.poolMax ?? 20,
+    ...(options.preparedStatements !== undefined ? { preparedStatements: options.preparedStatements } : {}),
     dropSchemaOnExit: options.dropSchemaOnExit ?? true,
   };
   const child = fork(fileURLToPath(new URL('./concord-child.ts', import.meta.url)), [JSON.stringify(full)], {

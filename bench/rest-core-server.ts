@@ -20,6 +20,8 @@ export interface ServerOptions {
   /** PGlite: a temp data directory instead of memory. */
   pgliteDir: boolean;
   seed: number;
+  /** Further Patients seeded for the delete measurement. */
+  deleteSeed?: number;
 }
 
 export type ChildMessage =
@@ -28,6 +30,7 @@ export type ChildMessage =
       barePort: number;
       concordPort: number;
       ids: string[];
+      deleteIds: string[];
       storeDescription: string;
       /** PostgreSQL: the application_name of the pool's connections (to find their backend processes). */
       applicationName?: string;
@@ -132,7 +135,8 @@ async function main(): Promise<void> {
     await bare.listen({ host: '127.0.0.1', port: 0 });
 
     const ids: string[] = [];
-    for (let i = 0; i < options.seed; i++) {
+    const deleteIds: string[] = [];
+    for (let i = 0; i < options.seed + (options.deleteSeed ?? 0); i++) {
       const res = await concord.app.inject({
         method: 'POST',
         url: '/fhir/Patient',
@@ -140,7 +144,7 @@ async function main(): Promise<void> {
         payload: JSON.stringify(benchPatient(i)),
       });
       if (res.statusCode !== 201) throw new Error(`seeding Patient ${i}: HTTP ${res.statusCode} ${res.body.slice(0, 300)}`);
-      ids.push((JSON.parse(res.body) as { id: string }).id);
+      (i < options.seed ? ids : deleteIds).push((JSON.parse(res.body) as { id: string }).id);
     }
     const port = (app: FastifyInstance): number => {
       const address = app.server.address();
@@ -152,6 +156,7 @@ async function main(): Promise<void> {
       barePort: port(bare),
       concordPort: port(concord.app),
       ids,
+      deleteIds,
       storeDescription: store.description,
       ...(store.applicationName ? { applicationName: store.applicationName } : {}),
     });
