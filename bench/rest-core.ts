@@ -156,7 +156,9 @@ async function startChild(store: StoreName, options: RestCoreOptions): Promise<C
   let patientsAtEnd: number | undefined;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const ready = await new Promise<Extract<ChildMessage, { type: 'ready' }>>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('server child not ready within 180 s')), 180_000);
+    // Seeding goes through Concord's create path, one at a time: allow ~20 per second on a loaded machine.
+    const readyMs = 180_000 + ((options.seed + (options.writes ? options.deleteSeed : 0)) / 20) * 1000;
+    const timer = setTimeout(() => reject(new Error(`server child not ready within ${readyMs / 1000} s`)), readyMs);
     child.on('message', (message: ChildMessage) => {
       if (message.type === 'ready') {
         clearTimeout(timer);
