@@ -19,6 +19,8 @@ export interface ConcordChildOptions {
   /** The audit trail (default: on with authentication, off without; CONCORD_AUDIT=off needs auth off). */
   audit?: 'on' | 'off';
   poolMax: number;
+  /** Named prepared statements per connection (PG_PREPARED_STATEMENTS; default the server's). */
+  preparedStatements?: number;
   /** Drop the schema when the parent disappears without a close message. */
   dropSchemaOnExit: boolean;
 }
@@ -56,7 +58,7 @@ async function main(): Promise<void> {
   try {
     const url = new URL(options.databaseUrl);
     url.searchParams.set('application_name', `concord_${options.schema}`);
-    db = await openPostgres({ connectionString: url.toString(), schema: options.schema, max: options.poolMax });
+    db = await openPostgres({ connectionString: url.toString(), schema: options.schema, max: options.poolMax, ...(options.preparedStatements !== undefined ? { maxPreparedStatements: options.preparedStatements } : {}) });
     server = await createServer(loadConfig({ LOG_LEVEL: 'silent', CONCORD_RULES: options.rules, HOST: '127.0.0.1', CONCORD_AUTH: options.auth ?? 'off', CONCORD_AUDIT: options.audit ?? (options.auth === 'on' ? 'on' : 'off'), RATE_LIMIT_PER_MINUTE: '0' }), false, db);
     await server.app.listen({ host: '127.0.0.1', port: 0 });
     const address = server.app.server.address();

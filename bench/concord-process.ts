@@ -33,6 +33,7 @@ export async function startConcord(options: Partial<ConcordChildOptions> & { sch
     ...(options.auth ? { auth: options.auth } : {}),
     ...(options.audit ? { audit: options.audit } : {}),
     poolMax: options.poolMax ?? 20,
+    ...(options.preparedStatements !== undefined ? { preparedStatements: options.preparedStatements } : {}),
     dropSchemaOnExit: options.dropSchemaOnExit ?? true,
   };
   const child = fork(fileURLToPath(new URL('./concord-child.ts', import.meta.url)), [JSON.stringify(full)], {

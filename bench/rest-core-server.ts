@@ -20,6 +20,8 @@ export interface ServerOptions {
   /** PGlite: a temp data directory instead of memory. */
   pgliteDir: boolean;
   seed: number;
+  /** Further Patients seeded for the delete measurement. */
+  deleteSeed?: number;
 }
 
 export type ChildMessage =
@@ -28,6 +30,7 @@ export type ChildMessage =
       barePort: number;
       concordPort: number;
       ids: string[];
+      deleteIds: string[];
       storeDescription: string;
       /** PostgreSQL: the application_name of the pool's connections (to find their backend processes). */
       applicationName?: string;
@@ -131,17 +134,26 @@ async function main(): Promise<void> {
     await concord.app.listen({ host: '127.0.0.1', port: 0 });
     await bare.listen({ host: '127.0.0.1', port: 0 });
 
-    const ids: string[] = [];
-    for (let i = 0; i < options.seed; i++) {
-      const res = await concord.app.inject({
-        method: 'POST',
-        url: '/fhir/Patient',
-        headers: { 'content-type': 'application/fhir+json' },
-        payload: JSON.stringify(benchPatient(i)),
-      });
-      if (res.statusCode !== 201) throw new Error(`seeding Patient ${i}: HTTP ${res.statusCode} ${res.body.slice(0, 300)}`);
-      ids.push((JSON.parse(res.body) as { id: string }).id);
-    }
+    // Seeded 8 at a time: one at a time, each create waits for its own commit's WAL flush.
+    const total = options.seed + (options.deleteSeed ?? 0);
+    const seeded: string[] = new Array<string>(total);
+    let next = 0;
+    const app = concord.app;
+    const seedOne = async (): Promise<void> => {
+      for (let i = next++; i < total; i = next++) {
+        const res = await app.inject({
+          method: 'POST',
+          url: '/fhir/Patient',
+          headers: { 'content-type': 'application/fhir+json' },
+          payload: JSON.stringify(benchPatient(i)),
+        });
+        if (res.statusCode !== 201) throw new Error(`seeding Patient ${i}: HTTP ${res.statusCode} ${res.body.slice(0, 300)}`);
+        seeded[i] = (JSON.parse(res.body) as { id: string }).id;
+      }
+    };
+    await Promise.all(Array.from({ length: 8 }, () => seedOne()));
+    const ids = seeded.slice(0, options.seed);
+    const deleteIds = seeded.slice(options.seed);
     const port = (app: FastifyInstance): number => {
       const address = app.server.address();
       if (address === null || typeof address === 'string') throw new Error('no TCP address');
@@ -152,6 +164,7 @@ async function main(): Promise<void> {
       barePort: port(bare),
       concordPort: port(concord.app),
       ids,
+      deleteIds,
       storeDescription: store.description,
       ...(store.applicationName ? { applicationName: store.applicationName } : {}),
     });

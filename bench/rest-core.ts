@@ -33,6 +33,10 @@ export interface RestCoreOptions {
   pgliteDir: boolean;
   /** Write a V8 CPU profile of the server process into this directory. */
   cpuProf?: string;
+  /** Also measure updates (PUT of a seeded Patient) and deletes (each of a fresh seeded Patient). */
+  writes: boolean;
+  /** Patients seeded for the deletes (each is deleted once; deletes beyond them are not counted). */
+  deleteSeed: number;
 }
 
 export interface RunStats {
@@ -52,7 +56,7 @@ export interface RunStats {
   dbCpuPerRequest?: number;
 }
 
-export type Target = 'bare-read' | 'concord-read' | 'bare-create' | 'concord-create';
+export type Target = 'bare-read' | 'concord-read' | 'bare-create' | 'concord-create' | 'concord-update' | 'concord-delete';
 
 export interface StoreResult {
   store: StoreName;
@@ -75,12 +79,17 @@ export interface RestCoreReport {
 
 export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/test';
 
-const TARGETS: Target[] = ['bare-read', 'concord-read', 'bare-create', 'concord-create'];
+const BASE_TARGETS: Target[] = ['bare-read', 'concord-read', 'bare-create', 'concord-create'];
+const WRITE_TARGETS: Target[] = ['concord-update', 'concord-delete'];
+const ALL_TARGETS: Target[] = [...BASE_TARGETS, ...WRITE_TARGETS];
+const targetsOf = (o: RestCoreOptions): Target[] => (o.writes ? ALL_TARGETS : BASE_TARGETS);
 const LABEL: Record<Target, string> = {
   'bare-read': 'bare fastify GET /bare/Patient/:id',
   'concord-read': 'Concord GET /fhir/Patient/:id (read)',
   'bare-create': 'bare fastify POST /bare/Patient',
   'concord-create': 'Concord POST /fhir/Patient (create)',
+  'concord-update': 'Concord PUT /fhir/Patient/:id (update)',
+  'concord-delete': 'Concord DELETE /fhir/Patient/:id (delete)',
 };
 
 // ---- arguments -------------------------------------------------------------------------------------
@@ -100,6 +109,8 @@ export function parseArgs(argv: string[]): RestCoreOptions {
     seed: Math.round(num('seed', 1000, 1)),
     databaseUrl: process.env.BENCH_DATABASE_URL || process.env.DATABASE_URL || DEFAULT_DATABASE_URL,
     pgliteDir: argv.includes('--pglite-dir'),
+    writes: argv.includes('--writes'),
+    deleteSeed: Math.round(num('delete-seed', 6000, 0)),
     ...(cpuProf ? { cpuProf } : {}),
   };
 }
@@ -112,6 +123,7 @@ export function commandFor(options: RestCoreOptions, script = 'bench/rest-core.t
   if (options.warmup !== 3) parts.push(`--warmup ${options.warmup}`);
   if (options.seed !== 1000) parts.push(`--seed ${options.seed}`);
   if (options.pgliteDir) parts.push('--pglite-dir');
+  if (options.writes) parts.push('--writes', `--delete-seed ${options.deleteSeed}`);
   return parts.join(' ');
 }
 
@@ -126,9 +138,17 @@ interface ChildHandle {
 }
 
 async function startChild(store: StoreName, options: RestCoreOptions): Promise<ChildHandle> {
-  const serverOptions: ServerOptions = { store, databaseUrl: options.databaseUrl, pgliteDir: options.pgliteDir, seed: options.seed };
+  const serverOptions: ServerOptions = {
+    store,
+    databaseUrl: options.databaseUrl,
+    pgliteDir: options.pgliteDir,
+    seed: options.seed,
+    deleteSeed: options.writes ? options.deleteSeed : 0,
+  };
   const execArgv = ['--import', import.meta.resolve('tsx')];
-  if (options.cpuProf) execArgv.push('--cpu-prof', `--cpu-prof-dir=${options.cpuProf}`, `--cpu-prof-name=rest-core-${store}-${Date.now()}.cpuprofile`);
+  // Node's default file names carry the process and thread ids: a fixed --cpu-prof-name made tsx's
+  // loader thread overwrite the main thread's profile.
+  if (options.cpuProf) execArgv.push('--cpu-prof', `--cpu-prof-dir=${options.cpuProf}`);
   const child = fork(fileURLToPath(new URL('./rest-core-server.ts', import.meta.url)), [JSON.stringify(serverOptions)], {
     execArgv,
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
@@ -136,7 +156,9 @@ async function startChild(store: StoreName, options: RestCoreOptions): Promise<C
   let patientsAtEnd: number | undefined;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const ready = await new Promise<Extract<ChildMessage, { type: 'ready' }>>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('server child not ready within 180 s')), 180_000);
+    // Seeding goes through Concord's create path, one at a time: allow ~20 per second on a loaded machine.
+    const readyMs = 180_000 + ((options.seed + (options.writes ? options.deleteSeed : 0)) / 20) * 1000;
+    const timer = setTimeout(() => reject(new Error(`server child not ready within ${readyMs / 1000} s`)), readyMs);
     child.on('message', (message: ChildMessage) => {
       if (message.type === 'ready') {
         clearTimeout(timer);
@@ -228,7 +250,7 @@ export class BackendCpu {
 
 // ---- load ---------------------------------------------------------------------------------------------
 
-function requestsFor(target: Target, ids: string[]): AutocannonRequest[] {
+function requestsFor(target: Target, ids: string[], deleteIds: string[]): AutocannonRequest[] {
   const body = JSON.stringify(benchPatient(0));
   let i = 0;
   const rotate = (prefix: string): AutocannonRequest => ({
@@ -252,8 +274,26 @@ function requestsFor(target: Target, ids: string[]): AutocannonRequest[] {
           body,
         },
       ];
+    case 'concord-update':
+      // Each update changes one element, so every request writes a new version of a seeded Patient.
+      return [
+        {
+          method: 'PUT',
+          headers: { 'content-type': 'application/fhir+json', accept: 'application/fhir+json' },
+          setupRequest: (request) => {
+            const id = ids[i % ids.length] ?? 'missing';
+            const n = i++;
+            return { ...request, path: `/fhir/Patient/${id}`, body: JSON.stringify({ ...benchPatient(n), id, active: n % 2 === 0 }) };
+          },
+        },
+      ];
+    case 'concord-delete':
+      return [{ method: 'DELETE', setupRequest: (request) => ({ ...request, path: `/fhir/Patient/${deleteIds[nextDelete++] ?? 'exhausted'}` }) }];
   }
 }
+
+/** Deletes consume the seeded delete ids across all runs (each id is deleted once). */
+let nextDelete = 0;
 
 async function measure(target: Target, handle: ChildHandle, options: RestCoreOptions, duration: number, backends?: BackendCpu): Promise<RunStats> {
   const { ready } = handle;
@@ -266,7 +306,7 @@ async function measure(target: Target, handle: ChildHandle, options: RestCoreOpt
     connections: options.connections,
     duration,
     timeout: 10,
-    requests: requestsFor(target, ready.ids),
+    requests: requestsFor(target, ready.ids, ready.deleteIds),
   });
   const cpuAfter = await handle.cpu();
   const dbAfter = await backends?.snapshot();
@@ -296,7 +336,8 @@ function log(message: string): void {
 }
 
 async function runStore(store: StoreName, options: RestCoreOptions): Promise<StoreResult> {
-  const runs = Object.fromEntries(TARGETS.map((t) => [t, [] as RunStats[]])) as Record<Target, RunStats[]>;
+  const runs = Object.fromEntries(ALL_TARGETS.map((t) => [t, [] as RunStats[]])) as Record<Target, RunStats[]>;
+  const targets = targetsOf(options);
   const result: StoreResult = { store, runs, warmupProblems: [] };
   log(`${store}: starting server child, seeding ${options.seed} Patients`);
   let handle: ChildHandle;
@@ -311,14 +352,15 @@ async function runStore(store: StoreName, options: RestCoreOptions): Promise<Sto
   const backends = handle.ready.applicationName ? await BackendCpu.open(options.databaseUrl, handle.ready.applicationName) : undefined;
   try {
     if (options.warmup > 0) {
-      for (const target of TARGETS) {
+      for (const target of targets) {
         const w = await measure(target, handle, options, options.warmup, backends);
         log(`${store}: warm-up ${target}: ${w.reqPerSec.toFixed(0)} req/s`);
         if (failed(w)) result.warmupProblems.push(`${target}: ${describeFailures(w)}`);
       }
     }
     for (let round = 0; round < options.repeats; round++) {
-      const order = round % 2 === 0 ? TARGETS : (['concord-read', 'bare-read', 'concord-create', 'bare-create'] as Target[]);
+      const reversed: Target[] = ['concord-read', 'bare-read', 'concord-create', 'bare-create', ...(options.writes ? (['concord-delete', 'concord-update'] as Target[]) : [])];
+      const order = round % 2 === 0 ? targets : reversed;
       for (const target of order) {
         const r = await measure(target, handle, options, options.duration, backends);
         runs[target].push(r);
@@ -404,8 +446,9 @@ function storeTable(r: StoreResult): string[] {
     '| Measurement | req/s (median) | p50 ms | p97.5 ms | p99 ms | req/s of each run | server CPU µs/req | PostgreSQL backend CPU µs/req | bytes/response | non-2xx / errors / timeouts |',
     '|---|---:|---:|---:|---:|---|---:|---:|---:|---|',
   ];
-  for (const target of TARGETS) {
+  for (const target of ALL_TARGETS) {
     const runs = r.runs[target];
+    if (runs.length === 0) continue;
     const bad = runs.filter(failed);
     const sum = (f: (x: RunStats) => number): number => runs.reduce((a, x) => a + f(x), 0);
     lines.push(
@@ -421,6 +464,11 @@ function storeTable(r: StoreResult): string[] {
   }
   lines.push('');
   lines.push(`Ratio Concord / bare (median req/s): **read-by-id ${pct(readRatio(r))}**, create ${pct(createRatio(r))}.`);
+  if (r.runs['concord-update'].length > 0) {
+    const bare = median(r.runs['bare-create'].map((x) => x.reqPerSec));
+    const of = (t: Target): string => pct(median(r.runs[t].map((x) => x.reqPerSec)) / bare);
+    lines.push('', `Update / bare POST: ${of('concord-update')}; delete / bare POST: ${of('concord-delete')}.`);
+  }
   if (r.warmupProblems.length > 0) lines.push('', `Warm-up failures: ${r.warmupProblems.join('; ')}.`);
   if (r.patientsAtEnd !== undefined) lines.push('', `Patients in the store at the end: ${r.patientsAtEnd}.`);
   return lines;
@@ -460,7 +508,7 @@ export function renderMarkdown(report: RestCoreReport, command: string): string 
       continue;
     }
     const ratio = readRatio(r);
-    const anyFailure = TARGETS.some((t) => r.runs[t].some(failed));
+    const anyFailure = ALL_TARGETS.some((t) => r.runs[t].some(failed));
     lines.push(
       `| ${STORE_TITLE[r.store]} | ${pct(ratio)} | ${ratio >= 0.5 ? 'met' : '**not met**'}${anyFailure ? ' (runs with errors, see below)' : ''} | ${pct(createRatio(r))} |`,
     );

@@ -23,6 +23,7 @@ import { careTeam, enrolment, patient, address, serviceRequest } from '../script
 import { analyzeSchema, databaseUrlFromEnv, dropSchema, median, newSchemaName, percentile, postgresVersion, startConcord, type ConcordProcess } from './concord-process.js';
 import { loadDirectory, postBundle, type Directory } from './load-members.js';
 import { flags } from './args.js';
+import { benchPatient } from './fixtures.js';
 
 export interface RulesCostOptions {
   requests: number;
@@ -35,7 +36,8 @@ export interface RulesCostOptions {
 }
 
 type Mode = 'on' | 'off';
-type Kind = 'CareTeam' | 'ServiceRequest';
+/** Patient: the plain create of the same run, as the yardstick for the coordinated types. */
+type Kind = 'CareTeam' | 'ServiceRequest' | 'Patient';
 type Group = 1 | 50;
 
 export interface RunStats {
@@ -185,7 +187,7 @@ async function setUp(mode: Mode, o: RulesCostOptions, onlyOnePool: number): Prom
     await analyzeSchema(o.databaseUrl, schema);
     const resources = 2 * onlyOnePool * 4 + o.historyMembers * (2 + 2 * o.history);
     log(`${mode}: seeded ${resources} resources in ${seconds.toFixed(0)} s (schema ${schema})`);
-    return { instance: { mode, concord, ctx, pools: { CareTeam: ct, ServiceRequest: sr }, cursor: { CareTeam: 0, ServiceRequest: 0 }, history, day: 0 }, seconds, resources };
+    return { instance: { mode, concord, ctx, pools: { CareTeam: ct, ServiceRequest: sr, Patient: [] }, cursor: { CareTeam: 0, ServiceRequest: 0, Patient: 0 }, history, day: 0 }, seconds, resources };
   } catch (err) {
     await concord.close(true);
     throw err;
@@ -193,6 +195,7 @@ async function setUp(mode: Mode, o: RulesCostOptions, onlyOnePool: number): Prom
 }
 
 function nextBody(inst: Instance, kind: Kind, group: Group): string {
+  if (kind === 'Patient') return JSON.stringify(benchPatient(inst.cursor.Patient++));
   let member: string | undefined;
   if (group === 1) {
     member = inst.pools[kind][inst.cursor[kind]++];
@@ -289,8 +292,8 @@ export async function runRulesCost(o: RulesCostOptions): Promise<RulesCostReport
       report.seedSeconds[mode] = seconds;
       report.seededResources[mode] = resources;
     }
-    const kinds: Kind[] = ['CareTeam', 'ServiceRequest'];
-    const groups: Group[] = [1, 50];
+    const kinds: Kind[] = ['CareTeam', 'ServiceRequest', 'Patient'];
+    const groupsOf = (kind: Kind): Group[] => (kind === 'Patient' ? [1] : [1, 50]);
     if (o.warmup > 0) {
       for (const inst of instances) {
         for (const kind of kinds) {
@@ -301,7 +304,7 @@ export async function runRulesCost(o: RulesCostOptions): Promise<RulesCostReport
     }
     for (let round = 1; round <= o.rounds; round++) {
       for (const kind of kinds) {
-        for (const group of groups) {
+        for (const group of groupsOf(kind)) {
           const order = round % 2 === 1 ? instances : [...instances].reverse();
           for (const inst of order) {
             const r = await run(inst, kind, group, o.requests, o.concurrency, round);
@@ -385,8 +388,9 @@ export function renderMarkdown(r: RulesCostReport, command: string): string {
   ];
   const kinds: Kind[] = ['CareTeam', 'ServiceRequest'];
   const groups: Group[] = [1, 50];
-  for (const kind of kinds) {
-    for (const group of groups) {
+  const measuredKinds: Kind[] = r.runs.some((x) => x.kind === 'Patient') ? [...kinds, 'Patient'] : kinds;
+  for (const kind of measuredKinds) {
+    for (const group of kind === 'Patient' ? [1 as Group] : groups) {
       for (const mode of ['on', 'off'] as Mode[]) {
         const runs = pick(mode, kind, group);
         const errs = runs.reduce((a, x) => a + x.errors, 0);
@@ -416,6 +420,15 @@ export function renderMarkdown(r: RulesCostReport, command: string): string {
             : '— | — | — | — |'),
       );
     }
+  }
+  if (measuredKinds.includes('Patient')) {
+    const patient = med(pick('on', 'Patient', 1), 'reqPerSec');
+    lines.push(
+      '',
+      `Same run, rules on: **CareTeam create ${pct(med(pick('on', 'CareTeam', 1), 'reqPerSec') / patient)} of Patient create** (1 existing; ` +
+        `${pct(med(pick('on', 'CareTeam', 50), 'reqPerSec') / patient)} at ${o.history} existing); ServiceRequest ${pct(med(pick('on', 'ServiceRequest', 1), 'reqPerSec') / patient)} / ` +
+        `${pct(med(pick('on', 'ServiceRequest', 50), 'reqPerSec') / patient)}. Patient: the ~1 KB bench Patient (bench/fixtures.ts), no member rules apply.`,
+    );
   }
   return lines.join('\n');
 }

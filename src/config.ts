@@ -34,6 +34,8 @@ export interface Config {
   searchTimeoutMs: number;
   /** PostgreSQL: statement timeout inside write transactions (ms; 0 = none). */
   writeTimeoutMs: number;
+  /** PostgreSQL: named prepared statements each pooled connection keeps (0 = none). */
+  pgPreparedStatements: number;
   auth: AuthConfig;
   /** Every interaction becomes an AuditEvent (src/audit); CONCORD_AUDIT=off only with authentication off. */
   auditEnabled: boolean;
@@ -164,6 +166,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dbAcquireTimeoutMs: int(env, 'DB_ACQUIRE_TIMEOUT_MS', 5000, 1),
     searchTimeoutMs: int(env, 'SEARCH_TIMEOUT_MS', 10_000),
     writeTimeoutMs: int(env, 'WRITE_TIMEOUT_MS', 30_000),
+    pgPreparedStatements: int(env, 'PG_PREPARED_STATEMENTS', 200),
     auth: loadAuthConfig(env),
     auditEnabled: loadAuditEnabled(env),
     subscriptions: loadSubscriptionsConfig(env),

@@ -7,6 +7,7 @@ import type { FactQuery } from '../coordination/facts.js';
 import { isEmpty } from '../coordination/period.js';
 import type { Range } from '../coordination/period.js';
 import type { Database, Queryable } from './database.js';
+import type { SqlParams } from './search/sql-params.js';
 
 const PREPARED = { prepare: true } as const;
 
@@ -47,15 +48,26 @@ export const INSERT_SELECT = `INSERT INTO coordination_fact (rid, member_id, kin
     FROM unnest($1::int8[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int8[], $7::int8[]) AS u(rid, member_id, kind, key, org, lo, hi)`;
 
 /**
- * Replaces the facts of one resource row (resource undefined = deleted). One statement; none at all for
- * types without facts, or for a new resource without any.
+ * CTEs replacing the facts of the resource row that CTE `source` (one row with column rid) names
+ * (resource undefined = deleted), for the version write's statement. None at all for types without
+ * facts, and no delete for a new row (it has none yet).
  */
-export async function writeCoordinationFacts(q: Queryable, rid: number, resourceType: string, resource: Resource | undefined, isNew: boolean): Promise<void> {
-  if (!FACT_TYPES.has(resourceType)) return;
-  const rows = new FactRows();
-  rows.add(rid, resource);
-  if (isNew && rows.rid.length === 0) return;
-  await q.query(`WITH gone AS (DELETE FROM coordination_fact WHERE rid = $8) ${INSERT_SELECT}`, [...rows.columns, rid], PREPARED);
+export function factCtes(resourceType: string, resource: Resource | undefined, isNew: boolean, source: string, p: SqlParams): string[] {
+  if (!FACT_TYPES.has(resourceType)) return [];
+  const projected = memberFactsOf(resource);
+  const facts = projected?.facts ?? [];
+  const ctes = isNew ? [] : [`fd AS (DELETE FROM coordination_fact WHERE rid = (SELECT rid FROM ${source}))`];
+  if (facts.length === 0) return ctes;
+  const member = p.add(projected?.memberId ?? '', 'text');
+  const kind = p.add(facts.map((f) => f.kind), 'text[]');
+  const key = p.add(facts.map((f) => f.key), 'text[]');
+  const org = p.add(facts.map((f) => f.org ?? null), 'text[]');
+  const lo = p.add(facts.map((f) => lower(f.range)), 'int8[]');
+  const hi = p.add(facts.map((f) => upper(f.range)), 'int8[]');
+  ctes.push(`fi AS (INSERT INTO coordination_fact (rid, member_id, kind, key, org, during)
+    SELECT s.rid, ${member}, u.kind, u.key, u.org, int8range(u.lo, u.hi, '[)')
+      FROM ${source} s, unnest(${kind}, ${key}, ${org}, ${lo}, ${hi}) AS u(kind, key, org, lo, hi))`);
+  return ctes;
 }
 
 /** Current resources (JSON text, rid order) of the member with a fact matching any query (facts.ts factMatches). */

@@ -12,6 +12,7 @@ export interface OpenOptions {
   databaseConnectTimeoutMs?: number;
   dbAcquireTimeoutMs?: number;
   searchTimeoutMs?: number;
+  pgPreparedStatements?: number;
   onConnectRetry?: (err: unknown, attempt: number, delayMs: number) => void;
 }
 
@@ -24,6 +25,7 @@ export async function openDatabase(options: OpenOptions): Promise<Database> {
       ...(options.databaseConnectTimeoutMs !== undefined ? { connectTimeoutMs: options.databaseConnectTimeoutMs } : {}),
       ...(options.dbAcquireTimeoutMs !== undefined ? { acquireTimeoutMs: options.dbAcquireTimeoutMs } : {}),
       ...(options.searchTimeoutMs !== undefined ? { statementTimeoutMs: options.searchTimeoutMs } : {}),
+      ...(options.pgPreparedStatements !== undefined ? { maxPreparedStatements: options.pgPreparedStatements } : {}),
       ...(options.onConnectRetry ? { onConnectRetry: options.onConnectRetry } : {}),
     });
   }

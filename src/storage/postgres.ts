@@ -22,6 +22,8 @@ export interface PostgresOptions {
   statementTimeoutMs?: number;
   /** How long an unreachable server is retried (with backoff) before opening fails, in ms; 0 = once. */
   connectTimeoutMs?: number;
+  /** Named prepared statements each pooled connection may hold (default 200; 0 = none). */
+  maxPreparedStatements?: number;
   /** Called before each retry of an unreachable server at open (for a log line). */
   onConnectRetry?: (err: unknown, attempt: number, delayMs: number) => void;
 }
@@ -34,28 +36,85 @@ export const DEFAULT_ACQUIRE_TIMEOUT_MS = 5000;
  */
 const CLIENT_CHECK_INTERVAL_MS = 1000;
 
-const statementNames = new Map<string, string>();
-function statementName(sql: string): string {
-  let name = statementNames.get(sql);
-  if (!name) {
-    name = `concord_${createHash('sha1').update(sql).digest('hex').slice(0, 20)}`;
-    statementNames.set(sql, name);
+/**
+ * Named prepared statements per connection (docs/adr/0013). PostgreSQL keeps a connection's prepared
+ * statements, and their cached plans, until it closes, and search statements come in many shapes; so a
+ * text is prepared only once this process has seen it before (one-off shapes stay unnamed), and each
+ * connection holds at most `max` of them, least recently used deallocated first.
+ */
+export const DEFAULT_MAX_PREPARED_STATEMENTS = 200;
+const SEEN_TEXTS = 10_000;
+
+class PreparedStatements {
+  /** Texts seen in this process (at most SEEN_TEXTS, oldest forgotten first) and their statement names. */
+  private readonly seen = new Map<string, string | undefined>();
+  /** Per connection: text -> name of what it holds, least recently used first. */
+  private readonly held = new WeakMap<pg.ClientBase, Map<string, string>>();
+
+  constructor(private readonly max: number) {}
+
+  /** The statement name to run sql under on client, or undefined to run it unnamed. */
+  async nameFor(client: pg.ClientBase, sql: string): Promise<string | undefined> {
+    if (this.max <= 0) return undefined;
+    let held = this.held.get(client);
+    if (!held) this.held.set(client, (held = new Map<string, string>()));
+    const name = held.get(sql);
+    if (name !== undefined) {
+      held.delete(sql);
+      held.set(sql, name);
+      return name;
+    }
+    if (!this.seen.has(sql)) {
+      if (this.seen.size >= SEEN_TEXTS) this.seen.delete(this.seen.keys().next().value!);
+      this.seen.set(sql, undefined);
+      return undefined;
+    }
+    if (held.size >= this.max && !(await this.evictOldest(client, held))) return undefined;
+    let fresh = this.seen.get(sql);
+    if (fresh === undefined) this.seen.set(sql, (fresh = `concord_${createHash('sha1').update(sql).digest('hex').slice(0, 20)}`));
+    held.set(sql, fresh);
+    return fresh;
   }
-  return name;
+
+  /** Deallocates client's least recently used statement; false when the driver's bookkeeping is not reachable. */
+  private async evictOldest(client: pg.ClientBase, held: Map<string, string>): Promise<boolean> {
+    // node-postgres remembers what it parsed per connection and would Bind a deallocated name: its record
+    // must go too. Without that record (another driver version), nothing is evicted and new texts run unnamed.
+    const parsed = (client as unknown as { connection?: { parsedStatements?: Record<string, string> } }).connection?.parsedStatements;
+    if (!parsed) return false;
+    const [sql, name] = held.entries().next().value!;
+    if (parsed[name] !== undefined) {
+      await client.query(`DEALLOCATE ${name}`);
+      delete parsed[name];
+    }
+    held.delete(sql);
+    return true;
+  }
+
+  /** How many statements client holds (tests). */
+  count(client: pg.ClientBase): number {
+    return this.held.get(client)?.size ?? 0;
+  }
 }
 
 type TimeoutKind = 'search-timeout' | 'write-timeout';
 
 /** Runs one statement on client; an abort closes the connection (the server then stops the query). */
-async function run(client: pg.ClientBase, sql: string, params: unknown[] | undefined, options: QueryOptions | undefined, timeout: TimeoutKind): Promise<pg.QueryResult> {
+async function run(
+  client: pg.ClientBase,
+  sql: string,
+  params: unknown[] | undefined,
+  options: QueryOptions | undefined,
+  timeout: TimeoutKind,
+  prepared: PreparedStatements,
+): Promise<pg.QueryResult> {
   const signal = options?.signal;
   const onAbort = (): void => void (client as pg.Client).end().catch(() => undefined);
   try {
     signal?.throwIfAborted();
     signal?.addEventListener('abort', onAbort, { once: true });
-    return options?.prepare
-      ? await client.query({ name: statementName(sql), text: sql, values: params ?? [] })
-      : await client.query(sql, params);
+    const name = options?.prepare ? await prepared.nameFor(client, sql) : undefined;
+    return name ? await client.query({ name, text: sql, values: params ?? [] }) : await client.query(sql, params);
   } catch (err) {
     throw classify(err, { timeout, signal });
   } finally {
@@ -63,14 +122,14 @@ async function run(client: pg.ClientBase, sql: string, params: unknown[] | undef
   }
 }
 
-function wrap(client: pg.ClientBase, timeout: TimeoutKind): Queryable {
+function wrap(client: pg.ClientBase, timeout: TimeoutKind, prepared: PreparedStatements): Queryable {
   return {
     async query<T>(sql: string, params?: unknown[], options?: QueryOptions): Promise<QueryResult<T>> {
-      const res = await run(client, sql, params, options, timeout);
+      const res = await run(client, sql, params, options, timeout, prepared);
       return { rows: res.rows as T[], rowCount: res.rowCount ?? 0 };
     },
     async exec(sql: string): Promise<void> {
-      await run(client, sql, undefined, undefined, timeout);
+      await run(client, sql, undefined, undefined, timeout, prepared);
     },
   };
 }
@@ -109,6 +168,7 @@ export async function openPostgres(options: PostgresOptions): Promise<Database> 
   // whole life closes that gap; pg-pool still discards the broken client on release.
   pool.on('connect', (client) => client.on('error', () => undefined));
   const probe = new HealthProbe(connection);
+  const prepared = new PreparedStatements(options.maxPreparedStatements ?? DEFAULT_MAX_PREPARED_STATEMENTS);
 
   /**
    * Holds one pooled client for fn. While checked out, pg-pool listens for nothing on it: a session
@@ -184,11 +244,11 @@ export async function openPostgres(options: PostgresOptions): Promise<Database> 
         },
       };
     },
-    query: (sql, params, queryOptions) => withClient((c) => wrap(c, 'search-timeout').query(sql, params, queryOptions)),
-    exec: (sql) => withClient((c) => wrap(c, 'search-timeout').exec(sql)),
+    query: (sql, params, queryOptions) => withClient((c) => wrap(c, 'search-timeout', prepared).query(sql, params, queryOptions)),
+    exec: (sql) => withClient((c) => wrap(c, 'search-timeout', prepared).exec(sql)),
     async transaction<T>(fn: (tx: Queryable) => Promise<T>, txOptions?: TransactionOptions): Promise<T> {
       return withClient(async (client) => {
-        const tx = wrap(client, 'write-timeout');
+        const tx = wrap(client, 'write-timeout', prepared);
         // One round trip: the pool's statement_timeout (meant for reads) is replaced for this transaction.
         await tx.exec(`BEGIN; SET LOCAL statement_timeout = ${timeoutMs(txOptions?.timeoutMs)}`);
         try {
@@ -203,7 +263,7 @@ export async function openPostgres(options: PostgresOptions): Promise<Database> 
     },
     async withSessionLock<T>(key: number, fn: (conn: Queryable) => Promise<T>): Promise<T> {
       return withClient(async (client) => {
-        const conn = wrap(client, 'write-timeout');
+        const conn = wrap(client, 'write-timeout', prepared);
         // Waiting for another instance's migrations may take long; the read timeout must not apply.
         await conn.exec('SET statement_timeout = 0');
         await conn.query('SELECT pg_advisory_lock($1)', [key]);

@@ -1,5 +1,6 @@
-// SQL for resources and their history. Every write goes through writeVersion inside a transaction so
-// the current row, the history row and (from the search layer) the index rows commit together.
+// SQL for resources and their history. Every write goes through writeVersion inside a transaction: one
+// statement (version-write.ts) stores the current row, the history row, the search index rows, the
+// coordination facts and the change notification, so they commit together in one round trip.
 import { createHash } from 'node:crypto';
 import type { HistoryPage, HistoryQuery, Repository, SearchPage, StoredVersion, WriteMethod, WriteTx } from '../fhir/repository.js';
 import { SqlState, sqlStateOf, type Database, type Queryable, type QueryOptions } from './database.js';
@@ -8,10 +9,12 @@ import { ChangeListener } from './change-listener.js';
 import { ReadCache } from './read-cache.js';
 import { ReadFence } from './read-fence.js';
 import { asClientFault, mapClientFaults } from './client-faults.js';
-import { selectByFacts, writeCoordinationFacts } from './coordination-facts.js';
+import { selectByFacts } from './coordination-facts.js';
 import { insertAuditRecords } from './audit-store.js';
 import type { AuditRecord } from '../audit/types.js';
-import { executeSearch, findMatchingIds, writeSearchIndex } from './search/index.js';
+import { executeSearch, findMatchingIds } from './search/index.js';
+import { indexInsertOf } from './search/write-index.js';
+import { versionWriteStatement } from './version-write.js';
 import { SqlParams } from './search/sql-params.js';
 import { visibleSql } from './member-access.js';
 import type { SearchRequest } from '../fhir/search/types.js';
@@ -153,48 +156,28 @@ class Tx implements BulkWriteTx {
     const key = ReadCache.key(v.resourceType, v.id);
     this.written.add(key);
     this.cache?.delete(key);
-    const content = v.content ?? null;
-    // A deletion keeps the members of the version it deletes (NULL here = keep the row's).
-    let members = v.deleted ? null : membersColumn(resource);
-    let rid: number;
-    if (v.versionId === 1) {
-      // A concurrent insert of the same id raises a unique violation; the transaction is retried and
-      // then sees the row through lockCurrent.
-      const res = await this.q.query<{ rid: number }>(
-        `INSERT INTO resource (resource_type, id, version_id, last_updated, deleted, content, members)
-         VALUES ($1, $2, 1, $3, $4, $5, $6) RETURNING rid`,
-        [v.resourceType, v.id, v.lastUpdated, v.deleted, content, members],
-        PREPARED,
-      );
-      rid = res.rows[0]!.rid;
-    } else {
-      const res = await this.q.query<{ rid: number; members: string[] | null }>(
-        `UPDATE resource SET version_id = $3, last_updated = $4, deleted = $5, content = $6,
-                members = CASE WHEN $5 THEN members ELSE $7::text[] END
-          WHERE resource_type = $1 AND id = $2 AND version_id = $3 - 1 RETURNING rid, members`,
-        [v.resourceType, v.id, v.versionId, v.lastUpdated, v.deleted, content, members],
-        PREPARED,
-      );
-      const row = res.rows[0];
-      if (!row) throw new Error(`version ${v.versionId - 1} of ${v.resourceType}/${v.id} is not current; lock it first`);
-      rid = row.rid;
-      members = row.members;
-    }
-    await this.q.query(
-      `INSERT INTO resource_version (rid, resource_type, id, version_id, last_updated, method, content, members)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-      [rid, v.resourceType, v.id, v.versionId, v.lastUpdated, method, content, members],
-      PREPARED,
-    );
-    await writeSearchIndex(this.q, rid, v.deleted ? undefined : resource, this.maxIndexRows);
-    await writeCoordinationFacts(this.q, rid, v.resourceType, v.deleted ? undefined : (resource as Resource | undefined), v.versionId === 1);
-    const accessResource = v.deleted ? undefined : (resource as Resource | undefined);
-    for (const member of await writeMemberAccess(this.q, rid, v.resourceType, accessResource, v.versionId === 1, this.changeChannel)) {
+    const stored = v.deleted ? undefined : resource;
+    // Extracted before any SQL: a resource needing too many index rows is refused (422) without a write.
+    const index = indexInsertOf(stored, this.maxIndexRows);
+    const { sql, params } = versionWriteStatement({
+      version: v,
+      method,
+      resource: stored,
+      index,
+      // A deletion keeps the members of the version it deletes (null = keep the row's).
+      members: v.deleted ? null : membersColumn(resource),
+      // Delivered at commit (and only if it commits) to every instance's read cache.
+      notify: this.changeChannel ? { channel: this.changeChannel, payload: key } : undefined,
+    });
+    const res = await this.q.query<{ rid: number }>(sql, params, PREPARED);
+    const rid = res.rows[0]?.rid;
+    if (rid === undefined) throw new Error(`version ${v.versionId - 1} of ${v.resourceType}/${v.id} is not current; lock it first`);
+    // Access rows: a statement of their own only for the types that carry access (membership, teams,
+    // orders, consents, roles); every other type returns at once.
+    for (const member of await writeMemberAccess(this.q, rid, v.resourceType, stored as Resource | undefined, v.versionId === 1, this.changeChannel)) {
       this.accessChanged.add(member);
       this.accessCache?.invalidate(member);
     }
-    // Delivered at commit (and only if it commits) to every instance's read cache.
-    if (this.changeChannel) await this.q.query('SELECT pg_notify($1, $2)', [this.changeChannel, key], PREPARED);
   }
 
   // ---- bulk import (src/import): many resources per statement, see import-store.ts ----

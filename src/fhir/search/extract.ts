@@ -4,6 +4,7 @@
 import type { Resource } from '@medplum/fhirtypes';
 import { FhirError, issue } from '../outcome.js';
 import { compileExpression } from './expression.js';
+import { hasAnyElement, rootElements, simplePath } from './simple-paths.js';
 import { getSearchParameterByUrl, searchParametersFor, type SearchParamDef } from './parameters.js';
 import type { CompositeRow, DateRow, IndexRows, QuantityRow, ReferenceRow, SearchParamType, TokenRow } from './types.js';
 import { dateRange, MAX_TOKEN, MAX_URI, normalizeString, parseReference } from './values.js';
@@ -200,6 +201,29 @@ function composites(def: SearchParamDef, items: { value: unknown; path: string }
 
 // ---- entry point ----------------------------------------------------------------------------
 
+/** How each search parameter of a type is evaluated (simple-paths.ts), built once per type. */
+interface ParamPlan {
+  def: SearchParamDef & { expression: string };
+  /** Skip the parameter when the resource has none of these elements. */
+  roots: string[] | undefined;
+  direct: ((resource: Record<string, unknown>) => { value: unknown; type: string; path: string }[] | undefined) | undefined;
+  evaluate: (resource: unknown) => { value: unknown; type: string; path: string }[];
+}
+const plans = new Map<string, ParamPlan[]>();
+
+function plansFor(resourceType: string): ParamPlan[] {
+  let list = plans.get(resourceType);
+  if (!list) {
+    list = searchParametersFor(resourceType).flatMap((def) =>
+      def.expression
+        ? [{ def: def as ParamPlan['def'], roots: rootElements(def.expression, resourceType), direct: simplePath(def.expression, resourceType), evaluate: compileExpression(def.expression) }]
+        : [],
+    );
+    plans.set(resourceType, list);
+  }
+  return list;
+}
+
 function dedupe<T>(rows: T[]): T[] {
   const seen = new Set<string>();
   return rows.filter((r) => {
@@ -245,11 +269,11 @@ export function extractIndexValues(resource: Resource | Record<string, unknown>,
     if (total > maxRows * TOTAL_FACTOR) throw tooCostly(resourceType, maxRows * TOTAL_FACTOR);
     for (const item of items) target.push(item); // not push(...items): that overflows the stack past ~100k
   };
-  for (const def of searchParametersFor(resourceType)) {
-    if (!def.expression) continue;
+  for (const { def, roots, direct, evaluate } of plansFor(resourceType)) {
+    if (roots && !hasAnyElement(resource as Record<string, unknown>, roots)) continue;
     let values: { value: unknown; type: string; path: string }[];
     try {
-      values = compileExpression(def.expression)(resource);
+      values = direct?.(resource as Record<string, unknown>) ?? evaluate(resource);
     } catch (err) {
       if (err instanceof RangeError) throw tooCostly(resourceType, maxRows, def.code);
       // A FHIRPath runtime error on unusual data (e.g. a wrongly typed choice) must not block the

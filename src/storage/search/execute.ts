@@ -28,6 +28,10 @@ export interface SearchResult extends SearchPage {
   included: SearchMatch[];
 }
 
+// Search statements are built from the request's shape with every value a parameter, so repeated shapes
+// reuse a prepared statement and its plan (the storage driver bounds how many it keeps).
+const PREPARED = { prepare: true } as const;
+
 export const INCLUDE_LIMIT = 1000;
 export const ITERATE_ROUNDS = 3;
 
@@ -76,7 +80,7 @@ function sortSql(keys: SortKey[], p: SqlParams): string {
 }
 
 async function maxRidNow(db: Queryable): Promise<number> {
-  const res = await db.query<{ m: number | string | null }>('SELECT max(rid) AS m FROM resource');
+  const res = await db.query<{ m: number | string | null }>('SELECT max(rid) AS m FROM resource', [], PREPARED);
   return Number(res.rows[0]?.m ?? 0);
 }
 
@@ -84,7 +88,7 @@ async function countRows(db: Queryable, req: SearchRequest, maxRid: number, esti
   const p = new SqlParams();
   const where = whereSql(req, maxRid, p);
   if (!estimate) {
-    const res = await db.query<{ n: number | string }>(`SELECT count(*) AS n FROM resource a WHERE ${where}`, p.values);
+    const res = await db.query<{ n: number | string }>(`SELECT count(*) AS n FROM resource a WHERE ${where}`, p.values, PREPARED);
     return Number(res.rows[0]?.n ?? 0);
   }
   // The planner's row estimate: cheap at any size, and good enough for _total=estimate.
@@ -125,7 +129,7 @@ export async function executeSearch(db: Queryable, request: SearchRequest): Prom
       sql = `SELECT a.rid, a.resource_type, a.id, a.content FROM resource a WHERE ${where}
         ORDER BY ${order} LIMIT ${p.add(count + 1, 'int')} OFFSET ${p.add(self.offset, 'bigint')}`;
     }
-    const rows = (await db.query<Row>(sql, p.values)).rows.map(toMatch);
+    const rows = (await db.query<Row>(sql, p.values, PREPARED)).rows.map(toMatch);
     hasMore = rows.length > count;
     const page = rows.slice(0, count);
     if (backwards) page.reverse();
@@ -175,7 +179,7 @@ async function includeRows(db: Queryable, spec: IncludeSpec, sources: SearchMatc
   const sql = `SELECT DISTINCT t.rid, t.resource_type, t.id, t.content
     FROM search_reference i JOIN resource t ON t.resource_type = i.target_type AND t.id = i.target_id
     WHERE ${conds.join(' AND ')} AND NOT t.deleted ORDER BY t.rid LIMIT ${p.add(limit, 'int')}`;
-  return (await db.query<Row>(sql, p.values)).rows.map(toMatch);
+  return (await db.query<Row>(sql, p.values, PREPARED)).rows.map(toMatch);
 }
 
 async function revincludeRows(db: Queryable, spec: IncludeSpec, targets: SearchMatch[], limit: number, access?: AccessFilter): Promise<SearchMatch[]> {
@@ -190,7 +194,7 @@ async function revincludeRows(db: Queryable, spec: IncludeSpec, targets: SearchM
     WHERE ${conds.join(' AND ')}
       AND (i.target_type, i.target_id) IN (SELECT * FROM unnest(${p.add(tgt.map((t) => t.resourceType), 'text[]')}, ${p.add(tgt.map((t) => t.id), 'text[]')}))
       AND NOT s.deleted ORDER BY s.rid LIMIT ${p.add(limit, 'int')}`;
-  return (await db.query<Row>(sql, p.values)).rows.map(toMatch);
+  return (await db.query<Row>(sql, p.values, PREPARED)).rows.map(toMatch);
 }
 
 /** _include/_revinclude over the page, then :iterate specs over what was added, for a bounded number of rounds. */

@@ -13,6 +13,6 @@ export async function findMatchingIds(tx: Queryable, resourceType: string, param
   const p = new SqlParams();
   const conds = [`a.resource_type = ${p.add(resourceType)}`, 'NOT a.deleted', ...request.filters.map((f) => filterSql(f, 'a', p, access))];
   if (access) conds.push(visibleSql(access, 'a.members', p));
-  const res = await tx.query<{ id: string }>(`SELECT a.id FROM resource a WHERE ${conds.join(' AND ')} ORDER BY a.rid LIMIT ${p.add(limit, 'int')}`, p.values);
+  const res = await tx.query<{ id: string }>(`SELECT a.id FROM resource a WHERE ${conds.join(' AND ')} ORDER BY a.rid LIMIT ${p.add(limit, 'int')}`, p.values, { prepare: true });
   return res.rows.map((r) => r.id);
 }

@@ -18,9 +18,6 @@ export const TABLE_OF: Partial<Record<SearchParamType, string>> = {
   composite: 'search_composite',
 };
 
-let aliasSeq = 0;
-const nextAlias = (): string => `x${++aliasSeq % 1_000_000}`;
-
 function typeCondition(col: string, types: string[] | undefined, p: SqlParams): string {
   if (!types) return 'TRUE';
   return types.length === 1 ? `${col} = ${p.add(types[0])}` : `${col} = ANY(${p.add(types, 'text[]')})`;
@@ -188,7 +185,7 @@ export function filterSql(f: Filter, a: string, p: SqlParams, access?: AccessFil
       if (f.code === '_lastUpdated') return f.missing ? 'FALSE' : 'TRUE';
       const table = TABLE_OF[f.paramType];
       if (!table) return 'FALSE';
-      const i = nextAlias();
+      const i = p.alias();
       const exists = `EXISTS (SELECT 1 FROM ${table} ${i} WHERE ${i}.rid = ${a}.rid AND ${i}.code = ${p.add(f.code)})`;
       return f.missing ? `NOT ${exists}` : exists;
     }
@@ -196,7 +193,7 @@ export function filterSql(f: Filter, a: string, p: SqlParams, access?: AccessFil
       if (f.code === '_lastUpdated') return lastUpdatedSql(f, a, p);
       const table = TABLE_OF[f.paramType];
       if (!table) return 'FALSE';
-      const i = nextAlias();
+      const i = p.alias();
       const head = `SELECT 1 FROM ${table} ${i} WHERE ${i}.rid = ${a}.rid AND ${typeCondition(`${i}.resource_type`, f.resourceTypes, p)} AND ${i}.code = ${p.add(f.code)}`;
       if (f.codes) {
         // :in / :not-in: the expansion as two parallel arrays, one parameter each whatever its size. A
@@ -213,23 +210,23 @@ export function filterSql(f: Filter, a: string, p: SqlParams, access?: AccessFil
       return `EXISTS (${head} AND ${or(f.values.map((v) => valueCondition(i, f, v, p)))})`;
     }
     case 'chain': {
-      const i = nextAlias();
-      const t = nextAlias();
+      const i = p.alias();
+      const t = p.alias();
       return `EXISTS (SELECT 1 FROM search_reference ${i} JOIN resource ${t} ON ${t}.resource_type = ${i}.target_type AND ${t}.id = ${i}.target_id
         WHERE ${i}.rid = ${a}.rid AND ${typeCondition(`${i}.resource_type`, f.resourceTypes, p)} AND ${i}.code = ${p.add(f.code)}
           AND ${typeCondition(`${i}.target_type`, f.targetTypes, p)} AND NOT ${t}.deleted AND ${filterSql(f.filter, t, p, access)}${alsoVisible(t, p, access)})`;
     }
     case 'has': {
-      const i = nextAlias();
-      const s = nextAlias();
+      const i = p.alias();
+      const s = p.alias();
       return `EXISTS (SELECT 1 FROM search_reference ${i} JOIN resource ${s} ON ${s}.rid = ${i}.rid
         WHERE ${i}.resource_type = ${p.add(f.sourceType)} AND ${i}.code = ${p.add(f.code)}
           AND ${i}.target_id = ${a}.id AND ${i}.target_type = ${a}.resource_type AND NOT ${s}.deleted AND ${filterSql(f.filter, s, p, access)}${alsoVisible(s, p, access)})`;
     }
     case 'list': {
       // List.entry.item is the List's `item` reference parameter: the index already holds the members.
-      const i = nextAlias();
-      const l = nextAlias();
+      const i = p.alias();
+      const l = p.alias();
       return `EXISTS (SELECT 1 FROM search_reference ${i} JOIN resource ${l} ON ${l}.rid = ${i}.rid
         WHERE ${i}.resource_type = 'List' AND ${i}.code = 'item' AND ${l}.id = ANY(${p.add(f.listIds, 'text[]')}) AND NOT ${l}.deleted
           AND ${i}.target_id = ${a}.id AND ${i}.target_type = ${a}.resource_type${alsoVisible(l, p, access)})`;

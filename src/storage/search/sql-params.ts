@@ -1,6 +1,13 @@
-// Collects positional parameters while SQL text is assembled: values never reach the SQL text.
+// Collects positional parameters while SQL text is assembled: values never reach the SQL text, so two
+// requests of the same shape give the same text and can share a prepared statement (docs/adr/0013).
 export class SqlParams {
   readonly values: unknown[] = [];
+  private aliases = 0;
+
+  /** A table alias unique within this statement (x1, x2, ...: the same for every statement of a shape). */
+  alias(): string {
+    return `x${++this.aliases}`;
+  }
 
   add(value: unknown, cast?: string): string {
     this.values.push(value);

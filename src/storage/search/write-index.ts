@@ -1,18 +1,22 @@
-// Writes a resource's search index rows (see migrations/0002_search_index.sql). One statement per
-// write: delete the old rows of every table and insert the new ones through unnest() of parallel
-// arrays, so indexing costs a single round trip inside the caller's transaction.
+// Writes a resource's search index rows (see migrations/0002_search_index.sql) as parts of one SQL
+// statement: the old rows of every table are deleted and the new ones inserted through unnest() of
+// parallel arrays, one INSERT per table that gets rows. The version write (version-write.ts) puts these
+// parts into the statement that also writes the resource row, so indexing costs no round trip of its own.
 import type { Resource } from '@medplum/fhirtypes';
 import { indexValuesFor } from '../../fhir/search/prepared-index.js';
 import type { IndexRows } from '../../fhir/search/types.js';
 import type { Queryable } from '../database.js';
+import { SqlParams } from './sql-params.js';
 
-export const TABLES = ['search_token', 'search_string', 'search_date', 'search_number', 'search_quantity', 'search_reference', 'search_uri', 'search_composite'];
+export const INDEX_TABLES = ['search_token', 'search_string', 'search_date', 'search_number', 'search_quantity', 'search_reference', 'search_uri', 'search_composite'] as const;
+/** The index tables, for statements over all of them (the bulk import's deletes). */
+export const TABLES: readonly string[] = INDEX_TABLES;
 
 // Served from the resource row itself (id, last_updated), so never stored twice.
 export const ROW_BACKED = new Set(['_id', '_lastUpdated']);
 
 export interface TableSpec {
-  table: string;
+  table: (typeof INDEX_TABLES)[number];
   columns: [name: string, sqlType: string][];
   values: (rows: IndexRows) => unknown[][];
 }
@@ -71,9 +75,56 @@ function num(n: number | null): string | null {
   return String(n);
 }
 
+/** The index rows of one resource, ready for SQL: only the tables that get rows, as column arrays. */
+export interface IndexInsert {
+  resourceType: string;
+  tables: { spec: TableSpec; columns: unknown[][] }[];
+}
+
 /**
- * Replaces the index rows of resource `rid`. resource undefined (deleted) removes them. Must run in
- * the transaction that wrote the resource row.
+ * Extracts the index rows of `resource` (may throw 422 too-costly, see extractIndexValues). Undefined
+ * when it has nothing to index (deleted, or not a resource).
+ */
+export function indexInsertOf(resource: Resource | Record<string, unknown> | undefined, maxRows?: number): IndexInsert | undefined {
+  const resourceType = resource ? (resource as { resourceType?: unknown }).resourceType : undefined;
+  if (!resource || typeof resourceType !== 'string') return undefined;
+  // Rows prepared off the event loop for a large resource, else extracted now (prepared-index.ts).
+  const rows = indexValuesFor(resource, maxRows);
+  const tables: IndexInsert['tables'] = [];
+  for (const spec of SPECS) {
+    const values = spec.values(rows).filter((v) => !ROW_BACKED.has(v[0] as string));
+    if (values.length === 0) continue;
+    tables.push({ spec, columns: spec.columns.map((_c, col) => values.map((v) => v[col] ?? null)) });
+  }
+  return { resourceType, tables };
+}
+
+/**
+ * CTEs deleting the index rows of the resource whose rid `rid` (an SQL expression) names; from every
+ * table, since which ones held rows for the previous version is not known here.
+ */
+export function indexDeleteCtes(rid: string): string[] {
+  return INDEX_TABLES.map((t, i) => `d${i} AS (DELETE FROM ${t} WHERE rid = ${rid})`);
+}
+
+/**
+ * CTEs inserting `insert`'s rows for every row of CTE `source` (one row with column rid). The statement
+ * text depends only on which tables get rows (at most 2^8 texts), so it can be a prepared statement.
+ */
+export function indexInsertCtes(insert: IndexInsert | undefined, source: string, p: SqlParams): string[] {
+  if (!insert || insert.tables.length === 0) return [];
+  const resourceType = p.add(insert.resourceType, 'text');
+  return insert.tables.map(({ spec, columns }, i) => {
+    const arrays = columns.map((values, col) => p.add(values, `${spec.columns[col]![1]}[]`));
+    const cols = spec.columns.map((c) => c[0]).join(', ');
+    return `i${i} AS (INSERT INTO ${spec.table} (rid, resource_type, ${cols}) SELECT s.rid, ${resourceType}, u.* FROM ${source} s, unnest(${arrays.join(', ')}) AS u)`;
+  });
+}
+
+/**
+ * Replaces the index rows of resource `rid` on its own (resource undefined = deleted: removes them).
+ * Must run in the transaction that wrote the resource row. The write path does this inside its version
+ * statement instead; this is for callers that write resource rows themselves.
  */
 export async function writeSearchIndex(
   tx: Queryable,
@@ -81,28 +132,8 @@ export async function writeSearchIndex(
   resource: Resource | Record<string, unknown> | undefined,
   maxRows?: number,
 ): Promise<void> {
-  const params: unknown[] = [rid];
-  const ctes = TABLES.map((t, i) => `d${i} AS (DELETE FROM ${t} WHERE rid = $1)`);
-  const resourceType = resource ? (resource as { resourceType?: unknown }).resourceType : undefined;
-  if (resource && typeof resourceType === 'string') {
-    // Rows prepared off the event loop for a large resource, else extracted now (prepared-index.ts).
-    const rows = indexValuesFor(resource, maxRows);
-    for (const key of Object.keys(rows) as (keyof IndexRows)[]) {
-      (rows[key] as { code: string }[]) = (rows[key] as { code: string }[]).filter((r) => !ROW_BACKED.has(r.code));
-    }
-    SPECS.forEach((spec, i) => {
-      const values = spec.values(rows);
-      if (values.length === 0) return;
-      // $2 only once some table gets rows: PostgreSQL cannot type a parameter no statement uses.
-      if (params.length === 1) params.push(resourceType);
-      const arrays = spec.columns.map((_c, col) => {
-        params.push(values.map((v) => v[col] ?? null));
-        return `$${params.length}::${spec.columns[col]![1]}[]`;
-      });
-      const cols = spec.columns.map((c) => c[0]).join(', ');
-      ctes.push(`i${i} AS (INSERT INTO ${spec.table} (rid, resource_type, ${cols}) SELECT $1::bigint, $2::text, * FROM unnest(${arrays.join(', ')}))`);
-    });
-  }
-  // At most 2^8 distinct texts (which tables get rows), so preparing them is bounded.
-  await tx.query(`WITH ${ctes.join(',\n')} SELECT 1`, params, { prepare: true });
+  const p = new SqlParams();
+  const ridParam = p.add(rid, 'bigint');
+  const ctes = [`r AS (SELECT ${ridParam} AS rid)`, ...indexDeleteCtes(ridParam), ...indexInsertCtes(indexInsertOf(resource, maxRows), 'r', p)];
+  await tx.query(`WITH ${ctes.join(',\n')} SELECT 1`, p.values, { prepare: true });
 }
