@@ -25,7 +25,7 @@ export interface AccessRow {
 
 
 /** Bump when accessRows or the compartment derivation changes: the projection is rebuilt at startup. */
-export const ACCESS_VERSION = 1;
+export const ACCESS_VERSION = 2;
 
 /** Resource types whose writes can change who has a relationship with a member. */
 export const ACCESS_TYPES: ReadonlySet<string> = new Set(['Patient', 'EpisodeOfCare', 'CareTeam', 'ServiceRequest', 'Consent']);

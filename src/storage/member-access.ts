@@ -60,8 +60,29 @@ export async function writeMemberAccess(
   return res.rows.map((r) => r.member_id);
 }
 
+/** The access key of a Subscription (see membersColumn). */
+export const subscriptionKey = (id: string): string => `Subscription/${id}`;
+
+/**
+ * Grants a Subscription's key to its owner, once (the owner never changes). Runs in the transaction that
+ * stores the Subscription, after its row was written.
+ */
+export async function grantSubscriptionOwner(q: Queryable, id: string, organization: string): Promise<void> {
+  await q.query(
+    `INSERT INTO member_access (rid, member_id, actor, deny, during)
+     SELECT r.rid, $2, $3, false, '(,)'::int8range FROM resource r
+      WHERE r.resource_type = 'Subscription' AND r.id = $1 AND NOT EXISTS (SELECT 1 FROM member_access m WHERE m.rid = r.rid)`,
+    [id, subscriptionKey(id), organization],
+    PREPARED,
+  );
+}
+
 /** The members of a version for the `members` column: NULL when it is in no member's compartment. */
 export function membersColumn(resource: Resource | Record<string, unknown> | undefined): string[] | null {
+  // A Subscription is in no member's compartment, but its criteria name members and its owner's systems:
+  // it belongs to a key of its own that only its owner (the creating client's organization) is granted.
+  const r = resource as { resourceType?: unknown; id?: unknown } | undefined;
+  if (r?.resourceType === 'Subscription' && typeof r.id === 'string') return [subscriptionKey(r.id)];
   const members = compartmentMembers(resource);
   return members.length > 0 ? members : null;
 }
@@ -166,6 +187,11 @@ export async function ensureAccessProjection(db: Database): Promise<number | und
         if (batch.rows.length < REBUILD_BATCH) break;
         after = Number(batch.rows[batch.rows.length - 1]!.rid);
       }
+      // Subscription owners are recorded with their delivery state (migration 0007), not in the resource.
+      await tx.query(`INSERT INTO member_access (rid, member_id, actor, deny, during)
+                      SELECT r.rid, 'Subscription/' || r.id, c.organization, false, '(,)'::int8range
+                        FROM subscription_channel c JOIN resource r ON r.resource_type = 'Subscription' AND r.id = c.subscription_id
+                       WHERE c.organization IS NOT NULL`);
       await tx.query('UPDATE access_state SET version = $1', [ACCESS_VERSION]);
       return projected;
     });

@@ -10,6 +10,7 @@ import type { WriteTx } from '../fhir/repository.js';
 import type { SubscriptionConfig, SubscriptionState, TopicFilter } from '../subscriptions/subscription-config.js';
 import type { Candidate, DeliveryState, DeliveryStore, NotificationInput, StoredNotification, SubscriptionEventStore } from '../subscriptions/store.js';
 import type { Database, Queryable } from './database.js';
+import { grantSubscriptionOwner } from './member-access.js';
 import { queryableOf } from './resource-repository.js';
 
 const PREPARED = { prepare: true } as const;
@@ -173,6 +174,8 @@ export class SubscriptionStore implements SubscriptionEventStore, DeliveryStore 
       ],
     );
     await q.query('INSERT INTO subscription_delivery (subscription_id) VALUES ($1) ON CONFLICT (subscription_id) DO NOTHING', [c.id]);
+    // Only the owner's clients (and administrative ones) see the Subscription (docs/adr/0008).
+    if (organization) await grantSubscriptionOwner(q, c.id, organization);
     if (reset) {
       // The in-flight batch (batch_to) is kept: a redelivery must carry the same numbers and webhook id.
       await q.query(

@@ -4,6 +4,7 @@ import type { SubscriptionOperations } from '../../subscriptions/operations.js';
 import type { RouteContext } from '../context.js';
 import { searchParams } from '../negotiation.js';
 import { baseUrlOf, sendJson } from '../responses.js';
+import { asViewer } from '../viewer.js';
 
 type Instance = { Params: { id: string } };
 
@@ -21,11 +22,17 @@ function operationParams(request: FastifyRequest): URLSearchParams {
 }
 
 export function subscriptionRoutes(app: FastifyInstance, ctx: RouteContext, ops: SubscriptionOperations): void {
-  const status = async (request: FastifyRequest<Instance>) => ops.status(request.params.id, baseUrlOf(request, ctx.configuredBaseUrl));
+  // A Subscription another organization owns answers 404, as its read does (docs/adr/0008).
+  const visible = (request: FastifyRequest<Instance>) => ctx.service.read('Subscription', request.params.id, asViewer(request));
+  const status = async (request: FastifyRequest<Instance>) => {
+    await visible(request);
+    return ops.status(request.params.id, baseUrlOf(request, ctx.configuredBaseUrl));
+  };
   app.get<Instance>('/Subscription/:id/$status', async (request, reply) => sendJson(reply, 200, await status(request)));
   app.post<Instance>('/Subscription/:id/$status', async (request, reply) => sendJson(reply, 200, await status(request)));
 
   const events = async (request: FastifyRequest<Instance>) => {
+    await visible(request);
     const p = operationParams(request);
     const since = p.get('eventsSinceNumber');
     const until = p.get('eventsUntilNumber');
