@@ -121,24 +121,38 @@ export function isPublicAddress(address: string): boolean {
 const systemResolver: Resolver = async (hostname) =>
   (await lookup(hostname, { all: true, verbatim: true })).map((a) => ({ address: a.address, family: a.family === 6 ? 6 : 4 }));
 
-/** Connects to the checked address; TLS still verifies the certificate against the URL's host name. */
+/** An http(s) request to the checked address; TLS still verifies the certificate against the URL's host name. */
+export function pinnedRequest(
+  target: { url: URL; address: string; family: 4 | 6; timeoutMs: number },
+  method: 'GET' | 'POST',
+  headers: Record<string, string>,
+  onResponse: (response: http.IncomingMessage) => void,
+): http.ClientRequest {
+  const { url } = target;
+  const secure = url.protocol === 'https:';
+  return (secure ? https : http).request(
+    {
+      protocol: url.protocol,
+      host: target.address,
+      family: target.family,
+      port: url.port || (secure ? 443 : 80),
+      path: `${url.pathname}${url.search}`,
+      method,
+      headers: { ...headers, host: url.host },
+      ...(secure ? { servername: url.hostname } : {}),
+      timeout: target.timeoutMs,
+      agent: false,
+    },
+    onResponse,
+  );
+}
+
 const nodeConnector: Connector = (target) =>
   new Promise((resolve, reject) => {
-    const { url } = target;
-    const secure = url.protocol === 'https:';
-    const request = (secure ? https : http).request(
-      {
-        protocol: url.protocol,
-        host: target.address,
-        family: target.family,
-        port: url.port || (secure ? 443 : 80),
-        path: `${url.pathname}${url.search}`,
-        method: 'GET',
-        headers: { host: url.host, accept: 'application/json' },
-        ...(secure ? { servername: url.hostname } : {}),
-        timeout: target.timeoutMs,
-        agent: false,
-      },
+    const request = pinnedRequest(
+      target,
+      'GET',
+      { accept: 'application/json' },
       (response) => {
         const chunks: Buffer[] = [];
         let size = 0;

@@ -3,9 +3,7 @@
 // saved is refused), the connection goes to that checked address, no redirect is followed (a 3xx is a
 // failed delivery) and the whole exchange is bounded by a timeout. The connect step is injectable so
 // tests can record what would be contacted without a packet leaving the machine.
-import http from 'node:http';
-import https from 'node:https';
-import type { OutboundGuard } from './outbound-guard.js';
+import { pinnedRequest, type OutboundGuard } from './outbound-guard.js';
 
 export interface PostTarget {
   url: URL;
@@ -23,21 +21,10 @@ const MAX_RESPONSE_BYTES = 64 * 1024;
 
 export const nodePostConnector: PostConnector = (target) =>
   new Promise((resolve, reject) => {
-    const { url } = target;
-    const secure = url.protocol === 'https:';
-    const request = (secure ? https : http).request(
-      {
-        protocol: url.protocol,
-        host: target.address,
-        family: target.family,
-        port: url.port || (secure ? 443 : 80),
-        path: `${url.pathname}${url.search}`,
-        method: 'POST',
-        headers: { ...target.headers, host: url.host, 'content-length': String(Buffer.byteLength(target.body)) },
-        ...(secure ? { servername: url.hostname } : {}),
-        timeout: target.timeoutMs,
-        agent: false,
-      },
+    const request = pinnedRequest(
+      target,
+      'POST',
+      { ...target.headers, 'content-length': String(Buffer.byteLength(target.body)) },
       (response) => {
         let size = 0;
         response.on('data', (chunk: Buffer) => {
