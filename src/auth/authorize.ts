@@ -11,6 +11,7 @@ import { grantScopes, ScopeSet, type Permission } from './scopes.js';
 import { isResourceType } from '../fhir/definitions.js';
 import { criteriaText, reachOfCriteria } from '../fhir/search/criteria.js';
 import { reachOfSearch, type Reach } from '../fhir/search/reach.js';
+import type { EntryAccess } from '../fhir/bundle-service.js';
 
 export type Interaction =
   | 'read'
@@ -213,17 +214,8 @@ export class Authenticator {
   }
 }
 
-/** A transaction/batch entry's interaction (src/fhir/bundle-service.ts EntryAccess). */
-export function bundleEntryAccess(entry: {
-  method: string;
-  type: string;
-  id?: string;
-  versionId?: string;
-  conditional: boolean;
-  query?: URLSearchParams;
-  ifNoneExist?: string;
-  conditionalReferences?: string[];
-}): AccessRequest {
+/** A transaction/batch entry's interaction. */
+export function bundleEntryAccess(entry: Omit<EntryAccess, 'index'>): AccessRequest {
   const { type, conditional } = entry;
   const criteria: { type: string; query: string | URLSearchParams }[] = [];
   if (entry.method !== 'GET' && entry.method !== 'HEAD' && entry.query) criteria.push({ type, query: entry.query });
