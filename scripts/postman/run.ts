@@ -2,11 +2,15 @@
 // embedded store, in a temporary data dir, HOST 127.0.0.1, a free port), registers the collection's
 // clients with random secrets through CONCORD_BOOTSTRAP_CLIENTS, waits for /readyz, runs the collection
 // with newman, stops the server and exits 1 when any assertion failed (2 when the server did not start).
+// Folder 6's Subscriptions post to a webhook receiver this script runs on 127.0.0.1 (allow-listed for the
+// server through SUBSCRIPTION_ALLOWED_HOSTS, its URL given to the collection as {{webhookUrl}}); the run
+// also fails when that receiver got no handshake or no event notification.
 import { spawn } from 'node:child_process';
 import { createWriteStream, existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
+import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -46,6 +50,43 @@ async function waitReady(url: string, exited: () => boolean, timeoutMs = 120_000
   return false;
 }
 
+/** What the webhook receiver got: the SubscriptionStatus `type` of each notification, in arrival order. */
+interface Receiver {
+  url: string;
+  received: string[];
+  server: Server;
+}
+
+/** A webhook receiver that acknowledges everything (200) and records each notification's type. */
+async function startReceiver(): Promise<Receiver> {
+  const received: string[] = [];
+  const server = createHttpServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      let type = 'unreadable';
+      try {
+        const bundle = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { entry?: { resource?: { parameter?: { name: string; valueCode?: string }[] } }[] };
+        type = bundle.entry?.[0]?.resource?.parameter?.find((p) => p.name === 'type')?.valueCode ?? 'unknown';
+      } catch {
+        // recorded as unreadable
+      }
+      received.push(type);
+      res.writeHead(200).end();
+    });
+  });
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  if (typeof address !== 'object' || !address) throw new Error('the webhook receiver has no port');
+  return { url: `http://127.0.0.1:${address.port}/concord-webhook`, received, server };
+}
+
+/** Deliveries are asynchronous: give the last event notification a moment to arrive. */
+async function waitForEvents(receiver: Receiver, timeoutMs = 15_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until && !receiver.received.includes('event-notification')) await new Promise((r) => setTimeout(r, 200));
+}
+
 async function main(): Promise<number> {
   if (!existsSync(MAIN)) {
     console.error('dist/src/main.js is missing: run `npm run build` first (npm run postman does)');
@@ -59,9 +100,18 @@ async function main(): Promise<number> {
   await writeFile(clientsFile, JSON.stringify(buildLocalClients((id) => secrets.get(id)!)), { mode: 0o600 });
   const port = await freePort();
   const origin = `http://127.0.0.1:${port}`;
+  const receiver = await startReceiver();
 
-  const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), HOST: '127.0.0.1', CONCORD_DATA_DIR: dataDir, CONCORD_BOOTSTRAP_CLIENTS: clientsFile, LOG_LEVEL: 'warn' };
-  for (const name of ['DATABASE_URL', 'BASE_URL', 'CONCORD_AUTH', 'CONCORD_RULES', 'CONCORD_CLIENT_SECRETS']) delete env[name];
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    CONCORD_DATA_DIR: dataDir,
+    CONCORD_BOOTSTRAP_CLIENTS: clientsFile,
+    SUBSCRIPTION_ALLOWED_HOSTS: new URL(receiver.url).host,
+    LOG_LEVEL: 'warn',
+  };
+  for (const name of ['DATABASE_URL', 'BASE_URL', 'CONCORD_AUTH', 'CONCORD_RULES', 'CONCORD_CLIENT_SECRETS', 'SUBSCRIPTION_DISPATCH']) delete env[name];
   const log = createWriteStream(logFile);
   const server = spawn(process.execPath, [MAIN], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   server.stdout.pipe(log);
@@ -83,6 +133,7 @@ async function main(): Promise<number> {
           environment: join(POSTMAN_DIR, 'Concord.postman_environment.json'),
           envVar: [
             { key: 'baseUrl', value: `${origin}/fhir` },
+            { key: 'webhookUrl', value: receiver.url },
             ...ACTORS.map(({ actor, clientId }) => ({ key: `${actor.key}ClientSecret`, value: secrets.get(clientId)! })),
           ],
           globalVar: [],
@@ -101,12 +152,20 @@ async function main(): Promise<number> {
     } else {
       console.log(`postman: ${stats.requests.total} requests, ${stats.assertions.total} assertions, all passed`);
     }
+    await waitForEvents(receiver);
+    const counts = receiver.received.reduce<Record<string, number>>((acc, t) => ({ ...acc, [t]: (acc[t] ?? 0) + 1 }), {});
+    console.log(`postman: the webhook receiver got ${receiver.received.length} notification(s): ${JSON.stringify(counts)}`);
+    if (!counts.handshake || !counts['event-notification']) {
+      console.error('postman: the webhook receiver expected a handshake and at least one event notification');
+      code = 1;
+    }
   } catch (err) {
     console.error('postman: newman could not run:', err);
     code = 1;
   } finally {
     if (!exited) server.kill('SIGTERM');
     await exit;
+    await new Promise((resolve) => receiver.server.close(resolve));
     if (code === 0) await rm(dir, { recursive: true, force: true });
     else {
       const serverLog = (await readFile(logFile, 'utf8').catch(() => '')).trim();
