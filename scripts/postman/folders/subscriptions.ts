@@ -1,6 +1,6 @@
 // Folder 6: Subscriptions. The plan's integration engine learns of Carmen Rivera's lead changes (folder 3's
 // member) through a rest-hook Subscription in the Backport IG shape (docs/subscriptions.md), then asks the
-// server what it sent ($status) and replays it ($events). The webhook endpoint is {{webhookUrl}}: a local
+// server what it sent ($status) and replays it ($events); a classic (search criteria) Subscription too. The webhook endpoint is {{webhookUrl}}: a local
 // receiver that `npm run postman` starts and allow-lists (SUBSCRIPTION_ALLOWED_HOSTS).
 import { json, put, status, test, tokenRequest, type Folder } from '../dsl.js';
 import { HANDOFF_LEAD, hhTeam, NY_HH, NY_PLAN } from './new-york.js';
@@ -69,7 +69,7 @@ const statusParams = [
 export const subscriptions: Folder = {
   name: '6. Subscriptions',
   description:
-    "An integration engine should not poll for coordination changes: it subscribes to one of the contract's topics and Concord posts a notification to its webhook whenever something changes. Here the MLTC plan's engine subscribes to `lead-care-manager` for Carmen Rivera (folder 3), the Health Home ends its lead, and the engine checks what it was told with `$status` and `$events`. Subscriptions follow the R5 Backport IG (R4 `Subscription`, topic canonical in `criteria`, filters and payload content in extensions; see docs/subscriptions.md).\n\nThe webhook endpoint is `{{webhookUrl}}`: a receiver you run that answers 2xx. Concord accepts https endpoints, and plain http only to hosts the operator allow-lists, so for a local receiver (the environment's default, `" +
+    "An integration engine should not poll for coordination changes: it subscribes to one of the contract's topics and Concord posts a notification to its webhook whenever something changes. Here the MLTC plan's engine subscribes to `lead-care-manager` for Carmen Rivera (folder 3), the Health Home ends its lead, and the engine checks what it was told with `$status` and `$events`; a classic Subscription (a search as criteria) sees the same write. At the end the engine pauses one Subscription and deletes the other. Subscriptions follow the R5 Backport IG (R4 `Subscription`, topic canonical in `criteria`, filters and payload content in extensions; see docs/subscriptions.md).\n\nThe webhook endpoint is `{{webhookUrl}}`: a receiver you run that answers 2xx. Concord accepts https endpoints, and plain http only to hosts the operator allow-lists, so for a local receiver (the environment's default, `" +
     DEFAULT_WEBHOOK_URL +
     "`) start the server with `SUBSCRIPTION_ALLOWED_HOSTS=" +
     new URL(DEFAULT_WEBHOOK_URL).host +
@@ -119,6 +119,26 @@ export const subscriptions: Folder = {
           'active after the handshake',
           `if (again) pm.expect(body.status, 'still waiting for the handshake').to.eql('requested');`,
           `else pm.expect(body.status, (body.error || []).map(function (e) { return e.text; }).join('; ')).to.eql('active');`,
+        ),
+        noSecret,
+      ],
+    },
+    {
+      name: "Plan: a classic Subscription to every change of Carmen's care teams",
+      description:
+        "Topics carry the changes the contract defines; for anything else an engine can subscribe with a search instead (`criteria` `CareTeam?subject=Patient/ny-rivera`, no topic, no Backport profile): every created or updated version that matches the search is an event. This one asks for `full-resource` notifications, which carry each changed team as it was written. The id is kept in `{{classicSubscriptionId}}`.",
+      as: NY_PLAN,
+      method: 'POST',
+      url: 'Subscription',
+      body: subscription({ criteria: 'CareTeam?subject=Patient/ny-rivera', endpoint: '{{webhookUrl}}', reason: "Every change to Carmen Rivera's care teams", payload: 'full-resource' }),
+      tests: [
+        status(201),
+        test(
+          'stored with the search as its criteria',
+          json,
+          `pm.expect(body.status).to.be.oneOf(['requested', 'active']);`,
+          `pm.expect(body.criteria).to.eql('CareTeam?subject=Patient/ny-rivera');`,
+          `pm.collectionVariables.set('classicSubscriptionId', body.id);`,
         ),
         noSecret,
       ],
@@ -178,6 +198,28 @@ export const subscriptions: Folder = {
       ],
     },
     {
+      name: 'Plan: $events of the classic Subscription carries the changed team',
+      description:
+        "The classic Subscription saw the same write as a search match. With `full-resource` its notifications hold the team version after the SubscriptionStatus, so the engine needs no read to know what changed.",
+      as: NY_PLAN,
+      method: 'GET',
+      url: 'Subscription/{{classicSubscriptionId}}/$events?eventsSinceNumber=1',
+      tests: [
+        status(200),
+        test(
+          'the Health Home team version, with the ended lead',
+          ...statusParams,
+          `pm.expect(body.type).to.eql('history');`,
+          `pm.expect(value('topic')).to.be.undefined;`,
+          `pm.expect(Number(value('events-since-subscription-start'))).to.be.at.least(1);`,
+          `const teams = body.entry.slice(1).map(function (e) { return e.resource; }).filter(function (r) { return r && r.id === 'ny-rivera-hh-team'; });`,
+          `pm.expect(teams.length, 'the changed team in the Bundle').to.be.at.least(1);`,
+          `pm.expect(teams[teams.length - 1].participant[1].period.end).to.eql('2027-06-30');`,
+        ),
+        noSecret,
+      ],
+    },
+    {
       name: 'Plan: a plain http endpoint is refused',
       description:
         "Notifications carry member data, so endpoints must be `https`; plain `http` is allowed only to hosts the operator lists in `SUBSCRIPTION_ALLOWED_HOSTS`. Nothing is stored and nothing is sent to that host: refused with 422 naming `Subscription.channel.endpoint`.",
@@ -217,6 +259,27 @@ export const subscriptions: Folder = {
           `pm.expect(issue.diagnostics || issue.details.text).to.include('lead-changes');`,
         ),
       ],
+    },
+      {
+      name: 'Plan: pause the topic Subscription (status off)',
+      description:
+        "An engine going down for maintenance writes `status: off`: nothing is delivered, events are still numbered and kept, and writing `requested` later resumes from the first undelivered one. The update need not repeat the secret: without the extension the stored one is kept.",
+      as: NY_PLAN,
+      method: 'PUT',
+      url: 'Subscription/{{subscriptionId}}',
+      body: (() => {
+        const { channel, ...rest } = LEAD_SUBSCRIPTION;
+        return { ...rest, id: '{{subscriptionId}}', status: 'off', channel: { ...channel, extension: channel.extension.filter((e) => e.url !== SECRET_EXTENSION) } };
+      })(),
+      tests: [status(200), test('off', json, `pm.expect(body.status).to.eql('off');`), noSecret],
+    },
+    {
+      name: 'Plan: delete the classic Subscription',
+      description: 'A Subscription the engine no longer needs is deleted like any resource; nothing more is sent for it.',
+      as: NY_PLAN,
+      method: 'DELETE',
+      url: 'Subscription/{{classicSubscriptionId}}',
+      tests: [test('deleted (2xx)', `pm.expect(pm.response.code).to.be.oneOf([200, 204]);`)],
     },
   ],
 };
