@@ -7,8 +7,10 @@ import { HANDOFF_LEAD, hhTeam, NY_HH, NY_PLAN } from './new-york.js';
 
 const BACKPORT = 'http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition';
 const SECRET_EXTENSION = 'https://concord-fhir.org/fhir/StructureDefinition/subscription-secret';
+/** The routing header value the engine asks Concord to send with every delivery. */
+export const ENGINE_ROUTE = 'concord-leads';
 /** A demonstration signing secret (Standard Webhooks `whsec_` + base64 of 32 bytes); pick your own. */
-const DEMO_SECRET = `whsec_${Buffer.from('concord-postman-demo-secret-32by').toString('base64')}`;
+export const DEMO_SECRET = `whsec_${Buffer.from('concord-postman-demo-secret-32by').toString('base64')}`;
 
 /** Where the Subscriptions post by default: a local receiver (the server must allow-list its host:port). */
 export const DEFAULT_WEBHOOK_URL = 'http://127.0.0.1:9090/concord-webhook';
@@ -29,7 +31,7 @@ function subscription(options: { criteria: string; filter?: string; endpoint: st
       endpoint: options.endpoint,
       payload: 'application/fhir+json',
       _payload: { extension: [{ url: `${BACKPORT}/backport-payload-content`, valueCode: options.payload }] },
-      header: ['X-Engine-Route: concord-leads'],
+      header: [`X-Engine-Route: ${ENGINE_ROUTE}`],
       extension: [
         { url: `${BACKPORT}/backport-heartbeat-period`, valueUnsignedInt: 300 },
         { url: `${BACKPORT}/backport-timeout`, valueUnsignedInt: 10 },
