@@ -5,8 +5,9 @@ import { basics, gettingStarted } from './folders/basics.js';
 import { MA_ACO, MA_CP, massachusetts } from './folders/massachusetts.js';
 import { MN_COUNTY, MN_MCO, minnesota } from './folders/minnesota.js';
 import { NY_HH, NY_PLAN, newYork } from './folders/new-york.js';
+import { DEFAULT_WEBHOOK_URL, subscriptions } from './folders/subscriptions.js';
 
-export const FOLDERS: Folder[] = [gettingStarted, basics, newYork, massachusetts, minnesota];
+export const FOLDERS: Folder[] = [gettingStarted, basics, newYork, massachusetts, minnesota, subscriptions];
 
 /** Every client the collection acts as, with the id it is registered under. */
 export const ACTORS: { actor: Actor; clientId: string }[] = [
@@ -104,7 +105,7 @@ Authentication: SMART Backend Services (OAuth 2.0 client credentials). Each "Get
 
     CONCORD_BOOTSTRAP_CLIENTS=postman/local-clients.json HOST=127.0.0.1 npm start
 
-(the file's secrets match the environment's and are accepted on a loopback HOST only). \`npm run postman\` runs the whole collection with newman against a fresh server.`;
+(the file's secrets match the environment's and are accepted on a loopback HOST only). Folder 6 (Subscriptions) also needs a webhook receiver at \`{{webhookUrl}}\` that answers 2xx, allow-listed with \`SUBSCRIPTION_ALLOWED_HOSTS\` (the folder says how). \`npm run postman\` runs the whole collection with newman against a fresh server and a receiver of its own.`;
 
 export function buildCollection(): unknown {
   return {
@@ -129,6 +130,7 @@ export function buildEnvironment(): unknown {
     name: 'Concord (local)',
     values: [
       { key: 'baseUrl', value: 'http://localhost:8080/fhir', type: 'default', enabled: true },
+      { key: 'webhookUrl', value: DEFAULT_WEBHOOK_URL, type: 'default', enabled: true },
       ...ACTORS.flatMap(({ actor, clientId }) => [
         { key: `${actor.key}ClientId`, value: clientId, type: 'default', enabled: true },
         { key: `${actor.key}ClientSecret`, value: localSecret(clientId), type: 'secret', enabled: true },

@@ -41,12 +41,31 @@ function refusedRules(i: Item): string[] {
 }
 
 describe('the Postman collection', () => {
-  it('is a v2.1 collection with folders 1 to 5 (6, Subscriptions, comes later) whose auth is OAuth 2.0 client credentials', () => {
+  it('is a v2.1 collection with folders 1 to 6 whose auth is OAuth 2.0 client credentials', () => {
     expect(collection.info.schema).toContain('/v2.1.0/');
-    expect(collection.item.map((f) => f.name).slice(0, 5)).toEqual(['1. Getting started', '2. FHIR basics', '3. New York', '4. Massachusetts', '5. Minnesota']);
+    expect(collection.item.map((f) => f.name)).toEqual(['1. Getting started', '2. FHIR basics', '3. New York', '4. Massachusetts', '5. Minnesota', '6. Subscriptions']);
     expect(collection.auth.type).toBe('oauth2');
     expect(JSON.stringify(collection.auth)).toContain('"client_credentials"');
     expect(all.length).toBeGreaterThan(50);
+  });
+
+  it('folder 6 subscribes over rest-hook to a topic of this server, checks $status and $events, and meets refusals', () => {
+    const folder = all.filter(({ path }) => path.startsWith('6. Subscriptions / '));
+    const urls = folder.map(({ item }) => {
+      const url = item.request?.url as { raw?: string } | string | undefined;
+      return typeof url === 'string' ? url : (url?.raw ?? '');
+    });
+    expect(urls.some((u) => u.endsWith('/$status'))).toBe(true);
+    expect(urls.some((u) => u.includes('/$events?'))).toBe(true);
+    const bodies = folder.flatMap(({ item }) => (item.request?.body?.raw ? [JSON.parse(item.request.body.raw) as { resourceType: string; criteria?: string; channel?: { type: string; endpoint: string } }] : []));
+    const subs = bodies.filter((b) => b.resourceType === 'Subscription');
+    expect(subs.length).toBeGreaterThanOrEqual(2);
+    expect(subs.every((b) => b.channel?.type === 'rest-hook')).toBe(true);
+    expect(subs[0]!.criteria).toBe('{{baseUrl}}/SubscriptionTopic/lead-care-manager');
+    expect(subs[0]!.channel!.endpoint).toBe('{{webhookUrl}}');
+    expect(folder.filter(({ item }) => testScript(item).includes('pm.response.to.have.status(422)')).length).toBeGreaterThanOrEqual(2);
+    const env = read('Concord.postman_environment.json') as { values: { key: string; value: string }[] };
+    expect(env.values.find((v) => v.key === 'webhookUrl')?.value).toMatch(/^http:\/\/127\.0\.0\.1:\d+\//);
   });
 
   it('every request has a description and at least one pm.test', () => {

@@ -61,7 +61,8 @@ function mltcTeam(lead: { designatedBy: string[]; end?: string }) {
   };
 }
 
-function hhTeam(options: { scopes?: string[]; lead?: { basis: string; reason: string; date: string; start: string } } = {}) {
+/** The Health Home's team for Carmen; with `lead`, Chidi Okafor leads (the handoff's state). Folder 6 ends that lead. */
+export function hhTeam(options: { scopes?: string[]; lead?: { basis: string; reason: string; date: string; start: string; end?: string } } = {}) {
   return {
     resourceType: 'CareTeam',
     id: 'ny-rivera-hh-team',
@@ -85,13 +86,16 @@ function hhTeam(options: { scopes?: string[]; lead?: { basis: string; reason: st
               role: LEAD_ROLE,
               member: ref('Practitioner/ny-okafor'),
               onBehalfOf: ref('Organization/ny-hh'),
-              period: { start: options.lead.start },
+              period: { start: options.lead.start, ...(options.lead.end ? { end: options.lead.end } : {}) },
             },
           ]
         : []),
     ],
   };
 }
+
+/** Chidi Okafor's lead as the handoff starts it. */
+export const HANDOFF_LEAD = { basis: 'QuestionnaireResponse/ny-rivera-cpc-2026', reason: 'Primary needs are now behavioral health', date: '2026-06-20', start: '2026-07-01' };
 
 const SECOND_LEAD = hhTeam({ lead: { basis: 'QuestionnaireResponse/ny-rivera-cpc-2025', reason: 'Behavioral health needs', date: '2026-02-20', start: '2026-03-01' } });
 
@@ -396,7 +400,7 @@ export const newYork: Folder = {
       body: putBundle([
         cpcForm('ny-rivera-cpc-2026', '2026-06-20', 'Behavioral health: depression relapse after a hospital stay; long term care stable.', 'Practitioner/ny-okafor'),
         mltcTeam({ designatedBy: ['Organization/ny-mltcp', 'Organization/ny-hh'], end: '2026-06-30' }),
-        hhTeam({ lead: { basis: 'QuestionnaireResponse/ny-rivera-cpc-2026', reason: 'Primary needs are now behavioral health', date: '2026-06-20', start: '2026-07-01' } }),
+        hhTeam({ lead: HANDOFF_LEAD }),
       ]),
       tests: [
         test(
