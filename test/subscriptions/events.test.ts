@@ -123,7 +123,7 @@ describe('notifications recorded with the write', () => {
       { id: 'bad-search', criteria: 'CareTeam?no-such-param=1' },
       { id: 'bad-secret', topic: 'consent', secret: 'short' },
       { id: 'bad-status', topic: 'consent', status: 'active' as const }, // the server's to set
-      { id: 'bad-channel', topic: 'consent', channel: 'websocket' as const },
+      { id: 'bad-channel', topic: 'consent', channel: 'email' as const },
     ];
     for (const c of cases) {
       const res = await putSubscription(s, c);
