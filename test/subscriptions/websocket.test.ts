@@ -56,8 +56,13 @@ describe('websocket channel', () => {
   let s: TestServer;
   let url: string;
   const sockets: TestSocket[] = [];
+  /** Members the subscriber's organization may no longer see (asked at send time). */
+  const denied = new Set<string>();
   beforeAll(async () => {
-    s = await startSubscriptionServer({ SUBSCRIPTION_POLL_MS: '100' });
+    s = await startSubscriptionServer(
+      { SUBSCRIPTION_POLL_MS: '100' },
+      { subscriptionAccess: (_organization, memberId) => Promise.resolve(memberId === undefined || !denied.has(memberId)) },
+    );
     url = await listen(s);
     await seed(s);
   });
@@ -155,6 +160,29 @@ describe('websocket channel', () => {
     expect(typeOf(socket.bundles[0]!)).toBe('handshake');
     expectAccepted(await putSubscription(s, { id: 'ws-later-off', topic: 'enrolment', channel: 'websocket', status: 'off' }));
     expect(await socket.closed).toEqual({ code: 1008, reason: 'Subscription/ws-later-off is no longer an active websocket Subscription' });
+  });
+
+  it('full-resource carries the focus; access is checked again at send time: a member no longer visible loses focus and resource, the number stays', async () => {
+    const m = await member(s, 'ws-acc');
+    expectAccepted(await putSubscription(s, { id: 'ws-full', topic: 'enrolment', channel: 'websocket', payload: 'full-resource', filters: [`EpisodeOfCare?patient=${m}`] }));
+    const socket = await bound(url, await tokenOf(s, 'ws-full'));
+    sockets.push(socket);
+    expectAccepted(await put(s, forMember(episode('ws-acc-1', 'ny-mltcp', ORGS.mltcp), m)));
+    await eventually(() => numbersOf(socket).length >= 1, 'first event');
+    const visible = socket.bundles.find((b) => typeOf(b) === 'event-notification')!;
+    expect(visible.entry?.slice(1).map((e) => e.resource?.resourceType)).toEqual(['EpisodeOfCare']);
+    denied.add(m);
+    try {
+      expectAccepted(await put(s, forMember(episode('ws-acc-2', 'ny-mltcp', ORGS.mltcp), m)));
+      await eventually(() => numbersOf(socket).length >= 2, 'second event');
+    } finally {
+      denied.clear();
+    }
+    expect(numbersOf(socket)).toEqual([1, 2]);
+    const withheld = socket.bundles.filter((b) => typeOf(b) === 'event-notification').at(-1)!;
+    expect(withheld.entry).toHaveLength(1);
+    const event = (withheld.entry![0]!.resource as Parameters).parameter!.find((p) => p.name === 'notification-event')!;
+    expect(event.part?.map((p) => p.name)).toEqual(['event-number', 'timestamp']);
   });
 
   it('sends heartbeats per heartbeatPeriod', async () => {

@@ -25,7 +25,7 @@ export function websocketRoutes(fhir: FastifyInstance, hub: WebsocketHub): void 
         new Promise<void>((resolve, reject) => {
           socket.send(text, (err) => (err ? reject(err) : resolve()));
         }),
-      close: (code, reason) => socket.close(code, reason),
+      close: (code, reason) => socket.close(code, closeReason(reason)),
     });
     socket.on('message', (data, isBinary) => {
       connection.message(isBinary ? '' : data.toString('utf8'));
@@ -33,4 +33,10 @@ export function websocketRoutes(fhir: FastifyInstance, hub: WebsocketHub): void 
     socket.on('close', () => connection.closed());
     socket.on('error', () => connection.closed());
   });
+}
+
+/** RFC 6455 allows 123 bytes of close reason; ws throws beyond that. */
+function closeReason(reason: string): string {
+  const bytes = Buffer.from(reason, 'utf8');
+  return bytes.length <= 123 ? reason : bytes.subarray(0, 120).toString('utf8').replace(/\uFFFD$/, '') + '...';
 }
