@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { episode, ORGS } from '../unit/coordination/builders.js';
 import { expectAccepted, forMember, member, put, seed } from '../e2e/coordination/support.js';
 import { SubscriptionStore } from '../../src/storage/subscription-store.js';
-import { hashToken } from '../../src/subscriptions/websocket-hub.js';
+import { hashToken, WebsocketHub } from '../../src/subscriptions/websocket-hub.js';
 import { openPostgres } from '../../src/storage/postgres.js';
 import { migrate } from '../../src/storage/migrate.js';
 import { postgresUrl } from '../support/db.js';
@@ -154,6 +154,19 @@ describe('websocket channel', () => {
     expect(await off.closed).toEqual({ code: 1008, reason: 'Subscription/ws-off is not an active websocket Subscription' });
   });
 
+  it('two sockets racing with one token: exactly one binds', async () => {
+    const token = await tokenOf(s, 'ws-b');
+    const [x, y] = await Promise.all([openSocket(url), openSocket(url)]);
+    x.send(`bind-with-token: ${token}`);
+    y.send(`bind-with-token: ${token}`);
+    await eventually(() => [x, y].every((k) => k.bundles.length > 0 || k.closedWith !== undefined), 'both answered');
+    const winners = [x, y].filter((k) => k.closedWith === undefined);
+    expect(winners).toHaveLength(1);
+    expect(typeOf(winners[0]!.bundles[0]!)).toBe('handshake');
+    expect([x, y].find((k) => k.closedWith)?.closedWith?.reason).toBe('invalid or expired binding token');
+    winners[0]!.close();
+  });
+
   it('a bound socket is closed when its Subscription is switched off', async () => {
     expectAccepted(await putSubscription(s, { id: 'ws-later-off', topic: 'enrolment', channel: 'websocket' }));
     const socket = await bound(url, await tokenOf(s, 'ws-later-off'));
@@ -263,4 +276,21 @@ describe.skipIf(!postgresUrl())('websocket on a second instance sharing the data
       socket.close();
     }
   }, 120_000);
+});
+
+describe('websocket hub without a binding', () => {
+  it('closes a socket that binds nothing within the bind timeout', async () => {
+    const hub = new WebsocketHub({
+      store: { state: () => Promise.resolve(undefined), notifications: () => Promise.resolve([]), saveBindingToken: () => Promise.resolve(), redeemBindingToken: () => Promise.resolve(undefined), websocketSent: () => Promise.resolve() },
+      notification: { base: 'http://concord.test/fhir', loadFocus: () => Promise.resolve(undefined), mayDisclose: () => Promise.resolve(true) },
+      tokenTtlMs: 60_000,
+      pollMs: 60_000,
+      bindTimeoutMs: 20,
+    });
+    let closed: { code: number; reason: string } | undefined;
+    hub.connect({ send: () => Promise.resolve(), close: (code, reason) => (closed = { code, reason }) });
+    await eventually(() => closed !== undefined, 'closed');
+    expect(closed).toEqual({ code: 1008, reason: 'no bind-with-token received' });
+    await hub.stop();
+  });
 });
