@@ -186,7 +186,8 @@ export class WebsocketHub {
         }
       } while (b.again);
     } catch (err) {
-      this.log('warn', { err, subscription: b.id }, 'websocket delivery failed');
+      // A socket closed by the client (or by stop()) mid-send is not a delivery failure.
+      if (!c.closed && !this.stopped) this.log('warn', { err, subscription: b.id }, 'websocket delivery failed');
       this.close(c, CloseCode.error, 'delivery failed');
     } finally {
       b.busy = false;
