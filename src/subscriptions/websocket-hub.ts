@@ -169,6 +169,7 @@ export class WebsocketHub {
         if (c.closed) return;
         const state = await this.o.store.state(b.id);
         if (!bindable(state)) return this.close(c, CloseCode.refused, `Subscription/${b.id} is no longer an active websocket Subscription`);
+        const sentBefore = b.lastSent;
         while (state.eventsCount > b.lastSent && !c.closed) {
           const from = b.lastSent + 1;
           const to = Math.min(state.eventsCount, from + state.maxCount - 1);
@@ -179,8 +180,9 @@ export class WebsocketHub {
           }
           await this.send(c, b, state, 'event-notification', events);
           b.lastSent = to;
-          await this.o.store.websocketSent(b.id, to);
         }
+        // One update per round, not per Bundle: it only feeds $status and retention.
+        if (b.lastSent > sentBefore) await this.o.store.websocketSent(b.id, b.lastSent);
         if (state.heartbeatSeconds !== undefined && Date.now() - b.lastSentAt >= state.heartbeatSeconds * 1000) {
           await this.send(c, b, state, 'heartbeat');
         }
