@@ -57,8 +57,10 @@ export interface SubscriptionsConfig {
   timeoutMs: number;
   /** Acknowledged notifications older than this are purged (ms); undelivered ones never are. */
   retentionMs: number;
-  /** How often a dispatcher looks for work without being woken (ms). */
+  /** How often a dispatcher (and each bound websocket) looks for work without being woken (ms). */
   pollMs: number;
+  /** Lifetime of a websocket binding token from $get-ws-binding-token (ms). */
+  wsTokenTtlMs: number;
 }
 
 /** Access control (SMART Backend Services); see src/auth/. */
@@ -183,6 +185,7 @@ function loadSubscriptionsConfig(env: NodeJS.ProcessEnv): SubscriptionsConfig {
     timeoutMs: int(env, 'SUBSCRIPTION_TIMEOUT_MS', 10_000, 100),
     retentionMs: int(env, 'SUBSCRIPTION_RETENTION_DAYS', 30, 1) * 86_400_000,
     pollMs: int(env, 'SUBSCRIPTION_POLL_MS', 1000, 10),
+    wsTokenTtlMs: int(env, 'SUBSCRIPTION_WS_TOKEN_SECONDS', 60, 1) * 1000,
   };
 }
 

@@ -43,6 +43,7 @@ import { BackportUrls, TOPICS, topicCanonical } from './subscriptions/topics.js'
 import type { NotificationContext } from './subscriptions/notification.js';
 import { SubscriptionOperations } from './subscriptions/operations.js';
 import { subscriptionStatusWriter } from './subscriptions/status-writer.js';
+import { WebsocketHub } from './subscriptions/websocket-hub.js';
 import { WebhookPoster, type PostConnector } from './net/webhook-post.js';
 import { UnresolvedHost, type Resolver } from './net/outbound-guard.js';
 
@@ -136,7 +137,7 @@ export async function createServer(config: Config, logger: Logger | false, datab
     allowedHosts: config.subscriptions.allowedHosts,
     ...(options.webhookResolver ? { resolver: options.webhookResolver } : {}),
   });
-  const wake = { dispatcher: (): void => undefined };
+  const wake = { dispatcher: (): void => undefined, websocket: (): void => undefined };
   const recorder = new EventRecorder({
     store: subscriptionStore,
     checkEndpoint: async (url) => {
@@ -154,7 +155,10 @@ export async function createServer(config: Config, logger: Logger | false, datab
       const v = await repository.read(type, id);
       return v?.content ? (JSON.parse(v.content) as Resource) : undefined;
     },
-    onNotified: () => wake.dispatcher(),
+    onNotified: () => {
+      wake.dispatcher();
+      wake.websocket();
+    },
     ...(logger ? { onError: (err: unknown) => logger.error({ err }, 'coordination-refused notification not recorded') } : {}),
   });
   // Large resources are validated and indexed on a worker thread (started on first need).
@@ -200,6 +204,15 @@ export async function createServer(config: Config, logger: Logger | false, datab
       })
     : undefined;
   if (dispatcher) wake.dispatcher = () => dispatcher.wake();
+  // Sockets bound to this instance deliver from the shared notifications, whichever instance wrote them.
+  const websocketHub = new WebsocketHub({
+    store: subscriptionStore,
+    notification: notificationContext(notificationBase),
+    tokenTtlMs: config.subscriptions.wsTokenTtlMs,
+    pollMs: config.subscriptions.pollMs,
+    logger: logger === false ? false : logger.child({ component: 'subscriptions-websocket' }),
+  });
+  wake.websocket = () => websocketHub.wake();
   // CapabilityStatement.supportedProfile: each Concord profile under the type it constrains.
   const profilesByType = new Map<string, string[]>();
   for (const r of loadConformanceResources()) {
@@ -235,6 +248,7 @@ export async function createServer(config: Config, logger: Logger | false, datab
         operations: [
           { name: 'status', definition: BackportUrls.statusOperation },
           { name: 'events', definition: BackportUrls.eventsOperation },
+          { name: 'get-ws-binding-token', definition: BackportUrls.websocketBinding },
         ],
       },
     });
@@ -251,7 +265,8 @@ export async function createServer(config: Config, logger: Logger | false, datab
       maxBundleEntries: config.maxBundleEntries,
       capabilityStatement: capability,
       maxHistoryCount: 1000, ...(config.baseUrl ? { configuredBaseUrl: config.baseUrl } : {}),
-      subscriptions: new SubscriptionOperations(subscriptionStore, notificationContext) },
+      subscriptions: new SubscriptionOperations(subscriptionStore, notificationContext),
+      websocket: websocketHub },
     repository,
     logger,
     maxBodyBytes: config.maxBodyBytes,
@@ -264,6 +279,7 @@ export async function createServer(config: Config, logger: Logger | false, datab
     ...(config.auditEnabled ? { audit: { store: auditStore, recorder: new AuditRecorder(auditStore) } } : {}),
   });
   await dispatcher?.start();
+  await websocketHub.start();
   return {
     app,
     repository,
@@ -272,6 +288,7 @@ export async function createServer(config: Config, logger: Logger | false, datab
     async close() {
       clearInterval(purge);
       await dispatcher?.stop();
+      await websocketHub.stop();
       await auth?.clients.close();
       await app.close();
       await writeChecks.close();

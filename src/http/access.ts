@@ -4,8 +4,11 @@ import type { FastifyRequest } from 'fastify';
 import type { AccessRequest } from '../auth/authorize.js';
 import { header, preferences, searchParams } from './negotiation.js';
 
+/** The websocket endpoint: open to connect, but a socket only ever receives what a binding token allows. */
+export const WEBSOCKET_PATH = '/fhir/ws';
+
 /** Routes under /fhir anyone may call. */
-export const PUBLIC_ROUTES = new Set(['/fhir/metadata', '/fhir/.well-known/smart-configuration']);
+export const PUBLIC_ROUTES = new Set(['/fhir/metadata', '/fhir/.well-known/smart-configuration', WEBSOCKET_PATH]);
 
 type Req = FastifyRequest<{ Params: Record<string, string | undefined> }>;
 
@@ -83,11 +86,14 @@ export function accessRequestOf(request: Req): AccessRequest | 'bundle' | 'none'
       return { interaction: 'history-instance', type };
     case 'GET /:type/:id/_history/:vid':
       return { interaction: 'vread', type };
-    // Subscription operations read the Subscription's own state and events.
+    // Subscription operations read the Subscription's own state and events; a websocket binding token
+    // opens that Subscription's notifications, so it needs the same read access.
     case 'GET /Subscription/:id/$status':
     case 'POST /Subscription/:id/$status':
     case 'GET /Subscription/:id/$events':
     case 'POST /Subscription/:id/$events':
+    case 'GET /Subscription/:id/$get-ws-binding-token':
+    case 'POST /Subscription/:id/$get-ws-binding-token':
       return { interaction: 'read', type: 'Subscription' };
     case 'POST /:type/$validate':
     case 'POST /:type/:id/$validate':

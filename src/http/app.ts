@@ -17,7 +17,9 @@ import { searchRoutes } from './routes/search.js';
 import { systemRoutes } from './routes/system.js';
 import { typeRoutes } from './routes/type.js';
 import { validateRoutes } from './routes/validate.js';
+import fastifyWebsocket from '@fastify/websocket';
 import { subscriptionRoutes } from './routes/subscriptions.js';
+import { WEBSOCKET_MAX_MESSAGE_BYTES, websocketRoutes } from './routes/websocket.js';
 import { registerSecurityHeaders, registerTrafficPolicy, type SecurityOptions } from './security.js';
 import type { Repository } from '../fhir/repository.js';
 import { stampArrival } from './arrival.js';
@@ -72,6 +74,8 @@ export function buildApp(options: AppOptions): FastifyInstance {
     });
   }
 
+  if (options.context.websocket) void app.register(fastifyWebsocket, { options: { maxPayload: WEBSOCKET_MAX_MESSAGE_BYTES } });
+
   void app.register(
     (fhir, _opts, done) => {
       if (auth) {
@@ -91,7 +95,8 @@ export function buildApp(options: AppOptions): FastifyInstance {
       historyRoutes(fhir, ctx);
       validateRoutes(fhir, ctx);
       auditEventRoutes(fhir, options.auditStore, { authEnabled: auth !== undefined, ...(ctx.configuredBaseUrl ? { configuredBaseUrl: ctx.configuredBaseUrl } : {}) });
-      if (ctx.subscriptions) subscriptionRoutes(fhir, ctx, ctx.subscriptions);
+      if (ctx.subscriptions) subscriptionRoutes(fhir, ctx, ctx.subscriptions, ctx.websocket);
+      if (ctx.websocket) websocketRoutes(fhir, ctx.websocket);
       searchRoutes(fhir, ctx);
       bundleRoutes(fhir, ctx);
       typeRoutes(fhir, ctx);

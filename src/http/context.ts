@@ -3,6 +3,7 @@ import type { BundleService } from '../fhir/bundle-service.js';
 import type { ResourceService } from '../fhir/resource-service.js';
 import type { SearchService } from '../fhir/search-service.js';
 import type { SubscriptionOperations } from '../subscriptions/operations.js';
+import type { WebsocketHub } from '../subscriptions/websocket-hub.js';
 
 /** What the FHIR routes share: the interaction service and per-request base URL resolution. */
 export interface RouteContext {
@@ -15,4 +16,6 @@ export interface RouteContext {
   maxHistoryCount: number;
   /** $status / $events, when subscriptions are wired. */
   subscriptions?: SubscriptionOperations;
+  /** The websocket channel ($get-ws-binding-token, /fhir/ws), when subscriptions are wired. */
+  websocket?: WebsocketHub;
 }

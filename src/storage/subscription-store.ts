@@ -8,7 +8,7 @@
 // never blocks a write.
 import type { WriteTx } from '../fhir/repository.js';
 import type { SubscriptionConfig, SubscriptionState, TopicFilter } from '../subscriptions/subscription-config.js';
-import type { Candidate, DeliveryState, DeliveryStore, NotificationInput, StoredNotification, SubscriptionEventStore } from '../subscriptions/store.js';
+import type { Candidate, DeliveryState, DeliveryStore, NotificationInput, StoredNotification, SubscriptionEventStore, WebsocketStore } from '../subscriptions/store.js';
 import type { Database, Queryable } from './database.js';
 import { grantSubscriptionOwner } from './member-access.js';
 import { queryableOf } from './resource-repository.js';
@@ -145,7 +145,7 @@ async function appendIn(q: Queryable, notifications: readonly NotificationInput[
   if (channel) await q.query('SELECT pg_notify($1, $2)', [channel, ''], PREPARED);
 }
 
-export class SubscriptionStore implements SubscriptionEventStore, DeliveryStore {
+export class SubscriptionStore implements SubscriptionEventStore, DeliveryStore, WebsocketStore {
   private readonly channel: string | undefined;
 
   constructor(private readonly db: Database) {
@@ -212,10 +212,10 @@ export class SubscriptionStore implements SubscriptionEventStore, DeliveryStore 
     const res = await this.db.query<StateRow>(
       `WITH due AS (
          SELECT d2.subscription_id FROM subscription_delivery d2 JOIN subscription_channel c2 USING (subscription_id)
-          WHERE c2.channel_type = 'rest-hook' AND d2.next_attempt_at <= now()
+          WHERE d2.next_attempt_at <= now()
             AND (d2.lease_until IS NULL OR d2.lease_until < now())
             AND ((c2.status = 'requested' AND NOT d2.handshake_done)
-              OR (c2.status = 'active' AND (c2.events_count > d2.delivered_through
+              OR (c2.channel_type = 'rest-hook' AND c2.status = 'active' AND (c2.events_count > d2.delivered_through
                 OR (c2.heartbeat_seconds IS NOT NULL AND COALESCE(d2.last_sent_at, '-infinity') + c2.heartbeat_seconds * interval '1 second' <= now()))))
           ORDER BY d2.next_attempt_at LIMIT 1 FOR UPDATE OF d2 SKIP LOCKED),
        leased AS (
@@ -295,6 +295,36 @@ export class SubscriptionStore implements SubscriptionEventStore, DeliveryStore 
       [olderThan.toISOString()],
     );
     return res.rowCount;
+  }
+
+  // ---- websocket channel ---------------------------------------------------------------------------
+
+  async saveBindingToken(subscriptionId: string, tokenHash: string, expiresAt: Date): Promise<void> {
+    // Expired tokens are useless; dropping them here keeps the table at the live ones.
+    await this.db.query('DELETE FROM subscription_ws_token WHERE expires_at < now()', []);
+    await this.db.query('INSERT INTO subscription_ws_token (token_hash, subscription_id, expires_at) VALUES ($1, $2, $3)', [
+      tokenHash,
+      subscriptionId,
+      expiresAt.toISOString(),
+    ]);
+  }
+
+  async redeemBindingToken(tokenHash: string): Promise<string | undefined> {
+    // DELETE ... RETURNING: of two concurrent binds with one token (on any instances) only one wins.
+    const res = await this.db.query<{ subscription_id: string; live: boolean }>(
+      'DELETE FROM subscription_ws_token WHERE token_hash = $1 RETURNING subscription_id, expires_at >= now() AS live',
+      [tokenHash],
+    );
+    const row = res.rows[0];
+    return row?.live ? row.subscription_id : undefined;
+  }
+
+  async websocketSent(id: string, through: number): Promise<void> {
+    await this.db.query(
+      'UPDATE subscription_delivery SET delivered_through = GREATEST(delivered_through, $2), last_sent_at = now() WHERE subscription_id = $1',
+      [id, through],
+      PREPARED,
+    );
   }
 
   async onNotified(onWake: () => void): Promise<() => Promise<void>> {

@@ -1,4 +1,5 @@
-// Delivers stored notifications to rest-hook endpoints. Any number of instances run a dispatcher over
+// Delivers stored notifications to rest-hook endpoints (and activates websocket Subscriptions, whose
+// notifications go out over the sockets bound to them: websocket-hub.ts). Any number of instances run a dispatcher over
 // the same database: each Subscription is leased to one dispatcher at a time (SKIP LOCKED claim plus a
 // lease longer than the receiver timeout), so deliveries for one Subscription never overlap and go out
 // in event-number order. A failed batch stays in flight: the retry carries the same numbers and the
@@ -129,12 +130,19 @@ export class Dispatcher {
 
   private async serve(state: DeliveryState): Promise<void> {
     if (state.status === 'requested' && !state.handshakeDone) return this.handshake(state);
-    if (state.status !== 'active') return this.o.store.release(state.id, this.owner);
+    if (state.status !== 'active' || state.channelType !== 'rest-hook') return this.o.store.release(state.id, this.owner);
     if (state.eventsCount > state.deliveredThrough) return this.deliverEvents(state);
     return this.heartbeat(state);
   }
 
   private async handshake(state: DeliveryState): Promise<void> {
+    if (state.channelType === 'websocket') {
+      // Nothing to call: the handshake goes over each socket when it binds (websocket-hub.ts). Sockets
+      // on any instance deliver from the stored notifications; the dispatcher only activates.
+      await this.o.store.succeeded(state.id, this.owner, { deliveredThrough: state.deliveredThrough, handshakeDone: true });
+      await this.o.setStatus(state.id, 'active');
+      return;
+    }
     const result = await this.send(state, 'handshake', [], `${state.id}-handshake-${state.generation}`);
     if (result.ok) {
       await this.o.store.succeeded(state.id, this.owner, { deliveredThrough: state.deliveredThrough, handshakeDone: true });

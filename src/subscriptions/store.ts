@@ -81,7 +81,10 @@ export interface SubscriptionEventStore {
 
 /** What dispatchers (any number of instances) use. */
 export interface DeliveryStore {
-  /** Leases one rest-hook Subscription with work due (handshake, events, heartbeat), or undefined. */
+  /**
+   * Leases one Subscription with work due: a rest-hook one with a handshake, events or a heartbeat due,
+   * or a websocket one still to activate (its handshake is sent on each binding, not here).
+   */
   claim(owner: string, leaseMs: number): Promise<DeliveryState | undefined>;
   notifications(id: string, from: number, to: number): Promise<StoredNotification[]>;
   /** Records a successful send (lease kept by owner only). */
@@ -94,5 +97,18 @@ export interface DeliveryStore {
   /** Removes notifications older than the instant (retention). */
   purge(olderThan: Date): Promise<number>;
   /** Calls onWake when any instance committed notifications (PostgreSQL); returns a stop function. */
+  onNotified?(onWake: () => void): Promise<() => Promise<void>>;
+}
+
+/** What the websocket channel needs (bound sockets on this instance; tokens shared by all instances). */
+export interface WebsocketStore {
+  state(id: string): Promise<DeliveryState | undefined>;
+  notifications(id: string, from: number, to: number): Promise<StoredNotification[]>;
+  /** Stores the hash of a binding token for the Subscription until expiresAt. */
+  saveBindingToken(subscriptionId: string, tokenHash: string, expiresAt: Date): Promise<void>;
+  /** Consumes an unexpired token (single use): the Subscription it binds, or undefined. */
+  redeemBindingToken(tokenHash: string): Promise<string | undefined>;
+  /** Records what a socket has sent (retention purges only sent events; $status shows it). */
+  websocketSent(id: string, through: number): Promise<void>;
   onNotified?(onWake: () => void): Promise<() => Promise<void>>;
 }

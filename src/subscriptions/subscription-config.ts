@@ -104,10 +104,9 @@ export function parseSubscription(resource: Subscription, id: string, bases: rea
 
   const channel = sub.channel;
   const channelType = channel?.type;
-  // The websocket channel ($get-ws-binding-token, bind-with-token) is not built yet: refused rather than
-  // accepted and never delivered.
-  if (channelType !== 'rest-hook') {
-    bad(`Subscription.channel.type '${String(channelType)}' is not supported (rest-hook; websocket is not available yet)`, 'Subscription.channel.type');
+  // websocket: no endpoint; clients bind with a token from $get-ws-binding-token.
+  if (channelType !== 'rest-hook' && channelType !== 'websocket') {
+    bad(`Subscription.channel.type '${String(channelType)}' is not supported (rest-hook, websocket)`, 'Subscription.channel.type');
   }
   let endpoint: string | undefined;
   if (channelType === 'rest-hook') {

@@ -39,6 +39,7 @@ describe('Subscriptions are visible to their owner only', () => {
     expect(await total(w.b, '/fhir/Subscription/_history')).toBe(0);
     expect((await w.as(w.b, 'GET', '/fhir/Subscription/sub-a/$status')).statusCode).toBe(404);
     expect((await w.as(w.b, 'GET', '/fhir/Subscription/sub-a/$events')).statusCode).toBe(404);
+    expect((await w.as(w.b, 'GET', '/fhir/Subscription/sub-a/$get-ws-binding-token')).statusCode).toBe(404);
   });
 
   it('another organization can neither change nor delete it, nor take its id', async () => {

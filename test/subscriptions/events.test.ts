@@ -111,7 +111,7 @@ describe('notifications recorded with the write', () => {
       ['lead-care-manager', 'care-plan', 'service-request', 'consent', 'enrolment', 'coordination-refused'].map((t) => `http://concord.test/fhir/SubscriptionTopic/${t}`),
     );
     expect(sub?.extension?.[0]?.url).toBe('http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/capabilitystatement-subscriptiontopic-canonical');
-    expect(sub?.operation?.map((o) => o.name)).toEqual(expect.arrayContaining(['status', 'events']));
+    expect(sub?.operation?.map((o) => o.name)).toEqual(expect.arrayContaining(['status', 'events', 'get-ws-binding-token']));
   });
 
   it('refuses bad configuration with 422 and stores nothing', async () => {
@@ -123,7 +123,7 @@ describe('notifications recorded with the write', () => {
       { id: 'bad-search', criteria: 'CareTeam?no-such-param=1' },
       { id: 'bad-secret', topic: 'consent', secret: 'short' },
       { id: 'bad-status', topic: 'consent', status: 'active' as const }, // the server's to set
-      { id: 'bad-channel', topic: 'consent', channel: 'websocket' as const },
+      { id: 'bad-channel', topic: 'consent', channel: 'email' as const },
     ];
     for (const c of cases) {
       const res = await putSubscription(s, c);

@@ -18,7 +18,8 @@ export interface SubscriptionSpec {
   criteria?: string;
   filters?: string[];
   endpoint?: string;
-  channel?: 'rest-hook' | 'websocket';
+  /** 'email' is not supported (refused with 422). */
+  channel?: 'rest-hook' | 'websocket' | 'email';
   payload?: 'empty' | 'id-only' | 'full-resource';
   heartbeat?: number;
   timeout?: number;
