@@ -396,6 +396,8 @@ export class ResourceService {
         throw badRequest(`Resource id '${resource.id}' does not match the resource found by the criteria (${match})`, [`${type}.id`]);
       }
       const current = await tx.lockCurrent(type, match);
+      // Matched before the row was locked: a change committed meanwhile may have hidden it.
+      await this.assertVisible(current, session, options, `${type}/${match}`);
       checkIfMatch(current, options.ifMatch, `${type}/${match}`);
       await this.assertMayWrite(session, options, type, match, resource, current);
       return this.write(session, type, match, { ...resource, id: match }, current, 'PUT', texts, index);
@@ -450,7 +452,8 @@ export class ResourceService {
       const match = matches[0];
       if (match === undefined) return { deletedCount: 0 };
       const current = await tx.lockCurrent(type, match);
-      if (!current || current.deleted) return { deletedCount: 0 };
+      // Matched before the row was locked: one hidden meanwhile matches nothing, as if it did not exist.
+      if (!current || current.deleted || !(await this.visible(current, { ...options, session }))) return { deletedCount: 0 };
       await this.assertMayWrite(session, options, type, match, undefined, current);
       return { version: await this.tombstone(session, current), deletedCount: 1 };
     });

@@ -49,6 +49,11 @@ export function prepareLine(bytes: Buffer, line: number, end: number, options: P
     if (hasErrors(issues)) throw new FhirError(422, issues);
     const owned = ownedIssue(type, id, resource);
     if (owned) throw new FhirError(422, owned);
+    // Both carry server-side state a bulk load would skip (a Subscription's owner, secret and delivery
+    // state; the audit trail's immutability): they are written through the API only.
+    if (type === 'Subscription' || type === 'AuditEvent') {
+      throw new FhirError(422, [issue('not-supported', `${type} resources are not imported; create them through the API`, { expression: [type] })]);
+    }
     // The index of the stamped resource equals this one's: meta.versionId/lastUpdated feed no stored row.
     return { ok: true, line, end, resourceType: type, id, resource, texts, index: extractIndexValues(resource, options.maxIndexRows) };
   } catch (err) {

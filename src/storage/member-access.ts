@@ -153,7 +153,8 @@ export async function ensureAccessProjection(db: Database): Promise<number | und
     if ((state.rows[0]?.version ?? 0) >= ACCESS_VERSION) return undefined;
     return db.transaction(async (tx) => {
       await tx.query('LOCK TABLE resource, resource_version, member_access IN SHARE ROW EXCLUSIVE MODE');
-      await tx.query('DELETE FROM member_access');
+      // Subscription owners are not derived from stored resources: their grants stay (also a deleted one's).
+      await tx.query(`DELETE FROM member_access WHERE member_id NOT LIKE 'Subscription/%'`);
       let projected = 0;
       let after = 0;
       for (;;) {
@@ -191,7 +192,7 @@ export async function ensureAccessProjection(db: Database): Promise<number | und
       await tx.query(`INSERT INTO member_access (rid, member_id, actor, deny, during)
                       SELECT r.rid, 'Subscription/' || r.id, c.organization, false, '(,)'::int8range
                         FROM subscription_channel c JOIN resource r ON r.resource_type = 'Subscription' AND r.id = c.subscription_id
-                       WHERE c.organization IS NOT NULL`);
+                       WHERE c.organization IS NOT NULL AND NOT EXISTS (SELECT 1 FROM member_access m WHERE m.rid = r.rid)`);
       await tx.query('UPDATE access_state SET version = $1', [ACCESS_VERSION]);
       return projected;
     });

@@ -2,6 +2,7 @@
 // owner's systems, so another organization's client meets it exactly as if it did not exist, through
 // read, search, history, $status and $events; administrative clients see every one.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensureAccessProjection } from '../../src/storage/member-access.js';
 import { seed, startWorld, type World } from './support.js';
 
 let w: World;
@@ -51,5 +52,15 @@ describe('Subscriptions are visible to their owner only', () => {
     expect((JSON.parse(read.body) as { reason: string }).reason).toBe('Care management system of Plan A');
     // Its owner still updates it.
     expect((await w.as(w.a, 'PUT', '/fhir/Subscription/sub-a2', { ...subscription('sub-a2'), reason: 'renamed' })).statusCode).toBe(200);
+  });
+
+  it('a rebuild of the access projection keeps owners, also of a deleted Subscription', async () => {
+    await w.as(w.a, 'PUT', '/fhir/Subscription/sub-gone', subscription('sub-gone'));
+    expect((await w.as(w.a, 'DELETE', '/fhir/Subscription/sub-gone')).statusCode).toBe(204);
+    await w.server.db.query('UPDATE access_state SET version = 0');
+    expect(await ensureAccessProjection(w.server.db)).toBeGreaterThan(0);
+    expect((await w.as(w.a, 'GET', '/fhir/Subscription/sub-gone/_history/1')).statusCode).toBe(200);
+    expect((await w.as(w.a, 'GET', '/fhir/Subscription/sub-a')).statusCode).toBe(200);
+    expect((await w.as(w.b, 'GET', '/fhir/Subscription/sub-gone/_history/1')).statusCode).toBe(404);
   });
 });

@@ -98,6 +98,23 @@ describe.each(storageBackends())('bulk import on %s', (backend) => {
     expect(await repo.read('Patient', 'bad-gender')).toBeUndefined();
   });
 
+  it('refuses Subscriptions and AuditEvents: their server-side state (owner, secret, immutability) comes only through the API', async () => {
+    const subs = await files.file('Subscription.ndjson', [
+      { resourceType: 'Subscription', id: 'imported-sub', status: 'requested', reason: 'x', criteria: 'Patient?_id=x', channel: { type: 'rest-hook', endpoint: 'https://engine.example/hook' } },
+    ]);
+    const audits = await files.file('AuditEvent.ndjson', [
+      { resourceType: 'AuditEvent', id: 'imported-audit', type: { code: 'rest' }, recorded: '2026-01-01T00:00:00Z', agent: [{ requestor: true }], source: { observer: { display: 'x' } } },
+    ]);
+    const summary = await importFiles([subs, audits], options());
+    expect(summary.written).toBe(0);
+    expect(summary.rejected).toBe(2);
+    for (const f of summary.files) {
+      const [error] = await repo.importStore().journal.errors(f.fileKey);
+      expect(error!.outcome.issue?.[0]?.code).toBe('not-supported');
+    }
+    expect(await repo.read('Subscription', 'imported-sub')).toBeUndefined();
+  });
+
   it('refuses conflicting legacy data per line: a second lead, an overlapping order (rule id and holder reported)', async () => {
     const resources = benchResources(3, 10);
     const secondLead = rivalLead(resources, 'm10-4', 'legacy-lead');
