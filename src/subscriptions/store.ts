@@ -23,14 +23,8 @@ export interface NotificationInput {
   detail?: string;
 }
 
-export interface StoredNotification {
+export interface StoredNotification extends Omit<NotificationInput, 'subscriptionId'> {
   eventNumber: number;
-  topic?: string;
-  focusType?: string;
-  focusId?: string;
-  focusVersion?: number;
-  member?: string;
-  detail?: string;
   occurredAt: string;
 }
 

@@ -1,22 +1,19 @@
 // Two Concord instances on one PostgreSQL database, writing and dispatching at once: every event is
 // delivered once (at-least-once only on timeouts, with the same webhook id), in order, and never by
 // both instances concurrently for one Subscription.
-import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { episode, ORGS } from '../unit/coordination/builders.js';
 import { expectAccepted, forMember, member, put, seed } from '../e2e/coordination/support.js';
 import { nodePostConnector, type PostTarget } from '../../src/net/webhook-post.js';
-import { openPostgres } from '../../src/storage/postgres.js';
-import { migrate } from '../../src/storage/migrate.js';
 import { postgresUrl } from '../support/db.js';
 import type { TestServer } from '../support/server.js';
 import { eventually, notificationType, Receiver } from './receiver.js';
-import { putSubscription, startSubscriptionServer } from './support.js';
+import { putSubscription, startTwoInstances, type TwoInstances } from './support.js';
 
 const receiver = new Receiver();
 let a: TestServer;
 let b: TestServer;
-let schema: string;
+let instances: TwoInstances | undefined;
 /** Deliveries in progress per Subscription at each moment (the receiver answers after a short delay). */
 let overlap = 0;
 
@@ -39,21 +36,12 @@ describe.skipIf(!postgresUrl())('two instances on one database', () => {
         }
       },
     };
-    schema = `t_${randomBytes(6).toString('hex')}`;
-    const url = postgresUrl()!;
-    const dbA = await openPostgres({ connectionString: url, schema, max: 10, acquireTimeoutMs: 60_000 });
-    await migrate(dbA);
-    const dbB = await openPostgres({ connectionString: url, schema, max: 10, acquireTimeoutMs: 60_000 });
-    a = await startSubscriptionServer(env, tracking, dbA);
-    b = await startSubscriptionServer(env, tracking, dbB);
+    instances = await startTwoInstances({ env, options: tracking }, { env, options: tracking });
+    ({ a, b } = instances);
     await seed(a);
   });
   afterAll(async () => {
-    await b?.close();
-    const cleanup = await openPostgres({ connectionString: postgresUrl()!, schema });
-    await a?.close();
-    await cleanup.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-    await cleanup.close();
+    await instances?.close();
     await receiver.stop();
   });
 

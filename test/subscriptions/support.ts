@@ -6,7 +6,10 @@ import type { StoredNotification } from '../../src/subscriptions/store.js';
 import { BackportUrls, SECRET_EXTENSION } from '../../src/subscriptions/topics.js';
 import { createServer, type ServerOptions } from '../../src/server.js';
 import type { Database } from '../../src/storage/database.js';
-import { openTestDatabase } from '../support/db.js';
+import { randomBytes } from 'node:crypto';
+import { migrate } from '../../src/storage/migrate.js';
+import { openPostgres } from '../../src/storage/postgres.js';
+import { openTestDatabase, postgresUrl } from '../support/db.js';
 import { FHIR_JSON, testConfig, type TestServer } from '../support/server.js';
 
 export const BASE = 'http://concord.test/fhir';
@@ -72,5 +75,37 @@ export async function startSubscriptionServer(env: Record<string, string>, optio
     db: database,
     request: (o) => server.app.inject(o),
     json: <T>(res: LightMyRequestResponse) => JSON.parse(res.body) as T,
+  };
+}
+
+export interface TwoInstances {
+  a: TestServer;
+  b: TestServer;
+  /** Stops both instances and drops their schema. */
+  close(): Promise<void>;
+}
+
+/** Two subscription test servers on one fresh PostgreSQL schema (PostgreSQL only). */
+export async function startTwoInstances(
+  a: { env: Record<string, string>; options?: ServerOptions },
+  b: { env: Record<string, string>; options?: ServerOptions },
+): Promise<TwoInstances> {
+  const schema = `t_${randomBytes(6).toString('hex')}`;
+  const connectionString = postgresUrl()!;
+  const dbA = await openPostgres({ connectionString, schema, max: 10, acquireTimeoutMs: 60_000 });
+  await migrate(dbA);
+  const dbB = await openPostgres({ connectionString, schema, max: 10, acquireTimeoutMs: 60_000 });
+  const serverA = await startSubscriptionServer(a.env, a.options, dbA);
+  const serverB = await startSubscriptionServer(b.env, b.options, dbB);
+  return {
+    a: serverA,
+    b: serverB,
+    async close() {
+      await serverB.close();
+      const cleanup = await openPostgres({ connectionString, schema });
+      await serverA.close();
+      await cleanup.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      await cleanup.close();
+    },
   };
 }

@@ -10,13 +10,11 @@ import { episode, ORGS } from '../unit/coordination/builders.js';
 import { expectAccepted, forMember, member, put, seed } from '../e2e/coordination/support.js';
 import { SubscriptionStore } from '../../src/storage/subscription-store.js';
 import { hashToken, WebsocketHub } from '../../src/subscriptions/websocket-hub.js';
-import { openPostgres } from '../../src/storage/postgres.js';
-import { migrate } from '../../src/storage/migrate.js';
 import { postgresUrl } from '../support/db.js';
 import type { TestServer } from '../support/server.js';
 import { accessToken, bearer, registerClient, startAuthServer } from '../auth/support.js';
 import { eventNumbers, eventually, statusParam } from './receiver.js';
-import { putSubscription, startSubscriptionServer } from './support.js';
+import { putSubscription, startSubscriptionServer, startTwoInstances, type TwoInstances } from './support.js';
 import { openSocket, type TestSocket } from './ws-client.js';
 
 const typeOf = (b: Bundle): string | undefined => statusParam(b, 'type')?.valueCode;
@@ -240,24 +238,15 @@ describe('websocket binding token with authentication on', () => {
 describe.skipIf(!postgresUrl())('websocket on a second instance sharing the database', () => {
   let a: TestServer;
   let b: TestServer;
-  let schema: string;
+  let instances: TwoInstances | undefined;
   beforeAll(async () => {
-    schema = `t_${randomBytes(6).toString('hex')}`;
-    const connectionString = postgresUrl()!;
-    const dbA = await openPostgres({ connectionString, schema, max: 10, acquireTimeoutMs: 60_000 });
-    await migrate(dbA);
-    const dbB = await openPostgres({ connectionString, schema, max: 10, acquireTimeoutMs: 60_000 });
-    a = await startSubscriptionServer({ SUBSCRIPTION_POLL_MS: '100' }, {}, dbA);
     // B's poll is too slow for the test's patience: B's socket is woken by A's NOTIFY at commit.
-    b = await startSubscriptionServer({ SUBSCRIPTION_POLL_MS: '600000', SUBSCRIPTION_DISPATCH: 'off' }, {}, dbB);
+    instances = await startTwoInstances({ env: { SUBSCRIPTION_POLL_MS: '100' } }, { env: { SUBSCRIPTION_POLL_MS: '600000', SUBSCRIPTION_DISPATCH: 'off' } });
+    ({ a, b } = instances);
     await seed(a);
   });
   afterAll(async () => {
-    await b?.close();
-    const cleanup = await openPostgres({ connectionString: postgresUrl()!, schema });
-    await a?.close();
-    await cleanup.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-    await cleanup.close();
+    await instances?.close();
   });
 
   it('a token from A binds on B, and B delivers the events written through A in order, gapless', async () => {
