@@ -294,6 +294,18 @@ export class ResourceRepository implements Repository {
     }
   }
 
+  /**
+   * Whether every change committed before this call has reached this instance's caches (docs/adr/0016):
+   * at once when no other instance writes, else after a sync; false when that cannot be proven.
+   */
+  private async heardEarlierCommits(): Promise<boolean> {
+    if (!this.fence || this.fence.alone) return true;
+    return this.fence.barrier().then(
+      () => true,
+      () => false,
+    );
+  }
+
   /** Starts the cross-instance cache invalidation (PostgreSQL); without it the cache stays off. */
   async init(): Promise<void> {
     const cache = this.cache;
@@ -344,9 +356,7 @@ export class ResourceRepository implements Repository {
     const hit = cache.get(key);
     if (hit) {
       if (!this.fence || this.fence.alone) return hit;
-      // Another instance may have committed a change whose notification is still on its way.
-      const heard = await this.fence.barrier().then(() => true, () => false);
-      const again = heard && cache.enabled ? cache.get(key) : undefined;
+      const again = (await this.heardEarlierCommits()) && cache.enabled ? cache.get(key) : undefined;
       if (again) return again;
     }
     const generation = cache.generation;
@@ -363,9 +373,7 @@ export class ResourceRepository implements Repository {
   async canSee(access: AccessFilter, members: readonly string[]): Promise<boolean> {
     let cache = this.accessCache?.enabled ? this.accessCache : undefined;
     // A cached decision may predate another instance's commit (an opt-out): same proof as read-cache hits.
-    if (cache && members.length > 0 && this.fence && !this.fence.alone) {
-      if (!(await this.fence.barrier().then(() => true, () => false))) cache = undefined;
-    }
+    if (cache && members.length > 0 && !(await this.heardEarlierCommits())) cache = undefined;
     const unknown: string[] = [];
     for (const m of members) {
       const hit = cache?.get(access.organization, m, access.now);
