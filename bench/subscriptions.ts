@@ -5,11 +5,13 @@
 //
 //   DATABASE_URL=postgres://... npx tsx bench/subscriptions.ts [--rate 200] [--seconds 10] [--subs 10]
 //                                                              [--outage 10] [--connections 20]
+//                                                              [--dispatch off] [--keepalive off]
 import { randomBytes } from 'node:crypto';
 import { createServer as createHttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import { loadConfig } from '../src/config.js';
+import { nodePostConnector } from '../src/net/webhook-post.js';
 import { createServer } from '../src/server.js';
 import { openPostgres } from '../src/storage/postgres.js';
 import { BackportUrls } from '../src/subscriptions/topics.js';
@@ -23,6 +25,8 @@ const outage = args.num('outage', 10, 1);
 const connections = args.num('connections', 20, 1, true);
 // --dispatch off: notifications are recorded but not delivered (the write path's own cost, alone).
 const dispatch = args.value('dispatch') !== 'off';
+// --keepalive off: a new connection per webhook POST (what delivery did before keep-alive agents).
+const keepAlive = args.value('keepalive') !== 'off';
 const databaseUrl = process.env.DATABASE_URL;
 if (!databaseUrl) throw new Error('DATABASE_URL is required');
 
@@ -70,7 +74,7 @@ const config = loadConfig({
   SUBSCRIPTION_RETRY_BASE_MS: '200',
   SUBSCRIPTION_RETRY_MAX_DELAY_MS: '1000',
 });
-const server = await createServer(config, false, db);
+const server = await createServer(config, false, db, keepAlive ? {} : { webhookConnector: nodePostConnector });
 const address = await server.app.listen({ port: 0, host: '127.0.0.1' });
 const base = `${address}/fhir`;
 
