@@ -120,15 +120,17 @@ async function appendIn(q: Queryable, notifications: readonly NotificationInput[
   for (const n of notifications) {
     [n.subscriptionId, n.topic ?? null, n.focusType ?? null, n.focusId ?? null, n.focusVersion ?? null, n.member ?? null, n.detail ?? null].forEach((v, i) => cols[i]!.push(v));
   }
-  // Unnumbered; seq follows the array order, so one write's events keep their order. A Subscription
-  // deleted meanwhile: its rows go with it (ON DELETE CASCADE) or the foreign key refuses them.
+  // Unnumbered; seq follows the array order, so one write's events keep their order. FOR KEY SHARE
+  // (what the foreign key takes anyway; numberers' FOR NO KEY UPDATE does not conflict with it): a
+  // Subscription deleted meanwhile is waited for and skipped, not a foreign-key error.
   await q.query(
     `INSERT INTO subscription_notification (subscription_id, topic, focus_type, focus_id, focus_version, member_id, detail)
      SELECT c.id, c.topic, c.focus_type, c.focus_id, c.focus_version, c.member_id, c.detail
        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::text[], $7::text[])
             WITH ORDINALITY AS c(id, topic, focus_type, focus_id, focus_version, member_id, detail, ord)
        JOIN subscription_channel s ON s.subscription_id = c.id
-      ORDER BY c.ord`,
+      ORDER BY c.ord
+        FOR KEY SHARE OF s`,
     cols,
     PREPARED,
   );

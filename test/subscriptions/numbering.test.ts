@@ -155,6 +155,24 @@ describe.skipIf(!postgresUrl())('numbering after commit, concurrent writers (pos
     expect((await stored(s, 'nb-many')).at(-1)).toMatchObject({ eventNumber: 51, focusId: 'nb-many-held' });
   });
 
+  it('a write racing the deletion of a matching Subscription waits for it and succeeds, recording nothing for it', async () => {
+    const m = await member(s, 'nb-del');
+    expectAccepted(await putSubscription(s, { id: 'nb-del', topic: 'enrolment', filters: [`EpisodeOfCare?patient=${m}`] }));
+    const store = new SubscriptionStore(s.db);
+    const deleting = openTransaction(s, (tx) => store.unregister(tx, 'nb-del'));
+    await deleting.ready;
+    let write: ReturnType<typeof enrol> | undefined;
+    try {
+      write = enrol(s, 'nb-del-1', m);
+      await new Promise((r) => setTimeout(r, 500)); // the write reaches its insert and waits for the delete
+    } finally {
+      await deleting.release(true);
+    }
+    expectAccepted(await write);
+    const left = await s.db.query<{ n: string }>("SELECT count(*) AS n FROM subscription_notification WHERE subscription_id = 'nb-del'", []);
+    expect(Number(left.rows[0]!.n)).toBe(0);
+  });
+
   it('same resource: numbered in version order even when the later version\'s transaction got its transaction id first', async () => {
     const m1 = await member(s, 'nb-ver-1');
     const m2 = await member(s, 'nb-ver-2');
