@@ -209,7 +209,7 @@ export class SubscriptionStore implements SubscriptionEventStore, DeliveryStore,
   // ---- dispatchers -------------------------------------------------------------------------------
 
   async claim(owner: string, leaseMs: number): Promise<DeliveryState | undefined> {
-    const res = await this.db.query<StateRow>(
+    const res = await this.db.query<StateRow & { numbered: string | number | null }>(
       `WITH due AS (
          SELECT d2.subscription_id FROM subscription_delivery d2 JOIN subscription_channel c2 USING (subscription_id)
           WHERE d2.next_attempt_at <= now()
@@ -222,15 +222,19 @@ export class SubscriptionStore implements SubscriptionEventStore, DeliveryStore,
        leased AS (
          UPDATE subscription_delivery d SET lease_owner = $1, lease_until = now() + $2::int * interval '1 millisecond'
            FROM due WHERE d.subscription_id = due.subscription_id RETURNING d.*)
-       SELECT ${STATE_COLUMNS} FROM leased d JOIN subscription_channel c USING (subscription_id)`,
+       SELECT ${STATE_COLUMNS},
+              -- Numbered in the same round trip, before the lease holder reads numbers (a websocket
+              -- Subscription is numbered by its hub's state()). The function's statements see what
+              -- committed before them, so its count, not c.events_count, is the current one.
+              CASE WHEN c.channel_type = 'rest-hook' AND c.status = 'active' THEN subscription_number_events(c.subscription_id) END AS numbered
+         FROM leased d JOIN subscription_channel c USING (subscription_id)`,
       [owner, leaseMs],
       PREPARED,
     );
     const row = res.rows[0];
     if (!row) return undefined;
     const state = toState(row);
-    // Numbered by the lease holder before it reads numbers (a websocket one: by its hub's state()).
-    if (state.channelType === 'rest-hook' && state.status === 'active') state.eventsCount = (await numberEvents(this.db, state.id)) ?? state.eventsCount;
+    if (row.numbered !== null) state.eventsCount = Number(row.numbered);
     return state;
   }
 
