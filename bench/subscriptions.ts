@@ -40,6 +40,7 @@ let receiverUp = true;
 const arrivals = new Map<string, number>(); // `${focus}` -> first arrival (any subscription)
 const arrivalsPerSub = new Map<string, number>();
 let delivered = 0;
+let posts = 0; // event-notification POSTs (events per POST shows how much deliveries batch)
 const receiver = createHttpServer((req, res) => {
   const chunks: Buffer[] = [];
   req.on('data', (c: Buffer) => chunks.push(c));
@@ -47,6 +48,7 @@ const receiver = createHttpServer((req, res) => {
     if (!receiverUp) return void res.writeHead(503).end();
     const now = performance.now();
     const body = Buffer.concat(chunks).toString('utf8');
+    if (body.includes('"event-notification"')) posts++;
     for (const m of body.matchAll(/"reference":"[^"]*\/(EpisodeOfCare\/[^"/]+\/_history\/\d+)"/g)) {
       const key = m[1]!;
       const sub = /\/Subscription\/([^"/]+)"/.exec(body)?.[1] ?? '?';
@@ -138,7 +140,9 @@ for (let s = 0; s < subs; s++) {
   });
 }
 await new Promise((r) => setTimeout(r, 2000)); // handshakes
+const [postsBefore, deliveredBefore] = [posts, delivered];
 const on = await closedLoop(`throughput, ${subs} subscriptions (all matching)`, seconds);
+if (dispatch) console.log(`  delivered meanwhile: ${delivered - deliveredBefore} events in ${posts - postsBefore} POSTs (${((delivered - deliveredBefore) / Math.max(1, posts - postsBefore)).toFixed(1)} events per POST)`);
 await new Promise((r) => setTimeout(r, 3000)); // drain
 if (!dispatch) {
   console.log(`throughput ratio on/off (recording only, no delivery): ${((on / off) * 100).toFixed(0)} %`);
@@ -158,6 +162,7 @@ const pending: Promise<void>[] = [];
 let failedWrites = 0;
 const total = rate * seconds;
 const start = performance.now();
+const [pacedPosts, pacedDelivered] = [posts, delivered];
 for (let i = 0; i < total; i++) {
   const due = start + (i * 1000) / rate;
   const wait = due - performance.now();
@@ -179,7 +184,7 @@ for (let i = 0; i < total; i++) {
 }
 await Promise.all(pending);
 const achieved = total / ((performance.now() - start) / 1000);
-console.log(`paced ${rate}/s x ${seconds} s (achieved ~${achieved.toFixed(0)}/s), ${subs} subscriptions: arrival after commit p50 ${pct(fromCommit, 50).toFixed(1)} ms p99 ${pct(fromCommit, 99).toFixed(1)} ms; after request sent p50 ${pct(fromSent, 50).toFixed(1)} ms p99 ${pct(fromSent, 99).toFixed(1)} ms (${fromSent.length} samples, ${failedWrites} writes refused 503 under overload)`);
+console.log(`paced ${rate}/s x ${seconds} s (achieved ~${achieved.toFixed(0)}/s), ${subs} subscriptions: arrival after commit p50 ${pct(fromCommit, 50).toFixed(1)} ms p99 ${pct(fromCommit, 99).toFixed(1)} ms; after request sent p50 ${pct(fromSent, 50).toFixed(1)} ms p99 ${pct(fromSent, 99).toFixed(1)} ms (${fromSent.length} samples, ${failedWrites} writes refused 503 under overload); ${((delivered - pacedDelivered) / Math.max(1, posts - pacedPosts)).toFixed(1)} events per POST`);
 
 // Catch-up after an outage.
 await new Promise((r) => setTimeout(r, 3000));
