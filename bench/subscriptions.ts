@@ -5,11 +5,13 @@
 //
 //   DATABASE_URL=postgres://... npx tsx bench/subscriptions.ts [--rate 200] [--seconds 10] [--subs 10]
 //                                                              [--outage 10] [--connections 20]
+//                                                              [--dispatch off] [--keepalive off]
 import { randomBytes } from 'node:crypto';
 import { createServer as createHttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import { loadConfig } from '../src/config.js';
+import { nodePostConnector } from '../src/net/webhook-post.js';
 import { createServer } from '../src/server.js';
 import { openPostgres } from '../src/storage/postgres.js';
 import { BackportUrls } from '../src/subscriptions/topics.js';
@@ -23,6 +25,8 @@ const outage = args.num('outage', 10, 1);
 const connections = args.num('connections', 20, 1, true);
 // --dispatch off: notifications are recorded but not delivered (the write path's own cost, alone).
 const dispatch = args.value('dispatch') !== 'off';
+// --keepalive off: a new connection per webhook POST (what delivery did before keep-alive agents).
+const keepAlive = args.value('keepalive') !== 'off';
 const databaseUrl = process.env.DATABASE_URL;
 if (!databaseUrl) throw new Error('DATABASE_URL is required');
 
@@ -36,6 +40,7 @@ let receiverUp = true;
 const arrivals = new Map<string, number>(); // `${focus}` -> first arrival (any subscription)
 const arrivalsPerSub = new Map<string, number>();
 let delivered = 0;
+let posts = 0; // event-notification POSTs (events per POST shows how much deliveries batch)
 const receiver = createHttpServer((req, res) => {
   const chunks: Buffer[] = [];
   req.on('data', (c: Buffer) => chunks.push(c));
@@ -43,6 +48,7 @@ const receiver = createHttpServer((req, res) => {
     if (!receiverUp) return void res.writeHead(503).end();
     const now = performance.now();
     const body = Buffer.concat(chunks).toString('utf8');
+    if (body.includes('"event-notification"')) posts++;
     for (const m of body.matchAll(/"reference":"[^"]*\/(EpisodeOfCare\/[^"/]+\/_history\/\d+)"/g)) {
       const key = m[1]!;
       const sub = /\/Subscription\/([^"/]+)"/.exec(body)?.[1] ?? '?';
@@ -70,7 +76,7 @@ const config = loadConfig({
   SUBSCRIPTION_RETRY_BASE_MS: '200',
   SUBSCRIPTION_RETRY_MAX_DELAY_MS: '1000',
 });
-const server = await createServer(config, false, db);
+const server = await createServer(config, false, db, keepAlive ? {} : { webhookConnector: nodePostConnector });
 const address = await server.app.listen({ port: 0, host: '127.0.0.1' });
 const base = `${address}/fhir`;
 
@@ -95,6 +101,7 @@ const episode = (i: number) => ({
 
 async function closedLoop(label: string, durationS: number): Promise<number> {
   let n = 0;
+  const cpu = process.cpuUsage();
   const until = performance.now() + durationS * 1000;
   let i = 0;
   await Promise.all(
@@ -106,7 +113,9 @@ async function closedLoop(label: string, durationS: number): Promise<number> {
     }),
   );
   const perSec = n / durationS;
-  console.log(`${label}: ${perSec.toFixed(0)} writes/s (${connections} connections, ${durationS} s)`);
+  // This process's CPU (server, dispatcher and load generator), per write: survives a loaded machine better than writes/s.
+  const used = process.cpuUsage(cpu);
+  console.log(`${label}: ${perSec.toFixed(0)} writes/s (${connections} connections, ${durationS} s), node CPU ${((used.user + used.system) / 1000 / n).toFixed(2)} ms/write`);
   return perSec;
 }
 
@@ -131,7 +140,9 @@ for (let s = 0; s < subs; s++) {
   });
 }
 await new Promise((r) => setTimeout(r, 2000)); // handshakes
+const [postsBefore, deliveredBefore] = [posts, delivered];
 const on = await closedLoop(`throughput, ${subs} subscriptions (all matching)`, seconds);
+if (dispatch) console.log(`  delivered meanwhile: ${delivered - deliveredBefore} events in ${posts - postsBefore} POSTs (${((delivered - deliveredBefore) / Math.max(1, posts - postsBefore)).toFixed(1)} events per POST)`);
 await new Promise((r) => setTimeout(r, 3000)); // drain
 if (!dispatch) {
   console.log(`throughput ratio on/off (recording only, no delivery): ${((on / off) * 100).toFixed(0)} %`);
@@ -151,6 +162,7 @@ const pending: Promise<void>[] = [];
 let failedWrites = 0;
 const total = rate * seconds;
 const start = performance.now();
+const [pacedPosts, pacedDelivered] = [posts, delivered];
 for (let i = 0; i < total; i++) {
   const due = start + (i * 1000) / rate;
   const wait = due - performance.now();
@@ -172,7 +184,7 @@ for (let i = 0; i < total; i++) {
 }
 await Promise.all(pending);
 const achieved = total / ((performance.now() - start) / 1000);
-console.log(`paced ${rate}/s x ${seconds} s (achieved ~${achieved.toFixed(0)}/s), ${subs} subscriptions: arrival after commit p50 ${pct(fromCommit, 50).toFixed(1)} ms p99 ${pct(fromCommit, 99).toFixed(1)} ms; after request sent p50 ${pct(fromSent, 50).toFixed(1)} ms p99 ${pct(fromSent, 99).toFixed(1)} ms (${fromSent.length} samples, ${failedWrites} writes refused 503 under overload)`);
+console.log(`paced ${rate}/s x ${seconds} s (achieved ~${achieved.toFixed(0)}/s), ${subs} subscriptions: arrival after commit p50 ${pct(fromCommit, 50).toFixed(1)} ms p99 ${pct(fromCommit, 99).toFixed(1)} ms; after request sent p50 ${pct(fromSent, 50).toFixed(1)} ms p99 ${pct(fromSent, 99).toFixed(1)} ms (${fromSent.length} samples, ${failedWrites} writes refused 503 under overload); ${((delivered - pacedDelivered) / Math.max(1, posts - pacedPosts)).toFixed(1)} events per POST`);
 
 // Catch-up after an outage.
 await new Promise((r) => setTimeout(r, 3000));

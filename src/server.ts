@@ -44,7 +44,7 @@ import type { NotificationContext } from './subscriptions/notification.js';
 import { SubscriptionOperations } from './subscriptions/operations.js';
 import { subscriptionStatusWriter } from './subscriptions/status-writer.js';
 import { WebsocketHub } from './subscriptions/websocket-hub.js';
-import { WebhookPoster, type PostConnector } from './net/webhook-post.js';
+import { keepAlivePostConnector, WebhookPoster, type PostConnector } from './net/webhook-post.js';
 import { UnresolvedHost, type Resolver } from './net/outbound-guard.js';
 
 export interface Server {
@@ -192,7 +192,9 @@ export async function createServer(config: Config, logger: Logger | false, datab
       ((organization, memberId) => (organization && memberId ? repository.canSee({ organization, now: Date.now() }, [memberId]) : Promise.resolve(true))),
   });
   const notificationBase = config.baseUrl ?? `http://${config.host}:${config.port}/fhir`;
-  const poster = new WebhookPoster(webhookGuard, options.webhookConnector);
+  // Kept-alive connections per checked address (measured in bench/RESULTS.md); tests may replace it.
+  const keptAlive = options.webhookConnector ? undefined : keepAlivePostConnector();
+  const poster = new WebhookPoster(webhookGuard, options.webhookConnector ?? keptAlive);
   const dispatcher = config.subscriptions.dispatch
     ? new Dispatcher({
         store: subscriptionStore,
@@ -288,6 +290,7 @@ export async function createServer(config: Config, logger: Logger | false, datab
     async close() {
       clearInterval(purge);
       await dispatcher?.stop();
+      keptAlive?.close();
       await websocketHub.stop();
       await auth?.clients.close();
       await app.close();

@@ -127,6 +127,8 @@ export function pinnedRequest(
   method: 'GET' | 'POST',
   headers: Record<string, string>,
   onResponse: (response: http.IncomingMessage) => void,
+  /** A keep-alive agent of this checked address only (webhook-post.ts); default: a new connection. */
+  agent: http.Agent | false = false,
 ): http.ClientRequest {
   const { url } = target;
   const secure = url.protocol === 'https:';
@@ -141,7 +143,7 @@ export function pinnedRequest(
       headers: { ...headers, host: url.host },
       ...(secure ? { servername: url.hostname } : {}),
       timeout: target.timeoutMs,
-      agent: false,
+      agent,
     },
     onResponse,
   );

@@ -3,6 +3,8 @@
 // saved is refused), the connection goes to that checked address, no redirect is followed (a 3xx is a
 // failed delivery) and the whole exchange is bounded by a timeout. The connect step is injectable so
 // tests can record what would be contacted without a packet leaving the machine.
+import http from 'node:http';
+import https from 'node:https';
 import { pinnedRequest, type OutboundGuard } from './outbound-guard.js';
 
 export interface PostTarget {
@@ -19,8 +21,39 @@ export type PostConnector = (target: PostTarget) => Promise<number>;
 
 const MAX_RESPONSE_BYTES = 64 * 1024;
 
-export const nodePostConnector: PostConnector = (target) =>
-  new Promise((resolve, reject) => {
+/**
+ * Sends over kept-alive connections, one agent per (scheme, checked address, port, TLS name): the guard
+ * checks the endpoint on every POST and a request only ever reuses a socket already connected to the
+ * address that check answered, so keep-alive never bypasses the send-time check. A name re-pointed
+ * elsewhere gets a new agent (a new, checked connection); the old one's idle sockets time out.
+ */
+export function keepAlivePostConnector(options: { idleMs?: number; maxSocketsPerAddress?: number } = {}): PostConnector & { close(): void } {
+  const agents = new Map<string, http.Agent>();
+  const agentFor = (target: PostTarget): http.Agent => {
+    const secure = target.url.protocol === 'https:';
+    const key = `${target.url.protocol}//${target.address}:${target.url.port}|${secure ? target.url.hostname : ''}`;
+    let agent = agents.get(key);
+    if (!agent) {
+      const o = { keepAlive: true, maxSockets: options.maxSocketsPerAddress ?? 8, maxFreeSockets: options.maxSocketsPerAddress ?? 8, timeout: options.idleMs ?? 30_000 };
+      agent = secure ? new https.Agent(o) : new http.Agent(o);
+      agents.set(key, agent);
+    }
+    return agent;
+  };
+  const connector = (target: PostTarget) => send(target, agentFor(target));
+  return Object.assign(connector, {
+    close() {
+      for (const agent of agents.values()) agent.destroy();
+      agents.clear();
+    },
+  });
+}
+
+/** One connection per POST (no keep-alive). */
+export const nodePostConnector: PostConnector = (target) => send(target, false);
+
+function send(target: PostTarget, agent: http.Agent | false): Promise<number> {
+  return new Promise((resolve, reject) => {
     const request = pinnedRequest(
       target,
       'POST',
@@ -34,6 +67,7 @@ export const nodePostConnector: PostConnector = (target) =>
         response.on('end', () => resolve(response.statusCode ?? 0));
         response.on('error', reject);
       },
+      agent,
     );
     // The whole exchange, not only idle time: a receiver trickling bytes cannot hold a delivery open.
     const deadline = setTimeout(() => request.destroy(new Error(`no answer within ${target.timeoutMs} ms`)), target.timeoutMs);
@@ -42,6 +76,7 @@ export const nodePostConnector: PostConnector = (target) =>
     request.on('error', reject);
     request.end(target.body);
   });
+}
 
 export class WebhookPoster {
   constructor(

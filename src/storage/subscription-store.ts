@@ -1,11 +1,13 @@
-// SQL of the subscription subsystem (migrations/0007): registrations, per-Subscription numbered
-// notifications written in the resource write's transaction, and the dispatchers' leases.
+// SQL of the subscription subsystem (migrations/0007, 0011): registrations, notifications recorded in
+// the resource write's transaction, numbered per Subscription after commit, and the dispatchers' leases.
 //
-// Numbering: append() locks the Subscriptions' rows (sorted, so writers never deadlock) and bumps
-// events_count in the writing transaction. A second writer for the same Subscription waits for that
-// lock until the first commits or rolls back, so numbers follow commit order and a rollback leaves no
-// gap. Dispatchers never touch these rows (their state is subscription_delivery), so a slow receiver
-// never blocks a write.
+// Recording takes no lock: a write inserts its notifications unnumbered; the sequence default (`seq`)
+// is drawn here, at the end of the write, after every lock that orders it against other writes of
+// the same member or resource. Numbering (subscription_number_events, migration 0011) runs before
+// anything reads numbers (claim, state): under the Subscription's row lock, which only numberers take,
+// it numbers every committed unnumbered row in seq order. A number is therefore only ever given to a
+// committed event, never to one that could still roll back or be followed by an earlier one: numbers
+// follow commit order, without gaps (docs/adr/0011, addendum "numbering after commit").
 import type { WriteTx } from '../fhir/repository.js';
 import type { SubscriptionConfig, SubscriptionState, TopicFilter } from '../subscriptions/subscription-config.js';
 import type { Candidate, DeliveryState, DeliveryStore, NotificationInput, StoredNotification, SubscriptionEventStore, WebsocketStore } from '../subscriptions/store.js';
@@ -114,35 +116,33 @@ async function selectCandidates(q: Queryable, topics: readonly string[], classic
 
 async function appendIn(q: Queryable, notifications: readonly NotificationInput[], channel: string | undefined): Promise<void> {
   if (notifications.length === 0) return;
-  const counts = new Map<string, number>();
-  for (const n of notifications) counts.set(n.subscriptionId, (counts.get(n.subscriptionId) ?? 0) + 1);
-  const ids = [...counts.keys()].sort();
-  // Row locks in id order first: two writers touching the same Subscriptions queue instead of deadlocking.
-  await q.query('SELECT 1 FROM subscription_channel WHERE subscription_id = ANY($1::text[]) ORDER BY subscription_id FOR UPDATE', [ids], PREPARED);
-  const res = await q.query<{ subscription_id: string; base: string | number }>(
-    `UPDATE subscription_channel s SET events_count = s.events_count + c.n
-       FROM unnest($1::text[], $2::int[]) AS c(id, n)
-      WHERE s.subscription_id = c.id
-      RETURNING s.subscription_id, s.events_count - c.n AS base`,
-    [ids, ids.map((id) => counts.get(id)!)],
-    PREPARED,
-  );
-  const next = new Map(res.rows.map((r) => [r.subscription_id, Number(r.base)]));
-  const cols: unknown[][] = [[], [], [], [], [], [], [], []];
+  const cols: unknown[][] = [[], [], [], [], [], [], []];
   for (const n of notifications) {
-    const base = next.get(n.subscriptionId);
-    if (base === undefined) continue; // deleted concurrently
-    next.set(n.subscriptionId, base + 1);
-    [n.subscriptionId, base + 1, n.topic ?? null, n.focusType ?? null, n.focusId ?? null, n.focusVersion ?? null, n.member ?? null, n.detail ?? null].forEach((v, i) => cols[i]!.push(v));
+    [n.subscriptionId, n.topic ?? null, n.focusType ?? null, n.focusId ?? null, n.focusVersion ?? null, n.member ?? null, n.detail ?? null].forEach((v, i) => cols[i]!.push(v));
   }
+  // Unnumbered; seq follows the array order, so one write's events keep their order. FOR KEY SHARE
+  // (what the foreign key takes anyway; numberers' FOR NO KEY UPDATE does not conflict with it): a
+  // Subscription deleted meanwhile is waited for and skipped, not a foreign-key error.
   await q.query(
-    `INSERT INTO subscription_notification (subscription_id, event_number, topic, focus_type, focus_id, focus_version, member_id, detail)
-     SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::int[], $7::text[], $8::text[])`,
+    `INSERT INTO subscription_notification (subscription_id, topic, focus_type, focus_id, focus_version, member_id, detail)
+     SELECT c.id, c.topic, c.focus_type, c.focus_id, c.focus_version, c.member_id, c.detail
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::text[], $7::text[])
+            WITH ORDINALITY AS c(id, topic, focus_type, focus_id, focus_version, member_id, detail, ord)
+       JOIN subscription_channel s ON s.subscription_id = c.id
+      ORDER BY c.ord
+        FOR KEY SHARE OF s`,
     cols,
     PREPARED,
   );
   // Heard by every instance's dispatcher at commit, and only if the write commits.
   if (channel) await q.query('SELECT pg_notify($1, $2)', [channel, ''], PREPARED);
+}
+
+/** Numbers what committed since the last numbering; the Subscription's events_count (undefined: gone). */
+async function numberEvents(q: Queryable, id: string): Promise<number | undefined> {
+  const res = await q.query<{ count: string | number | null }>('SELECT subscription_number_events($1) AS count', [id], PREPARED);
+  const count = res.rows[0]?.count;
+  return count === null || count === undefined ? undefined : Number(count);
 }
 
 export class SubscriptionStore implements SubscriptionEventStore, DeliveryStore, WebsocketStore {
@@ -209,24 +209,33 @@ export class SubscriptionStore implements SubscriptionEventStore, DeliveryStore,
   // ---- dispatchers -------------------------------------------------------------------------------
 
   async claim(owner: string, leaseMs: number): Promise<DeliveryState | undefined> {
-    const res = await this.db.query<StateRow>(
+    const res = await this.db.query<StateRow & { numbered: string | number | null }>(
       `WITH due AS (
          SELECT d2.subscription_id FROM subscription_delivery d2 JOIN subscription_channel c2 USING (subscription_id)
           WHERE d2.next_attempt_at <= now()
             AND (d2.lease_until IS NULL OR d2.lease_until < now())
             AND ((c2.status = 'requested' AND NOT d2.handshake_done)
               OR (c2.channel_type = 'rest-hook' AND c2.status = 'active' AND (c2.events_count > d2.delivered_through
+                OR EXISTS (SELECT 1 FROM subscription_notification n WHERE n.subscription_id = c2.subscription_id AND n.event_number IS NULL)
                 OR (c2.heartbeat_seconds IS NOT NULL AND COALESCE(d2.last_sent_at, '-infinity') + c2.heartbeat_seconds * interval '1 second' <= now()))))
           ORDER BY d2.next_attempt_at LIMIT 1 FOR UPDATE OF d2 SKIP LOCKED),
        leased AS (
          UPDATE subscription_delivery d SET lease_owner = $1, lease_until = now() + $2::int * interval '1 millisecond'
            FROM due WHERE d.subscription_id = due.subscription_id RETURNING d.*)
-       SELECT ${STATE_COLUMNS} FROM leased d JOIN subscription_channel c USING (subscription_id)`,
+       SELECT ${STATE_COLUMNS},
+              -- Numbered in the same round trip, before the lease holder reads numbers (a websocket
+              -- Subscription is numbered by its hub's state()). The function's statements see what
+              -- committed before them, so its count, not c.events_count, is the current one.
+              CASE WHEN c.channel_type = 'rest-hook' AND c.status = 'active' THEN subscription_number_events(c.subscription_id) END AS numbered
+         FROM leased d JOIN subscription_channel c USING (subscription_id)`,
       [owner, leaseMs],
       PREPARED,
     );
     const row = res.rows[0];
-    return row ? toState(row) : undefined;
+    if (!row) return undefined;
+    const state = toState(row);
+    if (row.numbered !== null) state.eventsCount = Number(row.numbered);
+    return state;
   }
 
   async notifications(id: string, from: number, to: number): Promise<StoredNotification[]> {
@@ -279,6 +288,8 @@ export class SubscriptionStore implements SubscriptionEventStore, DeliveryStore,
   }
 
   async state(id: string): Promise<DeliveryState | undefined> {
+    // Numbered first: $status, $events and the websocket hub see every committed event.
+    await numberEvents(this.db, id);
     const res = await this.db.query<StateRow>(
       `SELECT ${STATE_COLUMNS} FROM subscription_channel c JOIN subscription_delivery d USING (subscription_id) WHERE c.subscription_id = $1`,
       [id],

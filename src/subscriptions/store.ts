@@ -67,7 +67,11 @@ export interface SubscriptionEventStore {
   /** Mirrors a status the server set (active / error) without touching anything else. */
   setStatus(tx: WriteTx, id: string, status: SubscriptionState): Promise<void>;
   unregister(tx: WriteTx, id: string): Promise<void>;
-  /** Numbers and stores the notifications in tx (per Subscription: next numbers, commit order). */
+  /**
+   * Stores the notifications in tx without taking any lock: they are numbered after commit (per
+   * Subscription: next numbers, commit order, no gaps) by the first claim() or state() that follows.
+   * Call it last in the transaction, after every lock that orders the write (docs/adr/0011).
+   */
   append(tx: WriteTx, notifications: readonly NotificationInput[]): Promise<void>;
   /** Same, in a transaction of its own (coordination-refused: the refused write rolled back). */
   appendAlone(notifications: (candidates: Candidate[]) => NotificationInput[], topics: readonly string[]): Promise<void>;
@@ -80,6 +84,7 @@ export interface DeliveryStore {
    * or a websocket one still to activate (its handshake is sent on each binding, not here).
    */
   claim(owner: string, leaseMs: number): Promise<DeliveryState | undefined>;
+  /** Numbered notifications only: claim() and state() number what committed before they answer. */
   notifications(id: string, from: number, to: number): Promise<StoredNotification[]>;
   /** Records a successful send (lease kept by owner only). */
   succeeded(id: string, owner: string, update: { deliveredThrough: number; handshakeDone: boolean }): Promise<void>;
@@ -87,6 +92,7 @@ export interface DeliveryStore {
   failed(id: string, owner: string, update: { batchTo?: number; delayMs: number; error: string }): Promise<void>;
   /** Releases the lease without any change (nothing to do after all). */
   release(id: string, owner: string, delayMs?: number): Promise<void>;
+  /** Numbers what committed, then answers the state (eventsCount included). */
   state(id: string): Promise<DeliveryState | undefined>;
   /** Removes notifications older than the instant (retention). */
   purge(olderThan: Date): Promise<number>;

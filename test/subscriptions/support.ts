@@ -61,8 +61,10 @@ export async function putSubscription(s: TestServer, spec: SubscriptionSpec): Pr
   return s.request({ method: 'PUT', url: `/fhir/Subscription/${spec.id}`, payload: subscription(spec), headers: { 'content-type': FHIR_JSON } });
 }
 
-export function stored(s: TestServer, id: string): Promise<StoredNotification[]> {
-  return new SubscriptionStore(s.db).notifications(id, 1, 1_000_000);
+export async function stored(s: TestServer, id: string): Promise<StoredNotification[]> {
+  const store = new SubscriptionStore(s.db);
+  await store.state(id); // numbers what committed, as every reader of numbers does
+  return store.notifications(id, 1, 1_000_000);
 }
 
 /** A test server with subscription seams (createServer's ServerOptions). */
