@@ -6,13 +6,13 @@
 // medplum's ResourceValidator (typeschema/validation.ts in @medplum/core 4.5) reports as an error:
 // nulls, unknown properties, array-ness and cardinality, empty values, JSON types, primitive formats and
 // number ranges, and the FHIRPath invariants of every element (evaluated by medplum's own engine, with the
-// same variables, from ASTs parsed once). It answers true only when every check passes; anything it does
-// not model (primitive extensions `_x`, fixed/pattern values, slicing, dotted element keys, resourceType on a
+// same variables, from ASTs parsed once; the four that run on nearly every resource are read off the JSON
+// keys, see SHORTCUTS). It answers true only when every check passes; anything it does not model (primitive extensions `_x`, fixed/pattern values, slicing, dotted element keys, resourceType on a
 // non-resource, duplicate choice keys, a failing or throwing invariant) answers false, and the caller runs
 // medplum's validator as before. So an invalid resource always gets medplum's own issues; the fast path
 // only ever replaces an empty list by an empty list. test/unit/validation/medplum-fast-path.test.ts checks
 // that claim over every official R4 example, the Concord fixtures and mutated (invalid) variants of them.
-import type { InternalSchemaElement, InternalTypeSchema, TypedValue , FhirPathAtom} from '@medplum/core';
+import type { InternalSchemaElement, InternalTypeSchema, TypedValue, FhirPathAtom } from '@medplum/core';
 import { fhirTypeToJsType, parseFhirPath, toTypedValue, tryGetDataType, UCUM, validationRegexes } from '@medplum/core';
 import { isResourceType } from '../definitions.js';
 
@@ -30,7 +30,7 @@ interface Slot {
   typeCode: string;
   /** A schema element name shared by several JSON keys (a choice): at most one may be present. */
   choice: boolean;
-  invariants: FhirPathAtom[];
+  invariants: Invariant[];
 }
 
 interface Plan {
@@ -40,20 +40,44 @@ interface Plan {
   /** Required elements, each with the JSON keys that can carry it. */
   required: { min: number; keys: string[] }[];
   /** Invariants on the type itself (checked by medplum for the root resource only). */
-  rootInvariants: FhirPathAtom[];
+  rootInvariants: Invariant[];
 }
 
 const plans = new WeakMap<InternalTypeSchema, Plan>();
-const atoms = new Map<string, FhirPathAtom>();
 
-function atom(expression: string): FhirPathAtom {
-  let a = atoms.get(expression);
-  if (!a) atoms.set(expression, (a = parseFhirPath(expression)));
-  return a;
+/**
+ * An invariant: its AST, parsed once, and for the few that run on nearly every resource a presence test
+ * that gives FHIRPath's answer from the JSON keys. A shortcut may answer undefined (evaluate the AST). Its
+ * answer only has to be right when the rest of the walk passes, i.e. every key of the value is a known
+ * element holding a non-empty value (otherwise the walk answers false whatever the invariant said).
+ */
+interface Invariant {
+  ast: FhirPathAtom;
+  shortcut?: (value: unknown) => boolean | undefined;
 }
 
-function invariantsOf(constraints: InternalSchemaElement['constraints']): FhirPathAtom[] {
-  return (constraints ?? []).filter((c) => c.severity === 'error' && !SKIPPED_CONSTRAINTS.has(c.key)).map((c) => atom(c.expression));
+const hasKey = (v: unknown, key: string): boolean => typeof v === 'object' && v !== null && Object.hasOwn(v, key);
+/** dom-2, dom-4, dom-5 on a resource: every `contained.…empty()` term is true when there is no contained. */
+const noContained = (v: unknown): boolean | undefined => (hasKey(v, 'contained') ? undefined : true);
+const SHORTCUTS: Record<string, (value: unknown) => boolean | undefined> = {
+  'contained.contained.empty()': noContained,
+  'contained.meta.versionId.empty() and contained.meta.lastUpdated.empty()': noContained,
+  'contained.meta.security.empty()': noContained,
+  // ext-1 on an Extension: its value[x] keys are the only keys that start with `value`.
+  'extension.exists() != value.exists()': (v) =>
+    typeof v === 'object' && v !== null && !Array.isArray(v) ? hasKey(v, 'extension') !== Object.keys(v).some((k) => k.length > 5 && k.startsWith('value')) : undefined,
+};
+
+const invariantCache = new Map<string, Invariant>();
+
+function invariant(expression: string): Invariant {
+  let inv = invariantCache.get(expression);
+  if (!inv) invariantCache.set(expression, (inv = { ast: parseFhirPath(expression), shortcut: SHORTCUTS[expression] }));
+  return inv;
+}
+
+function invariantsOf(constraints: InternalSchemaElement['constraints']): Invariant[] {
+  return (constraints ?? []).filter((c) => c.severity === 'error' && !SKIPPED_CONSTRAINTS.has(c.key)).map((c) => invariant(c.expression));
 }
 
 const capitalize = (s: string): string => s.charAt(0).toUpperCase() + s.slice(1);
@@ -198,16 +222,21 @@ function primitiveOk(type: string, jsType: 'string' | 'number' | 'boolean' | und
   return true;
 }
 
-function invariantsHold(walk: Walk, invariants: FhirPathAtom[], value: TypedValue): boolean {
-  if (invariants.length === 0) return true;
-  const variables: Record<string, TypedValue> = {
-    '%context': value,
-    '%ucum': UCUM_VALUE,
-    '%resource': walk.resources[walk.resources.length - 1] as TypedValue,
-    '%rootResource': walk.root,
-  };
-  for (const a of invariants) {
-    const result = a.eval({ variables }, [value]);
+function invariantsHold(walk: Walk, invariants: Invariant[], value: TypedValue): boolean {
+  let variables: Record<string, TypedValue> | undefined;
+  for (const inv of invariants) {
+    const quick = inv.shortcut?.(value.value);
+    if (quick !== undefined) {
+      if (!quick) return false;
+      continue;
+    }
+    variables ??= {
+      '%context': value,
+      '%ucum': UCUM_VALUE,
+      '%resource': walk.resources[walk.resources.length - 1] as TypedValue,
+      '%rootResource': walk.root,
+    };
+    const result = inv.ast.eval({ variables }, [value]);
     const v: unknown = result[0]?.value;
     if (result.length !== 1 || (v as { valueOf(): unknown } | null | undefined)?.valueOf() !== true) return false;
   }

@@ -110,6 +110,27 @@ describe('the medplum fast path', () => {
     expect(mutantsInvalid / mutantsChecked).toBeGreaterThan(0.3);
   }, 600_000);
 
+  it('reads ext-1 and the contained invariants off the JSON only where FHIRPath gives the same answer', () => {
+    loadDefinitions();
+    // The fixture without its primitive extension (`_birthDate`, which the fast path leaves to medplum) and contained.
+    const { _birthDate, contained, managingOrganization, ...base } = validationFixtures.copy(validationFixtures.patient) as unknown as Obj;
+    expect([_birthDate, contained, managingOrganization].every((v) => v !== undefined)).toBe(true);
+    const withExtension = (ext: Obj): Obj => ({ ...base, extension: [{ url: 'https://example.org/x', ...ext }] });
+    const cases: [Obj, boolean][] = [
+      [withExtension({ valueString: 'a' }), true],
+      [withExtension({ extension: [{ url: 'https://example.org/y', valueCode: 'b' }] }), true],
+      [withExtension({ valueString: 'a', extension: [{ url: 'https://example.org/y', valueCode: 'b' }] }), false],
+      [withExtension({}), false],
+      [{ ...base, contained: [{ resourceType: 'Practitioner', id: 'p1' }], generalPractitioner: [{ reference: '#p1' }] }, true],
+      [{ ...base, contained: [{ resourceType: 'Practitioner', id: 'p1', meta: { versionId: '2' } }], generalPractitioner: [{ reference: '#p1' }] }, false],
+      [{ ...base, contained: [{ resourceType: 'Practitioner', id: 'p1', meta: { security: [{ code: 'R' }] } }], generalPractitioner: [{ reference: '#p1' }] }, false],
+    ];
+    for (const [resource, valid] of cases) {
+      expect(hasError(resource)).toBe(!valid);
+      expect(medplumWouldAccept(resource)).toBe(valid);
+    }
+  });
+
   it('leaves validateResource answers unchanged for invalid input (medplum still explains them)', () => {
     const bad = { ...validationFixtures.copy(validationFixtures.patient), birthDate: '2020-13-45', foo: 1 };
     expect(medplumWouldAccept(bad)).toBe(false);
