@@ -48,6 +48,30 @@ export function validateAgainstProfile(resource: Resource, profileUrl: string): 
   return walk.issues;
 }
 
+/** What checkValue needs of an element definition, derived once per element (the snapshot never changes). */
+interface ElementFacts {
+  expected: ReturnType<typeof fixedOrPattern>;
+  /** The error-severity invariants Concord added, the only ones this walk evaluates. */
+  invariants: { key?: string; human?: string; expression: string }[];
+  /** A required binding to a Concord ValueSet. */
+  valueSet: string | undefined;
+}
+
+const factsByElement = new WeakMap<ElementDefinition, ElementFacts>();
+
+function factsOf(ed: ElementDefinition): ElementFacts {
+  let facts = factsByElement.get(ed);
+  if (!facts) {
+    const invariants = (ed.constraint ?? []).flatMap((c) =>
+      c.severity === 'error' && c.source && isConcordUrl(c.source) && c.expression ? [{ key: c.key, human: c.human, expression: c.expression }] : [],
+    );
+    const valueSet = ed.binding?.strength === 'required' ? ed.binding.valueSet : undefined;
+    facts = { expected: fixedOrPattern(ed), invariants, valueSet: valueSet && isConcordUrl(valueSet) ? valueSet : undefined };
+    factsByElement.set(ed, facts);
+  }
+  return facts;
+}
+
 function cardinality(max: string | undefined): number {
   return max === undefined || max === '*' ? Number.POSITIVE_INFINITY : Number.parseInt(max, 10);
 }
@@ -119,6 +143,8 @@ function tightened(ed: ElementDefinition): boolean {
 
 function checkChildren(walk: Walk, obj: Record<string, unknown>, node: ProfileNode, expr: string): void {
   for (const child of node.children) {
+    // Nothing to check for an absent element that is neither sliced nor made required by the profile.
+    if (!child.slices && !child.name.endsWith('[x]') && !Object.hasOwn(obj, child.name) && !tightened(child.ed)) continue;
     const { items, excluded } = itemsOf(walk, obj, child, expr);
     const elementExpr = `${expr}.${child.name.replace('[x]', '')}`;
     let sliceProblems = false;
@@ -158,16 +184,16 @@ function checkChildren(walk: Walk, obj: Record<string, unknown>, node: ProfileNo
 
 function checkValue(walk: Walk, value: unknown, node: ProfileNode, expr: string, type: ElementDefinitionType | undefined): void {
   const ed = node.ed;
-  const expected = fixedOrPattern(ed);
+  const facts = factsOf(ed);
+  const expected = facts.expected;
   if (expected?.kind === 'fixed' && !equalsValue(value, expected.value)) {
     walk.issues.push(issue('value', `${ed.id ?? ed.path} must be exactly ${JSON.stringify(expected.value)}`, { expression: [expr] }));
   } else if (expected?.kind === 'pattern' && !includesValue(value, expected.value)) {
     walk.issues.push(issue('value', `${ed.id ?? ed.path} must match ${JSON.stringify(expected.value)}`, { expression: [expr] }));
   }
   if (type?.code === 'Reference' && isObject(value)) checkReferenceTarget(walk, value, type, ed, expr);
-  checkBinding(walk, value, ed, type, expr);
-  for (const c of ed.constraint ?? []) {
-    if (c.severity !== 'error' || !c.source || !isConcordUrl(c.source) || !c.expression) continue;
+  if (facts.valueSet) checkBinding(walk, value, ed, facts.valueSet, type, expr);
+  for (const c of facts.invariants) {
     const result = invariantHolds(ed.path ?? '', c.expression, value, walk.root);
     if (!result.holds) {
       const text = `Constraint ${c.key} not met: ${c.human}`;
@@ -223,9 +249,7 @@ function checkReferenceTarget(walk: Walk, ref: Record<string, unknown>, type: El
   );
 }
 
-function checkBinding(walk: Walk, value: unknown, ed: ElementDefinition, type: ElementDefinitionType | undefined, expr: string): void {
-  const valueSet = ed.binding?.strength === 'required' ? ed.binding.valueSet : undefined;
-  if (!valueSet || !isConcordUrl(valueSet)) return;
+function checkBinding(walk: Walk, value: unknown, ed: ElementDefinition, valueSet: string, type: ElementDefinitionType | undefined, expr: string): void {
   const codes = expandValueSet(valueSet);
   if (!codes) return;
   let ok = true;

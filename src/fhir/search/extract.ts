@@ -224,10 +224,30 @@ function plansFor(resourceType: string): ParamPlan[] {
   return list;
 }
 
-function dedupe<T>(rows: T[]): T[] {
+/**
+ * The identity of a row, equal for two rows exactly when their JSON texts are equal. Flat rows (every value a
+ * string, number, boolean, null or undefined, as all but composite rows are) get a length-prefixed key, which
+ * is unambiguous whatever the strings contain, without JSON.stringify; anything else falls back to it.
+ */
+function rowKey(row: unknown): string {
+  let key = '';
+  for (const k in row as Record<string, unknown>) {
+    const v = (row as Record<string, unknown>)[k];
+    if (v === undefined) continue; // JSON.stringify leaves it out
+    if (typeof v === 'string') key += `${k}:s${v.length}:${v}`;
+    else if (typeof v === 'boolean') key += `${k}:b${v ? 1 : 0}`;
+    else if (v === null || (typeof v === 'number' && !Number.isFinite(v))) key += `${k}:n`; // JSON writes both as null
+    else if (typeof v === 'number') key += `${k}:d${String(v)};`;
+    else return `j${JSON.stringify(row)}`;
+  }
+  return key;
+}
+
+export function dedupe<T>(rows: T[]): T[] {
+  if (rows.length < 2) return rows;
   const seen = new Set<string>();
   return rows.filter((r) => {
-    const k = JSON.stringify(r);
+    const k = rowKey(r);
     if (seen.has(k)) return false;
     seen.add(k);
     return true;

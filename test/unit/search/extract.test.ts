@@ -1,6 +1,10 @@
 // Index extraction with FHIRPath over the R4 SearchParameter definitions.
+import { readdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { extractIndexValues } from '../../../src/fhir/search/extract.js';
+import { dedupe, extractIndexValues } from '../../../src/fhir/search/extract.js';
+import type { IndexRows } from '../../../src/fhir/search/types.js';
 import { searchParametersFor } from '../../../src/fhir/search/parameters.js';
 import { dateRange, normalizeString, parseDecimal } from '../../../src/fhir/search/values.js';
 
@@ -125,5 +129,35 @@ describe('extractIndexValues', () => {
     const junk: Record<string, unknown> = { resourceType: 'Observation', valueQuantity: 'x', effectiveDateTime: 12, code: [1, 2], subject: { reference: 5 } };
     expect(() => extractIndexValues(junk)).not.toThrow();
     expect(extractIndexValues({})).toMatchObject({ token: [] });
+  });
+});
+
+describe('index row deduplication', () => {
+  it('drops exactly the rows whose JSON text repeats, over every official example', () => {
+    const byJson = <T>(rows: T[]): T[] => {
+      const seen = new Set<string>();
+      return rows.filter((r) => !seen.has(JSON.stringify(r)) && Boolean(seen.add(JSON.stringify(r))));
+    };
+    const dir = dirname(createRequire(import.meta.url).resolve('hl7.fhir.r4.examples/package.json'));
+    let compared = 0;
+    for (const f of readdirSync(dir).filter((x) => x.endsWith('.json') && x !== 'package.json')) {
+      const text = readFileSync(join(dir, f), 'utf8');
+      if (text.length > 256 * 1024) continue;
+      let rows: IndexRows;
+      try {
+        rows = extractIndexValues(JSON.parse(text) as Record<string, unknown>);
+      } catch {
+        continue;
+      }
+      for (const list of Object.values(rows) as Record<string, unknown>[][]) {
+        // Repeats, near-repeats (a field undefined, null or NaN, which JSON writes alike) and tricky strings.
+        const variants = list.flatMap((r) => [r, { ...r }, { ...r, extra: undefined }, Object.fromEntries(Object.entries(r).map(([k, v]) => [k, v === null ? Number.NaN : v]))]);
+        const tricky = [{ code: 'a', value: 'b:s1:c' }, { code: 'a:s1:b', value: 'c' }, { code: 'a', value: 'b:s1:c' }, { code: 'a', value: null }, { code: 'a', value: 'null' }];
+        const all = [...variants, ...tricky];
+        expect(dedupe(all)).toEqual(byJson(all));
+        compared += all.length;
+      }
+    }
+    expect(compared).toBeGreaterThan(10_000);
   });
 });

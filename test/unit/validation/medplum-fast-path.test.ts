@@ -1,0 +1,140 @@
+// The fast path (src/fhir/validation/medplum-fast-path.ts) may only say "medplum would accept this" when
+// medplum's validator, run for real, reports no error: then skipping it changes no answer. Checked over every
+// official R4 example (and the resources inside the example Bundles), the Concord fixtures, and mutated
+// variants of each (a deleted, emptied, retyped, misformatted or unknown element) that are mostly invalid.
+// It must also actually apply: most valid resources take it.
+import { readdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import type { Resource } from '@medplum/fhirtypes';
+import { describe, expect, it } from 'vitest';
+import { loadDefinitions } from '../../../src/fhir/definitions.js';
+import { medplumWouldAccept } from '../../../src/fhir/validation/medplum-fast-path.js';
+import { medplumIssues } from '../../../src/fhir/validation/medplum-issues.js';
+import { validateResource } from '../../../src/fhir/validation/index.js';
+import * as profileFixtures from '../profiles/fixtures.js';
+import * as validationFixtures from './fixtures.js';
+
+type Obj = Record<string, unknown>;
+const EXAMPLES_DIR = dirname(createRequire(import.meta.url).resolve('hl7.fhir.r4.examples/package.json'));
+
+function corpus(): Obj[] {
+  const out: Obj[] = [];
+  for (const f of readdirSync(EXAMPLES_DIR).filter((x) => x.endsWith('.json') && x !== 'package.json').sort()) {
+    const text = readFileSync(join(EXAMPLES_DIR, f), 'utf8');
+    const r = JSON.parse(text) as Obj;
+    // The whole-spec Bundles (up to 35 MB) take minutes through medplum; their first entries are kept.
+    if (text.length <= 256 * 1024) out.push(r);
+    const entries = r.resourceType === 'Bundle' && Array.isArray(r.entry) ? (r.entry as { resource?: Obj }[]) : [];
+    for (const e of entries.slice(0, 20)) if (e.resource && typeof e.resource.resourceType === 'string') out.push(e.resource);
+  }
+  for (const make of Object.values(profileFixtures)) out.push(make() as unknown as Obj);
+  for (const v of Object.values(validationFixtures)) if (typeof v === 'object' && v !== null && 'resourceType' in v) out.push(validationFixtures.copy(v) as unknown as Obj);
+  return out;
+}
+
+/** A deterministic generator (mulberry32), so a failure reproduces. */
+function random(seed: number): () => number {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Every (container, key) pair inside `value`, depth first. */
+function slots(value: unknown, out: [Obj | unknown[], string | number][] = []): [Obj | unknown[], string | number][] {
+  if (Array.isArray(value)) {
+    value.forEach((v, i) => {
+      out.push([value, i]);
+      slots(v, out);
+    });
+  } else if (typeof value === 'object' && value !== null) {
+    for (const k of Object.keys(value)) {
+      out.push([value as Obj, k]);
+      slots((value as Obj)[k], out);
+    }
+  }
+  return out;
+}
+
+const REPLACEMENTS: unknown[] = ['', ' ', 'two  spaces', 'not a date', '2020-13-45', 12.5, -1, 0, true, {}, [], [{}], null, { zzz: 1 }, 'urn:uuid:nope', ['x'], { text: 'x' }];
+
+function mutants(resource: Obj, next: () => number, count: number): Obj[] {
+  const out: Obj[] = [];
+  for (let n = 0; n < count; n++) {
+    const copy = structuredClone(resource);
+    const all = slots(copy).filter(([, k]) => k !== 'resourceType');
+    if (all.length === 0) break;
+    const [container, key] = all[Math.floor(next() * all.length)]!;
+    const choice = next();
+    if (choice < 0.2 && !Array.isArray(container)) delete (container)[key as string];
+    else if (choice < 0.3 && !Array.isArray(container)) (container)[`${String(key)}Zz`] = (container)[key as string];
+    else if (choice < 0.4) (container as Record<string | number, unknown>)[key] = [(container as Record<string | number, unknown>)[key]];
+    else (container as Record<string | number, unknown>)[key] = structuredClone(REPLACEMENTS[Math.floor(next() * REPLACEMENTS.length)]);
+    out.push(copy);
+  }
+  return out;
+}
+
+const hasError = (r: Obj): boolean => medplumIssues(r as unknown as Resource).some((i) => i.severity === 'error' || i.severity === 'fatal');
+
+describe('the medplum fast path', () => {
+  it('accepts only what medplum accepts, over the official examples, the fixtures and their mutants', () => {
+    loadDefinitions();
+    const next = random(13);
+    let valid = 0;
+    let validFast = 0;
+    let mutantsChecked = 0;
+    let mutantsInvalid = 0;
+    const unsound: string[] = [];
+    for (const resource of corpus()) {
+      const fast = medplumWouldAccept(resource);
+      const slow = !hasError(resource);
+      if (slow) valid++;
+      if (fast) validFast++;
+      if (fast && !slow) unsound.push(`${String(resource.resourceType)}/${String(resource.id)}`);
+      for (const m of JSON.stringify(resource).length <= 16 * 1024 ? mutants(resource, next, 3) : []) {
+        mutantsChecked++;
+        const mSlow = !hasError(m);
+        if (!mSlow) mutantsInvalid++;
+        if (medplumWouldAccept(m) && !mSlow) unsound.push(`mutant of ${String(resource.resourceType)}/${String(resource.id)}: ${JSON.stringify(m).slice(0, 300)}`);
+      }
+    }
+    console.log(`fast path: ${validFast} of ${valid} valid resources; ${mutantsChecked} mutants, ${mutantsInvalid} invalid`);
+    expect(unsound).toEqual([]);
+    // The path is taken by most resources medplum accepts (the rest use primitive extensions or slicing).
+    expect(validFast / valid).toBeGreaterThan(0.6);
+    expect(mutantsInvalid / mutantsChecked).toBeGreaterThan(0.3);
+  }, 600_000);
+
+  it('reads ext-1 and the contained invariants off the JSON only where FHIRPath gives the same answer', () => {
+    loadDefinitions();
+    // The fixture without its primitive extension (`_birthDate`, which the fast path leaves to medplum) and contained.
+    const { _birthDate, contained, managingOrganization, ...base } = validationFixtures.copy(validationFixtures.patient) as unknown as Obj;
+    expect([_birthDate, contained, managingOrganization].every((v) => v !== undefined)).toBe(true);
+    const withExtension = (ext: Obj): Obj => ({ ...base, extension: [{ url: 'https://example.org/x', ...ext }] });
+    const cases: [Obj, boolean][] = [
+      [withExtension({ valueString: 'a' }), true],
+      [withExtension({ extension: [{ url: 'https://example.org/y', valueCode: 'b' }] }), true],
+      [withExtension({ valueString: 'a', extension: [{ url: 'https://example.org/y', valueCode: 'b' }] }), false],
+      [withExtension({}), false],
+      [{ ...base, contained: [{ resourceType: 'Practitioner', id: 'p1' }], generalPractitioner: [{ reference: '#p1' }] }, true],
+      [{ ...base, contained: [{ resourceType: 'Practitioner', id: 'p1', meta: { versionId: '2' } }], generalPractitioner: [{ reference: '#p1' }] }, false],
+      [{ ...base, contained: [{ resourceType: 'Practitioner', id: 'p1', meta: { security: [{ code: 'R' }] } }], generalPractitioner: [{ reference: '#p1' }] }, false],
+    ];
+    for (const [resource, valid] of cases) {
+      expect(hasError(resource)).toBe(!valid);
+      expect(medplumWouldAccept(resource)).toBe(valid);
+    }
+  });
+
+  it('leaves validateResource answers unchanged for invalid input (medplum still explains them)', () => {
+    const bad = { ...validationFixtures.copy(validationFixtures.patient), birthDate: '2020-13-45', foo: 1 };
+    expect(medplumWouldAccept(bad)).toBe(false);
+    const issues = validateResource(bad);
+    expect(issues.map((i) => i.expression?.[0])).toEqual(expect.arrayContaining(['Patient.birthDate', 'Patient.foo']));
+  });
+});
