@@ -1,7 +1,7 @@
 // Memory benchmark: starts the built server (`node dist/src/main.js`, run `npm run build` first) as a child
 // process on each store and reads its resident set size (VmRSS, /proc/<pid>/status; Linux only) when idle
 // after start-up, after a fixed warm-up (creates, reads, searches, $validate, capability statement) and,
-// on PostgreSQL, after loading every official R4 example (hl7.fhir.r4.examples, batch Bundles of 50 PUTs).
+// on both stores, after loading every official R4 example (hl7.fhir.r4.examples, batch Bundles of 50 PUTs).
 // It also measures the floors: a bare Node process and a bare PGlite instance.
 //   npx tsx bench/memory.ts [--store postgres|pglite|both] [--examples on|off] [--port 18300]
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -211,7 +211,7 @@ async function measureStore(store: 'postgres' | 'pglite', options: Options, port
     await warmUp(base);
     const warmMb = await settledRss(pid);
     let examplesMb: number | undefined;
-    if (store === 'postgres' && options.examples) {
+    if (options.examples) {
       await loadExamples(base);
       examplesMb = await settledRss(pid);
     }
