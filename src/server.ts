@@ -50,6 +50,7 @@ import { FileDownloader, type DownloadConnector } from './net/fetch-to-file.js';
 import { ImportJobRunner } from './import/job-runner.js';
 import { openPreparePool } from './import/prepare-pool.js';
 import { SqlImportJobStore } from './storage/import-job-store.js';
+import { CONCORD_BASE } from './fhir/profiles/urls.js';
 
 export interface Server {
   app: FastifyInstance;
@@ -85,6 +86,8 @@ export interface ServerOptions {
 }
 
 export const VERSION = '0.1.0';
+/** The canonical the CapabilityStatement names for $import (the Bulk Data Import draft publishes none). */
+const IMPORT_OPERATION = `${CONCORD_BASE}/OperationDefinition/import`;
 
 function isDnsFailure(err: unknown): boolean {
   const code = typeof err === 'object' && err !== null && 'code' in err ? (err as { code?: unknown }).code : undefined;
@@ -251,6 +254,7 @@ export async function createServer(config: Config, logger: Logger | false, datab
       ],
       supportedProfiles: (type) => profilesByType.get(type) ?? [],
       operations: [{ name: 'validate', definition: 'http://hl7.org/fhir/OperationDefinition/Resource-validate' }],
+      systemOperations: [{ name: 'import', definition: IMPORT_OPERATION, documentation: 'Bulk Data Import: NDJSON inputs fetched from URLs, loaded with validation and the coordination rules (docs/import.md)' }],
       searchSupported: true,
       transactionsSupported: true,
       ...(config.auth.enabled ? { tokenUrl: `${baseUrl.replace(/\/fhir$/, '')}/auth/token` } : {}),

@@ -243,6 +243,15 @@ describe('$import over HTTP', () => {
     expect(await count("SELECT count(*) AS n FROM resource WHERE id LIKE 'cancel-%'")).toBe(0);
   });
 
+  it('is advertised in the CapabilityStatement and the OpenAPI document', async () => {
+    const capability = JSON.parse((await s.request({ method: 'GET', url: '/fhir/metadata' })).body) as { rest: { operation?: { name: string; definition: string }[] }[] };
+    expect(capability.rest[0]!.operation).toContainEqual(expect.objectContaining({ name: 'import', definition: expect.stringMatching(/OperationDefinition\/import$/) as unknown }));
+    const doc = JSON.parse((await s.request({ method: 'GET', url: '/fhir/openapi.json' })).body) as { paths: Record<string, Record<string, unknown>> };
+    expect(Object.keys(doc.paths['/$import']!)).toEqual(['post']);
+    expect(Object.keys(doc.paths['/$import-status/{id}']!).sort()).toEqual(['delete', 'get']);
+    expect(Object.keys(doc.paths['/$import-status/{id}/errors/{index}']!)).toEqual(['get']);
+  });
+
   it('answers 404 for an unknown job and error file', async () => {
     expect((await s.request({ method: 'GET', url: '/fhir/$import-status/00000000-0000-0000-0000-000000000000' })).statusCode).toBe(404);
     expect((await s.request({ method: 'GET', url: '/fhir/$import-status/00000000-0000-0000-0000-000000000000/errors/0' })).statusCode).toBe(404);
