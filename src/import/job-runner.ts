@@ -117,6 +117,7 @@ export class ImportJobRunner {
     const owner = this.instanceId;
     const dir = await mkdtemp(join(tmpdir(), 'concord-import-job-'));
     const preparer = this.options.openPreparer?.();
+    const ended = { done: false };
     let progress: JobProgress | undefined;
     let lastReport = 0;
     // Set from the heartbeat's callbacks: an object, so the checks below are not narrowed away.
@@ -169,7 +170,7 @@ export class ImportJobRunner {
         maxJsonDepth: this.options.maxJsonDepth,
         ...(this.options.maxIndexRows !== undefined ? { maxIndexRows: this.options.maxIndexRows } : {}),
         ...(this.options.batchSize !== undefined ? { batchSize: this.options.batchSize } : {}),
-        ...(preparer ? { prepare: preparer.prepare } : {}),
+        ...(preparer ? { prepare: settledAfter(preparer.prepare, ended) } : {}),
         onProgress: (p) => {
           progress = { bytesDone: p.bytesDone, bytesTotal: p.bytesTotal, written: p.written, unchanged: p.unchanged, rejected: p.rejected };
           checkHalted();
@@ -189,6 +190,7 @@ export class ImportJobRunner {
       if (err instanceof Stop) result = { status: 'cancelled', ...(progress ? { progress } : {}) };
       else result = { status: 'failed', failure: failureOf(err), ...(progress ? { progress } : {}) };
     } finally {
+      ended.done = true;
       clearInterval(heartbeat);
       this.abort.signal.removeEventListener('abort', onStop);
       await preparer?.close().catch(() => undefined);
@@ -224,6 +226,22 @@ export class ImportJobRunner {
   private log(level: 'info' | 'warn' | 'error', fields: Record<string, unknown>, message: string): void {
     if (this.options.logger) this.options.logger[level](fields, message);
   }
+}
+
+/**
+ * The importer prepares the next batch while it writes the current one; when the job stops between the
+ * two, that preparation is left unawaited and closing the worker pool fails it. Once the job has ended
+ * such a failure is moot: it resolves empty instead of becoming an unhandled rejection.
+ */
+function settledAfter(prepare: BatchPreparer, ended: { done: boolean }): BatchPreparer {
+  return async (lines, options) => {
+    try {
+      return await prepare(lines, options);
+    } catch (err) {
+      if (ended.done) return [];
+      throw err;
+    }
+  };
 }
 
 /** The input's first resource must be of the type the kick-off named (lines of other types are refused per line). */

@@ -10,6 +10,7 @@ import { openTestDatabase } from '../support/db.js';
 import type { TestServer } from '../support/server.js';
 import { startSubscriptionServer } from '../subscriptions/support.js';
 import { FileServer } from './file-server.js';
+import { prepareInThread, type BatchPreparer } from '../../src/import/importer.js';
 import { importParameters, kickoff, poll, statusPath } from './operation-support.js';
 
 describe('$import on PGlite', () => {
@@ -72,5 +73,53 @@ describe('$import on PGlite', () => {
       await restarted.stop();
     }
     expect(Number((await s.db.query<{ n: number }>("SELECT count(*)::int AS n FROM resource_version WHERE id LIKE 'pgl-resume-%'")).rows[0]!.n)).toBe(200);
+  });
+
+  it('leaves no unhandled rejection when a job stops while its worker pool prepares the next batch', async () => {
+    const patients = Array.from({ length: 60 }, (_, i) => ({ resourceType: 'Patient', id: `pgl-pool-${i}`, gender: 'other' }));
+    const url = files.serve('/pgl/pool.ndjson', patients);
+    await s.importRunner!.stop();
+    const path = statusPath(await kickoff(s, importParameters([{ type: 'Patient', url }])));
+    const jobs = new SqlImportJobStore(s.db);
+    const downloader = new FileDownloader(new OutboundGuard({ allowedHosts: [files.host] }), { maxBytes: 1 << 20, timeoutMs: 5000, connector: nodeDownloadConnector });
+    // A pool whose close fails the preparations in flight, as piscina's destroy does.
+    let closed = 0;
+    const openPreparer = (): { prepare: BatchPreparer; close(): Promise<void> } => {
+      const inFlight = new Set<() => void>();
+      return {
+        prepare: (lines, options) =>
+          new Promise((resolve, reject) => {
+            const fail = (): void => reject(new Error('pool destroyed'));
+            inFlight.add(fail);
+            setTimeout(() => {
+              inFlight.delete(fail);
+              resolve(prepareInThread(lines, options));
+            }, 30);
+          }),
+        close: () => {
+          closed++;
+          for (const fail of inFlight) fail();
+          return Promise.resolve();
+        },
+      };
+    };
+    const real = s.repository.importStore();
+    let batches = 0;
+    const runner: ImportJobRunner = new ImportJobRunner({
+      jobs,
+      store: { ...real, transaction: async (fn) => {
+        const out = await real.transaction(fn);
+        if (++batches === 2) await jobs.requestCancel(path.split('/').pop()!);
+        return out;
+      } },
+      downloader, rules: true, baseUrls: [], maxJsonDepth: 64, batchSize: 3, leaseMs: 100, pollMs: 60_000, openPreparer,
+    });
+    const job = (await jobs.claim(runner.instanceId, 100))!;
+    runner.start();
+    await runner.run(job);
+    await runner.stop();
+    await new Promise((r) => setTimeout(r, 100));
+    expect(closed).toBe(1);
+    expect((await jobs.get(job.id))?.status).toBe('cancelled');
   });
 });
