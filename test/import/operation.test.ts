@@ -59,6 +59,8 @@ describe('$import over HTTP', () => {
     expect(res.headers['content-type']).toMatch(/^application\/json/);
     const body = JSON.parse(res.body) as { transactionTime: string; request: string; output: { type: string; inputUrl: string; count: number }[]; error: unknown[] };
     expect(body.request).toBe('http://concord.test/fhir/$import');
+    // Authentication is off in this server: the error files need no token.
+    expect(body).toMatchObject({ requiresAccessToken: false });
     expect(Number.isNaN(Date.parse(body.transactionTime))).toBe(false);
     expect(body.error).toEqual([]);
     for (const input of inputs) {

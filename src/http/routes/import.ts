@@ -53,11 +53,11 @@ function progressText(job: ImportJob): string {
 }
 
 /** The completion body: counts per input, and an OperationOutcome NDJSON file per input with rejected lines. */
-function completion(job: ImportJob, base: string): Record<string, unknown> {
+function completion(job: ImportJob, base: string, requiresAccessToken: boolean): Record<string, unknown> {
   return {
     transactionTime: job.completedAt,
     request: job.requestUrl,
-    requiresAccessToken: true,
+    requiresAccessToken,
     output: job.files.map((f) => ({ type: f.type, inputUrl: f.url, count: f.written + f.unchanged, written: f.written, unchanged: f.unchanged })),
     error: job.files.flatMap((f, i) =>
       f.rejected > 0 ? [{ type: 'OperationOutcome', inputUrl: f.url, count: f.rejected, url: `${base}/$import-status/${job.id}/errors/${i}` }] : [],
@@ -101,7 +101,7 @@ export function importRoutes(app: FastifyInstance, services: ImportRouteServices
       const failure = job.failure ?? { status: 500, outcome: outcome([issue('exception', 'The import failed')]) };
       return sendJson(reply, failure.status, failure.outcome);
     }
-    return reply.code(200).type('application/json').send(JSON.stringify(completion(job, baseUrlOf(request, services.configuredBaseUrl))));
+    return reply.code(200).type('application/json').send(JSON.stringify(completion(job, baseUrlOf(request, services.configuredBaseUrl), request.auth !== null)));
   });
 
   app.delete<Job>('/$import-status/:id', async (request, reply) => {
