@@ -25,7 +25,7 @@ export function parseImportRequest(body: unknown): ImportRequest {
   if (!params || typeof params !== 'object' || params.resourceType !== 'Parameters') throw badRequest('The $import body must be a Parameters resource');
   const list = Array.isArray(params.parameter) ? params.parameter : [];
   const named = (name: string): ParametersParameter[] => list.filter((p) => p?.name === name);
-  const known = new Set(['inputFormat', 'inputSource', 'input', 'storageDetail', 'mode']);
+  const known = new Set(['inputFormat', 'inputSource', 'input', 'storageDetail']);
   const unknown = list.find((p) => !known.has(p?.name));
   if (unknown) throw badRequest(`Unknown $import parameter '${String(unknown?.name)}'`, ['Parameters.parameter']);
 
