@@ -1,7 +1,7 @@
 // Memory benchmark: starts the built server (`node dist/src/main.js`, run `npm run build` first) as a child
 // process on each store and reads its resident set size (VmRSS, /proc/<pid>/status; Linux only) when idle
 // after start-up, after a fixed warm-up (creates, reads, searches, $validate, capability statement) and,
-// on PostgreSQL, after loading every official R4 example (hl7.fhir.r4.examples, batch Bundles of 50 PUTs).
+// on both stores, after loading every official R4 example (hl7.fhir.r4.examples, batch Bundles of 50 PUTs).
 // It also measures the floors: a bare Node process and a bare PGlite instance.
 //   npx tsx bench/memory.ts [--store postgres|pglite|both] [--examples on|off] [--port 18300]
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -38,6 +38,9 @@ export interface StoreResult {
   examplesMb?: number;
   /** PGlite: idle RSS after a restart on the same data directory (no initdb). */
   restartIdleMb?: number;
+  /** PGlite: RSS of the WASM memory (largest mapping) idle after start, and after the examples. */
+  wasmIdleMb?: number;
+  wasmExamplesMb?: number;
   peakMb: number;
 }
 
@@ -47,6 +50,9 @@ export interface MemoryReport {
   importsFloorMb: number;
   pgliteFreshFloorMb: number;
   pgliteReopenFloorMb: number;
+  /** The same, opened as the server opens it (src/storage/pglite.ts: its settings, e.g. shared_buffers). */
+  pgliteServerFreshFloorMb: number;
+  pgliteServerReopenFloorMb: number;
   results: StoreResult[];
 }
 
@@ -70,6 +76,26 @@ function status(pid: number): { rss: number; hwm: number } {
   const text = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+)`, 'm').exec(text)?.[1] ?? 0);
   return { rss: kb('VmRSS') / 1024, hwm: kb('VmHWM') / 1024 };
+}
+
+/**
+ * RSS of the process's largest mapping: on PGlite, the WebAssembly linear memory (PostgreSQL's heap,
+ * shared buffers and catalog caches), which is one reservation of several GB of which only touched
+ * pages count. The rest of the RSS is Node's (V8 heap, code, native allocations).
+ */
+function largestMappingMb(pid: number): number {
+  let best = 0;
+  let current = 0;
+  for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
+    if (/^[0-9a-f]+-[0-9a-f]+ /.test(line)) {
+      best = Math.max(best, current);
+      current = 0;
+    } else {
+      const m = /^Rss:\s+(\d+) kB/.exec(line);
+      if (m) current = Number(m[1]);
+    }
+  }
+  return Math.max(best, current) / 1024;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -207,17 +233,21 @@ async function measureStore(store: 'postgres' | 'pglite', options: Options, port
   try {
     const pid = child.pid ?? 0;
     const idleMb = await settledRss(pid);
+    const wasmIdleMb = store === 'pglite' ? largestMappingMb(pid) : undefined;
     const base = `http://127.0.0.1:${port}/fhir`;
     await warmUp(base);
     const warmMb = await settledRss(pid);
     let examplesMb: number | undefined;
-    if (store === 'postgres' && options.examples) {
+    if (options.examples) {
       await loadExamples(base);
       examplesMb = await settledRss(pid);
     }
+    const wasmExamplesMb = store === 'pglite' && examplesMb !== undefined ? largestMappingMb(pid) : undefined;
     const peakMb = status(pid).hwm;
     const result: StoreResult = { store, idleMb: round(idleMb), warmMb: round(warmMb), peakMb: round(peakMb) };
     if (examplesMb !== undefined) result.examplesMb = round(examplesMb);
+    if (wasmIdleMb !== undefined) result.wasmIdleMb = round(wasmIdleMb);
+    if (wasmExamplesMb !== undefined) result.wasmExamplesMb = round(wasmExamplesMb);
     if (store === 'pglite') {
       await stopServer(child);
       const again = await startServer(env, port);
@@ -249,10 +279,16 @@ export async function runMemory(argv: string[]): Promise<MemoryReport> {
   const pgliteFreshFloorMb = await floorOf(pglite);
   const pgliteReopenFloorMb = await floorOf(pglite);
   rmSync(pgliteDir, { recursive: true, force: true });
+  const serverDir = mkdtempSync(join(tmpdir(), 'concord-pglite-floor-'));
+  const asServer = `const { openPglite } = await import(${JSON.stringify(join(ROOT, dirname(dirname(ENTRY)), 'src/storage/pglite.js'))});
+     const db = await openPglite(${JSON.stringify(serverDir)}); await db.query('select 1');`;
+  const pgliteServerFreshFloorMb = await floorOf(asServer);
+  const pgliteServerReopenFloorMb = await floorOf(asServer);
+  rmSync(serverDir, { recursive: true, force: true });
   const results: StoreResult[] = [];
   let port = options.port;
   for (const store of options.stores) results.push(await measureStore(store, options, port++));
-  return { node: process.version, nodeFloorMb: round(nodeFloorMb), importsFloorMb: round(importsFloorMb), pgliteFreshFloorMb: round(pgliteFreshFloorMb), pgliteReopenFloorMb: round(pgliteReopenFloorMb), results };
+  return { node: process.version, nodeFloorMb: round(nodeFloorMb), importsFloorMb: round(importsFloorMb), pgliteFreshFloorMb: round(pgliteFreshFloorMb), pgliteReopenFloorMb: round(pgliteReopenFloorMb), pgliteServerFreshFloorMb: round(pgliteServerFreshFloorMb), pgliteServerReopenFloorMb: round(pgliteServerReopenFloorMb), results };
 }
 
 export function renderMarkdown(report: MemoryReport, command: string): string {
@@ -270,7 +306,9 @@ export function renderMarkdown(report: MemoryReport, command: string): string {
     '|---|---|---|---|---|---|',
     ...rows,
     '',
-    `Floors: bare Node ${report.nodeFloorMb} MB; Node + the server's imports (no definitions loaded) ${report.importsFloorMb} MB; bare PGlite with the server's extensions (Node + one \`select 1\`) ${report.pgliteFreshFloorMb} MB on a fresh directory (initdb), ${report.pgliteReopenFloorMb} MB reopened.`,
+    ...report.results.filter((r) => r.wasmIdleMb !== undefined).map((r) => `PGlite's WASM memory (the largest mapping's RSS): ${r.wasmIdleMb} MB idle after start, ${r.wasmExamplesMb ?? '-'} MB after the examples.`),
+    '',
+    `Floors: bare Node ${report.nodeFloorMb} MB; Node + the server's imports (no definitions loaded) ${report.importsFloorMb} MB; bare PGlite with the server's extensions (Node + one \`select 1\`) ${report.pgliteFreshFloorMb} MB on a fresh directory (initdb), ${report.pgliteReopenFloorMb} MB reopened; opened as the server opens it (src/storage/pglite.ts) ${report.pgliteServerFreshFloorMb} MB fresh, ${report.pgliteServerReopenFloorMb} MB reopened.`,
     '',
   ].join('\n');
 }

@@ -40,6 +40,25 @@ export interface Config {
   /** Every interaction becomes an AuditEvent (src/audit); CONCORD_AUDIT=off only with authentication off. */
   auditEnabled: boolean;
   subscriptions: SubscriptionsConfig;
+  importJobs: ImportJobsConfig;
+}
+
+/** The Bulk Data $import operation's jobs (src/import/job-runner.ts, docs/adr/0019). */
+export interface ImportJobsConfig {
+  /** Whether this instance runs import jobs (kick-off and status are answered either way). */
+  run: boolean;
+  /** Operator allow-list of input hosts (host or host:port) exempt from https-only and address checks. */
+  allowedHosts: string[];
+  /** Largest input file fetched (bytes). */
+  maxInputBytes: number;
+  /** A fetch that receives nothing for this long fails (ms). */
+  fetchTimeoutMs: number;
+  /** How long a job's lease lasts without renewal; another instance takes an expired job over (ms). */
+  leaseMs: number;
+  /** How often an instance looks for a job without being woken (ms). */
+  pollMs: number;
+  /** Worker threads parsing and validating lines while a job runs (0: on the main thread). */
+  workers: number;
 }
 
 /** Subscription delivery (src/subscriptions, docs/subscriptions.md). */
@@ -172,6 +191,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     auth: loadAuthConfig(env),
     auditEnabled: loadAuditEnabled(env),
     subscriptions: loadSubscriptionsConfig(env),
+    importJobs: {
+      run: onOff(env, 'IMPORT_JOBS', true),
+      allowedHosts: list(env, 'IMPORT_ALLOWED_HOSTS').map((h) => h.toLowerCase()),
+      maxInputBytes: int(env, 'IMPORT_MAX_INPUT_MB', 4096, 1) * 1024 * 1024,
+      fetchTimeoutMs: int(env, 'IMPORT_FETCH_TIMEOUT_MS', 60_000, 100),
+      leaseMs: int(env, 'IMPORT_LEASE_MS', 30_000, 100),
+      pollMs: int(env, 'IMPORT_POLL_MS', 5000, 10),
+      workers: int(env, 'IMPORT_WORKERS', 1, 0),
+    },
   };
 }
 

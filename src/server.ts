@@ -46,6 +46,11 @@ import { subscriptionStatusWriter } from './subscriptions/status-writer.js';
 import { WebsocketHub } from './subscriptions/websocket-hub.js';
 import { keepAlivePostConnector, WebhookPoster, type PostConnector } from './net/webhook-post.js';
 import { UnresolvedHost, type Resolver } from './net/outbound-guard.js';
+import { FileDownloader, type DownloadConnector } from './net/fetch-to-file.js';
+import { ImportJobRunner } from './import/job-runner.js';
+import { openPreparePool } from './import/prepare-pool.js';
+import { SqlImportJobStore } from './storage/import-job-store.js';
+import { CONCORD_BASE } from './fhir/profiles/urls.js';
 
 export interface Server {
   app: FastifyInstance;
@@ -54,6 +59,8 @@ export interface Server {
   writeChecks: WriteCheckPool;
   /** The client registry, when authentication is on. */
   clients?: ClientAdmin;
+  /** Runs $import jobs on this instance (absent with IMPORT_JOBS=off). */
+  importRunner?: ImportJobRunner;
   /** Stops accepting requests, drains in-flight ones, then closes the database. */
   close(): Promise<void>;
 }
@@ -70,9 +77,17 @@ export interface ServerOptions {
   webhookConnector?: PostConnector;
   /** Replaces DNS resolution of webhook hosts (tests). */
   webhookResolver?: Resolver;
+  /** Replaces DNS resolution of $import input hosts (tests). */
+  importResolver?: Resolver;
+  /** Replaces the $import download connect step (tests record the address instead of connecting). */
+  importConnector?: DownloadConnector;
+  /** Lines per transaction of $import jobs (tests use small batches). */
+  importBatchSize?: number;
 }
 
 export const VERSION = '0.1.0';
+/** The canonical the CapabilityStatement names for $import (the Bulk Data Import draft publishes none). */
+const IMPORT_OPERATION = `${CONCORD_BASE}/OperationDefinition/import`;
 
 function isDnsFailure(err: unknown): boolean {
   const code = typeof err === 'object' && err !== null && 'code' in err ? (err as { code?: unknown }).code : undefined;
@@ -241,6 +256,7 @@ export async function createServer(config: Config, logger: Logger | false, datab
       ],
       supportedProfiles: (type) => profilesByType.get(type) ?? [],
       operations: [{ name: 'validate', definition: 'http://hl7.org/fhir/OperationDefinition/Resource-validate' }],
+      systemOperations: [{ name: 'import', definition: IMPORT_OPERATION, documentation: 'Bulk Data Import: NDJSON inputs fetched from URLs, loaded with validation and the coordination rules (docs/import.md)' }],
       searchSupported: true,
       transactionsSupported: true,
       ...(config.auth.enabled ? { tokenUrl: `${baseUrl.replace(/\/fhir$/, '')}/auth/token` } : {}),
@@ -259,6 +275,28 @@ export async function createServer(config: Config, logger: Logger | false, datab
   const purge = auth ? setInterval(() => void auth.jtis.purgeExpired(new Date()).catch(() => undefined), JTI_PURGE_MS) : undefined;
   purge?.unref();
   const auditStore = new SqlAuditStore(db);
+  // $import jobs: durable in import_job, run by whichever instance claims them (docs/adr/0019).
+  const importJobs = new SqlImportJobStore(db);
+  const importGuard = new OutboundGuard({ allowedHosts: config.importJobs.allowedHosts, ...(options.importResolver ? { resolver: options.importResolver } : {}) });
+  const importWorkers = config.importJobs.workers;
+  const importRunner = config.importJobs.run
+    ? new ImportJobRunner({
+        jobs: importJobs,
+        store: repository.importStore(),
+        downloader: new FileDownloader(importGuard, { maxBytes: config.importJobs.maxInputBytes, timeoutMs: config.importJobs.fetchTimeoutMs, ...(options.importConnector ? { connector: options.importConnector } : {}) }),
+        rules: config.rulesEnabled,
+        baseUrls: config.baseUrl ? [config.baseUrl] : [],
+        maxJsonDepth: config.maxJsonDepth,
+        maxIndexRows: config.maxIndexRows,
+        ...(options.importBatchSize !== undefined ? { batchSize: options.importBatchSize } : {}),
+        leaseMs: config.importJobs.leaseMs,
+        pollMs: config.importJobs.pollMs,
+        // Worker threads only while a job runs: an idle server keeps no import threads.
+        ...(importWorkers > 0 ? { openPreparer: () => openPreparePool(importWorkers) } : {}),
+        ...(config.auditEnabled ? { recordAudit: (record) => auditStore.insert([record]) } : {}),
+        logger: logger === false ? false : logger.child({ component: 'import' }),
+      })
+    : undefined;
   const app = buildApp({
     context: {
       service,
@@ -279,16 +317,26 @@ export async function createServer(config: Config, logger: Logger | false, datab
     openApi: () => buildOpenApi(capability(config.baseUrl ?? '/fhir'), config.baseUrl ?? '/fhir'),
     auditStore,
     ...(config.auditEnabled ? { audit: { store: auditStore, recorder: new AuditRecorder(auditStore) } } : {}),
+    importJobs: {
+      jobs: importJobs,
+      journal: repository.importStore().journal,
+      guard: importGuard,
+      wake: () => importRunner?.wake(),
+      ...(config.baseUrl ? { configuredBaseUrl: config.baseUrl } : {}),
+    },
   });
   await dispatcher?.start();
+  importRunner?.start();
   await websocketHub.start();
   return {
     app,
     repository,
     writeChecks,
     ...(auth ? { clients: auth.clients } : {}),
+    ...(importRunner ? { importRunner } : {}),
     async close() {
       clearInterval(purge);
+      await importRunner?.stop();
       await dispatcher?.stop();
       keptAlive?.close();
       await websocketHub.stop();

@@ -151,6 +151,18 @@ export function assertAllowed(auth: AuthContext, request: AccessRequest, where =
   if (request.query || request.criteria) check(auth, request, reachPermissions(request), where);
 }
 
+/**
+ * Throws 403 unless the client is administrative: it acts for no organization and its scopes allow
+ * creating and updating every resource type (system/*.cu or more). Bulk operations ($import) write any
+ * member's records at once, which no organization-scoped client may.
+ */
+export function assertAdministrative(auth: AuthContext): void {
+  if (auth.organization) throw forbidden(`Only administrative clients may call this operation; this client acts for ${auth.organization}`);
+  if (!auth.scopes.allowsAllTypes('c') || !auth.scopes.allowsAllTypes('u')) {
+    throw forbidden('Only administrative clients may call this operation (needs system/*.cu or more, e.g. system/*.cruds)');
+  }
+}
+
 /** Tokens remembered at most (a token is ~1 KB; the oldest is forgotten first). */
 const SESSIONS_MAX = 10_000;
 const BEARER = /^Bearer\s+([A-Za-z0-9\-_.~+/]+=*)\s*$/i;

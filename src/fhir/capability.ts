@@ -16,6 +16,8 @@ export interface CapabilityInputs {
   transactionsSupported: boolean;
   /** SMART Backend Services token endpoint, when authentication is on. */
   tokenUrl?: string;
+  /** System-level operations (e.g. the Bulk Data $import), by name -> OperationDefinition canonical. */
+  systemOperations?: { name: string; definition: string; documentation?: string }[];
   /** On the Subscription resource: the topics it serves (extension url -> canonical) and its operations. */
   subscriptions?: { topicExtension: string; topics: string[]; operations: { name: string; definition: string }[] };
 }
@@ -84,6 +86,7 @@ export function buildCapabilityStatement(inputs: CapabilityInputs, now = new Dat
           ...(inputs.transactionsSupported ? [{ code: 'transaction' as const }, { code: 'batch' as const }] : []),
           ...(inputs.searchSupported ? [{ code: 'search-system' as const }] : []),
         ],
+        ...(inputs.systemOperations?.length ? { operation: inputs.systemOperations } : {}),
       },
     ],
   };

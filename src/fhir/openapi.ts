@@ -219,6 +219,51 @@ function components(tokenUrl: string | undefined, resources: CapabilityStatement
   };
 }
 
+/** The Bulk Data $import operation: kick-off, status (poll, cancel) and the per-input error files. */
+function importPaths(secured: boolean): Record<string, Json> {
+  const tag = 'System';
+  const admin = secured ? { description: 'Administrative clients only: no organization, and `system/*.cu` or more (e.g. `system/*.cruds`).' } : {};
+  const id = { name: 'id', in: 'path', required: true, schema: { type: 'string' } };
+  const json = (description: string): Json => ({ description, content: { 'application/json': { schema: { type: 'object' } } } });
+  return {
+    '/$import': {
+      post: {
+        tags: [tag],
+        summary: 'Bulk Data $import: load NDJSON inputs (one resource type per input) asynchronously',
+        operationId: 'import',
+        ...admin,
+        parameters: [{ name: 'Prefer', in: 'header', required: true, schema: { type: 'string', enum: ['respond-async'] } }],
+        requestBody: { required: true, content: fhirContent('Resource') },
+        responses: {
+          202: { description: 'Accepted; Content-Location names the status endpoint', headers: { 'Content-Location': { schema: { type: 'string' } } } },
+          ...errors('400', '401', '403'),
+        },
+      },
+    },
+    '/$import-status/{id}': {
+      get: {
+        tags: [tag],
+        summary: 'Status of a $import job: 202 with X-Progress while it runs, 200 with the completion body',
+        operationId: 'import-status',
+        ...admin,
+        parameters: [id],
+        responses: { 200: json('Completion: output (counts per input) and error (OperationOutcome NDJSON files)'), 202: { description: 'Running', headers: { 'X-Progress': { schema: { type: 'string' } } } }, ...errors('400', '401', '403', '404') },
+      },
+      delete: { tags: [tag], summary: 'Cancel a $import job (lines already committed stay stored)', operationId: 'import-cancel', ...admin, parameters: [id], responses: { 202: ok('Cancelled', 'OperationOutcome'), ...errors('401', '403', '404') } },
+    },
+    '/$import-status/{id}/errors/{index}': {
+      get: {
+        tags: [tag],
+        summary: "A $import input's rejected lines: one OperationOutcome per line (extensions: line, resource, rule)",
+        operationId: 'import-errors',
+        ...admin,
+        parameters: [id, { name: 'index', in: 'path', required: true, schema: { type: 'integer' } }],
+        responses: { 200: { description: 'NDJSON', content: { 'application/fhir+ndjson': { schema: { type: 'string' } } } }, ...errors('401', '403', '404') },
+      },
+    },
+  };
+}
+
 /** The path of the token endpoint relative to the server (`/fhir` base -> `/auth/token` beside it). */
 function tokenPath(tokenUrl: string, base: string): { servers: Json[]; path: string } {
   const at = tokenUrl.lastIndexOf('/auth/token');
@@ -283,6 +328,7 @@ export function buildOpenApi(capability: CapabilityStatement, baseUrl: string): 
       },
     };
   }
+  if (rest?.operation?.some((o) => o.name === 'import')) Object.assign(paths, importPaths(secured));
   const resources = rest?.resource ?? [];
   for (const r of resources) Object.assign(paths, typePaths(r, secured));
   return {

@@ -38,10 +38,11 @@ const KNOWN_PATTERNS = new Set(['/', '/_search', '/_history', '/:type', '/:type/
 
 /**
  * The access request of a /fhir route, 'bundle' for POST [base] (each entry is checked by the Bundle
- * service), 'none' for method/route pairs that only ever answer 405, and 'unmapped' for a route this
+ * service), 'admin' for routes only administrative clients may call (the Bulk Data $import operation:
+ * it writes any resource of any member), 'none' for method/route pairs that only ever answer 405, and 'unmapped' for a route this
  * table does not know (refused, so a new route is closed until it is mapped here).
  */
-export function accessRequestOf(request: Req): AccessRequest | 'bundle' | 'none' | 'unmapped' {
+export function accessRequestOf(request: Req): AccessRequest | 'bundle' | 'admin' | 'none' | 'unmapped' {
   const url = request.routeOptions.url ?? '';
   const method = request.method === 'HEAD' ? 'GET' : request.method;
   const type = request.params.type;
@@ -95,6 +96,11 @@ export function accessRequestOf(request: Req): AccessRequest | 'bundle' | 'none'
     case 'GET /Subscription/:id/$get-ws-binding-token':
     case 'POST /Subscription/:id/$get-ws-binding-token':
       return { interaction: 'read', type: 'Subscription' };
+    case 'POST /$import':
+    case 'GET /$import-status/:id':
+    case 'DELETE /$import-status/:id':
+    case 'GET /$import-status/:id/errors/:index':
+      return 'admin';
     case 'POST /:type/$validate':
     case 'POST /:type/:id/$validate':
       return { interaction: 'validate', type, validates: validateMode(request) };

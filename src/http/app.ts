@@ -27,6 +27,7 @@ import { docsRoutes } from './docs.js';
 import { registerAudit, type AuditServices } from './audit.js';
 import { auditEventRoutes } from './routes/audit-event.js';
 import type { AuditStore } from '../audit/types.js';
+import { IMPORT_ERRORS_ROUTE, importRoutes, type ImportRouteServices } from './routes/import.js';
 
 export interface AppOptions {
   context: RouteContext;
@@ -43,6 +44,8 @@ export interface AppOptions {
   auditStore: AuditStore;
   /** Absent when auditing is off (CONCORD_AUDIT=off, only with authentication off). */
   audit?: AuditServices;
+  /** The Bulk Data $import operation (absent: not offered). */
+  importJobs?: ImportRouteServices;
 }
 
 export function buildApp(options: AppOptions): FastifyInstance {
@@ -83,6 +86,8 @@ export function buildApp(options: AppOptions): FastifyInstance {
         smartConfigurationRoute(fhir, auth, options.context.configuredBaseUrl);
       }
       fhir.addHook('onRequest', (request, _reply, next) => {
+        // $import error files are NDJSON: that route negotiates for itself.
+        if (request.routeOptions.url === IMPORT_ERRORS_ROUTE) return next();
         try {
           assertJsonAcceptable(request);
           next();
@@ -97,6 +102,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
       auditEventRoutes(fhir, options.auditStore, { authEnabled: auth !== undefined, ...(ctx.configuredBaseUrl ? { configuredBaseUrl: ctx.configuredBaseUrl } : {}) });
       if (ctx.subscriptions) subscriptionRoutes(fhir, ctx, ctx.subscriptions, ctx.websocket);
       if (ctx.websocket) websocketRoutes(fhir, ctx.websocket);
+      if (options.importJobs) importRoutes(fhir, options.importJobs);
       searchRoutes(fhir, ctx);
       bundleRoutes(fhir, ctx);
       typeRoutes(fhir, ctx);

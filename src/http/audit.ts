@@ -66,6 +66,7 @@ function interactionOf(request: Req): { interaction: AuditedInteraction; operati
     const type = (request.body as { type?: unknown } | undefined)?.type;
     return { interaction: type === 'batch' ? 'batch' : 'transaction' };
   }
+  if (access === 'admin') return { interaction: 'operation', operation: 'import' };
   if (access === 'none' || access === 'unmapped') return { interaction: METHOD_INTERACTION[request.method] ?? 'operation' };
   switch (access.interaction) {
     case 'validate':

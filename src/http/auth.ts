@@ -2,7 +2,7 @@
 // endpoint and the SMART configuration document. With authentication off (loopback only) requests carry
 // no AuthContext and nothing is checked.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { assertAllowed, bundleEntryAccess, type Authenticator } from '../auth/authorize.js';
+import { assertAdministrative, assertAllowed, bundleEntryAccess, type Authenticator } from '../auth/authorize.js';
 import type { AuthContext } from '../auth/context.js';
 import { ASSERTION_ALGORITHMS } from '../auth/assertion.js';
 import type { TokenService } from '../auth/token-service.js';
@@ -65,7 +65,8 @@ export function fhirAuthHooks(fhir: FastifyInstance, auth: AuthServices): void {
       if (context) {
         const access = accessRequestOf(request as FastifyRequest<{ Params: Record<string, string | undefined> }>);
         if (access === 'unmapped') throw new FhirError(403, issue('forbidden', 'This operation is not available to clients'));
-        if (access !== 'none' && access !== 'bundle') assertAllowed(context, access);
+        if (access === 'admin') assertAdministrative(context);
+        else if (access !== 'none' && access !== 'bundle') assertAllowed(context, access);
       }
       done();
     } catch (err) {

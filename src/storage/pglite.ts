@@ -7,9 +7,14 @@ import type { Database, Queryable, QueryResult } from './database.js';
 // here rather than configurable.
 const extensions = { btree_gist, pg_trgm };
 
+// PostgreSQL's default 128 MB of shared buffers live in the WASM heap, which never shrinks: once a
+// server has touched that much data (e.g. the R4 examples) its RSS stays ~130 MB higher. The files sit in
+// the OS page cache anyway, so a small buffer pool costs little (bench/RESULTS.md, memory on PGlite).
+const SHARED_BUFFERS = 'shared_buffers=16MB';
+
 /** Opens embedded PostgreSQL (WASM). dataDir undefined = in memory. One connection: writes serialize. */
 export async function openPglite(dataDir?: string): Promise<Database> {
-  const db = await PGlite.create({ ...(dataDir ? { dataDir } : {}), extensions });
+  const db = await PGlite.create({ ...(dataDir ? { dataDir } : {}), extensions, startParams: [...PGlite.defaultStartParams, '-c', SHARED_BUFFERS] });
   const wrapTx = (tx: { query: PGlite['query']; exec: PGlite['exec'] }): Queryable => ({
     async query<T>(sql: string, params?: unknown[]): Promise<QueryResult<T>> {
       const res = await tx.query<T>(sql, params);
