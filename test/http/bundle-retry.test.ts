@@ -1,6 +1,7 @@
 // A transaction Bundle whose database transaction is retried (a serialization failure, a unique-key race)
 // runs again from the request's entries: the retry matches conditional creates and resolves references
 // anew, against what committed in between, instead of reusing what the failed attempt decided.
+import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../../src/storage/database.js';
 import { createServer, type Server } from '../../src/server.js';
@@ -34,7 +35,7 @@ function faulty(db: Database): Database {
 
 let db: Database;
 let server: Server;
-const request = (options: Parameters<Server['app']['inject']>[0]) => server.app.inject(options);
+const request = (options: InjectOptions): Promise<LightMyRequestResponse> => server.app.inject(options);
 
 beforeAll(async () => {
   db = await openTestDatabase();
