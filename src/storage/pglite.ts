@@ -2,6 +2,7 @@ import { PGlite } from '@electric-sql/pglite';
 import { btree_gist } from '@electric-sql/pglite/contrib/btree_gist';
 import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
 import type { Database, Queryable, QueryResult, TransactionQueryable } from './database.js';
+import { InFlight } from './in-flight.js';
 
 // A data directory must be reopened with the same extensions it was created with, so the set is fixed
 // here rather than configurable.
@@ -33,29 +34,15 @@ export async function openPglite(dataDir?: string): Promise<Database> {
       return db.transaction(async (tx) => {
         // In process there are no round trips to save; statements not waited for are still run in
         // order (PGlite queues them) and must all succeed before the transaction commits.
-        let inFlight: Promise<unknown>[] = [];
-        const settle = async (): Promise<void> => {
-          const waiting = inFlight;
-          inFlight = [];
-          await Promise.all(waiting);
-        };
+        const inFlight = new InFlight();
         const inner = wrapTx(tx);
         const q: TransactionQueryable = {
-          async query<R>(sql: string, params?: unknown[]): Promise<QueryResult<R>> {
-            await settle();
-            return inner.query<R>(sql, params);
-          },
-          async exec(sql: string): Promise<void> {
-            await settle();
-            await inner.exec(sql);
-          },
-          commitsOnlyAfter(statement) {
-            statement.catch(() => undefined);
-            inFlight.push(statement);
-          },
+          query: <R>(sql: string, params?: unknown[]): Promise<QueryResult<R>> => inFlight.run(() => inner.query<R>(sql, params)),
+          exec: (sql: string): Promise<void> => inFlight.run(() => inner.exec(sql)),
+          commitsOnlyAfter: (statement) => inFlight.add(statement),
         };
         const result = await fn(q);
-        await settle();
+        await inFlight.all();
         return result;
       });
     },

@@ -4,6 +4,7 @@ import type { Database, Queryable, QueryOptions, QueryResult, TransactionOptions
 import { classify, isConnectionError } from './faults.js';
 import { connectWithRetry } from './pg-connect.js';
 import { HealthProbe } from './pg-health.js';
+import { InFlight } from './in-flight.js';
 
 // int8 (bigint) arrives as a string by default; Concord's bigints (rids, sequence numbers) stay far
 // below 2^53, so they are parsed to numbers once here rather than at every call site.
@@ -267,39 +268,12 @@ export async function openPostgres(options: PostgresOptions): Promise<Database> 
         // Statements sent but not yet waited for (commitsOnlyAfter). BEGIN is one: it travels with the
         // transaction's first statement instead of costing a round trip of its own. The pool's
         // statement_timeout (meant for reads) is replaced for this transaction in the same message.
-        let inFlight: Promise<unknown>[] = [];
-        const commitsOnlyAfter = (statement: Promise<unknown>): void => {
-          statement.catch(() => undefined); // its error is reported by whoever waits next
-          inFlight.push(statement);
-        };
-        /** Waits for the statements sent so far: the first error among them (in wire order) is thrown. */
-        const settle = async (): Promise<void> => {
-          if (inFlight.length === 0) return;
-          const waiting = inFlight;
-          inFlight = [];
-          await Promise.all(waiting);
-        };
-        commitsOnlyAfter(conn.exec(`BEGIN; SET LOCAL statement_timeout = ${timeoutMs(txOptions?.timeoutMs)}`));
+        const inFlight = new InFlight();
+        inFlight.add(conn.exec(`BEGIN; SET LOCAL statement_timeout = ${timeoutMs(txOptions?.timeoutMs)}`));
         const tx: TransactionQueryable = {
-          async query<R>(sql: string, params?: unknown[], options?: QueryOptions): Promise<QueryResult<R>> {
-            const result = conn.query<R>(sql, params, options);
-            // An earlier statement's failure aborted the transaction: it is the error to report, not
-            // this statement's "current transaction is aborted".
-            if (inFlight.length > 0) {
-              result.catch(() => undefined);
-              await settle();
-            }
-            return result;
-          },
-          async exec(sql: string): Promise<void> {
-            const done = conn.exec(sql);
-            if (inFlight.length > 0) {
-              done.catch(() => undefined);
-              await settle();
-            }
-            await done;
-          },
-          commitsOnlyAfter,
+          query: <R>(sql: string, params?: unknown[], options?: QueryOptions): Promise<QueryResult<R>> => inFlight.run(() => conn.query<R>(sql, params, options)),
+          exec: (sql: string): Promise<void> => inFlight.run(() => conn.exec(sql)),
+          commitsOnlyAfter: (statement) => inFlight.add(statement),
         };
         try {
           const result = await fn(tx);
@@ -307,7 +281,7 @@ export async function openPostgres(options: PostgresOptions): Promise<Database> 
           // with ROLLBACK, so it can only commit what succeeded.
           const commit = run(client, 'COMMIT', undefined, undefined, 'write-timeout', prepared);
           commit.catch(() => undefined);
-          await settle();
+          await inFlight.all();
           const done = await commit;
           if (done.command !== 'COMMIT') throw new Error(`the transaction ended with ${done.command ?? 'nothing'} instead of COMMIT`);
           return result;
