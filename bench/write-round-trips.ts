@@ -5,8 +5,11 @@
 //
 //   npx tsx bench/write-round-trips.ts [--n 20]
 //
-// Prints, per interaction, the mean statements and round trips per request and the statement kinds.
+// Prints, per interaction, the mean statements and round trips per request, the statement kinds, and
+// for these sequential requests (one at a time) the mean wall time, the Node CPU of this process (server
+// and client share it) and the CPU of the pool's PostgreSQL backends (from /proc) per request.
 import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import pg from 'pg';
 import { flags } from './args.js';
 import { benchPatient } from './fixtures.js';
@@ -52,7 +55,8 @@ const original = pg.Client.prototype.query as unknown as QueryFn;
 };
 
 // ---- the server --------------------------------------------------------------------------------------------
-const db = await openPostgres({ connectionString: url, schema, max: 4 });
+const applicationName = `concord_${schema}`;
+const db = await openPostgres({ connectionString: url, schema, max: 4, applicationName });
 await migrate(db);
 const server = await createServer(loadConfig({ LOG_LEVEL: 'silent', HOST: '127.0.0.1', CONCORD_AUTH: 'off', CONCORD_RULES: 'on', RATE_LIMIT_PER_MINUTE: '0' }), false, db);
 await server.app.listen({ host: '127.0.0.1', port: 0 });
@@ -74,19 +78,42 @@ interface Row {
   statements: number;
   trips: number;
   kinds: [string, number][];
+  wallMs: number;
+  nodeCpuUs: number;
+  backendCpuUs: number;
+}
+
+/** CPU (user + system, µs) of this schema's pooled backends so far. */
+async function backendCpu(): Promise<number> {
+  const pids = (await db.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE application_name = $1', [applicationName])).rows.map((r) => r.pid);
+  let total = 0;
+  for (const pid of pids) {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+    if (!stat) continue;
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    total += ((Number(fields[11]) + Number(fields[12])) * 1e6) / 100;
+  }
+  return total;
 }
 const rows: Row[] = [];
 
 async function measure(label: string, expected: number, requests: (() => Promise<{ status: number }>)[]): Promise<void> {
   statements = trips = 0;
   kinds.clear();
+  const backend0 = await backendCpu();
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
   for (const r of requests) {
     counting = true;
     const { status } = await r();
     counting = false;
     if (status !== expected) throw new Error(`${label}: status ${status}, expected ${expected}`);
   }
-  rows.push({ label, statements: statements / requests.length, trips: trips / requests.length, kinds: [...kinds].map(([k, c]) => [k, c / requests.length]) });
+  const wall = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  const backend = (await backendCpu()) - backend0;
+  const n = requests.length;
+  rows.push({ label, statements: statements / n, trips: trips / n, kinds: [...kinds].map(([k, c]) => [k, c / n]), wallMs: wall / n, nodeCpuUs: (cpu.user + cpu.system) / n, backendCpuUs: backend / n });
 }
 
 try {
@@ -122,7 +149,7 @@ try {
     members.map((m) => () => send('POST', 'CareTeam', hhTeam({ reference: `Patient/${m}` }, ctx, '2025-06-01'))),
   );
   for (const r of rows) {
-    process.stdout.write(`\n${r.label}: ${r.statements.toFixed(2)} statements, ${r.trips.toFixed(2)} round trips per request\n`);
+    process.stdout.write(`\n${r.label}: ${r.statements.toFixed(2)} statements, ${r.trips.toFixed(2)} round trips per request; ${r.wallMs.toFixed(2)} ms wall, ${r.nodeCpuUs.toFixed(0)} µs Node CPU, ${r.backendCpuUs.toFixed(0)} µs backend CPU per request\n`);
     for (const [k, c] of r.kinds) process.stdout.write(`  ${c.toFixed(2)}  ${k}\n`);
   }
 } finally {
