@@ -121,7 +121,7 @@ try {
   const ctx: Ctx = { hh: { reference: `Organization/${dir.healthHomes[0]!}` }, hhRole: { reference: `PractitionerRole/${dir.hhRoles[0]![0]!}` } };
   const members = await seedMembers(base, 0, n, 1, 10, ctx);
   // Warm: statements prepared on the pooled connections, caches filled.
-  for (let i = 0; i < 10; i++) await send('POST', 'Patient', benchPatient(100_000 + i));
+  for (let i = 0; i < 200; i++) await send('POST', 'Patient', benchPatient(100_000 + i));
 
   const created: string[] = [];
   await measure(
