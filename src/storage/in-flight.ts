@@ -11,7 +11,14 @@ export class InFlight {
 
   /** A statement sent just now that nobody waits for. */
   add(statement: Promise<unknown>): void {
-    const at = ++this.position;
+    this.track(++this.position, statement);
+  }
+
+  /**
+   * Every statement is tracked, also those waited for: a failure whose rejection its caller dropped (a
+   * prefetched read nobody used) still fails the transaction with its own error at commit.
+   */
+  private track(at: number, statement: Promise<unknown>): void {
     this.pending.set(at, statement);
     statement.then(
       () => this.pending.delete(at),
@@ -25,8 +32,10 @@ export class InFlight {
   /** Runs a statement sent just now by send, reporting an earlier unwaited statement's failure first. */
   async run<T>(send: () => Promise<T>): Promise<T> {
     const at = ++this.position;
+    const quiet = this.pending.size === 0 && !this.failure;
     const result = send();
-    if (this.pending.size === 0 && !this.failure) return result;
+    this.track(at, result);
+    if (quiet) return result;
     result.catch(() => undefined);
     let value: T;
     try {

@@ -55,4 +55,16 @@ describe.each(storageBackends())('unwaited statements in a transaction on %s', (
     ).rejects.toMatchObject({ code: '23505' });
     expect(await keys()).toEqual(['a1', 'a2', 'taken']);
   });
+
+  it('fails the transaction with the error of a statement whose caller dropped its failure', async () => {
+    await expect(
+      db.transaction((tx) => {
+        tx.commitsOnlyAfter(tx.query(`INSERT INTO unwaited VALUES ('d1')`));
+        // A read sent alongside (a prefetch) that nobody ends up waiting for.
+        tx.query('SELECT 1 / 0').catch(() => undefined);
+        return Promise.resolve('done');
+      }),
+    ).rejects.toMatchObject({ code: '22012' });
+    expect(await keys()).toEqual(['a1', 'a2', 'taken']);
+  });
 });
