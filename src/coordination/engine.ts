@@ -192,10 +192,15 @@ async function loadRecord(
   const whole = [...parts].filter((p) => plan.get(p) === undefined);
   // Readers may fill more parts than asked: keep only the whole ones, the others are selected below.
   const record = emptyRecord();
-  if (whole.length > 0) Object.assign(record, pick(await reader.memberRecord(patientId, whole), whole));
   const queries = uniqueQueries(plan);
-  if (queries.length === 0) return record;
-  let selected = await reader.withFacts(patientId, queries);
+  // Asked together: a reader inside a write transaction sends both reads in one round trip.
+  const [wholeRecord, first] = await Promise.all([
+    whole.length > 0 ? reader.memberRecord(patientId, whole) : undefined,
+    queries.length > 0 ? reader.withFacts(patientId, queries) : undefined,
+  ]);
+  if (wholeRecord) Object.assign(record, pick(wholeRecord, whole));
+  if (!first) return record;
+  let selected = first;
   const transitive = rules.filter((r) => r.selectTransitive);
   if (transitive.length > 0 && selected.length > 0) {
     // Second round: what the transitive rules need to judge the resources the first round loaded.

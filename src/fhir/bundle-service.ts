@@ -141,27 +141,32 @@ export class BundleService {
     const parsed = entries.map((e, i) => parseEntry(e, i, options.baseUrl));
     // Every entry is checked before anything runs: one refused entry refuses the whole transaction.
     if (options.authorize) for (const e of parsed) options.authorize(accessOf(e));
+    // The repository retries the whole transaction after a serialization failure or a unique-key race,
+    // and an attempt rewrites its entries (ids, matched conditional creates, resolved references): every
+    // attempt starts again from the request's entries, so a retry matches and resolves anew.
+    let attempt = parsed;
     const run = async (session: WriteSession): Promise<EntryResult[]> => {
-      const idMap = await this.assignIdentities(parsed, session, options.viewer);
-      for (const entry of parsed) {
+      const entries = (attempt = parsed.map(freshEntry));
+      const idMap = await this.assignIdentities(entries, session, options.viewer);
+      for (const entry of entries) {
         if (entry.resource) entry.resource = await this.resolveReferences(entry, idMap, session, options.viewer);
       }
-      assertDistinctTargets(parsed);
+      assertDistinctTargets(entries);
       const out = new Map<number, EntryResult>();
-      for (const entry of [...parsed].sort((a, b) => ORDER[a.method] - ORDER[b.method] || a.index - b.index)) {
+      for (const entry of [...entries].sort((a, b) => ORDER[a.method] - ORDER[b.method] || a.index - b.index)) {
         try {
           out.set(entry.index, await this.execute(entry, session, options.baseUrl, undefined, options.viewer));
         } catch (err) {
           throw entryError(err, entry);
         }
       }
-      return parsed.map((e) => out.get(e.index)!);
+      return entries.map((e) => out.get(e.index)!);
     };
     try {
       return responseBundle('transaction-response', await this.service.inTransaction(run, options.receivedAt, false, options.actor, options.beforeCommit), options);
     } catch (err) {
       // Rule issues are found once over the whole transaction; name the entry that wrote each one.
-      throw err instanceof RuleViolationError ? ruleErrorByEntry(err, parsed) : err;
+      throw err instanceof RuleViolationError ? ruleErrorByEntry(err, attempt) : err;
     }
   }
 
@@ -366,6 +371,15 @@ function parseEntry(entry: BundleEntry, index: number, baseUrl: string): ParsedE
   }
   if (!ORDER[method] && ORDER[method] !== 0) throw new FhirError(400, issue('not-supported', `${where}: method ${String(method)} is not supported`));
   return parsed;
+}
+
+/** A copy of a parsed entry that an attempt may rewrite, leaving the original as the request gave it. */
+function freshEntry(e: ParsedEntry): ParsedEntry {
+  const copy: ParsedEntry = { ...e };
+  // replaceReferences copies (keeping LosslessNumbers, which structuredClone would turn into plain objects).
+  if (e.resource) copy.resource = replaceReferences(e.resource, () => undefined) as Resource;
+  if (e.query) copy.query = new URLSearchParams(e.query);
+  return copy;
 }
 
 function assertEntryText(text: unknown, where: string): void {

@@ -5,6 +5,7 @@
 // overlap rules hold under any race.
 import type { Resource } from '@medplum/fhirtypes';
 import { addToRecord, checkWritesDetailed, emptyRecord, lockOrder, type CoordinationReader, type MemberRecord, type MemberRecordPart } from '../coordination/index.js';
+import { MEMBER_RESOURCE_TYPES, REFERENCED_RESOURCE_TYPES } from '../coordination/reader.js';
 import type { FactQuery } from '../coordination/facts.js';
 import type { WriteTx } from './repository.js';
 import type { Arrival, CheckedIssue, ProposedWrite, TransactionalChecker } from './write-pipeline.js';
@@ -19,7 +20,34 @@ const MEMBER_LINKS: Record<MemberRecordPart, { resourceType: string; code: strin
 };
 const ALL_PARTS = Object.keys(MEMBER_LINKS) as MemberRecordPart[];
 
-function readerFor(tx: WriteTx): CoordinationReader {
+/**
+ * The reader the rules use inside the write transaction. Reads of referenced resources are kept for the
+ * one check (the rules and the 409/422 decision read the same ones), and prefetch asks for those the
+ * writes refer to, and those these refer to, all at once: inside the transaction they then share round
+ * trips with the member record's reads instead of costing one each.
+ */
+function readerFor(tx: WriteTx): CoordinationReader & { prefetch(writes: readonly ProposedWrite[]): void } {
+  const reads = new Map<string, Promise<Resource | undefined>>();
+  const read = (resourceType: string, id: string): Promise<Resource | undefined> => {
+    const key = `${resourceType}/${id}`;
+    let hit = reads.get(key);
+    if (!hit) {
+      hit = tx.read(resourceType, id).then((v) => (v?.content && !v.deleted ? (JSON.parse(v.content) as Resource) : undefined));
+      reads.set(key, hit);
+    }
+    return hit;
+  };
+  /** Starts reading what r refers to among the types the rules read, down to depth more levels. */
+  const warm = (r: Resource | undefined, depth: number): void => {
+    if (!r || depth <= 0) return;
+    for (const ref of referencedResources(r)) {
+      const started = reads.has(ref.key);
+      const p = read(ref.type, ref.id);
+      // A failed read fails the transaction's next statement anyway; only a rule that asks sees the error.
+      p.catch(() => undefined);
+      if (!started) void p.then((next) => warm(next, depth - 1), () => undefined);
+    }
+  };
   return {
     async memberRecord(patientId: string, parts: readonly MemberRecordPart[] = ALL_PARTS): Promise<MemberRecord> {
       const record = emptyRecord();
@@ -32,11 +60,33 @@ function readerFor(tx: WriteTx): CoordinationReader {
     async withFacts(patientId: string, queries: readonly FactQuery[]): Promise<Resource[]> {
       return (await tx.findByFacts(patientId, queries)).map((json) => JSON.parse(json) as Resource);
     },
-    async read(resourceType: string, id: string): Promise<Resource | undefined> {
-      const v = await tx.read(resourceType, id);
-      return v?.content ? (JSON.parse(v.content) as Resource) : undefined;
+    read,
+    prefetch(writes) {
+      // Two levels: a participant's PractitionerRole, then its Organization (organizations.ts).
+      for (const w of writes) if (w.resource && (MEMBER_RESOURCE_TYPES as readonly string[]).includes(w.resourceType)) warm(w.resource, 2);
     },
   };
+}
+
+/** References in r (anywhere) to Organization, Practitioner and PractitionerRole, as Type/id. */
+function referencedResources(r: Resource): { type: string; id: string; key: string }[] {
+  const out = new Map<string, { type: string; id: string; key: string }>();
+  const visit = (v: unknown): void => {
+    if (Array.isArray(v)) {
+      for (const x of v) visit(x);
+    } else if (typeof v === 'object' && v !== null) {
+      for (const [k, x] of Object.entries(v)) {
+        if (k === 'reference' && typeof x === 'string') {
+          const m = /^(Organization|Practitioner|PractitionerRole)\/([A-Za-z0-9\-.]{1,64})$/.exec(x);
+          if (m && REFERENCED_RESOURCE_TYPES.has(m[1]!)) out.set(x, { type: m[1]!, id: m[2]!, key: x });
+        } else {
+          visit(x);
+        }
+      }
+    }
+  };
+  visit(r);
+  return [...out.values()];
 }
 
 export class CoordinationChecker implements TransactionalChecker {
@@ -46,6 +96,7 @@ export class CoordinationChecker implements TransactionalChecker {
 
   async check(tx: WriteTx, writes: ProposedWrite[], arrival?: Arrival): Promise<CheckedIssue[]> {
     const reader = readerFor(tx);
+    reader.prefetch(writes);
     const findings = await checkWritesDetailed(writes, reader);
     const own = new Set(writes.map((w) => `${w.resourceType}/${w.id}`));
     const out: CheckedIssue[] = [];

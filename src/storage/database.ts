@@ -34,10 +34,21 @@ export interface Queryable {
   exec(sql: string): Promise<void>;
 }
 
+/**
+ * The connection of an open transaction. Statements are sent in call order and PostgreSQL runs them in
+ * that order, so a statement may be sent without waiting for the one before it (node-postgres pipelines
+ * them on the same connection: one round trip for several). One whose result nobody waits for is handed
+ * to commitsOnlyAfter: the transaction then commits only if it succeeded (its error is the
+ * transaction's), and its COMMIT travels right behind it.
+ */
+export interface TransactionQueryable extends Queryable {
+  commitsOnlyAfter(statement: Promise<unknown>): void;
+}
+
 export interface Database extends Queryable {
   readonly kind: 'postgres' | 'pglite';
   /** Runs fn in one READ COMMITTED transaction on one connection; rolls back when fn throws. */
-  transaction<T>(fn: (tx: Queryable) => Promise<T>, options?: TransactionOptions): Promise<T>;
+  transaction<T>(fn: (tx: TransactionQueryable) => Promise<T>, options?: TransactionOptions): Promise<T>;
   /** Runs fn holding a session-level advisory lock (used by migrations, which span transactions). */
   withSessionLock<T>(key: number, fn: (conn: Queryable) => Promise<T>): Promise<T>;
   /** Answers within about timeoutMs either way: never queues behind a busy pool (readiness probes). */

@@ -60,6 +60,39 @@ export async function writeMemberAccess(
   return res.rows.map((r) => r.member_id);
 }
 
+/**
+ * The access rows of a version as data-modifying CTEs of its version-write statement (version-write.ts),
+ * instead of a statement of their own: `ac` yields the members whose access may have changed (rows
+ * removed or added), and with a channel each of them is announced at commit. ridCte names the CTE that
+ * yields the resource row's rid. Returns no CTEs (and changed = undefined) for types that never carry
+ * access rows and for a new row without any; a PractitionerRole changes every decision involving it,
+ * which the caller announces as ALL_MEMBERS.
+ */
+export function accessCtes(
+  resourceType: string,
+  resource: Resource | undefined,
+  isNew: boolean,
+  ridCte: string,
+  channel: string | undefined,
+  p: SqlParams,
+): { ctes: string[]; changed?: string; notified?: string } {
+  if (!ACCESS_TYPES.has(resourceType)) return { ctes: [] };
+  const [members, actors, denies, los, his] = rowColumns(resource) as [string[], string[], boolean[], (number | null)[], (number | null)[]];
+  if (isNew && members.length === 0) return { ctes: [] };
+  const ctes: string[] = [];
+  // A new rid has no rows yet; the delete sees the statement's snapshot, so never the rows inserted here.
+  if (!isNew) ctes.push(`ag AS (DELETE FROM member_access WHERE rid = (SELECT rid FROM ${ridCte}) RETURNING member_id)`);
+  ctes.push(`ai AS (INSERT INTO member_access (rid, member_id, actor, deny, during)
+    SELECT x.rid, u.member_id, u.actor, u.deny, int8range(u.lo, u.hi, '[)') FROM ${ridCte} x,
+      unnest(${p.add(members, 'text[]')}, ${p.add(actors, 'text[]')}, ${p.add(denies, 'boolean[]')}, ${p.add(los, 'int8[]')}, ${p.add(his, 'int8[]')}) AS u(member_id, actor, deny, lo, hi)
+    RETURNING member_id)`);
+  ctes.push(`ac AS (${isNew ? '' : 'SELECT member_id FROM ag UNION '}SELECT member_id FROM ai)`);
+  if (!channel) return { ctes, changed: 'ARRAY(SELECT member_id FROM ac)' };
+  ctes.push(`an AS (SELECT pg_notify(${p.add(channel, 'text')}, '${ACCESS_CHANGE_PREFIX}' || member_id) FROM ac)`);
+  // A plain SELECT in WITH runs only when referenced: the count makes the announcements happen.
+  return { ctes, changed: 'ARRAY(SELECT member_id FROM ac)', notified: '(SELECT count(*) FROM an)' };
+}
+
 /** The access key of a Subscription (see membersColumn). */
 export const subscriptionKey = (id: string): string => `Subscription/${id}`;
 

@@ -1,7 +1,8 @@
 import { PGlite } from '@electric-sql/pglite';
 import { btree_gist } from '@electric-sql/pglite/contrib/btree_gist';
 import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
-import type { Database, Queryable, QueryResult } from './database.js';
+import type { Database, Queryable, QueryResult, TransactionQueryable } from './database.js';
+import { InFlight } from './in-flight.js';
 
 // A data directory must be reopened with the same extensions it was created with, so the set is fixed
 // here rather than configurable.
@@ -34,8 +35,21 @@ export async function openPglite(dataDir?: string): Promise<Database> {
     // Statement timeouts and cancellation (TransactionOptions, QueryOptions.signal) are not applied:
     // PGlite runs in this process's thread, where PostgreSQL's timer interrupts cannot fire, and there
     // is no connection to give back or close. Its one connection also never waits in a pool.
-    transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
-      return db.transaction((tx) => fn(wrapTx(tx)));
+    transaction<T>(fn: (tx: TransactionQueryable) => Promise<T>): Promise<T> {
+      return db.transaction(async (tx) => {
+        // In process there are no round trips to save; statements not waited for are still run in
+        // order (PGlite queues them) and must all succeed before the transaction commits.
+        const inFlight = new InFlight();
+        const inner = wrapTx(tx);
+        const q: TransactionQueryable = {
+          query: <R>(sql: string, params?: unknown[]): Promise<QueryResult<R>> => inFlight.run(() => inner.query<R>(sql, params)),
+          exec: (sql: string): Promise<void> => inFlight.run(() => inner.exec(sql)),
+          commitsOnlyAfter: (statement) => inFlight.add(statement),
+        };
+        const result = await fn(q);
+        await inFlight.all();
+        return result;
+      });
     },
     async withSessionLock<T>(_key: number, fn: (conn: Queryable) => Promise<T>): Promise<T> {
       // A single connection in a single process: nobody else can run migrations concurrently.

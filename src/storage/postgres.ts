@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
 import pg from 'pg';
-import type { Database, Queryable, QueryOptions, QueryResult, TransactionOptions } from './database.js';
+import type { Database, Queryable, QueryOptions, QueryResult, TransactionOptions, TransactionQueryable } from './database.js';
 import { classify, isConnectionError } from './faults.js';
 import { connectWithRetry } from './pg-connect.js';
 import { HealthProbe } from './pg-health.js';
+import { InFlight } from './in-flight.js';
 
 // int8 (bigint) arrives as a string by default; Concord's bigints (rids, sequence numbers) stay far
 // below 2^53, so they are parsed to numbers once here rather than at every call site.
@@ -53,8 +54,11 @@ class PreparedStatements {
 
   constructor(private readonly max: number) {}
 
-  /** The statement name to run sql under on client, or undefined to run it unnamed. */
-  async nameFor(client: pg.ClientBase, sql: string): Promise<string | undefined> {
+  /**
+   * The statement name to run sql under on client, or undefined to run it unnamed. Synchronous, so that
+   * statements reach the connection in the order they were issued (a transaction pipelines them).
+   */
+  nameFor(client: pg.ClientBase, sql: string): string | undefined {
     if (this.max <= 0) return undefined;
     let held = this.held.get(client);
     if (!held) this.held.set(client, (held = new Map<string, string>()));
@@ -69,23 +73,30 @@ class PreparedStatements {
       this.seen.set(sql, undefined);
       return undefined;
     }
-    if (held.size >= this.max && !(await this.evictOldest(client, held))) return undefined;
+    if (held.size >= this.max && !this.evictOldest(client, held)) return undefined;
     let fresh = this.seen.get(sql);
     if (fresh === undefined) this.seen.set(sql, (fresh = `concord_${createHash('sha1').update(sql).digest('hex').slice(0, 20)}`));
     held.set(sql, fresh);
     return fresh;
   }
 
-  /** Deallocates client's least recently used statement; false when the driver's bookkeeping is not reachable. */
-  private async evictOldest(client: pg.ClientBase, held: Map<string, string>): Promise<boolean> {
-    // node-postgres remembers what it parsed per connection and would Bind a deallocated name: its record
-    // must go too. Without that record (another driver version), nothing is evicted and new texts run unnamed.
-    const parsed = (client as unknown as { connection?: { parsedStatements?: Record<string, string> } }).connection?.parsedStatements;
+  /**
+   * Deallocates client's least recently used statement; false when the driver's bookkeeping is not
+   * reachable. The DEALLOCATE is queued ahead of the statement that needed the room (the connection runs
+   * its statements in order), not awaited: a failure there only leaves a statement allocated.
+   */
+  private evictOldest(client: pg.ClientBase, held: Map<string, string>): boolean {
+    // node-postgres remembers what it parsed (or sent to be parsed) per connection and would Bind a
+    // deallocated name: its record must go too. Without that record (another driver version), nothing is
+    // evicted and new texts run unnamed.
+    const connection = (client as unknown as { connection?: { parsedStatements?: Record<string, string>; submittedNamedStatements?: Record<string, string> } }).connection;
+    const parsed = connection?.parsedStatements;
     if (!parsed) return false;
     const [sql, name] = held.entries().next().value!;
-    if (parsed[name] !== undefined) {
-      await client.query(`DEALLOCATE ${name}`);
+    if (parsed[name] !== undefined || connection.submittedNamedStatements?.[name] !== undefined) {
+      client.query(`DEALLOCATE ${name}`).catch(() => undefined);
       delete parsed[name];
+      if (connection.submittedNamedStatements) delete connection.submittedNamedStatements[name];
     }
     held.delete(sql);
     return true;
@@ -113,7 +124,8 @@ async function run(
   try {
     signal?.throwIfAborted();
     signal?.addEventListener('abort', onAbort, { once: true });
-    const name = options?.prepare ? await prepared.nameFor(client, sql) : undefined;
+    // Nothing awaited before the statement is queued on the connection: call order is wire order.
+    const name = options?.prepare ? prepared.nameFor(client, sql) : undefined;
     return name ? await client.query({ name, text: sql, values: params ?? [] }) : await client.query(sql, params);
   } catch (err) {
     throw classify(err, { timeout, signal });
@@ -246,18 +258,38 @@ export async function openPostgres(options: PostgresOptions): Promise<Database> 
     },
     query: (sql, params, queryOptions) => withClient((c) => wrap(c, 'search-timeout', prepared).query(sql, params, queryOptions)),
     exec: (sql) => withClient((c) => wrap(c, 'search-timeout', prepared).exec(sql)),
-    async transaction<T>(fn: (tx: Queryable) => Promise<T>, txOptions?: TransactionOptions): Promise<T> {
+    async transaction<T>(fn: (tx: TransactionQueryable) => Promise<T>, txOptions?: TransactionOptions): Promise<T> {
       return withClient(async (client) => {
-        const tx = wrap(client, 'write-timeout', prepared);
-        // One round trip: the pool's statement_timeout (meant for reads) is replaced for this transaction.
-        await tx.exec(`BEGIN; SET LOCAL statement_timeout = ${timeoutMs(txOptions?.timeoutMs)}`);
+        const conn = wrap(client, 'write-timeout', prepared);
+        // Pipeline mode while this transaction holds the client (it is idle now and is idle again when
+        // COMMIT or ROLLBACK answered): statements issued without waiting go out behind each other.
+        const pipelined = client as unknown as { pipeline: boolean };
+        pipelined.pipeline = true;
+        // Statements sent but not yet waited for (commitsOnlyAfter). BEGIN is one: it travels with the
+        // transaction's first statement instead of costing a round trip of its own. The pool's
+        // statement_timeout (meant for reads) is replaced for this transaction in the same message.
+        const inFlight = new InFlight();
+        inFlight.add(conn.exec(`BEGIN; SET LOCAL statement_timeout = ${timeoutMs(txOptions?.timeoutMs)}`));
+        const tx: TransactionQueryable = {
+          query: <R>(sql: string, params?: unknown[], options?: QueryOptions): Promise<QueryResult<R>> => inFlight.run(() => conn.query<R>(sql, params, options)),
+          exec: (sql: string): Promise<void> => inFlight.run(() => conn.exec(sql)),
+          commitsOnlyAfter: (statement) => inFlight.add(statement),
+        };
         try {
           const result = await fn(tx);
-          await tx.exec('COMMIT');
+          // COMMIT goes out behind what is still in flight; after a failure there PostgreSQL answers it
+          // with ROLLBACK, so it can only commit what succeeded.
+          const commit = run(client, 'COMMIT', undefined, undefined, 'write-timeout', prepared);
+          commit.catch(() => undefined);
+          await inFlight.all();
+          const done = await commit;
+          if (done.command !== 'COMMIT') throw new Error(`the transaction ended with ${done.command ?? 'nothing'} instead of COMMIT`);
           return result;
         } catch (err) {
           await client.query('ROLLBACK').catch(() => undefined);
           throw err;
+        } finally {
+          pipelined.pipeline = false;
         }
       });
     },

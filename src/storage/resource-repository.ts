@@ -1,9 +1,11 @@
 // SQL for resources and their history. Every write goes through writeVersion inside a transaction: one
 // statement (version-write.ts) stores the current row, the history row, the search index rows, the
-// coordination facts and the change notification, so they commit together in one round trip.
+// coordination facts, the access rows and the change notification. Nothing in the transaction waits for
+// that statement or for the AuditEvent insert: they travel in the same round trip as the statement after
+// them (or the COMMIT), and any failure of theirs is the transaction's (docs/adr/0013).
 import { createHash } from 'node:crypto';
 import type { HistoryPage, HistoryQuery, Repository, SearchPage, StoredVersion, WriteMethod, WriteTx } from '../fhir/repository.js';
-import { SqlState, sqlStateOf, type Database, type Queryable, type QueryOptions } from './database.js';
+import { SqlState, sqlStateOf, type Database, type Queryable, type QueryOptions, type TransactionQueryable } from './database.js';
 import { isConnectionError } from './faults.js';
 import { ChangeListener } from './change-listener.js';
 import { ReadCache } from './read-cache.js';
@@ -14,15 +16,14 @@ import { insertAuditRecords } from './audit-store.js';
 import type { AuditRecord } from '../audit/types.js';
 import { executeSearch, findMatchingIds } from './search/index.js';
 import { indexInsertOf } from './search/write-index.js';
-import { versionWriteStatement } from './version-write.js';
+import { versionWriteStatement, type VersionWriteRow } from './version-write.js';
 import { SqlParams } from './search/sql-params.js';
 import { visibleSql } from './member-access.js';
 import type { SearchRequest } from '../fhir/search/types.js';
 import type { FactQuery } from '../coordination/facts.js';
-import type { Resource } from '@medplum/fhirtypes';
 import type { AccessFilter } from '../access/viewer.js';
 import { AccessCache } from './access-cache.js';
-import { ACCESS_CHANGE_PREFIX, decideMembers, membersColumn, writeMemberAccess } from './member-access.js';
+import { ACCESS_CHANGE_PREFIX, ALL_MEMBERS, decideMembers, membersColumn } from './member-access.js';
 import type { BatchCommit, BatchVersion, BulkWriteTx, ImportStore } from '../import/store.js';
 import { findReferencingMany, lockCurrentMany, lockKeys, recordBatch, SqlImportJournal, writeVersions } from './import-store.js';
 
@@ -75,6 +76,16 @@ export function queryableOf(tx: WriteTx): Queryable {
   return q;
 }
 
+/** Resolves once send has put its statements on the wire (not when they are done); rejects if it throws. */
+function sent(send: () => void): Promise<void> {
+  try {
+    send();
+    return Promise.resolve();
+  } catch (err) {
+    return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+  }
+}
+
 class Tx implements BulkWriteTx {
   /** Keys this transaction wrote: dropped from the read cache at write time and again at the end. */
   readonly written = new Set<string>();
@@ -82,7 +93,7 @@ class Tx implements BulkWriteTx {
   readonly accessChanged = new Set<string>();
 
   constructor(
-    private readonly q: Queryable,
+    private readonly q: TransactionQueryable,
     private readonly cache: ReadCache | undefined,
     /** Channel that tells other Concord instances a resource changed (PostgreSQL), if any. */
     private readonly changeChannel: string | undefined,
@@ -103,8 +114,9 @@ class Tx implements BulkWriteTx {
     return row ? toStored(row) : undefined;
   }
 
+  /** Sent at once and not waited for: it is the transaction's last statement, COMMIT follows it. */
   appendAuditEvents(records: readonly AuditRecord[]): Promise<void> {
-    return insertAuditRecords(this.q, records);
+    return sent(() => this.q.commitsOnlyAfter(insertAuditRecords(this.q, records)));
   }
 
   async lockKey(key: string): Promise<void> {
@@ -152,7 +164,11 @@ class Tx implements BulkWriteTx {
     return selectByFacts(this.q, memberId, queries);
   }
 
-  async writeVersion(v: StoredVersion, method: WriteMethod, resource?: Record<string, unknown>): Promise<void> {
+  writeVersion(v: StoredVersion, method: WriteMethod, resource?: Record<string, unknown>): Promise<void> {
+    return sent(() => this.sendVersion(v, method, resource));
+  }
+
+  private sendVersion(v: StoredVersion, method: WriteMethod, resource: Record<string, unknown> | undefined): void {
     const key = ReadCache.key(v.resourceType, v.id);
     this.written.add(key);
     this.cache?.delete(key);
@@ -169,15 +185,19 @@ class Tx implements BulkWriteTx {
       // Delivered at commit (and only if it commits) to every instance's read cache.
       notify: this.changeChannel ? { channel: this.changeChannel, payload: key } : undefined,
     });
-    const res = await this.q.query<{ rid: number }>(sql, params, PREPARED);
-    const rid = res.rows[0]?.rid;
-    if (rid === undefined) throw new Error(`version ${v.versionId - 1} of ${v.resourceType}/${v.id} is not current; lock it first`);
-    // Access rows: a statement of their own only for the types that carry access (membership, teams,
-    // orders, consents, roles); every other type returns at once.
-    for (const member of await writeMemberAccess(this.q, rid, v.resourceType, stored as Resource | undefined, v.versionId === 1, this.changeChannel)) {
-      this.accessChanged.add(member);
-      this.accessCache?.invalidate(member);
-    }
+    // Sent, not waited for: the next statement of the transaction (or its COMMIT) goes out right behind it
+    // and waits for both; a failure here (a unique-key race, a stale version) is what the transaction
+    // then fails with.
+    const written = this.q.query<VersionWriteRow>(sql, params, PREPARED).then((res) => {
+      const row = res.rows[0];
+      if (row === undefined) throw new Error(`version ${v.versionId - 1} of ${v.resourceType}/${v.id} is not current; lock it first`);
+      const changed = v.resourceType === 'PractitionerRole' ? [ALL_MEMBERS] : (row.access_changed ?? []);
+      for (const member of changed) {
+        this.accessChanged.add(member);
+        this.accessCache?.invalidate(member);
+      }
+    });
+    this.q.commitsOnlyAfter(written);
   }
 
   // ---- bulk import (src/import): many resources per statement, see import-store.ts ----

@@ -8,6 +8,7 @@ import type { StoredVersion, WriteMethod } from '../fhir/repository.js';
 import { factCtes } from './coordination-facts.js';
 import { indexDeleteCtes, indexInsertCtes, type IndexInsert } from './search/write-index.js';
 import { SqlParams } from './search/sql-params.js';
+import { ACCESS_CHANGE_PREFIX, ALL_MEMBERS, accessCtes } from './member-access.js';
 
 export interface VersionWrite {
   version: StoredVersion;
@@ -25,7 +26,18 @@ export interface VersionWrite {
   notify?: { channel: string; payload: string } | undefined;
 }
 
-/** SQL and parameters of a version write; its one result row carries the resource's rid (none: not current). */
+/** The one result row of a version write (no row: the previous version was not current). */
+export interface VersionWriteRow {
+  rid: number;
+  /** Members whose access rows changed (null: the type carries none). */
+  access_changed: string[] | null;
+}
+
+/**
+ * SQL and parameters of a version write; its one result row (VersionWriteRow) carries the resource's rid
+ * and the members whose access changed (none: not current). The access rows are written by the same
+ * statement (member-access.ts accessCtes), so a write is one statement whatever its type.
+ */
 export function versionWriteStatement(w: VersionWrite): { sql: string; params: unknown[] } {
   const { version: v, method } = w;
   const p = new SqlParams();
@@ -52,8 +64,14 @@ export function versionWriteStatement(w: VersionWrite): { sql: string; params: u
     SELECT rid, ${type}, ${id}, ${versionId}, ${lastUpdated}, ${p.add(method, 'text')}, ${content}, members FROM r)`);
   ctes.push(...indexInsertCtes(w.index, 'r', p));
   ctes.push(...factCtes(v.resourceType, v.deleted ? undefined : (w.resource as Resource | undefined), isNew, 'r', p));
-  // A plain SELECT in WITH runs only when referenced, hence the count below.
-  if (w.notify) ctes.push(`n AS (SELECT pg_notify(${p.add(w.notify.channel, 'text')}, ${p.add(w.notify.payload, 'text')}) FROM r)`);
-  const select = w.notify ? 'SELECT rid, (SELECT count(*) FROM n) AS notified FROM r' : 'SELECT rid FROM r';
-  return { sql: `WITH ${ctes.join(',\n')}\n${select}`, params: p.values };
+  const access = accessCtes(v.resourceType, v.deleted ? undefined : (w.resource as Resource | undefined), isNew, 'r', w.notify?.channel, p);
+  ctes.push(...access.ctes);
+  // A PractitionerRole changes every access decision involving it: announced as all members.
+  const payloads = w.notify ? [w.notify.payload, ...(v.resourceType === 'PractitionerRole' ? [ACCESS_CHANGE_PREFIX + ALL_MEMBERS] : [])] : [];
+  // A plain SELECT in WITH runs only when referenced, hence the counts below.
+  if (w.notify) ctes.push(`n AS (SELECT pg_notify(${p.add(w.notify.channel, 'text')}, u.payload) FROM r, unnest(${p.add(payloads, 'text[]')}) AS u(payload))`);
+  const columns = ['rid', `${access.changed ?? 'NULL::text[]'} AS access_changed`];
+  if (w.notify) columns.push('(SELECT count(*) FROM n) AS notified');
+  if (access.notified) columns.push(`${access.notified} AS access_notified`);
+  return { sql: `WITH ${ctes.join(',\n')}\nSELECT ${columns.join(', ')} FROM r`, params: p.values };
 }
