@@ -139,9 +139,12 @@ export function medplumWouldAccept(resource: Json): boolean {
 function objectOk(walk: Walk, obj: Json, schema: InternalTypeSchema, isResource: boolean): boolean {
   const plan = planOf(schema);
   if (!plan.modelled) return false;
+  // medplum reads properties through the prototype chain; JSON parsing only makes plain objects, so anything
+  // else (an object built in code with inherited properties) is left to medplum rather than modelled here.
+  if (Object.getPrototypeOf(obj) !== Object.prototype) return false;
   const choices = new Set<InternalSchemaElement>();
   for (const key in obj) {
-    if (!Object.hasOwn(obj, key)) continue;
+    if (!Object.hasOwn(obj, key)) return false;
     if (key === 'resourceType') {
       if (!isResource) return false;
       continue;

@@ -9,7 +9,9 @@ import { dirname, join } from 'node:path';
 import type { Resource } from '@medplum/fhirtypes';
 import { describe, expect, it } from 'vitest';
 import { loadDefinitions } from '../../../src/fhir/definitions.js';
+import { plainNumbers } from '../../../src/fhir/number-text.js';
 import { medplumWouldAccept } from '../../../src/fhir/validation/medplum-fast-path.js';
+import { parseJsonBody } from '../../../src/http/json-body.js';
 import { medplumIssues } from '../../../src/fhir/validation/medplum-issues.js';
 import { validateResource } from '../../../src/fhir/validation/index.js';
 import * as profileFixtures from '../profiles/fixtures.js';
@@ -136,5 +138,18 @@ describe('the medplum fast path', () => {
     expect(medplumWouldAccept(bad)).toBe(false);
     const issues = validateResource(bad);
     expect(issues.map((i) => i.expression?.[0])).toEqual(expect.arrayContaining(['Patient.birthDate', 'Patient.foo']));
+  });
+
+  it('leaves objects with inherited properties to medplum, and still takes bodies parsed the way requests are', () => {
+    loadDefinitions();
+    const { _birthDate, contained, managingOrganization, ...base } = validationFixtures.copy(validationFixtures.patient) as unknown as Obj;
+    expect([_birthDate, contained, managingOrganization].every((v) => v !== undefined)).toBe(true);
+    // medplum's validator reads properties through the prototype chain; the walk only sees own keys, so it
+    // must decline an object that has any other prototype than a plain object's.
+    const inherited = Object.assign(Object.create({ gender: 5 }) as Obj, base);
+    expect(medplumWouldAccept(inherited)).toBe(false);
+    // The request path (lossless parse, then plain numbers) builds plain objects: the fast path still applies.
+    const parsed = plainNumbers(parseJsonBody(Buffer.from(JSON.stringify(base)), 64), 'Patient').plain as Obj;
+    expect(medplumWouldAccept(parsed)).toBe(true);
   });
 });
