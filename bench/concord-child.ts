@@ -23,6 +23,8 @@ export interface ConcordChildOptions {
   preparedStatements?: number;
   /** Drop the schema when the parent disappears without a close message. */
   dropSchemaOnExit: boolean;
+  /** Further configuration (environment variable names of src/config.ts), applied last. */
+  env?: Record<string, string>;
 }
 
 export type ConcordChildMessage =
@@ -59,7 +61,7 @@ async function main(): Promise<void> {
     const url = new URL(options.databaseUrl);
     url.searchParams.set('application_name', `concord_${options.schema}`);
     db = await openPostgres({ connectionString: url.toString(), schema: options.schema, max: options.poolMax, ...(options.preparedStatements !== undefined ? { maxPreparedStatements: options.preparedStatements } : {}) });
-    server = await createServer(loadConfig({ LOG_LEVEL: 'silent', CONCORD_RULES: options.rules, HOST: '127.0.0.1', CONCORD_AUTH: options.auth ?? 'off', CONCORD_AUDIT: options.audit ?? (options.auth === 'on' ? 'on' : 'off'), RATE_LIMIT_PER_MINUTE: '0' }), false, db);
+    server = await createServer(loadConfig({ LOG_LEVEL: 'silent', CONCORD_RULES: options.rules, HOST: '127.0.0.1', CONCORD_AUTH: options.auth ?? 'off', CONCORD_AUDIT: options.audit ?? (options.auth === 'on' ? 'on' : 'off'), RATE_LIMIT_PER_MINUTE: '0', ...options.env }), false, db);
     await server.app.listen({ host: '127.0.0.1', port: 0 });
     const address = server.app.server.address();
     if (address === null || typeof address === 'string') throw new Error('no TCP address');

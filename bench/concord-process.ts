@@ -35,6 +35,7 @@ export async function startConcord(options: Partial<ConcordChildOptions> & { sch
     poolMax: options.poolMax ?? 20,
     ...(options.preparedStatements !== undefined ? { preparedStatements: options.preparedStatements } : {}),
     dropSchemaOnExit: options.dropSchemaOnExit ?? true,
+    ...(options.env ? { env: options.env } : {}),
   };
   const child = fork(fileURLToPath(new URL('./concord-child.ts', import.meta.url)), [JSON.stringify(full)], {
     execArgv: ['--import', import.meta.resolve('tsx')],

@@ -1,4 +1,4 @@
-// Subscriptions benchmark (issue 11), on PostgreSQL, in one process with a webhook receiver on 127.0.0.1:
+// Subscriptions benchmark (issue 11), on PostgreSQL, with a webhook receiver on 127.0.0.1:
 //  1. commit -> webhook arrival latency at a paced write rate with N subscriptions that all match;
 //  2. write throughput (closed loop) with those subscriptions on vs none, same run;
 //  3. catch-up rate after a receiver outage.
@@ -6,6 +6,12 @@
 //   DATABASE_URL=postgres://... npx tsx bench/subscriptions.ts [--rate 200] [--seconds 10] [--subs 10]
 //                                                              [--outage 10] [--connections 20]
 //                                                              [--dispatch off] [--keepalive off]
+//                                                              [--server child|in-process] [--dispatcher same|separate]
+//
+// --server child (default): Concord runs in a child process, as it would in production, so the load
+// generator and the receiver (this process) do not share its event loop; in-process puts all three on one
+// event loop (how this benchmark ran before). --dispatcher separate: the API instance records events only
+// (SUBSCRIPTION_DISPATCH=off) and a second Concord process on the same schema numbers and delivers them.
 import { randomBytes } from 'node:crypto';
 import { createServer as createHttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -16,6 +22,7 @@ import { createServer } from '../src/server.js';
 import { openPostgres } from '../src/storage/postgres.js';
 import { BackportUrls } from '../src/subscriptions/topics.js';
 import { flags } from './args.js';
+import { startConcord, type ConcordProcess } from './concord-process.js';
 
 const args = flags(process.argv.slice(2));
 const rate = args.num('rate', 200, 1);
@@ -27,6 +34,10 @@ const connections = args.num('connections', 20, 1, true);
 const dispatch = args.value('dispatch') !== 'off';
 // --keepalive off: a new connection per webhook POST (what delivery did before keep-alive agents).
 const keepAlive = args.value('keepalive') !== 'off';
+const inProcess = args.value('server') === 'in-process';
+const separateDispatcher = args.value('dispatcher') === 'separate';
+if (!inProcess && !keepAlive) throw new Error('--keepalive off needs --server in-process (the connector is swapped in code)');
+if (inProcess && separateDispatcher) throw new Error('--dispatcher separate needs --server child');
 const databaseUrl = process.env.DATABASE_URL;
 if (!databaseUrl) throw new Error('DATABASE_URL is required');
 
@@ -63,22 +74,47 @@ await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
 const receiverPort = (receiver.address() as AddressInfo).port;
 
 const schema = `bench_subs_${randomBytes(4).toString('hex')}`;
-const db = await openPostgres({ connectionString: databaseUrl, schema, max: 30 });
-const config = loadConfig({
+const settings: Record<string, string> = {
   HOST: '127.0.0.1',
   CONCORD_AUTH: 'off',
+  // The audit trail stays on (the server's default), as in a deployment.
+  CONCORD_AUDIT: 'on',
   RATE_LIMIT_PER_MINUTE: '0',
   BASE_URL: 'http://bench.local/fhir',
   DATABASE_URL: databaseUrl,
   SUBSCRIPTION_ALLOWED_HOSTS: `127.0.0.1:${receiverPort}`,
   SUBSCRIPTION_POLL_MS: '200',
-  SUBSCRIPTION_DISPATCH: dispatch ? 'on' : 'off',
+  SUBSCRIPTION_DISPATCH: dispatch && !separateDispatcher ? 'on' : 'off',
   SUBSCRIPTION_RETRY_BASE_MS: '200',
   SUBSCRIPTION_RETRY_MAX_DELAY_MS: '1000',
-});
-const server = await createServer(config, false, db, keepAlive ? {} : { webhookConnector: nodePostConnector });
-const address = await server.app.listen({ port: 0, host: '127.0.0.1' });
-const base = `${address}/fhir`;
+};
+let base: string;
+let stopServers: () => Promise<void>;
+/** CPU of the Concord processes (µs) when they are children; this process's own CPU is measured apart. */
+let serverCpu: () => Promise<number> = () => Promise.resolve(0);
+if (inProcess) {
+  const db = await openPostgres({ connectionString: databaseUrl, schema, max: 30 });
+  const server = await createServer(loadConfig(settings), false, db, keepAlive ? {} : { webhookConnector: nodePostConnector });
+  base = `${await server.app.listen({ port: 0, host: '127.0.0.1' })}/fhir`;
+  stopServers = async () => {
+    await server.close();
+    const drop = await openPostgres({ connectionString: databaseUrl, schema });
+    await drop.query(`DROP SCHEMA ${schema} CASCADE`);
+    await drop.close();
+  };
+} else {
+  const children: ConcordProcess[] = [];
+  const env = { ...settings, LOG_LEVEL: 'silent' };
+  children.push(await startConcord({ schema, rules: 'on', auth: 'off', audit: 'on', poolMax: 30, env }));
+  if (separateDispatcher && dispatch) children.push(await startConcord({ schema, rules: 'on', auth: 'off', audit: 'on', poolMax: 10, dropSchemaOnExit: false, env: { ...env, SUBSCRIPTION_DISPATCH: 'on' } }));
+  base = children[0]!.base;
+  serverCpu = async () => (await Promise.all(children.map((c) => c.cpu()))).reduce((a, b) => a + b, 0);
+  stopServers = async () => {
+    for (const c of children.slice(1)) await c.close(false);
+    await children[0]!.close(true);
+  };
+}
+console.log(`Concord: ${inProcess ? 'in this process' : separateDispatcher && dispatch ? 'API child process (recording only) + dispatcher child process' : 'child process'}`);
 
 async function put(path: string, body: unknown): Promise<number> {
   const res = await fetch(`${base}/${path}`, { method: 'PUT', headers: { 'content-type': 'application/fhir+json' }, body: JSON.stringify(body) });
@@ -102,6 +138,7 @@ const episode = (i: number) => ({
 async function closedLoop(label: string, durationS: number): Promise<number> {
   let n = 0;
   const cpu = process.cpuUsage();
+  const serverCpuBefore = await serverCpu();
   const until = performance.now() + durationS * 1000;
   let i = 0;
   await Promise.all(
@@ -115,7 +152,8 @@ async function closedLoop(label: string, durationS: number): Promise<number> {
   const perSec = n / durationS;
   // This process's CPU (server, dispatcher and load generator), per write: survives a loaded machine better than writes/s.
   const used = process.cpuUsage(cpu);
-  console.log(`${label}: ${perSec.toFixed(0)} writes/s (${connections} connections, ${durationS} s), node CPU ${((used.user + used.system) / 1000 / n).toFixed(2)} ms/write`);
+  const children = inProcess ? '' : `, Concord process(es) CPU ${(((await serverCpu()) - serverCpuBefore) / 1000 / n).toFixed(2)} ms/write`;
+  console.log(`${label}: ${perSec.toFixed(0)} writes/s (${connections} connections, ${durationS} s), ${inProcess ? 'node' : 'load generator + receiver'} CPU ${((used.user + used.system) / 1000 / n).toFixed(2)} ms/write${children}`);
   return perSec;
 }
 
@@ -147,10 +185,7 @@ await new Promise((r) => setTimeout(r, 3000)); // drain
 if (!dispatch) {
   console.log(`throughput ratio on/off (recording only, no delivery): ${((on / off) * 100).toFixed(0)} %`);
   console.log(`machine: ${os.cpus().length} cores, load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
-  await server.close();
-  const drop = await openPostgres({ connectionString: databaseUrl, schema });
-  await drop.query(`DROP SCHEMA ${schema} CASCADE`);
-  await drop.close();
+  await stopServers();
   receiver.close();
   process.exit(0);
 }
@@ -213,9 +248,6 @@ console.log(`catch-up after ${outage} s outage: ${delivered - before}/${backlog}
 console.log(`throughput ratio on/off: ${((on / off) * 100).toFixed(0)} %`);
 console.log(`machine: ${os.cpus().length} cores, load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
 
-await server.close();
-const cleanup = await openPostgres({ connectionString: databaseUrl, schema });
-await cleanup.query(`DROP SCHEMA ${schema} CASCADE`);
-await cleanup.close();
+await stopServers();
 receiver.close();
 process.exit(0);
