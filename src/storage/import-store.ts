@@ -81,7 +81,9 @@ function indexRowsOf(v: BatchVersion, maxRows: number | undefined): IndexRows {
 
 /**
  * Writes live versions (versionId 1 = new, else the successor of the current row, which the caller holds
- * locked) and returns the `Type/id` keys written. Rows of the search index and the fact projection are
+ * locked) and returns the members whose access may have changed (ALL_MEMBERS for a PractitionerRole), as
+ * writeVersion reports them for one version, so the caller drops this instance's cached decisions (the
+ * embedded store has no change channel to do it). Rows of the search index and the fact projection are
  * exactly those writeVersion would write for each version on its own.
  */
 export async function writeVersions(q: Queryable, versions: readonly BatchVersion[], maxIndexRows: number | undefined, changeChannel: string | undefined): Promise<string[]> {
@@ -133,12 +135,15 @@ export async function writeVersions(q: Queryable, versions: readonly BatchVersio
   );
   // Who may see the members (one statement per resource that carries access: enrolments, teams, orders,
   // consents, roles; every other type returns at once).
-  for (const v of versions) await writeMemberAccess(q, ridOf(v.version), v.version.resourceType, v.resource as unknown as Resource, v.version.versionId === 1, changeChannel);
+  const accessChanged = new Set<string>();
+  for (const v of versions) {
+    const changed = await writeMemberAccess(q, ridOf(v.version), v.version.resourceType, v.resource as unknown as Resource, v.version.versionId === 1, changeChannel);
+    for (const member of changed) accessChanged.add(member);
+  }
   await writeIndexRows(q, versions, ridOf, updated, maxIndexRows);
   await writeFacts(q, versions, ridOf, updated);
-  const keys = all.map(keyOf);
-  if (changeChannel) await q.query('SELECT pg_notify($1, k) FROM unnest($2::text[]) AS k', [changeChannel, keys]);
-  return keys;
+  if (changeChannel) await q.query('SELECT pg_notify($1, k) FROM unnest($2::text[]) AS k', [changeChannel, all.map(keyOf)]);
+  return [...accessChanged];
 }
 
 /** SQL: the members column from a JSON text column (NULL = in no member's compartment). */

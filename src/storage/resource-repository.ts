@@ -220,7 +220,12 @@ class Tx implements BulkWriteTx {
       this.written.add(key);
       this.cache?.delete(key);
     }
-    await writeVersions(this.q, versions, this.maxIndexRows, this.changeChannel);
+    // Dropped now and again when the transaction ends (as writeVersion does): on the embedded store
+    // nothing else tells this instance's access cache that an import changed who sees a member.
+    for (const member of await writeVersions(this.q, versions, this.maxIndexRows, this.changeChannel)) {
+      this.accessChanged.add(member);
+      this.accessCache?.invalidate(member);
+    }
   }
 
   recordBatch(fileKey: string, batch: BatchCommit): Promise<void> {

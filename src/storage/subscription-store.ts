@@ -122,15 +122,19 @@ async function appendIn(q: Queryable, notifications: readonly NotificationInput[
   }
   // Unnumbered; seq follows the array order, so one write's events keep their order. FOR KEY SHARE
   // (what the foreign key takes anyway; numberers' FOR NO KEY UPDATE does not conflict with it): a
-  // Subscription deleted meanwhile is waited for and skipped, not a foreign-key error.
+  // Subscription deleted meanwhile is waited for and skipped, not a foreign-key error. The locks are
+  // taken in id order (the ORDER BY under the lock), not in event order, so two transactions never take
+  // them in opposite orders; the insert then keeps the event order.
   await q.query(
-    `INSERT INTO subscription_notification (subscription_id, topic, focus_type, focus_id, focus_version, member_id, detail)
+    `WITH s AS MATERIALIZED (
+       SELECT subscription_id FROM subscription_channel WHERE subscription_id = ANY($1::text[])
+        ORDER BY subscription_id FOR KEY SHARE)
+     INSERT INTO subscription_notification (subscription_id, topic, focus_type, focus_id, focus_version, member_id, detail)
      SELECT c.id, c.topic, c.focus_type, c.focus_id, c.focus_version, c.member_id, c.detail
        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::text[], $7::text[])
             WITH ORDINALITY AS c(id, topic, focus_type, focus_id, focus_version, member_id, detail, ord)
-       JOIN subscription_channel s ON s.subscription_id = c.id
-      ORDER BY c.ord
-        FOR KEY SHARE OF s`,
+       JOIN s ON s.subscription_id = c.id
+      ORDER BY c.ord`,
     cols,
     PREPARED,
   );
@@ -208,6 +212,12 @@ export class SubscriptionStore implements SubscriptionEventStore, DeliveryStore,
 
   // ---- dispatchers -------------------------------------------------------------------------------
 
+  // The channel row is taken with the delivery row, never waited for: a writer of the Subscription
+  // (DELETE, whose cascade then deletes the delivery row; a re-request, which upserts the channel and
+  // then resets the delivery) locks the channel row first, so a claim that held the delivery row and then
+  // waited in the numbering function for the channel row could deadlock with it. A Subscription being
+  // written is skipped until the next claim; FOR NO KEY UPDATE is the numbering function's own lock (it
+  // then waits for nothing) and does not conflict with writers' FOR KEY SHARE (appendIn).
   async claim(owner: string, leaseMs: number): Promise<DeliveryState | undefined> {
     const res = await this.db.query<StateRow & { numbered: string | number | null }>(
       `WITH due AS (
@@ -218,7 +228,7 @@ export class SubscriptionStore implements SubscriptionEventStore, DeliveryStore,
               OR (c2.channel_type = 'rest-hook' AND c2.status = 'active' AND (c2.events_count > d2.delivered_through
                 OR EXISTS (SELECT 1 FROM subscription_notification n WHERE n.subscription_id = c2.subscription_id AND n.event_number IS NULL)
                 OR (c2.heartbeat_seconds IS NOT NULL AND COALESCE(d2.last_sent_at, '-infinity') + c2.heartbeat_seconds * interval '1 second' <= now()))))
-          ORDER BY d2.next_attempt_at LIMIT 1 FOR UPDATE OF d2 SKIP LOCKED),
+          ORDER BY d2.next_attempt_at LIMIT 1 FOR UPDATE OF d2 SKIP LOCKED FOR NO KEY UPDATE OF c2 SKIP LOCKED),
        leased AS (
          UPDATE subscription_delivery d SET lease_owner = $1, lease_until = now() + $2::int * interval '1 millisecond'
            FROM due WHERE d.subscription_id = due.subscription_id RETURNING d.*)
