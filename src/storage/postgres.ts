@@ -74,6 +74,9 @@ class PreparedStatements {
   /** Per connection: text -> name of what it holds, least recently used first. */
   private readonly held = new WeakMap<pg.ClientBase, Map<string, string>>();
 
+  /** Connections on which a transaction found no room for a text (makeRoom). */
+  private readonly short = new WeakSet<pg.ClientBase>();
+
   constructor(private readonly max: number) {}
 
   /**
@@ -105,7 +108,11 @@ class PreparedStatements {
     }
     // node-postgres would Bind a deallocated name unless its record goes too: without that record
     // (another driver version), nothing is evicted and new texts run unnamed.
-    if (pipelined || !driverStatements(client)) return { name: undefined };
+    if (!driverStatements(client)) return { name: undefined };
+    if (pipelined) {
+      this.short.add(client);
+      return { name: undefined };
+    }
     const [oldSql, oldName] = held.entries().next().value!;
     // Out of the LRU at once, so that no other statement is sent under it while it is deallocated.
     held.delete(oldSql);
@@ -118,7 +125,7 @@ class PreparedStatements {
    * record goes only once the server no longer holds the statement, so the two never disagree. False
    * when it is still held (the statement to run then runs unnamed).
    */
-  async evict(client: pg.ClientBase, sql: string, victim: { sql: string; name: string }): Promise<boolean> {
+  async evict(client: pg.ClientBase, sql: string | undefined, victim: { sql: string; name: string }): Promise<boolean> {
     const driver = driverStatements(client)!;
     // Never parsed here (its Parse failed): the server does not hold it either.
     if (driver.parsedStatements[victim.name] === undefined && driver.submittedNamedStatements?.[victim.name] === undefined) return true;
@@ -129,7 +136,7 @@ class PreparedStatements {
       // of the text that needed the room.
       if (sqlStateOf(err) !== INVALID_STATEMENT_NAME) {
         const held = this.held.get(client);
-        held?.delete(sql);
+        if (sql !== undefined) held?.delete(sql);
         held?.set(victim.sql, victim.name);
         return false;
       }
@@ -137,6 +144,20 @@ class PreparedStatements {
     delete driver.parsedStatements[victim.name];
     if (driver.submittedNamedStatements) delete driver.submittedNamedStatements[victim.name];
     return true;
+  }
+
+  /**
+   * After a transaction that found client full (its new texts ran unnamed), with client idle again:
+   * deallocates the least recently used statement, so that the next transaction can prepare its text.
+   * Otherwise a write text that searches pushed out would never be prepared on that connection again.
+   */
+  async makeRoom(client: pg.ClientBase): Promise<void> {
+    if (!this.short.delete(client)) return;
+    const held = this.held.get(client);
+    if (!held || held.size < this.max) return;
+    const [sql, name] = held.entries().next().value!;
+    held.delete(sql);
+    await this.evict(client, undefined, { sql, name });
   }
 
   /**
@@ -360,6 +381,7 @@ export async function openPostgres(options: PostgresOptions): Promise<Database> 
           throw err;
         } finally {
           pipelined.pipeline = false;
+          await prepared.makeRoom(client);
         }
       });
     },

@@ -107,6 +107,16 @@ describe.skipIf(!postgresUrl())('prepared statement names stay in step with the 
     expect((await held()).length).toBe(1);
   });
 
+  it('makes room after a transaction that found the connection full, so that its text is prepared next time', async () => {
+    expect(await prepared(B)).toBe(2);
+    expect(await held()).toEqual([statementName(B)]);
+    const inTransaction = (): Promise<unknown> => db.transaction((tx) => tx.query(A, [1], { prepare: true }));
+    await inTransaction(); // no room: A runs unnamed, B is deallocated once the transaction is over
+    expect(await held()).toEqual([]);
+    await inTransaction();
+    expect(await held()).toEqual([statementName(A)]);
+  });
+
   it('parses again a statement the server dropped behind its back (26000 once, then it works)', async () => {
     expect(await prepared(B)).toBe(2);
     await db.exec('DEALLOCATE ALL');
