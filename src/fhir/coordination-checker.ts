@@ -44,6 +44,8 @@ function readerFor(tx: WriteTx): CoordinationReader & { prefetch(writes: readonl
       const started = reads.has(ref.key);
       const p = read(ref.type, ref.id);
       // A failed read fails the transaction's next statement anyway; only a rule that asks sees the error.
+      // A read this chain issues once the check (and the transaction's function) is over is refused
+      // unsent by the transaction (nobody needs it then).
       p.catch(() => undefined);
       if (!started) void p.then((next) => warm(next, depth - 1), () => undefined);
     }

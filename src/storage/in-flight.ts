@@ -8,6 +8,15 @@ export class InFlight {
   private position = 0;
   private readonly pending = new Map<number, Promise<unknown>>();
   private failure: { at: number; err: unknown } | undefined;
+  private closed = false;
+
+  /**
+   * No statement may be sent any more (the transaction's function is done; COMMIT or ROLLBACK follows):
+   * run then refuses without sending, and the refusal does not count as the transaction's failure.
+   */
+  close(): void {
+    this.closed = true;
+  }
 
   /** A statement sent just now that nobody waits for. */
   add(statement: Promise<unknown>): void {
@@ -31,6 +40,7 @@ export class InFlight {
 
   /** Runs a statement sent just now by send, reporting an earlier unwaited statement's failure first. */
   async run<T>(send: () => Promise<T>): Promise<T> {
+    if (this.closed) throw new TransactionClosedError();
     const at = ++this.position;
     const quiet = this.pending.size === 0 && !this.failure;
     const result = send();
@@ -66,5 +76,13 @@ export class InFlight {
     if (!this.failure || this.failure.at >= at) return undefined;
     const { err } = this.failure;
     return err instanceof Error ? err : new Error(`a statement of the transaction failed: ${String(err)}`);
+  }
+}
+
+/** A statement issued after its transaction's function returned (e.g. from a callback nobody awaited). */
+export class TransactionClosedError extends Error {
+  constructor() {
+    super('the transaction is over: a statement issued after its function returned was not sent');
+    this.name = 'TransactionClosedError';
   }
 }

@@ -46,7 +46,8 @@ export async function openPglite(dataDir?: string): Promise<Database> {
           exec: (sql: string): Promise<void> => inFlight.run(() => inner.exec(sql)),
           commitsOnlyAfter: (statement) => inFlight.add(statement),
         };
-        const result = await fn(q);
+        // Closed once fn is done: a statement issued later would run after COMMIT (refused unsent).
+        const result = await fn(q).finally(() => inFlight.close());
         await inFlight.all();
         return result;
       });

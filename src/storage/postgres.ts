@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import pg from 'pg';
-import type { Database, Queryable, QueryOptions, QueryResult, TransactionOptions, TransactionQueryable } from './database.js';
+import { sqlStateOf, type Database, type Queryable, type QueryOptions, type QueryResult, type TransactionOptions, type TransactionQueryable } from './database.js';
 import { classify, isConnectionError } from './faults.js';
 import { connectWithRetry } from './pg-connect.js';
 import { HealthProbe } from './pg-health.js';
@@ -46,60 +46,136 @@ const CLIENT_CHECK_INTERVAL_MS = 1000;
 export const DEFAULT_MAX_PREPARED_STATEMENTS = 200;
 const SEEN_TEXTS = 10_000;
 
+/** The statement name a text is prepared under: the same on every connection and in every process. */
+export function statementName(sql: string): string {
+  return `concord_${createHash('sha1').update(sql).digest('hex').slice(0, 20)}`;
+}
+
+/** node-postgres's per-connection record of the statements it parsed or sent to be parsed. */
+interface DriverStatements {
+  parsedStatements: Record<string, string>;
+  submittedNamedStatements?: Record<string, string>;
+}
+
+function driverStatements(client: pg.ClientBase): DriverStatements | undefined {
+  const connection = (client as unknown as { connection?: Partial<DriverStatements> }).connection;
+  return connection?.parsedStatements ? (connection as DriverStatements) : undefined;
+}
+
+/**
+ * What the statement of run() is sent as: a name (prepared), unnamed, or a name once the least recently
+ * used statement of the connection is deallocated (only on a connection that is not pipelined).
+ */
+type Naming = { name: string | undefined; evict?: undefined } | { name: string; evict: { sql: string; name: string } };
+
 class PreparedStatements {
   /** Texts seen in this process (at most SEEN_TEXTS, oldest forgotten first) and their statement names. */
   private readonly seen = new Map<string, string | undefined>();
   /** Per connection: text -> name of what it holds, least recently used first. */
   private readonly held = new WeakMap<pg.ClientBase, Map<string, string>>();
 
+  /** Connections on which a transaction found no room for a text (makeRoom). */
+  private readonly short = new WeakSet<pg.ClientBase>();
+
   constructor(private readonly max: number) {}
 
   /**
-   * The statement name to run sql under on client, or undefined to run it unnamed. Synchronous, so that
-   * statements reach the connection in the order they were issued (a transaction pipelines them).
+   * How to run sql on client. Synchronous, so that statements reach the connection in the order they
+   * were issued (a transaction pipelines them). A pipelined connection never deallocates: a DEALLOCATE
+   * sent there behind a statement that failed is refused ("current transaction is aborted") while the
+   * statement stays, so its text runs unnamed when the connection is full.
    */
-  nameFor(client: pg.ClientBase, sql: string): string | undefined {
-    if (this.max <= 0) return undefined;
+  nameFor(client: pg.ClientBase, sql: string, pipelined: boolean): Naming {
+    if (this.max <= 0) return { name: undefined };
     let held = this.held.get(client);
     if (!held) this.held.set(client, (held = new Map<string, string>()));
     const name = held.get(sql);
     if (name !== undefined) {
       held.delete(sql);
       held.set(sql, name);
-      return name;
+      return { name };
     }
     if (!this.seen.has(sql)) {
       if (this.seen.size >= SEEN_TEXTS) this.seen.delete(this.seen.keys().next().value!);
       this.seen.set(sql, undefined);
-      return undefined;
+      return { name: undefined };
     }
-    if (held.size >= this.max && !this.evictOldest(client, held)) return undefined;
     let fresh = this.seen.get(sql);
-    if (fresh === undefined) this.seen.set(sql, (fresh = `concord_${createHash('sha1').update(sql).digest('hex').slice(0, 20)}`));
+    if (fresh === undefined) this.seen.set(sql, (fresh = statementName(sql)));
+    if (held.size < this.max) {
+      held.set(sql, fresh);
+      return { name: fresh };
+    }
+    // node-postgres would Bind a deallocated name unless its record goes too: without that record
+    // (another driver version), nothing is evicted and new texts run unnamed.
+    if (!driverStatements(client)) return { name: undefined };
+    if (pipelined) {
+      this.short.add(client);
+      return { name: undefined };
+    }
+    const [oldSql, oldName] = held.entries().next().value!;
+    // Out of the LRU at once, so that no other statement is sent under it while it is deallocated.
+    held.delete(oldSql);
     held.set(sql, fresh);
-    return fresh;
+    return { name: fresh, evict: { sql: oldSql, name: oldName } };
   }
 
   /**
-   * Deallocates client's least recently used statement; false when the driver's bookkeeping is not
-   * reachable. The DEALLOCATE is queued ahead of the statement that needed the room (the connection runs
-   * its statements in order), not awaited: a failure there only leaves a statement allocated.
+   * Deallocates a statement on an idle (not pipelined) client, waiting for the answer: the driver's
+   * record goes only once the server no longer holds the statement, so the two never disagree. False
+   * when it is still held (the statement to run then runs unnamed).
    */
-  private evictOldest(client: pg.ClientBase, held: Map<string, string>): boolean {
-    // node-postgres remembers what it parsed (or sent to be parsed) per connection and would Bind a
-    // deallocated name: its record must go too. Without that record (another driver version), nothing is
-    // evicted and new texts run unnamed.
-    const connection = (client as unknown as { connection?: { parsedStatements?: Record<string, string>; submittedNamedStatements?: Record<string, string> } }).connection;
-    const parsed = connection?.parsedStatements;
-    if (!parsed) return false;
-    const [sql, name] = held.entries().next().value!;
-    if (parsed[name] !== undefined || connection.submittedNamedStatements?.[name] !== undefined) {
-      client.query(`DEALLOCATE ${name}`).catch(() => undefined);
-      delete parsed[name];
-      if (connection.submittedNamedStatements) delete connection.submittedNamedStatements[name];
+  async evict(client: pg.ClientBase, sql: string | undefined, victim: { sql: string; name: string }): Promise<boolean> {
+    const driver = driverStatements(client)!;
+    // Never parsed here (its Parse failed): the server does not hold it either.
+    if (driver.parsedStatements[victim.name] === undefined && driver.submittedNamedStatements?.[victim.name] === undefined) return true;
+    try {
+      await client.query(`DEALLOCATE ${victim.name}`);
+    } catch (err) {
+      // 26000: the server did not hold it; anything else: it still does, and stays in the LRU in place
+      // of the text that needed the room.
+      if (sqlStateOf(err) !== INVALID_STATEMENT_NAME) {
+        const held = this.held.get(client);
+        if (sql !== undefined) held?.delete(sql);
+        held?.set(victim.sql, victim.name);
+        return false;
+      }
     }
-    held.delete(sql);
+    delete driver.parsedStatements[victim.name];
+    if (driver.submittedNamedStatements) delete driver.submittedNamedStatements[victim.name];
     return true;
+  }
+
+  /**
+   * After a transaction that found client full (its new texts ran unnamed), with client idle again:
+   * deallocates the least recently used statement, so that the next transaction can prepare its text.
+   * Otherwise a write text that searches pushed out would never be prepared on that connection again.
+   */
+  async makeRoom(client: pg.ClientBase): Promise<void> {
+    if (!this.short.delete(client)) return;
+    const held = this.held.get(client);
+    if (!held || held.size < this.max) return;
+    const [sql, name] = held.entries().next().value!;
+    held.delete(sql);
+    await this.evict(client, undefined, { sql, name });
+  }
+
+  /**
+   * Re-aligns the driver's record with the server after a named statement failed because they
+   * disagreed (a defence: nothing above lets them): 42P05, the server already holds the name (the same
+   * text, names being its hash), is adopted; 26000, the server does not hold it, is forgotten, so the
+   * next use parses it again.
+   */
+  repair(client: pg.ClientBase, sql: string, name: string, err: unknown): void {
+    const driver = driverStatements(client);
+    const state = sqlStateOf(err);
+    if (!driver) return;
+    if (state === DUPLICATE_PREPARED_STATEMENT) {
+      driver.parsedStatements[name] = sql;
+    } else if (state === INVALID_STATEMENT_NAME) {
+      delete driver.parsedStatements[name];
+      if (driver.submittedNamedStatements) delete driver.submittedNamedStatements[name];
+    }
   }
 
   /** How many statements client holds (tests). */
@@ -108,9 +184,16 @@ class PreparedStatements {
   }
 }
 
+const DUPLICATE_PREPARED_STATEMENT = '42P05';
+const INVALID_STATEMENT_NAME = '26000';
+
 type TimeoutKind = 'search-timeout' | 'write-timeout';
 
-/** Runs one statement on client; an abort closes the connection (the server then stops the query). */
+/**
+ * Runs one statement on client; an abort closes the connection (the server then stops the query).
+ * pipelined: the client is in pipeline mode (a transaction), where nothing may be awaited before the
+ * statement is queued: call order is wire order.
+ */
 async function run(
   client: pg.ClientBase,
   sql: string,
@@ -118,30 +201,34 @@ async function run(
   options: QueryOptions | undefined,
   timeout: TimeoutKind,
   prepared: PreparedStatements,
+  pipelined: boolean,
 ): Promise<pg.QueryResult> {
   const signal = options?.signal;
   const onAbort = (): void => void (client as pg.Client).end().catch(() => undefined);
+  let name: string | undefined;
   try {
     signal?.throwIfAborted();
     signal?.addEventListener('abort', onAbort, { once: true });
-    // Nothing awaited before the statement is queued on the connection: call order is wire order.
-    const name = options?.prepare ? prepared.nameFor(client, sql) : undefined;
+    const naming: Naming = options?.prepare ? prepared.nameFor(client, sql, pipelined) : { name: undefined };
+    name = naming.name;
+    if (naming.evict && !(await prepared.evict(client, sql, naming.evict))) name = undefined;
     return name ? await client.query({ name, text: sql, values: params ?? [] }) : await client.query(sql, params);
   } catch (err) {
+    if (name) prepared.repair(client, sql, name, err);
     throw classify(err, { timeout, signal });
   } finally {
     signal?.removeEventListener('abort', onAbort);
   }
 }
 
-function wrap(client: pg.ClientBase, timeout: TimeoutKind, prepared: PreparedStatements): Queryable {
+function wrap(client: pg.ClientBase, timeout: TimeoutKind, prepared: PreparedStatements, pipelined = false): Queryable {
   return {
     async query<T>(sql: string, params?: unknown[], options?: QueryOptions): Promise<QueryResult<T>> {
-      const res = await run(client, sql, params, options, timeout, prepared);
+      const res = await run(client, sql, params, options, timeout, prepared, pipelined);
       return { rows: res.rows as T[], rowCount: res.rowCount ?? 0 };
     },
     async exec(sql: string): Promise<void> {
-      await run(client, sql, undefined, undefined, timeout, prepared);
+      await run(client, sql, undefined, undefined, timeout, prepared, pipelined);
     },
   };
 }
@@ -260,36 +347,41 @@ export async function openPostgres(options: PostgresOptions): Promise<Database> 
     exec: (sql) => withClient((c) => wrap(c, 'search-timeout', prepared).exec(sql)),
     async transaction<T>(fn: (tx: TransactionQueryable) => Promise<T>, txOptions?: TransactionOptions): Promise<T> {
       return withClient(async (client) => {
-        const conn = wrap(client, 'write-timeout', prepared);
+        const conn = wrap(client, 'write-timeout', prepared, true);
         // Pipeline mode while this transaction holds the client (it is idle now and is idle again when
-        // COMMIT or ROLLBACK answered): statements issued without waiting go out behind each other.
+        // COMMIT or ROLLBACK answered): statements issued without waiting go out behind each other. Set
+        // inside the try, so that the finally always takes it off before the client returns to the pool.
         const pipelined = client as unknown as { pipeline: boolean };
-        pipelined.pipeline = true;
         // Statements sent but not yet waited for (commitsOnlyAfter). BEGIN is one: it travels with the
         // transaction's first statement instead of costing a round trip of its own. The pool's
         // statement_timeout (meant for reads) is replaced for this transaction in the same message.
         const inFlight = new InFlight();
-        inFlight.add(conn.exec(`BEGIN; SET LOCAL statement_timeout = ${timeoutMs(txOptions?.timeoutMs)}`));
         const tx: TransactionQueryable = {
           query: <R>(sql: string, params?: unknown[], options?: QueryOptions): Promise<QueryResult<R>> => inFlight.run(() => conn.query<R>(sql, params, options)),
           exec: (sql: string): Promise<void> => inFlight.run(() => conn.exec(sql)),
           commitsOnlyAfter: (statement) => inFlight.add(statement),
         };
         try {
-          const result = await fn(tx);
+          pipelined.pipeline = true;
+          inFlight.add(conn.exec(`BEGIN; SET LOCAL statement_timeout = ${timeoutMs(txOptions?.timeoutMs)}`));
+          // Closed once fn is done: a statement issued later (a callback fn did not wait for) would go out
+          // after COMMIT, or on this connection once another request holds it; it is refused unsent.
+          const result = await fn(tx).finally(() => inFlight.close());
           // COMMIT goes out behind what is still in flight; after a failure there PostgreSQL answers it
           // with ROLLBACK, so it can only commit what succeeded.
-          const commit = run(client, 'COMMIT', undefined, undefined, 'write-timeout', prepared);
+          const commit = run(client, 'COMMIT', undefined, undefined, 'write-timeout', prepared, true);
           commit.catch(() => undefined);
           await inFlight.all();
           const done = await commit;
           if (done.command !== 'COMMIT') throw new Error(`the transaction ended with ${done.command ?? 'nothing'} instead of COMMIT`);
           return result;
         } catch (err) {
+          inFlight.close();
           await client.query('ROLLBACK').catch(() => undefined);
           throw err;
         } finally {
           pipelined.pipeline = false;
+          await prepared.makeRoom(client);
         }
       });
     },

@@ -187,10 +187,11 @@ class Tx implements BulkWriteTx {
     });
     // Sent, not waited for: the next statement of the transaction (or its COMMIT) goes out right behind it
     // and waits for both; a failure here (a unique-key race, a stale version) is what the transaction
-    // then fails with.
+    // then fails with. A stale version must fail in SQL (versionWriteStatement does): COMMIT may be sent
+    // before this result is seen, so a check here could not stop the rest of the transaction committing.
     const written = this.q.query<VersionWriteRow>(sql, params, PREPARED).then((res) => {
       const row = res.rows[0];
-      if (row === undefined) throw new Error(`version ${v.versionId - 1} of ${v.resourceType}/${v.id} is not current; lock it first`);
+      if (row === undefined) throw new Error(`the version write of ${v.resourceType}/${v.id} returned no row`);
       const changed = v.resourceType === 'PractitionerRole' ? [ALL_MEMBERS] : (row.access_changed ?? []);
       for (const member of changed) {
         this.accessChanged.add(member);

@@ -26,7 +26,7 @@ export interface VersionWrite {
   notify?: { channel: string; payload: string } | undefined;
 }
 
-/** The one result row of a version write (no row: the previous version was not current). */
+/** The one result row of a version write (the statement fails when the previous version was not current). */
 export interface VersionWriteRow {
   rid: number;
   /** Members whose access rows changed (null: the type carries none). */
@@ -35,7 +35,7 @@ export interface VersionWriteRow {
 
 /**
  * SQL and parameters of a version write; its one result row (VersionWriteRow) carries the resource's rid
- * and the members whose access changed (none: not current). The access rows are written by the same
+ * and the members whose access changed; it fails (22P02) when the previous version was not current. The access rows are written by the same
  * statement (member-access.ts accessCtes), so a write is one statement whatever its type.
  */
 export function versionWriteStatement(w: VersionWrite): { sql: string; params: unknown[] } {
@@ -70,8 +70,13 @@ export function versionWriteStatement(w: VersionWrite): { sql: string; params: u
   const payloads = w.notify ? [w.notify.payload, ...(v.resourceType === 'PractitionerRole' ? [ACCESS_CHANGE_PREFIX + ALL_MEMBERS] : [])] : [];
   // A plain SELECT in WITH runs only when referenced, hence the counts below.
   if (w.notify) ctes.push(`n AS (SELECT pg_notify(${p.add(w.notify.channel, 'text')}, u.payload) FROM r, unnest(${p.add(payloads, 'text[]')}) AS u(payload))`);
-  const columns = ['rid', `${access.changed ?? 'NULL::text[]'} AS access_changed`];
+  // The previous version not current (no row updated) fails the statement itself, and so the
+  // transaction: its COMMIT may already be on the way, sent behind it (pipelined), when the result comes
+  // back. The one row always exists (LEFT JOIN); without r's row its rid is a text that is no number.
+  // (Built from r.rid, so the planner cannot evaluate the cast ahead of time.)
+  const stale = `'version ' || (${versionId} - 1) || ' of ' || ${type} || '/' || ${id} || ' is not current; lock it first'`;
+  const columns = [`coalesce(r.rid::text, ${stale})::bigint AS rid`, `${access.changed ?? 'NULL::text[]'} AS access_changed`];
   if (w.notify) columns.push('(SELECT count(*) FROM n) AS notified');
   if (access.notified) columns.push(`${access.notified} AS access_notified`);
-  return { sql: `WITH ${ctes.join(',\n')}\nSELECT ${columns.join(', ')} FROM r`, params: p.values };
+  return { sql: `WITH ${ctes.join(',\n')}\nSELECT ${columns.join(', ')} FROM (SELECT) AS one LEFT JOIN r ON true`, params: p.values };
 }

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseSearchRequest } from '../../src/fhir/search/parse.js';
 import type { Database } from '../../src/storage/database.js';
 import { migrate } from '../../src/storage/migrate.js';
-import { openPostgres } from '../../src/storage/postgres.js';
+import { openPostgres, statementName } from '../../src/storage/postgres.js';
 import { ResourceRepository } from '../../src/storage/resource-repository.js';
 import { postgresUrl } from '../support/db.js';
 
@@ -68,5 +68,72 @@ describe.skipIf(!postgresUrl())('prepared search statements on postgres', () => 
     expect(await search('family=Fam3')).toEqual(['p3']);
     expect(await search('gender=male')).toHaveLength(10);
     expect((await statements()).length).toBe(CAP);
+  });
+});
+
+// node-postgres records per connection which names it parsed and Binds those without parsing again; a
+// name it forgot while PostgreSQL still holds it fails every later use with 42P05, one it remembers that
+// PostgreSQL dropped fails with 26000. Neither may last beyond one statement.
+describe.skipIf(!postgresUrl())('prepared statement names stay in step with the server on postgres', () => {
+  let db: Database;
+  const schema = `t_${randomBytes(6).toString('hex')}`;
+  const A = 'SELECT 1 AS v WHERE $1::int = 1';
+  const B = 'SELECT 2 AS v WHERE $1::int = 1';
+  beforeAll(async () => {
+    db = await openPostgres({ connectionString: postgresUrl()!, schema, max: 1, maxPreparedStatements: 1, acquireTimeoutMs: 60_000 });
+  });
+  afterAll(async () => {
+    await db.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).catch(() => undefined);
+    await db.close();
+  });
+  const prepared = (sql: string): Promise<number | undefined> => db.query<{ v: number }>(sql, [1], { prepare: true }).then((r) => r.rows[0]?.v);
+  const held = async (): Promise<string[]> =>
+    (await db.query<{ name: string }>(`SELECT name FROM pg_prepared_statements WHERE name LIKE 'concord\\_%' ORDER BY name`)).rows.map((r) => r.name);
+
+  it('does not deallocate in a transaction already failed by an unwaited statement: the texts keep working', async () => {
+    for (const sql of [A, A, B, B]) await prepared(sql);
+    expect(await held()).toEqual([statementName(B)]);
+    // A comes back in a transaction that an unwaited statement already failed, with no room left.
+    await expect(
+      db.transaction(async (tx) => {
+        tx.commitsOnlyAfter(tx.query('SELECT 1/0'));
+        await tx.query(A, [1], { prepare: true });
+      }),
+    ).rejects.toMatchObject({ code: '22012' });
+    for (let i = 0; i < 3; i++) {
+      expect(await prepared(B)).toBe(2);
+      expect(await prepared(A)).toBe(1);
+    }
+    expect((await held()).length).toBe(1);
+  });
+
+  it('makes room after a transaction that found the connection full, so that its text is prepared next time', async () => {
+    expect(await prepared(B)).toBe(2);
+    expect(await held()).toEqual([statementName(B)]);
+    const inTransaction = (): Promise<unknown> => db.transaction((tx) => tx.query(A, [1], { prepare: true }));
+    await inTransaction(); // no room: A runs unnamed, B is deallocated once the transaction is over
+    expect(await held()).toEqual([]);
+    await inTransaction();
+    expect(await held()).toEqual([statementName(A)]);
+  });
+
+  it('parses again a statement the server dropped behind its back (26000 once, then it works)', async () => {
+    expect(await prepared(B)).toBe(2);
+    await db.exec('DEALLOCATE ALL');
+    await expect(prepared(B)).rejects.toMatchObject({ code: '26000' });
+    expect(await prepared(B)).toBe(2);
+    expect(await prepared(B)).toBe(2);
+  });
+
+  it('adopts a name the server already holds (42P05 once, then it works)', async () => {
+    const C = 'SELECT 3 AS v WHERE $1::int = 1';
+    await prepared(C); // seen: prepared from its next run on
+    await db.exec('DEALLOCATE ALL');
+    await db.exec(`PREPARE ${statementName(C)} AS ${C}`);
+    // Concord's bookkeeping (one held, B) does not know C: it deallocates B (gone: 26000, fine) and parses C.
+    await expect(prepared(C)).rejects.toMatchObject({ code: '42P05' });
+    expect(await prepared(C)).toBe(3);
+    expect(await prepared(C)).toBe(3);
+    expect(await held()).toEqual([statementName(C)]);
   });
 });

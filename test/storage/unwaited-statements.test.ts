@@ -67,4 +67,22 @@ describe.each(storageBackends())('unwaited statements in a transaction on %s', (
     ).rejects.toMatchObject({ code: '22012' });
     expect(await keys()).toEqual(['a1', 'a2', 'taken']);
   });
+
+  it('refuses, unsent, a statement issued from a callback after the function returned', async () => {
+    let late: Promise<unknown> | undefined;
+    const result = await db.transaction(async (tx) => {
+      // A chain nobody waits for (like a second-level prefetch): its statement would otherwise go out
+      // after COMMIT, on a connection back in the pool (or in another request's transaction).
+      late = tx
+        .query('SELECT 1')
+        .then(() => new Promise((resolve) => setTimeout(resolve, 20)))
+        .then(() => tx.query(`INSERT INTO unwaited VALUES ('late')`));
+      late.catch(() => undefined);
+      await tx.query(`INSERT INTO unwaited VALUES ('e1')`);
+      return 'done';
+    });
+    expect(result).toBe('done');
+    await expect(late).rejects.toThrow(/transaction is over/);
+    expect(await keys()).toEqual(['a1', 'a2', 'e1', 'taken']);
+  });
 });

@@ -175,4 +175,20 @@ describe.each(storageBackends())('the version-write statement on %s', (backend) 
     const versions = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM resource_version WHERE rid = $1', [rid]);
     expect(versions.rows[0]!.n).toBe(1);
   });
+
+  it('fails the whole transaction on a stale version, though its COMMIT was sent before the answer', async () => {
+    const body = { resourceType: 'Patient', id: 'stale', gender: 'male' };
+    await repo.transaction((tx) => tx.writeVersion({ resourceType: 'Patient', id: 'stale', versionId: 1, lastUpdated: new Date().toISOString(), deleted: false, content: JSON.stringify(body) }, 'POST', body));
+    const other = { resourceType: 'Patient', id: 'stale-companion', gender: 'female' };
+    // Neither write is waited for inside the function: COMMIT goes out right behind them.
+    await expect(
+      repo.transaction(async (tx) => {
+        void tx.writeVersion({ resourceType: 'Patient', id: 'stale-companion', versionId: 1, lastUpdated: new Date().toISOString(), deleted: false, content: JSON.stringify(other) }, 'POST', other);
+        void tx.writeVersion({ resourceType: 'Patient', id: 'stale', versionId: 3, lastUpdated: new Date().toISOString(), deleted: false, content: JSON.stringify(body) }, 'PUT', body);
+        return Promise.resolve();
+      }),
+    ).rejects.toThrow(/version 2 of Patient\/stale is not current/);
+    const stored = await db.query<{ id: string; version_id: number }>(`SELECT id, version_id FROM resource WHERE id IN ('stale', 'stale-companion')`);
+    expect(stored.rows).toEqual([{ id: 'stale', version_id: 1 }]);
+  });
 });
