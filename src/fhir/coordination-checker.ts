@@ -6,6 +6,7 @@
 import type { Resource } from '@medplum/fhirtypes';
 import { addToRecord, checkWritesDetailed, emptyRecord, lockOrder, type CoordinationReader, type MemberRecord, type MemberRecordPart } from '../coordination/index.js';
 import { MEMBER_RESOURCE_TYPES, REFERENCED_RESOURCE_TYPES } from '../coordination/reader.js';
+import { parseRef } from '../coordination/refs.js';
 import type { FactQuery } from '../coordination/facts.js';
 import type { WriteTx } from './repository.js';
 import type { Arrival, CheckedIssue, ProposedWrite, TransactionalChecker } from './write-pipeline.js';
@@ -79,8 +80,9 @@ function referencedResources(r: Resource): { type: string; id: string; key: stri
     } else if (typeof v === 'object' && v !== null) {
       for (const [k, x] of Object.entries(v)) {
         if (k === 'reference' && typeof x === 'string') {
-          const m = /^(Organization|Practitioner|PractitionerRole)\/([A-Za-z0-9\-.]{1,64})$/.exec(x);
-          if (m && REFERENCED_RESOURCE_TYPES.has(m[1]!)) out.set(x, { type: m[1]!, id: m[2]!, key: x });
+          // The rules' own reading of a reference (parseRef), so the prefetch warms exactly what they read.
+          const ref = parseRef(x);
+          if (ref && REFERENCED_RESOURCE_TYPES.has(ref.type)) out.set(`${ref.type}/${ref.id}`, { ...ref, key: `${ref.type}/${ref.id}` });
         } else {
           visit(x);
         }
