@@ -23,6 +23,7 @@ import { invariantHolds } from './invariants.js';
 import { isConcordUrl } from './urls.js';
 import { codeInValueSet, codingInValueSet, expandValueSet } from './value-sets.js';
 import { findStructureDefinition } from './conformance.js';
+import { upperFirst } from '../validation/schema-properties.js';
 
 const HL7_SD = 'http://hl7.org/fhir/StructureDefinition/';
 
@@ -76,7 +77,6 @@ function cardinality(max: string | undefined): number {
   return max === undefined || max === '*' ? Number.POSITIVE_INFINITY : Number.parseInt(max, 10);
 }
 
-const capitalize = (s: string): string => s.charAt(0).toUpperCase() + s.slice(1);
 
 interface Item {
   value: unknown;
@@ -98,7 +98,7 @@ function itemsOf(walk: Walk, obj: Record<string, unknown>, node: ProfileNode, pa
     for (const key of Object.keys(obj)) {
       const suffix = key.slice(prefix.length);
       if (!key.startsWith(prefix) || !/^[A-Z]/.test(suffix)) continue;
-      const type = types.find((t) => capitalize(t.code ?? '') === suffix);
+      const type = types.find((t) => upperFirst(t.code ?? '') === suffix);
       if (!type) {
         walk.issues.push(
           issue('structure', `${node.ed.id ?? node.ed.path} does not allow type ${suffix} in this profile (allowed: ${types.map((t) => t.code).join(', ')})`, {

@@ -15,6 +15,7 @@
 import type { InternalSchemaElement, InternalTypeSchema, TypedValue, FhirPathAtom } from '@medplum/core';
 import { fhirTypeToJsType, parseFhirPath, toTypedValue, tryGetDataType, UCUM, validationRegexes } from '@medplum/core';
 import { isResourceType } from '../definitions.js';
+import { upperFirst } from './schema-properties.js';
 
 type Json = Record<string, unknown>;
 
@@ -80,8 +81,6 @@ function invariantsOf(constraints: InternalSchemaElement['constraints']): Invari
   return (constraints ?? []).filter((c) => c.severity === 'error' && !SKIPPED_CONSTRAINTS.has(c.key)).map((c) => invariant(c.expression));
 }
 
-const capitalize = (s: string): string => s.charAt(0).toUpperCase() + s.slice(1);
-
 function planOf(schema: InternalTypeSchema): Plan {
   let plan = plans.get(schema);
   if (plan) return plan;
@@ -97,7 +96,7 @@ function planOf(schema: InternalTypeSchema): Plan {
     const keys: string[] = [];
     if (name.endsWith('[x]')) {
       const base = name.slice(0, -3);
-      for (const t of types) keys.push(`${base}${capitalize(t.code)}`);
+      for (const t of types) keys.push(`${base}${upperFirst(t.code)}`);
     } else {
       keys.push(name);
     }

@@ -48,7 +48,8 @@ function buildTable(schema: InternalTypeSchema): SchemaProperties {
   return { byJsonName, dotted };
 }
 
-function upperFirst(s: string): string {
+/** `valueString` from `value[x]` and `string`: a choice element's JSON name for one of its types. */
+export function upperFirst(s: string): string {
   return s.charAt(0).toUpperCase() + s.slice(1);
 }
 
