@@ -1,7 +1,8 @@
-// The client-level Care Planning and Coordination form (NY guidance 000: the lead care manager "must be
-// documented on the Care Planning and Coordination form"; plans and Health Homes "document the
-// collaborative approach to care coordination ... using the client level Care Planning and Coordination
-// form"): what a member's coordination record says in force at an instant or on a day, as plain rows.
+// The client-level Care Planning and Coordination form (New York DOH, "Guidance for Providing Care
+// Coordination and Management to Medicaid Members Enrolled in MLTC Plans and Health Homes": the lead care
+// manager "must be documented on the Care Planning and Coordination form"; plans and Health Homes
+// "document the collaborative approach to care coordination ... using the client level Care Planning and
+// Coordination form"): what a member's coordination record says in force at an instant or on a day.
 // Pure: the caller passes the records the viewer may see and the directory entries they reference;
 // rendering (FHIR document, printable HTML) is src/fhir/coordination-form.
 import { formatHumanName } from '@medplum/core';

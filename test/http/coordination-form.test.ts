@@ -177,6 +177,10 @@ describe('$coordination-form as a FHIR document', () => {
     expect(refs).toEqual(expect.arrayContaining([`Patient/${M}`, `CareTeam/${M}-team`, `CarePlan/${M}-plan`, 'Organization/ny-vns-mltc', 'PractitionerRole/ny-rn-alvarez-vns', 'Practitioner/ny-rn-alvarez']));
     expect(refs).not.toContain(`ServiceRequest/${M}-pcs-old`);
     expect(bundle.entry![1]!.fullUrl).toBe(`http://concord.test/fhir/Patient/${M}`);
+    // The document is valid R4 (narrative XHTML included), as this server's own $validate judges it.
+    const valid = await as(tokens.admin, '/fhir/Bundle/$validate', {}, 'POST', bundle);
+    const issues = (JSON.parse(valid.body) as OperationOutcome).issue.filter((i) => i.severity === 'error' || i.severity === 'fatal');
+    expect(issues, valid.body).toEqual([]);
   });
 
   it('date shows the record in force on that day; POST takes it in a Parameters body', async () => {
@@ -284,6 +288,21 @@ describe('$coordination-form errors', () => {
       expect(outcome.resourceType).toBe('OperationOutcome');
       expect(outcome.issue[0]!.code).toBe('invalid');
     }
+  });
+});
+
+describe('$coordination-form is advertised', () => {
+  it('in the CapabilityStatement (on Patient) and the OpenAPI document (GET and POST on an instance)', async () => {
+    const capability = JSON.parse((await s.request({ method: 'GET', url: '/fhir/metadata' })).body) as { rest: { resource: { type: string; operation?: { name: string; definition: string }[] }[] }[] };
+    const patient = capability.rest[0]!.resource.find((r) => r.type === 'Patient')!;
+    expect(patient.operation).toContainEqual(expect.objectContaining({ name: 'coordination-form', definition: 'https://concord-fhir.org/fhir/OperationDefinition/coordination-form' }));
+    expect(capability.rest[0]!.resource.find((r) => r.type === 'CareTeam')!.operation?.map((o) => o.name)).not.toContain('coordination-form');
+    const doc = JSON.parse((await s.request({ method: 'GET', url: '/fhir/openapi.json' })).body) as { paths: Record<string, Record<string, { parameters?: { name?: string; $ref?: string }[]; responses: Record<string, { content?: Record<string, unknown> }> }>> };
+    const path = doc.paths['/Patient/{id}/$coordination-form']!;
+    expect(Object.keys(path).sort()).toEqual(['get', 'post']);
+    expect(path.get!.parameters?.map((p) => p.name ?? p.$ref)).toEqual(['#/components/parameters/id', 'date', '_format']);
+    expect(Object.keys(path.get!.responses['200']!.content!)).toContain('text/html');
+    expect(doc.paths['/Patient/$coordination-form']).toBeUndefined();
   });
 });
 
