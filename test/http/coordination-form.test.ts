@@ -75,6 +75,8 @@ function memberRecord(): Resource[] {
     forMember(serviceRequest(`${M}-pcs-old`, { code: 'T1019', requester: ROLES.nyRnAtMltcp, basedOn, category: 'community-ltss', period: { start: '2026-02-01', end: '2026-07-31' } }), M),
     forMember(serviceRequest(`${M}-pcs`, { code: 'T1019', requester: ROLES.nyRnAtMltcp, basedOn, category: 'community-ltss', period: LATER }), M),
     forMember(serviceRequest(`${M}-hhcm`, { code: 'G9001', requester: ORGS.hh, basedOn, category: 'care-management', period: LATER }), M),
+    forMember(serviceRequest(`${M}-pcs-done`, { code: 'T1019', requester: ROLES.nyRnAtMltcp, basedOn, category: 'community-ltss', status: 'completed', period: LATER }), M),
+    { ...forMember(episode(`${M}-map-old`, 'ny-map', ORGS.map), M), status: 'finished' } as Resource,
     forMember(optOut(`${M}-optout`, ORGS.ltssCp, '2026-01-01'), M),
     sharing(`${M}-share`, ORGS.hh2.id!),
     family,
@@ -164,7 +166,7 @@ describe('$coordination-form as a FHIR document', () => {
     expect(split.text!.div).toContain('<td>HCPCS G9001</td><td>out-of-plan</td><td>Coordinated Behavioral Care Health Home [Organization/ny-cbc-hh]</td>');
 
     const requests = section('Service requests');
-    // The request that ended in July is not current.
+    // The request that ended in July is not current, nor is the completed one.
     expect(entries(requests)).toEqual([`ServiceRequest/${M}-pcs`, `ServiceRequest/${M}-hhcm`]);
     expect(requests.text!.div).toContain('<td>HCPCS T1019</td><td>community-ltss</td><td>active</td><td>order</td><td>ny-rn-alvarez (VNS Health MLTC) [PractitionerRole/ny-rn-alvarez-vns]</td><td>from 2026-08-01 to 2030-12-31</td>');
 
@@ -175,7 +177,7 @@ describe('$coordination-form as a FHIR document', () => {
 
     // The resources themselves follow the Composition, with their server URLs.
     expect(refs).toEqual(expect.arrayContaining([`Patient/${M}`, `CareTeam/${M}-team`, `CarePlan/${M}-plan`, 'Organization/ny-vns-mltc', 'PractitionerRole/ny-rn-alvarez-vns', 'Practitioner/ny-rn-alvarez']));
-    expect(refs).not.toContain(`ServiceRequest/${M}-pcs-old`);
+    for (const past of [`ServiceRequest/${M}-pcs-old`, `ServiceRequest/${M}-pcs-done`, `EpisodeOfCare/${M}-map-old`]) expect(refs).not.toContain(past);
     expect(bundle.entry![1]!.fullUrl).toBe(`http://concord.test/fhir/Patient/${M}`);
     // The document is valid R4 (narrative XHTML included), as this server's own $validate judges it.
     const valid = await as(tokens.admin, '/fhir/Bundle/$validate', {}, 'POST', bundle);

@@ -18,13 +18,18 @@ export const COORDINATION_FORM_OPERATION = 'coordination-form';
 /** The canonical the CapabilityStatement names (Concord does not serve OperationDefinitions). */
 export const COORDINATION_FORM_DEFINITION = `${CONCORD_BASE}/OperationDefinition/${COORDINATION_FORM_OPERATION}`;
 
-/** The member's record, by the search parameter that names the member (as members.ts reads it). */
+/**
+ * The member's record, by the search parameter that names the member (as members.ts reads it), narrowed
+ * to the statuses the form can show (exactly status.ts's "active" sets, so the form's own filter decides
+ * nothing differently): a member's completed and revoked history is not loaded. CareTeams are not
+ * narrowed: one without a status counts as active, and a status search cannot match a missing one.
+ */
 const RECORD_SEARCHES = [
-  ['EpisodeOfCare', 'patient'],
-  ['CareTeam', 'subject'],
-  ['CarePlan', 'subject'],
-  ['ServiceRequest', 'subject'],
-  ['Consent', 'patient'],
+  ['EpisodeOfCare', 'patient', 'active'],
+  ['CareTeam', 'subject', undefined],
+  ['CarePlan', 'subject', 'active,on-hold'],
+  ['ServiceRequest', 'subject', 'active,on-hold'],
+  ['Consent', 'patient', 'active'],
 ] as const;
 const DIRECTORY_TYPES = ['Organization', 'Practitioner', 'PractitionerRole'] as const;
 
@@ -107,8 +112,9 @@ export class CoordinationFormService {
   private async record(patientId: string, options: FormOptions): Promise<MemberRecord> {
     const record = emptyRecord();
     const access = accessFilter(options.viewer, options.now);
-    for (const [type, code] of RECORD_SEARCHES) {
-      const { request } = parseSearchRequest(type, new URLSearchParams({ [code]: `Patient/${patientId}`, _count: String(this.pageSize) }), {
+    for (const [type, code, status] of RECORD_SEARCHES) {
+      const query = new URLSearchParams({ [code]: `Patient/${patientId}`, ...(status ? { status } : {}), _count: String(this.pageSize) });
+      const { request } = parseSearchRequest(type, query, {
         strict: true,
         maxCount: this.pageSize,
         localBases: [options.baseUrl],
