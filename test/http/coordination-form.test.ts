@@ -76,7 +76,7 @@ function memberRecord(): Resource[] {
     forMember(serviceRequest(`${M}-pcs`, { code: 'T1019', requester: ROLES.nyRnAtMltcp, basedOn, category: 'community-ltss', period: LATER }), M),
     forMember(serviceRequest(`${M}-hhcm`, { code: 'G9001', requester: ORGS.hh, basedOn, category: 'care-management', period: LATER }), M),
     forMember(serviceRequest(`${M}-pcs-done`, { code: 'T1019', requester: ROLES.nyRnAtMltcp, basedOn, category: 'community-ltss', status: 'completed', period: LATER }), M),
-    { ...forMember(episode(`${M}-map-old`, 'ny-map', ORGS.map), M), status: 'finished' } as Resource,
+    { ...forMember(episode(`${M}-map-old`, 'ny-map', ORGS.map), M), status: 'finished' },
     forMember(optOut(`${M}-optout`, ORGS.ltssCp, '2026-01-01'), M),
     sharing(`${M}-share`, ORGS.hh2.id!),
     family,
