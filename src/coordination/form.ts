@@ -152,18 +152,21 @@ export class FormAssembler {
 
   private readonly used = new Map<string, Resource>();
 
-  /** A reference in words: the directory's name for it, else its display, else the reference itself. */
-  party(ref: Reference | string | undefined): Party | undefined {
+  /**
+   * A reference in words: the directory's name for it, else its display, else the reference itself. A
+   * PractitionerRole reads as its practitioner and organization, one level deep (never itself again).
+   */
+  party(ref: Reference | string | undefined, nested = false): Party | undefined {
     const key = refKey(ref);
     const stated = typeof ref === 'object' ? ref.display : undefined;
     if (!key) return stated ? { display: stated } : undefined;
     const resource = this.directory.get(key);
     if (resource) this.used.set(key, resource);
     let display = nameOf(resource);
-    if (resource?.resourceType === 'PractitionerRole') {
+    if (resource?.resourceType === 'PractitionerRole' && !nested) {
       const role = resource;
-      const who = this.party(role.practitioner)?.display;
-      const org = this.party(role.organization)?.display;
+      const who = this.party(role.practitioner, true)?.display;
+      const org = this.party(role.organization, true)?.display;
       display = [who, org ? `(${org})` : undefined].filter(Boolean).join(' ') || undefined;
     }
     return { reference: key, display: display ?? stated ?? key };

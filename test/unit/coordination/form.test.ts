@@ -47,6 +47,12 @@ describe('FormAssembler', () => {
     const round2 = directoryReferences(record, new Map([['PractitionerRole/ny-rn-alvarez-vns', ROLES.nyRnAtMltcp]]));
     expect(round2.sort()).toEqual(['Organization/ny-vns-mltc', 'Practitioner/ny-rn-alvarez', 'PractitionerRole/ny-rn-alvarez-vns']);
   });
+
+  it('a PractitionerRole that names itself as its practitioner is named once, not followed for ever', async () => {
+    const loop = { resourceType: 'PractitionerRole', id: 'loop', practitioner: { reference: 'PractitionerRole/loop' }, organization: { reference: 'Organization/ny-cbc-hh' } } as Resource;
+    const form = await new FormAssembler(new Map([...directory, ['PractitionerRole/loop', loop]]), at).assemble(patient, recordOf(careTeam('t', [{ member: loop }])));
+    expect(form.participants[0]!.member).toEqual({ reference: 'PractitionerRole/loop', display: 'PractitionerRole/loop (Coordinated Behavioral Care Health Home)' });
+  });
 });
 
 describe('escaping', () => {
