@@ -191,6 +191,8 @@ describe('$coordination-form as a FHIR document', () => {
     expect(get.composition.event?.[0]?.period).toEqual({ start: '2026-03-01', end: '2026-03-01' });
     const post = document(await as(tokens.plan, FORM, {}, 'POST', { resourceType: 'Parameters', parameter: [{ name: 'date', valueDate: '2026-03-01' }] }));
     expect(entries(post.section('Service requests'))).toEqual([`ServiceRequest/${M}-pcs-old`]);
+    const form = await s.request({ method: 'POST', url: FORM, headers: { ...bearer(tokens.plan), 'content-type': 'application/x-www-form-urlencoded' }, payload: 'date=2026-03-01' });
+    expect(entries(document(form).section('Service requests'))).toEqual([`ServiceRequest/${M}-pcs-old`]);
     // Before anything started: every section is empty, and says so.
     const before = document(await as(tokens.plan, `${FORM}?date=2020-01-01`));
     expect(entries(before.section('Lead care manager'))).toEqual([]);

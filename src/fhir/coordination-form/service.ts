@@ -47,12 +47,13 @@ export interface FormParameters {
 /** Parameter names other than these are refused (400), so a misspelt `date` is never silently ignored. */
 const KNOWN = new Set(['date', '_format']);
 
-/** The operation's parameters from the query string (and a POST's Parameters body); 400 when malformed. */
+/** The operation's parameters from the query string and a POST's body (Parameters, or a form); 400 when malformed. */
 export function formParameters(query: URLSearchParams, body: unknown): FormParameters {
   const values = new Map<string, string[]>();
   const add = (name: string, value: string) => values.set(name, [...(values.get(name) ?? []), value]);
   for (const [name, value] of query) add(name, value);
-  if (body !== undefined && body !== null && !(body instanceof URLSearchParams)) {
+  if (body instanceof URLSearchParams) for (const [name, value] of body) add(name, value);
+  else if (body !== undefined && body !== null) {
     const params = body as { resourceType?: unknown; parameter?: unknown };
     if (params.resourceType !== 'Parameters') throw badRequest(`$${COORDINATION_FORM_OPERATION} takes a Parameters resource as its body`);
     for (const p of Array.isArray(params.parameter) ? (params.parameter as Record<string, unknown>[]) : []) {
