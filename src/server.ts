@@ -51,6 +51,7 @@ import { ImportJobRunner } from './import/job-runner.js';
 import { openPreparePool } from './import/prepare-pool.js';
 import { SqlImportJobStore } from './storage/import-job-store.js';
 import { CONCORD_BASE } from './fhir/profiles/urls.js';
+import { COORDINATION_FORM_DEFINITION, CoordinationFormService } from './fhir/coordination-form/service.js';
 
 export interface Server {
   app: FastifyInstance;
@@ -257,6 +258,15 @@ export async function createServer(config: Config, logger: Logger | false, datab
       supportedProfiles: (type) => profilesByType.get(type) ?? [],
       operations: [{ name: 'validate', definition: 'http://hl7.org/fhir/OperationDefinition/Resource-validate' }],
       systemOperations: [{ name: 'import', definition: IMPORT_OPERATION, documentation: 'Bulk Data Import: NDJSON inputs fetched from URLs, loaded with validation and the coordination rules (docs/import.md)' }],
+      instanceOperations: {
+        Patient: [
+          {
+            name: 'coordination-form',
+            definition: COORDINATION_FORM_DEFINITION,
+            documentation: "The member's Care Planning and Coordination form (GET or POST; parameter date = a day): a FHIR document, or a printable HTML page with Accept: text/html or _format=html (docs/coordination-form.md)",
+          },
+        ],
+      },
       searchSupported: true,
       transactionsSupported: true,
       ...(config.auth.enabled ? { tokenUrl: `${baseUrl.replace(/\/fhir$/, '')}/auth/token` } : {}),
@@ -306,6 +316,7 @@ export async function createServer(config: Config, logger: Logger | false, datab
       capabilityStatement: capability,
       maxHistoryCount: 1000, ...(config.baseUrl ? { configuredBaseUrl: config.baseUrl } : {}),
       subscriptions: new SubscriptionOperations(subscriptionStore, notificationContext),
+      coordinationForms: new CoordinationFormService(repository, service, config.searchMaxCount),
       websocket: websocketHub },
     repository,
     logger,

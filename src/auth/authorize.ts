@@ -61,6 +61,8 @@ export interface AccessRequest {
    * `Type?criteria`): each searches its type, and its chains, _has and _list reach further.
    */
   criteria?: { type: string; query: string | URLSearchParams }[];
+  /** What an operation reads beyond its own type (e.g. $coordination-form: the member's record). */
+  also?: readonly Required[];
 }
 
 export interface Required {
@@ -122,6 +124,7 @@ function reachPermissions(request: AccessRequest): Required[] {
     out.push(...searchReach(interaction === 'search-type' ? request.type : undefined, request.query, request.strict));
   }
   for (const c of request.criteria ?? []) out.push(...criteriaReach(c));
+  out.push(...(request.also ?? []));
   return out;
 }
 
@@ -148,7 +151,7 @@ function check(auth: AuthContext, request: AccessRequest, required: Required[], 
 export function assertAllowed(auth: AuthContext, request: AccessRequest, where = ''): void {
   // The interaction's own scope first: a client without it learns nothing from how its parameters parse.
   check(auth, request, ownPermissions(request), where);
-  if (request.query || request.criteria) check(auth, request, reachPermissions(request), where);
+  if (request.query || request.criteria || request.also) check(auth, request, reachPermissions(request), where);
 }
 
 /**

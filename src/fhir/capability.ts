@@ -18,6 +18,8 @@ export interface CapabilityInputs {
   tokenUrl?: string;
   /** System-level operations (e.g. the Bulk Data $import), by name -> OperationDefinition canonical. */
   systemOperations?: { name: string; definition: string; documentation?: string }[];
+  /** Instance-level operations of one type (e.g. Patient $coordination-form), added to its operations. */
+  instanceOperations?: Readonly<Record<string, readonly { name: string; definition: string; documentation?: string }[]>>;
   /** On the Subscription resource: the topics it serves (extension url -> canonical) and its operations. */
   subscriptions?: { topicExtension: string; topics: string[]; operations: { name: string; definition: string }[] };
 }
@@ -62,7 +64,7 @@ export function buildCapabilityStatement(inputs: CapabilityInputs, now = new Dat
       conditionalUpdate: true,
       conditionalDelete: 'single',
       ...(searchParam.length ? { searchParam } : {}),
-      operation: subs ? [...inputs.operations, ...subs.operations] : inputs.operations,
+      operation: [...inputs.operations, ...(subs?.operations ?? []), ...(inputs.instanceOperations?.[type] ?? [])],
     };
   });
   return {

@@ -148,6 +148,17 @@ function typePaths(resource: CapabilityStatementRestResource, secured: boolean):
   if (has.has('vread')) add(`/${type}/{id}/_history/{vid}`, 'get', { summary: `Read one version of a ${type}`, interaction: 'vread', parameters: [id, ref('parameters', 'vid')], responses: { 200: ok(`That version of the ${type}`), ...errors('401', '403', '404', '410') } });
   for (const o of resource.operation ?? []) {
     const name = `$${o.name}`;
+    if (o.name === 'coordination-form') {
+      // Instance level only, GET or POST, and answers a document Bundle or a printable HTML page.
+      const date = { name: 'date', in: 'query', required: false, description: 'A day (YYYY-MM-DD): the record in force on that day instead of now', schema: { type: 'string', format: 'date' } };
+      const format = { name: '_format', in: 'query', required: false, description: 'html for the printable page (or send Accept: text/html); json (default) for the FHIR document', schema: { type: 'string' } };
+      const responses = { 200: { description: 'A document Bundle (Composition first), or the printable HTML page', content: { ...fhirContent('Bundle'), 'text/html': { schema: { type: 'string' } } } }, ...errors('400', '401', '403', '404', '410') };
+      const scopes = secured ? `\n\nScope: \`system/${type}.r\`, search on EpisodeOfCare, CareTeam, CarePlan, ServiceRequest and Consent, read on Organization, Practitioner and PractitionerRole.` : '';
+      const op = { summary: `${name}: the member's Care Planning and Coordination form`, interaction: o.name, description: `${o.documentation ?? ''} OperationDefinition ${o.definition}.${scopes}`, responses };
+      add(`/${type}/{id}/${name}`, 'get', { ...op, parameters: [id, date, format] });
+      add(`/${type}/{id}/${name}`, 'post', { ...op, interaction: `${o.name}-post`, parameters: [id, format], requestBody: { required: false, description: 'A Parameters resource with date (valueDate)', content: fhirContent('Resource') } });
+      continue;
+    }
     const op = (interaction: string): Op => ({
       summary: `${name} on ${type}`,
       interaction,

@@ -2,6 +2,7 @@
 // the route pattern fastify matched, so a new route without an entry here is refused (403), not opened.
 import type { FastifyRequest } from 'fastify';
 import type { AccessRequest } from '../auth/authorize.js';
+import { COORDINATION_FORM_READS } from '../fhir/coordination-form/service.js';
 import { header, preferences, searchParams } from './negotiation.js';
 
 /** The websocket endpoint: open to connect, but a socket only ever receives what a binding token allows. */
@@ -96,6 +97,10 @@ export function accessRequestOf(request: Req): AccessRequest | 'bundle' | 'admin
     case 'GET /Subscription/:id/$get-ws-binding-token':
     case 'POST /Subscription/:id/$get-ws-binding-token':
       return { interaction: 'read', type: 'Subscription' };
+    // A read of the member that also searches their record and reads the directory it names.
+    case 'GET /Patient/:id/$coordination-form':
+    case 'POST /Patient/:id/$coordination-form':
+      return { interaction: 'read', type: 'Patient', also: COORDINATION_FORM_READS };
     case 'POST /$import':
     case 'GET /$import-status/:id':
     case 'DELETE /$import-status/:id':

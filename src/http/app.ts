@@ -28,6 +28,7 @@ import { registerAudit, type AuditServices } from './audit.js';
 import { auditEventRoutes } from './routes/audit-event.js';
 import type { AuditStore } from '../audit/types.js';
 import { IMPORT_ERRORS_ROUTE, importRoutes, type ImportRouteServices } from './routes/import.js';
+import { COORDINATION_FORM_ROUTE, coordinationFormRoutes } from './routes/coordination-form.js';
 
 export interface AppOptions {
   context: RouteContext;
@@ -86,8 +87,8 @@ export function buildApp(options: AppOptions): FastifyInstance {
         smartConfigurationRoute(fhir, auth, options.context.configuredBaseUrl);
       }
       fhir.addHook('onRequest', (request, _reply, next) => {
-        // $import error files are NDJSON: that route negotiates for itself.
-        if (request.routeOptions.url === IMPORT_ERRORS_ROUTE) return next();
+        // $import error files are NDJSON and the coordination form may be HTML: those routes negotiate for themselves.
+        if (request.routeOptions.url === IMPORT_ERRORS_ROUTE || request.routeOptions.url === COORDINATION_FORM_ROUTE) return next();
         try {
           assertJsonAcceptable(request);
           next();
@@ -103,6 +104,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
       if (ctx.subscriptions) subscriptionRoutes(fhir, ctx, ctx.subscriptions, ctx.websocket);
       if (ctx.websocket) websocketRoutes(fhir, ctx.websocket);
       if (options.importJobs) importRoutes(fhir, options.importJobs);
+      coordinationFormRoutes(fhir, ctx.coordinationForms, ctx.configuredBaseUrl);
       searchRoutes(fhir, ctx);
       bundleRoutes(fhir, ctx);
       typeRoutes(fhir, ctx);

@@ -14,6 +14,7 @@ import type { AuditRecorder } from '../audit/recorder.js';
 import type { AuditStore } from '../audit/types.js';
 import { FhirError, issue, outcome } from '../fhir/outcome.js';
 import type { BeforeCommit, WriteSession } from '../fhir/resource-service.js';
+import { COORDINATION_FORM_OPERATION } from '../fhir/coordination-form/service.js';
 import { accessRequestOf, PUBLIC_ROUTES } from './access.js';
 import { FHIR_JSON, header, searchParams } from './negotiation.js';
 import { baseUrlOf } from './responses.js';
@@ -39,6 +40,8 @@ declare module 'fastify' {
     tokenAudit: TokenAuditNote | null;
     /** The in-transaction audit hook of this request's writes; null when auditing is off. */
     auditBeforeCommit: BeforeCommit | null;
+    /** What a read-like operation disclosed (the resources $coordination-form shows), set by its route. */
+    auditDisclosed: TouchedResource[] | null;
   }
 }
 
@@ -68,6 +71,8 @@ function interactionOf(request: Req): { interaction: AuditedInteraction; operati
   }
   if (access === 'admin') return { interaction: 'operation', operation: 'import' };
   if (access === 'none' || access === 'unmapped') return { interaction: METHOD_INTERACTION[request.method] ?? 'operation' };
+  // Audited as a read of the member (BALP action R), naming the operation.
+  if (request.routeOptions.url?.endsWith(`/$${COORDINATION_FORM_OPERATION}`)) return { interaction: 'read', operation: COORDINATION_FORM_OPERATION };
   switch (access.interaction) {
     case 'validate':
       return { interaction: 'operation', operation: 'validate' };
@@ -161,6 +166,8 @@ function answeredFacts(request: Req, reply: FastifyReply, payload: unknown, conf
     if (disclosures.length > 0) facts.disclosures = disclosures;
   }
   if (interaction === 'token' && request.tokenAudit?.reason && reply.statusCode >= 400) facts.outcomeText = request.tokenAudit.reason;
+  // A read-like operation names every resource it disclosed, each at the version shown.
+  if (request.auditDisclosed && reply.statusCode < 300) resources.splice(0, resources.length, ...request.auditDisclosed);
   if (resources.length > 0) facts.resources = resources;
   if (patients.length > 0) facts.patients = patients;
   return facts;
@@ -204,6 +211,7 @@ export function registerAudit(app: FastifyInstance, audit: AuditServices, config
   app.decorateRequest('auditedInTransaction', false);
   app.decorateRequest('tokenAudit', null);
   app.decorateRequest('auditBeforeCommit', null);
+  app.decorateRequest('auditDisclosed', null);
   app.addHook('onRequest', (request, _reply, done) => {
     if (audited(request)) {
       request.auditBeforeCommit = async (session) => {
@@ -250,6 +258,11 @@ export function registerAudit(app: FastifyInstance, audit: AuditServices, config
 /** The audit hook a write route passes to the service ({} when auditing is off). */
 export function writeAudit(request: FastifyRequest): { beforeCommit?: BeforeCommit } {
   return request.auditBeforeCommit ? { beforeCommit: request.auditBeforeCommit } : {};
+}
+
+/** For a read-like operation: the resources its answer disclosed (`Type/id` and version). */
+export function noteDisclosed(request: FastifyRequest, resources: TouchedResource[]): void {
+  request.auditDisclosed = resources;
 }
 
 /** For the token endpoint: what the AuditEvent should say about the request. */

@@ -1,5 +1,6 @@
 import type { CapabilityStatement } from '@medplum/fhirtypes';
 import type { BundleService } from '../fhir/bundle-service.js';
+import type { CoordinationFormService } from '../fhir/coordination-form/service.js';
 import type { ResourceService } from '../fhir/resource-service.js';
 import type { SearchService } from '../fhir/search-service.js';
 import type { SubscriptionOperations } from '../subscriptions/operations.js';
@@ -16,6 +17,8 @@ export interface RouteContext {
   maxHistoryCount: number;
   /** $status / $events, when subscriptions are wired. */
   subscriptions?: SubscriptionOperations;
+  /** $coordination-form on a Patient. */
+  coordinationForms: CoordinationFormService;
   /** The websocket channel ($get-ws-binding-token, /fhir/ws), when subscriptions are wired. */
   websocket?: WebsocketHub;
 }

@@ -75,7 +75,8 @@ describe('OpenAPI with authentication on', () => {
         expect(op, `${r.type} ${code}`).toBeDefined();
         expect(Object.keys(op!.responses ?? {}).length, `${r.type} ${code}`).toBeGreaterThan(0);
       }
-      for (const o of r.operation ?? []) expect(doc.paths[`/${r.type}/$${o.name}`]?.post, `${r.type} $${o.name}`).toBeDefined();
+      // Type-level operations ($validate) at /T/$op; instance-only ones (Patient $coordination-form) at /T/{id}/$op.
+      for (const o of r.operation ?? []) expect(doc.paths[`/${r.type}/$${o.name}`]?.post ?? doc.paths[`/${r.type}/{id}/$${o.name}`]?.post, `${r.type} $${o.name}`).toBeDefined();
       // Every search parameter of the type is a query parameter of its search.
       const names = new Set((doc.paths[`/${r.type}`]!.get!.parameters ?? []).map((p) => (p.$ref ? (doc.components.parameters[p.$ref.split('/').pop()!] as { name: string }).name : p.name)));
       for (const p of r.searchParam ?? []) expect(names.has(p.name), `${r.type}?${p.name}`).toBe(true);

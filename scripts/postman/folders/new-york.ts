@@ -448,5 +448,44 @@ export const newYork: Folder = {
         ),
       ],
     },
+    {
+      name: "Carmen's Care Planning and Coordination form (FHIR document)",
+      description:
+        "The guidance asks both parties to document the lead, and their collaborative approach, on the client-level Care Planning and Coordination form. `$coordination-form` assembles it from Carmen's record as it stood on a day (`date`; without it, now): a FHIR document whose Composition has one section per part of the form (member, lead care manager with who designated them and why, care team, service split, service requests, consents and opt-outs), each with readable narrative, followed by the resources it was taken from. It shows only what the caller may read.",
+      as: NY_HH,
+      method: 'GET',
+      url: 'Patient/ny-rivera/$coordination-form?date=2026-08-01',
+      tests: [
+        status(200),
+        test(
+          'a document: the Health Home lead designated by both, the Appendix A split',
+          json,
+          `pm.expect(body.type).to.eql('document');`,
+          `const composition = body.entry[0].resource;`,
+          `pm.expect(composition.resourceType).to.eql('Composition');`,
+          `const section = function (title) { return composition.section.find(function (s) { return s.title === title; }); };`,
+          `pm.expect(section('Lead care manager').entry.map(function (e) { return e.reference; })).to.eql(['CareTeam/ny-rivera-hh-team']);`,
+          `pm.expect(section('Lead care manager').text.div).to.include('Organization/ny-mltcp').and.include('Organization/ny-hh').and.include('QuestionnaireResponse/ny-rivera-cpc-2026');`,
+          `pm.expect(section('Service split (ASA appendix)').entry.map(function (e) { return e.reference; })).to.eql(['CarePlan/ny-rivera-asa']);`,
+        ),
+      ],
+    },
+    {
+      name: "Carmen's form, printable (HTML)",
+      description:
+        'The same form as a page to print and sign: add `_format=html` (or send `Accept: text/html`, as a browser does). The page is self-contained (inline CSS, nothing fetched, nothing run) and ends with signature lines for both parties to the ASA. Open it in a browser and print it.',
+      as: NY_HH,
+      method: 'GET',
+      url: 'Patient/ny-rivera/$coordination-form?date=2026-08-01&_format=html',
+      tests: [
+        status(200),
+        test(
+          'a printable page under a strict Content-Security-Policy',
+          `pm.expect(pm.response.headers.get('Content-Type')).to.include('text/html');`,
+          `pm.expect(pm.response.headers.get('Content-Security-Policy')).to.include("default-src 'none'");`,
+          `pm.expect(pm.response.text()).to.include('<h1>Care Planning and Coordination form</h1>').and.include('<h2>Signatures</h2>');`,
+        ),
+      ],
+    },
   ],
 };
