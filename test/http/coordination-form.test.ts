@@ -161,7 +161,9 @@ describe('$coordination-form as a FHIR document', () => {
 
     const split = section('Service split (ASA appendix)');
     expect(entries(split)).toEqual([`CarePlan/${M}-plan`]);
-    expect(split.text!.div).toContain(`<td>CarePlan/${M}-plan (active)</td><td>A</td>`);
+    // The plan, its appendix and its parties are shown once, spanning its services' rows.
+    expect(split.text!.div).toMatch(new RegExp(`<td rowspan="(\\d+)">CarePlan/${M}-plan \\(active\\)</td><td rowspan="\\1">A</td>`));
+    expect(split.text!.div.split(`CarePlan/${M}-plan (active)`)).toHaveLength(2);
     expect(split.text!.div).toContain('<td>HCPCS T1019</td><td>in-plan</td><td>VNS Health MLTC [Organization/ny-vns-mltc]</td>');
     expect(split.text!.div).toContain('<td>HCPCS G9001</td><td>out-of-plan</td><td>Coordinated Behavioral Care Health Home [Organization/ny-cbc-hh]</td>');
 

@@ -23,6 +23,11 @@ export interface FormSection {
   readonly columns: readonly string[];
   /** Plain text cells, escaped when rendered. */
   readonly rows: readonly (readonly string[])[];
+  /**
+   * How many leading columns describe a group of rows (a plan and its services): consecutive rows with the
+   * same leading cells show them once, spanning the group, so a printed plan is not repeated per service.
+   */
+  readonly groupColumns?: number;
 }
 
 const party = (p: Party | undefined): string => (p ? (p.reference && p.reference !== p.display ? `${p.display} [${p.reference}]` : p.display) : '');
@@ -59,6 +64,7 @@ export function formSections(form: CoordinationForm): FormSection[] {
     {
       title: SECTION_TITLES.split,
       columns: ['Plan', 'ASA appendix', 'Parties', 'Service', 'Benefit', 'Responsible party', 'Period'],
+      groupColumns: 3,
       rows: form.plans.flatMap((p) => {
         const head = [`${p.source} (${p.status})`, p.appendix ?? '', parties(p.parties)];
         if (p.services.length === 0) return [[...head, '', '', '', p.period]];
@@ -78,11 +84,26 @@ export function formSections(form: CoordinationForm): FormSection[] {
   ];
 }
 
+/** How many rows from `start` share the first `n` cells of the row at `start`. */
+function groupLength(rows: FormSection['rows'], start: number, n: number): number {
+  let end = start + 1;
+  while (end < rows.length && rows[end]!.slice(0, n).every((cell, i) => cell === rows[start]![i])) end++;
+  return end - start;
+}
+
 function table(section: FormSection): string {
   if (section.rows.length === 0) return '<p>None in force.</p>';
   const head = section.columns.map((c) => `<th>${escapeText(c)}</th>`).join('');
-  const body = section.rows.map((r) => `<tr>${r.map((cell) => `<td>${escapeText(cell)}</td>`).join('')}</tr>`).join('');
-  return `<table><thead><tr>${head}</tr></thead><tbody>${body}</tbody></table>`;
+  const n = section.groupColumns ?? 0;
+  const cells = (r: readonly string[], from: number, span = 1) =>
+    r.slice(from, from === 0 ? n || undefined : undefined).map((cell) => `<td${span > 1 ? ` rowspan="${span}"` : ''}>${escapeText(cell)}</td>`).join('');
+  const body: string[] = [];
+  for (let i = 0; i < section.rows.length; ) {
+    const span = n > 0 ? groupLength(section.rows, i, n) : 1;
+    section.rows.slice(i, i + span).forEach((r, k) => body.push(`<tr>${k === 0 && n > 0 ? cells(r, 0, span) : ''}${cells(r, n)}</tr>`));
+    i += span;
+  }
+  return `<table><thead><tr>${head}</tr></thead><tbody>${body.join('')}</tbody></table>`;
 }
 
 /** A Composition.section.text.div: the section's table as FHIR XHTML narrative. */
@@ -99,7 +120,8 @@ h1 { font-size: 15pt; margin: 0 0 2mm; }
 h2 { font-size: 11.5pt; margin: 6mm 0 2mm; border-bottom: 1px solid #000; break-after: avoid; page-break-after: avoid; }
 p.meta { margin: 0; font-size: 9pt; }
 table { width: 100%; border-collapse: collapse; font-size: 8.5pt; }
-th, td { border: 1px solid #555; padding: 1.2mm 1.5mm; text-align: left; vertical-align: top; word-break: break-word; }
+th, td { border: 1px solid #555; padding: 1.2mm 1.5mm; text-align: left; vertical-align: top; overflow-wrap: break-word; }
+/* break-word (not anywhere) keeps each column at least as wide as its longest word: short columns stay legible. */
 th { background: #eee; }
 tr { break-inside: avoid; page-break-inside: avoid; }
 section.signatures { break-inside: avoid; page-break-inside: avoid; }
