@@ -120,8 +120,9 @@ h1 { font-size: 15pt; margin: 0 0 2mm; }
 h2 { font-size: 11.5pt; margin: 6mm 0 2mm; border-bottom: 1px solid #000; break-after: avoid; page-break-after: avoid; }
 p.meta { margin: 0; font-size: 9pt; }
 table { width: 100%; border-collapse: collapse; font-size: 8.5pt; }
-th, td { border: 1px solid #555; padding: 1.2mm 1.5mm; text-align: left; vertical-align: top; overflow-wrap: break-word; }
-/* break-word (not anywhere) keeps each column at least as wide as its longest word: short columns stay legible. */
+th, td { border: 1px solid #555; padding: 1.2mm 1.5mm; text-align: left; vertical-align: top; overflow-wrap: anywhere; }
+/* Long references may break anywhere so a wide table still fits the page; the minimum keeps short columns (dates, codes) legible. */
+th { min-width: 16mm; overflow-wrap: normal; }
 th { background: #eee; }
 tr { break-inside: avoid; page-break-inside: avoid; }
 section.signatures { break-inside: avoid; page-break-inside: avoid; }
