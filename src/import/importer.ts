@@ -239,7 +239,7 @@ async function writeBatch(store: ImportStore, fileKey: string, prepared: readonl
       const lastUpdated = now().toISOString();
       const resource = stamp(p.resource, p.id, versionId, lastUpdated);
       const version: StoredVersion = { resourceType: p.resourceType, id: p.id, versionId, lastUpdated, deleted: false, content: stringifyWithTexts(resource, p.texts) };
-      versions.push({ version, resource, index: p.index });
+      versions.push({ version, resource, index: p.index, members: p.members });
       written++;
       state.accept(version, resource as unknown as Resource, previous);
     }

@@ -11,6 +11,8 @@ export interface BatchVersion {
   resource: Record<string, unknown>;
   /** Index rows extracted beforehand (e.g. in a worker thread); extracted from `resource` when absent. */
   index?: IndexRows;
+  /** The `members` column (membersColumn of the resource) computed beforehand; derived when absent. */
+  members?: string[] | null;
 }
 
 /** A write transaction that can also lock, read and write many resources in a few statements. */

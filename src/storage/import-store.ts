@@ -9,7 +9,7 @@ import type { IndexRows } from '../fhir/search/types.js';
 import type { BatchCommit, BatchVersion, FileProgress, ImportFile, ImportJournal, LineError } from '../import/store.js';
 import { FactRows, INSERT_SELECT } from './coordination-facts.js';
 import type { Database, Queryable } from './database.js';
-import { membersColumn, writeMemberAccess } from './member-access.js';
+import { membersColumn, writeMemberAccessMany } from './member-access.js';
 import { ReadCache } from './read-cache.js';
 import { LAST_UPDATED, lockKeyOf } from './resource-repository.js';
 import { ROW_BACKED, SPECS, TABLES } from './search/write-index.js';
@@ -90,29 +90,31 @@ export async function writeVersions(q: Queryable, versions: readonly BatchVersio
   if (versions.length === 0) return [];
   const keyOf = (v: StoredVersion): string => ReadCache.key(v.resourceType, v.id);
   const rids = new Map<string, number>();
-  // The members of each version (organization-scoped access, docs/adr/0008), as JSON text: unnest()
-  // cannot take an array of arrays of different lengths.
-  const membersOf = new Map<StoredVersion, string | null>(versions.map((v) => [v.version, jsonMembers(v.resource)]));
+  // The members of each version (organization-scoped access, docs/adr/0008), comma-joined (ids never hold
+  // a comma): unnest() cannot take an array of arrays of different lengths.
+  const membersOf = new Map<StoredVersion, string | null>(versions.map((v) => [v.version, joinMembers(v.members !== undefined ? v.members : membersColumn(v.resource))]));
   const fresh = versions.filter((v) => v.version.versionId === 1).map((v) => v.version);
   const next = versions.filter((v) => v.version.versionId !== 1).map((v) => v.version);
   if (fresh.length > 0) {
+    const contents = textArray(fresh.map(contentOf), 4);
     const res = await q.query<{ rid: string | number; resource_type: string; id: string }>(
       `INSERT INTO resource (resource_type, id, version_id, last_updated, deleted, content, members)
-       SELECT t, i, 1, lu, false, c, ${membersFromJson('m')} FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::text[]) WITH ORDINALITY AS u(t, i, lu, c, m, ord)
+       SELECT t, i, 1, lu, false, c, string_to_array(m, ',') FROM unnest($1::text[], $2::text[], $3::timestamptz[], ${contents.sql}, $5::text[]) WITH ORDINALITY AS u(t, i, lu, c, m, ord)
         ORDER BY ord
        RETURNING rid, resource_type, id`,
-      [fresh.map((v) => v.resourceType), fresh.map((v) => v.id), fresh.map((v) => v.lastUpdated), fresh.map((v) => v.content ?? null), fresh.map((v) => membersOf.get(v) ?? null)],
+      [fresh.map((v) => v.resourceType), fresh.map((v) => v.id), fresh.map((v) => v.lastUpdated), contents.value, fresh.map((v) => membersOf.get(v) ?? null)],
     );
     for (const row of res.rows) rids.set(`${row.resource_type}/${row.id}`, Number(row.rid));
   }
   const updated: number[] = [];
   if (next.length > 0) {
+    const contents = textArray(next.map(contentOf), 5);
     const res = await q.query<{ rid: string | number; resource_type: string; id: string }>(
-      `UPDATE resource r SET version_id = u.v, last_updated = u.lu, deleted = false, content = u.c, members = ${membersFromJson('u.m')}
-         FROM unnest($1::text[], $2::text[], $3::int4[], $4::timestamptz[], $5::text[], $6::text[]) AS u(t, i, v, lu, c, m)
+      `UPDATE resource r SET version_id = u.v, last_updated = u.lu, deleted = false, content = u.c, members = string_to_array(u.m, ',')
+         FROM unnest($1::text[], $2::text[], $3::int4[], $4::timestamptz[], ${contents.sql}, $6::text[]) AS u(t, i, v, lu, c, m)
         WHERE r.resource_type = u.t AND r.id = u.i AND r.version_id = u.v - 1
        RETURNING r.rid, r.resource_type, r.id`,
-      [next.map((v) => v.resourceType), next.map((v) => v.id), next.map((v) => v.versionId), next.map((v) => v.lastUpdated), next.map((v) => v.content ?? null), next.map((v) => membersOf.get(v) ?? null)],
+      [next.map((v) => v.resourceType), next.map((v) => v.id), next.map((v) => v.versionId), next.map((v) => v.lastUpdated), contents.value, next.map((v) => membersOf.get(v) ?? null)],
     );
     if (res.rows.length !== next.length) throw new Error('a batch version is not the successor of the current one; lock the batch first');
     for (const row of res.rows) {
@@ -126,32 +128,42 @@ export async function writeVersions(q: Queryable, versions: readonly BatchVersio
     return rid;
   };
   const all = versions.map((v) => v.version);
-  // History in batch order, as one-by-one writes would have sequenced it.
+  // History in batch order, as one-by-one writes would have sequenced it. Each version is the row just
+  // written (this statement sees it): its text is read there instead of being sent a second time.
   await q.query(
     `INSERT INTO resource_version (rid, resource_type, id, version_id, last_updated, method, content, members)
-     SELECT rid, t, i, v, lu, 'PUT', c, ${membersFromJson('m')} FROM unnest($1::int8[], $2::text[], $3::text[], $4::int4[], $5::timestamptz[], $6::text[], $7::text[]) WITH ORDINALITY AS u(rid, t, i, v, lu, c, m, ord)
-      ORDER BY ord`,
-    [all.map(ridOf), all.map((v) => v.resourceType), all.map((v) => v.id), all.map((v) => v.versionId), all.map((v) => v.lastUpdated), all.map((v) => v.content ?? null), all.map((v) => membersOf.get(v) ?? null)],
+     SELECT r.rid, r.resource_type, r.id, r.version_id, r.last_updated, 'PUT', r.content, r.members
+       FROM unnest($1::int8[]) WITH ORDINALITY AS u(rid, ord) JOIN resource r ON r.rid = u.rid
+      ORDER BY u.ord`,
+    [all.map(ridOf)],
   );
-  // Who may see the members (one statement per resource that carries access: enrolments, teams, orders,
-  // consents, roles; every other type returns at once).
-  const accessChanged = new Set<string>();
-  for (const v of versions) {
-    const changed = await writeMemberAccess(q, ridOf(v.version), v.version.resourceType, v.resource as unknown as Resource, v.version.versionId === 1, changeChannel);
-    for (const member of changed) accessChanged.add(member);
-  }
+  // Who may see the members (enrolments, teams, orders, consents, roles), for the whole batch at once.
+  const accessChanged = await writeMemberAccessMany(
+    q,
+    versions.map((v) => ({ rid: ridOf(v.version), resourceType: v.version.resourceType, resource: v.resource as unknown as Resource, isNew: v.version.versionId === 1 })),
+    changeChannel,
+  );
   await writeIndexRows(q, versions, ridOf, updated, maxIndexRows);
   await writeFacts(q, versions, ridOf, updated);
   if (changeChannel) await q.query('SELECT pg_notify($1, k) FROM unnest($2::text[]) AS k', [changeChannel, all.map(keyOf)]);
-  return [...accessChanged];
+  return [...new Set(accessChanged)];
 }
 
-/** SQL: the members column from a JSON text column (NULL = in no member's compartment). */
-const membersFromJson = (m: string): string => `CASE WHEN ${m} IS NULL THEN NULL ELSE ARRAY(SELECT jsonb_array_elements_text(${m}::jsonb)) END`;
+const joinMembers = (members: readonly string[] | null): string | null => (members ? members.join(',') : null);
 
-function jsonMembers(resource: Record<string, unknown>): string | null {
-  const members = membersColumn(resource);
-  return members ? JSON.stringify(members) : null;
+function contentOf(v: StoredVersion): string {
+  if (v.content === undefined) throw new Error(`the batch version ${v.resourceType}/${v.id} has no content`);
+  return v.content;
+}
+
+/**
+ * A text[] parameter of JSON texts (the largest of a batch): sent as one newline-joined string split by
+ * PostgreSQL, which spares the driver escaping every element into an array literal. JSON text holds no
+ * raw newline; anything else (an empty text) is sent as a plain array.
+ */
+function textArray(texts: readonly string[], param: number): { sql: string; value: string | readonly string[] } {
+  if (texts.some((t) => t === '' || t.includes('\n'))) return { sql: `$${param}::text[]`, value: texts };
+  return { sql: `string_to_array($${param}::text, E'\\n')`, value: texts.join('\n') };
 }
 
 async function writeIndexRows(q: Queryable, versions: readonly BatchVersion[], ridOf: (v: StoredVersion) => number, updated: readonly number[], maxRows: number | undefined): Promise<void> {

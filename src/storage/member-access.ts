@@ -4,7 +4,7 @@
 import type { Resource } from '@medplum/fhirtypes';
 import type { AccessFilter } from '../access/viewer.js';
 import { organizationId } from '../access/viewer.js';
-import { compartmentMembers } from '../access/compartment.js';
+import { membersColumn, subscriptionKey } from '../access/compartment.js';
 import { ACCESS_TYPES, ACCESS_VERSION, accessRows } from '../access/relationships.js';
 import type { Range } from '../coordination/period.js';
 import type { Database, Queryable } from './database.js';
@@ -28,36 +28,61 @@ function rowColumns(resource: Resource | undefined): unknown[] {
   return [rows.map((r) => r.memberId), rows.map((r) => r.actor), rows.map((r) => r.deny), rows.map((r) => lower(r.range)), rows.map((r) => upper(r.range))];
 }
 
+/** A resource row whose access rows a batch replaces (resource undefined = deleted). */
+export interface AccessWrite {
+  rid: number;
+  resourceType: string;
+  resource: Resource | undefined;
+  isNew: boolean;
+}
+
 /**
- * Replaces the access rows of one resource row (resource undefined = deleted), in one statement that also
- * announces the members whose access may have changed on `channel` (PostgreSQL: other instances drop
+ * Replaces the access rows of many resource rows in one statement (the bulk import's batch), exactly as
+ * accessCtes does for one: the rows of the rows that were not new are removed, the new ones inserted, and
+ * the members whose access may have changed are announced on `channel` (PostgreSQL: other instances drop
  * their cached decisions at commit). Returns those members (ALL_MEMBERS when a PractitionerRole changed:
  * every decision involving it), for this instance's cache; none for types that never change access.
  */
-export async function writeMemberAccess(
-  q: Queryable,
-  rid: number,
-  resourceType: string,
-  resource: Resource | undefined,
-  isNew: boolean,
-  channel: string | undefined,
-): Promise<string[]> {
-  if (resourceType === 'PractitionerRole') {
+export async function writeMemberAccessMany(q: Queryable, writes: readonly AccessWrite[], channel: string | undefined): Promise<string[]> {
+  const changed: string[] = [];
+  if (writes.some((w) => w.resourceType === 'PractitionerRole')) {
     if (channel) await q.query('SELECT pg_notify($1, $2)', [channel, ACCESS_CHANGE_PREFIX + ALL_MEMBERS], PREPARED);
-    return [ALL_MEMBERS];
+    changed.push(ALL_MEMBERS);
   }
-  if (!ACCESS_TYPES.has(resourceType)) return [];
-  const columns = rowColumns(resource);
-  if (isNew && (columns[0] as string[]).length === 0) return [];
-  const notify = channel ? `, pg_notify($7, '${ACCESS_CHANGE_PREFIX}' || member_id)` : '';
+  const replaced: number[] = [];
+  const rids: number[] = [];
+  const members: string[] = [];
+  const actors: string[] = [];
+  const denies: boolean[] = [];
+  const los: (number | null)[] = [];
+  const his: (number | null)[] = [];
+  for (const w of writes) {
+    if (!ACCESS_TYPES.has(w.resourceType)) continue;
+    if (!w.isNew) replaced.push(w.rid);
+    for (const row of accessRows(w.resource)) {
+      rids.push(w.rid);
+      members.push(row.memberId);
+      actors.push(row.actor);
+      denies.push(row.deny);
+      los.push(lower(row.range));
+      his.push(upper(row.range));
+    }
+  }
+  if (replaced.length === 0 && rids.length === 0) return changed;
+  const notify = channel ? `, pg_notify($8, '${ACCESS_CHANGE_PREFIX}' || member_id)` : '';
+  // The delete sees the statement's snapshot, so never the rows inserted here.
   const res = await q.query<{ member_id: string }>(
-    `WITH gone AS (DELETE FROM member_access WHERE rid = $1 RETURNING member_id), ins AS (${INSERT_SELECT} RETURNING member_id),
+    `WITH gone AS (DELETE FROM member_access WHERE rid = ANY($1::int8[]) RETURNING member_id),
+          ins AS (INSERT INTO member_access (rid, member_id, actor, deny, during)
+                  SELECT u.rid, u.member_id, u.actor, u.deny, int8range(u.lo, u.hi, '[)')
+                    FROM unnest($2::int8[], $3::text[], $4::text[], $5::boolean[], $6::int8[], $7::int8[]) AS u(rid, member_id, actor, deny, lo, hi)
+                  RETURNING member_id),
           changed AS (SELECT member_id FROM gone UNION SELECT member_id FROM ins)
      SELECT member_id${notify} FROM changed`,
-    channel ? [rid, ...columns, channel] : [rid, ...columns],
-    PREPARED,
+    [replaced, rids, members, actors, denies, los, his, ...(channel ? [channel] : [])],
   );
-  return res.rows.map((r) => r.member_id);
+  for (const r of res.rows) changed.push(r.member_id);
+  return changed;
 }
 
 /**
@@ -93,8 +118,8 @@ export function accessCtes(
   return { ctes, changed: 'ARRAY(SELECT member_id FROM ac)', notified: '(SELECT count(*) FROM an)' };
 }
 
-/** The access key of a Subscription (see membersColumn). */
-export const subscriptionKey = (id: string): string => `Subscription/${id}`;
+// Pure (the import computes it in its worker threads): it lives beside the compartment it derives from.
+export { membersColumn, subscriptionKey } from '../access/compartment.js';
 
 /**
  * Grants a Subscription's key to its owner, once (the owner never changes). Runs in the transaction that
@@ -110,15 +135,6 @@ export async function grantSubscriptionOwner(q: Queryable, id: string, organizat
   );
 }
 
-/** The members of a version for the `members` column: NULL when it is in no member's compartment. */
-export function membersColumn(resource: Resource | Record<string, unknown> | undefined): string[] | null {
-  // A Subscription is in no member's compartment, but its criteria name members and its owner's systems:
-  // it belongs to a key of its own that only its owner (the creating client's organization) is granted.
-  const r = resource as { resourceType?: unknown; id?: unknown } | undefined;
-  if (r?.resourceType === 'Subscription' && typeof r.id === 'string') return [subscriptionKey(r.id)];
-  const members = compartmentMembers(resource);
-  return members.length > 0 ? members : null;
-}
 
 /**
  * The viewer's actors: its organization and the PractitionerRoles working for it (an uncorrelated
