@@ -76,6 +76,13 @@ export interface ImportSummary {
 
 export const DEFAULT_BATCH_SIZE = 1000;
 
+/**
+ * Accepted versions sent per statement within a batch: the statement goes out at once and PostgreSQL
+ * writes these while this thread judges the batch's next lines (the rules read the batch's state from
+ * memory), instead of the whole write waiting for the last line's judgement.
+ */
+const WRITE_CHUNK = 250;
+
 export async function importFiles(paths: readonly string[], options: ImportOptions): Promise<ImportSummary> {
   const started = Date.now();
   const files = orderFiles(await Promise.all(paths.map((p) => inspectFile(p))));
@@ -242,6 +249,7 @@ async function writeBatch(store: ImportStore, fileKey: string, prepared: readonl
       versions.push({ version, resource, index: p.index, members: p.members });
       written++;
       state.accept(version, resource as unknown as Resource, previous);
+      if (versions.length >= WRITE_CHUNK) await flush(tx, versions);
     }
     await flush(tx, versions);
     errors.sort((a, b) => a.line - b.line);

@@ -26,7 +26,11 @@ export interface BulkWriteTx extends WriteTx {
    * `via` (as WriteTx.findReferencing, for many members in one statement), in rid order.
    */
   findReferencingMany(memberIds: readonly string[], via: readonly { resourceType: string; code: string }[]): Promise<Map<string, string[]>>;
-  /** Writes the versions (new ones and successors of the current one) with history, index and facts. */
+  /**
+   * Writes the versions (new ones and successors of the current one) with history, index, facts and access
+   * rows. Resolves once they are sent, not written: the transaction commits only if they were, and its
+   * later statements run after them (they see the rows).
+   */
   writeVersions(versions: readonly BatchVersion[]): Promise<void>;
   /** Journals a batch of a file (its end offset, counts and rejected lines) in this transaction. */
   recordBatch(fileKey: string, batch: BatchCommit): Promise<void>;

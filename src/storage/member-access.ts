@@ -23,66 +23,10 @@ const INSERT_SELECT = `INSERT INTO member_access (rid, member_id, actor, deny, d
   SELECT $1::bigint, u.member_id, u.actor, u.deny, int8range(u.lo, u.hi, '[)')
     FROM unnest($2::text[], $3::text[], $4::boolean[], $5::int8[], $6::int8[]) AS u(member_id, actor, deny, lo, hi)`;
 
-function rowColumns(resource: Resource | undefined): unknown[] {
+/** The access rows of a resource as parallel columns: member ids, actors, denies, range bounds. */
+export function rowColumns(resource: Resource | undefined): [string[], string[], boolean[], (number | null)[], (number | null)[]] {
   const rows = accessRows(resource);
   return [rows.map((r) => r.memberId), rows.map((r) => r.actor), rows.map((r) => r.deny), rows.map((r) => lower(r.range)), rows.map((r) => upper(r.range))];
-}
-
-/** A resource row whose access rows a batch replaces (resource undefined = deleted). */
-export interface AccessWrite {
-  rid: number;
-  resourceType: string;
-  resource: Resource | undefined;
-  isNew: boolean;
-}
-
-/**
- * Replaces the access rows of many resource rows in one statement (the bulk import's batch), exactly as
- * accessCtes does for one: the rows of the rows that were not new are removed, the new ones inserted, and
- * the members whose access may have changed are announced on `channel` (PostgreSQL: other instances drop
- * their cached decisions at commit). Returns those members (ALL_MEMBERS when a PractitionerRole changed:
- * every decision involving it), for this instance's cache; none for types that never change access.
- */
-export async function writeMemberAccessMany(q: Queryable, writes: readonly AccessWrite[], channel: string | undefined): Promise<string[]> {
-  const changed: string[] = [];
-  if (writes.some((w) => w.resourceType === 'PractitionerRole')) {
-    if (channel) await q.query('SELECT pg_notify($1, $2)', [channel, ACCESS_CHANGE_PREFIX + ALL_MEMBERS], PREPARED);
-    changed.push(ALL_MEMBERS);
-  }
-  const replaced: number[] = [];
-  const rids: number[] = [];
-  const members: string[] = [];
-  const actors: string[] = [];
-  const denies: boolean[] = [];
-  const los: (number | null)[] = [];
-  const his: (number | null)[] = [];
-  for (const w of writes) {
-    if (!ACCESS_TYPES.has(w.resourceType)) continue;
-    if (!w.isNew) replaced.push(w.rid);
-    for (const row of accessRows(w.resource)) {
-      rids.push(w.rid);
-      members.push(row.memberId);
-      actors.push(row.actor);
-      denies.push(row.deny);
-      los.push(lower(row.range));
-      his.push(upper(row.range));
-    }
-  }
-  if (replaced.length === 0 && rids.length === 0) return changed;
-  const notify = channel ? `, pg_notify($8, '${ACCESS_CHANGE_PREFIX}' || member_id)` : '';
-  // The delete sees the statement's snapshot, so never the rows inserted here.
-  const res = await q.query<{ member_id: string }>(
-    `WITH gone AS (DELETE FROM member_access WHERE rid = ANY($1::int8[]) RETURNING member_id),
-          ins AS (INSERT INTO member_access (rid, member_id, actor, deny, during)
-                  SELECT u.rid, u.member_id, u.actor, u.deny, int8range(u.lo, u.hi, '[)')
-                    FROM unnest($2::int8[], $3::text[], $4::text[], $5::boolean[], $6::int8[], $7::int8[]) AS u(rid, member_id, actor, deny, lo, hi)
-                  RETURNING member_id),
-          changed AS (SELECT member_id FROM gone UNION SELECT member_id FROM ins)
-     SELECT member_id${notify} FROM changed`,
-    [replaced, rids, members, actors, denies, los, his, ...(channel ? [channel] : [])],
-  );
-  for (const r of res.rows) changed.push(r.member_id);
-  return changed;
 }
 
 /**
@@ -102,7 +46,7 @@ export function accessCtes(
   p: SqlParams,
 ): { ctes: string[]; changed?: string; notified?: string } {
   if (!ACCESS_TYPES.has(resourceType)) return { ctes: [] };
-  const [members, actors, denies, los, his] = rowColumns(resource) as [string[], string[], boolean[], (number | null)[], (number | null)[]];
+  const [members, actors, denies, los, his] = rowColumns(resource);
   if (isNew && members.length === 0) return { ctes: [] };
   const ctes: string[] = [];
   // A new rid has no rows yet; the delete sees the statement's snapshot, so never the rows inserted here.
