@@ -37,6 +37,8 @@ export interface ImportOptions {
   maxIndexRows?: number;
   /** Lines per transaction. */
   batchSize?: number;
+  /** Accepted versions per write statement within a batch (WRITE_CHUNK). */
+  writeChunk?: number;
   prepare?: BatchPreparer;
   onProgress?: (p: ImportProgress) => void;
   now?: () => Date;
@@ -81,7 +83,7 @@ export const DEFAULT_BATCH_SIZE = 1000;
  * writes these while this thread judges the batch's next lines (the rules read the batch's state from
  * memory), instead of the whole write waiting for the last line's judgement.
  */
-const WRITE_CHUNK = 250;
+export const WRITE_CHUNK = 250;
 
 export async function importFiles(paths: readonly string[], options: ImportOptions): Promise<ImportSummary> {
   const started = Date.now();
@@ -249,7 +251,7 @@ async function writeBatch(store: ImportStore, fileKey: string, prepared: readonl
       versions.push({ version, resource, index: p.index, members: p.members });
       written++;
       state.accept(version, resource as unknown as Resource, previous);
-      if (versions.length >= WRITE_CHUNK) await flush(tx, versions);
+      if (versions.length >= (options.writeChunk ?? WRITE_CHUNK)) await flush(tx, versions);
     }
     await flush(tx, versions);
     errors.sort((a, b) => a.line - b.line);
