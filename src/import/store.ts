@@ -22,10 +22,10 @@ export interface BulkWriteTx extends WriteTx {
   /** Current versions (deleted ones included) by `Type/id`, locked against concurrent writers. */
   lockCurrentMany(refs: readonly { resourceType: string; id: string }[]): Promise<Map<string, StoredVersion>>;
   /**
-   * Per member id: the JSON text of the current resources referencing `Patient/<id>` through any of
-   * `via` (as WriteTx.findReferencing, for many members in one statement), in rid order.
+   * Per member id: the current resources referencing `Patient/<id>` through any of `via` (as
+   * WriteTx.findReferencing, for many members in one statement), in rid order.
    */
-  findReferencingMany(memberIds: readonly string[], via: readonly { resourceType: string; code: string }[]): Promise<Map<string, string[]>>;
+  findReferencingMany(memberIds: readonly string[], via: readonly { resourceType: string; code: string }[]): Promise<Map<string, ReferencingResource[]>>;
   /**
    * Writes the versions (new ones and successors of the current one) with history, index, facts and access
    * rows. Resolves once they are sent, not written: the transaction commits only if they were, and its
@@ -34,6 +34,13 @@ export interface BulkWriteTx extends WriteTx {
   writeVersions(versions: readonly BatchVersion[]): Promise<void>;
   /** Journals a batch of a file (its end offset, counts and rejected lines) in this transaction. */
   recordBatch(fileKey: string, batch: BatchCommit): Promise<void>;
+}
+
+/** A stored resource as findReferencingMany returns it: its JSON text, parsed only if a rule reads it. */
+export interface ReferencingResource {
+  resourceType: string;
+  id: string;
+  content: string;
 }
 
 export interface ImportFile {

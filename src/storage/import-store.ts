@@ -6,7 +6,7 @@ import { FACT_TYPES } from '../coordination/facts.js';
 import type { StoredVersion } from '../fhir/repository.js';
 import { extractIndexValues } from '../fhir/search/extract.js';
 import type { IndexRows } from '../fhir/search/types.js';
-import type { BatchCommit, BatchVersion, FileProgress, ImportFile, ImportJournal, LineError } from '../import/store.js';
+import type { BatchCommit, BatchVersion, FileProgress, ImportFile, ImportJournal, LineError, ReferencingResource } from '../import/store.js';
 import { FactRows } from './coordination-facts.js';
 import type { Database, Queryable } from './database.js';
 import { ACCESS_TYPES } from '../access/relationships.js';
@@ -51,24 +51,24 @@ export async function findReferencingMany(
   q: Queryable,
   targetIds: readonly string[],
   via: readonly { resourceType: string; code: string }[],
-): Promise<Map<string, string[]>> {
-  const out = new Map<string, string[]>();
+): Promise<Map<string, ReferencingResource[]>> {
+  const out = new Map<string, ReferencingResource[]>();
   if (targetIds.length === 0 || via.length === 0) return out;
   // The same predicate as Tx.findReferencing (local Patient references), for every member at once.
-  const res = await q.query<{ target_id: string; content: string }>(
-    `SELECT s.target_id, r.content
+  const res = await q.query<{ target_id: string; resource_type: string; id: string; content: string }>(
+    `SELECT s.target_id, r.resource_type, r.id, r.content
        FROM search_reference s
        JOIN unnest($2::text[], $3::text[]) AS v(t, c) ON s.resource_type = v.t AND s.code = v.c
        JOIN resource r ON r.rid = s.rid AND NOT r.deleted
       WHERE s.target_type = 'Patient' AND s.target_id = ANY($1::text[]) AND s.url IS NULL
-      GROUP BY s.target_id, r.rid, r.content
+      GROUP BY s.target_id, r.rid, r.resource_type, r.id, r.content
       ORDER BY s.target_id, r.rid`,
     [targetIds, via.map((v) => v.resourceType), via.map((v) => v.code)],
   );
   for (const row of res.rows) {
     let list = out.get(row.target_id);
     if (!list) out.set(row.target_id, (list = []));
-    list.push(row.content);
+    list.push({ resourceType: row.resource_type, id: row.id, content: row.content });
   }
   return out;
 }

@@ -24,7 +24,7 @@ import type { FactQuery } from '../coordination/facts.js';
 import type { AccessFilter } from '../access/viewer.js';
 import { AccessCache } from './access-cache.js';
 import { ACCESS_CHANGE_PREFIX, ALL_MEMBERS, decideMembers, membersColumn } from './member-access.js';
-import type { BatchCommit, BatchVersion, BulkWriteTx, ImportStore } from '../import/store.js';
+import type { BatchCommit, BatchVersion, BulkWriteTx, ImportStore, ReferencingResource } from '../import/store.js';
 import { findReferencingMany, lockCurrentMany, lockKeys, recordBatch, SqlImportJournal, writeVersions } from './import-store.js';
 
 interface VersionRow {
@@ -211,7 +211,7 @@ class Tx implements BulkWriteTx {
     return lockCurrentMany(this.q, refs);
   }
 
-  findReferencingMany(memberIds: readonly string[], via: readonly { resourceType: string; code: string }[]): Promise<Map<string, string[]>> {
+  findReferencingMany(memberIds: readonly string[], via: readonly { resourceType: string; code: string }[]): Promise<Map<string, ReferencingResource[]>> {
     return findReferencingMany(this.q, memberIds, via);
   }
 
