@@ -50,3 +50,16 @@ export function compartmentMembers(resource: Resource | Record<string, unknown> 
   }
   return [...out].sort();
 }
+
+/** The access key of a Subscription (see membersColumn). */
+export const subscriptionKey = (id: string): string => `Subscription/${id}`;
+
+/** The members of a version for the `members` column: NULL when it is in no member's compartment. */
+export function membersColumn(resource: Resource | Record<string, unknown> | undefined): string[] | null {
+  // A Subscription is in no member's compartment, but its criteria name members and its owner's systems:
+  // it belongs to a key of its own that only its owner (the creating client's organization) is granted.
+  const r = resource as { resourceType?: unknown; id?: unknown } | undefined;
+  if (r?.resourceType === 'Subscription' && typeof r.id === 'string') return [subscriptionKey(r.id)];
+  const members = compartmentMembers(resource);
+  return members.length > 0 ? members : null;
+}

@@ -4,7 +4,7 @@
 // accepted ones in a few multi-row statements and journals the file offset it reached. A crash loses at
 // most the uncommitted batch, and re-running the same command resumes after the last committed one.
 import type { OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
-import { addToRecord, checkWritesDetailed, emptyRecord, membersOf, type CoordinationReader, type Finding, type MemberRecordPart, type ProposedWrite } from '../coordination/index.js';
+import { addToRecord, checkWritesDetailed, emptyRecord, membersOf, partOfType, type CoordinationReader, type Finding, type MemberRecordPart, type ProposedWrite } from '../coordination/index.js';
 import { stringifyWithTexts } from '../fhir/number-text.js';
 import { hasErrors, outcome } from '../fhir/outcome.js';
 import type { StoredVersion } from '../fhir/repository.js';
@@ -37,6 +37,8 @@ export interface ImportOptions {
   maxIndexRows?: number;
   /** Lines per transaction. */
   batchSize?: number;
+  /** Accepted versions per write statement within a batch (WRITE_CHUNK). */
+  writeChunk?: number;
   prepare?: BatchPreparer;
   onProgress?: (p: ImportProgress) => void;
   now?: () => Date;
@@ -75,6 +77,13 @@ export interface ImportSummary {
 }
 
 export const DEFAULT_BATCH_SIZE = 1000;
+
+/**
+ * Accepted versions sent per statement within a batch: the statement goes out at once and PostgreSQL
+ * writes these while this thread judges the batch's next lines (the rules read the batch's state from
+ * memory), instead of the whole write waiting for the last line's judgement.
+ */
+export const WRITE_CHUNK = 250;
 
 export async function importFiles(paths: readonly string[], options: ImportOptions): Promise<ImportSummary> {
   const started = Date.now();
@@ -239,9 +248,10 @@ async function writeBatch(store: ImportStore, fileKey: string, prepared: readonl
       const lastUpdated = now().toISOString();
       const resource = stamp(p.resource, p.id, versionId, lastUpdated);
       const version: StoredVersion = { resourceType: p.resourceType, id: p.id, versionId, lastUpdated, deleted: false, content: stringifyWithTexts(resource, p.texts) };
-      versions.push({ version, resource, index: p.index });
+      versions.push({ version, resource, index: p.index, members: p.members });
       written++;
       state.accept(version, resource as unknown as Resource, previous);
+      if (versions.length >= (options.writeChunk ?? WRITE_CHUNK)) await flush(tx, versions);
     }
     await flush(tx, versions);
     errors.sort((a, b) => a.line - b.line);
@@ -266,6 +276,13 @@ function ruleError(line: number, key: string, findings: readonly Finding[]): Lin
   return { line, resourceType, id, ruleId: findings[0]!.ruleId, ...(conflicting.length ? { conflicting } : {}), outcome: outcome(issues) };
 }
 
+/** A member's resource in BatchState: its stored text until a rule reads it, then the parsed resource. */
+interface MemberEntry {
+  resourceType: string;
+  content?: string;
+  resource?: Resource;
+}
+
 /**
  * What the batch's transaction sees: the rows locked at its start, each member's record as stored, and
  * the versions accepted so far in this batch on top. The coordination reader answers from it, so a line
@@ -275,8 +292,11 @@ class BatchState {
   private readonly accepted = new Map<string, StoredVersion>();
   private readonly acceptedResources = new Map<string, Resource>();
   private readonly writtenThisBatch = new Set<string>();
-  /** member id -> `Type/id` -> the member's current coordination resource. */
-  private readonly members = new Map<string, Map<string, Resource>>();
+  /**
+   * member id -> `Type/id` -> the member's current coordination resource: as stored (its text, parsed the
+   * first time a rule reads its part of the record) or as accepted in this batch.
+   */
+  private readonly members = new Map<string, Map<string, MemberEntry>>();
   private readonly reads = new Map<string, Promise<Resource | undefined>>();
   readonly reader: CoordinationReader;
 
@@ -286,9 +306,15 @@ class BatchState {
   ) {
     this.reader = {
       memberRecord: (patientId: string, parts?: readonly MemberRecordPart[]) => {
-        void parts; // the whole record is at hand: the engine keeps only the parts its rules read
+        // Only the parts asked for are filled (the engine reads no other): the rest stays unparsed.
+        const wanted = parts ? new Set(parts) : undefined;
         const record = emptyRecord();
-        for (const r of this.members.get(patientId)?.values() ?? []) addToRecord(record, r);
+        for (const entry of this.members.get(patientId)?.values() ?? []) {
+          const part = partOfType(entry.resourceType);
+          if (!part || (wanted && !wanted.has(part))) continue;
+          entry.resource ??= JSON.parse(entry.content!) as Resource;
+          addToRecord(record, entry.resource);
+        }
         return Promise.resolve(record);
       },
       read: (resourceType: string, id: string) => {
@@ -324,11 +350,8 @@ class BatchState {
   async loadMembers(memberIds: readonly string[]): Promise<void> {
     const records = await this.tx.findReferencingMany(memberIds, MEMBER_LINKS);
     for (const id of memberIds) {
-      const map = new Map<string, Resource>();
-      for (const json of records.get(id) ?? []) {
-        const r = JSON.parse(json) as Resource;
-        map.set(`${r.resourceType}/${r.id}`, r);
-      }
+      const map = new Map<string, MemberEntry>();
+      for (const r of records.get(id) ?? []) map.set(`${r.resourceType}/${r.id}`, { resourceType: r.resourceType, content: r.content });
       this.members.set(id, map);
     }
   }
@@ -339,7 +362,7 @@ class BatchState {
     this.acceptedResources.set(key, resource);
     this.writtenThisBatch.add(key);
     for (const m of membersOf(previous)) this.members.get(m)?.delete(key);
-    for (const m of membersOf(resource)) this.members.get(m)?.set(key, resource);
+    for (const m of membersOf(resource)) this.members.get(m)?.set(key, { resourceType: resource.resourceType, resource });
   }
 
 }

@@ -2,6 +2,7 @@
 // runs before its transaction (ResourceService.update + validated), and index extraction. Pure, so it
 // runs in worker threads too (prepare-worker.ts).
 import type { OperationOutcome, Resource } from '@medplum/fhirtypes';
+import { membersColumn } from '../access/compartment.js';
 import { isValidId } from '../fhir/ids.js';
 import { assertJsonHasNoNul } from '../fhir/hostile-input.js';
 import { plainNumbers, type NumberText } from '../fhir/number-text.js';
@@ -24,7 +25,7 @@ export interface PrepareOptions {
 }
 
 export type Prepared =
-  | { ok: true; line: number; end: number; resourceType: string; id: string; resource: Resource; texts: NumberText[]; index: IndexRows }
+  | { ok: true; line: number; end: number; resourceType: string; id: string; resource: Resource; texts: NumberText[]; index: IndexRows; members: string[] | null }
   | { ok: false; line: number; end: number; resourceType?: string; id?: string; outcome: OperationOutcome };
 
 export function prepareLine(bytes: Buffer, line: number, end: number, options: PrepareOptions): Prepared {
@@ -54,8 +55,9 @@ export function prepareLine(bytes: Buffer, line: number, end: number, options: P
     if (type === 'Subscription' || type === 'AuditEvent') {
       throw new FhirError(422, [issue('not-supported', `${type} resources are not imported; create them through the API`, { expression: [type] })]);
     }
-    // The index of the stamped resource equals this one's: meta.versionId/lastUpdated feed no stored row.
-    return { ok: true, line, end, resourceType: type, id, resource, texts, index: extractIndexValues(resource, options.maxIndexRows) };
+    // The index and members of the stamped resource equal this one's: meta.versionId/lastUpdated feed no
+    // stored row, and the id is the line's.
+    return { ok: true, line, end, resourceType: type, id, resource, texts, index: extractIndexValues(resource, options.maxIndexRows), members: membersColumn(resource) };
   } catch (err) {
     const issues = err instanceof FhirError ? err.issues : [issue('exception', 'The line could not be processed')];
     return {

@@ -11,6 +11,8 @@ export interface BatchVersion {
   resource: Record<string, unknown>;
   /** Index rows extracted beforehand (e.g. in a worker thread); extracted from `resource` when absent. */
   index?: IndexRows;
+  /** The `members` column (membersColumn of the resource) computed beforehand; derived when absent. */
+  members?: string[] | null;
 }
 
 /** A write transaction that can also lock, read and write many resources in a few statements. */
@@ -20,14 +22,25 @@ export interface BulkWriteTx extends WriteTx {
   /** Current versions (deleted ones included) by `Type/id`, locked against concurrent writers. */
   lockCurrentMany(refs: readonly { resourceType: string; id: string }[]): Promise<Map<string, StoredVersion>>;
   /**
-   * Per member id: the JSON text of the current resources referencing `Patient/<id>` through any of
-   * `via` (as WriteTx.findReferencing, for many members in one statement), in rid order.
+   * Per member id: the current resources referencing `Patient/<id>` through any of `via` (as
+   * WriteTx.findReferencing, for many members in one statement), in rid order.
    */
-  findReferencingMany(memberIds: readonly string[], via: readonly { resourceType: string; code: string }[]): Promise<Map<string, string[]>>;
-  /** Writes the versions (new ones and successors of the current one) with history, index and facts. */
+  findReferencingMany(memberIds: readonly string[], via: readonly { resourceType: string; code: string }[]): Promise<Map<string, ReferencingResource[]>>;
+  /**
+   * Writes the versions (new ones and successors of the current one) with history, index, facts and access
+   * rows. Resolves once they are sent, not written: the transaction commits only if they were, and its
+   * later statements run after them (they see the rows).
+   */
   writeVersions(versions: readonly BatchVersion[]): Promise<void>;
   /** Journals a batch of a file (its end offset, counts and rejected lines) in this transaction. */
   recordBatch(fileKey: string, batch: BatchCommit): Promise<void>;
+}
+
+/** A stored resource as findReferencingMany returns it: its JSON text, parsed only if a rule reads it. */
+export interface ReferencingResource {
+  resourceType: string;
+  id: string;
+  content: string;
 }
 
 export interface ImportFile {

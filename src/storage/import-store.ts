@@ -6,10 +6,12 @@ import { FACT_TYPES } from '../coordination/facts.js';
 import type { StoredVersion } from '../fhir/repository.js';
 import { extractIndexValues } from '../fhir/search/extract.js';
 import type { IndexRows } from '../fhir/search/types.js';
-import type { BatchCommit, BatchVersion, FileProgress, ImportFile, ImportJournal, LineError } from '../import/store.js';
-import { FactRows, INSERT_SELECT } from './coordination-facts.js';
+import type { BatchCommit, BatchVersion, FileProgress, ImportFile, ImportJournal, LineError, ReferencingResource } from '../import/store.js';
+import { FactRows } from './coordination-facts.js';
 import type { Database, Queryable } from './database.js';
-import { membersColumn, writeMemberAccess } from './member-access.js';
+import { ACCESS_TYPES } from '../access/relationships.js';
+import { ACCESS_CHANGE_PREFIX, ALL_MEMBERS, membersColumn, rowColumns } from './member-access.js';
+import { SqlParams } from './search/sql-params.js';
 import { ReadCache } from './read-cache.js';
 import { LAST_UPDATED, lockKeyOf } from './resource-repository.js';
 import { ROW_BACKED, SPECS, TABLES } from './search/write-index.js';
@@ -49,26 +51,199 @@ export async function findReferencingMany(
   q: Queryable,
   targetIds: readonly string[],
   via: readonly { resourceType: string; code: string }[],
-): Promise<Map<string, string[]>> {
-  const out = new Map<string, string[]>();
+): Promise<Map<string, ReferencingResource[]>> {
+  const out = new Map<string, ReferencingResource[]>();
   if (targetIds.length === 0 || via.length === 0) return out;
   // The same predicate as Tx.findReferencing (local Patient references), for every member at once.
-  const res = await q.query<{ target_id: string; content: string }>(
-    `SELECT s.target_id, r.content
+  const res = await q.query<{ target_id: string; resource_type: string; id: string; content: string }>(
+    `SELECT s.target_id, r.resource_type, r.id, r.content
        FROM search_reference s
        JOIN unnest($2::text[], $3::text[]) AS v(t, c) ON s.resource_type = v.t AND s.code = v.c
        JOIN resource r ON r.rid = s.rid AND NOT r.deleted
       WHERE s.target_type = 'Patient' AND s.target_id = ANY($1::text[]) AND s.url IS NULL
-      GROUP BY s.target_id, r.rid, r.content
+      GROUP BY s.target_id, r.rid, r.resource_type, r.id, r.content
       ORDER BY s.target_id, r.rid`,
     [targetIds, via.map((v) => v.resourceType), via.map((v) => v.code)],
   );
   for (const row of res.rows) {
     let list = out.get(row.target_id);
     if (!list) out.set(row.target_id, (list = []));
-    list.push(row.content);
+    list.push({ resourceType: row.resource_type, id: row.id, content: row.content });
   }
   return out;
+}
+
+/**
+ * Writes live versions (versionId 1 = new, else the successor of the current row, which the caller holds
+ * locked) in one statement, and resolves to the members whose access may have changed (ALL_MEMBERS for a
+ * PractitionerRole), as writeVersion reports them for one version, so the caller drops this instance's
+ * cached decisions (the embedded store has no change channel to do it). Rows of the search index, the
+ * fact projection and the access projection are exactly those writeVersion would write for each version
+ * on its own.
+ *
+ * The statement is sent at once and nothing of the client waits for its result: the rows' rids are
+ * joined in SQL (by the version's position in the batch), so the caller can go on judging the next lines
+ * while PostgreSQL writes these. Its sub-statements see one snapshot: the deletes of an updated row's
+ * index, facts and access rows never remove the rows inserted here. The same id must not occur twice
+ * (the caller writes the earlier version first, in a statement of its own).
+ */
+export function writeVersions(q: Queryable, versions: readonly BatchVersion[], maxIndexRows: number | undefined, changeChannel: string | undefined): Promise<string[]> {
+  if (versions.length === 0) return Promise.resolve([]);
+  const all = versions.map((v) => v.version);
+  const p = new SqlParams();
+  const ords = versions.map((_v, i) => i + 1);
+  const contents = textArray(all.map(contentOf), p);
+  // The members of each version (organization-scoped access, docs/adr/0008), comma-joined (ids never hold
+  // a comma): unnest() cannot take an array of arrays of different lengths.
+  const members = versions.map((v) => joinMembers(v.members !== undefined ? v.members : membersColumn(v.resource)));
+  const updates = all.filter((v) => v.versionId !== 1).length;
+  const ctes = [
+    `u AS MATERIALIZED (SELECT * FROM unnest(${p.add(all.map((v) => v.resourceType), 'text[]')}, ${p.add(all.map((v) => v.id), 'text[]')}, ${p.add(all.map((v) => v.versionId), 'int4[]')},
+        ${p.add(all.map((v) => v.lastUpdated), 'timestamptz[]')}, ${contents}, ${p.add(members, 'text[]')}) WITH ORDINALITY AS u(t, i, v, lu, c, m, ord))`,
+    `ins AS (INSERT INTO resource (resource_type, id, version_id, last_updated, deleted, content, members)
+        SELECT t, i, 1, lu, false, c, string_to_array(m, ',') FROM u WHERE v = 1 ORDER BY ord
+       RETURNING rid, resource_type, id)`,
+    `upd AS (UPDATE resource r SET version_id = u.v, last_updated = u.lu, deleted = false, content = u.c, members = string_to_array(u.m, ',')
+        FROM u WHERE u.v <> 1 AND r.resource_type = u.t AND r.id = u.i AND r.version_id = u.v - 1
+       RETURNING r.rid, u.ord, u.t)`,
+    `w AS (SELECT ins.rid, u.ord, u.t FROM ins JOIN u ON u.t = ins.resource_type AND u.i = ins.id UNION ALL SELECT rid, ord, t FROM upd)`,
+    // History in batch order, as one-by-one writes would have sequenced it.
+    `h AS (INSERT INTO resource_version (rid, resource_type, id, version_id, last_updated, method, content, members)
+        SELECT w.rid, u.t, u.i, u.v, u.lu, 'PUT', u.c, string_to_array(u.m, ',') FROM w JOIN u ON u.ord = w.ord ORDER BY w.ord)`,
+  ];
+  if (updates > 0) TABLES.forEach((t, i) => ctes.push(`d${i} AS (DELETE FROM ${t} WHERE rid IN (SELECT rid FROM upd))`));
+  ctes.push(...indexCtes(versions, ords, maxIndexRows, p));
+  ctes.push(...factCtes(versions, ords, updates > 0, p));
+  const access = accessCtes(versions, ords, changeChannel, p);
+  ctes.push(...access.ctes);
+  const columns = [`${access.changed ?? 'NULL::text[]'} AS access_changed`];
+  if (access.notified) columns.push(`${access.notified} AS access_notified`);
+  if (changeChannel) {
+    // Delivered at commit to every instance's read cache; a PractitionerRole changes every access decision involving it.
+    const payloads = [...all.map((v) => ReadCache.key(v.resourceType, v.id)), ...(all.some((v) => v.resourceType === 'PractitionerRole') ? [ACCESS_CHANGE_PREFIX + ALL_MEMBERS] : [])];
+    ctes.push(`n AS (SELECT pg_notify(${p.add(changeChannel, 'text')}, k) FROM unnest(${p.add(payloads, 'text[]')}) AS k)`);
+    columns.push('(SELECT count(*) FROM n) AS notified');
+  }
+  // A version that is not the successor of the current row fails the statement itself (its transaction's
+  // COMMIT may be on the way behind it); built from upd, so the planner cannot evaluate the cast early.
+  const expected = p.add(updates, 'int8');
+  columns.push(`CASE WHEN (SELECT count(*) FROM upd) = ${expected} THEN 0
+     ELSE ('only ' || (SELECT count(*) FROM upd) || ' of ' || ${expected} || ' batch versions are successors of the current row; lock the batch first')::int END AS stale`);
+  const statement = q.query<{ access_changed: string[] | null }>(`WITH ${ctes.join(',\n')}\nSELECT ${columns.join(', ')}`, p.values);
+  const roles = all.some((v) => v.resourceType === 'PractitionerRole') ? [ALL_MEMBERS] : [];
+  return statement.then((res) => [...new Set([...roles, ...(res.rows[0]?.access_changed ?? [])])]);
+}
+
+const joinMembers = (members: readonly string[] | null): string | null => (members ? members.join(',') : null);
+
+function contentOf(v: StoredVersion): string {
+  if (v.content === undefined) throw new Error(`the batch version ${v.resourceType}/${v.id} has no content`);
+  return v.content;
+}
+
+/**
+ * A text[] parameter of JSON texts (the largest of a batch): sent as one newline-joined string split by
+ * PostgreSQL, which spares the driver escaping every element into an array literal. JSON text holds no
+ * raw newline; anything else (an empty text) is sent as a plain array.
+ */
+function textArray(texts: readonly string[], p: SqlParams): string {
+  if (texts.some((t) => t === '' || t.includes('\n'))) return p.add(texts, 'text[]');
+  return `string_to_array(${p.add(texts.join('\n'), 'text')}, E'\\n')`;
+}
+
+/** Rows of many versions for one table: the version's position in the batch (`ord`) and the columns. */
+function rowsCte(name: string, into: string, select: string, columns: readonly { name: string; type: string; values: unknown[] }[], ords: number[], p: SqlParams, returning = ''): string {
+  const arrays = [p.add(ords, 'int4[]'), ...columns.map((c) => p.add(c.values, `${c.type}[]`))];
+  const names = ['ord', ...columns.map((c) => c.name)];
+  return `${name} AS (${into} SELECT ${select} FROM unnest(${arrays.join(', ')}) AS x(${names.join(', ')}) JOIN w ON w.ord = x.ord${returning})`;
+}
+
+function indexCtes(versions: readonly BatchVersion[], ords: readonly number[], maxRows: number | undefined, p: SqlParams): string[] {
+  const perTable = SPECS.map(() => ({ ord: [] as number[], values: [] as unknown[][] }));
+  versions.forEach((v, n) => {
+    const rows = indexRowsOf(v, maxRows);
+    SPECS.forEach((spec, i) => {
+      const target = perTable[i]!;
+      for (const row of spec.values(rows)) {
+        target.ord.push(ords[n]!);
+        target.values.push(row);
+      }
+    });
+  });
+  const ctes: string[] = [];
+  SPECS.forEach((spec, i) => {
+    const target = perTable[i]!;
+    if (target.ord.length === 0) return;
+    const columns = spec.columns.map(([, type], col) => ({ name: `c${col}`, type, values: target.values.map((row) => row[col] ?? null) }));
+    const cols = spec.columns.map((c) => c[0]).join(', ');
+    ctes.push(rowsCte(`i${i}`, `INSERT INTO ${spec.table} (rid, resource_type, ${cols})`, `w.rid, w.t, ${columns.map((c) => `x.${c.name}`).join(', ')}`, columns, target.ord, p));
+  });
+  return ctes;
+}
+
+function factCtes(versions: readonly BatchVersion[], ords: readonly number[], updates: boolean, p: SqlParams): string[] {
+  // FactRows keyed by the version's position in the batch instead of a rid (joined to w's rid in SQL).
+  const rows = new FactRows();
+  versions.forEach((v, n) => {
+    if (FACT_TYPES.has(v.version.resourceType)) rows.add(ords[n]!, v.resource as unknown as Resource);
+  });
+  const ctes = updates ? ['fd AS (DELETE FROM coordination_fact WHERE rid IN (SELECT rid FROM upd))'] : [];
+  if (rows.rid.length === 0) return ctes;
+  const columns = [
+    { name: 'member_id', type: 'text', values: rows.member },
+    { name: 'kind', type: 'text', values: rows.kind },
+    { name: 'key', type: 'text', values: rows.key },
+    { name: 'org', type: 'text', values: rows.org },
+    { name: 'lo', type: 'int8', values: rows.lo },
+    { name: 'hi', type: 'int8', values: rows.hi },
+  ];
+  ctes.push(rowsCte('fi', 'INSERT INTO coordination_fact (rid, member_id, kind, key, org, during)', "w.rid, x.member_id, x.kind, x.key, x.org, int8range(x.lo, x.hi, '[)')", columns, rows.rid, p));
+  return ctes;
+}
+
+/**
+ * Who may see the members (enrolments, teams, orders, consents: member-access.ts accessRows), for the
+ * whole batch: the rows of an updated row are replaced, and the members whose access may have changed are
+ * announced on the channel at commit (other instances drop their cached decisions).
+ */
+function accessCtes(versions: readonly BatchVersion[], ords: readonly number[], channel: string | undefined, p: SqlParams): { ctes: string[]; changed?: string; notified?: string } {
+  const replaced: number[] = [];
+  const rows = { ord: [] as number[], member: [] as string[], actor: [] as string[], deny: [] as boolean[], lo: [] as (number | null)[], hi: [] as (number | null)[] };
+  versions.forEach((v, n) => {
+    if (!ACCESS_TYPES.has(v.version.resourceType)) return;
+    if (v.version.versionId !== 1) replaced.push(ords[n]!);
+    const [member, actor, deny, lo, hi] = rowColumns(v.resource as unknown as Resource);
+    for (let k = 0; k < member.length; k++) rows.ord.push(ords[n]!);
+    rows.member.push(...member);
+    rows.actor.push(...actor);
+    rows.deny.push(...deny);
+    rows.lo.push(...lo);
+    rows.hi.push(...hi);
+  });
+  if (replaced.length === 0 && rows.ord.length === 0) return { ctes: [] };
+  const ctes = [
+    `ag AS (DELETE FROM member_access WHERE rid IN (SELECT rid FROM w WHERE ord = ANY(${p.add(replaced, 'int4[]')})) RETURNING member_id)`,
+    rowsCte(
+      'ai',
+      'INSERT INTO member_access (rid, member_id, actor, deny, during)',
+      "w.rid, x.member_id, x.actor, x.deny, int8range(x.lo, x.hi, '[)')",
+      [
+        { name: 'member_id', type: 'text', values: rows.member },
+        { name: 'actor', type: 'text', values: rows.actor },
+        { name: 'deny', type: 'boolean', values: rows.deny },
+        { name: 'lo', type: 'int8', values: rows.lo },
+        { name: 'hi', type: 'int8', values: rows.hi },
+      ],
+      rows.ord,
+      p,
+      ' RETURNING member_id',
+    ),
+    'ac AS (SELECT member_id FROM ag UNION SELECT member_id FROM ai)',
+  ];
+  if (!channel) return { ctes, changed: 'ARRAY(SELECT member_id FROM ac)' };
+  ctes.push(`an AS (SELECT pg_notify(${p.add(channel, 'text')}, '${ACCESS_CHANGE_PREFIX}' || member_id) FROM ac)`);
+  // A plain SELECT in WITH runs only when referenced: the count makes the announcements happen.
+  return { ctes, changed: 'ARRAY(SELECT member_id FROM ac)', notified: '(SELECT count(*) FROM an)' };
 }
 
 function indexRowsOf(v: BatchVersion, maxRows: number | undefined): IndexRows {
@@ -77,130 +252,6 @@ function indexRowsOf(v: BatchVersion, maxRows: number | undefined): IndexRows {
     (rows[key] as { code: string }[]) = (rows[key] as { code: string }[]).filter((r) => !ROW_BACKED.has(r.code));
   }
   return rows;
-}
-
-/**
- * Writes live versions (versionId 1 = new, else the successor of the current row, which the caller holds
- * locked) and returns the members whose access may have changed (ALL_MEMBERS for a PractitionerRole), as
- * writeVersion reports them for one version, so the caller drops this instance's cached decisions (the
- * embedded store has no change channel to do it). Rows of the search index and the fact projection are
- * exactly those writeVersion would write for each version on its own.
- */
-export async function writeVersions(q: Queryable, versions: readonly BatchVersion[], maxIndexRows: number | undefined, changeChannel: string | undefined): Promise<string[]> {
-  if (versions.length === 0) return [];
-  const keyOf = (v: StoredVersion): string => ReadCache.key(v.resourceType, v.id);
-  const rids = new Map<string, number>();
-  // The members of each version (organization-scoped access, docs/adr/0008), as JSON text: unnest()
-  // cannot take an array of arrays of different lengths.
-  const membersOf = new Map<StoredVersion, string | null>(versions.map((v) => [v.version, jsonMembers(v.resource)]));
-  const fresh = versions.filter((v) => v.version.versionId === 1).map((v) => v.version);
-  const next = versions.filter((v) => v.version.versionId !== 1).map((v) => v.version);
-  if (fresh.length > 0) {
-    const res = await q.query<{ rid: string | number; resource_type: string; id: string }>(
-      `INSERT INTO resource (resource_type, id, version_id, last_updated, deleted, content, members)
-       SELECT t, i, 1, lu, false, c, ${membersFromJson('m')} FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::text[]) WITH ORDINALITY AS u(t, i, lu, c, m, ord)
-        ORDER BY ord
-       RETURNING rid, resource_type, id`,
-      [fresh.map((v) => v.resourceType), fresh.map((v) => v.id), fresh.map((v) => v.lastUpdated), fresh.map((v) => v.content ?? null), fresh.map((v) => membersOf.get(v) ?? null)],
-    );
-    for (const row of res.rows) rids.set(`${row.resource_type}/${row.id}`, Number(row.rid));
-  }
-  const updated: number[] = [];
-  if (next.length > 0) {
-    const res = await q.query<{ rid: string | number; resource_type: string; id: string }>(
-      `UPDATE resource r SET version_id = u.v, last_updated = u.lu, deleted = false, content = u.c, members = ${membersFromJson('u.m')}
-         FROM unnest($1::text[], $2::text[], $3::int4[], $4::timestamptz[], $5::text[], $6::text[]) AS u(t, i, v, lu, c, m)
-        WHERE r.resource_type = u.t AND r.id = u.i AND r.version_id = u.v - 1
-       RETURNING r.rid, r.resource_type, r.id`,
-      [next.map((v) => v.resourceType), next.map((v) => v.id), next.map((v) => v.versionId), next.map((v) => v.lastUpdated), next.map((v) => v.content ?? null), next.map((v) => membersOf.get(v) ?? null)],
-    );
-    if (res.rows.length !== next.length) throw new Error('a batch version is not the successor of the current one; lock the batch first');
-    for (const row of res.rows) {
-      rids.set(`${row.resource_type}/${row.id}`, Number(row.rid));
-      updated.push(Number(row.rid));
-    }
-  }
-  const ridOf = (v: StoredVersion): number => {
-    const rid = rids.get(keyOf(v));
-    if (rid === undefined) throw new Error(`no row written for ${keyOf(v)}`);
-    return rid;
-  };
-  const all = versions.map((v) => v.version);
-  // History in batch order, as one-by-one writes would have sequenced it.
-  await q.query(
-    `INSERT INTO resource_version (rid, resource_type, id, version_id, last_updated, method, content, members)
-     SELECT rid, t, i, v, lu, 'PUT', c, ${membersFromJson('m')} FROM unnest($1::int8[], $2::text[], $3::text[], $4::int4[], $5::timestamptz[], $6::text[], $7::text[]) WITH ORDINALITY AS u(rid, t, i, v, lu, c, m, ord)
-      ORDER BY ord`,
-    [all.map(ridOf), all.map((v) => v.resourceType), all.map((v) => v.id), all.map((v) => v.versionId), all.map((v) => v.lastUpdated), all.map((v) => v.content ?? null), all.map((v) => membersOf.get(v) ?? null)],
-  );
-  // Who may see the members (one statement per resource that carries access: enrolments, teams, orders,
-  // consents, roles; every other type returns at once).
-  const accessChanged = new Set<string>();
-  for (const v of versions) {
-    const changed = await writeMemberAccess(q, ridOf(v.version), v.version.resourceType, v.resource as unknown as Resource, v.version.versionId === 1, changeChannel);
-    for (const member of changed) accessChanged.add(member);
-  }
-  await writeIndexRows(q, versions, ridOf, updated, maxIndexRows);
-  await writeFacts(q, versions, ridOf, updated);
-  if (changeChannel) await q.query('SELECT pg_notify($1, k) FROM unnest($2::text[]) AS k', [changeChannel, all.map(keyOf)]);
-  return [...accessChanged];
-}
-
-/** SQL: the members column from a JSON text column (NULL = in no member's compartment). */
-const membersFromJson = (m: string): string => `CASE WHEN ${m} IS NULL THEN NULL ELSE ARRAY(SELECT jsonb_array_elements_text(${m}::jsonb)) END`;
-
-function jsonMembers(resource: Record<string, unknown>): string | null {
-  const members = membersColumn(resource);
-  return members ? JSON.stringify(members) : null;
-}
-
-async function writeIndexRows(q: Queryable, versions: readonly BatchVersion[], ridOf: (v: StoredVersion) => number, updated: readonly number[], maxRows: number | undefined): Promise<void> {
-  const params: unknown[] = [];
-  const ctes: string[] = [];
-  if (updated.length > 0) {
-    params.push(updated);
-    TABLES.forEach((t, i) => ctes.push(`d${i} AS (DELETE FROM ${t} WHERE rid = ANY($1::int8[]))`));
-  }
-  const perTable = SPECS.map(() => ({ rid: [] as number[], type: [] as string[], values: [] as unknown[][] }));
-  for (const v of versions) {
-    const rows = indexRowsOf(v, maxRows);
-    const rid = ridOf(v.version);
-    SPECS.forEach((spec, i) => {
-      const target = perTable[i]!;
-      for (const row of spec.values(rows)) {
-        target.rid.push(rid);
-        target.type.push(v.version.resourceType);
-        target.values.push(row);
-      }
-    });
-  }
-  SPECS.forEach((spec, i) => {
-    const target = perTable[i]!;
-    if (target.rid.length === 0) return;
-    const arrays = [`$${params.push(target.rid)}::int8[]`, `$${params.push(target.type)}::text[]`];
-    spec.columns.forEach(([, sqlType], col) => {
-      params.push(target.values.map((row) => row[col] ?? null));
-      arrays.push(`$${params.length}::${sqlType}[]`);
-    });
-    const cols = spec.columns.map((c) => c[0]).join(', ');
-    ctes.push(`i${i} AS (INSERT INTO ${spec.table} (rid, resource_type, ${cols}) SELECT * FROM unnest(${arrays.join(', ')}))`);
-  });
-  if (ctes.length === 0) return;
-  await q.query(`WITH ${ctes.join(',\n')} SELECT 1`, params);
-}
-
-async function writeFacts(q: Queryable, versions: readonly BatchVersion[], ridOf: (v: StoredVersion) => number, updated: readonly number[]): Promise<void> {
-  const rows = new FactRows();
-  const replaced: number[] = [];
-  const updatedSet = new Set(updated);
-  for (const v of versions) {
-    if (!FACT_TYPES.has(v.version.resourceType)) continue;
-    const rid = ridOf(v.version);
-    rows.add(rid, v.resource as unknown as Resource);
-    if (updatedSet.has(rid)) replaced.push(rid);
-  }
-  if (replaced.length > 0) await q.query('DELETE FROM coordination_fact WHERE rid = ANY($1::int8[])', [replaced]);
-  if (rows.rid.length > 0) await q.query(INSERT_SELECT, rows.columns);
 }
 
 // ---- journal -----------------------------------------------------------------------------------------

@@ -4,7 +4,7 @@
 import type { Resource } from '@medplum/fhirtypes';
 import type { AccessFilter } from '../access/viewer.js';
 import { organizationId } from '../access/viewer.js';
-import { compartmentMembers } from '../access/compartment.js';
+import { membersColumn, subscriptionKey } from '../access/compartment.js';
 import { ACCESS_TYPES, ACCESS_VERSION, accessRows } from '../access/relationships.js';
 import type { Range } from '../coordination/period.js';
 import type { Database, Queryable } from './database.js';
@@ -23,41 +23,10 @@ const INSERT_SELECT = `INSERT INTO member_access (rid, member_id, actor, deny, d
   SELECT $1::bigint, u.member_id, u.actor, u.deny, int8range(u.lo, u.hi, '[)')
     FROM unnest($2::text[], $3::text[], $4::boolean[], $5::int8[], $6::int8[]) AS u(member_id, actor, deny, lo, hi)`;
 
-function rowColumns(resource: Resource | undefined): unknown[] {
+/** The access rows of a resource as parallel columns: member ids, actors, denies, range bounds. */
+export function rowColumns(resource: Resource | undefined): [string[], string[], boolean[], (number | null)[], (number | null)[]] {
   const rows = accessRows(resource);
   return [rows.map((r) => r.memberId), rows.map((r) => r.actor), rows.map((r) => r.deny), rows.map((r) => lower(r.range)), rows.map((r) => upper(r.range))];
-}
-
-/**
- * Replaces the access rows of one resource row (resource undefined = deleted), in one statement that also
- * announces the members whose access may have changed on `channel` (PostgreSQL: other instances drop
- * their cached decisions at commit). Returns those members (ALL_MEMBERS when a PractitionerRole changed:
- * every decision involving it), for this instance's cache; none for types that never change access.
- */
-export async function writeMemberAccess(
-  q: Queryable,
-  rid: number,
-  resourceType: string,
-  resource: Resource | undefined,
-  isNew: boolean,
-  channel: string | undefined,
-): Promise<string[]> {
-  if (resourceType === 'PractitionerRole') {
-    if (channel) await q.query('SELECT pg_notify($1, $2)', [channel, ACCESS_CHANGE_PREFIX + ALL_MEMBERS], PREPARED);
-    return [ALL_MEMBERS];
-  }
-  if (!ACCESS_TYPES.has(resourceType)) return [];
-  const columns = rowColumns(resource);
-  if (isNew && (columns[0] as string[]).length === 0) return [];
-  const notify = channel ? `, pg_notify($7, '${ACCESS_CHANGE_PREFIX}' || member_id)` : '';
-  const res = await q.query<{ member_id: string }>(
-    `WITH gone AS (DELETE FROM member_access WHERE rid = $1 RETURNING member_id), ins AS (${INSERT_SELECT} RETURNING member_id),
-          changed AS (SELECT member_id FROM gone UNION SELECT member_id FROM ins)
-     SELECT member_id${notify} FROM changed`,
-    channel ? [rid, ...columns, channel] : [rid, ...columns],
-    PREPARED,
-  );
-  return res.rows.map((r) => r.member_id);
 }
 
 /**
@@ -77,7 +46,7 @@ export function accessCtes(
   p: SqlParams,
 ): { ctes: string[]; changed?: string; notified?: string } {
   if (!ACCESS_TYPES.has(resourceType)) return { ctes: [] };
-  const [members, actors, denies, los, his] = rowColumns(resource) as [string[], string[], boolean[], (number | null)[], (number | null)[]];
+  const [members, actors, denies, los, his] = rowColumns(resource);
   if (isNew && members.length === 0) return { ctes: [] };
   const ctes: string[] = [];
   // A new rid has no rows yet; the delete sees the statement's snapshot, so never the rows inserted here.
@@ -93,8 +62,8 @@ export function accessCtes(
   return { ctes, changed: 'ARRAY(SELECT member_id FROM ac)', notified: '(SELECT count(*) FROM an)' };
 }
 
-/** The access key of a Subscription (see membersColumn). */
-export const subscriptionKey = (id: string): string => `Subscription/${id}`;
+// Pure (the import computes it in its worker threads): it lives beside the compartment it derives from.
+export { membersColumn, subscriptionKey } from '../access/compartment.js';
 
 /**
  * Grants a Subscription's key to its owner, once (the owner never changes). Runs in the transaction that
@@ -110,15 +79,6 @@ export async function grantSubscriptionOwner(q: Queryable, id: string, organizat
   );
 }
 
-/** The members of a version for the `members` column: NULL when it is in no member's compartment. */
-export function membersColumn(resource: Resource | Record<string, unknown> | undefined): string[] | null {
-  // A Subscription is in no member's compartment, but its criteria name members and its owner's systems:
-  // it belongs to a key of its own that only its owner (the creating client's organization) is granted.
-  const r = resource as { resourceType?: unknown; id?: unknown } | undefined;
-  if (r?.resourceType === 'Subscription' && typeof r.id === 'string') return [subscriptionKey(r.id)];
-  const members = compartmentMembers(resource);
-  return members.length > 0 ? members : null;
-}
 
 /**
  * The viewer's actors: its organization and the PractitionerRoles working for it (an uncorrelated

@@ -24,7 +24,7 @@ import type { FactQuery } from '../coordination/facts.js';
 import type { AccessFilter } from '../access/viewer.js';
 import { AccessCache } from './access-cache.js';
 import { ACCESS_CHANGE_PREFIX, ALL_MEMBERS, decideMembers, membersColumn } from './member-access.js';
-import type { BatchCommit, BatchVersion, BulkWriteTx, ImportStore } from '../import/store.js';
+import type { BatchCommit, BatchVersion, BulkWriteTx, ImportStore, ReferencingResource } from '../import/store.js';
 import { findReferencingMany, lockCurrentMany, lockKeys, recordBatch, SqlImportJournal, writeVersions } from './import-store.js';
 
 interface VersionRow {
@@ -211,22 +211,28 @@ class Tx implements BulkWriteTx {
     return lockCurrentMany(this.q, refs);
   }
 
-  findReferencingMany(memberIds: readonly string[], via: readonly { resourceType: string; code: string }[]): Promise<Map<string, string[]>> {
+  findReferencingMany(memberIds: readonly string[], via: readonly { resourceType: string; code: string }[]): Promise<Map<string, ReferencingResource[]>> {
     return findReferencingMany(this.q, memberIds, via);
   }
 
-  async writeVersions(versions: readonly BatchVersion[]): Promise<void> {
-    for (const v of versions) {
-      const key = ReadCache.key(v.version.resourceType, v.version.id);
-      this.written.add(key);
-      this.cache?.delete(key);
-    }
-    // Dropped now and again when the transaction ends (as writeVersion does): on the embedded store
-    // nothing else tells this instance's access cache that an import changed who sees a member.
-    for (const member of await writeVersions(this.q, versions, this.maxIndexRows, this.changeChannel)) {
-      this.accessChanged.add(member);
-      this.accessCache?.invalidate(member);
-    }
+  /** Sent, not waited for (as writeVersion): the caller judges its next lines while PostgreSQL writes these. */
+  writeVersions(versions: readonly BatchVersion[]): Promise<void> {
+    return sent(() => {
+      for (const v of versions) {
+        const key = ReadCache.key(v.version.resourceType, v.version.id);
+        this.written.add(key);
+        this.cache?.delete(key);
+      }
+      // Dropped now and again when the transaction ends (as writeVersion does): on the embedded store
+      // nothing else tells this instance's access cache that an import changed who sees a member.
+      const written = writeVersions(this.q, versions, this.maxIndexRows, this.changeChannel).then((changed) => {
+        for (const member of changed) {
+          this.accessChanged.add(member);
+          this.accessCache?.invalidate(member);
+        }
+      });
+      this.q.commitsOnlyAfter(written);
+    });
   }
 
   recordBatch(fileKey: string, batch: BatchCommit): Promise<void> {

@@ -51,7 +51,7 @@ describe(`import vs one-by-one PUT on ${defaultBackend()}`, () => {
         expect(res.statusCode, res.body).toBe(201);
       }
     }
-    const summary = await importFiles(await files.export(resources), { store: byImport.repository.importStore(), rules: true, baseUrls: [], maxJsonDepth: 64, batchSize: 9 });
+    const summary = await importFiles(await files.export(resources), { store: byImport.repository.importStore(), rules: true, baseUrls: [], maxJsonDepth: 64, batchSize: 9, writeChunk: 4 });
     expect(summary.rejected).toBe(0);
   });
   afterAll(async () => {

@@ -1,12 +1,12 @@
 // The bulk import on every backend: what it stores, what it refuses (per line, with the rule and the
 // conflicting holder), idempotent re-runs, the same id twice in one batch, and resumption after a batch
-// failed half-way (the process-kill variant is in resume.test.ts).
+// failed half-way with write statements sent (the process-kill variant is in cli.test.ts).
 import type { CareTeam, Resource, ServiceRequest } from '@medplum/fhirtypes';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CodeSystems } from '../../src/coordination/codes.js';
 import { loadDefinitions } from '../../src/fhir/definitions.js';
 import { importFiles, type ImportOptions } from '../../src/import/importer.js';
-import type { ImportStore } from '../../src/import/store.js';
+import type { BatchVersion, ImportStore } from '../../src/import/store.js';
 import type { Database } from '../../src/storage/database.js';
 import { ResourceRepository } from '../../src/storage/resource-repository.js';
 import { openTestDatabase, storageBackends } from '../support/db.js';
@@ -178,11 +178,44 @@ describe.each(storageBackends())('bulk import on %s', (backend) => {
           return out;
         }),
     };
-    await expect(importFiles([path!], { ...options(), store: failing, batchSize: 5 })).rejects.toThrow('simulated crash');
+    // Chunks of 2: the failed batch had sent three write statements before its transaction failed.
+    await expect(importFiles([path!], { ...options(), store: failing, batchSize: 5, writeChunk: 2 })).rejects.toThrow('simulated crash');
     expect(await count("SELECT count(*) AS n FROM resource WHERE id LIKE 'resume-%'")).toBe(10);
+    expect(await count("SELECT count(*) AS n FROM resource_version WHERE id LIKE 'resume-%'")).toBe(10);
+    expect(await count("SELECT count(*) AS n FROM search_token t JOIN resource r USING (rid) WHERE r.id LIKE 'resume-%'")).toBeGreaterThan(0);
+    expect(await count("SELECT count(*) AS n FROM search_token WHERE rid NOT IN (SELECT rid FROM resource)")).toBe(0);
     const summary = await importFiles([path!], options({ batchSize: 5 }));
     expect(summary.written).toBe(13);
     expect(summary.files[0]).toMatchObject({ written: 23, rejected: 0, lines: 23 });
     expect(await count("SELECT count(*) AS n FROM resource_version WHERE id LIKE 'resume-%'")).toBe(23);
+  });
+
+  const batchVersion = (resource: Resource, versionId: number, content = JSON.stringify({ ...resource, meta: { versionId: String(versionId) } })): BatchVersion => ({
+    version: { resourceType: resource.resourceType, id: resource.id!, versionId, lastUpdated: new Date().toISOString(), deleted: false, content },
+    resource: resource as unknown as Record<string, unknown>,
+  });
+
+  it('fails the whole batch when a write statement sent without waiting fails: nothing of the batch is stored', async () => {
+    const first: Resource = { resourceType: 'Patient', id: 'unwaited-1' };
+    // Version 2 of a resource that has no version 1: not the successor of a current row.
+    const stale: Resource = { resourceType: 'Patient', id: 'unwaited-2' };
+    const attempt = repo.importStore().transaction(async (tx) => {
+      await tx.writeVersions([batchVersion(first, 1)]);
+      await tx.writeVersions([batchVersion(stale, 2)]);
+      return 'done';
+    });
+    await expect(attempt).rejects.toThrow(/batch versions are successors of the current row/);
+    expect(await count("SELECT count(*) AS n FROM resource WHERE id LIKE 'unwaited-%'")).toBe(0);
+    expect(await count("SELECT count(*) AS n FROM resource_version WHERE id LIKE 'unwaited-%'")).toBe(0);
+  });
+
+  it('stores a stored text holding a raw newline exactly (the contents are sent as one joined string otherwise)', async () => {
+    const pretty: Resource = { resourceType: 'Patient', id: 'newline-1', gender: 'other' };
+    const plain: Resource = { resourceType: 'Patient', id: 'newline-2', gender: 'male' };
+    const text = JSON.stringify(pretty, null, 2);
+    await repo.importStore().transaction((tx) => tx.writeVersions([batchVersion(pretty, 1, text), batchVersion(plain, 1)]));
+    expect((await repo.read('Patient', 'newline-1'))!.content).toBe(text);
+    expect(JSON.parse((await repo.read('Patient', 'newline-2'))!.content!)).toMatchObject({ gender: 'male' });
+    expect(await count("SELECT count(*) AS n FROM resource_version WHERE id LIKE 'newline-%'")).toBe(2);
   });
 });
