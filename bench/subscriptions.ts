@@ -7,7 +7,7 @@
 //                                                              [--outage 10] [--connections 20]
 //                                                              [--dispatch off] [--keepalive off]
 //                                                              [--server child|in-process] [--dispatcher same|separate]
-//                                                              [--cpu-prof DIR] [--statements]
+//                                                              [--cpu-prof DIR] [--statements] [--batch-window MS]
 //
 // --server child (default): Concord runs in a child process, as it would in production, so the load
 // generator and the receiver (this process) do not share its event loop; in-process puts all three on one
@@ -119,6 +119,8 @@ const settings: Record<string, string> = {
   SUBSCRIPTION_DISPATCH: dispatch && !separateDispatcher ? 'on' : 'off',
   SUBSCRIPTION_RETRY_BASE_MS: '200',
   SUBSCRIPTION_RETRY_MAX_DELAY_MS: '1000',
+  // --batch-window N: SUBSCRIPTION_BATCH_WINDOW_MS (default: the server's).
+  ...(args.value('batch-window') !== undefined ? { SUBSCRIPTION_BATCH_WINDOW_MS: String(args.num('batch-window', 0, 0, true)) } : {}),
 };
 let base: string;
 let stopServers: () => Promise<void>;
