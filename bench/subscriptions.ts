@@ -7,7 +7,7 @@
 //                                                              [--outage 10] [--connections 20]
 //                                                              [--dispatch off] [--keepalive off]
 //                                                              [--server child|in-process] [--dispatcher same|separate]
-//                                                              [--cpu-prof DIR] [--statements] [--batch-window MS]
+//                                                              [--cpu-prof DIR] [--statements] [--batch-window MS] [--workers N]
 //
 // --server child (default): Concord runs in a child process, as it would in production, so the load
 // generator and the receiver (this process) do not share its event loop; in-process puts all three on one
@@ -121,6 +121,8 @@ const settings: Record<string, string> = {
   SUBSCRIPTION_RETRY_MAX_DELAY_MS: '1000',
   // --batch-window N: SUBSCRIPTION_BATCH_WINDOW_MS (default: the server's).
   ...(args.value('batch-window') !== undefined ? { SUBSCRIPTION_BATCH_WINDOW_MS: String(args.num('batch-window', 0, 0, true)) } : {}),
+  // --workers N: SUBSCRIPTION_WORKERS (default: the server's).
+  ...(args.value('workers') !== undefined ? { SUBSCRIPTION_WORKERS: String(args.num('workers', 8, 1, true)) } : {}),
 };
 let base: string;
 let stopServers: () => Promise<void>;

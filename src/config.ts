@@ -80,6 +80,11 @@ export interface SubscriptionsConfig {
   pollMs: number;
   /** After a POST that emptied a Subscription's backlog, not served again for this long (ms; 0: off). */
   batchWindowMs: number;
+  /**
+   * Subscriptions one dispatcher serves at once. More isolate slow receivers better; fewer make a busy
+   * dispatcher batch more events per POST (bench/RESULTS.md).
+   */
+  concurrency: number;
   /** Lifetime of a websocket binding token from $get-ws-binding-token (ms). */
   wsTokenTtlMs: number;
 }
@@ -216,6 +221,7 @@ function loadSubscriptionsConfig(env: NodeJS.ProcessEnv): SubscriptionsConfig {
     retentionMs: int(env, 'SUBSCRIPTION_RETENTION_DAYS', 30, 1) * 86_400_000,
     pollMs: int(env, 'SUBSCRIPTION_POLL_MS', 1000, 10),
     batchWindowMs: int(env, 'SUBSCRIPTION_BATCH_WINDOW_MS', 10, 0),
+    concurrency: int(env, 'SUBSCRIPTION_WORKERS', 8, 1),
     wsTokenTtlMs: int(env, 'SUBSCRIPTION_WS_TOKEN_SECONDS', 60, 1) * 1000,
   };
 }
