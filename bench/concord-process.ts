@@ -1,6 +1,6 @@
 // Parent side of bench/concord-child.ts: starts Concord in a child process (so load generators and
 // measurement loops never share its event loop) and stops it again.
-import { fork } from 'node:child_process';
+import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
@@ -22,6 +22,11 @@ export interface ConcordProcess {
   schema: string;
   /** user + system CPU of the server process so far, µs. */
   cpu(): Promise<number>;
+  /** Statements sent so far by SQL text (empty unless started with countStatements). */
+  statements(): Promise<Record<string, number>>;
+  /** Starts a V8 CPU profile of the child; stopProfile writes it to file. */
+  startProfile(): Promise<void>;
+  stopProfile(file: string): Promise<void>;
   close(dropSchema: boolean): Promise<void>;
 }
 
@@ -36,6 +41,7 @@ export async function startConcord(options: Partial<ConcordChildOptions> & { sch
     ...(options.preparedStatements !== undefined ? { preparedStatements: options.preparedStatements } : {}),
     dropSchemaOnExit: options.dropSchemaOnExit ?? true,
     ...(options.env ? { env: options.env } : {}),
+    ...(options.countStatements ? { countStatements: true } : {}),
   };
   const child = fork(fileURLToPath(new URL('./concord-child.ts', import.meta.url)), [JSON.stringify(full)], {
     execArgv: ['--import', import.meta.resolve('tsx')],
@@ -74,11 +80,27 @@ export async function startConcord(options: Partial<ConcordChildOptions> & { sch
     base: `http://127.0.0.1:${port}/fhir`,
     schema: full.schema,
     cpu: () => childCpu(child, 'Concord child'),
+    statements: () => ask<Extract<ConcordChildMessage, { type: 'statements' }>>(child, { type: 'statements' }, 'statements').then((m) => m.counts),
+    startProfile: () => ask(child, { type: 'profile-start' }, 'profiled').then(() => undefined),
+    stopProfile: (file) => ask(child, { type: 'profile-stop', file }, 'profiled').then(() => undefined),
     async close(dropSchema) {
       if (child.connected) child.send({ type: 'close', dropSchema } satisfies ConcordParentMessage);
       await stop();
     },
   };
+}
+
+function ask<M extends ConcordChildMessage>(child: ChildProcess, message: ConcordParentMessage, answer: M['type']): Promise<M> {
+  return new Promise<M>((resolve, reject) => {
+    const onMessage = (m: ConcordChildMessage): void => {
+      if (m.type !== answer) return;
+      child.off('message', onMessage);
+      resolve(m as M);
+    };
+    child.on('message', onMessage);
+    if (!child.connected) reject(new Error('Concord child is gone'));
+    else child.send(message);
+  });
 }
 
 /** Drops a schema through a short-lived connection (the parent's safety net). */

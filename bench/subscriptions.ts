@@ -7,15 +7,25 @@
 //                                                              [--outage 10] [--connections 20]
 //                                                              [--dispatch off] [--keepalive off]
 //                                                              [--server child|in-process] [--dispatcher same|separate]
+//                                                              [--cpu-prof DIR] [--statements] [--batch-window MS] [--workers N]
 //
 // --server child (default): Concord runs in a child process, as it would in production, so the load
 // generator and the receiver (this process) do not share its event loop; in-process puts all three on one
 // event loop (how this benchmark ran before). --dispatcher separate: the API instance records events only
 // (SUBSCRIPTION_DISPATCH=off) and a second Concord process on the same schema numbers and delivers them.
+//
+// CPU is reported apart for each party: this process (load generator and receiver), the Concord child
+// process(es) (process.cpuUsage in the child) and their PostgreSQL backends (from /proc, by the
+// connections' application_name), so a costlier receiver never reads as a costlier server.
+// --cpu-prof DIR: a V8 CPU profile of the Concord child for each closed loop (off.cpuprofile, on.cpuprofile).
+// --statements: the statements Concord sent in each closed loop, by SQL text, per write and per POST.
+// The receiver checks, per Subscription, that event numbers arrive in order without gaps (a redelivery
+// must repeat an already received range with the same webhook-id); any violation fails the run.
 import { randomBytes } from 'node:crypto';
 import { createServer as createHttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
+import path from 'node:path';
 import { loadConfig } from '../src/config.js';
 import { nodePostConnector } from '../src/net/webhook-post.js';
 import { createServer } from '../src/server.js';
@@ -23,6 +33,7 @@ import { openPostgres } from '../src/storage/postgres.js';
 import { BackportUrls } from '../src/subscriptions/topics.js';
 import { flags } from './args.js';
 import { startConcord, type ConcordProcess } from './concord-process.js';
+import { BackendCpu } from './rest-core.js';
 
 const args = flags(process.argv.slice(2));
 const rate = args.num('rate', 200, 1);
@@ -36,6 +47,9 @@ const dispatch = args.value('dispatch') !== 'off';
 const keepAlive = args.value('keepalive') !== 'off';
 const inProcess = args.value('server') === 'in-process';
 const separateDispatcher = args.value('dispatcher') === 'separate';
+const cpuProf = args.value('cpu-prof');
+const countStatements = process.argv.includes('--statements');
+if (inProcess && (cpuProf || countStatements)) throw new Error('--cpu-prof and --statements need --server child');
 if (!inProcess && !keepAlive) throw new Error('--keepalive off needs --server in-process (the connector is swapped in code)');
 if (inProcess && separateDispatcher) throw new Error('--dispatcher separate needs --server child');
 const databaseUrl = process.env.DATABASE_URL;
@@ -46,12 +60,15 @@ const pct = (xs: number[], p: number): number => {
   return s.length ? s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]! : NaN;
 };
 
-// Receiver: records arrival per (subscription, focus version key).
+// Receiver: records arrival per (subscription, focus version key) and checks order and gaplessness.
 let receiverUp = true;
 const arrivals = new Map<string, number>(); // `${focus}` -> first arrival (any subscription)
 const arrivalsPerSub = new Map<string, number>();
 let delivered = 0;
 let posts = 0; // event-notification POSTs (events per POST shows how much deliveries batch)
+const receivedThrough = new Map<string, number>(); // subscription -> last event number acknowledged
+const rangeIds = new Map<string, string>(); // `${subscription} ${from}-${to}` -> webhook-id
+const violations: string[] = [];
 const receiver = createHttpServer((req, res) => {
   const chunks: Buffer[] = [];
   req.on('data', (c: Buffer) => chunks.push(c));
@@ -59,10 +76,25 @@ const receiver = createHttpServer((req, res) => {
     if (!receiverUp) return void res.writeHead(503).end();
     const now = performance.now();
     const body = Buffer.concat(chunks).toString('utf8');
-    if (body.includes('"event-notification"')) posts++;
+    const sub = /\/Subscription\/([^"/]+)"/.exec(body)?.[1] ?? '?';
+    if (body.includes('"event-notification"')) {
+      posts++;
+      const numbers = [...body.matchAll(/"name":"event-number","valueString":"(\d+)"/g)].map((m) => Number(m[1]));
+      const last = receivedThrough.get(sub) ?? 0;
+      const from = numbers[0]!;
+      const to = numbers[numbers.length - 1]!;
+      const id = String(req.headers['webhook-id']);
+      if (numbers.some((n, i) => i > 0 && n !== numbers[i - 1]! + 1)) violations.push(`${sub}: not consecutive ${numbers.join(',')}`);
+      if (from > last + 1) violations.push(`${sub}: gap, ${last} then ${from}`);
+      const key = `${sub} ${from}-${to}`;
+      // A redelivery (at least once) repeats a range already received, with the same webhook-id.
+      if (to <= last && rangeIds.get(key) !== undefined && rangeIds.get(key) !== id) violations.push(`${sub}: ${from}-${to} again with another webhook-id`);
+      if (!rangeIds.has(key)) rangeIds.set(key, id);
+      receivedThrough.set(sub, Math.max(last, to));
+      if (to <= last) return void res.writeHead(200).end();
+    }
     for (const m of body.matchAll(/"reference":"[^"]*\/(EpisodeOfCare\/[^"/]+\/_history\/\d+)"/g)) {
       const key = m[1]!;
-      const sub = /\/Subscription\/([^"/]+)"/.exec(body)?.[1] ?? '?';
       arrivalsPerSub.set(`${sub} ${key}`, now);
       if (!arrivals.has(key)) arrivals.set(key, now);
       delivered++;
@@ -87,11 +119,17 @@ const settings: Record<string, string> = {
   SUBSCRIPTION_DISPATCH: dispatch && !separateDispatcher ? 'on' : 'off',
   SUBSCRIPTION_RETRY_BASE_MS: '200',
   SUBSCRIPTION_RETRY_MAX_DELAY_MS: '1000',
+  // --batch-window N: SUBSCRIPTION_BATCH_WINDOW_MS (default: the server's).
+  ...(args.value('batch-window') !== undefined ? { SUBSCRIPTION_BATCH_WINDOW_MS: String(args.num('batch-window', 0, 0, true)) } : {}),
+  // --workers N: SUBSCRIPTION_WORKERS (default: the server's).
+  ...(args.value('workers') !== undefined ? { SUBSCRIPTION_WORKERS: String(args.num('workers', 8, 1, true)) } : {}),
 };
 let base: string;
 let stopServers: () => Promise<void>;
 /** CPU of the Concord processes (µs) when they are children; this process's own CPU is measured apart. */
 let serverCpu: () => Promise<number> = () => Promise.resolve(0);
+let backends: BackendCpu | undefined;
+const children: ConcordProcess[] = [];
 if (inProcess) {
   const db = await openPostgres({ connectionString: databaseUrl, schema, max: 30 });
   const server = await createServer(loadConfig(settings), false, db, keepAlive ? {} : { webhookConnector: nodePostConnector });
@@ -103,13 +141,15 @@ if (inProcess) {
     await drop.close();
   };
 } else {
-  const children: ConcordProcess[] = [];
   const env = { ...settings, LOG_LEVEL: 'silent' };
-  children.push(await startConcord({ schema, rules: 'on', auth: 'off', audit: 'on', poolMax: 30, env }));
+  children.push(await startConcord({ schema, rules: 'on', auth: 'off', audit: 'on', poolMax: 30, env, countStatements }));
   if (separateDispatcher && dispatch) children.push(await startConcord({ schema, rules: 'on', auth: 'off', audit: 'on', poolMax: 10, dropSchemaOnExit: false, env: { ...env, SUBSCRIPTION_DISPATCH: 'on' } }));
   base = children[0]!.base;
   serverCpu = async () => (await Promise.all(children.map((c) => c.cpu()))).reduce((a, b) => a + b, 0);
+  // Every child connects as concord_<schema> (concord-child.ts): the listening connection included.
+  backends = await BackendCpu.open(databaseUrl, `concord_${schema}`);
   stopServers = async () => {
+    await backends?.close();
     for (const c of children.slice(1)) await c.close(false);
     await children[0]!.close(true);
   };
@@ -135,10 +175,20 @@ const episode = (i: number) => ({
   period: { start: '2025-01-01' },
 });
 
-async function closedLoop(label: string, durationS: number): Promise<number> {
+async function statementCounts(): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  for (const c of children) for (const [k, v] of Object.entries(await c.statements())) out.set(k, (out.get(k) ?? 0) + v);
+  return out;
+}
+
+async function closedLoop(label: string, durationS: number, profile?: string): Promise<number> {
   let n = 0;
+  if (profile && cpuProf) await children[0]!.startProfile();
+  const statementsBefore = countStatements ? await statementCounts() : undefined;
+  const postsBefore = posts;
   const cpu = process.cpuUsage();
   const serverCpuBefore = await serverCpu();
+  const dbBefore = await backends?.snapshot();
   const until = performance.now() + durationS * 1000;
   let i = 0;
   await Promise.all(
@@ -150,16 +200,31 @@ async function closedLoop(label: string, durationS: number): Promise<number> {
     }),
   );
   const perSec = n / durationS;
-  // This process's CPU (server, dispatcher and load generator), per write: survives a loaded machine better than writes/s.
+  // CPU per write survives a loaded machine better than writes/s: each party's own, apart.
   const used = process.cpuUsage(cpu);
-  const children = inProcess ? '' : `, Concord process(es) CPU ${(((await serverCpu()) - serverCpuBefore) / 1000 / n).toFixed(2)} ms/write`;
-  console.log(`${label}: ${perSec.toFixed(0)} writes/s (${connections} connections, ${durationS} s), ${inProcess ? 'node' : 'load generator + receiver'} CPU ${((used.user + used.system) / 1000 / n).toFixed(2)} ms/write${children}`);
+  const dbCpu = backends && dbBefore ? BackendCpu.delta(dbBefore, await backends.snapshot()) : undefined;
+  const childCpuText = inProcess ? '' : `, Concord process(es) CPU ${(((await serverCpu()) - serverCpuBefore) / 1000 / n).toFixed(2)} ms/write`;
+  const db = dbCpu === undefined ? '' : `, PostgreSQL backends CPU ${(dbCpu / 1000 / n).toFixed(2)} ms/write`;
+  console.log(`${label}: ${perSec.toFixed(0)} writes/s (${connections} connections, ${durationS} s), ${inProcess ? 'node' : 'load generator + receiver'} CPU ${((used.user + used.system) / 1000 / n).toFixed(2)} ms/write${childCpuText}${db}`);
+  if (profile && cpuProf) await children0Profile(path.join(cpuProf, `${profile}.cpuprofile`));
+  if (statementsBefore) {
+    const after = await statementCounts();
+    const loopPosts = posts - postsBefore;
+    const rows = [...after].map(([k, v]) => [k, v - (statementsBefore.get(k) ?? 0)] as const).filter(([, v]) => v > 0).sort((a, b) => b[1] - a[1]);
+    const total = rows.reduce((a, [, v]) => a + v, 0);
+    console.log(`  statements: ${(total / n).toFixed(2)} per write${loopPosts ? `, ${(total / loopPosts).toFixed(1)} per POST (${loopPosts} POSTs)` : ''}`);
+    for (const [k, v] of rows.slice(0, 16)) console.log(`    ${(v / n).toFixed(3)}/write${loopPosts ? ` ${(v / loopPosts).toFixed(2)}/POST` : ''}  ${k}`);
+  }
   return perSec;
+}
+
+function children0Profile(file: string): Promise<void> {
+  return children[0]!.stopProfile(file).then(() => console.log(`  CPU profile: ${file}`));
 }
 
 // Throughput without any subscription.
 await closedLoop('warm-up', 3);
-const off = await closedLoop('throughput, no subscriptions', seconds);
+const off = await closedLoop('throughput, no subscriptions', seconds, 'off');
 
 for (let s = 0; s < subs; s++) {
   await put(`Subscription/bs${s}`, {
@@ -179,7 +244,7 @@ for (let s = 0; s < subs; s++) {
 }
 await new Promise((r) => setTimeout(r, 2000)); // handshakes
 const [postsBefore, deliveredBefore] = [posts, delivered];
-const on = await closedLoop(`throughput, ${subs} subscriptions (all matching)`, seconds);
+const on = await closedLoop(`throughput, ${subs} subscriptions (all matching)`, seconds, 'on');
 if (dispatch) console.log(`  delivered meanwhile: ${delivered - deliveredBefore} events in ${posts - postsBefore} POSTs (${((delivered - deliveredBefore) / Math.max(1, posts - postsBefore)).toFixed(1)} events per POST)`);
 await new Promise((r) => setTimeout(r, 3000)); // drain
 if (!dispatch) {
@@ -246,8 +311,10 @@ while (delivered - before < backlog && performance.now() - upAt < 300_000) await
 const catchUpS = (performance.now() - upAt) / 1000;
 console.log(`catch-up after ${outage} s outage: ${delivered - before}/${backlog} events delivered in ${catchUpS.toFixed(1)} s = ${((delivered - before) / catchUpS).toFixed(0)} events/s`);
 console.log(`throughput ratio on/off: ${((on / off) * 100).toFixed(0)} %`);
+console.log(`receiver: ${violations.length === 0 ? 'every Subscription in order, no gaps' : `${violations.length} order/gap violations, first: ${violations.slice(0, 3).join('; ')}`}`);
+if (violations.length > 0) process.exitCode = 1;
 console.log(`machine: ${os.cpus().length} cores, load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
 
 await stopServers();
 receiver.close();
-process.exit(0);
+process.exit();

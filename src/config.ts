@@ -78,6 +78,13 @@ export interface SubscriptionsConfig {
   retentionMs: number;
   /** How often a dispatcher (and each bound websocket) looks for work without being woken (ms). */
   pollMs: number;
+  /** After a POST that emptied a Subscription's backlog, not served again for this long (ms; 0: off). */
+  batchWindowMs: number;
+  /**
+   * Subscriptions one dispatcher serves at once. More isolate slow receivers better; fewer make a busy
+   * dispatcher batch more events per POST (bench/RESULTS.md).
+   */
+  concurrency: number;
   /** Lifetime of a websocket binding token from $get-ws-binding-token (ms). */
   wsTokenTtlMs: number;
 }
@@ -213,6 +220,8 @@ function loadSubscriptionsConfig(env: NodeJS.ProcessEnv): SubscriptionsConfig {
     timeoutMs: int(env, 'SUBSCRIPTION_TIMEOUT_MS', 10_000, 100),
     retentionMs: int(env, 'SUBSCRIPTION_RETENTION_DAYS', 30, 1) * 86_400_000,
     pollMs: int(env, 'SUBSCRIPTION_POLL_MS', 1000, 10),
+    batchWindowMs: int(env, 'SUBSCRIPTION_BATCH_WINDOW_MS', 10, 0),
+    concurrency: int(env, 'SUBSCRIPTION_WORKERS', 4, 1),
     wsTokenTtlMs: int(env, 'SUBSCRIPTION_WS_TOKEN_SECONDS', 60, 1) * 1000,
   };
 }

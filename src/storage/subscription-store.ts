@@ -1,4 +1,4 @@
-// SQL of the subscription subsystem (migrations/0007, 0011): registrations, notifications recorded in
+// SQL of the subscription subsystem (migrations/0007, 0011, 0013): registrations, notifications recorded in
 // the resource write's transaction, numbered per Subscription after commit, and the dispatchers' leases.
 //
 // Recording takes no lock: a write inserts its notifications unnumbered; the sequence default (`seq`)
@@ -10,7 +10,7 @@
 // follow commit order, without gaps (docs/adr/0011, addendum "numbering after commit").
 import type { WriteTx } from '../fhir/repository.js';
 import type { SubscriptionConfig, SubscriptionState, TopicFilter } from '../subscriptions/subscription-config.js';
-import type { Candidate, DeliveryState, DeliveryStore, NotificationInput, StoredNotification, SubscriptionEventStore, WebsocketStore } from '../subscriptions/store.js';
+import type { Acknowledgement, Candidate, Claimed, DeliveryState, DeliveryStore, NotificationInput, StoredNotification, SubscriptionEventStore, WebsocketStore } from '../subscriptions/store.js';
 import type { Database, Queryable } from './database.js';
 import { grantSubscriptionOwner } from './member-access.js';
 import { queryableOf } from './resource-repository.js';
@@ -52,7 +52,7 @@ interface StateRow {
 }
 
 interface NotificationRow {
-  event_number: string | number;
+  event_number: string | number | null;
   topic: string | null;
   focus_type: string | null;
   focus_id: string | null;
@@ -67,6 +67,19 @@ const iso = (v: Date | string): string => (v instanceof Date ? v.toISOString() :
 const STATE_COLUMNS = `c.subscription_id, c.status, c.topic, c.criteria_type, c.criteria, c.channel_type, c.endpoint, c.payload,
   c.headers, c.secret, c.organization, c.heartbeat_seconds, c.timeout_seconds, c.max_count, c.events_count, c.generation,
   d.delivered_through, d.batch_to, d.handshake_done, d.attempts, d.failing_since, d.last_sent_at, d.last_error`;
+
+function toNotification(r: NotificationRow): StoredNotification {
+  return {
+    eventNumber: Number(r.event_number),
+    ...(r.topic ? { topic: r.topic } : {}),
+    ...(r.focus_type ? { focusType: r.focus_type } : {}),
+    ...(r.focus_id ? { focusId: r.focus_id } : {}),
+    ...(r.focus_version !== null ? { focusVersion: r.focus_version } : {}),
+    ...(r.member_id ? { member: r.member_id } : {}),
+    ...(r.detail ? { detail: r.detail } : {}),
+    occurredAt: iso(r.occurred_at),
+  };
+}
 
 function toState(r: StateRow): DeliveryState {
   return {
@@ -212,40 +225,24 @@ export class SubscriptionStore implements SubscriptionEventStore, DeliveryStore,
 
   // ---- dispatchers -------------------------------------------------------------------------------
 
-  // The channel row is taken with the delivery row, never waited for: a writer of the Subscription
-  // (DELETE, whose cascade then deletes the delivery row; a re-request, which upserts the channel and
-  // then resets the delivery) locks the channel row first, so a claim that held the delivery row and then
-  // waited in the numbering function for the channel row could deadlock with it. A Subscription being
-  // written is skipped until the next claim; FOR NO KEY UPDATE is the numbering function's own lock (it
-  // then waits for nothing) and does not conflict with writers' FOR KEY SHARE (appendIn).
-  async claim(owner: string, leaseMs: number): Promise<DeliveryState | undefined> {
-    const res = await this.db.query<StateRow & { numbered: string | number | null }>(
-      `WITH due AS (
-         SELECT d2.subscription_id FROM subscription_delivery d2 JOIN subscription_channel c2 USING (subscription_id)
-          WHERE d2.next_attempt_at <= now()
-            AND (d2.lease_until IS NULL OR d2.lease_until < now())
-            AND ((c2.status = 'requested' AND NOT d2.handshake_done)
-              OR (c2.channel_type = 'rest-hook' AND c2.status = 'active' AND (c2.events_count > d2.delivered_through
-                OR EXISTS (SELECT 1 FROM subscription_notification n WHERE n.subscription_id = c2.subscription_id AND n.event_number IS NULL)
-                OR (c2.heartbeat_seconds IS NOT NULL AND COALESCE(d2.last_sent_at, '-infinity') + c2.heartbeat_seconds * interval '1 second' <= now()))))
-          ORDER BY d2.next_attempt_at LIMIT 1 FOR UPDATE OF d2 SKIP LOCKED FOR NO KEY UPDATE OF c2 SKIP LOCKED),
-       leased AS (
-         UPDATE subscription_delivery d SET lease_owner = $1, lease_until = now() + $2::int * interval '1 millisecond'
-           FROM due WHERE d.subscription_id = due.subscription_id RETURNING d.*)
-       SELECT ${STATE_COLUMNS},
-              -- Numbered in the same round trip, before the lease holder reads numbers (a websocket
-              -- Subscription is numbered by its hub's state()). The function's statements see what
-              -- committed before them, so its count, not c.events_count, is the current one.
-              CASE WHEN c.channel_type = 'rest-hook' AND c.status = 'active' THEN subscription_number_events(c.subscription_id) END AS numbered
-         FROM leased d JOIN subscription_channel c USING (subscription_id)`,
-      [owner, leaseMs],
+  // The claim (subscription_deliver, migrations/0013) takes the channel row with the delivery row, never
+  // waiting for either: a writer of the Subscription (DELETE, whose cascade then deletes the delivery row;
+  // a re-request, which upserts the channel and then resets the delivery) locks the channel row first, so
+  // a claim that held the delivery row and then waited for the channel row could deadlock with it. A
+  // Subscription being written is skipped until the next claim; FOR NO KEY UPDATE is the numbering
+  // function's own lock (it then waits for nothing) and does not conflict with writers' FOR KEY SHARE
+  // (appendIn). One statement acknowledges the previous batch, leases, numbers and reads the next batch.
+  async claim(owner: string, leaseMs: number, ack?: Acknowledgement): Promise<Claimed | undefined> {
+    const res = await this.db.query<StateRow & NotificationRow & { event_topic: string | null }>(
+      'SELECT * FROM subscription_deliver($1, $2, $3, $4, $5)',
+      [owner, leaseMs, ack?.id ?? null, ack?.deliveredThrough ?? null, Math.round(ack?.holdMs ?? 0)],
       PREPARED,
     );
-    const row = res.rows[0];
-    if (!row) return undefined;
-    const state = toState(row);
-    if (row.numbered !== null) state.eventsCount = Number(row.numbered);
-    return state;
+    const first = res.rows[0];
+    if (!first) return undefined;
+    const batch: StoredNotification[] = [];
+    for (const r of res.rows) if (r.event_number !== null) batch.push(toNotification({ ...r, topic: r.event_topic }));
+    return { ...toState(first), batch };
   }
 
   async notifications(id: string, from: number, to: number): Promise<StoredNotification[]> {
@@ -255,16 +252,7 @@ export class SubscriptionStore implements SubscriptionEventStore, DeliveryStore,
       [id, from, to],
       PREPARED,
     );
-    return res.rows.map((r) => ({
-      eventNumber: Number(r.event_number),
-      ...(r.topic ? { topic: r.topic } : {}),
-      ...(r.focus_type ? { focusType: r.focus_type } : {}),
-      ...(r.focus_id ? { focusId: r.focus_id } : {}),
-      ...(r.focus_version !== null ? { focusVersion: r.focus_version } : {}),
-      ...(r.member_id ? { member: r.member_id } : {}),
-      ...(r.detail ? { detail: r.detail } : {}),
-      occurredAt: iso(r.occurred_at),
-    }));
+    return res.rows.map(toNotification);
   }
 
   async succeeded(id: string, owner: string, u: { deliveredThrough: number; handshakeDone: boolean }): Promise<void> {

@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { notificationBundle, type NotificationContext, type NotificationType } from './notification.js';
 import { webhookHeaders } from './signing.js';
-import type { DeliveryState, DeliveryStore, StoredNotification } from './store.js';
+import type { Acknowledgement, Claimed, DeliveryState, DeliveryStore, StoredNotification } from './store.js';
 import type { SubscriptionState } from './subscription-config.js';
 
 export type Post = (endpoint: string, headers: Record<string, string>, body: string, timeoutMs: number) => Promise<number>;
@@ -30,6 +30,12 @@ export interface DispatcherOptions {
   concurrency?: number;
   /** Delay between a wake-up and the claim, so concurrent commits share deliveries (ms). */
   coalesceMs?: number;
+  /**
+   * After a POST that emptied a Subscription's backlog, it is not served again for this long (ms): the
+   * events that commit meanwhile go out together (up to backport-max-count) instead of one POST each.
+   * A full batch is followed at once. Bounds the added latency; 0 turns it off.
+   */
+  batchWindowMs?: number;
   logger?: Logger | false;
   now?: () => Date;
 }
@@ -74,7 +80,7 @@ export class Dispatcher {
 
   private startWorkers(): void {
     if (this.stopped) return;
-    const workers = this.o.concurrency ?? 8;
+    const workers = this.o.concurrency ?? 4;
     if (this.running >= workers) {
       this.rerun = true;
       return;
@@ -104,18 +110,23 @@ export class Dispatcher {
   }
 
   private async work(): Promise<void> {
+    // A delivered batch is acknowledged by the next claim, in the same statement and commit: one round
+    // trip per POST instead of two (docs/adr/0011, addendum "delivery in one statement").
+    let ack: Acknowledgement | undefined;
     for (;;) {
-      if (this.stopped) return;
-      let state: DeliveryState | undefined;
+      if (this.stopped) return this.acknowledge(ack);
+      let state: Claimed | undefined;
       try {
-        state = await this.o.store.claim(this.owner, this.leaseMs());
+        state = await this.o.store.claim(this.owner, this.leaseMs(), ack);
+        ack = undefined;
       } catch (err) {
         this.log('warn', { err }, 'subscription claim failed');
-        return;
+        // The claim rolled back with the acknowledgement in it: recorded alone, or the batch would be sent again.
+        return this.acknowledge(ack);
       }
       if (!state) return;
       try {
-        await this.serve(state);
+        ack = await this.serve(state);
       } catch (err) {
         this.log('error', { err, subscription: state.id }, 'subscription delivery failed unexpectedly');
         await this.o.store.release(state.id, this.owner, this.o.retryBaseMs).catch(() => undefined);
@@ -123,14 +134,28 @@ export class Dispatcher {
     }
   }
 
+  private async acknowledge(ack: Acknowledgement | undefined): Promise<void> {
+    if (!ack) return;
+    await this.o.store.succeeded(ack.id, this.owner, { deliveredThrough: ack.deliveredThrough, handshakeDone: false }).catch((err: unknown) => {
+      this.log('warn', { err, subscription: ack.id }, 'subscription acknowledgement failed; the lease expires and the batch is sent again');
+    });
+  }
+
   /** Longer than any send (every send is bounded by timeoutMs), so a live lease means a live sender. */
   private leaseMs(): number {
     return this.o.timeoutMs * 2 + 5000;
   }
 
-  private async serve(state: DeliveryState): Promise<void> {
-    if (state.status === 'requested' && !state.handshakeDone) return this.handshake(state);
-    if (state.status !== 'active' || state.channelType !== 'rest-hook') return this.o.store.release(state.id, this.owner);
+  /** Serves a claimed Subscription; a delivered batch is answered for the next claim to acknowledge. */
+  private async serve(state: Claimed): Promise<Acknowledgement | undefined> {
+    if (state.status === 'requested' && !state.handshakeDone) {
+      await this.handshake(state);
+      return undefined;
+    }
+    if (state.status !== 'active' || state.channelType !== 'rest-hook') {
+      await this.o.store.release(state.id, this.owner);
+      return undefined;
+    }
     if (state.eventsCount > state.deliveredThrough) return this.deliverEvents(state);
     return this.heartbeat(state);
   }
@@ -155,22 +180,27 @@ export class Dispatcher {
     }
   }
 
-  private async deliverEvents(state: DeliveryState): Promise<void> {
+  private async deliverEvents(state: Claimed): Promise<Acknowledgement | undefined> {
     const from = state.deliveredThrough + 1;
     const to = state.batchTo ?? Math.min(state.eventsCount, from + state.maxCount - 1);
-    const events = await this.o.store.notifications(state.id, from, to);
+    // The claim read this very range (batch_to, else the next max_count events) in its statement.
+    const events = state.batch.length === to - from + 1 ? state.batch : await this.o.store.notifications(state.id, from, to);
     const result = await this.send(state, 'event-notification', events, to === from ? `${state.id}-${from}` : `${state.id}-${from}-${to}`);
     if (result.ok) {
-      await this.o.store.succeeded(state.id, this.owner, { deliveredThrough: to, handshakeDone: state.handshakeDone });
-      return;
+      const holdMs = to - from + 1 < state.maxCount ? (this.o.batchWindowMs ?? 0) : 0;
+      // Events committed during the window woke nobody who could claim it: look again when it ends.
+      if (holdMs > 0) setTimeout(() => this.wake(), holdMs + 1).unref();
+      return { id: state.id, deliveredThrough: to, holdMs };
     }
     await this.retryLater(state, result.error, to);
+    return undefined;
   }
 
-  private async heartbeat(state: DeliveryState): Promise<void> {
+  private async heartbeat(state: DeliveryState): Promise<Acknowledgement | undefined> {
     const result = await this.send(state, 'heartbeat', [], `${state.id}-heartbeat-${randomUUID()}`);
-    if (result.ok) await this.o.store.succeeded(state.id, this.owner, { deliveredThrough: state.deliveredThrough, handshakeDone: state.handshakeDone });
-    else await this.retryLater(state, result.error);
+    if (result.ok) return { id: state.id, deliveredThrough: state.deliveredThrough };
+    await this.retryLater(state, result.error);
+    return undefined;
   }
 
   private async retryLater(state: DeliveryState, error: string, batchTo?: number): Promise<void> {

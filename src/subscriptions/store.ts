@@ -55,6 +55,19 @@ export interface DeliveryState {
   lastError?: string;
 }
 
+/** A claimed Subscription with the batch to send (the failed one again, else the next backport-max-count events). */
+export interface Claimed extends DeliveryState {
+  batch: StoredNotification[];
+}
+
+/** A delivered batch, acknowledged by the lease holder's next claim (the same statement). */
+export interface Acknowledgement {
+  id: string;
+  deliveredThrough: number;
+  /** Not claimable again before this many ms (the batch window; 0: at once). */
+  holdMs?: number;
+}
+
 /** Writes made by the event recorder inside a resource write transaction. */
 export interface SubscriptionEventStore {
   /** Subscriptions (not off) of these topics, and classic ones searching these types. */
@@ -81,9 +94,11 @@ export interface SubscriptionEventStore {
 export interface DeliveryStore {
   /**
    * Leases one Subscription with work due: a rest-hook one with a handshake, events or a heartbeat due,
-   * or a websocket one still to activate (its handshake is sent on each binding, not here).
+   * or a websocket one still to activate (its handshake is sent on each binding, not here). Numbers what
+   * committed and answers the batch to send. `ack` first records a successful send of the owner's
+   * (succeeded(), folded into the same statement and commit).
    */
-  claim(owner: string, leaseMs: number): Promise<DeliveryState | undefined>;
+  claim(owner: string, leaseMs: number, ack?: Acknowledgement): Promise<Claimed | undefined>;
   /** Numbered notifications only: claim() and state() number what committed before they answer. */
   notifications(id: string, from: number, to: number): Promise<StoredNotification[]>;
   /** Records a successful send (lease kept by owner only). */

@@ -40,7 +40,7 @@ describe.skipIf(!postgresUrl())('subscription lock order (postgres)', () => {
     let settled = false;
     void p.then(() => (settled = true), () => (settled = true));
     for (let i = 0; i < 200 && !settled; i++) {
-      const waiting = await s.db.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%subscription_number_events%'");
+      const waiting = await s.db.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND (query LIKE '%subscription_number_events%' OR query LIKE '%subscription_deliver%')");
       if (waiting.rows[0]!.n > 0) return;
       await new Promise((r) => setTimeout(r, 10));
     }

@@ -1,0 +1,197 @@
+// Delivery in one statement (docs/adr/0011, addendum "delivery in one statement", migration 0013): the
+// claim numbers and answers the batch to send and acknowledges the lease holder's previous batch in the
+// same statement; a dispatcher never acknowledges separately while it goes on claiming; after a POST that
+// emptied a Subscription's backlog, the Subscription waits out the batch window, so events committed
+// meanwhile share one POST, and are still delivered when nothing else wakes the dispatcher.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SubscriptionStore } from '../../src/storage/subscription-store.js';
+import type { Database } from '../../src/storage/database.js';
+import { Dispatcher } from '../../src/subscriptions/dispatcher.js';
+import type { Acknowledgement, DeliveryStore } from '../../src/subscriptions/store.js';
+import { openTestDatabase, storageBackends } from '../support/db.js';
+
+/** Retries an assertion until it holds (or throws its last failure after timeoutMs). */
+async function eventually(check: () => unknown, timeoutMs = 10_000): Promise<void> {
+  const until = performance.now() + timeoutMs;
+  for (;;) {
+    try {
+      await check();
+      return;
+    } catch (err) {
+      if (performance.now() > until) throw err;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+}
+
+async function activeSubscription(db: Database, id: string, maxCount: number): Promise<void> {
+  await db.query(
+    `INSERT INTO subscription_channel (subscription_id, status, topic, criteria_type, criteria, filters, channel_type, endpoint, payload, headers, max_count)
+     VALUES ($1, 'active', $1, 'EpisodeOfCare', '', '[]', 'rest-hook', 'http://127.0.0.1:9/hook', 'id-only', '[]', $2)`,
+    [id, maxCount],
+  );
+  await db.query('INSERT INTO subscription_delivery (subscription_id, handshake_done) VALUES ($1, true)', [id]);
+}
+
+/** Commits one event per call for the Subscription (its own topic), as a write's transaction would. */
+function recorder(store: SubscriptionStore, id: string): () => Promise<void> {
+  let n = 0;
+  return () => store.appendAlone(() => [{ subscriptionId: id, topic: id, focusType: 'EpisodeOfCare', focusId: `${id}-${++n}`, focusVersion: 1 }], [id]);
+}
+
+const deliveredThrough = async (db: Database, id: string): Promise<number> =>
+  Number((await db.query<{ d: string }>('SELECT delivered_through AS d FROM subscription_delivery WHERE subscription_id = $1', [id])).rows[0]!.d);
+
+describe.each(storageBackends())('delivery in one statement (%s)', (backend) => {
+  let db: Database;
+  let store: SubscriptionStore;
+  beforeAll(async () => {
+    db = await openTestDatabase(backend);
+    store = new SubscriptionStore(db);
+  });
+  afterAll(async () => {
+    await db.close();
+  });
+
+  it('a claim answers the batch it numbered, and acknowledges the lease holder’s previous batch in the same call', async () => {
+    await activeSubscription(db, 'db-claim', 3);
+    const record = recorder(store, 'db-claim');
+    for (let i = 0; i < 5; i++) await record();
+    const first = await store.claim('owner-a', 60_000);
+    expect(first).toMatchObject({ id: 'db-claim', eventsCount: 5, deliveredThrough: 0 });
+    expect(first!.batch.map((e) => `${e.eventNumber} ${e.focusId}`)).toEqual(['1 db-claim-1', '2 db-claim-2', '3 db-claim-3']);
+    // Another owner's acknowledgement changes nothing, and the lease keeps it from claiming.
+    expect(await store.claim('owner-b', 60_000, { id: 'db-claim', deliveredThrough: 5 })).toBeUndefined();
+    expect(await deliveredThrough(db, 'db-claim')).toBe(0);
+    // The holder's acknowledgement and its next claim: one call.
+    const second = await store.claim('owner-a', 60_000, { id: 'db-claim', deliveredThrough: 3 });
+    expect(second).toMatchObject({ id: 'db-claim', eventsCount: 5, deliveredThrough: 3 });
+    expect(second!.batch.map((e) => e.eventNumber)).toEqual([4, 5]);
+    // The last acknowledgement is recorded even when the claim finds nothing else to do.
+    expect(await store.claim('owner-a', 60_000, { id: 'db-claim', deliveredThrough: 5 })).toBeUndefined();
+    expect(await deliveredThrough(db, 'db-claim')).toBe(5);
+  });
+
+  it('an acknowledgement with a hold keeps the Subscription from being claimed until the hold ends', async () => {
+    await activeSubscription(db, 'db-hold', 10);
+    const record = recorder(store, 'db-hold');
+    await record();
+    const claimed = await store.claim('owner-h', 60_000);
+    expect(claimed!.batch.map((e) => e.eventNumber)).toEqual([1]);
+    await record();
+    expect(await store.claim('owner-h', 60_000, { id: 'db-hold', deliveredThrough: 1, holdMs: 60_000 })).toBeUndefined();
+    expect(await deliveredThrough(db, 'db-hold')).toBe(1);
+    await db.query("UPDATE subscription_delivery SET next_attempt_at = now() WHERE subscription_id = 'db-hold'");
+    const next = await store.claim('owner-h', 60_000);
+    expect(next!.batch.map((e) => e.eventNumber)).toEqual([2]);
+    expect(await store.claim('owner-h', 60_000, { id: 'db-hold', deliveredThrough: 2 })).toBeUndefined();
+  });
+
+  it('a backlog of 4,000 events is numbered at once, in seq order, in linear time (no re-scan per row)', async () => {
+    await activeSubscription(db, 'db-backlog', 20);
+    await db.query(
+      `INSERT INTO subscription_notification (subscription_id, topic, focus_id)
+       SELECT 'db-backlog', 'db-backlog', 'e' || i FROM generate_series(1, 4000) AS i ORDER BY i`,
+    );
+    const started = performance.now();
+    expect((await store.state('db-backlog'))?.eventsCount).toBe(4000);
+    // Quadratic numbering (the plan of migration 0011) took tens of seconds here; linear takes milliseconds.
+    expect(performance.now() - started).toBeLessThan(3000);
+    const events = await store.notifications('db-backlog', 1, 4000);
+    expect(events.every((e, i) => e.eventNumber === i + 1 && e.focusId === `e${i + 1}`)).toBe(true);
+  });
+});
+
+describe('dispatcher: acknowledgements folded into claims, batch window', () => {
+  let db: Database;
+  let store: SubscriptionStore;
+  beforeAll(async () => {
+    db = await openTestDatabase();
+    store = new SubscriptionStore(db);
+  });
+  afterAll(async () => {
+    await db.close();
+  });
+
+  /** A dispatcher over a store that counts separate acknowledgements and folded ones; POSTs recorded. */
+  function dispatcher(batchWindowMs: number): { d: Dispatcher; posts: { at: number; numbers: number[] }[]; separate: string[]; folded: Acknowledgement[] } {
+    const posts: { at: number; numbers: number[] }[] = [];
+    const separate: string[] = [];
+    const folded: Acknowledgement[] = [];
+    const counting: DeliveryStore = {
+      claim: (owner, leaseMs, ack) => {
+        if (ack) folded.push(ack);
+        return store.claim(owner, leaseMs, ack);
+      },
+      notifications: (id, from, to) => store.notifications(id, from, to),
+      succeeded: (id, owner, u) => {
+        separate.push(id);
+        return store.succeeded(id, owner, u);
+      },
+      failed: (id, owner, u) => store.failed(id, owner, u),
+      release: (id, owner, delayMs) => store.release(id, owner, delayMs),
+      state: (id) => store.state(id),
+      purge: (olderThan) => store.purge(olderThan),
+    };
+    const d = new Dispatcher({
+      store: counting,
+      post: (_endpoint, _headers, body) => {
+        posts.push({ at: performance.now(), numbers: [...body.matchAll(/"name":"event-number","valueString":"(\d+)"/g)].map((m) => Number(m[1])) });
+        return Promise.resolve(200);
+      },
+      notification: { base: 'http://concord.test/fhir', loadFocus: () => Promise.resolve(undefined), mayDisclose: () => Promise.resolve(true) },
+      setStatus: () => Promise.resolve(),
+      retryBudgetMs: 60_000,
+      retryBaseMs: 100,
+      retryMaxDelayMs: 1000,
+      timeoutMs: 2000,
+      // No poll within the tests: only wake-ups (and the end of a batch window) bring delivery.
+      pollMs: 600_000,
+      retentionMs: 86_400_000,
+      concurrency: 2,
+      batchWindowMs,
+      logger: false,
+    });
+    return { d, posts, separate, folded };
+  }
+
+  it('delivered batches are acknowledged by the next claim, never by a statement of their own', async () => {
+    await activeSubscription(db, 'dp-fold', 3);
+    const record = recorder(store, 'dp-fold');
+    for (let i = 0; i < 7; i++) await record();
+    const { d, posts, separate, folded } = dispatcher(0);
+    await d.start();
+    try {
+      await eventually(async () => expect(await deliveredThrough(db, 'dp-fold')).toBe(7));
+    } finally {
+      await d.stop();
+    }
+    expect(posts.map((p) => p.numbers)).toEqual([[1, 2, 3], [4, 5, 6], [7]]);
+    expect(separate).toEqual([]);
+    expect(folded.map((a) => a.deliveredThrough)).toEqual([3, 6, 7]);
+  });
+
+  it('events committed within the batch window after a POST go out together, when the window ends', async () => {
+    await activeSubscription(db, 'dp-window', 20);
+    const record = recorder(store, 'dp-window');
+    const { d, posts } = dispatcher(600);
+    await d.start();
+    try {
+      await record();
+      d.wake();
+      await eventually(() => expect(posts.map((p) => p.numbers)).toEqual([[1]]));
+      // Each commit wakes the dispatcher, as the write hook does; the Subscription is still in its window.
+      for (let i = 0; i < 3; i++) {
+        await record();
+        d.wake();
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      // Nothing else wakes it: the end of the window does.
+      await eventually(() => expect(posts.map((p) => p.numbers)).toEqual([[1], [2, 3, 4]]));
+      expect(posts[1]!.at - posts[0]!.at).toBeGreaterThanOrEqual(550);
+      await eventually(async () => expect(await deliveredThrough(db, 'dp-window')).toBe(4));
+    } finally {
+      await d.stop();
+    }
+  });
+});
