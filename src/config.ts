@@ -221,7 +221,7 @@ function loadSubscriptionsConfig(env: NodeJS.ProcessEnv): SubscriptionsConfig {
     retentionMs: int(env, 'SUBSCRIPTION_RETENTION_DAYS', 30, 1) * 86_400_000,
     pollMs: int(env, 'SUBSCRIPTION_POLL_MS', 1000, 10),
     batchWindowMs: int(env, 'SUBSCRIPTION_BATCH_WINDOW_MS', 10, 0),
-    concurrency: int(env, 'SUBSCRIPTION_WORKERS', 4, 1),
+    concurrency: int(env, 'SUBSCRIPTION_WORKERS', 8, 1),
     wsTokenTtlMs: int(env, 'SUBSCRIPTION_WS_TOKEN_SECONDS', 60, 1) * 1000,
   };
 }
