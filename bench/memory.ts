@@ -6,7 +6,7 @@
 // the same data: PGlite opened as the server opens it (src/storage/pglite.ts) on a fresh directory, the
 // server's migrations applied, and the 5,306 examples written into resource/resource_version by plain SQL
 // in transactions of 50 (what the server's batch load writes, minus its search-index and audit rows).
-// --breakdown on takes the RSS apart after each phase: /proc/<pid>/smaps grouped by mapping (the node
+// --breakdown on takes the RSS apart when idle and after the examples: /proc/<pid>/smaps by mapping (the node
 // binary, glibc's main malloc arena [heap], the per-thread malloc arenas, PGlite's WASM memory, the rest
 // of the anonymous memory: V8's heap pages, thread stacks) and V8's own figures from inside the server
 // (process.memoryUsage, v8.getHeapSpaceStatistics; a small module loaded with --import only in this mode).
