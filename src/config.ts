@@ -26,6 +26,8 @@ export interface Config {
   writeWorkers: number;
   /** How long an idle write worker lives before it exits (ms). */
   writeWorkerIdleMs: number;
+  /** V8 heap growth between full GCs, percent of the live heap (heap-growth.ts); 0 = V8's own choice. */
+  heapGrowingPercent: number;
   /** PostgreSQL: how long start-up retries an unreachable server before giving up (ms). */
   databaseConnectTimeoutMs: number;
   /** PostgreSQL: how long a request waits for a pooled connection before a 503 (ms). */
@@ -190,6 +192,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     // One thread on a 2-core machine (the event loop keeps the other core), at most two.
     writeWorkers: int(env, 'WRITE_WORKERS', Math.max(1, Math.min(2, availableParallelism() - 1)), 0, 16),
     writeWorkerIdleMs: int(env, 'WRITE_WORKER_IDLE_MS', 2_000, 100),
+    heapGrowingPercent: int(env, 'HEAP_GROWING_PERCENT', 50, 0, 1000),
     databaseConnectTimeoutMs: int(env, 'DATABASE_CONNECT_TIMEOUT', 30) * 1000,
     dbAcquireTimeoutMs: int(env, 'DB_ACQUIRE_TIMEOUT_MS', 5000, 1),
     searchTimeoutMs: int(env, 'SEARCH_TIMEOUT_MS', 10_000),

@@ -2,6 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import { BootstrapError, bootstrapClients, type BootstrapClient, ensureLocalDevClient, localDevCommands, parseBootstrapFile } from './auth/bootstrap.js';
 import { isLoopbackHost, loadConfig, type Config } from './config.js';
+import { applyHeapGrowth } from './heap-growth.js';
 import { createLogger } from './logger.js';
 import { createServer, type Server } from './server.js';
 import { describeStore } from './storage/open.js';
@@ -17,6 +18,8 @@ try {
   process.exit(1);
 }
 const logger = createLogger(config.logLevel);
+// Before anything large is loaded (the R4 definitions): the bound applies from the first full GC on.
+applyHeapGrowth(config.heapGrowingPercent);
 // The bootstrap file is checked before the store is opened: a bad file changes nothing.
 let wantedClients: BootstrapClient[] | undefined;
 if (config.auth.bootstrapClientsFile) {

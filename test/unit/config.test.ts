@@ -22,6 +22,13 @@ describe('configuration from the environment', () => {
     expect(loadConfig({ CONCORD_RULES: 'off' }).rulesEnabled).toBe(false);
     expect(loadConfig({}).rulesEnabled).toBe(true);
   });
+
+  it('bounds V8 heap growth to 50 % of the live heap unless HEAP_GROWING_PERCENT says otherwise (0: V8 decides)', () => {
+    expect(loadConfig({}).heapGrowingPercent).toBe(50);
+    expect(loadConfig({ HEAP_GROWING_PERCENT: '0' }).heapGrowingPercent).toBe(0);
+    expect(() => loadConfig({ HEAP_GROWING_PERCENT: 'lots' })).toThrow(/HEAP_GROWING_PERCENT/);
+    expect(() => loadConfig({ HEAP_GROWING_PERCENT: '-5' })).toThrow(/HEAP_GROWING_PERCENT/);
+  });
 });
 
 describe('subscription delivery settings', () => {

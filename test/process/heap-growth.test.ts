@@ -1,0 +1,59 @@
+// The server's entry bounds V8's heap growth (src/heap-growth.ts, HEAP_GROWING_PERCENT): after the same
+// allocations, the heap it has committed is well below what V8's own growth factor leaves.
+import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { applyHeapGrowth } from '../../src/heap-growth.js';
+
+// Loaded into the server with --import: once /healthz answers, it allocates like a burst of large writes
+// (10 rounds of garbage alive at a time, 60 rounds), prints the largest committed heap seen, and exits.
+const probe = (port: number): string => `
+const wait = async () => { for (;;) { try { if ((await fetch('http://127.0.0.1:${port}/healthz')).ok) return; } catch {} await new Promise((r) => setTimeout(r, 100)); } };
+wait().then(() => {
+  let keep = [];
+  let max = 0;
+  for (let r = 0; r < 60; r++) {
+    keep.push(Array.from({ length: 100000 }, (_, i) => ({ i, s: 'x' + i })));
+    if (keep.length > 10) keep.shift();
+    max = Math.max(max, process.memoryUsage().heapTotal);
+  }
+  process.stdout.write('MAX_HEAP_TOTAL=' + max + '\\n');
+  process.exit(0);
+});`;
+
+/** A port nobody listens on now (the server is given it; PORT=0 would hide it from the probe). */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as { port: number }).port;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+async function maxHeapTotal(env: Record<string, string>): Promise<number> {
+  const port = await freePort();
+  const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1', CONCORD_AUTH: 'off', CONCORD_DATA_DIR: 'memory://', LOG_LEVEL: 'warn' };
+  delete childEnv.DATABASE_URL;
+  const child = spawn(process.execPath, ['--import', 'tsx', '--import', `data:text/javascript,${encodeURIComponent(probe(port))}`, 'src/main.ts'], { env: childEnv, stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  expect(code, out).toBe(0);
+  const m = /MAX_HEAP_TOTAL=(\d+)/.exec(out);
+  expect(m).not.toBeNull();
+  return Number(m![1]);
+}
+
+describe('V8 heap growth bound', () => {
+  it('keeps the committed heap of the running server well below V8 own growth after the same allocations', async () => {
+    const own = await maxHeapTotal({ HEAP_GROWING_PERCENT: '0' });
+    const bounded = await maxHeapTotal({});
+    expect(bounded).toBeLessThan(own * 0.8);
+  }, 120_000);
+
+  it('leaves the factor to an operator who gave node the flag, and to V8 when the setting is 0', () => {
+    expect(applyHeapGrowth(0, [])).toBe(false);
+    expect(applyHeapGrowth(50, ['--heap-growing-percent=20'])).toBe(false);
+    expect(applyHeapGrowth(50, ['--max-old-space-size=512', '--heap_growing_percent=30'])).toBe(false);
+  });
+});
