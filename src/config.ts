@@ -119,6 +119,11 @@ function list(env: NodeJS.ProcessEnv, name: string): string[] {
   return (env[name] ?? '').split(/[\s,]+/).filter((s) => s !== '');
 }
 
+/** HEAP_GROWING_PERCENT (src/heap-growth.ts); read on its own too, before the rest of the server loads. */
+export function heapGrowingPercent(env: NodeJS.ProcessEnv): number {
+  return int(env, 'HEAP_GROWING_PERCENT', 50, 0, 1000);
+}
+
 function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
@@ -192,7 +197,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     // One thread on a 2-core machine (the event loop keeps the other core), at most two.
     writeWorkers: int(env, 'WRITE_WORKERS', Math.max(1, Math.min(2, availableParallelism() - 1)), 0, 16),
     writeWorkerIdleMs: int(env, 'WRITE_WORKER_IDLE_MS', 2_000, 100),
-    heapGrowingPercent: int(env, 'HEAP_GROWING_PERCENT', 50, 0, 1000),
+    heapGrowingPercent: heapGrowingPercent(env),
     databaseConnectTimeoutMs: int(env, 'DATABASE_CONNECT_TIMEOUT', 30) * 1000,
     dbAcquireTimeoutMs: int(env, 'DB_ACQUIRE_TIMEOUT_MS', 5000, 1),
     searchTimeoutMs: int(env, 'SEARCH_TIMEOUT_MS', 10_000),

@@ -1,8 +1,9 @@
 // Process entry point: `npm start`. Embedded PGlite when DATABASE_URL is unset.
+// First, before any other module loads: the heap growth bound (see heap-growth-at-start.ts).
+import './heap-growth-at-start.js';
 import { readFile } from 'node:fs/promises';
 import { BootstrapError, bootstrapClients, type BootstrapClient, ensureLocalDevClient, localDevCommands, parseBootstrapFile } from './auth/bootstrap.js';
 import { isLoopbackHost, loadConfig, type Config } from './config.js';
-import { applyHeapGrowth } from './heap-growth.js';
 import { createLogger } from './logger.js';
 import { createServer, type Server } from './server.js';
 import { describeStore } from './storage/open.js';
@@ -18,8 +19,6 @@ try {
   process.exit(1);
 }
 const logger = createLogger(config.logLevel);
-// Before anything large is loaded (the R4 definitions): the bound applies from the first full GC on.
-applyHeapGrowth(config.heapGrowingPercent);
 // The bootstrap file is checked before the store is opened: a bad file changes nothing.
 let wantedClients: BootstrapClient[] | undefined;
 if (config.auth.bootstrapClientsFile) {
