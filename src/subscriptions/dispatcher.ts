@@ -118,6 +118,10 @@ export class Dispatcher {
       let state: Claimed | undefined;
       try {
         state = await this.o.store.claim(this.owner, this.leaseMs(), ack);
+        // Events committed during the window woke nobody who could claim it: look again when it ends. The
+        // hold counts from the claim's transaction, so the timer starts once it answered, never before.
+        const holdMs = ack?.holdMs ?? 0;
+        if (holdMs > 0) setTimeout(() => this.wake(), holdMs + 1).unref();
         ack = undefined;
       } catch (err) {
         this.log('warn', { err }, 'subscription claim failed');
@@ -188,8 +192,6 @@ export class Dispatcher {
     const result = await this.send(state, 'event-notification', events, to === from ? `${state.id}-${from}` : `${state.id}-${from}-${to}`);
     if (result.ok) {
       const holdMs = to - from + 1 < state.maxCount ? (this.o.batchWindowMs ?? 0) : 0;
-      // Events committed during the window woke nobody who could claim it: look again when it ends.
-      if (holdMs > 0) setTimeout(() => this.wake(), holdMs + 1).unref();
       return { id: state.id, deliveredThrough: to, holdMs };
     }
     await this.retryLater(state, result.error, to);

@@ -114,14 +114,16 @@ describe('dispatcher: acknowledgements folded into claims, batch window', () => 
   });
 
   /** A dispatcher over a store that counts separate acknowledgements and folded ones; POSTs recorded. */
-  function dispatcher(batchWindowMs: number): { d: Dispatcher; posts: { at: number; numbers: number[] }[]; separate: string[]; folded: Acknowledgement[] } {
+  function dispatcher(batchWindowMs: number, ackClaimDelayMs = 0): { d: Dispatcher; posts: { at: number; numbers: number[] }[]; separate: string[]; folded: Acknowledgement[] } {
     const posts: { at: number; numbers: number[] }[] = [];
     const separate: string[] = [];
     const folded: Acknowledgement[] = [];
     const counting: DeliveryStore = {
       claim: (owner, leaseMs, ack) => {
-        if (ack) folded.push(ack);
-        return store.claim(owner, leaseMs, ack);
+        if (!ack) return store.claim(owner, leaseMs, ack);
+        folded.push(ack);
+        // A busy pool: the claim carrying the acknowledgement starts this much after the POST answered.
+        return new Promise((r) => setTimeout(r, ackClaimDelayMs)).then(() => store.claim(owner, leaseMs, ack));
       },
       notifications: (id, from, to) => store.notifications(id, from, to),
       succeeded: (id, owner, u) => {
@@ -190,6 +192,23 @@ describe('dispatcher: acknowledgements folded into claims, batch window', () => 
       await eventually(() => expect(posts.map((p) => p.numbers)).toEqual([[1], [2, 3, 4]]));
       expect(posts[1]!.at - posts[0]!.at).toBeGreaterThanOrEqual(550);
       await eventually(async () => expect(await deliveredThrough(db, 'dp-window')).toBe(4));
+    } finally {
+      await d.stop();
+    }
+  });
+
+  it('the end of the window wakes the dispatcher after the hold recorded, even when the acknowledging claim started late', async () => {
+    await activeSubscription(db, 'dp-late-ack', 20);
+    const record = recorder(store, 'dp-late-ack');
+    const { d, posts } = dispatcher(100, 60);
+    await d.start();
+    try {
+      await record();
+      d.wake();
+      await eventually(() => expect(posts.map((p) => p.numbers)).toEqual([[1]]));
+      // Committed within the window; nothing but the end of the window wakes the dispatcher (poll: 10 min).
+      await record();
+      await eventually(() => expect(posts.map((p) => p.numbers)).toEqual([[1], [2]]), 2000);
     } finally {
       await d.stop();
     }
