@@ -114,7 +114,7 @@ describe('dispatcher: acknowledgements folded into claims, batch window', () => 
   });
 
   /** A dispatcher over a store that counts separate acknowledgements and folded ones; POSTs recorded. */
-  function dispatcher(batchWindowMs: number, ackClaimDelayMs = 0): { d: Dispatcher; posts: { at: number; numbers: number[] }[]; separate: string[]; folded: Acknowledgement[] } {
+  function dispatcher(batchWindowMs: number, ackClaimDelayMs = 0, statuses: number[] = []): { d: Dispatcher; posts: { at: number; numbers: number[] }[]; separate: string[]; folded: Acknowledgement[] } {
     const posts: { at: number; numbers: number[] }[] = [];
     const separate: string[] = [];
     const folded: Acknowledgement[] = [];
@@ -139,7 +139,7 @@ describe('dispatcher: acknowledgements folded into claims, batch window', () => 
       store: counting,
       post: (_endpoint, _headers, body) => {
         posts.push({ at: performance.now(), numbers: [...body.matchAll(/"name":"event-number","valueString":"(\d+)"/g)].map((m) => Number(m[1])) });
-        return Promise.resolve(200);
+        return Promise.resolve(statuses.shift() ?? 200);
       },
       notification: { base: 'http://concord.test/fhir', loadFocus: () => Promise.resolve(undefined), mayDisclose: () => Promise.resolve(true) },
       setStatus: () => Promise.resolve(),
@@ -209,6 +209,29 @@ describe('dispatcher: acknowledgements folded into claims, batch window', () => 
       // Committed within the window; nothing but the end of the window wakes the dispatcher (poll: 10 min).
       await record();
       await eventually(() => expect(posts.map((p) => p.numbers)).toEqual([[1], [2]]), 2000);
+    } finally {
+      await d.stop();
+    }
+  });
+
+  it('a resent failed batch that leaves a backlog is followed at once, not after the batch window', async () => {
+    await activeSubscription(db, 'dp-resend', 5);
+    const record = recorder(store, 'dp-resend');
+    await record();
+    await record();
+    const { d, posts } = dispatcher(60_000, 0, [500]);
+    await d.start();
+    try {
+      d.wake();
+      await eventually(() => expect(posts.map((p) => p.numbers)).toEqual([[1, 2]]));
+      for (let i = 0; i < 10; i++) await record();
+      // The retry is due after its backoff (the poll would find it; here the test wakes the dispatcher).
+      await eventually(() => {
+        d.wake();
+        expect(posts.length).toBeGreaterThan(1);
+      });
+      // Events 3..12 were waiting behind the resent batch [1, 2]: they go out at once, in full batches.
+      await eventually(() => expect(posts.map((p) => p.numbers)).toEqual([[1, 2], [1, 2], [3, 4, 5, 6, 7], [8, 9, 10, 11, 12]]), 3000);
     } finally {
       await d.stop();
     }
