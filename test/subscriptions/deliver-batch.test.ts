@@ -72,6 +72,23 @@ describe.each(storageBackends())('delivery in one statement (%s)', (backend) => 
     expect(await deliveredThrough(db, 'db-claim')).toBe(5);
   });
 
+  it('an acknowledgement from a holder whose lease expired and was taken over changes nothing', async () => {
+    await activeSubscription(db, 'db-takeover', 10);
+    const record = recorder(store, 'db-takeover');
+    for (let i = 0; i < 3; i++) await record();
+    expect((await store.claim('owner-old', 1))!.batch.map((e) => e.eventNumber)).toEqual([1, 2, 3]);
+    await new Promise((r) => setTimeout(r, 20));
+    // Taken over; the new holder's POST fails, so it keeps the batch to resend and counts an attempt.
+    expect((await store.claim('owner-new', 60_000))!.batch.map((e) => e.eventNumber)).toEqual([1, 2, 3]);
+    await store.failed('db-takeover', 'owner-new', { batchTo: 3, delayMs: 0, error: 'receiver answered 500' });
+    const before = (await db.query('SELECT delivered_through, batch_to, attempts, last_error, lease_owner FROM subscription_delivery WHERE subscription_id = $1', ['db-takeover'])).rows;
+    // The old holder's late acknowledgement (its claim finds the Subscription due and leases it anew).
+    const claimed = await store.claim('owner-old', 60_000, { id: 'db-takeover', deliveredThrough: 3 });
+    expect(claimed).toMatchObject({ id: 'db-takeover', deliveredThrough: 0, batchTo: 3, attempts: 1 });
+    const after = (await db.query('SELECT delivered_through, batch_to, attempts, last_error, lease_owner FROM subscription_delivery WHERE subscription_id = $1', ['db-takeover'])).rows;
+    expect(after).toEqual([{ ...before[0], lease_owner: 'owner-old' }]);
+  });
+
   it('an acknowledgement with a hold keeps the Subscription from being claimed until the hold ends', async () => {
     await activeSubscription(db, 'db-hold', 10);
     const record = recorder(store, 'db-hold');
