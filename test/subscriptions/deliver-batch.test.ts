@@ -8,7 +8,7 @@ import { SubscriptionStore } from '../../src/storage/subscription-store.js';
 import type { Database } from '../../src/storage/database.js';
 import { Dispatcher } from '../../src/subscriptions/dispatcher.js';
 import type { Acknowledgement, DeliveryStore } from '../../src/subscriptions/store.js';
-import { openTestDatabase, storageBackends } from '../support/db.js';
+import { openTestDatabase, postgresUrl, storageBackends } from '../support/db.js';
 
 /** Retries an assertion until it holds (or throws its last failure after timeoutMs). */
 async function eventually(check: () => unknown, timeoutMs = 10_000): Promise<void> {
@@ -117,6 +117,63 @@ describe.each(storageBackends())('delivery in one statement (%s)', (backend) => 
     const events = await store.notifications('db-backlog', 1, 4000);
     expect(events.every((e, i) => e.eventNumber === i + 1 && e.focusId === `e${i + 1}`)).toBe(true);
   });
+});
+
+// Several connections at once: PostgreSQL only (PGlite is one connection).
+describe.skipIf(!postgresUrl())('delivery in one statement, concurrent claimers (postgres)', () => {
+  let db: Database;
+  let store: SubscriptionStore;
+  beforeAll(async () => {
+    db = await openTestDatabase('postgres', { max: 12 });
+    store = new SubscriptionStore(db);
+  });
+  afterAll(async () => {
+    await db.close();
+  });
+
+  it('six claimers while events commit: one holder per Subscription at a time, every number delivered once, no gap', async () => {
+    const subs = ['cc-a', 'cc-b', 'cc-c'];
+    for (const id of subs) await activeSubscription(db, id, 4);
+    const recorders = subs.map((id) => recorder(store, id));
+    const perSub = 40;
+    const holding = new Set<string>();
+    const overlaps: string[] = [];
+    const delivered = new Map<string, number[]>(subs.map((id) => [id, []]));
+    let writing = true;
+    const writers = Promise.all(
+      subs.flatMap((_id, i) => [0, 1].map(async () => {
+        for (let n = 0; n < perSub / 2; n++) await recorders[i]!();
+      })),
+    ).finally(() => (writing = false));
+    const done = async (): Promise<boolean> => {
+      const res = await db.query<{ d: string }>('SELECT min(delivered_through) AS d FROM subscription_delivery WHERE subscription_id = ANY($1::text[])', [subs]);
+      return Number(res.rows[0]!.d) === perSub;
+    };
+    const claimer = async (owner: string): Promise<void> => {
+      let ack: Acknowledgement | undefined;
+      for (;;) {
+        const state = await store.claim(owner, 60_000, ack);
+        ack = undefined;
+        if (!state) {
+          if (!writing && (await done())) return;
+          await new Promise((r) => setTimeout(r, 2));
+          continue;
+        }
+        if (holding.has(state.id)) overlaps.push(state.id);
+        holding.add(state.id);
+        const from = state.deliveredThrough + 1;
+        const to = state.batchTo ?? Math.min(state.eventsCount, from + state.maxCount - 1);
+        expect(state.batch.map((e) => e.eventNumber)).toEqual(Array.from({ length: to - from + 1 }, (_, k) => from + k));
+        await new Promise((r) => setTimeout(r, Math.random() * 3));
+        delivered.get(state.id)!.push(...state.batch.map((e) => e.eventNumber));
+        holding.delete(state.id);
+        ack = { id: state.id, deliveredThrough: to };
+      }
+    };
+    await Promise.all([writers, ...Array.from({ length: 6 }, (_, i) => claimer(`claimer-${i}`))]);
+    expect(overlaps).toEqual([]);
+    for (const id of subs) expect(delivered.get(id)).toEqual(Array.from({ length: perSub }, (_, k) => k + 1));
+  }, 60_000);
 });
 
 describe('dispatcher: acknowledgements folded into claims, batch window', () => {
