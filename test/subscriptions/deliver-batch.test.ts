@@ -188,7 +188,7 @@ describe('dispatcher: acknowledgements folded into claims, batch window', () => 
   });
 
   /** A dispatcher over a store that counts separate acknowledgements and folded ones; POSTs recorded. */
-  function dispatcher(batchWindowMs: number, ackClaimDelayMs = 0, statuses: number[] = []): { d: Dispatcher; posts: { at: number; numbers: number[] }[]; separate: string[]; folded: Acknowledgement[] } {
+  function dispatcher(batchWindowMs: number, ackClaimDelayMs = 0, statuses: number[] = [], pollMs = 600_000): { d: Dispatcher; posts: { at: number; numbers: number[] }[]; separate: string[]; folded: Acknowledgement[] } {
     const posts: { at: number; numbers: number[] }[] = [];
     const separate: string[] = [];
     const folded: Acknowledgement[] = [];
@@ -221,8 +221,8 @@ describe('dispatcher: acknowledgements folded into claims, batch window', () => 
       retryBaseMs: 100,
       retryMaxDelayMs: 1000,
       timeoutMs: 2000,
-      // No poll within the tests: only wake-ups (and the end of a batch window) bring delivery.
-      pollMs: 600_000,
+      // No poll within the tests unless asked: only wake-ups (and the end of a batch window) bring delivery.
+      pollMs,
       retentionMs: 86_400_000,
       concurrency: 2,
       batchWindowMs,
@@ -309,5 +309,28 @@ describe('dispatcher: acknowledgements folded into claims, batch window', () => 
     } finally {
       await d.stop();
     }
+  });
+
+  it('events committed in the window of a dispatcher that stopped go out through another instance', async () => {
+    await activeSubscription(db, 'dp-stop', 20);
+    const record = recorder(store, 'dp-stop');
+    const a = dispatcher(300);
+    await a.d.start();
+    await record();
+    a.d.wake();
+    await eventually(() => expect(a.posts.map((p) => p.numbers)).toEqual([[1]]));
+    await a.d.stop();
+    await record();
+    await record();
+    // Another instance, which only its poll wakes: the held Subscription is served once the window ends.
+    const b = dispatcher(300, 0, [], 100);
+    await b.d.start();
+    try {
+      await eventually(() => expect(b.posts.map((p) => p.numbers)).toEqual([[2, 3]]), 3000);
+      await eventually(async () => expect(await deliveredThrough(db, 'dp-stop')).toBe(3));
+    } finally {
+      await b.d.stop();
+    }
+    expect(a.posts.map((p) => p.numbers)).toEqual([[1]]);
   });
 });
