@@ -118,6 +118,10 @@ export class Dispatcher {
       let state: Claimed | undefined;
       try {
         state = await this.o.store.claim(this.owner, this.leaseMs(), ack);
+        // Events committed during the window woke nobody who could claim it: look again when it ends. The
+        // hold counts from the claim's transaction, so the timer starts once it answered, never before.
+        const holdMs = ack?.holdMs ?? 0;
+        if (holdMs > 0) setTimeout(() => this.wake(), holdMs + 1).unref();
         ack = undefined;
       } catch (err) {
         this.log('warn', { err }, 'subscription claim failed');
@@ -187,9 +191,10 @@ export class Dispatcher {
     const events = state.batch.length === to - from + 1 ? state.batch : await this.o.store.notifications(state.id, from, to);
     const result = await this.send(state, 'event-notification', events, to === from ? `${state.id}-${from}` : `${state.id}-${from}-${to}`);
     if (result.ok) {
-      const holdMs = to - from + 1 < state.maxCount ? (this.o.batchWindowMs ?? 0) : 0;
-      // Events committed during the window woke nobody who could claim it: look again when it ends.
-      if (holdMs > 0) setTimeout(() => this.wake(), holdMs + 1).unref();
+      // Held only when this POST emptied the backlog the claim numbered: a resent failed batch (batch_to)
+      // can be short while events wait behind it, and those follow at once like a full batch.
+      const emptied = to >= state.eventsCount && to - from + 1 < state.maxCount;
+      const holdMs = emptied ? (this.o.batchWindowMs ?? 0) : 0;
       return { id: state.id, deliveredThrough: to, holdMs };
     }
     await this.retryLater(state, result.error, to);

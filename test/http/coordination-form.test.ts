@@ -287,6 +287,9 @@ describe('$coordination-form errors', () => {
       [FORM, 'POST', { resourceType: 'Patient' }],
       [FORM, 'POST', { resourceType: 'Parameters', parameter: [{ name: 'date', valueDate: 'soon' }] }],
       [FORM, 'POST', { resourceType: 'Parameters', parameter: [{ name: 'date', valueInteger: 3 }] }],
+      [FORM, 'POST', { resourceType: 'Parameters', parameter: [null] }],
+      [FORM, 'POST', { resourceType: 'Parameters', parameter: [{ name: 'date' }, 7] }],
+      [FORM, 'POST', { resourceType: 'Parameters', parameter: { name: 'date', valueDate: 'soon' } }],
     ] as const) {
       const res = await as(tokens.plan, url, {}, method, body);
       expect(res.statusCode, `${method} ${url} ${JSON.stringify(body)}`).toBe(400);

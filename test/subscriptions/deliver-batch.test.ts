@@ -8,7 +8,7 @@ import { SubscriptionStore } from '../../src/storage/subscription-store.js';
 import type { Database } from '../../src/storage/database.js';
 import { Dispatcher } from '../../src/subscriptions/dispatcher.js';
 import type { Acknowledgement, DeliveryStore } from '../../src/subscriptions/store.js';
-import { openTestDatabase, storageBackends } from '../support/db.js';
+import { openTestDatabase, postgresUrl, storageBackends } from '../support/db.js';
 
 /** Retries an assertion until it holds (or throws its last failure after timeoutMs). */
 async function eventually(check: () => unknown, timeoutMs = 10_000): Promise<void> {
@@ -72,6 +72,23 @@ describe.each(storageBackends())('delivery in one statement (%s)', (backend) => 
     expect(await deliveredThrough(db, 'db-claim')).toBe(5);
   });
 
+  it('an acknowledgement from a holder whose lease expired and was taken over changes nothing', async () => {
+    await activeSubscription(db, 'db-takeover', 10);
+    const record = recorder(store, 'db-takeover');
+    for (let i = 0; i < 3; i++) await record();
+    expect((await store.claim('owner-old', 1))!.batch.map((e) => e.eventNumber)).toEqual([1, 2, 3]);
+    await new Promise((r) => setTimeout(r, 20));
+    // Taken over; the new holder's POST fails, so it keeps the batch to resend and counts an attempt.
+    expect((await store.claim('owner-new', 60_000))!.batch.map((e) => e.eventNumber)).toEqual([1, 2, 3]);
+    await store.failed('db-takeover', 'owner-new', { batchTo: 3, delayMs: 0, error: 'receiver answered 500' });
+    const before = (await db.query('SELECT delivered_through, batch_to, attempts, last_error, lease_owner FROM subscription_delivery WHERE subscription_id = $1', ['db-takeover'])).rows;
+    // The old holder's late acknowledgement (its claim finds the Subscription due and leases it anew).
+    const claimed = await store.claim('owner-old', 60_000, { id: 'db-takeover', deliveredThrough: 3 });
+    expect(claimed).toMatchObject({ id: 'db-takeover', deliveredThrough: 0, batchTo: 3, attempts: 1 });
+    const after = (await db.query('SELECT delivered_through, batch_to, attempts, last_error, lease_owner FROM subscription_delivery WHERE subscription_id = $1', ['db-takeover'])).rows;
+    expect(after).toEqual([{ ...before[0], lease_owner: 'owner-old' }]);
+  });
+
   it('an acknowledgement with a hold keeps the Subscription from being claimed until the hold ends', async () => {
     await activeSubscription(db, 'db-hold', 10);
     const record = recorder(store, 'db-hold');
@@ -102,6 +119,63 @@ describe.each(storageBackends())('delivery in one statement (%s)', (backend) => 
   });
 });
 
+// Several connections at once: PostgreSQL only (PGlite is one connection).
+describe.skipIf(!postgresUrl())('delivery in one statement, concurrent claimers (postgres)', () => {
+  let db: Database;
+  let store: SubscriptionStore;
+  beforeAll(async () => {
+    db = await openTestDatabase('postgres', { max: 12 });
+    store = new SubscriptionStore(db);
+  });
+  afterAll(async () => {
+    await db.close();
+  });
+
+  it('six claimers while events commit: one holder per Subscription at a time, every number delivered once, no gap', async () => {
+    const subs = ['cc-a', 'cc-b', 'cc-c'];
+    for (const id of subs) await activeSubscription(db, id, 4);
+    const recorders = subs.map((id) => recorder(store, id));
+    const perSub = 40;
+    const holding = new Set<string>();
+    const overlaps: string[] = [];
+    const delivered = new Map<string, number[]>(subs.map((id) => [id, []]));
+    let writing = true;
+    const writers = Promise.all(
+      subs.flatMap((_id, i) => [0, 1].map(async () => {
+        for (let n = 0; n < perSub / 2; n++) await recorders[i]!();
+      })),
+    ).finally(() => (writing = false));
+    const done = async (): Promise<boolean> => {
+      const res = await db.query<{ d: string }>('SELECT min(delivered_through) AS d FROM subscription_delivery WHERE subscription_id = ANY($1::text[])', [subs]);
+      return Number(res.rows[0]!.d) === perSub;
+    };
+    const claimer = async (owner: string): Promise<void> => {
+      let ack: Acknowledgement | undefined;
+      for (;;) {
+        const state = await store.claim(owner, 60_000, ack);
+        ack = undefined;
+        if (!state) {
+          if (!writing && (await done())) return;
+          await new Promise((r) => setTimeout(r, 2));
+          continue;
+        }
+        if (holding.has(state.id)) overlaps.push(state.id);
+        holding.add(state.id);
+        const from = state.deliveredThrough + 1;
+        const to = state.batchTo ?? Math.min(state.eventsCount, from + state.maxCount - 1);
+        expect(state.batch.map((e) => e.eventNumber)).toEqual(Array.from({ length: to - from + 1 }, (_, k) => from + k));
+        await new Promise((r) => setTimeout(r, Math.random() * 3));
+        delivered.get(state.id)!.push(...state.batch.map((e) => e.eventNumber));
+        holding.delete(state.id);
+        ack = { id: state.id, deliveredThrough: to };
+      }
+    };
+    await Promise.all([writers, ...Array.from({ length: 6 }, (_, i) => claimer(`claimer-${i}`))]);
+    expect(overlaps).toEqual([]);
+    for (const id of subs) expect(delivered.get(id)).toEqual(Array.from({ length: perSub }, (_, k) => k + 1));
+  }, 60_000);
+});
+
 describe('dispatcher: acknowledgements folded into claims, batch window', () => {
   let db: Database;
   let store: SubscriptionStore;
@@ -114,14 +188,16 @@ describe('dispatcher: acknowledgements folded into claims, batch window', () => 
   });
 
   /** A dispatcher over a store that counts separate acknowledgements and folded ones; POSTs recorded. */
-  function dispatcher(batchWindowMs: number): { d: Dispatcher; posts: { at: number; numbers: number[] }[]; separate: string[]; folded: Acknowledgement[] } {
+  function dispatcher(batchWindowMs: number, ackClaimDelayMs = 0, statuses: number[] = [], pollMs = 600_000): { d: Dispatcher; posts: { at: number; numbers: number[] }[]; separate: string[]; folded: Acknowledgement[] } {
     const posts: { at: number; numbers: number[] }[] = [];
     const separate: string[] = [];
     const folded: Acknowledgement[] = [];
     const counting: DeliveryStore = {
       claim: (owner, leaseMs, ack) => {
-        if (ack) folded.push(ack);
-        return store.claim(owner, leaseMs, ack);
+        if (!ack) return store.claim(owner, leaseMs, ack);
+        folded.push(ack);
+        // A busy pool: the claim carrying the acknowledgement starts this much after the POST answered.
+        return new Promise((r) => setTimeout(r, ackClaimDelayMs)).then(() => store.claim(owner, leaseMs, ack));
       },
       notifications: (id, from, to) => store.notifications(id, from, to),
       succeeded: (id, owner, u) => {
@@ -137,7 +213,7 @@ describe('dispatcher: acknowledgements folded into claims, batch window', () => 
       store: counting,
       post: (_endpoint, _headers, body) => {
         posts.push({ at: performance.now(), numbers: [...body.matchAll(/"name":"event-number","valueString":"(\d+)"/g)].map((m) => Number(m[1])) });
-        return Promise.resolve(200);
+        return Promise.resolve(statuses.shift() ?? 200);
       },
       notification: { base: 'http://concord.test/fhir', loadFocus: () => Promise.resolve(undefined), mayDisclose: () => Promise.resolve(true) },
       setStatus: () => Promise.resolve(),
@@ -145,8 +221,8 @@ describe('dispatcher: acknowledgements folded into claims, batch window', () => 
       retryBaseMs: 100,
       retryMaxDelayMs: 1000,
       timeoutMs: 2000,
-      // No poll within the tests: only wake-ups (and the end of a batch window) bring delivery.
-      pollMs: 600_000,
+      // No poll within the tests unless asked: only wake-ups (and the end of a batch window) bring delivery.
+      pollMs,
       retentionMs: 86_400_000,
       concurrency: 2,
       batchWindowMs,
@@ -193,5 +269,68 @@ describe('dispatcher: acknowledgements folded into claims, batch window', () => 
     } finally {
       await d.stop();
     }
+  });
+
+  it('the end of the window wakes the dispatcher after the hold recorded, even when the acknowledging claim started late', async () => {
+    await activeSubscription(db, 'dp-late-ack', 20);
+    const record = recorder(store, 'dp-late-ack');
+    const { d, posts } = dispatcher(100, 60);
+    await d.start();
+    try {
+      await record();
+      d.wake();
+      await eventually(() => expect(posts.map((p) => p.numbers)).toEqual([[1]]));
+      // Committed within the window; nothing but the end of the window wakes the dispatcher (poll: 10 min).
+      await record();
+      await eventually(() => expect(posts.map((p) => p.numbers)).toEqual([[1], [2]]), 2000);
+    } finally {
+      await d.stop();
+    }
+  });
+
+  it('a resent failed batch that leaves a backlog is followed at once, not after the batch window', async () => {
+    await activeSubscription(db, 'dp-resend', 5);
+    const record = recorder(store, 'dp-resend');
+    await record();
+    await record();
+    const { d, posts } = dispatcher(60_000, 0, [500]);
+    await d.start();
+    try {
+      d.wake();
+      await eventually(() => expect(posts.map((p) => p.numbers)).toEqual([[1, 2]]));
+      for (let i = 0; i < 10; i++) await record();
+      // The retry is due after its backoff (the poll would find it; here the test wakes the dispatcher).
+      await eventually(() => {
+        d.wake();
+        expect(posts.length).toBeGreaterThan(1);
+      });
+      // Events 3..12 were waiting behind the resent batch [1, 2]: they go out at once, in full batches.
+      await eventually(() => expect(posts.map((p) => p.numbers)).toEqual([[1, 2], [1, 2], [3, 4, 5, 6, 7], [8, 9, 10, 11, 12]]), 3000);
+    } finally {
+      await d.stop();
+    }
+  });
+
+  it('events committed in the window of a dispatcher that stopped go out through another instance', async () => {
+    await activeSubscription(db, 'dp-stop', 20);
+    const record = recorder(store, 'dp-stop');
+    const a = dispatcher(300);
+    await a.d.start();
+    await record();
+    a.d.wake();
+    await eventually(() => expect(a.posts.map((p) => p.numbers)).toEqual([[1]]));
+    await a.d.stop();
+    await record();
+    await record();
+    // Another instance, which only its poll wakes: the held Subscription is served once the window ends.
+    const b = dispatcher(300, 0, [], 100);
+    await b.d.start();
+    try {
+      await eventually(() => expect(b.posts.map((p) => p.numbers)).toEqual([[2, 3]]), 3000);
+      await eventually(async () => expect(await deliveredThrough(db, 'dp-stop')).toBe(3));
+    } finally {
+      await b.d.stop();
+    }
+    expect(a.posts.map((p) => p.numbers)).toEqual([[1]]);
   });
 });

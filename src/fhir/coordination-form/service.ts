@@ -56,10 +56,13 @@ export function formParameters(query: URLSearchParams, body: unknown): FormParam
   else if (body !== undefined && body !== null) {
     const params = body as { resourceType?: unknown; parameter?: unknown };
     if (params.resourceType !== 'Parameters') throw badRequest(`$${COORDINATION_FORM_OPERATION} takes a Parameters resource as its body`);
-    for (const p of Array.isArray(params.parameter) ? (params.parameter as Record<string, unknown>[]) : []) {
-      const value = p.valueDate ?? p.valueString;
-      if (typeof p.name !== 'string' || typeof value !== 'string') throw badRequest(`Each parameter of $${COORDINATION_FORM_OPERATION} needs a name and a valueDate`, ['Parameters.parameter']);
-      add(p.name, value);
+    if (params.parameter !== undefined && !Array.isArray(params.parameter)) throw badRequest('Parameters.parameter must be an array', ['Parameters.parameter']);
+    for (const p of (params.parameter ?? []) as unknown[]) {
+      // An entry may be anything JSON holds (null, a number): refused, never dereferenced.
+      const entry = (p !== null && typeof p === 'object' ? p : {}) as Record<string, unknown>;
+      const value = entry.valueDate ?? entry.valueString;
+      if (typeof entry.name !== 'string' || typeof value !== 'string') throw badRequest(`Each parameter of $${COORDINATION_FORM_OPERATION} needs a name and a valueDate`, ['Parameters.parameter']);
+      add(entry.name, value);
     }
   }
   for (const name of values.keys()) {
