@@ -8,7 +8,7 @@ import { importFiles } from '../../src/import/importer.js';
 import { ResourceRepository } from '../../src/storage/resource-repository.js';
 import { defaultBackend } from '../support/db.js';
 import { FHIR_JSON, startTestServer, type TestServer } from '../support/server.js';
-import { benchResources, fixtureDir, type FixtureDir } from './fixtures.js';
+import { benchResources, fixtureDir, storedVersions, type FixtureDir } from './fixtures.js';
 
 const TABLES: Record<string, string> = {
   search_token: 'code, system, value, text_norm',
@@ -75,18 +75,7 @@ describe(`import vs one-by-one PUT on ${defaultBackend()}`, () => {
   });
 
   it('stores the same bodies and one PUT version per resource', async () => {
-    const dump = async (server: TestServer) => {
-      const res = await server.db.query<{ resource_type: string; id: string; version_id: number; method: string; members: string[] | null; content: string }>(
-        'SELECT resource_type, id, version_id, method, members, content FROM resource_version WHERE id = ANY($1::text[]) ORDER BY resource_type, id',
-        [ids],
-      );
-      return res.rows.map((r) => {
-        const body = JSON.parse(r.content) as { meta: Record<string, unknown> };
-        delete body.meta.lastUpdated;
-        return { ...r, content: body };
-      });
-    };
-    const [a, b] = await Promise.all([dump(byPut), dump(byImport)]);
+    const [a, b] = await Promise.all([storedVersions(byPut, ids), storedVersions(byImport, ids)]);
     expect(a).toHaveLength(resources.length);
     expect(b).toEqual(a);
   });

@@ -5,6 +5,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { directoryResources, memberResources } from '../../bench/import-ndjson.js';
+import type { TestServer } from '../support/server.js';
 
 export interface FixtureDir {
   dir: string;
@@ -40,4 +41,17 @@ export function benchResources(members: number, startAt = 0): Resource[] {
   const out = [...resources];
   for (let m = startAt; m < startAt + members; m++) out.push(...memberResources(m, directory));
   return out;
+}
+
+/** The stored versions of these ids, without lastUpdated (it differs by when each was written), in a stable order. */
+export async function storedVersions(server: TestServer, ids: readonly string[]) {
+  const res = await server.db.query<{ resource_type: string; id: string; version_id: number; method: string; members: string[] | null; content: string }>(
+    'SELECT resource_type, id, version_id, method, members, content FROM resource_version WHERE id = ANY($1::text[]) ORDER BY resource_type, id, version_id',
+    [ids],
+  );
+  return res.rows.map((r) => {
+    const body = JSON.parse(r.content) as { meta: Record<string, unknown> };
+    delete body.meta.lastUpdated;
+    return { ...r, content: body };
+  });
 }
