@@ -80,7 +80,7 @@ export class Dispatcher {
 
   private startWorkers(): void {
     if (this.stopped) return;
-    const workers = this.o.concurrency ?? 4;
+    const workers = this.o.concurrency ?? 8;
     if (this.running >= workers) {
       this.rerun = true;
       return;
