@@ -12,8 +12,7 @@ import { statedParticipantOrganization } from '../coordination/organizations.js'
 import { ALWAYS, isEmpty, periodRange, type Range } from '../coordination/period.js';
 import { optOuts } from '../coordination/rules/cp-opt-out.js';
 import { parseRef } from '../coordination/refs.js';
-import { isActiveCareTeam, isActiveEpisode, isInError } from '../coordination/status.js';
-import { EXTERNAL_SYSTEM_URLS } from '../fhir/profiles/urls.js';
+import { isActiveCareTeam, isActiveEpisode, isDataSharingConsent, isInError } from '../coordination/status.js';
 
 export interface AccessRow {
   readonly memberId: string;
@@ -66,11 +65,7 @@ function serviceRequestRows(sr: ServiceRequest, memberId: string): AccessRow[] {
 
 function consentRows(c: Consent, memberId: string): AccessRow[] {
   const deny = optOuts([c]).map((o) => ({ memberId, actor: o.org, deny: true, range: o.range }));
-  const sharing =
-    c.status === 'active' &&
-    c.provision?.type === 'permit' &&
-    (c.scope?.coding ?? []).some((k) => k.system === EXTERNAL_SYSTEM_URLS.consentScope && k.code === 'patient-privacy');
-  if (!sharing) return deny;
+  if (!isDataSharingConsent(c)) return deny;
   const range = periodRange(c.provision?.period);
   const permit = (c.provision?.actor ?? []).flatMap((a) => {
     const actor = actorOf(a.reference);

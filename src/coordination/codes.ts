@@ -10,6 +10,7 @@ export const CodeSystems = {
   hcpcs: EXTERNAL_SYSTEM_URLS.hcpcs,
   cpt: EXTERNAL_SYSTEM_URLS.cpt,
   v3ActCode: EXTERNAL_SYSTEM_URLS.v3ActCode,
+  consentScope: EXTERNAL_SYSTEM_URLS.consentScope,
 } as const;
 
 export const Extensions = EXTENSION_URLS;

@@ -17,7 +17,7 @@ import { parseRef, refKey, resourceKey } from './refs.js';
 import { optOuts } from './rules/cp-opt-out.js';
 import { describeOccurrence, describeService, occurrenceRange } from './service-requests.js';
 import { comprehensiveCategoryIndex, isServiceSplitPlan, splitPlan } from './service-split.js';
-import { isActiveCarePlan, isActiveCareTeam, isActiveEpisode, isActiveServiceRequest, isInError } from './status.js';
+import { isActiveCarePlan, isActiveCareTeam, isActiveEpisode, isActiveServiceRequest, isDataSharingConsent, isInError } from './status.js';
 
 /** Someone or something the form names: its reference when it has one, and words a person reads. */
 export interface Party {
@@ -267,11 +267,7 @@ export class FormAssembler {
     for (const c of consents) {
       const source = resourceKey(c);
       const outs = optOuts([c]).filter((o) => this.inForce(o.range));
-      const sharing =
-        c.status === 'active' &&
-        c.provision?.type === 'permit' &&
-        (c.scope?.coding ?? []).some((k) => k.code === 'patient-privacy' && k.system === 'http://terminology.hl7.org/CodeSystem/consentscope') &&
-        this.inForce(periodRange(c.provision.period));
+      const sharing = isDataSharingConsent(c) && this.inForce(periodRange(c.provision?.period));
       const period = describePeriod(c.provision?.period);
       if (outs.length > 0) rows.push({ source, kind: 'opt-out', organizations: outs.flatMap((o) => this.party(o.org) ?? []), period });
       if (sharing) rows.push({ source, kind: 'data-sharing', organizations: (c.provision?.actor ?? []).flatMap((a) => this.party(a.reference) ?? []), period });

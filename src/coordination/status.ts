@@ -1,6 +1,7 @@
 // "Active" as the contract defines it: a status from these sets (and, separately, a period covering the
 // instant, which the rules check with period.ts).
-import type { CarePlan, CareTeam, EpisodeOfCare, ServiceRequest } from '@medplum/fhirtypes';
+import type { CarePlan, CareTeam, Consent, EpisodeOfCare, ServiceRequest } from '@medplum/fhirtypes';
+import { CodeSystems } from './codes.js';
 
 const ACTIVE_CARE_TEAM = new Set(['proposed', 'active', 'suspended']);
 const ACTIVE_CARE_PLAN = new Set(['active', 'on-hold']);
@@ -17,3 +18,9 @@ export const isLiveServiceRequest = (r: ServiceRequest): boolean => LIVE_SERVICE
 export const isActiveEpisode = (e: EpisodeOfCare): boolean => e.status === 'active';
 /** Structural rules (documentation, split completeness, CP limits) skip only records entered in error. */
 export const isInError = (r: { status?: string }): boolean => r.status === 'entered-in-error';
+
+/** A data-sharing Consent (coordination-consent): active, scope patient-privacy, provision permit; its actors may see the member. */
+export const isDataSharingConsent = (c: Consent): boolean =>
+  c.status === 'active' &&
+  c.provision?.type === 'permit' &&
+  (c.scope?.coding ?? []).some((k) => k.system === CodeSystems.consentScope && k.code === 'patient-privacy');
