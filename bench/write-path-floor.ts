@@ -13,7 +13,7 @@ import { migrate } from '../src/storage/migrate.js';
 import { openPostgres } from '../src/storage/postgres.js';
 import { indexInsertOf, writeSearchIndex } from '../src/storage/search/write-index.js';
 import { versionWriteStatement } from '../src/storage/version-write.js';
-import { membersColumn } from '../src/storage/member-access.js';
+import { membersColumn } from '../src/access/compartment.js';
 import type { Queryable } from '../src/storage/database.js';
 
 const f = flags(process.argv.slice(2));

@@ -10,7 +10,8 @@ import type { BatchCommit, BatchVersion, FileProgress, ImportFile, ImportJournal
 import { FactRows } from './coordination-facts.js';
 import type { Database, Queryable } from './database.js';
 import { ACCESS_TYPES } from '../access/relationships.js';
-import { ACCESS_CHANGE_PREFIX, ALL_MEMBERS, membersColumn, rowColumns } from './member-access.js';
+import { membersColumn } from '../access/compartment.js';
+import { ACCESS_CHANGE_PREFIX, ALL_MEMBERS, announceAccessChanges, rowColumns } from './member-access.js';
 import { SqlParams } from './search/sql-params.js';
 import { ReadCache } from './read-cache.js';
 import { LAST_UPDATED, lockKeyOf } from './resource-repository.js';
@@ -240,10 +241,7 @@ function accessCtes(versions: readonly BatchVersion[], ords: readonly number[], 
     ),
     'ac AS (SELECT member_id FROM ag UNION SELECT member_id FROM ai)',
   ];
-  if (!channel) return { ctes, changed: 'ARRAY(SELECT member_id FROM ac)' };
-  ctes.push(`an AS (SELECT pg_notify(${p.add(channel, 'text')}, '${ACCESS_CHANGE_PREFIX}' || member_id) FROM ac)`);
-  // A plain SELECT in WITH runs only when referenced: the count makes the announcements happen.
-  return { ctes, changed: 'ARRAY(SELECT member_id FROM ac)', notified: '(SELECT count(*) FROM an)' };
+  return announceAccessChanges(ctes, channel, p);
 }
 
 function indexRowsOf(v: BatchVersion, maxRows: number | undefined): IndexRows {

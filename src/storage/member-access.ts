@@ -56,14 +56,19 @@ export function accessCtes(
       unnest(${p.add(members, 'text[]')}, ${p.add(actors, 'text[]')}, ${p.add(denies, 'boolean[]')}, ${p.add(los, 'int8[]')}, ${p.add(his, 'int8[]')}) AS u(member_id, actor, deny, lo, hi)
     RETURNING member_id)`);
   ctes.push(`ac AS (${isNew ? '' : 'SELECT member_id FROM ag UNION '}SELECT member_id FROM ai)`);
+  return announceAccessChanges(ctes, channel, p);
+}
+
+/**
+ * Completes access CTEs whose `ac` yields the members whose access may have changed: the statement's
+ * column that returns them and, with a channel, their announcement at commit.
+ */
+export function announceAccessChanges(ctes: string[], channel: string | undefined, p: SqlParams): { ctes: string[]; changed: string; notified?: string } {
   if (!channel) return { ctes, changed: 'ARRAY(SELECT member_id FROM ac)' };
   ctes.push(`an AS (SELECT pg_notify(${p.add(channel, 'text')}, '${ACCESS_CHANGE_PREFIX}' || member_id) FROM ac)`);
   // A plain SELECT in WITH runs only when referenced: the count makes the announcements happen.
   return { ctes, changed: 'ARRAY(SELECT member_id FROM ac)', notified: '(SELECT count(*) FROM an)' };
 }
-
-// Pure (the import computes it in its worker threads): it lives beside the compartment it derives from.
-export { membersColumn, subscriptionKey } from '../access/compartment.js';
 
 /**
  * Grants a Subscription's key to its owner, once (the owner never changes). Runs in the transaction that

@@ -23,7 +23,8 @@ import type { SearchRequest } from '../fhir/search/types.js';
 import type { FactQuery } from '../coordination/facts.js';
 import type { AccessFilter } from '../access/viewer.js';
 import { AccessCache } from './access-cache.js';
-import { ACCESS_CHANGE_PREFIX, ALL_MEMBERS, decideMembers, membersColumn } from './member-access.js';
+import { membersColumn } from '../access/compartment.js';
+import { ACCESS_CHANGE_PREFIX, ALL_MEMBERS, decideMembers } from './member-access.js';
 import type { BatchCommit, BatchVersion, BulkWriteTx, ImportStore, ReferencingResource } from '../import/store.js';
 import { findReferencingMany, lockCurrentMany, lockKeys, recordBatch, SqlImportJournal, writeVersions } from './import-store.js';
 
