@@ -385,6 +385,24 @@ export async function openPostgres(options: PostgresOptions): Promise<Database> 
         }
       });
     },
+    async snapshot<T>(fn: (q: Queryable) => Promise<T>): Promise<T> {
+      return withClient(async (client) => {
+        // As a transaction's statements: fn may issue several at once (queued on this client in call
+        // order), so no prepared statement is deallocated here (that needs an idle client).
+        const conn = wrap(client, 'search-timeout', prepared, true);
+        try {
+          await conn.exec('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+          const result = await fn(conn);
+          await conn.exec('COMMIT');
+          return result;
+        } catch (err) {
+          await client.query('ROLLBACK').catch(() => undefined);
+          throw err;
+        } finally {
+          await prepared.makeRoom(client);
+        }
+      });
+    },
     async withSessionLock<T>(key: number, fn: (conn: Queryable) => Promise<T>): Promise<T> {
       return withClient(async (client) => {
         const conn = wrap(client, 'write-timeout', prepared);
