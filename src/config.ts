@@ -14,6 +14,8 @@ export interface Config {
   maxJsonDepth: number;
   maxBundleEntries: number;
   searchMaxCount: number;
+  /** $coordination-form: the most resources of each record type and of the directory one form reads. */
+  formMaxRecords: number;
   /** Search complexity limits (400 too-costly beyond them), checked before any SQL. */
   searchLimits: SearchLimits;
   /** Coordination rules on writes; 'off' only for benchmarks and trusted bulk migrations. */
@@ -190,6 +192,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxJsonDepth: int(env, 'MAX_JSON_DEPTH', 64, 8),
     maxBundleEntries: int(env, 'MAX_BUNDLE_ENTRIES', 1000, 1),
     searchMaxCount: int(env, 'SEARCH_MAX_COUNT', 1000, 1),
+    formMaxRecords: int(env, 'FORM_MAX_RECORDS', 500, 1),
     searchLimits: searchLimits(env),
     rulesEnabled: onOff(env, 'CONCORD_RULES', true),
     readCacheEntries: int(env, 'READ_CACHE_ENTRIES', 10_000),

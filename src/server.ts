@@ -316,7 +316,7 @@ export async function createServer(config: Config, logger: Logger | false, datab
       capabilityStatement: capability,
       maxHistoryCount: 1000, ...(config.baseUrl ? { configuredBaseUrl: config.baseUrl } : {}),
       subscriptions: new SubscriptionOperations(subscriptionStore, notificationContext),
-      coordinationForms: new CoordinationFormService(repository, service, config.searchMaxCount),
+      coordinationForms: new CoordinationFormService(repository, service, config.searchMaxCount, config.formMaxRecords),
       websocket: websocketHub },
     repository,
     logger,

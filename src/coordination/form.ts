@@ -87,6 +87,18 @@ export interface ConsentRow {
   readonly period: string;
 }
 
+/**
+ * What a form left out because the member's record is larger than one form reads (FORM_MAX_RECORDS): a
+ * record type with more resources than the limit (only the first `limit` were read), or, without
+ * resourceType, directory entries that were not read (their references show instead of their names).
+ */
+export interface FormLimit {
+  readonly resourceType?: string;
+  readonly limit: number;
+  /** Directory entries only: how many the record referenced beyond the limit. */
+  readonly notRead?: number;
+}
+
 export interface CoordinationForm {
   readonly member: { readonly reference: string; readonly name: string; readonly birthDate?: string; readonly gender?: string; readonly identifiers: readonly string[] };
   readonly enrolments: readonly EnrolmentRow[];
@@ -99,6 +111,8 @@ export interface CoordinationForm {
   readonly signatories: readonly Party[];
   /** Every resource a row was taken from (the member first, then record order, then the directory). */
   readonly sources: readonly Resource[];
+  /** Empty unless the record was larger than the form reads: then what it left out. */
+  readonly limits: readonly FormLimit[];
 }
 
 /** Directory resources (Organization, Practitioner, PractitionerRole) by `Type/id`. */
@@ -289,7 +303,7 @@ export class FormAssembler {
     return { rows, used };
   }
 
-  async assemble(patient: Patient, record: MemberRecord): Promise<CoordinationForm> {
+  async assemble(patient: Patient, record: MemberRecord, limits: readonly FormLimit[] = []): Promise<CoordinationForm> {
     const teams = await this.teamRows(record.careTeams);
     const plans = this.planRows(record.carePlans);
     const requests = this.requestRows(record.serviceRequests);
@@ -313,6 +327,7 @@ export class FormAssembler {
       consents: consents.rows,
       signatories,
       sources: [patient, ...enrolments.used, ...teams.used, ...plans.used, ...requests.used, ...consents.used, ...this.used.values()],
+      limits,
     };
   }
 }

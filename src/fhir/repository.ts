@@ -91,6 +91,16 @@ export interface WriteTx {
   appendAuditEvents(records: readonly AuditRecord[]): Promise<void>;
 }
 
+/**
+ * Reads that all see one consistent state of the store (Repository.snapshot): nothing committed after the
+ * snapshot began shows in any of them, and everything committed before does. Uncached by design.
+ */
+export interface ReadSnapshot {
+  read(resourceType: string, id: string): Promise<StoredVersion | undefined>;
+  canSee(access: AccessFilter, members: readonly string[]): Promise<boolean>;
+  search(request: SearchRequest): Promise<SearchPage>;
+}
+
 export interface Repository {
   /** signal aborts when the client went away: the search stops and rejects (StoreUnavailableError). */
   search(request: SearchRequest, options?: { signal?: AbortSignal }): Promise<SearchPage>;
@@ -103,6 +113,11 @@ export interface Repository {
    * check behind reads by id, answered from a per-instance cache kept exact across instances.
    */
   canSee(access: AccessFilter, members: readonly string[]): Promise<boolean>;
+  /**
+   * Runs fn over one read-only snapshot (holding one connection until fn is done): for answers assembled
+   * from several reads that must not mix states, such as a form read section by section.
+   */
+  snapshot<T>(fn: (reader: ReadSnapshot) => Promise<T>): Promise<T>;
   /** Runs fn in one transaction; retried on serialisation failures and unique-key races. */
   transaction<T>(fn: (tx: WriteTx) => Promise<T>): Promise<T>;
   /** Answers (or fails) within about timeoutMs, even when every pooled connection is busy. */

@@ -17,7 +17,7 @@ import {
   preconditionFailed,
   unprocessable,
 } from './outcome.js';
-import type { HistoryPage, HistoryQuery, Repository, StoredVersion, WriteMethod, WriteTx } from './repository.js';
+import type { HistoryPage, HistoryQuery, ReadSnapshot, Repository, StoredVersion, WriteMethod, WriteTx } from './repository.js';
 import { assertJsonHasNoNul, assertQueryHasNoNul } from './hostile-input.js';
 import { criteriaText } from './search/criteria.js';
 import { assertSearchLimits, DEFAULT_SEARCH_LIMITS, type SearchLimits } from './search/limits.js';
@@ -123,6 +123,8 @@ export interface InSession {
   viewer?: Viewer;
   /** See BeforeCommit; ignored when running inside a given session (its owner passed its own). */
   beforeCommit?: BeforeCommit;
+  /** Reads (read, and who may see it) within this snapshot (Repository.snapshot) instead of the store's current state. */
+  snapshot?: ReadSnapshot;
   actor?: WriteActor;
 }
 
@@ -162,7 +164,7 @@ export class ResourceService {
 
   async read(type: string, id: string, options: InSession = {}): Promise<StoredVersion> {
     assertType(type);
-    const source = options.session?.tx ?? this.repo;
+    const source = options.session?.tx ?? options.snapshot ?? this.repo;
     const v = isValidId(id) ? await source.read(type, id) : undefined;
     if (!v || !(await this.visible(v, options))) throw notFound(`${type}/${id} is not known`);
     if (v.deleted) throw new FhirError(410, issue('deleted', `${type}/${id} was deleted`), etagHeaders(v));
@@ -191,7 +193,7 @@ export class ResourceService {
   private async visible(v: StoredVersion, options: InSession): Promise<boolean> {
     const access = this.access(options);
     if (!access || !v.members?.length) return true;
-    return options.session ? options.session.tx.canSee(access, v.members) : this.repo.canSee(access, v.members);
+    return (options.session?.tx ?? options.snapshot ?? this.repo).canSee(access, v.members);
   }
 
   private access(options: InSession): AccessFilter | undefined {

@@ -3,8 +3,10 @@
 // the bulk importer (importFiles: batched transactions, rules per line, journal). Progress reports renew
 // the lease; a job whose instance died is claimed again once its lease expired and, thanks to the
 // journal keyed by content, continues after its last committed batch (or re-reads lines it already
-// stored as unchanged), so nothing is stored twice. A cancellation is seen at the next progress report
-// and stops the job between batches. One BALP AuditEvent records each finished job with its counts.
+// stored as unchanged), so nothing is stored twice. Every batch commits only under the lease its runner
+// still holds (fencedStore): a runner that stalled past its lease (a long GC pause) while another took
+// the job over has its next batch rolled back and stops. A cancellation is seen at the next progress
+// report and stops the job between batches. One BALP AuditEvent records each finished job with its counts.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,7 +18,7 @@ import { issue, outcome } from '../fhir/outcome.js';
 import { OutboundRefused } from '../net/outbound-guard.js';
 import type { FileDownloader } from '../net/fetch-to-file.js';
 import { importFiles, type BatchPreparer, type ImportSummary } from './importer.js';
-import type { ImportJob, ImportJobStore, JobFile, JobProgress, JobResult } from './jobs.js';
+import type { ImportJob, ImportJobStore, JobFile, JobLease, JobProgress, JobResult } from './jobs.js';
 import { readLines } from './ndjson.js';
 import type { ImportStore } from './store.js';
 
@@ -163,8 +165,9 @@ export class ImportJobRunner {
         await assertType(path, input.type, i);
         paths.push(path);
       }
+      const lease: JobLease = { id: job.id, owner, attempt: job.attempts };
       const summary = await importFiles(paths, {
-        store: this.options.store,
+        store: fencedStore(this.options.store, jobs, lease),
         rules: this.options.rules,
         baseUrls: this.options.baseUrls,
         maxJsonDepth: this.options.maxJsonDepth,
@@ -226,6 +229,25 @@ export class ImportJobRunner {
   private log(level: 'info' | 'warn' | 'error', fields: Record<string, unknown>, message: string): void {
     if (this.options.logger) this.options.logger[level](fields, message);
   }
+}
+
+/**
+ * The job's store with each batch fenced on its lease: the check runs last in the batch's transaction
+ * (ImportJobStore.holdsLease), so the batch commits only if this run still held the job then, and the
+ * job cannot be claimed by another instance before that COMMIT. A lost lease rolls the batch back and
+ * stops the run like a lease loss the heartbeat noticed.
+ */
+function fencedStore(store: ImportStore, jobs: ImportJobStore, lease: JobLease): ImportStore {
+  return {
+    kind: store.kind,
+    journal: store.journal,
+    transaction: (fn) =>
+      store.transaction(async (tx) => {
+        const result = await fn(tx);
+        if (!(await jobs.holdsLease(tx, lease))) throw new Stop('lease-lost');
+        return result;
+      }),
+  };
 }
 
 /**

@@ -2,6 +2,7 @@
 // asks for, what a job has done so far, and what storage must offer (src/storage/import-job-store.ts).
 // No SQL and no HTTP here.
 import type { OperationOutcome } from '@medplum/fhirtypes';
+import type { WriteTx } from '../fhir/repository.js';
 
 export type JobStatus = 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';
 
@@ -66,6 +67,16 @@ export interface LeaseState {
   cancelRequested: boolean;
 }
 
+/**
+ * One claim of a job: who took it and which claim it was (the job's `attempts` after it). Every claim
+ * changes `attempt`, so a runner that lost its lease and a later claim by the same instance never share it.
+ */
+export interface JobLease {
+  id: string;
+  owner: string;
+  attempt: number;
+}
+
 export interface ImportJobStore {
   create(job: NewJob): Promise<void>;
   get(id: string): Promise<ImportJob | undefined>;
@@ -77,6 +88,13 @@ export interface ImportJobStore {
   claim(owner: string, leaseMs: number): Promise<ImportJob | undefined>;
   /** Extends the lease and records progress, if `owner` still holds it. */
   progress(id: string, owner: string, leaseMs: number, progress?: JobProgress): Promise<LeaseState>;
+  /**
+   * The fence of a batch (docs/adr/0019): inside the batch's write transaction, whether `lease` is still
+   * the job's lease and has not expired. When true the job stays locked until that transaction ends, so
+   * no claim can take the job over between this check and the batch's COMMIT; when false the caller
+   * must roll the batch back (another instance runs, or may now run, the job).
+   */
+  holdsLease(tx: WriteTx, lease: JobLease): Promise<boolean>;
   /** Closes the job if `owner` still holds it; false otherwise (nothing changed). */
   finish(id: string, owner: string, result: JobResult): Promise<boolean>;
   /**

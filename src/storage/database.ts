@@ -49,6 +49,12 @@ export interface Database extends Queryable {
   readonly kind: 'postgres' | 'pglite';
   /** Runs fn in one READ COMMITTED transaction on one connection; rolls back when fn throws. */
   transaction<T>(fn: (tx: TransactionQueryable) => Promise<T>, options?: TransactionOptions): Promise<T>;
+  /**
+   * Runs fn in one READ ONLY REPEATABLE READ transaction on one connection: every statement of fn reads
+   * the same snapshot (what was committed before its first statement), whatever commits meanwhile. Reads
+   * keep the read statement timeout. For answers assembled from several reads that must agree.
+   */
+  snapshot<T>(fn: (q: Queryable) => Promise<T>): Promise<T>;
   /** Runs fn holding a session-level advisory lock (used by migrations, which span transactions). */
   withSessionLock<T>(key: number, fn: (conn: Queryable) => Promise<T>): Promise<T>;
   /** Answers within about timeoutMs either way: never queues behind a busy pool (readiness probes). */

@@ -3,8 +3,10 @@
 // take the same row), the runner renews the lease with each progress report, and a lease that ran out
 // (its instance died) lets any instance claim the job again.
 import type { OperationOutcome } from '@medplum/fhirtypes';
-import type { ImportInput, ImportJob, ImportJobStore, JobFile, JobProgress, JobResult, JobStatus, LeaseState, NewJob } from '../import/jobs.js';
+import type { WriteTx } from '../fhir/repository.js';
+import type { ImportInput, ImportJob, ImportJobStore, JobFile, JobLease, JobProgress, JobResult, JobStatus, LeaseState, NewJob } from '../import/jobs.js';
 import type { Database } from './database.js';
+import { queryableOf } from './resource-repository.js';
 
 interface JobRow {
   id: string;
@@ -110,6 +112,20 @@ export class SqlImportJobStore implements ImportJobStore {
     );
     const row = res.rows[0];
     return row ? { held: true, cancelRequested: row.cancel_requested } : { held: false, cancelRequested: false };
+  }
+
+  async holdsLease(tx: WriteTx, lease: JobLease): Promise<boolean> {
+    // A row lock, not a plain read: it conflicts with a claim's FOR UPDATE (which skips the job) and holds
+    // until the batch's transaction ends, so the job cannot change hands between this check and COMMIT.
+    // A claim that committed first changed attempts (and the owner): then no row is found. The check is
+    // the batch's last statement, so a heartbeat or cancellation waits for the lock about one round trip.
+    const res = await queryableOf(tx).query(
+      `SELECT 1 FROM import_job
+        WHERE id = $1 AND lease_owner = $2 AND attempts = $3 AND status = 'running' AND lease_until > clock_timestamp()
+          FOR NO KEY UPDATE`,
+      [lease.id, lease.owner, lease.attempt],
+    );
+    return res.rows.length === 1;
   }
 
   async finish(id: string, owner: string, result: JobResult): Promise<boolean> {

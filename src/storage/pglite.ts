@@ -52,6 +52,15 @@ export async function openPglite(dataDir?: string): Promise<Database> {
         return result;
       });
     },
+    snapshot<T>(fn: (q: Queryable) => Promise<T>): Promise<T> {
+      // PGlite's transaction holds its one connection (nothing else runs until it ends), so the snapshot
+      // is consistent by construction; the isolation level states it as on PostgreSQL.
+      return db.transaction(async (tx) => {
+        const q = wrapTx(tx);
+        await q.exec('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY');
+        return fn(q);
+      });
+    },
     async withSessionLock<T>(_key: number, fn: (conn: Queryable) => Promise<T>): Promise<T> {
       // A single connection in a single process: nobody else can run migrations concurrently.
       return fn(root);

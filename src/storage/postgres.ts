@@ -385,6 +385,28 @@ export async function openPostgres(options: PostgresOptions): Promise<Database> 
         }
       });
     },
+    async snapshot<T>(fn: (q: Queryable) => Promise<T>): Promise<T> {
+      return withClient(async (client) => {
+        // Pipeline mode, as in a transaction: fn may issue several reads at once (a form's directory
+        // reads), which then go out behind each other instead of one round trip each; so no prepared
+        // statement is deallocated here (that needs an idle client).
+        const conn = wrap(client, 'search-timeout', prepared, true);
+        const pipelined = client as unknown as { pipeline: boolean };
+        try {
+          pipelined.pipeline = true;
+          await conn.exec('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+          const result = await fn(conn);
+          await conn.exec('COMMIT');
+          return result;
+        } catch (err) {
+          await client.query('ROLLBACK').catch(() => undefined);
+          throw err;
+        } finally {
+          pipelined.pipeline = false;
+          await prepared.makeRoom(client);
+        }
+      });
+    },
     async withSessionLock<T>(key: number, fn: (conn: Queryable) => Promise<T>): Promise<T> {
       return withClient(async (client) => {
         const conn = wrap(client, 'write-timeout', prepared);

@@ -4,7 +4,7 @@
 // that statement or for the AuditEvent insert: they travel in the same round trip as the statement after
 // them (or the COMMIT), and any failure of theirs is the transaction's (docs/adr/0013).
 import { createHash } from 'node:crypto';
-import type { HistoryPage, HistoryQuery, Repository, SearchPage, StoredVersion, WriteMethod, WriteTx } from '../fhir/repository.js';
+import type { HistoryPage, HistoryQuery, ReadSnapshot, Repository, SearchPage, StoredVersion, WriteMethod, WriteTx } from '../fhir/repository.js';
 import { SqlState, sqlStateOf, type Database, type Queryable, type QueryOptions, type TransactionQueryable } from './database.js';
 import { isConnectionError } from './faults.js';
 import { ChangeListener } from './change-listener.js';
@@ -464,6 +464,19 @@ export class ResourceRepository implements Repository {
 
   transaction<T>(fn: (tx: WriteTx) => Promise<T>): Promise<T> {
     return this.bulkTransaction(fn);
+  }
+
+  snapshot<T>(fn: (reader: ReadSnapshot) => Promise<T>): Promise<T> {
+    // Around the caches on purpose: an entry may be newer or older than the snapshot.
+    return mapClientFaults(
+      this.db.snapshot((q) =>
+        fn({
+          read: (resourceType, id) => readCurrent(q, resourceType, id),
+          canSee: async (access, members) => members.length === 0 || (await decideMembers(q, access, members)).every((d) => d.visible),
+          search: (request) => executeSearch(q, request),
+        }),
+      ),
+    );
   }
 
   /** The bulk import's store: its write transactions and journal (src/import). */

@@ -28,6 +28,7 @@ function flakyDatabase(failures: number): Database & { statements: number; trans
       return Promise.reject(lost('write-timeout'));
     },
     withSessionLock: <T>(_key: number, fn: (q: Database) => Promise<T>): Promise<T> => fn(db),
+    snapshot: <T>(fn: (q: Database) => Promise<T>): Promise<T> => fn(db),
     ping: () => Promise.resolve(),
     close: () => Promise.resolve(),
   };

@@ -1,10 +1,12 @@
 // The $import job table on every backend: a job is claimed by one instance at a time, concurrent claims
 // never take the same job, an expired lease lets another instance take it over (and the old owner then
-// learns it lost it), and cancellation closes a job nobody runs at once.
+// learns it lost it), a batch is fenced on the lease it runs under, and cancellation closes a job nobody
+// runs at once.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ImportJobStore, NewJob } from '../../src/import/jobs.js';
 import type { Database } from '../../src/storage/database.js';
 import { SqlImportJobStore } from '../../src/storage/import-job-store.js';
+import { ResourceRepository } from '../../src/storage/resource-repository.js';
 import { openTestDatabase, storageBackends } from '../support/db.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -13,9 +15,11 @@ const job = (id: string): NewJob => ({ id, requestUrl: 'http://concord.test/fhir
 describe.each(storageBackends())('import jobs on %s', (backend) => {
   let db: Database;
   let jobs: ImportJobStore;
+  let repo: ResourceRepository;
   beforeAll(async () => {
     db = await openTestDatabase(backend);
     jobs = new SqlImportJobStore(db);
+    repo = new ResourceRepository(db, { readCacheEntries: 0 });
   });
   afterAll(async () => {
     await db.close();
@@ -57,6 +61,33 @@ describe.each(storageBackends())('import jobs on %s', (backend) => {
     expect(await jobs.finish('j-lease', 'a', { status: 'cancelled' })).toBe(false);
     expect(await jobs.finish('j-lease', 'b', { status: 'completed', files: [], progress: { bytesDone: 100, bytesTotal: 100, written: 3, unchanged: 0, rejected: 1 } })).toBe(true);
     expect(await jobs.get('j-lease')).toMatchObject({ status: 'completed', written: 3, rejected: 1, bytesDone: 100 });
+  });
+
+  it('fences a batch on the current, unexpired claim; no claim takes the job before a fenced batch ends', async () => {
+    await drain();
+    await jobs.create(job('j-fence'));
+    const claimed = (await jobs.claim('a', 400))!;
+    const lease = { id: 'j-fence', owner: 'a', attempt: claimed.attempts };
+    const holds = (l: typeof lease): Promise<boolean> => repo.transaction((tx) => jobs.holdsLease(tx, l));
+    expect(await holds(lease)).toBe(true);
+    expect(await holds({ ...lease, attempt: lease.attempt - 1 })).toBe(false);
+    expect(await holds({ ...lease, owner: 'b' })).toBe(false);
+    if (backend === 'postgres') {
+      // The lease expires while a fenced batch is still open: a claim then skips the job until it ended.
+      await repo.transaction(async (tx) => {
+        expect(await jobs.holdsLease(tx, lease)).toBe(true);
+        await sleep(500);
+        expect(await jobs.claim('b', 60_000)).toBeUndefined();
+      });
+    } else {
+      await sleep(500);
+    }
+    // Expired: no batch commits under it any more, even before anyone else claimed the job.
+    expect(await holds(lease)).toBe(false);
+    const taken = (await jobs.claim('b', 60_000))!;
+    expect(taken).toMatchObject({ id: 'j-fence', attempts: lease.attempt + 1 });
+    expect(await holds(lease)).toBe(false);
+    expect(await holds({ id: 'j-fence', owner: 'b', attempt: taken.attempts })).toBe(true);
   });
 
   it('cancels a queued job at once and a running one through its runner', async () => {

@@ -2,7 +2,7 @@
 // Composition's narrative and the printable page share it) and the printable page itself. Every value
 // is escaped here, once, and nothing the page shows is fetched from elsewhere (inline CSS only).
 import { createHash } from 'node:crypto';
-import type { CoordinationForm, Party } from '../../coordination/form.js';
+import type { CoordinationForm, FormLimit, Party } from '../../coordination/form.js';
 
 /** XML-illegal characters (C0 controls except tab/newline/return, U+FFFE/U+FFFF, lone surrogates). */
 // eslint-disable-next-line no-control-regex -- matching control characters is the point: XML cannot hold them
@@ -28,6 +28,8 @@ export interface FormSection {
    * same leading cells show them once, spanning the group, so a printed plan is not repeated per service.
    */
   readonly groupColumns?: number;
+  /** Set when the record was larger than the form reads: what this section may be missing (FormLimit). */
+  readonly notes?: readonly string[];
 }
 
 const party = (p: Party | undefined): string => (p ? (p.reference && p.reference !== p.display ? `${p.display} [${p.reference}]` : p.display) : '');
@@ -40,10 +42,44 @@ export const SECTION_TITLES = {
   split: 'Service split (ASA appendix)',
   requests: 'Service requests',
   consents: 'Consents and opt-outs',
+  /** Present only when the member's record was larger than one form reads (FORM_MAX_RECORDS). */
+  limits: 'Records not shown',
 } as const;
 
-/** The form's sections in print order. */
+/** The sections a record type's rows appear in. */
+const SECTIONS_OF_TYPE: Readonly<Record<string, readonly string[]>> = {
+  EpisodeOfCare: [SECTION_TITLES.member],
+  CareTeam: [SECTION_TITLES.leads, SECTION_TITLES.team],
+  CarePlan: [SECTION_TITLES.split],
+  ServiceRequest: [SECTION_TITLES.requests],
+  Consent: [SECTION_TITLES.consents],
+};
+
+/** In words: what a limit left out. The FHIR document's OperationOutcome says the same. */
+export function limitText(limit: FormLimit): string {
+  if (limit.resourceType === undefined) {
+    return `The record names ${limit.notRead ?? 0} more Organization, Practitioner or PractitionerRole resources than the ${limit.limit} the form reads: those show as their references, not their names.`;
+  }
+  return `The member's record holds more than ${limit.limit} ${limit.resourceType} resources the form could show; only ${limit.limit} were read, so rows taken from the others are missing.`;
+}
+
+function limitsSection(limits: readonly FormLimit[]): FormSection {
+  return {
+    title: SECTION_TITLES.limits,
+    columns: ['Records', 'Read at most', 'Not shown'],
+    rows: limits.map((l) => [l.resourceType ?? 'Directory (Organization, Practitioner, PractitionerRole)', String(l.limit), limitText(l)]),
+  };
+}
+
+/** The form's sections in print order: what was left out first, so nobody reads a partial form as whole. */
 export function formSections(form: CoordinationForm): FormSection[] {
+  const notes = new Map<string, string[]>();
+  for (const l of form.limits) for (const title of SECTIONS_OF_TYPE[l.resourceType ?? ''] ?? []) notes.set(title, [...(notes.get(title) ?? []), limitText(l)]);
+  const sections = recordSections(form).map((s) => (notes.has(s.title) ? { ...s, notes: notes.get(s.title)! } : s));
+  return form.limits.length > 0 ? [limitsSection(form.limits), ...sections] : sections;
+}
+
+function recordSections(form: CoordinationForm): FormSection[] {
   const m = form.member;
   return [
     {
@@ -92,7 +128,8 @@ function groupLength(rows: FormSection['rows'], start: number, n: number): numbe
 }
 
 function table(section: FormSection): string {
-  if (section.rows.length === 0) return '<p>None in force.</p>';
+  const notes = (section.notes ?? []).map((n) => `<p>${escapeText(n)}</p>`).join('');
+  if (section.rows.length === 0) return `<p>${section.notes?.length ? 'None in force among the records read.' : 'None in force.'}</p>${notes}`;
   const head = section.columns.map((c) => `<th>${escapeText(c)}</th>`).join('');
   const n = section.groupColumns ?? 0;
   const cells = (r: readonly string[], from: number, span = 1) =>
@@ -103,7 +140,7 @@ function table(section: FormSection): string {
     section.rows.slice(i, i + span).forEach((r, k) => body.push(`<tr>${k === 0 && n > 0 ? cells(r, 0, span) : ''}${cells(r, n)}</tr>`));
     i += span;
   }
-  return `<table><thead><tr>${head}</tr></thead><tbody>${body.join('')}</tbody></table>`;
+  return `${notes}<table><thead><tr>${head}</tr></thead><tbody>${body.join('')}</tbody></table>`;
 }
 
 /** A Composition.section.text.div: the section's table as FHIR XHTML narrative. */

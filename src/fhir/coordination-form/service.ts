@@ -3,14 +3,14 @@
 // directory by id) and assembles the form. Which parameters the operation takes is decided here too.
 import type { Patient, Resource } from '@medplum/fhirtypes';
 import { accessFilter, type Viewer } from '../../access/viewer.js';
-import { FormAssembler, directoryReferences, type CoordinationForm } from '../../coordination/form.js';
+import { FormAssembler, directoryReferences, type CoordinationForm, type FormLimit } from '../../coordination/form.js';
 import { addToRecord, emptyRecord, type MemberRecord } from '../../coordination/reader.js';
 import type { Range } from '../../coordination/period.js';
 import { parseRef } from '../../coordination/refs.js';
 import { parseFhirDateTime } from '../datetime.js';
 import { badRequest, FhirError } from '../outcome.js';
 import { CONCORD_BASE } from '../profiles/urls.js';
-import type { Repository } from '../repository.js';
+import type { ReadSnapshot, Repository } from '../repository.js';
 import type { ResourceService } from '../resource-service.js';
 import { parseSearchRequest } from '../search/index.js';
 
@@ -89,56 +89,98 @@ export interface FormOptions {
   readonly now: Date;
 }
 
+/** Directory entries read at once within the snapshot (its one connection runs them in turn anyway). */
+const DIRECTORY_READS_AT_ONCE = 32;
+
 export class CoordinationFormService {
   constructor(
     private readonly repo: Repository,
     private readonly resources: ResourceService,
     /** Records of one type per search page (the search's maximum _count). */
     private readonly pageSize: number,
+    /**
+     * The most resources one form reads of each record type and of the directory (FORM_MAX_RECORDS): a
+     * member with more is shown in part, and the form says what it left out (FormLimit), so one request
+     * never holds an unbounded record in memory.
+     */
+    private readonly maxRecords: number,
   ) {}
 
-  /** The member's form as the viewer may see it; 404 (or 410) exactly as the Patient's read. */
-  async form(patientId: string, parameters: FormParameters, options: FormOptions): Promise<CoordinationForm> {
-    const viewerOption = options.viewer ? { viewer: options.viewer } : {};
-    const patient = JSON.parse((await this.resources.read('Patient', patientId, viewerOption)).content!) as Patient;
-    const record = await this.record(patientId, options);
-    const directory = new Map<string, Resource>();
-    // Two rounds: a PractitionerRole's practitioner and organization are known once the role is read.
-    for (let round = 0; round < 2; round++) {
-      const wanted = directoryReferences(record, directory).filter((key) => !directory.has(key));
-      const read = await Promise.all(wanted.map((key) => this.directoryEntry(key, viewerOption)));
-      read.forEach((r, i) => r && directory.set(wanted[i]!, r));
-    }
-    return new FormAssembler(directory, rangeOf(parameters, options.now)).assemble(patient, record);
+  /**
+   * The member's form as the viewer may see it; 404 (or 410) exactly as the Patient's read. Everything is
+   * read from one snapshot, so a write committing meanwhile (a lead handed over, a team and a plan
+   * changed in one transaction) shows in every section or in none.
+   */
+  form(patientId: string, parameters: FormParameters, options: FormOptions): Promise<CoordinationForm> {
+    return this.repo.snapshot(async (snapshot) => {
+      const reads = { snapshot, ...(options.viewer ? { viewer: options.viewer } : {}) };
+      const patient = JSON.parse((await this.resources.read('Patient', patientId, reads)).content!) as Patient;
+      const limits: FormLimit[] = [];
+      const record = await this.record(snapshot, patientId, options, limits);
+      const directory = new Map<string, Resource>();
+      // Each entry is read once (found or not) or left out once it is past the limit.
+      const tried = new Set<string>();
+      const notRead = new Set<string>();
+      // Two rounds: a PractitionerRole's practitioner and organization are known once the role is read.
+      for (let round = 0; round < 2; round++) {
+        const wanted = directoryReferences(record, directory).filter((key) => !tried.has(key));
+        const room = Math.max(0, this.maxRecords - (tried.size - notRead.size));
+        const toRead = wanted.slice(0, room);
+        for (const key of wanted) tried.add(key);
+        for (const key of wanted.slice(room)) notRead.add(key);
+        for (let i = 0; i < toRead.length; i += DIRECTORY_READS_AT_ONCE) {
+          const batch = toRead.slice(i, i + DIRECTORY_READS_AT_ONCE);
+          const read = await Promise.all(batch.map((key) => this.directoryEntry(key, reads)));
+          read.forEach((r, k) => r && directory.set(batch[k]!, r));
+        }
+      }
+      if (notRead.size > 0) limits.push({ limit: this.maxRecords, notRead: notRead.size });
+      return new FormAssembler(directory, rangeOf(parameters, options.now)).assemble(patient, record, limits);
+    });
   }
 
-  /** Every current record of the member the viewer may see: the search's own access predicate filters them. */
-  private async record(patientId: string, options: FormOptions): Promise<MemberRecord> {
+  /**
+   * The member's current records the viewer may see (the search's own access predicate filters them), at
+   * most maxRecords of each type; a type with more is noted in limits.
+   */
+  private async record(snapshot: ReadSnapshot, patientId: string, options: FormOptions, limits: FormLimit[]): Promise<MemberRecord> {
     const record = emptyRecord();
     const access = accessFilter(options.viewer, options.now);
+    // One more than the limit, so a first page tells whether there are more without another statement.
+    const count = Math.min(this.pageSize, this.maxRecords + 1);
     for (const [type, code, status] of RECORD_SEARCHES) {
-      const query = new URLSearchParams({ [code]: `Patient/${patientId}`, ...(status ? { status } : {}), _count: String(this.pageSize) });
+      const query = new URLSearchParams({ [code]: `Patient/${patientId}`, ...(status ? { status } : {}), _count: String(count) });
       const { request } = parseSearchRequest(type, query, {
         strict: true,
-        maxCount: this.pageSize,
+        maxCount: count,
         localBases: [options.baseUrl],
       });
       if (access) request.access = access;
+      let read = 0;
+      let more = false;
       for (;;) {
-        const page = await this.repo.search(request);
-        for (const m of page.matches) addToRecord(record, JSON.parse(m.content) as Resource);
-        if (!page.next) break;
+        const page = await snapshot.search(request);
+        for (const m of page.matches) {
+          if (read === this.maxRecords) {
+            more = true;
+            break;
+          }
+          addToRecord(record, JSON.parse(m.content) as Resource);
+          read++;
+        }
+        if (more || !page.next) break;
         request.cursor = page.next;
       }
+      if (more) limits.push({ resourceType: type, limit: this.maxRecords });
     }
     return record;
   }
 
   /** A directory resource by `Type/id`, read as the viewer would; absent when it cannot be read. */
-  private async directoryEntry(key: string, viewerOption: { viewer?: Viewer }): Promise<Resource | undefined> {
+  private async directoryEntry(key: string, reads: { snapshot: ReadSnapshot; viewer?: Viewer }): Promise<Resource | undefined> {
     const ref = parseRef(key)!;
     try {
-      return JSON.parse((await this.resources.read(ref.type, ref.id, viewerOption)).content!) as Resource;
+      return JSON.parse((await this.resources.read(ref.type, ref.id, reads)).content!) as Resource;
     } catch (err) {
       if (err instanceof FhirError && (err.status === 404 || err.status === 410)) return undefined;
       throw err;

@@ -6,7 +6,7 @@ import { formDocument } from '../../fhir/coordination-form/document.js';
 import { FORM_PAGE_CSP, formPage } from '../../fhir/coordination-form/html.js';
 import { formParameters, type CoordinationFormService } from '../../fhir/coordination-form/service.js';
 import { noteDisclosed } from '../audit.js';
-import { assertJsonAcceptable, header, searchParams } from '../negotiation.js';
+import { negotiate, searchParams } from '../negotiation.js';
 import { baseUrlOf, sendJson } from '../responses.js';
 import { asViewer } from '../viewer.js';
 
@@ -14,31 +14,12 @@ export const COORDINATION_FORM_ROUTE = '/fhir/Patient/:id/$coordination-form';
 
 type Instance = { Params: { id: string } };
 
-const HTML = /^(html|text\/html|application\/xhtml\+xml)$/i;
+/** The FHIR document (the default) or the printable page: R4's `_format=html` names the latter. */
+const FORM_TYPES = ['application/fhir+json', 'application/json', 'text/html', 'application/xhtml+xml'];
 
-/** html when asked for by _format, or by an Accept whose most preferred type we produce is HTML. */
+/** html when asked for by _format, or by an Accept that prefers HTML to JSON (a browser's). */
 function wantsHtml(request: FastifyRequest): boolean {
-  const format = searchParams(request).get('_format');
-  if (format !== null) {
-    if (HTML.test(format)) return true;
-    assertJsonAcceptable(request);
-    return false;
-  }
-  const ranked = (header(request, 'accept') ?? '')
-    .split(',')
-    .map((part, order) => {
-      const [type = '', ...params] = part.split(';').map((t) => t.trim());
-      const q = Number(params.find((p) => p.startsWith('q='))?.slice(2) ?? '1');
-      return { type, q: Number.isFinite(q) ? q : 0, order };
-    })
-    .filter((m) => m.q > 0 && m.type !== '')
-    .sort((a, b) => b.q - a.q || a.order - b.order);
-  for (const m of ranked) {
-    if (HTML.test(m.type)) return true;
-    if (/^application\/(fhir\+)?json$|^\*\/\*$|^application\/\*$/i.test(m.type)) return false;
-  }
-  assertJsonAcceptable(request);
-  return false;
+  return /html/.test(negotiate(request, FORM_TYPES));
 }
 
 export function coordinationFormRoutes(app: FastifyInstance, forms: CoordinationFormService, configuredBaseUrl: string | undefined): void {

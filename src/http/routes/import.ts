@@ -13,6 +13,7 @@ import { parseImportRequest } from '../../import/kickoff.js';
 import type { ImportJournal } from '../../import/store.js';
 import { OutboundRefused, type OutboundGuard } from '../../net/outbound-guard.js';
 import { baseUrlOf, sendJson } from '../responses.js';
+import { negotiate } from '../negotiation.js';
 
 export const IMPORT_ERRORS_ROUTE = '/fhir/$import-status/:id/errors/:index';
 /** Where an error line says which input line it is about (OperationOutcome.extension). */
@@ -31,6 +32,8 @@ export interface ImportRouteServices {
 }
 
 type Job = { Params: { id: string } };
+/** An error file is NDJSON, by whichever of its names the client asks. */
+const ERROR_FILE_TYPES = ['application/fhir+ndjson', 'application/ndjson', 'application/x-ndjson'];
 type ErrorFile = { Params: { id: string; index: string } };
 
 function respondAsync(request: FastifyRequest): boolean {
@@ -111,8 +114,7 @@ export function importRoutes(app: FastifyInstance, services: ImportRouteServices
   });
 
   app.get<ErrorFile>('/$import-status/:id/errors/:index', async (request, reply) => {
-    const accept = request.headers.accept;
-    if (accept && !/ndjson|\*\/\*|application\/\*/i.test(accept)) throw new FhirError(406, issue('not-supported', 'Error files are application/fhir+ndjson'));
+    negotiate(request, ERROR_FILE_TYPES);
     const job = await visibleJob(services, request.params.id);
     const file = /^\d{1,3}$/.test(request.params.index) ? job.files[Number(request.params.index)] : undefined;
     if (job.status !== 'completed' || !file?.fileKey) throw notFound(`No error file ${request.params.index} for $import job '${job.id}'`);
