@@ -9,7 +9,7 @@
 // schemas; GIN pending lists are cleaned (gin_clean_pending_list) after every measurement by the
 // measuring connection, and that deferred work is reported per create beside the medians.
 //
-//   npx tsx bench/create-pg-cpu.ts [--n 400] [--sync on|off] [--parts statements,version,indexes,gin,wal] [--only REGEX]
+//   npx tsx bench/create-pg-cpu.ts [--n 400] [--sync on|off] [--parts statements,version,aliases,indexes,gin,wal] [--only REGEX]
 //
 // --sync off: synchronous_commit = off for these two sessions only (the commit's WAL flush then
 // happens in the WAL writer, not in the measured backend).
@@ -172,18 +172,18 @@ interface Pair {
   ginVariant: number;
 }
 /** n alternating pairs (full on F, variant on V); medians and the median paired difference. */
-async function pairs(label: string, keep: Keep = all, rewrite?: Rewrite): Promise<Pair> {
+async function pairs(label: string, keep: Keep = all, rewrite?: Rewrite, fullRewrite?: Rewrite): Promise<Pair> {
   await flushGin(F);
   await flushGin(V);
   const a: number[] = [];
   const b: number[] = [];
   for (let i = 0; i < n; i++) {
     if (i % 2 === 0) {
-      a.push(await replay(F, all));
+      a.push(await replay(F, all, fullRewrite));
       b.push(await replay(V, keep, rewrite));
     } else {
       b.push(await replay(V, keep, rewrite));
-      a.push(await replay(F, all));
+      a.push(await replay(F, all, fullRewrite));
     }
   }
   const ginFull = (await flushGin(F)) / n;
@@ -229,6 +229,26 @@ try {
     for (const [name, t] of ctes) rows.push(await pairs(`version write without ${t} rows`, all, without([name])));
     rows.push(await pairs('version write without any index rows', all, without(ctes.map((c) => c[0]))));
     table('version-write part inserting nothing', rows);
+  }
+
+  if (parts.has('aliases')) {
+    // docs/adr/0022: the create as before it (F: the `phonetic` rows written beside `name`'s, as earlier
+    // versions did) against the create as captured (V: name's rows only).
+    const withPhonetic: Rewrite = (s) => {
+      if (s.kind !== 'version write') return s;
+      const m = /INSERT INTO search_string \(rid, resource_type, code, value_norm, value_exact\) SELECT s\.rid, \$\d+::text, u\.\* FROM r s, unnest\(\$(\d+)::text\[\], \$(\d+)::text\[\], \$(\d+)::text\[\]\)/.exec(s.text);
+      if (!m) throw new Error('no search_string rows in the version write');
+      const [c, n1, n2] = [Number(m[1]) - 1, Number(m[2]) - 1, Number(m[3]) - 1];
+      const values = [...s.values];
+      const codes = values[c] as string[];
+      const names = codes.flatMap((code, i) => (code === 'name' ? [i] : []));
+      if (codes.includes('phonetic') || names.length === 0) throw new Error('the captured create is not the one of docs/adr/0022');
+      values[c] = [...codes, ...names.map(() => 'phonetic')];
+      values[n1] = [...(values[n1] as string[]), ...names.map((i) => (values[n1] as string[])[i]!)];
+      values[n2] = [...(values[n2] as string[]), ...names.map((i) => (values[n2] as string[])[i]!)];
+      return { text: s.text, values };
+    };
+    table('before (F, with phonetic rows) vs after (V, without)', [await pairs('create without the phonetic rows', all, undefined, withPhonetic)]);
   }
 
   if (parts.has('indexes')) {
