@@ -214,8 +214,9 @@ const plans = new Map<string, ParamPlan[]>();
 function plansFor(resourceType: string): ParamPlan[] {
   let list = plans.get(resourceType);
   if (!list) {
+    // A parameter whose rows another parameter stores (storedAs) is not extracted twice.
     list = searchParametersFor(resourceType).flatMap((def) =>
-      def.expression
+      def.expression && !def.storedAs
         ? [{ def: def as ParamPlan['def'], roots: rootElements(def.expression, resourceType), direct: simplePath(def.expression, resourceType), evaluate: compileExpression(def.expression) }]
         : [],
     );
@@ -257,7 +258,7 @@ export function dedupe<T>(rows: T[]): T[] {
 /**
  * Index rows one search parameter may produce for one resource (MAX_INDEX_ROWS configures it); all
  * parameters together may produce five times that. 5,000 names with family and given give 10,000 `name`
- * rows (and as many `phonetic`), so that still fits.
+ * rows (`phonetic` reads those, docs/adr/0022), so that still fits.
  */
 export const DEFAULT_MAX_INDEX_ROWS = 10_000;
 const TOTAL_FACTOR = 5;

@@ -17,6 +17,12 @@ export interface SearchParamDef {
   targets: string[];
   /** Composite components: definition url and expression relative to the composite's item. */
   components?: { definition: string; expression: string }[];
+  /**
+   * Set when another parameter of this type yields exactly the same index rows (same parameter type, same
+   * expression): the rows are stored once, under that parameter's code, and searches on this one read
+   * them there (storedCode). In R4: `phonetic` is `name` on Patient, Person, Practitioner and RelatedPerson.
+   */
+  storedAs?: string;
 }
 
 let byType: Map<string, Map<string, SearchParamDef>> | undefined;
@@ -50,7 +56,38 @@ function build(): Map<string, Map<string, SearchParamDef>> {
       map.set(p.code, def);
     }
   }
+  linkStoredAliases(result);
   return result;
+}
+
+// Parameter types whose rows depend only on (type, expression). References are left out (their targets
+// differ, and includes, chains and _has name them), composites too (their components differ).
+const ALIASABLE = new Set<SearchParamType>(['string', 'token', 'date', 'number', 'quantity', 'uri']);
+
+/**
+ * Marks, per resource type, the parameters whose rows another parameter of the type already stores (same
+ * parameter type, same expression): the alphabetically first of such a group stores them.
+ */
+function linkStoredAliases(result: Map<string, Map<string, SearchParamDef>>): void {
+  for (const map of result.values()) {
+    const first = new Map<string, string>();
+    for (const def of [...map.values()].sort((a, b) => a.code.localeCompare(b.code))) {
+      if (!def.expression || !ALIASABLE.has(def.type)) continue;
+      const key = `${def.type}|${def.expression}`;
+      const canonical = first.get(key);
+      if (canonical) def.storedAs = canonical;
+      else first.set(key, def.code);
+    }
+  }
+}
+
+/**
+ * The code under which `resourceType`'s index rows for parameter `code` are stored: the code itself
+ * unless the parameter is an alias (storedAs). Undefined type (a system-level search): the code itself,
+ * since only the parameters every type shares are searchable there and none of them is an alias.
+ */
+export function storedCode(resourceType: string | undefined, code: string): string {
+  return (resourceType !== undefined ? getSearchParam(resourceType, code)?.storedAs : undefined) ?? code;
 }
 
 function index(): Map<string, Map<string, SearchParamDef>> {

@@ -10,7 +10,7 @@ import type { AccessFilter } from '../../access/viewer.js';
 import type { IncludeSpec, SearchCursor, SearchRequest, SortKey } from '../../fhir/search/types.js';
 import type { SearchPage } from '../../fhir/repository.js';
 import type { Queryable } from '../database.js';
-import { filterSql, TABLE_OF } from './predicates.js';
+import { codeCondition, filterSql, TABLE_OF } from './predicates.js';
 import { visibleSql } from '../member-access.js';
 import { SqlParams } from './sql-params.js';
 
@@ -63,7 +63,7 @@ const SORT_COLUMN: Record<string, [asc: string, desc: string]> = {
   uri: ['min(s.value)', 'max(s.value)'],
 };
 
-function sortSql(keys: SortKey[], p: SqlParams): string {
+function sortSql(keys: SortKey[], types: string[] | undefined, p: SqlParams): string {
   const parts = keys.map((k) => {
     let expr: string;
     if (k.code === '_id') expr = 'a.id';
@@ -72,7 +72,7 @@ function sortSql(keys: SortKey[], p: SqlParams): string {
       const table = TABLE_OF[k.paramType];
       const col = SORT_COLUMN[k.paramType];
       if (!table || !col) return undefined;
-      expr = `(SELECT ${k.descending ? col[1] : col[0]} FROM ${table} s WHERE s.rid = a.rid AND s.code = ${p.add(k.code)})`;
+      expr = `(SELECT ${k.descending ? col[1] : col[0]} FROM ${table} s WHERE s.rid = a.rid AND ${codeCondition('s.code', 'a.resource_type', types, k.code, p)})`;
     }
     return `${expr} ${k.descending ? 'DESC' : 'ASC'} NULLS LAST`;
   });
@@ -125,7 +125,7 @@ export async function executeSearch(db: Queryable, request: SearchRequest): Prom
       sql = `SELECT a.rid, a.resource_type, a.id, a.content FROM resource a WHERE ${where} ${keyset}
         ORDER BY ${ridKey} ${backwards ? 'DESC' : 'ASC'} LIMIT ${p.add(count + 1, 'int')}`;
     } else {
-      const order = sortSql(request.sort, p);
+      const order = sortSql(request.sort, request.types, p);
       sql = `SELECT a.rid, a.resource_type, a.id, a.content FROM resource a WHERE ${where}
         ORDER BY ${order} LIMIT ${p.add(count + 1, 'int')} OFFSET ${p.add(self.offset, 'bigint')}`;
     }

@@ -4,6 +4,7 @@
 // probe the rest through (rid, code).
 import type { DateValue, Filter, NumberValue, QuantityValue, SearchParamType, SearchValue, TokenValue } from '../../fhir/search/types.js';
 import type { AccessFilter } from '../../access/viewer.js';
+import { storedCode } from '../../fhir/search/parameters.js';
 import { visibleSql } from '../member-access.js';
 import { likeEscape, type SqlParams } from './sql-params.js';
 
@@ -21,6 +22,23 @@ export const TABLE_OF: Partial<Record<SearchParamType, string>> = {
 function typeCondition(col: string, types: string[] | undefined, p: SqlParams): string {
   if (!types) return 'TRUE';
   return types.length === 1 ? `${col} = ${p.add(types[0])}` : `${col} = ANY(${p.add(types, 'text[]')})`;
+}
+
+/**
+ * `code = ...` for parameter `code` on `types`, with the code its rows are stored under (storedCode: an
+ * alias such as Patient's phonetic reads name's rows). When the types store it under different codes
+ * (a chain reaching Organization, whose phonetic is its own, and Practitioner, whose phonetic is name),
+ * one condition per stored code, each with its types.
+ */
+export function codeCondition(codeCol: string, typeCol: string, types: string[] | undefined, code: string, p: SqlParams): string {
+  const groups = new Map<string, string[]>();
+  for (const t of types ?? [undefined]) {
+    const stored = storedCode(t, code);
+    if (t !== undefined) groups.set(stored, [...(groups.get(stored) ?? []), t]);
+    else groups.set(stored, []);
+  }
+  if (groups.size === 1) return `${codeCol} = ${p.add([...groups.keys()][0])}`;
+  return or([...groups].map(([stored, ts]) => `(${codeCol} = ${p.add(stored)} AND ${typeCondition(typeCol, ts, p)})`));
 }
 
 function or(conds: string[]): string {
@@ -186,7 +204,7 @@ export function filterSql(f: Filter, a: string, p: SqlParams, access?: AccessFil
       const table = TABLE_OF[f.paramType];
       if (!table) return 'FALSE';
       const i = p.alias();
-      const exists = `EXISTS (SELECT 1 FROM ${table} ${i} WHERE ${i}.rid = ${a}.rid AND ${i}.code = ${p.add(f.code)})`;
+      const exists = `EXISTS (SELECT 1 FROM ${table} ${i} WHERE ${i}.rid = ${a}.rid AND ${codeCondition(`${i}.code`, `${a}.resource_type`, f.resourceTypes, f.code, p)})`;
       return f.missing ? `NOT ${exists}` : exists;
     }
     case 'param': {
@@ -194,7 +212,7 @@ export function filterSql(f: Filter, a: string, p: SqlParams, access?: AccessFil
       const table = TABLE_OF[f.paramType];
       if (!table) return 'FALSE';
       const i = p.alias();
-      const head = `SELECT 1 FROM ${table} ${i} WHERE ${i}.rid = ${a}.rid AND ${typeCondition(`${i}.resource_type`, f.resourceTypes, p)} AND ${i}.code = ${p.add(f.code)}`;
+      const head = `SELECT 1 FROM ${table} ${i} WHERE ${i}.rid = ${a}.rid AND ${typeCondition(`${i}.resource_type`, f.resourceTypes, p)} AND ${codeCondition(`${i}.code`, `${i}.resource_type`, f.resourceTypes, f.code, p)}`;
       if (f.codes) {
         // :in / :not-in: the expansion as two parallel arrays, one parameter each whatever its size. A
         // `code` element is stored without a system (it is implied by its binding): it matches by code.
