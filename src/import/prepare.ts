@@ -2,7 +2,7 @@
 // runs before its transaction (ResourceService.update + validated), and index extraction. Pure, so it
 // runs in worker threads too (prepare-worker.ts).
 import type { OperationOutcome, Resource } from '@medplum/fhirtypes';
-import { membersColumn } from '../access/compartment.js';
+import { membersFromIndex } from '../access/compartment.js';
 import { isValidId } from '../fhir/ids.js';
 import { assertJsonHasNoNul } from '../fhir/hostile-input.js';
 import { plainNumbers, type NumberText } from '../fhir/number-text.js';
@@ -43,7 +43,9 @@ export function prepareLine(bytes: Buffer, line: number, end: number, options: P
       throw bad('An imported resource must carry a valid id (it is written as an update-as-create of that id)', [`${type}.id`]);
     }
     const id = declared.id;
-    assertJsonHasNoNul(body, 'The resource');
+    // A parsed string can hold a NUL only from a `\u0000` escape (JSON.parse refuses a raw one), so a line
+    // without that text needs no walk of its values.
+    if (bytes.includes(NUL_ESCAPE)) assertJsonHasNoNul(body, 'The resource');
     const { plain, texts } = plainNumbers(body as Resource, type);
     const resource = relativizeReferences(plain, options.baseUrls);
     const issues = validateForWrite(resource, type);
@@ -56,8 +58,10 @@ export function prepareLine(bytes: Buffer, line: number, end: number, options: P
       throw new FhirError(422, [issue('not-supported', `${type} resources are not imported; create them through the API`, { expression: [type] })]);
     }
     // The index and members of the stamped resource equal this one's: meta.versionId/lastUpdated feed no
-    // stored row, and the id is the line's.
-    return { ok: true, line, end, resourceType: type, id, resource, texts, index: extractIndexValues(resource, options.maxIndexRows), members: membersColumn(resource) };
+    // stored row, and the id is the line's. The members are read off the index's reference rows (the
+    // compartment parameters were just evaluated for it).
+    const index = extractIndexValues(resource, options.maxIndexRows);
+    return { ok: true, line, end, resourceType: type, id, resource, texts, index, members: membersFromIndex(resource, index) };
   } catch (err) {
     const issues = err instanceof FhirError ? err.issues : [issue('exception', 'The line could not be processed')];
     return {
@@ -70,5 +74,7 @@ export function prepareLine(bytes: Buffer, line: number, end: number, options: P
     };
   }
 }
+
+const NUL_ESCAPE = Buffer.from('\\u0000');
 
 const bad = (diagnostics: string, expression?: string[]): FhirError => new FhirError(400, issue('invalid', diagnostics, expression ? { expression } : {}));

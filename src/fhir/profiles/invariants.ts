@@ -5,7 +5,29 @@ import r4 from 'fhirpath/fhir-context/r4';
 
 type Compiled = (node: unknown, env?: Record<string, unknown>) => unknown[];
 
+interface Outcome {
+  holds: boolean;
+  error?: string;
+}
+
 const compiled = new Map<string, Compiled>();
+
+/**
+ * Expressions whose result can depend on more than the node: the environment (`%resource`, `%context`),
+ * the clock, a resolver or a terminology service, or a trace callback. Every other expression is a function
+ * of the node's JSON value and its element path alone.
+ */
+const CONTEXT_DEPENDENT = /%|\b(?:resolve|now|today|timeOfDay|trace|memberOf|conformsTo|subsumes|subsumedBy|defineVariable)\s*\(/;
+
+/**
+ * Outcomes of node-local invariants by (element path, expression, node JSON). One FHIRPath evaluation costs
+ * 25-90 µs (the fhirpath package wraps every visited element); stringifying the small elements an
+ * invariant sits on costs 1-2 µs, and the same codings recur across a load (the service codes of every
+ * order and plan activity, the care-team roles). Cleared when full, so memory stays bounded.
+ */
+const outcomes = new Map<string, Outcome>();
+export const MAX_MEMOISED_OUTCOMES = 20_000;
+const nodeLocal = new Map<string, boolean>();
 
 function compile(elementPath: string, expression: string): Compiled {
   const cacheKey = `${elementPath}\u0000${expression}`;
@@ -18,20 +40,30 @@ function compile(elementPath: string, expression: string): Compiled {
   return fn;
 }
 
-/**
- * Evaluates an invariant on one node. It holds only when the result is exactly `true` (as FHIR and
- * medplum's validator treat invariants); an evaluation error counts as a failure and is reported.
- */
-export function invariantHolds(
-  elementPath: string,
-  expression: string,
-  node: unknown,
-  root: unknown,
-): { holds: boolean; error?: string } {
+function evaluate(elementPath: string, expression: string, node: unknown, root: unknown): Outcome {
   try {
     const result = compile(elementPath, expression)(node, { resource: root, rootResource: root });
     return { holds: result.length === 1 && result[0] === true };
   } catch (e) {
     return { holds: false, error: e instanceof Error ? e.message : String(e) };
   }
+}
+
+/**
+ * Evaluates an invariant on one node. It holds only when the result is exactly `true` (as FHIR and
+ * medplum's validator treat invariants); an evaluation error counts as a failure and is reported.
+ */
+export function invariantHolds(elementPath: string, expression: string, node: unknown, root: unknown): Outcome {
+  let local = nodeLocal.get(expression);
+  if (local === undefined) nodeLocal.set(expression, (local = !CONTEXT_DEPENDENT.test(expression)));
+  // An invariant on the resource itself sees a different node every time: nothing to reuse.
+  if (!local || node === root) return evaluate(elementPath, expression, node, root);
+  const key = `${elementPath}\u0000${expression}\u0000${JSON.stringify(node)}`;
+  let out = outcomes.get(key);
+  if (!out) {
+    out = evaluate(elementPath, expression, node, root);
+    if (outcomes.size >= MAX_MEMOISED_OUTCOMES) outcomes.clear();
+    outcomes.set(key, out);
+  }
+  return out;
 }
