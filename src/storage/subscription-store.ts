@@ -1,13 +1,14 @@
-// SQL of the subscription subsystem (migrations/0007, 0011, 0013): registrations, notifications recorded in
-// the resource write's transaction, numbered per Subscription after commit, and the dispatchers' leases.
+// SQL of the subscription subsystem (migrations/0007, 0013, 0014): registrations, events recorded in the
+// resource write's transaction, positioned and numbered after commit, and the dispatchers' leases.
 //
-// Recording takes no lock: a write inserts its notifications unnumbered; the sequence default (`seq`)
-// is drawn here, at the end of the write, after every lock that orders it against other writes of
-// the same member or resource. Numbering (subscription_number_events, migration 0011) runs before
-// anything reads numbers (claim, state): under the Subscription's row lock, which only numberers take,
-// it numbers every committed unnumbered row in seq order. A number is therefore only ever given to a
-// committed event, never to one that could still roll back or be followed by an earlier one: numbers
-// follow commit order, without gaps (docs/adr/0011, addendum "numbering after commit").
+// Recording takes no lock: a write inserts one row per distinct event, naming the Subscriptions it
+// matched; its `seq` is drawn here, at the end of the write, after every lock that orders it against
+// other writes of the same member or resource. Positioning (subscription_position_events) gives every
+// committed unpositioned row the next global position in seq order, one positioner at a time; a
+// Subscription's numbering (subscription_number_events) then numbers the positioned events naming it
+// after its cursor, recording each step's positions. Both run before anything reads numbers (claim,
+// state): a number is only ever given to a committed event, in commit order, without gaps, and always
+// maps to the same event afterwards (docs/adr/0021).
 import type { WriteTx } from '../fhir/repository.js';
 import type { SubscriptionConfig, SubscriptionState, TopicFilter } from '../subscriptions/subscription-config.js';
 import type { Acknowledgement, Candidate, Claimed, DeliveryState, DeliveryStore, NotificationInput, StoredNotification, SubscriptionEventStore, WebsocketStore } from '../subscriptions/store.js';
@@ -252,13 +253,13 @@ export class SubscriptionStore implements SubscriptionEventStore, DeliveryStore,
 
   // ---- dispatchers -------------------------------------------------------------------------------
 
-  // The claim (subscription_deliver, migrations/0013) takes the channel row with the delivery row, never
+  // The claim (subscription_deliver, migrations/0014) takes the channel row with the delivery row, never
   // waiting for either: a writer of the Subscription (DELETE, whose cascade then deletes the delivery row;
   // a re-request, which upserts the channel and then resets the delivery) locks the channel row first, so
   // a claim that held the delivery row and then waited for the channel row could deadlock with it. A
   // Subscription being written is skipped until the next claim; FOR NO KEY UPDATE is the numbering
-  // function's own lock (it then waits for nothing) and does not conflict with writers' FOR KEY SHARE
-  // (appendIn). One statement acknowledges the previous batch, leases, numbers and reads the next batch.
+  // function's own lock (it then waits for nothing). One statement acknowledges the previous batch,
+  // positions, leases, numbers and reads the next batch.
   async claim(owner: string, leaseMs: number, ack?: Acknowledgement): Promise<Claimed | undefined> {
     // One row: the state, and the batch as one JSON array (decoded once, not 31 columns per event).
     const res = await this.db.query<StateRow & { events: EventTuple[] | string | null }>(
