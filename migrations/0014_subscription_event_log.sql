@@ -203,11 +203,15 @@ BEGIN
      FOR UPDATE OF d2 SKIP LOCKED FOR NO KEY UPDATE OF c2 SKIP LOCKED;
   IF claimed IS NULL THEN
     -- Idle: move the cursors of active rest-hook Subscriptions that matched none of the newly positioned
-    -- events past them, so the claim's look for their events does not rescan a growing range. Their
-    -- row locks SKIP LOCKED (a numberer or writer holds them: left for another time).
+    -- events past them, so the claim's look for their events does not rescan a growing range. Only
+    -- those rows are locked (a lock is a write), SKIP LOCKED (a numberer or writer holds them: left for
+    -- another time), and checked again under the lock.
     UPDATE subscription_channel c SET numbered_through = through
       FROM (SELECT c3.subscription_id FROM subscription_channel c3
              WHERE c3.channel_type = 'rest-hook' AND c3.status = 'active' AND c3.numbered_through < through
+               AND NOT EXISTS (SELECT 1 FROM subscription_event e3
+                                WHERE e3.position > c3.numbered_through AND e3.position <= through
+                                  AND c3.subscription_id = ANY (e3.subscription_ids) AND e3.seq > c3.since_seq)
                FOR NO KEY UPDATE SKIP LOCKED) idle
      WHERE c.subscription_id = idle.subscription_id AND c.numbered_through < through
        AND NOT EXISTS (SELECT 1 FROM subscription_event e

@@ -263,7 +263,7 @@ describe.skipIf(!postgresUrl())('positions under concurrent, out-of-order commit
     const rolledBack = new Set<string>();
     let writing = true;
     const writes = Array.from({ length: 200 }, async (_, i) => {
-      await new Promise((r) => setTimeout(r, Math.random() * 200));
+      await new Promise((r) => setTimeout(r, Math.random() * 1500));
       const focus = `w${i}`;
       // Every write matches cw-1; others cw-2, cw-3 or both.
       const ids = ['cw-1', ...(i % 2 ? ['cw-2'] : []), ...(i % 3 ? ['cw-3'] : [])];
