@@ -141,17 +141,24 @@ async function selectCandidates(q: Queryable, topics: readonly string[], classic
  * starts a row of its own after the one it is already in).
  */
 export function eventRows(notifications: readonly NotificationInput[]): { key: string; event: NotificationInput; ids: string[] }[] {
-  const rows: { key: string; event: NotificationInput; ids: string[] }[] = [];
+  const rows: { key: string; event: NotificationInput; ids: string[]; named: Set<string> }[] = [];
+  // Per event key, the rows that carry it (in row order); per Subscription, the last row it is in.
+  const rowsOfKey = new Map<string, number[]>();
   const lastRowOf = new Map<string, number>();
   for (const n of notifications) {
     const key = JSON.stringify([n.topic ?? null, n.focusType ?? null, n.focusId ?? null, n.focusVersion ?? null, n.member ?? null, n.detail ?? null]);
     const after = lastRowOf.get(n.subscriptionId) ?? -1;
-    let at = rows.findIndex((r, i) => i > after && r.key === key && !r.ids.includes(n.subscriptionId));
-    if (at < 0) at = rows.push({ key, event: n, ids: [] }) - 1;
+    const sameKey = rowsOfKey.get(key) ?? [];
+    let at = sameKey.find((i) => i > after && !rows[i]!.named.has(n.subscriptionId));
+    if (at === undefined) {
+      at = rows.push({ key, event: n, ids: [], named: new Set() }) - 1;
+      rowsOfKey.set(key, [...sameKey, at]);
+    }
     rows[at]!.ids.push(n.subscriptionId);
+    rows[at]!.named.add(n.subscriptionId);
     lastRowOf.set(n.subscriptionId, at);
   }
-  return rows;
+  return rows.map(({ key, event, ids }) => ({ key, event, ids }));
 }
 
 async function appendIn(q: Queryable, notifications: readonly NotificationInput[], channel: string | undefined): Promise<void> {
