@@ -187,7 +187,12 @@ BEGIN
            next_attempt_at = now() + COALESCE(p_ack_hold_ms, 0) * interval '1 millisecond', lease_owner = NULL, lease_until = NULL
      WHERE subscription_id = p_ack AND lease_owner = p_owner;
   END IF;
-  through := subscription_position_events();
+  -- The check subscription_position_events() starts with, inline: most calls have nothing to position.
+  IF EXISTS (SELECT 1 FROM subscription_event WHERE position IS NULL) THEN
+    through := subscription_position_events();
+  ELSE
+    through := (SELECT positioned_through FROM subscription_event_cursor);
+  END IF;
   SELECT d2.subscription_id INTO claimed
     FROM subscription_delivery d2 JOIN subscription_channel c2 USING (subscription_id)
    WHERE d2.next_attempt_at <= now()
