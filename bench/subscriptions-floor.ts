@@ -1,8 +1,9 @@
 // What one Subscription event costs, step by step, without HTTP: the CPU of this process (Node) and of
 // the PostgreSQL backends (from /proc) for (1) recording a write's events for 10 Subscriptions in its
-// transaction, (2) delivering them: the claim that numbers and reads a batch (and acknowledges the one
-// before), before (three statements: claim with numbering, read, acknowledge) and after migration 0013
-// (one statement), and (3) building, serialising and signing the notification Bundle.
+// transaction, (2) delivering them: the claim that positions, numbers and reads a batch (and acknowledges
+// the one before) in one statement, and (3) building, serialising and signing the notification Bundle.
+// (The three-statement delivery from before migration 0013 it also measured is gone with its table in
+// migration 0014; bench/RESULTS.md keeps its numbers.)
 // Each step runs on its own pool (application_name), so the backend CPU of each is read apart.
 //
 //   DATABASE_URL=postgres://... npx tsx bench/subscriptions-floor.ts [--writes 2000] [--batches 1,8,20] [--subs 10] [--keep]
@@ -84,36 +85,6 @@ async function build(id: string, eventsCount: number, batch: StoredNotification[
   buildCpu += nodeCpu() - t;
 }
 
-// The three statements per delivery before migration 0013, verbatim.
-const OLD_CLAIM = `WITH due AS (
-  SELECT d2.subscription_id FROM subscription_delivery d2 JOIN subscription_channel c2 USING (subscription_id)
-   WHERE d2.next_attempt_at <= now() AND (d2.lease_until IS NULL OR d2.lease_until < now())
-     AND ((c2.status = 'requested' AND NOT d2.handshake_done)
-       OR (c2.channel_type = 'rest-hook' AND c2.status = 'active' AND (c2.events_count > d2.delivered_through
-         OR EXISTS (SELECT 1 FROM subscription_notification n WHERE n.subscription_id = c2.subscription_id AND n.event_number IS NULL)
-         OR (c2.heartbeat_seconds IS NOT NULL AND COALESCE(d2.last_sent_at, '-infinity') + c2.heartbeat_seconds * interval '1 second' <= now()))))
-   ORDER BY d2.next_attempt_at LIMIT 1 FOR UPDATE OF d2 SKIP LOCKED FOR NO KEY UPDATE OF c2 SKIP LOCKED),
-leased AS (
-  UPDATE subscription_delivery d SET lease_owner = $1, lease_until = now() + $2::int * interval '1 millisecond'
-    FROM due WHERE d.subscription_id = due.subscription_id RETURNING d.*)
-SELECT c.subscription_id, c.events_count, c.max_count, d.delivered_through, d.batch_to,
-       CASE WHEN c.channel_type = 'rest-hook' AND c.status = 'active' THEN subscription_number_events(c.subscription_id) END AS numbered
-  FROM leased d JOIN subscription_channel c USING (subscription_id)`;
-async function drainBefore(): Promise<number> {
-  let posts = 0;
-  for (;;) {
-    const row = (await deliverDb.query<{ subscription_id: string; numbered: string; max_count: number; delivered_through: string }>(OLD_CLAIM, ['floor', 60_000], { prepare: true })).rows[0];
-    if (!row) return posts;
-    const from = Number(row.delivered_through) + 1;
-    const to = Math.min(Number(row.numbered), from + row.max_count - 1);
-    if (to >= from) {
-      const events = await store.notifications(row.subscription_id, from, to);
-      posts++;
-      await build(row.subscription_id, Number(row.numbered), events);
-    }
-    await store.succeeded(row.subscription_id, 'floor', { deliveredThrough: Math.max(to, from - 1), handshakeDone: true });
-  }
-}
 async function drainAfter(): Promise<number> {
   let posts = 0;
   let ack: Acknowledgement | undefined;
@@ -165,8 +136,7 @@ async function measureDelivery(label: string, drain: () => Promise<number>, perB
 try {
   await measureRecording();
   for (const b of batches) {
-    await measureDelivery('before (3 statements)', drainBefore, b);
-    await measureDelivery('after (1 statement)', drainAfter, b);
+    await measureDelivery('(1 statement)', drainAfter, b);
   }
   process.stdout.write(`${subs} Subscriptions, ${writes} writes per measurement; CPU in µs (Node: this process; PostgreSQL: the step's own backend, from /proc)\n\n`);
   process.stdout.write('| step | unit | Node CPU µs | PostgreSQL CPU µs |\n|---|---|---:|---:|\n');

@@ -1,13 +1,14 @@
-// SQL of the subscription subsystem (migrations/0007, 0011, 0013): registrations, notifications recorded in
-// the resource write's transaction, numbered per Subscription after commit, and the dispatchers' leases.
+// SQL of the subscription subsystem (migrations/0007, 0013, 0014): registrations, events recorded in the
+// resource write's transaction, positioned and numbered after commit, and the dispatchers' leases.
 //
-// Recording takes no lock: a write inserts its notifications unnumbered; the sequence default (`seq`)
-// is drawn here, at the end of the write, after every lock that orders it against other writes of
-// the same member or resource. Numbering (subscription_number_events, migration 0011) runs before
-// anything reads numbers (claim, state): under the Subscription's row lock, which only numberers take,
-// it numbers every committed unnumbered row in seq order. A number is therefore only ever given to a
-// committed event, never to one that could still roll back or be followed by an earlier one: numbers
-// follow commit order, without gaps (docs/adr/0011, addendum "numbering after commit").
+// Recording takes no lock: a write inserts one row per distinct event, naming the Subscriptions it
+// matched; its `seq` is drawn here, at the end of the write, after every lock that orders it against
+// other writes of the same member or resource. Positioning (subscription_position_events) gives every
+// committed unpositioned row the next global position in seq order, one positioner at a time; a
+// Subscription's numbering (subscription_number_events) then numbers the positioned events naming it
+// after its cursor, recording each step's positions. Both run before anything reads numbers (claim,
+// state): a number is only ever given to a committed event, in commit order, without gaps, and always
+// maps to the same event afterwards (docs/adr/0021).
 import type { WriteTx } from '../fhir/repository.js';
 import type { SubscriptionConfig, SubscriptionState, TopicFilter } from '../subscriptions/subscription-config.js';
 import type { Acknowledgement, Candidate, Claimed, DeliveryState, DeliveryStore, NotificationInput, StoredNotification, SubscriptionEventStore, WebsocketStore } from '../subscriptions/store.js';
@@ -81,6 +82,13 @@ function toNotification(r: NotificationRow): StoredNotification {
   };
 }
 
+/** One event of subscription_deliver's batch: [number, topic, focus type, focus id, version, member, detail, occurred at]. */
+type EventTuple = [number, string | null, string | null, string | null, number | null, string | null, string | null, string];
+
+function fromTuple(t: EventTuple): StoredNotification {
+  return toNotification({ event_number: t[0], topic: t[1], focus_type: t[2], focus_id: t[3], focus_version: t[4], member_id: t[5], detail: t[6], occurred_at: t[7] });
+}
+
 function toState(r: StateRow): DeliveryState {
   return {
     id: r.subscription_id,
@@ -127,26 +135,47 @@ async function selectCandidates(q: Queryable, topics: readonly string[], classic
   }));
 }
 
+/**
+ * One event row per distinct event of the write, carrying the ids of the Subscriptions it matched, in
+ * the order given: a Subscription's events keep their order (a repeated event for one Subscription
+ * starts a row of its own after the one it is already in).
+ */
+export function eventRows(notifications: readonly NotificationInput[]): { key: string; event: NotificationInput; ids: string[] }[] {
+  const rows: { key: string; event: NotificationInput; ids: string[]; named: Set<string> }[] = [];
+  // Per event key, the rows that carry it (in row order); per Subscription, the last row it is in.
+  const rowsOfKey = new Map<string, number[]>();
+  const lastRowOf = new Map<string, number>();
+  for (const n of notifications) {
+    const key = JSON.stringify([n.topic ?? null, n.focusType ?? null, n.focusId ?? null, n.focusVersion ?? null, n.member ?? null, n.detail ?? null]);
+    const after = lastRowOf.get(n.subscriptionId) ?? -1;
+    const sameKey = rowsOfKey.get(key) ?? [];
+    let at = sameKey.find((i) => i > after && !rows[i]!.named.has(n.subscriptionId));
+    if (at === undefined) {
+      at = rows.push({ key, event: n, ids: [], named: new Set() }) - 1;
+      rowsOfKey.set(key, [...sameKey, at]);
+    }
+    rows[at]!.ids.push(n.subscriptionId);
+    rows[at]!.named.add(n.subscriptionId);
+    lastRowOf.set(n.subscriptionId, at);
+  }
+  return rows.map(({ key, event, ids }) => ({ key, event, ids }));
+}
+
 async function appendIn(q: Queryable, notifications: readonly NotificationInput[], channel: string | undefined): Promise<void> {
   if (notifications.length === 0) return;
   const cols: unknown[][] = [[], [], [], [], [], [], []];
-  for (const n of notifications) {
-    [n.subscriptionId, n.topic ?? null, n.focusType ?? null, n.focusId ?? null, n.focusVersion ?? null, n.member ?? null, n.detail ?? null].forEach((v, i) => cols[i]!.push(v));
+  for (const { event: n, ids } of eventRows(notifications)) {
+    // Subscription ids are FHIR ids ([A-Za-z0-9.-]): a comma cannot occur in one.
+    [ids.join(','), n.topic ?? null, n.focusType ?? null, n.focusId ?? null, n.focusVersion ?? null, n.member ?? null, n.detail ?? null].forEach((v, i) => cols[i]!.push(v));
   }
-  // Unnumbered; seq follows the array order, so one write's events keep their order. FOR KEY SHARE
-  // (what the foreign key takes anyway; numberers' FOR NO KEY UPDATE does not conflict with it): a
-  // Subscription deleted meanwhile is waited for and skipped, not a foreign-key error. The locks are
-  // taken in id order (the ORDER BY under the lock), not in event order, so two transactions never take
-  // them in opposite orders; the insert then keeps the event order.
+  // Unpositioned; seq follows the array order, so one write's events keep their order. No lock and no
+  // foreign key: the id of a Subscription deleted meanwhile is ignored by the numbering, and one created
+  // again with the same id only numbers events drawn after its creation (since_seq; docs/adr/0021).
   await q.query(
-    `WITH s AS MATERIALIZED (
-       SELECT subscription_id FROM subscription_channel WHERE subscription_id = ANY($1::text[])
-        ORDER BY subscription_id FOR KEY SHARE)
-     INSERT INTO subscription_notification (subscription_id, topic, focus_type, focus_id, focus_version, member_id, detail)
-     SELECT c.id, c.topic, c.focus_type, c.focus_id, c.focus_version, c.member_id, c.detail
+    `INSERT INTO subscription_event (subscription_ids, topic, focus_type, focus_id, focus_version, member_id, detail)
+     SELECT string_to_array(c.ids, ','), c.topic, c.focus_type, c.focus_id, c.focus_version, c.member_id, c.detail
        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::text[], $7::text[])
-            WITH ORDINALITY AS c(id, topic, focus_type, focus_id, focus_version, member_id, detail, ord)
-       JOIN s ON s.subscription_id = c.id
+            WITH ORDINALITY AS c(ids, topic, focus_type, focus_id, focus_version, member_id, detail, ord)
       ORDER BY c.ord`,
     cols,
     PREPARED,
@@ -155,8 +184,13 @@ async function appendIn(q: Queryable, notifications: readonly NotificationInput[
   if (channel) await q.query('SELECT pg_notify($1, $2)', [channel, ''], PREPARED);
 }
 
-/** Numbers what committed since the last numbering; the Subscription's events_count (undefined: gone). */
+/**
+ * Positions what committed, then numbers the Subscription's events up to there; its events_count
+ * (undefined: gone). Two statements, two transactions: the positioning lock is never held while waiting
+ * for a Subscription's row lock, which a claim may hold while it waits for the positioning lock.
+ */
 async function numberEvents(q: Queryable, id: string): Promise<number | undefined> {
+  await q.query('SELECT subscription_position_events()', [], PREPARED);
   const res = await q.query<{ count: string | number | null }>('SELECT subscription_number_events($1) AS count', [id], PREPARED);
   const count = res.rows[0]?.count;
   return count === null || count === undefined ? undefined : Number(count);
@@ -177,8 +211,9 @@ export class SubscriptionStore implements SubscriptionEventStore, DeliveryStore,
     const q = queryableOf(tx);
     await q.query(
       `INSERT INTO subscription_channel (subscription_id, status, topic, criteria_type, criteria, filters, channel_type, endpoint,
-         payload, headers, secret, organization, heartbeat_seconds, timeout_seconds, max_count)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+         payload, headers, secret, organization, heartbeat_seconds, timeout_seconds, max_count, numbered_through, since_seq)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,
+         (SELECT positioned_through FROM subscription_event_cursor), nextval(pg_get_serial_sequence('subscription_event', 'seq')))
        ON CONFLICT (subscription_id) DO UPDATE SET status = EXCLUDED.status, topic = EXCLUDED.topic,
          criteria_type = EXCLUDED.criteria_type, criteria = EXCLUDED.criteria, filters = EXCLUDED.filters,
          channel_type = EXCLUDED.channel_type, endpoint = EXCLUDED.endpoint, payload = EXCLUDED.payload,
@@ -225,33 +260,28 @@ export class SubscriptionStore implements SubscriptionEventStore, DeliveryStore,
 
   // ---- dispatchers -------------------------------------------------------------------------------
 
-  // The claim (subscription_deliver, migrations/0013) takes the channel row with the delivery row, never
+  // The claim (subscription_deliver, migrations/0014) takes the channel row with the delivery row, never
   // waiting for either: a writer of the Subscription (DELETE, whose cascade then deletes the delivery row;
   // a re-request, which upserts the channel and then resets the delivery) locks the channel row first, so
   // a claim that held the delivery row and then waited for the channel row could deadlock with it. A
   // Subscription being written is skipped until the next claim; FOR NO KEY UPDATE is the numbering
-  // function's own lock (it then waits for nothing) and does not conflict with writers' FOR KEY SHARE
-  // (appendIn). One statement acknowledges the previous batch, leases, numbers and reads the next batch.
+  // function's own lock (it then waits for nothing). One statement acknowledges the previous batch,
+  // positions, leases, numbers and reads the next batch.
   async claim(owner: string, leaseMs: number, ack?: Acknowledgement): Promise<Claimed | undefined> {
-    const res = await this.db.query<StateRow & NotificationRow & { event_topic: string | null }>(
+    // One row: the state, and the batch as one JSON array (decoded once, not 31 columns per event).
+    const res = await this.db.query<StateRow & { events: EventTuple[] | string | null }>(
       'SELECT * FROM subscription_deliver($1, $2, $3, $4, $5)',
       [owner, leaseMs, ack?.id ?? null, ack?.deliveredThrough ?? null, Math.round(ack?.holdMs ?? 0)],
       PREPARED,
     );
-    const first = res.rows[0];
-    if (!first) return undefined;
-    const batch: StoredNotification[] = [];
-    for (const r of res.rows) if (r.event_number !== null) batch.push(toNotification({ ...r, topic: r.event_topic }));
-    return { ...toState(first), batch };
+    const row = res.rows[0];
+    if (!row) return undefined;
+    const tuples = typeof row.events === 'string' ? (JSON.parse(row.events) as EventTuple[]) : (row.events ?? []);
+    return { ...toState(row), batch: tuples.map(fromTuple) };
   }
 
   async notifications(id: string, from: number, to: number): Promise<StoredNotification[]> {
-    const res = await this.db.query<NotificationRow>(
-      `SELECT event_number, topic, focus_type, focus_id, focus_version, member_id, detail, occurred_at
-         FROM subscription_notification WHERE subscription_id = $1 AND event_number BETWEEN $2 AND $3 ORDER BY event_number`,
-      [id, from, to],
-      PREPARED,
-    );
+    const res = await this.db.query<NotificationRow>('SELECT * FROM subscription_notifications($1, $2, $3)', [id, from, to], PREPARED);
     return res.rows.map(toNotification);
   }
 
@@ -297,13 +327,36 @@ export class SubscriptionStore implements SubscriptionEventStore, DeliveryStore,
   }
 
   async purge(olderThan: Date): Promise<number> {
-    // Only what the receiver acknowledged: an undelivered event is never dropped, however old.
-    const res = await this.db.query(
-      `DELETE FROM subscription_notification n USING subscription_delivery d
-        WHERE n.subscription_id = d.subscription_id AND n.occurred_at < $1 AND n.event_number <= d.delivered_through`,
-      [olderThan.toISOString()],
-    );
-    return res.rowCount;
+    const cutoff = olderThan.toISOString();
+    return this.db.transaction(async (q) => {
+      // A Subscription's numbering steps that the receiver acknowledged entirely (an undelivered event is
+      // never dropped, however old) and whose events are all older than the cutoff: their numbers are no
+      // longer retained for it ($events, a socket's catch-up), as the per-Subscription rows were before.
+      const steps = await q.query<{ n: string | number | null }>(
+        `WITH gone AS (
+           DELETE FROM subscription_numbering s USING subscription_delivery d
+            WHERE s.subscription_id = d.subscription_id AND s.last_number <= d.delivered_through
+              AND NOT EXISTS (SELECT 1 FROM subscription_event e WHERE e.position = ANY (s.positions) AND e.occurred_at >= $1)
+           RETURNING cardinality(s.positions) AS n)
+         SELECT sum(n) AS n FROM gone`,
+        [cutoff],
+      );
+      // An event row goes once no Subscription still needs it: each Subscription it names (still there,
+      // and created before it was recorded) has numbered past it and kept no step from it on.
+      await q.query(
+        `WITH needs AS (
+           SELECT c.subscription_id, c.since_seq,
+                  LEAST(c.numbered_through + 1, COALESCE((SELECT s.positions[1] FROM subscription_numbering s
+                                                           WHERE s.subscription_id = c.subscription_id ORDER BY s.first_number LIMIT 1), c.numbered_through + 1)) AS from_position
+             FROM subscription_channel c)
+         DELETE FROM subscription_event e
+          WHERE e.position IS NOT NULL AND e.occurred_at < $1
+            AND NOT EXISTS (SELECT 1 FROM needs WHERE needs.subscription_id = ANY (e.subscription_ids)
+                             AND e.seq > needs.since_seq AND e.position >= needs.from_position)`,
+        [cutoff],
+      );
+      return Number(steps.rows[0]?.n ?? 0);
+    });
   }
 
   // ---- websocket channel ---------------------------------------------------------------------------

@@ -81,9 +81,10 @@ export interface SubscriptionEventStore {
   setStatus(tx: WriteTx, id: string, status: SubscriptionState): Promise<void>;
   unregister(tx: WriteTx, id: string): Promise<void>;
   /**
-   * Stores the notifications in tx without taking any lock: they are numbered after commit (per
-   * Subscription: next numbers, commit order, no gaps) by the first claim() or state() that follows.
-   * Call it last in the transaction, after every lock that orders the write (docs/adr/0011).
+   * Stores the notifications in tx without taking any lock (one row per distinct event, naming its
+   * Subscriptions): they are positioned and numbered after commit (per Subscription: next numbers,
+   * commit order, no gaps) by the first claim() or state() that follows. Call it last in the
+   * transaction, after every lock that orders the write (docs/adr/0011, docs/adr/0021).
    */
   append(tx: WriteTx, notifications: readonly NotificationInput[]): Promise<void>;
   /** Same, in a transaction of its own (coordination-refused: the refused write rolled back). */

@@ -107,8 +107,8 @@ describe.each(storageBackends())('delivery in one statement (%s)', (backend) => 
   it('a backlog of 4,000 events is numbered at once, in seq order, in linear time (no re-scan per row)', async () => {
     await activeSubscription(db, 'db-backlog', 20);
     await db.query(
-      `INSERT INTO subscription_notification (subscription_id, topic, focus_id)
-       SELECT 'db-backlog', 'db-backlog', 'e' || i FROM generate_series(1, 4000) AS i ORDER BY i`,
+      `INSERT INTO subscription_event (subscription_ids, topic, focus_id)
+       SELECT ARRAY['db-backlog'], 'db-backlog', 'e' || i FROM generate_series(1, 4000) AS i ORDER BY i`,
     );
     const started = performance.now();
     expect((await store.state('db-backlog'))?.eventsCount).toBe(4000);
