@@ -41,7 +41,13 @@ export interface DispatcherOptions {
 }
 
 export class Dispatcher {
-  readonly owner = randomUUID();
+  /**
+   * Each worker leases under its own owner (this instance's id and the worker's number): a worker whose
+   * lease ran out while it was stalled (a long pause) must not acknowledge or release what another
+   * worker of the same instance claimed since; the store counts only the holder's word.
+   */
+  private readonly instance = randomUUID();
+  private workersStarted = 0;
   private timer: NodeJS.Timeout | undefined;
   private purgeTimer: NodeJS.Timeout | undefined;
   private stopListening: (() => Promise<void>) | undefined;
@@ -110,14 +116,15 @@ export class Dispatcher {
   }
 
   private async work(): Promise<void> {
+    const owner = `${this.instance}/${++this.workersStarted}`;
     // A delivered batch is acknowledged by the next claim, in the same statement and commit: one round
     // trip per POST instead of two (docs/adr/0011, addendum "delivery in one statement").
     let ack: Acknowledgement | undefined;
     for (;;) {
-      if (this.stopped) return this.acknowledge(ack);
+      if (this.stopped) return this.acknowledge(owner, ack);
       let state: Claimed | undefined;
       try {
-        state = await this.o.store.claim(this.owner, this.leaseMs(), ack);
+        state = await this.o.store.claim(owner, this.leaseMs(), ack);
         // Events committed during the window woke nobody who could claim it: look again when it ends. The
         // hold counts from the claim's transaction, so the timer starts once it answered, never before.
         const holdMs = ack?.holdMs ?? 0;
@@ -126,21 +133,21 @@ export class Dispatcher {
       } catch (err) {
         this.log('warn', { err }, 'subscription claim failed');
         // The claim rolled back with the acknowledgement in it: recorded alone, or the batch would be sent again.
-        return this.acknowledge(ack);
+        return this.acknowledge(owner, ack);
       }
       if (!state) return;
       try {
-        ack = await this.serve(state);
+        ack = await this.serve(owner, state);
       } catch (err) {
         this.log('error', { err, subscription: state.id }, 'subscription delivery failed unexpectedly');
-        await this.o.store.release(state.id, this.owner, this.o.retryBaseMs).catch(() => undefined);
+        await this.o.store.release(state.id, owner, this.o.retryBaseMs).catch(() => undefined);
       }
     }
   }
 
-  private async acknowledge(ack: Acknowledgement | undefined): Promise<void> {
+  private async acknowledge(owner: string, ack: Acknowledgement | undefined): Promise<void> {
     if (!ack) return;
-    await this.o.store.succeeded(ack.id, this.owner, { deliveredThrough: ack.deliveredThrough, handshakeDone: false }).catch((err: unknown) => {
+    await this.o.store.succeeded(ack.id, owner, { deliveredThrough: ack.deliveredThrough, handshakeDone: false }).catch((err: unknown) => {
       this.log('warn', { err, subscription: ack.id }, 'subscription acknowledgement failed; the lease expires and the batch is sent again');
     });
   }
@@ -151,40 +158,40 @@ export class Dispatcher {
   }
 
   /** Serves a claimed Subscription; a delivered batch is answered for the next claim to acknowledge. */
-  private async serve(state: Claimed): Promise<Acknowledgement | undefined> {
+  private async serve(owner: string, state: Claimed): Promise<Acknowledgement | undefined> {
     if (state.status === 'requested' && !state.handshakeDone) {
-      await this.handshake(state);
+      await this.handshake(owner, state);
       return undefined;
     }
     if (state.status !== 'active' || state.channelType !== 'rest-hook') {
-      await this.o.store.release(state.id, this.owner);
+      await this.o.store.release(state.id, owner);
       return undefined;
     }
-    if (state.eventsCount > state.deliveredThrough) return this.deliverEvents(state);
-    return this.heartbeat(state);
+    if (state.eventsCount > state.deliveredThrough) return this.deliverEvents(owner, state);
+    return this.heartbeat(owner, state);
   }
 
-  private async handshake(state: DeliveryState): Promise<void> {
+  private async handshake(owner: string, state: DeliveryState): Promise<void> {
     if (state.channelType === 'websocket') {
       // Nothing to call: the handshake goes over each socket when it binds (websocket-hub.ts). Sockets
       // on any instance deliver from the stored notifications; the dispatcher only activates.
-      await this.o.store.succeeded(state.id, this.owner, { deliveredThrough: state.deliveredThrough, handshakeDone: true });
+      await this.o.store.succeeded(state.id, owner, { deliveredThrough: state.deliveredThrough, handshakeDone: true });
       await this.o.setStatus(state.id, 'active');
       return;
     }
     const result = await this.send(state, 'handshake', [], `${state.id}-handshake-${state.generation}`);
     if (result.ok) {
-      await this.o.store.succeeded(state.id, this.owner, { deliveredThrough: state.deliveredThrough, handshakeDone: true });
+      await this.o.store.succeeded(state.id, owner, { deliveredThrough: state.deliveredThrough, handshakeDone: true });
       await this.o.setStatus(state.id, 'active');
       this.log('info', { subscription: state.id }, 'subscription handshake succeeded');
     } else {
-      await this.o.store.failed(state.id, this.owner, { delayMs: this.o.retryBaseMs, error: result.error });
+      await this.o.store.failed(state.id, owner, { delayMs: this.o.retryBaseMs, error: result.error });
       await this.o.setStatus(state.id, 'error', `handshake failed: ${result.error}`);
       this.log('warn', { subscription: state.id, reason: result.error }, 'subscription handshake failed');
     }
   }
 
-  private async deliverEvents(state: Claimed): Promise<Acknowledgement | undefined> {
+  private async deliverEvents(owner: string, state: Claimed): Promise<Acknowledgement | undefined> {
     const from = state.deliveredThrough + 1;
     const to = state.batchTo ?? Math.min(state.eventsCount, from + state.maxCount - 1);
     // The claim read this very range (batch_to, else the next max_count events) in its statement.
@@ -197,21 +204,21 @@ export class Dispatcher {
       const holdMs = emptied ? (this.o.batchWindowMs ?? 0) : 0;
       return { id: state.id, deliveredThrough: to, holdMs };
     }
-    await this.retryLater(state, result.error, to);
+    await this.retryLater(owner, state, result.error, to);
     return undefined;
   }
 
-  private async heartbeat(state: DeliveryState): Promise<Acknowledgement | undefined> {
+  private async heartbeat(owner: string, state: DeliveryState): Promise<Acknowledgement | undefined> {
     const result = await this.send(state, 'heartbeat', [], `${state.id}-heartbeat-${randomUUID()}`);
     if (result.ok) return { id: state.id, deliveredThrough: state.deliveredThrough };
-    await this.retryLater(state, result.error);
+    await this.retryLater(owner, state, result.error);
     return undefined;
   }
 
-  private async retryLater(state: DeliveryState, error: string, batchTo?: number): Promise<void> {
+  private async retryLater(owner: string, state: DeliveryState, error: string, batchTo?: number): Promise<void> {
     const failingFor = state.failingSince ? this.now().getTime() - Date.parse(state.failingSince) : 0;
     const delayMs = backoff(state.attempts, this.o.retryBaseMs, this.o.retryMaxDelayMs);
-    await this.o.store.failed(state.id, this.owner, { ...(batchTo !== undefined ? { batchTo } : {}), delayMs, error });
+    await this.o.store.failed(state.id, owner, { ...(batchTo !== undefined ? { batchTo } : {}), delayMs, error });
     if (failingFor >= this.o.retryBudgetMs) {
       const reason = `delivery failing for ${Math.round(failingFor / 1000)} s (retry budget spent): ${error}`;
       await this.o.setStatus(state.id, 'error', reason);
