@@ -14,10 +14,11 @@
 // --floor replay (embedded store, with the examples) measures the exact floor PGlite imposes for this load
 // (bench/pglite-replay.ts): the server's run is recorded once, message by message, then replayed into PGlite
 // opened as the server opens it in --runs fresh processes; the server is measured --runs times beside it.
-//   npx tsx bench/memory.ts [--store postgres|pglite|both] [--examples on|off] [--settle 3] [--breakdown off|on] [--floor data|replay] [--runs 1] [--port 18300]
+// --recording <file> keeps the recording (or replays one kept before); --server-runs 0 measures the floors only.
+//   npx tsx bench/memory.ts [--store postgres|pglite|both] [--examples on|off] [--settle 3] [--breakdown off|on] [--floor data|replay] [--runs 1] [--server-runs N] [--recording file] [--port 18300]
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -47,6 +48,10 @@ interface Options {
   floor: 'data' | 'replay';
   /** --runs: how many times (replay mode) the floor and the server are each measured. */
   runs: number;
+  /** --server-runs: replay mode, server runs beside the floors (default --runs; 0 = floors only). */
+  serverRuns: number;
+  /** --recording <file>: replay mode, replay this recording if it exists, else record into it; kept either way. */
+  recording?: string;
 }
 
 /** Where the RSS of the server is, in MB, at one phase (see the header). */
@@ -93,6 +98,8 @@ export interface StoreResult {
   breakdown?: Breakdown[];
   /** Replay mode: the probe's reading right after the examples (WASM memory size, V8's figures). */
   examplesProbe?: Breakdown;
+  /** Replay mode: after that reading, two forced full GCs, then the same figures. */
+  examplesGc?: Breakdown;
 }
 
 /** One replay floor process: RSS after the same settle, its WASM mapping's RSS, and the probe's figures. */
@@ -100,6 +107,8 @@ export interface ReplayFloor {
   rssMb: number;
   wasmRssMb: number;
   probe: Breakdown;
+  /** The same after two forced full GCs. */
+  gc: Breakdown;
 }
 
 export interface MemoryReport {
@@ -136,6 +145,8 @@ function parseArgs(argv: string[]): Options {
     breakdown: (get('breakdown') ?? 'off') === 'on',
     floor: get('floor') === 'replay' ? 'replay' : 'data',
     runs: Math.max(1, Number(get('runs') ?? 1)),
+    serverRuns: Number(get('server-runs') ?? get('runs') ?? 1),
+    ...(get('recording') ? { recording: get('recording') } : {}),
   };
 }
 
@@ -211,12 +222,12 @@ export function mappings(pid: number, wasm: boolean): Omit<Breakdown, 'phase' | 
 // The probe (bench/pglite-replay.ts hookSource) is loaded into the server with --import in breakdown and
 // replay modes only: on SIGUSR2 it writes V8's figures and PGlite's WASM memory size to the file named by
 // CONCORD_MEM_PROBE. It changes nothing else (no GC is forced).
-async function breakdownOf(pid: number, phase: string, rssMb: number, wasm: boolean, probeFile: string): Promise<Breakdown> {
+async function breakdownOf(pid: number, phase: string, rssMb: number, wasm: boolean, probeFile: string, signal: NodeJS.Signals = 'SIGUSR2'): Promise<Breakdown> {
   const threads = Number(/^Threads:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
   const result: Breakdown = { phase, rssMb, ...mappings(pid, wasm), threads };
   rmSync(probeFile, { force: true });
-  process.kill(pid, 'SIGUSR2');
-  for (let i = 0; i < 50; i++) {
+  process.kill(pid, signal);
+  for (let i = 0; i < 100; i++) {
     await sleep(100);
     let text: string;
     try {
@@ -238,6 +249,7 @@ async function breakdownOf(pid: number, phase: string, rssMb: number, wasm: bool
     if (v.wasmBytes !== undefined) result.wasmBytesMb = mb(v.wasmBytes);
     break;
   }
+  if (signal === 'SIGWINCH') Object.assign(result, { rssMb: status(pid).rss, ...mappings(pid, wasm) });
   return result;
 }
 
@@ -423,6 +435,8 @@ async function measureStore(store: 'postgres' | 'pglite', options: Options, port
     const examplesProbe =
       probed && examplesMb !== undefined ? (breakdown.find((b) => b.phase === 'after all R4 examples') ?? (await breakdownOf(pid, 'after all R4 examples', examplesMb, store === 'pglite', probeFile))) : undefined;
     const wasmExamplesMb = store === 'pglite' && examplesMb !== undefined ? wasmRssMb(pid) : undefined;
+    // Replay mode: the same after full collections (what is held, garbage apart); nothing is read after it.
+    const examplesGc = probed && !options.breakdown && examplesMb !== undefined ? await breakdownOf(pid, 'after a forced GC', 0, store === 'pglite', probeFile, 'SIGWINCH') : undefined;
     if (options.examples && options.breakdown && !record) {
       await sleep(30_000);
       examplesLateMb = status(pid).rss;
@@ -442,6 +456,7 @@ async function measureStore(store: 'postgres' | 'pglite', options: Options, port
     if (wasmIdleMb !== undefined) result.wasmIdleMb = round(wasmIdleMb);
     if (wasmExamplesMb !== undefined) result.wasmExamplesMb = round(wasmExamplesMb);
     if (examplesProbe) result.examplesProbe = examplesProbe;
+    if (examplesGc) result.examplesGc = examplesGc;
     if (store === 'pglite' && !record) {
       await stopServer(child);
       const again = await startServer(env, port);
@@ -519,7 +534,8 @@ async function replayFloor(recording: string): Promise<ReplayFloor> {
     const pid = child.pid ?? 0;
     const rss = await settledRss(pid);
     const probe = await breakdownOf(pid, 'replayed', rss, true, probeFile);
-    return { rssMb: rss, wasmRssMb: probe.wasmMb, probe };
+    const gc = await breakdownOf(pid, 'after a forced GC', 0, true, probeFile, 'SIGWINCH');
+    return { rssMb: rss, wasmRssMb: probe.wasmMb, probe, gc };
   } finally {
     child.kill('SIGKILL');
     removeQuietly(dir);
@@ -557,18 +573,18 @@ export async function runMemory(argv: string[]): Promise<MemoryReport> {
   if (replay) {
     // One recorded run of the server, then the floor and the server measured alternately, so that the
     // machine's load falls on both alike.
-    const file = join(tmpdir(), `concord-pglite-recording-${randomBytes(4).toString('hex')}.bin`);
+    const file = options.recording ?? join(tmpdir(), `concord-pglite-recording-${randomBytes(4).toString('hex')}.bin`);
     try {
-      await measureStore('pglite', options, port++, file);
+      if (!options.recording || !existsSync(file)) await measureStore('pglite', options, port++, file);
       const size = recordingSize(file);
       recording = { messages: size.messages, mb: Math.round(size.bytes / 1048576) };
       replayFloors = [];
       for (let i = 0; i < options.runs; i++) {
         replayFloors.push(await replayFloor(file));
-        results.push(await measureStore('pglite', options, port++));
+        if (i < options.serverRuns) results.push(await measureStore('pglite', options, port++));
       }
     } finally {
-      removeQuietly(file);
+      if (!options.recording) removeQuietly(file);
     }
   }
   for (const store of options.stores) if (!(replay && store === 'pglite')) for (let i = 0; i < options.runs; i++) results.push(await measureStore(store, options, port++));
@@ -619,19 +635,25 @@ function replayTable(report: MemoryReport): string[] {
   const servers = report.results.filter((r) => r.store === 'pglite' && r.examplesMb !== undefined);
   const f = (n: number | undefined): string => (n === undefined ? '-' : String(Math.round(n)));
   const side = (b: Breakdown | undefined): string =>
-    `${f(b?.wasmBytesMb)} | ${f(b?.wasmMb)} | ${f(b?.v8?.heapTotalMb)} | ${f(b?.v8?.externalMb)} / ${f(b?.v8?.arrayBuffersMb)} | ${f(b === undefined ? undefined : b.mainArenaMb + b.threadArenasMb)}`;
+    `${f(b?.wasmBytesMb)} | ${f(b?.wasmMb)} (${b?.wasmMemories ?? '-'}) | ${f(b?.v8?.heapTotalMb)} | ${f(b?.v8?.externalMb)} / ${f(b?.v8?.arrayBuffersMb)} | ${f(b === undefined ? undefined : b.mainArenaMb + b.threadArenasMb)}`;
+  const gcSide = (b: Breakdown | undefined): string => `${f(b?.rssMb)} | ${f(b?.wasmMb)} (${b?.wasmMemories ?? '-'}) | ${f(b?.v8?.heapTotalMb)} | ${f(b === undefined ? undefined : b.mainArenaMb + b.threadArenasMb)}`;
   const spread = (xs: number[]): string => (xs.length === 0 ? '-' : `${f(Math.min(...xs))}-${f(Math.max(...xs))} (spread ${f(Math.max(...xs) - Math.min(...xs))})`);
+  const diff = (a: number | undefined, b: number | undefined): string => (a === undefined || b === undefined ? '-' : f(a - b));
   return [
-    `Floor by replay: the server's run was recorded once (${report.recording.messages.toLocaleString('en-US')} protocol messages, ${report.recording.mb} MB: start-up, warm-up, the examples), then replayed into PGlite opened by the server's openPglite on a fresh directory, in a fresh process each time; floor and server measured alternately, ${SETTLE_MS / 1000} s settle each (MB; WASM size = memory.buffer.byteLength, WASM RSS = its mapping's resident pages; malloc = glibc main + thread arenas):`,
+    `Floor by replay: the server's run was recorded once (${report.recording.messages.toLocaleString('en-US')} protocol messages, ${report.recording.mb} MB: start-up, warm-up, the examples), then replayed into PGlite opened by the server's openPglite on a fresh directory, in a fresh process each time; floor and server measured alternately, ${SETTLE_MS / 1000} s settle each (MB; WASM size = memory.buffer.byteLength of the store's instance; WASM RSS = resident pages of all wasm memory mappings, (n) of them, initdb's included until collected; malloc = glibc main + thread arenas):`,
     '',
-    '| run | floor RSS | floor WASM size | floor WASM RSS | floor V8 heap | floor external / arrayBuffers | floor malloc | server RSS after examples | server WASM size | server WASM RSS | server V8 heap | server external / arrayBuffers | server malloc | server - floor |',
-    '|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---|---:|---:|',
-    ...floors.map((fl, i) => {
+    '| run | who | RSS | WASM size | WASM RSS (n) | V8 heap | external / arrayBuffers | malloc | after 2 forced GCs: RSS | WASM RSS (n) | V8 heap | malloc |',
+    '|---|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|',
+    ...floors.flatMap((fl, i) => {
       const s = servers[i];
-      return `| ${i + 1} | ${f(fl.rssMb)} | ${side(fl.probe)} | ${f(s?.examplesMb)} | ${side(s?.examplesProbe)} | ${s?.examplesMb === undefined ? '-' : f(s.examplesMb - fl.rssMb)} |`;
+      return [
+        `| ${i + 1} | floor (replay) | ${f(fl.rssMb)} | ${side(fl.probe)} | ${gcSide(fl.gc)} |`,
+        `| ${i + 1} | server | ${f(s?.examplesMb)} | ${side(s?.examplesProbe)} | ${gcSide(s?.examplesGc)} |`,
+        `| ${i + 1} | server - floor | ${diff(s?.examplesMb, fl.rssMb)} | | | | | | ${diff(s?.examplesGc?.rssMb, fl.gc.rssMb)} | | | |`,
+      ];
     }),
     '',
-    `Floor RSS ${spread(floors.map((x) => x.rssMb))} MB; server after the examples ${spread(servers.map((x) => x.examplesMb ?? 0))} MB.`,
+    `Floor RSS ${spread(floors.map((x) => x.rssMb))} MB, after the forced GCs ${spread(floors.map((x) => x.gc.rssMb))}; server after the examples ${spread(servers.map((x) => x.examplesMb ?? 0))}, after the forced GCs ${spread(servers.map((x) => x.examplesGc?.rssMb ?? 0))}.`,
     '',
   ];
 }

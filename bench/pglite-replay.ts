@@ -21,12 +21,16 @@ export function pgliteModuleUrl(root: string): string {
  * - with CONCORD_PGLITE_RECORD=<file>, appends each protocol message sent to that instance to the file
  *   (4-byte little-endian length, then the bytes), written synchronously so a killed process loses nothing;
  * - on SIGUSR2 writes to CONCORD_MEM_PROBE V8's figures and the byte length of PGlite's WASM memory
- *   (memory.buffer.byteLength). It forces no GC and changes nothing else.
+ *   (memory.buffer.byteLength). It forces no GC and changes nothing else;
+ * - on SIGWINCH, when node runs with --expose-gc, the same after two full collections.
  */
 export function hookSource(pgliteUrl: string): string {
-  return `import v8 from 'node:v8'; import { openSync, writeSync, writeFileSync } from 'node:fs';
+  // Worker threads inherit --import: there the hook does nothing (opening the recording again would
+  // truncate it under the main thread's writes).
+  return `import v8 from 'node:v8'; import { openSync, writeSync, writeFileSync } from 'node:fs'; import { isMainThread } from 'node:worker_threads';
 import { PGlite } from ${JSON.stringify(pgliteUrl)};
 let store;
+if (isMainThread) {
 const create = PGlite.create;
 PGlite.create = async function (...args) {
   const db = await create.apply(this, args);
@@ -48,18 +52,26 @@ if (process.env.CONCORD_PGLITE_RECORD) {
     return send.call(this, message);
   };
 }
-process.on('SIGUSR2', () => {
-  if (!process.env.CONCORD_MEM_PROBE) return;
+const probe = () => {
   const m = process.memoryUsage();
   writeFileSync(process.env.CONCORD_MEM_PROBE, JSON.stringify({ heapTotal: m.heapTotal, heapUsed: m.heapUsed, external: m.external,
     arrayBuffers: m.arrayBuffers, wasmBytes: store ? store.Module.HEAPU8.buffer.byteLength : undefined,
     spaces: Object.fromEntries(v8.getHeapSpaceStatistics().map((s) => [s.space_name, s.space_size])) }));
-});`;
+};
+process.on('SIGUSR2', () => { if (process.env.CONCORD_MEM_PROBE) probe(); });
+// SIGWINCH (benchmark only, node started with --expose-gc): full collections first, then the probe, so
+// that garbage (e.g. the WASM memories of PGlite's initdb instances) is told apart from what is held.
+process.on('SIGWINCH', () => {
+  if (!process.env.CONCORD_MEM_PROBE || typeof globalThis.gc !== 'function') return;
+  globalThis.gc(); globalThis.gc();
+  setTimeout(probe, 1000);
+});
+}`;
 }
 
 /** node arguments that load the hook. */
 export function hookArgs(root: string): string[] {
-  return ['--import', `data:text/javascript,${encodeURIComponent(hookSource(pgliteModuleUrl(root)))}`];
+  return ['--expose-gc', '--import', `data:text/javascript,${encodeURIComponent(hookSource(pgliteModuleUrl(root)))}`];
 }
 
 /**
