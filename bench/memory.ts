@@ -200,7 +200,7 @@ function wasmRssMb(pid: number): number {
 }
 
 /** Groups /proc/<pid>/smaps by what the mapping is (see Breakdown). */
-export function mappings(pid: number, wasm: boolean): Omit<Breakdown, 'phase' | 'rssMb' | 'v8' | 'threads'> {
+function mappings(pid: number, wasm: boolean): Omit<Breakdown, 'phase' | 'rssMb' | 'v8' | 'threads'> {
   const maps = readMappings(pid);
   const wasmMaps = wasm ? wasmMappings(maps) : new Set<Mapping>();
   const out = { binaryMb: 0, filesMb: 0, mainArenaMb: 0, threadArenasMb: 0, threadArenas: 0, wasmMb: 0, wasmMemories: wasmMaps.size, otherAnonMb: 0 };
@@ -291,7 +291,7 @@ async function floorWithWasm(code: string): Promise<{ rss: number; wasm: number 
   }
 }
 
-export async function startServer(env: NodeJS.ProcessEnv, port: number, nodeArgs: string[] = []): Promise<ChildProcess> {
+async function startServer(env: NodeJS.ProcessEnv, port: number, nodeArgs: string[] = []): Promise<ChildProcess> {
   const child = spawn(process.execPath, [...nodeArgs, join(ROOT, ENTRY)], {
     cwd: ROOT,
     env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1', CONCORD_AUTH: 'off', LOG_LEVEL: 'warn', MAX_BODY_BYTES: String(64 * 1024 * 1024), MAX_BUNDLE_ENTRIES: String(BATCH_ENTRIES) },
@@ -328,7 +328,7 @@ async function call(base: string, method: string, path: string, body?: unknown):
 }
 
 /** The fixed warm-up: every request kind a typical client uses, over a handful of resource types. */
-export async function warmUp(base: string): Promise<void> {
+async function warmUp(base: string): Promise<void> {
   await call(base, 'GET', '/metadata');
   for (let i = 0; i < 20; i++) {
     const patient = (await call(base, 'POST', '/Patient', { resourceType: 'Patient', name: [{ family: `Mem${i}`, given: ['Bench'] }], gender: 'female', birthDate: '1950-01-01' })) as { id: string };
@@ -351,7 +351,7 @@ export async function warmUp(base: string): Promise<void> {
 
 const examplesDir = (): string => dirname(createRequire(import.meta.url).resolve('hl7.fhir.r4.examples/package.json'));
 
-export async function loadExamples(base: string): Promise<void> {
+async function loadExamples(base: string): Promise<void> {
   const dir = examplesDir();
   const files = readdirSync(dir)
     .filter((f) => f.endsWith('.json') && f !== 'package.json')
