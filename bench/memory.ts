@@ -11,16 +11,21 @@
 // of the anonymous memory: V8's heap pages, thread stacks) and V8's own figures from inside the server
 // (process.memoryUsage, v8.getHeapSpaceStatistics; a small module loaded with --import only in this mode).
 // It also reads the RSS once more 30 s after the examples, when V8's memory reducer has run.
-//   npx tsx bench/memory.ts [--store postgres|pglite|both] [--examples on|off] [--settle 3] [--breakdown off|on] [--port 18300]
+// --floor replay (embedded store, with the examples) measures the exact floor PGlite imposes for this load
+// (bench/pglite-replay.ts): the server's run is recorded once, message by message, then replayed into PGlite
+// opened as the server opens it in --runs fresh processes; the server is measured --runs times beside it.
+// --recording <file> keeps the recording (or replays one kept before); --server-runs 0 measures the floors only.
+//   npx tsx bench/memory.ts [--store postgres|pglite|both] [--examples on|off] [--settle 3] [--breakdown off|on] [--floor data|replay] [--runs 1] [--server-runs N] [--recording file] [--port 18300]
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { databaseUrlFromEnv } from './concord-process.js';
+import { builtStorage, hookArgs, recordingSize, removeQuietly, replaySource } from './pglite-replay.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const FHIR_JSON = 'application/fhir+json';
@@ -39,6 +44,14 @@ interface Options {
   entry: string;
   /** --breakdown on: take the RSS apart after each phase (smaps by mapping, V8's figures from inside). */
   breakdown: boolean;
+  /** --floor replay: the embedded floor is the server's recorded workload replayed into bare PGlite (see the header). */
+  floor: 'data' | 'replay';
+  /** --runs: how many times (replay mode) the floor and the server are each measured. */
+  runs: number;
+  /** --server-runs: replay mode, server runs beside the floors (default --runs; 0 = floors only). */
+  serverRuns: number;
+  /** --recording <file>: replay mode, replay this recording if it exists, else record into it; kept either way. */
+  recording?: string;
 }
 
 /** Where the RSS of the server is, in MB, at one phase (see the header). */
@@ -54,12 +67,15 @@ export interface Breakdown {
   /** glibc's per-thread malloc arenas (64 MB-aligned anonymous heaps): V8's background threads, workers. */
   threadArenasMb: number;
   threadArenas: number;
-  /** PGlite's WebAssembly memory (the largest mapping; embedded store only). */
+  /** PGlite's WebAssembly memory: resident pages of the wasm memory mappings (embedded store only), and how many there are. */
   wasmMb: number;
+  wasmMemories: number;
   /** The rest of the anonymous memory: V8's heap pages, code, thread stacks. */
   otherAnonMb: number;
   /** From inside the server: V8's committed heap, what is in use (live plus not yet collected), new space, large objects, external memory. */
-  v8?: { heapTotalMb: number; heapUsedMb: number; newSpaceMb: number; oldSpaceMb: number; largeObjectsMb: number; externalMb: number };
+  v8?: { heapTotalMb: number; heapUsedMb: number; newSpaceMb: number; oldSpaceMb: number; largeObjectsMb: number; externalMb: number; arrayBuffersMb: number };
+  /** PGlite's WASM memory size (memory.buffer.byteLength; reserved and grown, touched or not), MB. */
+  wasmBytesMb?: number;
   threads: number;
 }
 
@@ -70,7 +86,7 @@ export interface StoreResult {
   examplesMb?: number;
   /** PGlite: idle RSS after a restart on the same data directory (no initdb). */
   restartIdleMb?: number;
-  /** PGlite: RSS of the WASM memory (largest mapping) idle after start, and after the examples. */
+  /** PGlite: RSS of the WASM memory mappings idle after start, and after the examples. */
   wasmIdleMb?: number;
   wasmExamplesMb?: number;
   /** RSS 30 s after the examples (breakdown mode), when V8's memory reducer has had its turn. */
@@ -80,6 +96,19 @@ export interface StoreResult {
   examplesWallS?: number;
   peakMb: number;
   breakdown?: Breakdown[];
+  /** Replay mode: the probe's reading right after the examples (WASM memory size, V8's figures). */
+  examplesProbe?: Breakdown;
+  /** Replay mode: after that reading, two forced full GCs, then the same figures. */
+  examplesGc?: Breakdown;
+}
+
+/** One replay floor process: RSS after the same settle, its WASM mapping's RSS, and the probe's figures. */
+export interface ReplayFloor {
+  rssMb: number;
+  wasmRssMb: number;
+  probe: Breakdown;
+  /** The same after two forced full GCs. */
+  gc: Breakdown;
 }
 
 export interface MemoryReport {
@@ -94,6 +123,9 @@ export interface MemoryReport {
   /** PGlite opened as the server opens it on a fresh directory, migrated, the examples written by plain SQL (RSS, and its WASM memory). */
   pgliteDataFloorMb?: number;
   pgliteDataFloorWasmMb?: number;
+  /** Replay mode: the recording (messages, MB) and each floor process. */
+  recording?: { messages: number; mb: number };
+  replayFloors?: ReplayFloor[];
   results: StoreResult[];
 }
 
@@ -111,6 +143,10 @@ function parseArgs(argv: string[]): Options {
     settleMs: Number(get('settle') ?? 3) * 1000,
     entry: get('entry') ?? 'dist/src/main.js',
     breakdown: (get('breakdown') ?? 'off') === 'on',
+    floor: get('floor') === 'replay' ? 'replay' : 'data',
+    runs: Math.max(1, Number(get('runs') ?? 1)),
+    serverRuns: Number(get('server-runs') ?? get('runs') ?? 1),
+    ...(get('recording') ? { recording: get('recording') } : {}),
   };
 }
 
@@ -120,46 +156,56 @@ function status(pid: number): { rss: number; hwm: number } {
   return { rss: kb('VmRSS') / 1024, hwm: kb('VmHWM') / 1024 };
 }
 
-/**
- * RSS of the process's largest mapping: on PGlite, the WebAssembly linear memory (PostgreSQL's heap,
- * shared buffers and catalog caches), which is one reservation of several GB of which only touched
- * pages count. The rest of the RSS is Node's (V8 heap, code, native allocations).
- */
-function largestMappingMb(pid: number): number {
-  let best = 0;
-  let current = 0;
-  for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
-    if (/^[0-9a-f]+-[0-9a-f]+ /.test(line)) {
-      best = Math.max(best, current);
-      current = 0;
-    } else {
-      const m = /^Rss:\s+(\d+) kB/.exec(line);
-      if (m) current = Number(m[1]);
-    }
-  }
-  return Math.max(best, current) / 1024;
-}
-
 const MB64 = 64n * 1024n * 1024n;
+const GB = 1024n * 1024n * 1024n;
 
-/** Groups /proc/<pid>/smaps by what the mapping is (see Breakdown). */
-function mappings(pid: number, wasm: boolean): Omit<Breakdown, 'phase' | 'rssMb' | 'v8' | 'threads'> {
-  interface Mapping { start: bigint; end: bigint; name: string; rss: number }
+interface Mapping { start: bigint; end: bigint; perms: string; name: string; rss: number }
+
+function readMappings(pid: number): Mapping[] {
   const maps: Mapping[] = [];
   for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
-    const head = /^([0-9a-f]+)-([0-9a-f]+) \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
+    const head = /^([0-9a-f]+)-([0-9a-f]+) (\S+) \S+ \S+ \S+\s*(.*)$/.exec(line);
     if (head) {
-      maps.push({ start: BigInt(`0x${head[1]}`), end: BigInt(`0x${head[2]}`), name: head[3] ?? '', rss: 0 });
+      maps.push({ start: BigInt(`0x${head[1]}`), end: BigInt(`0x${head[2]}`), perms: head[3] ?? '', name: head[4] ?? '', rss: 0 });
       continue;
     }
     const rss = /^Rss:\s+(\d+) kB/.exec(line);
     const last = maps[maps.length - 1];
     if (rss && last) last.rss = Number(rss[1]) / 1024;
   }
-  const largest = wasm ? maps.reduce((a, b) => (b.rss > a.rss ? b : a)) : undefined;
-  const out = { binaryMb: 0, filesMb: 0, mainArenaMb: 0, threadArenasMb: 0, threadArenas: 0, wasmMb: 0, otherAnonMb: 0 };
+  return maps;
+}
+
+/**
+ * The mappings of WebAssembly memories (PGlite's: PostgreSQL's heap, shared buffers, catalog caches). V8
+ * reserves each as one region of ~10 GB (the 4 GB a wasm32 address can reach plus guard pages, so bounds
+ * checks are free) and makes only the memory's current size accessible: a read-write anonymous mapping
+ * directly followed by the rest of the reservation, inaccessible and larger than 1 GB. Only its touched
+ * pages count in the RSS. (Not "the largest mapping": glibc's [heap] is often larger.)
+ */
+function wasmMappings(maps: Mapping[]): Set<Mapping> {
+  const out = new Set<Mapping>();
+  maps.forEach((m, i) => {
+    const next = maps[i + 1];
+    if (m.name === '' && m.perms.startsWith('rw') && next && next.start === m.end && next.perms.startsWith('---') && next.end - next.start > GB) out.add(m);
+  });
+  return out;
+}
+
+/** RSS of PGlite's WebAssembly memory (all wasm memories: initdb's are garbage until V8 collects them). */
+function wasmRssMb(pid: number): number {
+  let mb = 0;
+  for (const m of wasmMappings(readMappings(pid))) mb += m.rss;
+  return mb;
+}
+
+/** Groups /proc/<pid>/smaps by what the mapping is (see Breakdown). */
+function mappings(pid: number, wasm: boolean): Omit<Breakdown, 'phase' | 'rssMb' | 'v8' | 'threads'> {
+  const maps = readMappings(pid);
+  const wasmMaps = wasm ? wasmMappings(maps) : new Set<Mapping>();
+  const out = { binaryMb: 0, filesMb: 0, mainArenaMb: 0, threadArenasMb: 0, threadArenas: 0, wasmMb: 0, wasmMemories: wasmMaps.size, otherAnonMb: 0 };
   for (const m of maps) {
-    if (m === largest) out.wasmMb += m.rss;
+    if (wasmMaps.has(m)) out.wasmMb += m.rss;
     else if (m.name.startsWith('/')) {
       if (m.name === process.execPath || m.name.endsWith('/bin/node')) out.binaryMb += m.rss;
       else out.filesMb += m.rss;
@@ -173,19 +219,15 @@ function mappings(pid: number, wasm: boolean): Omit<Breakdown, 'phase' | 'rssMb'
   return out;
 }
 
-// Loaded into the server with --import in breakdown mode only: on SIGUSR2 it writes V8's figures to the
-// file named by CONCORD_MEM_PROBE. It changes nothing else (no GC is forced).
-const PROBE = `import v8 from 'node:v8'; import { writeFileSync } from 'node:fs';
-process.on('SIGUSR2', () => { const m = process.memoryUsage();
-  writeFileSync(process.env.CONCORD_MEM_PROBE, JSON.stringify({ heapTotal: m.heapTotal, heapUsed: m.heapUsed, external: m.external,
-    spaces: Object.fromEntries(v8.getHeapSpaceStatistics().map((s) => [s.space_name, s.space_size])) })); });`;
-
-async function breakdownOf(pid: number, phase: string, rssMb: number, wasm: boolean, probeFile: string): Promise<Breakdown> {
+// The probe (bench/pglite-replay.ts hookSource) is loaded into the server with --import in breakdown and
+// replay modes only: on SIGUSR2 it writes V8's figures and PGlite's WASM memory size to the file named by
+// CONCORD_MEM_PROBE. It changes nothing else (no GC is forced).
+async function breakdownOf(pid: number, phase: string, rssMb: number, wasm: boolean, probeFile: string, signal: NodeJS.Signals = 'SIGUSR2'): Promise<Breakdown> {
   const threads = Number(/^Threads:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
   const result: Breakdown = { phase, rssMb, ...mappings(pid, wasm), threads };
   rmSync(probeFile, { force: true });
-  process.kill(pid, 'SIGUSR2');
-  for (let i = 0; i < 50; i++) {
+  process.kill(pid, signal);
+  for (let i = 0; i < 100; i++) {
     await sleep(100);
     let text: string;
     try {
@@ -193,7 +235,7 @@ async function breakdownOf(pid: number, phase: string, rssMb: number, wasm: bool
     } catch {
       continue;
     }
-    const v = JSON.parse(text) as { heapTotal: number; heapUsed: number; external: number; spaces: Record<string, number> };
+    const v = JSON.parse(text) as { heapTotal: number; heapUsed: number; external: number; arrayBuffers: number; wasmBytes?: number; spaces: Record<string, number> };
     const mb = (n: number | undefined): number => (n ?? 0) / 1048576;
     result.v8 = {
       heapTotalMb: mb(v.heapTotal),
@@ -202,9 +244,12 @@ async function breakdownOf(pid: number, phase: string, rssMb: number, wasm: bool
       oldSpaceMb: mb(v.spaces.old_space),
       largeObjectsMb: mb(v.spaces.large_object_space) + mb(v.spaces.new_large_object_space),
       externalMb: mb(v.external),
+      arrayBuffersMb: mb(v.arrayBuffers),
     };
+    if (v.wasmBytes !== undefined) result.wasmBytesMb = mb(v.wasmBytes);
     break;
   }
+  if (signal === 'SIGWINCH') Object.assign(result, { rssMb: status(pid).rss, ...mappings(pid, wasm) });
   return result;
 }
 
@@ -240,7 +285,7 @@ async function floorWithWasm(code: string): Promise<{ rss: number; wasm: number 
       child.once('exit', (c) => reject(new Error(`floor process exited ${c}`)));
     });
     const rss = await settledRss(child.pid ?? 0);
-    return { rss, wasm: largestMappingMb(child.pid ?? 0) };
+    return { rss, wasm: wasmRssMb(child.pid ?? 0) };
   } finally {
     child.kill('SIGKILL');
   }
@@ -329,7 +374,13 @@ async function loadExamples(base: string): Promise<void> {
   await flush();
 }
 
-async function measureStore(store: 'postgres' | 'pglite', options: Options, port: number): Promise<StoreResult> {
+/**
+ * Starts the server on a fresh store and reads its RSS after each phase. With `record` (a file; embedded
+ * store), the server writes every protocol message it sends to PGlite into that file and is killed right
+ * after the reading that follows the examples: the recording is exactly the workload of a measured run.
+ */
+async function measureStore(store: 'postgres' | 'pglite', options: Options, port: number, record?: string): Promise<StoreResult> {
+  const extraEnv: NodeJS.ProcessEnv = record ? { CONCORD_PGLITE_RECORD: record } : {};
   let env: NodeJS.ProcessEnv;
   let cleanup: () => Promise<void>;
   if (store === 'postgres') {
@@ -354,8 +405,8 @@ async function measureStore(store: 'postgres' | 'pglite', options: Options, port
     cleanup = () => Promise.resolve(rmSync(dir, { recursive: true, force: true }));
   }
   const probeFile = join(tmpdir(), `concord-mem-probe-${randomBytes(4).toString('hex')}.json`);
-  const probeArgs = options.breakdown ? ['--import', `data:text/javascript,${encodeURIComponent(PROBE)}`] : [];
-  const child = await startServer(options.breakdown ? { ...env, CONCORD_MEM_PROBE: probeFile } : env, port, probeArgs);
+  const probed = options.breakdown || (options.floor === 'replay' && store === 'pglite');
+  const child = await startServer(probed ? { ...env, CONCORD_MEM_PROBE: probeFile, ...extraEnv } : { ...env, ...extraEnv }, port, probed ? hookArgs(ROOT) : []);
   const breakdown: Breakdown[] = [];
   const take = async (phase: string, rssMb: number): Promise<void> => {
     if (options.breakdown) breakdown.push(await breakdownOf(child.pid ?? 0, phase, rssMb, store === 'pglite', probeFile));
@@ -364,7 +415,7 @@ async function measureStore(store: 'postgres' | 'pglite', options: Options, port
     const pid = child.pid ?? 0;
     const idleMb = await settledRss(pid);
     await take('idle after start', idleMb);
-    const wasmIdleMb = store === 'pglite' ? largestMappingMb(pid) : undefined;
+    const wasmIdleMb = store === 'pglite' ? wasmRssMb(pid) : undefined;
     const base = `http://127.0.0.1:${port}/fhir`;
     await warmUp(base);
     const warmMb = await settledRss(pid);
@@ -381,13 +432,21 @@ async function measureStore(store: 'postgres' | 'pglite', options: Options, port
       examplesMb = await settledRss(pid);
       await take('after all R4 examples', examplesMb);
     }
-    const wasmExamplesMb = store === 'pglite' && examplesMb !== undefined ? largestMappingMb(pid) : undefined;
-    if (options.examples && options.breakdown) {
+    const examplesProbe =
+      probed && examplesMb !== undefined ? (breakdown.find((b) => b.phase === 'after all R4 examples') ?? (await breakdownOf(pid, 'after all R4 examples', examplesMb, store === 'pglite', probeFile))) : undefined;
+    const wasmExamplesMb = store === 'pglite' && examplesMb !== undefined ? wasmRssMb(pid) : undefined;
+    // Replay mode: the same after full collections (what is held, garbage apart); nothing is read after it.
+    const examplesGc = probed && !options.breakdown && examplesMb !== undefined ? await breakdownOf(pid, 'after a forced GC', 0, store === 'pglite', probeFile, 'SIGWINCH') : undefined;
+    if (options.examples && options.breakdown && !record) {
       await sleep(30_000);
       examplesLateMb = status(pid).rss;
       await take('30 s later', examplesLateMb);
     }
     const peakMb = status(pid).hwm;
+    if (record) {
+      child.kill('SIGKILL');
+      await new Promise<void>((r) => (child.exitCode !== null || child.signalCode !== null ? r() : child.once('exit', () => r())));
+    }
     const result: StoreResult = { store, idleMb: round(idleMb), warmMb: round(warmMb), peakMb: round(peakMb) };
     if (examplesLateMb !== undefined) result.examplesLateMb = round(examplesLateMb);
     if (examplesCpuS !== undefined) result.examplesCpuS = Math.round(examplesCpuS * 10) / 10;
@@ -396,7 +455,9 @@ async function measureStore(store: 'postgres' | 'pglite', options: Options, port
     if (examplesMb !== undefined) result.examplesMb = round(examplesMb);
     if (wasmIdleMb !== undefined) result.wasmIdleMb = round(wasmIdleMb);
     if (wasmExamplesMb !== undefined) result.wasmExamplesMb = round(wasmExamplesMb);
-    if (store === 'pglite') {
+    if (examplesProbe) result.examplesProbe = examplesProbe;
+    if (examplesGc) result.examplesGc = examplesGc;
+    if (store === 'pglite' && !record) {
       await stopServer(child);
       const again = await startServer(env, port);
       try {
@@ -451,6 +512,37 @@ async function pgliteDataFloor(): Promise<{ rss: number; wasm: number }> {
   }
 }
 
+/**
+ * The floor PGlite imposes for the recorded workload: a fresh process (with the same probe the server
+ * carries) opens PGlite with the server's openPglite on a fresh directory and replays the recording;
+ * after the same settle, its RSS, its WASM mapping's RSS and the probe's figures.
+ */
+async function replayFloor(recording: string): Promise<ReplayFloor> {
+  const dir = mkdtempSync(join(tmpdir(), 'concord-pglite-replay-'));
+  const probeFile = join(tmpdir(), `concord-mem-probe-${randomBytes(4).toString('hex')}.json`);
+  const code = `${replaySource(builtStorage(ROOT, ENTRY), dir, recording)}\nconsole.log('ready'); setInterval(() => {}, 1000);`;
+  const child = spawn(process.execPath, [...hookArgs(ROOT), '--input-type=module', '-e', code], {
+    cwd: ROOT,
+    env: { ...process.env, CONCORD_MEM_PROBE: probeFile },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      child.stdout?.on('data', (d: Buffer) => d.toString().includes('ready') && resolve());
+      child.once('exit', (c) => reject(new Error(`replay process exited ${c}`)));
+    });
+    const pid = child.pid ?? 0;
+    const rss = await settledRss(pid);
+    const probe = await breakdownOf(pid, 'replayed', rss, true, probeFile);
+    const gc = await breakdownOf(pid, 'after a forced GC', 0, true, probeFile, 'SIGWINCH');
+    return { rssMb: rss, wasmRssMb: probe.wasmMb, probe, gc };
+  } finally {
+    child.kill('SIGKILL');
+    removeQuietly(dir);
+    removeQuietly(probeFile);
+  }
+}
+
 export async function runMemory(argv: string[]): Promise<MemoryReport> {
   const options = parseArgs(argv);
   SETTLE_MS = options.settleMs;
@@ -472,11 +564,33 @@ export async function runMemory(argv: string[]): Promise<MemoryReport> {
   const pgliteServerFreshFloorMb = await floorOf(asServer);
   const pgliteServerReopenFloorMb = await floorOf(asServer);
   rmSync(serverDir, { recursive: true, force: true });
-  const dataFloor = options.examples && options.stores.includes('pglite') ? await pgliteDataFloor() : undefined;
+  const replay = options.floor === 'replay' && options.examples && options.stores.includes('pglite');
+  const dataFloor = options.examples && options.stores.includes('pglite') && !replay ? await pgliteDataFloor() : undefined;
   const results: StoreResult[] = [];
   let port = options.port;
-  for (const store of options.stores) results.push(await measureStore(store, options, port++));
+  let recording: MemoryReport['recording'];
+  let replayFloors: ReplayFloor[] | undefined;
+  if (replay) {
+    // One recorded run of the server, then the floor and the server measured alternately, so that the
+    // machine's load falls on both alike.
+    const file = options.recording ?? join(tmpdir(), `concord-pglite-recording-${randomBytes(4).toString('hex')}.bin`);
+    try {
+      if (!options.recording || !existsSync(file)) await measureStore('pglite', options, port++, file);
+      const size = recordingSize(file);
+      recording = { messages: size.messages, mb: Math.round(size.bytes / 1048576) };
+      replayFloors = [];
+      for (let i = 0; i < options.runs; i++) {
+        replayFloors.push(await replayFloor(file));
+        if (i < options.serverRuns) results.push(await measureStore('pglite', options, port++));
+      }
+    } finally {
+      if (!options.recording) removeQuietly(file);
+    }
+  }
+  for (const store of options.stores) if (!(replay && store === 'pglite')) for (let i = 0; i < options.runs; i++) results.push(await measureStore(store, options, port++));
   const report: MemoryReport = { node: process.version, nodeFloorMb: round(nodeFloorMb), importsFloorMb: round(importsFloorMb), pgliteFreshFloorMb: round(pgliteFreshFloorMb), pgliteReopenFloorMb: round(pgliteReopenFloorMb), pgliteServerFreshFloorMb: round(pgliteServerFreshFloorMb), pgliteServerReopenFloorMb: round(pgliteServerReopenFloorMb), results };
+  if (recording) report.recording = recording;
+  if (replayFloors) report.replayFloors = replayFloors;
   if (dataFloor) {
     report.pgliteDataFloorMb = round(dataFloor.rss);
     report.pgliteDataFloorWasmMb = round(dataFloor.wasm);
@@ -499,7 +613,7 @@ export function renderMarkdown(report: MemoryReport, command: string): string {
     '|---|---|---|---|---|---|---|---|',
     ...rows,
     '',
-    ...report.results.filter((r) => r.wasmIdleMb !== undefined).map((r) => `PGlite's WASM memory (the largest mapping's RSS): ${r.wasmIdleMb} MB idle after start, ${r.wasmExamplesMb ?? '-'} MB after the examples.`),
+    ...report.results.filter((r) => r.wasmIdleMb !== undefined).map((r) => `PGlite's WASM memory (resident pages of its mapping): ${r.wasmIdleMb} MB idle after start, ${r.wasmExamplesMb ?? '-'} MB after the examples.`),
     '',
     ...(report.pgliteDataFloorMb === undefined
       ? []
@@ -507,10 +621,41 @@ export function renderMarkdown(report: MemoryReport, command: string): string {
           `Floor with the same data: PGlite opened as the server opens it on a fresh directory, migrated, the ${'5,306'} examples written into resource/resource_version by plain SQL (50 per transaction): ${report.pgliteDataFloorMb} MB, of which WASM memory ${report.pgliteDataFloorWasmMb} MB.`,
           '',
         ]),
+    ...replayTable(report),
     ...report.results.flatMap((r) => (r.breakdown ? breakdownTable(r) : [])),
     `Floors: bare Node ${report.nodeFloorMb} MB; Node + the server's imports (no definitions loaded) ${report.importsFloorMb} MB; bare PGlite with the server's extensions (Node + one \`select 1\`) ${report.pgliteFreshFloorMb} MB on a fresh directory (initdb), ${report.pgliteReopenFloorMb} MB reopened; opened as the server opens it (src/storage/pglite.ts) ${report.pgliteServerFreshFloorMb} MB fresh, ${report.pgliteServerReopenFloorMb} MB reopened.`,
     '',
   ].join('\n');
+}
+
+/** Replay mode: each floor process beside each server run, and the spread of both. */
+function replayTable(report: MemoryReport): string[] {
+  const floors = report.replayFloors;
+  if (!floors || !report.recording) return [];
+  const servers = report.results.filter((r) => r.store === 'pglite' && r.examplesMb !== undefined);
+  const f = (n: number | undefined): string => (n === undefined ? '-' : String(Math.round(n)));
+  const side = (b: Breakdown | undefined): string =>
+    `${f(b?.wasmBytesMb)} | ${f(b?.wasmMb)} (${b?.wasmMemories ?? '-'}) | ${f(b?.v8?.heapTotalMb)} | ${f(b?.v8?.externalMb)} / ${f(b?.v8?.arrayBuffersMb)} | ${f(b === undefined ? undefined : b.mainArenaMb + b.threadArenasMb)}`;
+  const gcSide = (b: Breakdown | undefined): string => `${f(b?.rssMb)} | ${f(b?.wasmMb)} (${b?.wasmMemories ?? '-'}) | ${f(b?.v8?.heapTotalMb)} | ${f(b === undefined ? undefined : b.mainArenaMb + b.threadArenasMb)}`;
+  const spread = (xs: number[]): string => (xs.length === 0 ? '-' : `${f(Math.min(...xs))}-${f(Math.max(...xs))} (spread ${f(Math.max(...xs) - Math.min(...xs))})`);
+  const diff = (a: number | undefined, b: number | undefined): string => (a === undefined || b === undefined ? '-' : f(a - b));
+  return [
+    `Floor by replay: the server's run was recorded once (${report.recording.messages.toLocaleString('en-US')} protocol messages, ${report.recording.mb} MB: start-up, warm-up, the examples), then replayed into PGlite opened by the server's openPglite on a fresh directory, in a fresh process each time; floor and server measured alternately, ${SETTLE_MS / 1000} s settle each (MB; WASM size = memory.buffer.byteLength of the store's instance; WASM RSS = resident pages of all wasm memory mappings, (n) of them, initdb's included until collected; malloc = glibc main + thread arenas):`,
+    '',
+    '| run | who | RSS | WASM size | WASM RSS (n) | V8 heap | external / arrayBuffers | malloc | after 2 forced GCs: RSS | WASM RSS (n) | V8 heap | malloc |',
+    '|---|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|',
+    ...floors.flatMap((fl, i) => {
+      const s = servers[i];
+      return [
+        `| ${i + 1} | floor (replay) | ${f(fl.rssMb)} | ${side(fl.probe)} | ${gcSide(fl.gc)} |`,
+        `| ${i + 1} | server | ${f(s?.examplesMb)} | ${side(s?.examplesProbe)} | ${gcSide(s?.examplesGc)} |`,
+        `| ${i + 1} | server - floor | ${diff(s?.examplesMb, fl.rssMb)} | | | | | | ${diff(s?.examplesGc?.rssMb, fl.gc.rssMb)} | | | |`,
+      ];
+    }),
+    '',
+    `Floor RSS ${spread(floors.map((x) => x.rssMb))} MB, after the forced GCs ${spread(floors.map((x) => x.gc.rssMb))}; server after the examples ${spread(servers.map((x) => x.examplesMb ?? 0))}, after the forced GCs ${spread(servers.map((x) => x.examplesGc?.rssMb ?? 0))}.`,
+    '',
+  ];
 }
 
 function breakdownTable(r: StoreResult): string[] {
@@ -530,5 +675,7 @@ function breakdownTable(r: StoreResult): string[] {
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const report = await runMemory(process.argv.slice(2));
+  // The figures as data too (stderr), e.g. to re-render or compare runs.
+  process.stderr.write(`${JSON.stringify(report)}\n`);
   process.stdout.write(`${renderMarkdown(report, `npx tsx bench/memory.ts ${process.argv.slice(2).join(' ')}`.trim())}\n`);
 }
