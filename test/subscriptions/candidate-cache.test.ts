@@ -273,6 +273,28 @@ describe.skipIf(!postgresUrl())('two instances on one database: B sees A registr
     expect(b.candidateCache!.reloads).toBeGreaterThan(loaded);
   }, 30_000);
 
+  it('registrations on A while B writes concurrently: every write begun after an acknowledgement records its event', async () => {
+    let running = true;
+    let background = 0;
+    // Concurrent writes on B share reloads and race the invalidations A's registrations cause.
+    const noise = Promise.all(
+      Array.from({ length: 4 }, async (_, w) => {
+        while (running) await writePatient(b, `cn-noise-${w}-${background++}`);
+      }),
+    );
+    try {
+      for (let k = 0; k < 8; k++) {
+        await accepted(putSubscription(a, { id: `cn-sub-${k}`, criteria: `Patient?family=cn-p${k}` }));
+        await Promise.all([writePatient(b, `cn-p${k}`), writePatient(b, `cn-p${k}`.replace('cn-p', 'cn-q'))]);
+      }
+    } finally {
+      running = false;
+      await noise;
+    }
+    for (let k = 0; k < 8; k++) expect(await focusIds(a, `cn-sub-${k}`)).toEqual([`cn-p${k}`]);
+    expect(background).toBeGreaterThan(8);
+  }, 60_000);
+
   it('listener lost on B: B queries and stays right; reconnected, it uses the list again', async () => {
     await writePatient(b, 'cl-warm');
     await bListener.lose();
