@@ -69,6 +69,8 @@ export interface ImportJobsConfig {
 export interface SubscriptionsConfig {
   /** Whether this instance delivers notifications (events are recorded either way). */
   dispatch: boolean;
+  /** Writes pick the Subscriptions to match from a per-instance list instead of a query (docs/adr/0011). */
+  candidateCache: boolean;
   /** Operator allow-list of webhook hosts (host or host:port) exempt from https-only and address checks. */
   allowedHosts: string[];
   /** How long a failing Subscription is retried before it goes to error (ms). */
@@ -234,6 +236,7 @@ function loadSubscriptionsConfig(env: NodeJS.ProcessEnv): SubscriptionsConfig {
     batchWindowMs: int(env, 'SUBSCRIPTION_BATCH_WINDOW_MS', 10, 0),
     concurrency: int(env, 'SUBSCRIPTION_WORKERS', 8, 1),
     wsTokenTtlMs: int(env, 'SUBSCRIPTION_WS_TOKEN_SECONDS', 60, 1) * 1000,
+    candidateCache: onOff(env, 'SUBSCRIPTION_CANDIDATE_CACHE', true),
   };
 }
 

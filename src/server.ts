@@ -35,8 +35,9 @@ import { connectFailureReason } from './storage/pg-connect.js';
 import { ResourceRepository } from './storage/resource-repository.js';
 import { SqlAuditStore } from './storage/audit-store.js';
 import { AuditRecorder } from './audit/recorder.js';
-import { SubscriptionStore } from './storage/subscription-store.js';
+import { loadRegisteredCandidates, SubscriptionStore } from './storage/subscription-store.js';
 import { EventRecorder } from './subscriptions/event-recorder.js';
+import { CandidateCache } from './subscriptions/candidate-cache.js';
 import { withoutSecret } from './subscriptions/subscription-config.js';
 import { Dispatcher } from './subscriptions/dispatcher.js';
 import { BackportUrls, TOPICS, topicCanonical } from './subscriptions/topics.js';
@@ -60,6 +61,8 @@ export interface Server {
   writeChecks: WriteCheckPool;
   /** The client registry, when authentication is on. */
   clients?: ClientAdmin;
+  /** The registered Subscriptions writes match against (absent with SUBSCRIPTION_CANDIDATE_CACHE=off). */
+  candidateCache?: CandidateCache;
   /** Runs $import jobs on this instance (absent with IMPORT_JOBS=off). */
   importRunner?: ImportJobRunner;
   /** Stops accepting requests, drains in-flight ones, then closes the database. */
@@ -147,6 +150,8 @@ export async function createServer(config: Config, logger: Logger | false, datab
     maxIndexRows: config.maxIndexRows,
     writeTimeoutMs: config.writeTimeoutMs,
   });
+  // Registered before init: the change listener it hears through starts there.
+  const candidateCache = config.subscriptions.candidateCache ? new CandidateCache(loadRegisteredCandidates, repository) : undefined;
   await repository.init();
   const subscriptionStore = new SubscriptionStore(db);
   const webhookGuard = new OutboundGuard({
@@ -156,6 +161,7 @@ export async function createServer(config: Config, logger: Logger | false, datab
   const wake = { dispatcher: (): void => undefined, websocket: (): void => undefined };
   const recorder = new EventRecorder({
     store: subscriptionStore,
+    ...(candidateCache ? { cache: candidateCache } : {}),
     checkEndpoint: async (url) => {
       try {
         await webhookGuard.check(url);
@@ -345,6 +351,7 @@ export async function createServer(config: Config, logger: Logger | false, datab
     writeChecks,
     ...(auth ? { clients: auth.clients } : {}),
     ...(importRunner ? { importRunner } : {}),
+    ...(candidateCache ? { candidateCache } : {}),
     async close() {
       clearInterval(purge);
       await importRunner?.stop();

@@ -22,6 +22,7 @@ import { visibleSql } from './member-access.js';
 import type { SearchRequest } from '../fhir/search/types.js';
 import type { FactQuery } from '../coordination/facts.js';
 import type { AccessFilter } from '../access/viewer.js';
+import type { CommitWatcher } from '../subscriptions/candidate-cache.js';
 import { AccessCache } from './access-cache.js';
 import { membersColumn } from '../access/compartment.js';
 import { ACCESS_CHANGE_PREFIX, ALL_MEMBERS, decideMembers } from './member-access.js';
@@ -303,6 +304,9 @@ export class ResourceRepository implements Repository {
   /** PostgreSQL: proves a cache hit is not older than a commit of another instance (docs/adr/0016). */
   private readonly fence: ReadFence | undefined;
   private readonly writeTimeoutMs: number;
+  /** Other per-instance caches told of every commit heard (src/subscriptions/candidate-cache.ts). */
+  private readonly watchers: CommitWatcher[] = [];
+  private listening = false;
 
   constructor(
     private readonly db: Database,
@@ -331,7 +335,7 @@ export class ResourceRepository implements Repository {
    * Whether every change committed before this call has reached this instance's caches (docs/adr/0016):
    * at once when no other instance writes, else after a sync; false when that cannot be proven.
    */
-  private async heardEarlierCommits(): Promise<boolean> {
+  async heardEarlierCommits(): Promise<boolean> {
     if (!this.fence || this.fence.alone) return true;
     return this.fence.barrier().then(
       () => true,
@@ -339,38 +343,55 @@ export class ResourceRepository implements Repository {
     );
   }
 
-  /** Starts the cross-instance cache invalidation (PostgreSQL); without it the cache stays off. */
+  /**
+   * Tells `watcher` of every resource key a commit wrote: this instance's at the end of the transaction
+   * (before the caller answers), other instances' as the change listener hears them (PostgreSQL; register
+   * before init). onConnected: from then on nothing is missed (at once on PGlite, a single process).
+   */
+  watchCommits(watcher: CommitWatcher): void {
+    this.watchers.push(watcher);
+    if (!this.changeChannel || this.listening) watcher.onConnected();
+  }
+
+  /** Starts the cross-instance cache invalidation (PostgreSQL); without it the caches stay off. */
   async init(): Promise<void> {
     const cache = this.cache;
     const access = this.accessCache;
     const fence = this.fence;
     if (!this.changeChannel || !fence) return;
-    if (cache && access) {
+    if ((cache && access) || this.watchers.length > 0) {
       this.listener = new ChangeListener(this.db, this.changeChannel, {
         onChange: (payload) => {
           if (fence.onMessage(payload)) return;
-          if (payload.startsWith(ACCESS_CHANGE_PREFIX)) access.invalidate(payload.slice(ACCESS_CHANGE_PREFIX.length));
-          else cache.delete(payload);
+          if (payload.startsWith(ACCESS_CHANGE_PREFIX)) access?.invalidate(payload.slice(ACCESS_CHANGE_PREFIX.length));
+          else {
+            cache?.delete(payload);
+            for (const w of this.watchers) w.onChange(payload);
+          }
         },
         onConnected: () => {
-          cache.clear();
-          access.clear();
+          cache?.clear();
+          access?.clear();
           fence.connected();
-          cache.enabled = true;
-          access.enabled = true;
+          this.listening = true;
+          if (cache) cache.enabled = true;
+          if (access) access.enabled = true;
+          for (const w of this.watchers) w.onConnected();
         },
         onLost: () => {
-          cache.enabled = false;
-          access.enabled = false;
+          if (cache) cache.enabled = false;
+          if (access) access.enabled = false;
+          this.listening = false;
           fence.lost();
-          cache.clear();
-          access.clear();
+          cache?.clear();
+          access?.clear();
+          for (const w of this.watchers) w.onLost();
         },
       });
       await this.listener.start();
     }
     // Every instance announces itself, cache or not: the others must know that someone else writes.
-    await fence.start(cache !== undefined);
+    await fence.start(this.listener !== undefined);
   }
 
   get kind(): 'postgres' | 'pglite' {
@@ -492,7 +513,10 @@ export class ResourceRepository implements Repository {
         try {
           return await this.db.transaction((q) => fn((tx.current = new Tx(q, this.cache, this.changeChannel, this.maxIndexRows, this.accessCache))), { timeoutMs: this.writeTimeoutMs });
         } finally {
-          for (const key of tx.current?.written ?? []) this.cache?.delete(key);
+          for (const key of tx.current?.written ?? []) {
+            this.cache?.delete(key);
+            for (const w of this.watchers) w.onChange(key);
+          }
           for (const member of tx.current?.accessChanged ?? []) this.accessCache?.invalidate(member);
         }
       } catch (err) {

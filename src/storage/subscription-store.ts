@@ -396,3 +396,22 @@ export class SubscriptionStore implements SubscriptionEventStore, DeliveryStore,
     return () => handle.stop();
   }
 }
+
+/**
+ * Every registered Subscription that is not off, in id order (the order selectCandidates gives), read in
+ * the write's transaction: the per-instance candidate list (src/subscriptions/candidate-cache.ts).
+ */
+export async function loadRegisteredCandidates(tx: WriteTx): Promise<Candidate[]> {
+  const res = await queryableOf(tx).query<CandidateRow>(
+    `SELECT subscription_id, topic, criteria_type, criteria, filters FROM subscription_channel WHERE status <> 'off' ORDER BY subscription_id`,
+    [],
+    PREPARED,
+  );
+  return res.rows.map((r) => ({
+    id: r.subscription_id,
+    ...(r.topic ? { topic: r.topic } : {}),
+    criteriaType: r.criteria_type,
+    criteria: r.criteria,
+    filters: JSON.parse(r.filters) as TopicFilter[],
+  }));
+}

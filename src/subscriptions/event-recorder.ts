@@ -16,6 +16,7 @@ import type { RuleViolationError } from '../fhir/write-pipeline.js';
 import { CODE_SYSTEM_URLS } from '../fhir/profiles/urls.js';
 import { filtersMatch, parseSubscription } from './subscription-config.js';
 import type { Candidate, NotificationInput, SubscriptionEventStore } from './store.js';
+import { pickCandidates, type CandidateCache } from './candidate-cache.js';
 import { TRIGGER_TYPES, topicEvents, type TopicEvent } from './triggers.js';
 
 /** Refuses an endpoint the guard would refuse (https only unless allow-listed, public addresses). */
@@ -28,6 +29,8 @@ export interface EventRecorderOptions {
   bases: readonly string[];
   /** Reads a current resource outside any transaction (the holders of a refusal). */
   read(resourceType: string, id: string): Promise<Resource | undefined>;
+  /** The registered Subscriptions held by this instance; without it every write queries them. */
+  cache?: CandidateCache;
   /** Told after a commit that stored notifications. */
   onNotified?: () => void;
   /** Told when a coordination-refused event could not be recorded (the refusal itself still stands). */
@@ -48,7 +51,7 @@ export class EventRecorder implements WriteHook {
     const events = session.writes.some((w) => TRIGGER_TYPES.has(w.resourceType)) ? await topicEvents(session.writes, readerOf(tx)) : [];
     const classicTypes = [...new Set(session.writes.filter((w) => w.operation !== 'delete' && w.resourceType !== 'Subscription').map((w) => w.resourceType))];
     const topics = [...new Set(events.map((e) => e.topic))];
-    const candidates = await this.options.store.candidates(tx, topics, classicTypes);
+    const candidates = await this.candidatesOf(session, topics, classicTypes);
     if (candidates.length === 0) return;
     const out: NotificationInput[] = [];
     const versions = new Map<string, number | undefined>();
@@ -75,6 +78,14 @@ export class EventRecorder implements WriteHook {
     if (out.length === 0) return;
     await this.options.store.append(tx, out);
     this.notified.add(session);
+  }
+
+  private async candidatesOf(session: WriteSession, topics: string[], classicTypes: string[]): Promise<Candidate[]> {
+    if (topics.length === 0 && classicTypes.length === 0) return [];
+    // A Subscription registered by this very transaction is visible only to the transaction's own query.
+    const own = session.writes.some((w) => w.resourceType === 'Subscription');
+    const held = this.options.cache && !own ? await this.options.cache.current(session.tx) : undefined;
+    return held ? pickCandidates(held, topics, classicTypes) : this.options.store.candidates(session.tx, topics, classicTypes);
   }
 
   committed(session: WriteSession): void {
