@@ -117,6 +117,16 @@ function toState(r: StateRow): DeliveryState {
   };
 }
 
+function candidateOf(r: CandidateRow): Candidate {
+  return {
+    id: r.subscription_id,
+    ...(r.topic ? { topic: r.topic } : {}),
+    criteriaType: r.criteria_type,
+    criteria: r.criteria,
+    filters: JSON.parse(r.filters) as TopicFilter[],
+  };
+}
+
 async function selectCandidates(q: Queryable, topics: readonly string[], classicTypes: readonly string[]): Promise<Candidate[]> {
   if (topics.length === 0 && classicTypes.length === 0) return [];
   const res = await q.query<CandidateRow>(
@@ -126,13 +136,7 @@ async function selectCandidates(q: Queryable, topics: readonly string[], classic
     [topics, classicTypes],
     PREPARED,
   );
-  return res.rows.map((r) => ({
-    id: r.subscription_id,
-    ...(r.topic ? { topic: r.topic } : {}),
-    criteriaType: r.criteria_type,
-    criteria: r.criteria,
-    filters: JSON.parse(r.filters) as TopicFilter[],
-  }));
+  return res.rows.map(candidateOf);
 }
 
 /**
@@ -407,11 +411,5 @@ export async function loadRegisteredCandidates(tx: WriteTx): Promise<Candidate[]
     [],
     PREPARED,
   );
-  return res.rows.map((r) => ({
-    id: r.subscription_id,
-    ...(r.topic ? { topic: r.topic } : {}),
-    criteriaType: r.criteria_type,
-    criteria: r.criteria,
-    filters: JSON.parse(r.filters) as TopicFilter[],
-  }));
+  return res.rows.map(candidateOf);
 }
