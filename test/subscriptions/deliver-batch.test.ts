@@ -9,6 +9,7 @@ import type { Database } from '../../src/storage/database.js';
 import { Dispatcher } from '../../src/subscriptions/dispatcher.js';
 import type { Acknowledgement, DeliveryStore } from '../../src/subscriptions/store.js';
 import { openTestDatabase, postgresUrl, storageBackends } from '../support/db.js';
+import { activeSubscriptionRow } from './support.js';
 
 /** Retries an assertion until it holds (or throws its last failure after timeoutMs). */
 async function eventually(check: () => unknown, timeoutMs = 10_000): Promise<void> {
@@ -24,14 +25,7 @@ async function eventually(check: () => unknown, timeoutMs = 10_000): Promise<voi
   }
 }
 
-async function activeSubscription(db: Database, id: string, maxCount: number): Promise<void> {
-  await db.query(
-    `INSERT INTO subscription_channel (subscription_id, status, topic, criteria_type, criteria, filters, channel_type, endpoint, payload, headers, max_count)
-     VALUES ($1, 'active', $1, 'EpisodeOfCare', '', '[]', 'rest-hook', 'http://127.0.0.1:9/hook', 'id-only', '[]', $2)`,
-    [id, maxCount],
-  );
-  await db.query('INSERT INTO subscription_delivery (subscription_id, handshake_done) VALUES ($1, true)', [id]);
-}
+const activeSubscription = (db: Database, id: string, maxCount: number): Promise<void> => activeSubscriptionRow(db, id, { maxCount });
 
 /** Commits one event per call for the Subscription (its own topic), as a write's transaction would. */
 function recorder(store: SubscriptionStore, id: string): () => Promise<void> {

@@ -13,6 +13,7 @@ import { openPglite } from '../../src/storage/pglite.js';
 import { openPostgres } from '../../src/storage/postgres.js';
 import type { NotificationInput } from '../../src/subscriptions/store.js';
 import { type Backend, openTestDatabase, postgresUrl, storageBackends } from '../support/db.js';
+import { activeSubscriptionRow } from './support.js';
 
 /** A fresh database with the migrations before `upTo` only (a fresh schema on PostgreSQL). */
 async function databaseBefore(backend: Backend, upTo: string): Promise<Database> {
@@ -35,14 +36,8 @@ async function databaseBefore(backend: Backend, upTo: string): Promise<Database>
   return db;
 }
 
-async function activeSubscription(db: Database, id: string, maxCount: number, channel: 'rest-hook' | 'websocket' = 'rest-hook'): Promise<void> {
-  await db.query(
-    `INSERT INTO subscription_channel (subscription_id, status, topic, criteria_type, criteria, filters, channel_type, endpoint, payload, headers, max_count)
-     VALUES ($1, 'active', 't', 'EpisodeOfCare', '', '[]', $2, 'http://127.0.0.1:9/hook', 'id-only', '[]', $3)`,
-    [id, channel, maxCount],
-  );
-  await db.query('INSERT INTO subscription_delivery (subscription_id, handshake_done) VALUES ($1, true)', [id]);
-}
+const activeSubscription = (db: Database, id: string, maxCount: number, channel: 'rest-hook' | 'websocket' = 'rest-hook'): Promise<void> =>
+  activeSubscriptionRow(db, id, { maxCount, topic: 't', channel });
 
 const event = (focusId: string) => ({ topic: 't', focusType: 'EpisodeOfCare', focusId, focusVersion: 1 });
 /** Commits one event for these Subscriptions, as a write's transaction does. */

@@ -8,6 +8,7 @@ import { SubscriptionStore } from '../../src/storage/subscription-store.js';
 import type { Database } from '../../src/storage/database.js';
 import { Dispatcher } from '../../src/subscriptions/dispatcher.js';
 import { openTestDatabase, storageBackends } from '../support/db.js';
+import { activeSubscriptionRow } from './support.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -24,12 +25,7 @@ describe.each(storageBackends())('dispatcher workers lease under their own owner
 
   it('a stalled worker’s late acknowledgement neither ends the new holder’s lease nor starts the next batch beside its POST', async () => {
     const id = 'lease-owners';
-    await db.query(
-      `INSERT INTO subscription_channel (subscription_id, status, topic, criteria_type, criteria, filters, channel_type, endpoint, payload, headers, max_count)
-       VALUES ($1, 'active', $1, 'EpisodeOfCare', '', '[]', 'rest-hook', 'http://127.0.0.1:9/hook', 'id-only', '[]', 3)`,
-      [id],
-    );
-    await db.query('INSERT INTO subscription_delivery (subscription_id, handshake_done) VALUES ($1, true)', [id]);
+    await activeSubscriptionRow(db, id, { maxCount: 3 });
     for (let n = 1; n <= 6; n++) {
       await store.appendAlone(() => [{ subscriptionId: id, topic: id, focusType: 'EpisodeOfCare', focusId: `${id}-${n}`, focusVersion: 1 }], [id]);
     }

@@ -111,3 +111,16 @@ export async function startTwoInstances(
     },
   };
 }
+
+/**
+ * An active Subscription registered straight in the store's tables, handshake done (the store and
+ * dispatcher tests, which need no Subscription resource): topic defaults to the id.
+ */
+export async function activeSubscriptionRow(db: Database, id: string, o: { maxCount: number; topic?: string; channel?: 'rest-hook' | 'websocket' }): Promise<void> {
+  await db.query(
+    `INSERT INTO subscription_channel (subscription_id, status, topic, criteria_type, criteria, filters, channel_type, endpoint, payload, headers, max_count)
+     VALUES ($1, 'active', $2, 'EpisodeOfCare', '', '[]', $3, 'http://127.0.0.1:9/hook', 'id-only', '[]', $4)`,
+    [id, o.topic ?? id, o.channel ?? 'rest-hook', o.maxCount],
+  );
+  await db.query('INSERT INTO subscription_delivery (subscription_id, handshake_done) VALUES ($1, true)', [id]);
+}
