@@ -27,6 +27,12 @@ const CONTEXT_DEPENDENT = /%|\b(?:resolve|now|today|timeOfDay|trace|memberOf|con
  */
 const outcomes = new Map<string, Outcome>();
 export const MAX_MEMOISED_OUTCOMES = 20_000;
+/**
+ * Only small nodes are memoised (the recurring codings and roles are a few hundred characters): a large
+ * element (a nested Consent provision, a big backbone element) rarely recurs, and keeping its JSON as a
+ * key would let one hostile load hold MAX_MEMOISED_OUTCOMES large strings.
+ */
+export const MAX_MEMOISED_NODE_CHARS = 1024;
 const nodeLocal = new Map<string, boolean>();
 
 function compile(elementPath: string, expression: string): Compiled {
@@ -58,7 +64,9 @@ export function invariantHolds(elementPath: string, expression: string, node: un
   if (local === undefined) nodeLocal.set(expression, (local = !CONTEXT_DEPENDENT.test(expression)));
   // An invariant on the resource itself sees a different node every time: nothing to reuse.
   if (!local || node === root) return evaluate(elementPath, expression, node, root);
-  const key = `${elementPath}\u0000${expression}\u0000${JSON.stringify(node)}`;
+  const json = JSON.stringify(node);
+  if (json.length > MAX_MEMOISED_NODE_CHARS) return evaluate(elementPath, expression, node, root);
+  const key = `${elementPath}\u0000${expression}\u0000${json}`;
   let out = outcomes.get(key);
   if (!out) {
     out = evaluate(elementPath, expression, node, root);
@@ -66,4 +74,9 @@ export function invariantHolds(elementPath: string, expression: string, node: un
     outcomes.set(key, out);
   }
   return out;
+}
+
+/** How many outcomes are memoised now (tests: the bounds hold). */
+export function memoisedOutcomes(): number {
+  return outcomes.size;
 }

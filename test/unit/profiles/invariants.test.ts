@@ -1,7 +1,7 @@
 // invariantHolds reuses the outcome of an invariant that only reads its node: the outcome must stay a
 // function of exactly what the expression can see.
 import { describe, expect, it } from 'vitest';
-import { invariantHolds, MAX_MEMOISED_OUTCOMES } from '../../../src/fhir/profiles/invariants.js';
+import { invariantHolds, MAX_MEMOISED_NODE_CHARS, MAX_MEMOISED_OUTCOMES, memoisedOutcomes } from '../../../src/fhir/profiles/invariants.js';
 
 const HCPCS = "coding.where(system = 'http://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets').exists()";
 const concept = (system: string) => ({ coding: [{ system, code: 'T1019' }] });
@@ -40,5 +40,15 @@ describe('invariantHolds', () => {
     expect(again).toEqual(first);
     for (let i = 0; i <= MAX_MEMOISED_OUTCOMES; i++) invariantHolds('ServiceRequest.code', HCPCS, concept(`urn:s${i}`), root('a'));
     expect(invariantHolds('ServiceRequest.code', HCPCS, concept('http://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets'), root('a')).holds).toBe(true);
+  });
+
+  it('memoises no large node (its JSON would be held as a key), and still answers it rightly', () => {
+    const big = { coding: Array.from({ length: 40 }, (_, i) => ({ system: 'http://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets', code: `T${1000 + i}` })) };
+    expect(JSON.stringify(big).length).toBeGreaterThan(MAX_MEMOISED_NODE_CHARS);
+    const before = memoisedOutcomes();
+    for (let i = 0; i < 5; i++) expect(invariantHolds('ServiceRequest.code', HCPCS, big, root('a')).holds).toBe(true);
+    expect(memoisedOutcomes()).toBe(before);
+    expect(invariantHolds('ServiceRequest.code', HCPCS, concept('urn:small-one'), root('a')).holds).toBe(false);
+    expect(memoisedOutcomes()).toBe(before + 1);
   });
 });
