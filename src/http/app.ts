@@ -63,6 +63,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
   // First hook of all: the request's arrival instant (409 vs 422 for rule rejections).
   stampArrival(app);
   decorateAuth(app);
+  app.decorateRequest('fhirJsonType', null);
   registerSecurityHeaders(app);
   if (options.audit) registerAudit(app, options.audit, options.context.configuredBaseUrl);
   registerBodyParsers(app, { maxJsonDepth: options.maxJsonDepth });

@@ -16,7 +16,7 @@ import { FhirError, issue, outcome } from '../fhir/outcome.js';
 import type { BeforeCommit, WriteSession } from '../fhir/resource-service.js';
 import { COORDINATION_FORM_OPERATION } from '../fhir/coordination-form/service.js';
 import { accessRequestOf, PUBLIC_ROUTES } from './access.js';
-import { FHIR_JSON, header, searchParams } from './negotiation.js';
+import { header, jsonContentType, searchParams } from './negotiation.js';
 import { baseUrlOf } from './responses.js';
 
 export interface AuditServices {
@@ -201,7 +201,7 @@ function errorSummary(err: unknown): { name?: string; code?: unknown } {
 
 function unavailable(reply: FastifyReply): string {
   for (const name of ['etag', 'location', 'content-location', 'last-modified']) reply.removeHeader(name);
-  reply.code(503).header('content-type', FHIR_JSON).header('Retry-After', '5');
+  reply.code(503).header('content-type', jsonContentType(reply.request)).header('Retry-After', '5');
   return JSON.stringify(outcome([issue('transient', 'The request could not be audited, so its answer is withheld; retry shortly')]));
 }
 

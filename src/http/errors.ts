@@ -4,10 +4,10 @@ import type { IncomingMessage } from 'node:http';
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import { FhirError, issue, outcome } from '../fhir/outcome.js';
 import { fromStoreUnavailable, StoreUnavailableError } from '../fhir/store-unavailable.js';
-import { FHIR_JSON } from './negotiation.js';
+import { jsonContentType } from './negotiation.js';
 
 function send(reply: FastifyReply, status: number, body: unknown, headers: Record<string, string> = {}): FastifyReply {
-  return reply.code(status).headers(headers).type(FHIR_JSON).send(JSON.stringify(body));
+  return reply.code(status).headers(headers).type(jsonContentType(reply.request)).send(JSON.stringify(body));
 }
 
 /** Maps fastify's own errors (body limit, media type, route schema) to FHIR statuses. */

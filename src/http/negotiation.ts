@@ -3,6 +3,14 @@ import type { FastifyRequest } from 'fastify';
 import { FhirError, badRequest, issue } from '../fhir/outcome.js';
 
 export const FHIR_JSON = 'application/fhir+json; charset=utf-8';
+const PLAIN_JSON = 'application/json; charset=utf-8';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The JSON media type the request negotiated on a FHIR JSON route (null: not negotiated, or failed). */
+    fhirJsonType: string | null;
+  }
+}
 
 /** What every FHIR route produces (the first is the default); routes that produce more pass their own. */
 export const FHIR_JSON_TYPES = ['application/fhir+json', 'application/json'] as const;
@@ -100,9 +108,18 @@ export function negotiate(request: FastifyRequest, offers: readonly string[]): s
   throw new FhirError(406, issue('not-supported', `${reason}; accept ${offers.join(' or ')}`));
 }
 
-/** 406 unless the request accepts FHIR JSON (by _format, which wins, or Accept). */
+/**
+ * 406 unless the request accepts FHIR JSON (by _format, which wins, or Accept); remembers which JSON
+ * type it preferred, so a client that asked for application/json alone gets that label back (R4 HTTP:
+ * the server should answer in the format requested).
+ */
 export function assertJsonAcceptable(request: FastifyRequest): void {
-  negotiate(request, FHIR_JSON_TYPES);
+  request.fhirJsonType = negotiate(request, FHIR_JSON_TYPES);
+}
+
+/** The Content-Type of a JSON answer to this request: application/json when that is what it negotiated. */
+export function jsonContentType(request: FastifyRequest): string {
+  return request.fhirJsonType === 'application/json' ? PLAIN_JSON : FHIR_JSON;
 }
 
 export type ReturnPreference = 'minimal' | 'representation' | 'OperationOutcome';

@@ -4,7 +4,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { informational } from '../fhir/outcome.js';
 import { arrivedAt } from './arrival.js';
 import type { StoredVersion } from '../fhir/repository.js';
-import { FHIR_JSON, preferences } from './negotiation.js';
+import { jsonContentType, preferences } from './negotiation.js';
 
 export function baseUrlOf(request: FastifyRequest, configured: string | undefined): string {
   return configured ? `${configured}` : `${request.protocol}://${request.host}/fhir`;
@@ -21,7 +21,7 @@ export function sendJson(reply: FastifyReply, status: number, body: string | obj
   return reply
     .code(status)
     .headers(headers)
-    .type(FHIR_JSON)
+    .type(jsonContentType(reply.request))
     .send(typeof body === 'string' ? body : JSON.stringify(body));
 }
 

@@ -54,7 +54,6 @@ describe('FHIR JSON routes', () => {
     '',
     '*/*',
     'application/*',
-    'application/json',
     'application/fhir+json',
     'application/fhir+json; fhirVersion=4.0',
     'APPLICATION/FHIR+JSON',
@@ -66,6 +65,33 @@ describe('FHIR JSON routes', () => {
       const res = await get(url, accept);
       expect(res.statusCode, `${url} ${accept} ${res.body}`).toBe(200);
       expect(res.headers['content-type']).toMatch(/^application\/fhir\+json/);
+    }
+  });
+
+  it('label the answer application/json when that is the JSON type the client prefers, answers and errors alike', async () => {
+    const plain = /^application\/json; charset=utf-8$/;
+    for (const accept of ['application/json', 'application/json, application/fhir+json;q=0.9', 'application/fhir+json;q=0.2, application/json;q=0.8']) {
+      for (const url of routes) {
+        const res = await get(url, accept);
+        expect(res.statusCode, `${url} ${accept}`).toBe(200);
+        expect(res.headers['content-type'], `${url} ${accept}`).toMatch(plain);
+        // Same document, only the label differs.
+        expect((JSON.parse(res.body) as { resourceType: string }).resourceType).toBe((JSON.parse((await get(url)).body) as { resourceType: string }).resourceType);
+      }
+    }
+    const missing = await get('/fhir/Patient/neg-none', 'application/json');
+    expect(missing.statusCode).toBe(404);
+    expect(missing.headers['content-type']).toMatch(plain);
+    expect((JSON.parse(missing.body) as { resourceType: string }).resourceType).toBe('OperationOutcome');
+    const created = await s.request({
+      method: 'POST', url: '/fhir/Patient', headers: { 'content-type': 'application/json', accept: 'application/json' }, payload: { resourceType: 'Patient', gender: 'male' },
+    });
+    expect(created.statusCode).toBe(201);
+    expect(created.headers['content-type']).toMatch(plain);
+    expect((await get('/fhir/Patient/neg-1?_format=application/json', 'application/fhir+json')).headers['content-type']).toMatch(plain);
+    // Equal preference, or the fhir+json alias: FHIR's own type, as before.
+    for (const [url, accept] of [['/fhir/Patient/neg-1', 'application/*'], ['/fhir/Patient/neg-1', 'application/fhir+json, application/json'], ['/fhir/Patient/neg-1?_format=json', 'application/json']] as const) {
+      expect((await get(url, accept)).headers['content-type'], `${url} ${accept}`).toMatch(/^application\/fhir\+json/);
     }
   });
 
@@ -100,10 +126,15 @@ describe('the coordination form', () => {
       expect(res.statusCode, `${accept} ${res.body}`).toBe(200);
       expect(isHtml(res), accept).toBe(true);
     }
-    for (const accept of [undefined, '*/*', 'application/json', 'application/fhir+json', 'text/html;q=0, */*', 'application/fhir+json, text/html', 'text/html;q=0.5, application/json']) {
+    for (const accept of [undefined, '*/*', 'application/fhir+json', 'text/html;q=0, */*', 'application/fhir+json, text/html']) {
       const res = await get(FORM, accept);
       expect(res.statusCode, `${accept} ${res.body}`).toBe(200);
       expect(res.headers['content-type'], accept).toMatch(/^application\/fhir\+json/);
+    }
+    for (const accept of ['application/json', 'text/html;q=0.5, application/json']) {
+      const res = await get(FORM, accept);
+      expect(res.statusCode, `${accept} ${res.body}`).toBe(200);
+      expect(res.headers['content-type'], accept).toMatch(/^application\/json; charset=utf-8$/);
     }
     for (const accept of ['*/*;q=0', 'text/plain', 'application/xml', 'text/html;q=0, application/*;q=0']) expectNotAcceptable(await get(FORM, accept));
   });

@@ -19,7 +19,10 @@ const FORM_TYPES = ['application/fhir+json', 'application/json', 'text/html', 'a
 
 /** html when asked for by _format, or by an Accept that prefers HTML to JSON (a browser's). */
 function wantsHtml(request: FastifyRequest): boolean {
-  return /html/.test(negotiate(request, FORM_TYPES));
+  const chosen = negotiate(request, FORM_TYPES);
+  if (/html/.test(chosen)) return true;
+  request.fhirJsonType = chosen;
+  return false;
 }
 
 export function coordinationFormRoutes(app: FastifyInstance, forms: CoordinationFormService, configuredBaseUrl: string | undefined): void {
