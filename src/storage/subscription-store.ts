@@ -175,17 +175,15 @@ async function appendIn(q: Queryable, notifications: readonly NotificationInput[
   // Unpositioned; seq follows the array order, so one write's events keep their order. No lock and no
   // foreign key: the id of a Subscription deleted meanwhile is ignored by the numbering, and one created
   // again with the same id only numbers events drawn after its creation (since_seq; docs/adr/0021).
-  await q.query(
-    `INSERT INTO subscription_event (subscription_ids, topic, focus_type, focus_id, focus_version, member_id, detail)
+  const insert = `INSERT INTO subscription_event (subscription_ids, topic, focus_type, focus_id, focus_version, member_id, detail)
      SELECT string_to_array(c.ids, ','), c.topic, c.focus_type, c.focus_id, c.focus_version, c.member_id, c.detail
        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::text[], $7::text[])
             WITH ORDINALITY AS c(ids, topic, focus_type, focus_id, focus_version, member_id, detail, ord)
-      ORDER BY c.ord`,
-    cols,
-    PREPARED,
-  );
-  // Heard by every instance's dispatcher at commit, and only if the write commits.
-  if (channel) await q.query('SELECT pg_notify($1, $2)', [channel, ''], PREPARED);
+      ORDER BY c.ord`;
+  // Heard by every instance's dispatcher at commit, and only if the write commits. In the insert's own
+  // statement (a data-modifying WITH always runs to completion): one round trip per write, not two.
+  if (channel) await q.query(`WITH recorded AS (${insert}) SELECT pg_notify($8, '')`, [...cols, channel], PREPARED);
+  else await q.query(insert, cols, PREPARED);
 }
 
 /**
