@@ -268,12 +268,13 @@ export class SubscriptionStore implements SubscriptionEventStore, DeliveryStore,
   // a claim that held the delivery row and then waited for the channel row could deadlock with it. A
   // Subscription being written is skipped until the next claim; FOR NO KEY UPDATE is the numbering
   // function's own lock (it then waits for nothing). One statement acknowledges the previous batch,
-  // positions, leases, numbers and reads the next batch.
+  // positions, leases, numbers and reads the next batch; or, asked to keep the acknowledged Subscription,
+  // acknowledges, numbers and reads its next batch under the lease it holds (migrations/0016).
   async claim(owner: string, leaseMs: number, ack?: Acknowledgement): Promise<Claimed | undefined> {
     // One row: the state, and the batch as one JSON array (decoded once, not 31 columns per event).
     const res = await this.db.query<StateRow & { events: EventTuple[] | string | null }>(
-      'SELECT * FROM subscription_deliver($1, $2, $3, $4, $5)',
-      [owner, leaseMs, ack?.id ?? null, ack?.deliveredThrough ?? null, Math.round(ack?.holdMs ?? 0)],
+      'SELECT * FROM subscription_deliver($1, $2, $3, $4, $5, $6)',
+      [owner, leaseMs, ack?.id ?? null, ack?.deliveredThrough ?? null, Math.round(ack?.holdMs ?? 0), ack?.keep === true],
       PREPARED,
     );
     const row = res.rows[0];
