@@ -175,17 +175,15 @@ async function appendIn(q: Queryable, notifications: readonly NotificationInput[
   // Unpositioned; seq follows the array order, so one write's events keep their order. No lock and no
   // foreign key: the id of a Subscription deleted meanwhile is ignored by the numbering, and one created
   // again with the same id only numbers events drawn after its creation (since_seq; docs/adr/0021).
-  await q.query(
-    `INSERT INTO subscription_event (subscription_ids, topic, focus_type, focus_id, focus_version, member_id, detail)
+  const insert = `INSERT INTO subscription_event (subscription_ids, topic, focus_type, focus_id, focus_version, member_id, detail)
      SELECT string_to_array(c.ids, ','), c.topic, c.focus_type, c.focus_id, c.focus_version, c.member_id, c.detail
        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::text[], $7::text[])
             WITH ORDINALITY AS c(ids, topic, focus_type, focus_id, focus_version, member_id, detail, ord)
-      ORDER BY c.ord`,
-    cols,
-    PREPARED,
-  );
-  // Heard by every instance's dispatcher at commit, and only if the write commits.
-  if (channel) await q.query('SELECT pg_notify($1, $2)', [channel, ''], PREPARED);
+      ORDER BY c.ord`;
+  // Heard by every instance's dispatcher at commit, and only if the write commits. In the insert's own
+  // statement (a data-modifying WITH always runs to completion): one round trip per write, not two.
+  if (channel) await q.query(`WITH recorded AS (${insert}) SELECT pg_notify($8, '')`, [...cols, channel], PREPARED);
+  else await q.query(insert, cols, PREPARED);
 }
 
 /**
@@ -270,12 +268,13 @@ export class SubscriptionStore implements SubscriptionEventStore, DeliveryStore,
   // a claim that held the delivery row and then waited for the channel row could deadlock with it. A
   // Subscription being written is skipped until the next claim; FOR NO KEY UPDATE is the numbering
   // function's own lock (it then waits for nothing). One statement acknowledges the previous batch,
-  // positions, leases, numbers and reads the next batch.
+  // positions, leases, numbers and reads the next batch; or, asked to keep the acknowledged Subscription,
+  // acknowledges, numbers and reads its next batch under the lease it holds (migrations/0016).
   async claim(owner: string, leaseMs: number, ack?: Acknowledgement): Promise<Claimed | undefined> {
     // One row: the state, and the batch as one JSON array (decoded once, not 31 columns per event).
     const res = await this.db.query<StateRow & { events: EventTuple[] | string | null }>(
-      'SELECT * FROM subscription_deliver($1, $2, $3, $4, $5)',
-      [owner, leaseMs, ack?.id ?? null, ack?.deliveredThrough ?? null, Math.round(ack?.holdMs ?? 0)],
+      'SELECT * FROM subscription_deliver($1, $2, $3, $4, $5, $6)',
+      [owner, leaseMs, ack?.id ?? null, ack?.deliveredThrough ?? null, Math.round(ack?.holdMs ?? 0), ack?.keep === true],
       PREPARED,
     );
     const row = res.rows[0];

@@ -40,6 +40,9 @@ export interface DispatcherOptions {
   now?: () => Date;
 }
 
+/** Consecutive batches one worker sends for one Subscription before the claim picks again (docs/adr/0023). */
+export const KEPT_BATCHES = 4;
+
 export class Dispatcher {
   /**
    * Each worker leases under its own owner (this instance's id and the worker's number): a worker whose
@@ -120,11 +123,18 @@ export class Dispatcher {
     // A delivered batch is acknowledged by the next claim, in the same statement and commit: one round
     // trip per POST instead of two (docs/adr/0011, addendum "delivery in one statement").
     let ack: Acknowledgement | undefined;
+    // Batches in a row of the Subscription this worker served last: it keeps a busy Subscription for at
+    // most KEPT_BATCHES, then lets the claim (oldest due first) choose, so other Subscriptions get their turn.
+    let last: string | undefined;
+    let inRow = 0;
     for (;;) {
       if (this.stopped) return this.acknowledge(owner, ack);
       let state: Claimed | undefined;
       try {
+        if (ack) ack.keep = ack.keep === true && inRow < KEPT_BATCHES;
         state = await this.o.store.claim(owner, this.leaseMs(), ack);
+        inRow = state && state.id === last ? inRow + 1 : 1;
+        last = state?.id;
         // Events committed during the window woke nobody who could claim it: look again when it ends. The
         // hold counts from the claim's transaction, so the timer starts once it answered, never before.
         const holdMs = ack?.holdMs ?? 0;
@@ -202,7 +212,8 @@ export class Dispatcher {
       // can be short while events wait behind it, and those follow at once like a full batch.
       const emptied = to >= state.eventsCount && to - from + 1 < state.maxCount;
       const holdMs = emptied ? (this.o.batchWindowMs ?? 0) : 0;
-      return { id: state.id, deliveredThrough: to, holdMs };
+      // Not held: more events may be due at once, served under this lease if so (work() bounds how often).
+      return { id: state.id, deliveredThrough: to, holdMs, keep: holdMs === 0 };
     }
     await this.retryLater(owner, state, result.error, to);
     return undefined;

@@ -66,6 +66,11 @@ export interface Acknowledgement {
   deliveredThrough: number;
   /** Not claimable again before this many ms (the batch window; 0: at once). */
   holdMs?: number;
+  /**
+   * The holder asks to keep the Subscription when it still has events due (after a full or resent
+   * batch): acknowledgement and next batch in one update of its lease, no claim over every Subscription.
+   */
+  keep?: boolean;
 }
 
 /** Writes made by the event recorder inside a resource write transaction. */
@@ -97,7 +102,8 @@ export interface DeliveryStore {
    * Leases one Subscription with work due: a rest-hook one with a handshake, events or a heartbeat due,
    * or a websocket one still to activate (its handshake is sent on each binding, not here). Numbers what
    * committed and answers the batch to send. `ack` first records a successful send of the owner's
-   * (succeeded(), folded into the same statement and commit).
+   * (succeeded(), folded into the same statement and commit); with `ack.keep`, the acknowledged
+   * Subscription is answered again, still leased, if the owner still holds it and it has events due.
    */
   claim(owner: string, leaseMs: number, ack?: Acknowledgement): Promise<Claimed | undefined>;
   /** Numbered notifications only: claim() and state() number what committed before they answer. */

@@ -170,26 +170,36 @@ describe.each(storageBackends())('subscription event log (%s)', (backend) => {
     });
   });
 
-  it('an idle claim moves the cursor of an active Subscription that matched nothing; it is never claimed for it', async () => {
+  it('an idle claim moves the cursor of an active Subscription that matched nothing once it lags by more than 64 positions; it is never claimed for it', async () => {
     const db = await openTestDatabase(backend);
     try {
       const store = new SubscriptionStore(db);
       await activeSubscription(db, 'ic-busy', 10);
       await activeSubscription(db, 'ic-idle', 10);
+      const drain = async (): Promise<string[]> => {
+        const claimed: string[] = [];
+        let ack: { id: string; deliveredThrough: number } | undefined;
+        for (;;) {
+          const c = await store.claim('owner', 60_000, ack);
+          if (!c) return claimed;
+          claimed.push(`${c.id} ${c.batch[0]?.eventNumber}-${c.batch.at(-1)?.eventNumber}`);
+          ack = { id: c.id, deliveredThrough: c.batch.at(-1)?.eventNumber ?? c.deliveredThrough };
+        }
+      };
+      const cursors = async (): Promise<string[]> =>
+        (
+          await db.query<{ id: string; through: string; positioned: string }>(
+            'SELECT subscription_id AS id, numbered_through AS through, (SELECT positioned_through FROM subscription_event_cursor) AS positioned FROM subscription_channel ORDER BY 1',
+          )
+        ).rows.map((r) => `${r.id} ${Number(r.through)}/${Number(r.positioned)}`);
+      // A short lag: the claim's look at the idle Subscription's events is short, no sweep (migration 0016).
       for (let i = 0; i < 5; i++) await record(store, ['ic-busy'], `b${i}`);
-      const claimed: string[] = [];
-      let ack: { id: string; deliveredThrough: number } | undefined;
-      for (;;) {
-        const c = await store.claim('owner', 60_000, ack);
-        if (!c) break;
-        claimed.push(`${c.id} ${c.batch.map((e) => e.eventNumber).join(',')}`);
-        ack = { id: c.id, deliveredThrough: c.eventsCount };
-      }
-      expect(claimed).toEqual(['ic-busy 1,2,3,4,5']);
-      const cursors = await db.query<{ id: string; through: string; positioned: string }>(
-        'SELECT subscription_id AS id, numbered_through AS through, (SELECT positioned_through FROM subscription_event_cursor) AS positioned FROM subscription_channel ORDER BY 1',
-      );
-      expect(cursors.rows.map((r) => `${r.id} ${Number(r.through)}/${Number(r.positioned)}`)).toEqual(['ic-busy 5/5', 'ic-idle 5/5']);
+      expect(await drain()).toEqual(['ic-busy 1-5']);
+      expect(await cursors()).toEqual(['ic-busy 5/5', 'ic-idle 0/5']);
+      // Past 64 positions behind: the claim that finds nothing moves it.
+      for (let i = 5; i < 70; i++) await record(store, ['ic-busy'], `b${i}`);
+      expect(await drain()).toEqual(['ic-busy 6-15', 'ic-busy 16-25', 'ic-busy 26-35', 'ic-busy 36-45', 'ic-busy 46-55', 'ic-busy 56-65', 'ic-busy 66-70']);
+      expect(await cursors()).toEqual(['ic-busy 70/70', 'ic-idle 70/70']);
     } finally {
       await db.close();
     }

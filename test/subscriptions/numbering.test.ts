@@ -81,8 +81,8 @@ describe.each(storageBackends())('numbering after commit (%s)', (backend) => {
     try {
       // openTestDatabase applied every migration; replay the upgrade on a fresh schema instead.
       await db.exec('DROP TABLE subscription_ws_token, subscription_numbering, subscription_event, subscription_event_cursor, subscription_delivery, subscription_channel CASCADE');
-      await db.exec('DROP FUNCTION subscription_number_events(text), subscription_position_events(), subscription_notifications(text, bigint, bigint), subscription_deliver(text, integer, text, bigint, integer)');
-      await db.query("DELETE FROM schema_migration WHERE name LIKE '0007%' OR name LIKE '0010%' OR name LIKE '0011%' OR name LIKE '0013%' OR name LIKE '0014%'");
+      await db.exec('DROP FUNCTION subscription_number_events(text), subscription_position_events(), subscription_notifications(text, bigint, bigint), subscription_deliver(text, integer, text, bigint, integer, boolean)');
+      await db.query("DELETE FROM schema_migration WHERE name LIKE '0007%' OR name LIKE '0010%' OR name LIKE '0011%' OR name LIKE '0013%' OR name LIKE '0014%' OR name LIKE '0016%'");
       const all = await loadMigrations();
       await migrate(db, all.filter((m) => m.name < '0011'));
       await db.exec(`INSERT INTO subscription_channel (subscription_id, status, criteria_type, criteria, filters, channel_type, payload, headers, events_count)
