@@ -118,9 +118,11 @@ describe('websocket channel', () => {
     // id-only: each event names its focus version, exactly as a rest-hook notification.
     const first = (events[0]!.entry![0]!.resource as Parameters).parameter!.find((p) => p.name === 'notification-event')!;
     expect(first.part?.find((p) => p.name === 'focus')?.valueReference?.reference).toMatch(/^http:\/\/concord\.test\/fhir\/EpisodeOfCare\/ws-ep-\d\/_history\/1$/);
-    // What the socket sent is recorded as delivered ($status and retention see it).
-    const state = await new SubscriptionStore(s.db).state('ws-a');
-    expect(state?.deliveredThrough).toBe(30);
+    // What the socket sent is recorded as delivered ($status and retention see it): the hub records it
+    // once the send completed, which may be just after the client read the frame.
+    const store = new SubscriptionStore(s.db);
+    await eventually(async () => (await store.state('ws-a'))?.deliveredThrough === 30, 'ws-a recorded as delivered through 30', 10_000);
+    expect((await store.state('ws-a'))?.deliveredThrough).toBe(30);
   });
 
   it('refuses a used, unknown, expired or empty token, and a token of a Subscription switched off, closing the socket with a reason', async () => {
