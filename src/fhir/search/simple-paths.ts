@@ -187,6 +187,8 @@ export function simplePath(expression: string, resourceType: string): ((resource
 
 /** `path.where(key = 'literal')`, with a literal free of quotes and escapes. */
 const WHERE_EQUALS = /^\s*([A-Za-z]+(?:\.[A-Za-z]+)+)\.where\(\s*([A-Za-z]+)\s*=\s*'([^'\\]*)'\s*\)\s*$/;
+/** FHIR primitive types whose JSON value is a string (the keys a where(b = 'literal') filter may read). */
+const STRING_PRIMITIVES = new Set(['string', 'code', 'id', 'uri', 'url', 'canonical', 'oid', 'uuid', 'markdown']);
 /** `path.where(resolve() is Type)` (expression.ts rewrites it into a test of the reference string). */
 const WHERE_RESOLVE = /^\s*([A-Za-z]+(?:\.[A-Za-z]+)+)\.where\(\s*resolve\(\)\s+is\s+([A-Za-z]+)\s*\)\s*$/;
 /** `Type.x.exists() and Type.x != false`: false when the resource has no x at all. */
@@ -228,7 +230,10 @@ export function directEvaluator(expression: string, resourceType: string): ((res
   if (equals) {
     const [, path, key, literal] = equals as unknown as [string, string, string, string];
     const walk = simplePath(path, resourceType);
-    if (!walk) return undefined;
+    // Only a key that is a JSON-string primitive of the items' type: a choice (`value`, read by FHIRPath
+    // as valueString, ...) or a complex element is left to FHIRPath.
+    const last = stepsOf(path, resourceType)?.at(-1);
+    if (!walk || !last || !STRING_PRIMITIVES.has(path2Type[`${last.path}.${key}`] ?? '')) return undefined;
     // FHIRPath `=` on strings is exact equality; an absent value is empty, which where() drops.
     return (resource) => {
       const items = walk(resource);
@@ -242,7 +247,7 @@ export function directEvaluator(expression: string, resourceType: string): ((res
   if (resolve) {
     const [, path, target] = resolve as unknown as [string, string, string];
     const walk = simplePath(path, resourceType);
-    if (!walk) return undefined;
+    if (!walk || stepsOf(path, resourceType)?.at(-1)?.type !== 'Reference') return undefined;
     // rewriteResolve's test: reference.matches(...) or type = 'X', each empty when its element is absent;
     // fhirpath.js evaluates matches() with the flags 'us'.
     const literal = new RegExp(`^(.*/)?${target}/[^/]+(/_history/[^/]+)?$`, 'us');

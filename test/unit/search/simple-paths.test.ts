@@ -99,6 +99,9 @@ describe('index extraction shortcuts', () => {
     expect(email({ resourceType: 'Patient', telecom })).toEqual([{ value: telecom[0], type: 'ContactPoint', path: 'ContactPoint' }]);
     expect(email({ resourceType: 'Patient', telecom: [{ system: 'email', _system: { extension: [] } }] })).toBeUndefined();
     expect(email({ resourceType: 'Patient', telecom: [{ system: 1 }] })).toBeUndefined();
+    // A choice or complex key is FHIRPath's (it reads `value` as valueString, ...).
+    expect(directEvaluator("Observation.component.where(value='x')", 'Observation')).toBeUndefined();
+    expect(directEvaluator("Patient.contact.where(name='x')", 'Patient')).toBeUndefined();
     const patient = directEvaluator('CareTeam.subject.where(resolve() is Patient)', 'CareTeam')!;
     const kept = [{ reference: 'Patient/1' }, { reference: 'http://x/fhir/Patient/2/_history/3' }, { type: 'Patient', identifier: { value: 'x' } }];
     const dropped = [{ reference: 'Group/1' }, { reference: '#p1' }, { display: 'nobody' }, { reference: 'Patient/1/x' }];
