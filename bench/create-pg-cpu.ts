@@ -9,7 +9,10 @@
 // schemas; GIN pending lists are cleaned (gin_clean_pending_list) after every measurement by the
 // measuring connection, and that deferred work is reported per create beside the medians.
 //
-//   npx tsx bench/create-pg-cpu.ts [--n 400] [--sync on|off] [--parts statements,version,aliases,indexes,gin,wal] [--only REGEX]
+//   npx tsx bench/create-pg-cpu.ts [--n 400] [--sync on|off] [--parts statements,version,aliases,indexes,fkeys,gin,wal] [--only REGEX]
+//
+// --parts fkeys: F with the index tables' foreign keys to resource (as before migration 0017), V without
+// them (docs/adr/0024), whichever the migrations left.
 //
 // --sync off: synchronous_commit = off for these two sessions only (the commit's WAL flush then
 // happens in the WAL writer, not in the measured backend).
@@ -287,6 +290,19 @@ try {
       await V.client.query(`ALTER TABLE ${fk.t} ADD CONSTRAINT ${fk.c} ${fk.def}`);
     }
     table('index dropped', rows);
+  }
+
+  if (parts.has('fkeys')) {
+    // The eight index tables' rid -> resource(rid) foreign keys: present on F, absent on V.
+    const tables = ['search_token', 'search_string', 'search_date', 'search_number', 'search_quantity', 'search_reference', 'search_uri', 'search_composite'];
+    const fkOf = async (l: Lane, t: string): Promise<string | undefined> =>
+      (await l.client.query<{ c: string }>(`SELECT conname AS c FROM pg_constraint WHERE contype = 'f' AND conrelid = $1::regclass`, [`${l.schema}.${t}`])).rows[0]?.c;
+    for (const t of tables) {
+      if (!(await fkOf(F, t))) await F.client.query(`ALTER TABLE ${t} ADD CONSTRAINT ${t}_rid_fkey FOREIGN KEY (rid) REFERENCES resource (rid) ON DELETE CASCADE`);
+      const c = await fkOf(V, t);
+      if (c) await V.client.query(`ALTER TABLE ${t} DROP CONSTRAINT ${c}`);
+    }
+    table('index tables with (F) and without (V) their foreign keys', [await pairs('create without the index foreign keys')]);
   }
 
   if (parts.has('gin')) {

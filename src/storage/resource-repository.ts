@@ -15,7 +15,7 @@ import { selectByFacts } from './coordination-facts.js';
 import { insertAuditRecords } from './audit-store.js';
 import type { AuditRecord } from '../audit/types.js';
 import { executeSearch, findMatchingIds } from './search/index.js';
-import { indexInsertOf } from './search/write-index.js';
+import { indexOf } from './search/write-index.js';
 import { versionWriteStatement, type VersionWriteRow } from './version-write.js';
 import { SqlParams } from './search/sql-params.js';
 import { visibleSql } from './member-access.js';
@@ -24,7 +24,7 @@ import type { FactQuery } from '../coordination/facts.js';
 import type { AccessFilter } from '../access/viewer.js';
 import type { CommitWatcher } from '../subscriptions/candidate-cache.js';
 import { AccessCache } from './access-cache.js';
-import { membersColumn } from '../access/compartment.js';
+import { membersColumn, membersFromIndex } from '../access/compartment.js';
 import { ACCESS_CHANGE_PREFIX, ALL_MEMBERS, decideMembers } from './member-access.js';
 import type { BatchCommit, BatchVersion, BulkWriteTx, ImportStore, ReferencingResource } from '../import/store.js';
 import { findReferencingMany, lockCurrentMany, lockKeys, recordBatch, SqlImportJournal, writeVersions } from './import-store.js';
@@ -176,14 +176,15 @@ class Tx implements BulkWriteTx {
     this.cache?.delete(key);
     const stored = v.deleted ? undefined : resource;
     // Extracted before any SQL: a resource needing too many index rows is refused (422) without a write.
-    const index = indexInsertOf(stored, this.maxIndexRows);
+    const index = indexOf(stored, this.maxIndexRows);
     const { sql, params } = versionWriteStatement({
       version: v,
       method,
       resource: stored,
-      index,
-      // A deletion keeps the members of the version it deletes (null = keep the row's).
-      members: v.deleted ? null : membersColumn(resource),
+      index: index?.insert,
+      // A deletion keeps the members of the version it deletes (null = keep the row's). Read off the
+      // index rows just extracted (equal to membersColumn, tested): no second FHIRPath evaluation.
+      members: v.deleted ? null : stored && index ? membersFromIndex(stored, index.rows) : membersColumn(resource),
       // Delivered at commit (and only if it commits) to every instance's read cache.
       notify: this.changeChannel ? { channel: this.changeChannel, payload: key } : undefined,
     });

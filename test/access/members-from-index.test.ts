@@ -47,7 +47,7 @@ describe('membersFromIndex', () => {
     }
     expect(compared).toBeGreaterThan(4000);
     expect(inCompartment).toBeGreaterThan(500);
-  });
+  }, 300_000);
 
   it('finds members through every compartment parameter, not only the first, and ignores absolute and contained references', () => {
     loadDefinitions();

@@ -4,7 +4,7 @@
 import type { Resource } from '@medplum/fhirtypes';
 import { FhirError, issue } from '../outcome.js';
 import { compileExpression } from './expression.js';
-import { hasAnyElement, rootElements, simplePath } from './simple-paths.js';
+import { directEvaluator, elementNames, hasAnyName, rootElements } from './simple-paths.js';
 import { getSearchParameterByUrl, searchParametersFor, type SearchParamDef } from './parameters.js';
 import type { CompositeRow, DateRow, IndexRows, QuantityRow, ReferenceRow, SearchParamType, TokenRow } from './types.js';
 import { dateRange, MAX_TOKEN, MAX_URI, normalizeString, parseReference } from './values.js';
@@ -217,7 +217,7 @@ function plansFor(resourceType: string): ParamPlan[] {
     // A parameter whose rows another parameter stores (storedAs) is not extracted twice.
     list = searchParametersFor(resourceType).flatMap((def) =>
       def.expression && !def.storedAs
-        ? [{ def: def as ParamPlan['def'], roots: rootElements(def.expression, resourceType), direct: simplePath(def.expression, resourceType), evaluate: compileExpression(def.expression) }]
+        ? [{ def: def as ParamPlan['def'], roots: rootElements(def.expression, resourceType), direct: directEvaluator(def.expression, resourceType), evaluate: compileExpression(def.expression) }]
         : [],
     );
     plans.set(resourceType, list);
@@ -290,8 +290,9 @@ export function extractIndexValues(resource: Resource | Record<string, unknown>,
     if (total > maxRows * TOTAL_FACTOR) throw tooCostly(resourceType, maxRows * TOTAL_FACTOR);
     for (const item of items) target.push(item); // not push(...items): that overflows the stack past ~100k
   };
+  const names = elementNames(resource as Record<string, unknown>);
   for (const { def, roots, direct, evaluate } of plansFor(resourceType)) {
-    if (roots && !hasAnyElement(resource as Record<string, unknown>, roots)) continue;
+    if (roots && !hasAnyName(names, roots)) continue;
     let values: { value: unknown; type: string; path: string }[];
     try {
       values = direct?.(resource as Record<string, unknown>) ?? evaluate(resource);

@@ -7,7 +7,11 @@
 //   element, so it is not evaluated at all;
 // - simplePath: a plain `Type.a.b.c` path is walked directly over the JSON, with the FHIR type of the
 //   last element from the R4 model, as FHIRPath reports it. Anything the walk does not model (primitive
-//   extensions, nulls, contained resources, extensions, choice types) falls back to FHIRPath.
+//   extensions, nulls, contained resources, extensions, choice types) falls back to FHIRPath;
+// - directEvaluator adds the two filtered shapes most parameters that still needed FHIRPath have
+//   (`Type.a.where(b = 'literal')`: phone, email on six types; `Type.a.where(resolve() is X)`: the
+//   patient parameters of CareTeam, CarePlan, ServiceRequest, ...) and the constant a
+//   `Type.x.exists() and Type.x != false` parameter (Patient.deceased) yields without its element.
 import r4 from 'fhirpath/fhir-context/r4/index.js';
 import { splitUnion } from './expression.js';
 
@@ -88,8 +92,17 @@ export function rootElements(expression: string, resourceType: string): string[]
 
 /** Whether `resource` has any of the elements (rootElements) in any of their JSON spellings. */
 export function hasAnyElement(resource: Obj, roots: readonly string[]): boolean {
-  for (const key of Object.keys(resource)) {
-    const name = key.startsWith('_') ? key.slice(1) : key;
+  return hasAnyName(elementNames(resource), roots);
+}
+
+/** The element names of a resource's keys (`_x` read as `x`): computed once per resource by extraction. */
+export function elementNames(resource: Obj): string[] {
+  return Object.keys(resource).map((key) => (key.startsWith('_') ? key.slice(1) : key));
+}
+
+/** hasAnyElement over names from elementNames. */
+export function hasAnyName(names: readonly string[], roots: readonly string[]): boolean {
+  for (const name of names) {
     // A choice element `deceased` is stored as deceasedBoolean, deceasedDateTime, ...
     for (const root of roots) if (name.startsWith(root)) return true;
   }
@@ -170,4 +183,90 @@ export function simplePath(expression: string, resourceType: string): ((resource
     }
     return current.map((value) => ({ value, type: last.type, path: last.path }));
   };
+}
+
+/** `path.where(key = 'literal')`, with a literal free of quotes and escapes. */
+const WHERE_EQUALS = /^\s*([A-Za-z]+(?:\.[A-Za-z]+)+)\.where\(\s*([A-Za-z]+)\s*=\s*'([^'\\]*)'\s*\)\s*$/;
+/** FHIR primitive types whose JSON value is a string (the keys a where(b = 'literal') filter may read). */
+const STRING_PRIMITIVES = new Set(['string', 'code', 'id', 'uri', 'url', 'canonical', 'oid', 'uuid', 'markdown']);
+/** `path.where(resolve() is Type)` (expression.ts rewrites it into a test of the reference string). */
+const WHERE_RESOLVE = /^\s*([A-Za-z]+(?:\.[A-Za-z]+)+)\.where\(\s*resolve\(\)\s+is\s+([A-Za-z]+)\s*\)\s*$/;
+/** `Type.x.exists() and Type.x != false`: false when the resource has no x at all. */
+const EXISTS_NOT_FALSE = /^\s*([A-Za-z]+)\.([A-Za-z]+)\.exists\(\)\s+and\s+\1\.\2\s*!=\s*false\s*$/;
+
+/**
+ * `items` filtered by keep, or undefined when an item is not a plain object or holds a primitive
+ * extension of a key the filter reads (FHIRPath's to interpret).
+ */
+function filtered(items: PathValue[], keys: readonly string[], keep: (o: Obj) => boolean | undefined): PathValue[] | undefined {
+  const out: PathValue[] = [];
+  for (const item of items) {
+    const o = item.value;
+    if (typeof o !== 'object' || o === null || Array.isArray(o)) return undefined;
+    for (const k of keys) if (`_${k}` in o) return undefined;
+    const ok = keep(o as Obj);
+    if (ok === undefined) return undefined;
+    if (ok) out.push(item);
+  }
+  return out;
+}
+
+/** A string element's value: undefined when absent, null when it is not a plain string (fall back). */
+function stringAt(o: Obj, key: string): string | undefined | null {
+  const v = o[key];
+  if (v === undefined) return undefined;
+  return typeof v === 'string' ? v : null;
+}
+
+/**
+ * A direct evaluator for `expression` on `resourceType` (simplePath, or one of the filtered shapes above),
+ * or undefined when it has none. The evaluator returns undefined when the data needs FHIRPath after all.
+ * test/unit/search/simple-paths.test.ts compares every one with FHIRPath on the official examples.
+ */
+export function directEvaluator(expression: string, resourceType: string): ((resource: Obj) => PathValue[] | undefined) | undefined {
+  const plain = simplePath(expression, resourceType);
+  if (plain) return plain;
+  const equals = WHERE_EQUALS.exec(expression);
+  if (equals) {
+    const [, path, key, literal] = equals as unknown as [string, string, string, string];
+    const walk = simplePath(path, resourceType);
+    // Only a key that is a JSON-string primitive of the items' type: a choice (`value`, read by FHIRPath
+    // as valueString, ...) or a complex element is left to FHIRPath.
+    const last = stepsOf(path, resourceType)?.at(-1);
+    if (!walk || !last || !STRING_PRIMITIVES.has(path2Type[`${last.path}.${key}`] ?? '')) return undefined;
+    // FHIRPath `=` on strings is exact equality; an absent value is empty, which where() drops.
+    return (resource) => {
+      const items = walk(resource);
+      return items && filtered(items, [key], (o) => {
+        const v = stringAt(o, key);
+        return v === null ? undefined : v === literal;
+      });
+    };
+  }
+  const resolve = WHERE_RESOLVE.exec(expression);
+  if (resolve) {
+    const [, path, target] = resolve as unknown as [string, string, string];
+    const walk = simplePath(path, resourceType);
+    if (!walk || stepsOf(path, resourceType)?.at(-1)?.type !== 'Reference') return undefined;
+    // rewriteResolve's test: reference.matches(...) or type = 'X', each empty when its element is absent;
+    // fhirpath.js evaluates matches() with the flags 'us'.
+    const literal = new RegExp(`^(.*/)?${target}/[^/]+(/_history/[^/]+)?$`, 'us');
+    return (resource) => {
+      const items = walk(resource);
+      return items && filtered(items, ['reference', 'type'], (o) => {
+        const reference = stringAt(o, 'reference');
+        const type = stringAt(o, 'type');
+        if (reference === null || type === null) return undefined;
+        return (reference !== undefined && literal.test(reference)) || type === target;
+      });
+    };
+  }
+  const exists = EXISTS_NOT_FALSE.exec(expression);
+  if (exists) {
+    const [, head, element] = exists as unknown as [string, string, string];
+    if (head !== resourceType) return undefined;
+    const roots = [element];
+    return (resource) => (hasAnyElement(resource, roots) ? undefined : [{ value: false, type: 'Boolean', path: '' }]);
+  }
+  return undefined;
 }

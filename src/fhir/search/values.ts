@@ -8,8 +8,13 @@ export const MAX_STRING = 200;
 export const MAX_TOKEN = 500;
 export const MAX_URI = 600;
 
+// Printable ASCII: NFD leaves it as it is, it holds no combining mark, and its only whitespace is ' '.
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
+
 /** Lowercased, accents stripped, whitespace collapsed: the default string match is on this form. */
 export function normalizeString(s: string): string {
+  // Most index values (names, addresses, codes' displays): the same result without NFD and \p{M}.
+  if (PRINTABLE_ASCII.test(s)) return s.toLowerCase().replace(/ +/g, ' ').trim().slice(0, MAX_STRING);
   return s
     .normalize('NFD')
     .replace(/\p{M}/gu, '')

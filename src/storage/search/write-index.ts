@@ -86,10 +86,22 @@ export interface IndexInsert {
  * when it has nothing to index (deleted, or not a resource).
  */
 export function indexInsertOf(resource: Resource | Record<string, unknown> | undefined, maxRows?: number): IndexInsert | undefined {
+  return indexOf(resource, maxRows)?.insert;
+}
+
+/**
+ * indexInsertOf, and the extracted rows it was built from (the version write derives the members column
+ * from them: membersFromIndex, so the compartment parameters are not evaluated a second time).
+ */
+export function indexOf(resource: Resource | Record<string, unknown> | undefined, maxRows?: number): { insert: IndexInsert; rows: IndexRows } | undefined {
   const resourceType = resource ? (resource as { resourceType?: unknown }).resourceType : undefined;
   if (!resource || typeof resourceType !== 'string') return undefined;
   // Rows prepared off the event loop for a large resource, else extracted now (prepared-index.ts).
   const rows = indexValuesFor(resource, maxRows);
+  return { insert: insertOf(resourceType, rows), rows };
+}
+
+function insertOf(resourceType: string, rows: IndexRows): IndexInsert {
   const tables: IndexInsert['tables'] = [];
   for (const spec of SPECS) {
     const values = spec.values(rows).filter((v) => !ROW_BACKED.has(v[0] as string));

@@ -25,6 +25,20 @@ describe('dateRange', () => {
     expect(parseDecimal('abc')).toBeUndefined();
     expect(normalizeString('  Ça  VA ')).toBe('ca va');
   });
+  it('normalises printable ASCII (its fast path) exactly as the general NFD form', () => {
+    const general = (s: string): string =>
+      s.normalize('NFD').replace(/\p{M}/gu, '').toLowerCase().replace(/\s+/g, ' ').trim().slice(0, 200);
+    const alphabet = ' ~AZaz09.-_\'"/,  MAXwell\t\n\u00a0É';
+    let seed = 7;
+    const next = (): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31);
+    for (let i = 0; i < 5_000; i++) {
+      const s = Array.from({ length: next() % 260 }, () => alphabet[next() % alphabet.length]).join('');
+      expect(normalizeString(s), JSON.stringify(s)).toBe(general(s));
+    }
+    expect(normalizeString('  Rivera   ANA  ')).toBe('rivera ana');
+    expect(normalizeString('a\tb')).toBe('a b');
+    expect(normalizeString('x'.repeat(300))).toHaveLength(200);
+  });
 });
 
 describe('extractIndexValues', () => {
