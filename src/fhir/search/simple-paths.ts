@@ -5,7 +5,8 @@
 // - mayApply: an expression whose every union branch starts at `Type.element` and only navigates,
 //   filters (where), or casts (as, ofType) from there yields nothing when the resource has no such
 //   element, so it is not evaluated at all;
-// - simplePath: a plain `Type.a.b.c` path is walked directly over the JSON, with the FHIR type of the
+// - simplePath: a plain `Type.a.b.c` path (optionally ending in `.where(resolve() is T)` or
+//   `.where(code = 'x')`) is walked directly over the JSON, with the FHIR type of the
 //   last element from the R4 model, as FHIRPath reports it. Anything the walk does not model (primitive
 //   extensions, nulls, contained resources, extensions, choice types) falls back to FHIRPath.
 import r4 from 'fhirpath/fhir-context/r4/index.js';
@@ -154,20 +155,83 @@ function below(items: readonly unknown[], key: string): unknown[] | undefined {
   return next;
 }
 
+/** Keeps a value (true), drops it (false), or cannot tell without FHIRPath (undefined). */
+type Filter = (value: unknown) => boolean | undefined;
+
+/** A string primitive of `o` as FHIRPath would compare it, or undefined when only FHIRPath can (null, extension, other JSON). */
+function stringField(o: Obj, key: string): string | null | undefined {
+  if (`_${key}` in o) return undefined;
+  const v = o[key];
+  if (v === undefined) return null;
+  return typeof v === 'string' ? v : undefined;
+}
+
 /**
- * A direct evaluator for a plain path expression, or undefined when the expression is not one. The
- * evaluator returns undefined when the data needs FHIRPath after all.
+ * `where(resolve() is T)` as the extractor evaluates it (expression.ts rewriteResolve: the literal reference
+ * names a T, or the reference's `type` is T) and `where(key = 'text')` on a string element. FHIRPath keeps
+ * an item when the criterion is true; empty (the element absent) or false drop it.
+ */
+function filterOf(criterion: string): Filter | undefined {
+  const resolved = /^resolve\(\)\s+is\s+([A-Za-z]+)$/.exec(criterion);
+  if (resolved) {
+    const type = resolved[1]!;
+    // The regex and flags of FHIRPath's matches(): always unicode and dotAll.
+    const literal = new RegExp(`^(.*/)?${type}/[^/]+(/_history/[^/]+)?$`, 'us');
+    return (value) => {
+      if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+      const reference = stringField(value as Obj, 'reference');
+      const named = stringField(value as Obj, 'type');
+      if (reference === undefined || named === undefined) return undefined;
+      return (reference !== null && literal.test(reference)) || named === type;
+    };
+  }
+  const equals = /^([A-Za-z]+)\s*=\s*'([A-Za-z0-9-]*)'$/.exec(criterion);
+  if (equals) {
+    const [, key, text] = equals as unknown as [string, string, string];
+    return (value) => {
+      if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+      const field = stringField(value as Obj, key);
+      return field === undefined ? undefined : field === text;
+    };
+  }
+  return undefined;
+}
+
+/** `path` and its trailing `.where(criterion)`, when it has one the walk models. */
+function splitFilter(expression: string): { path: string; filter?: Filter } | undefined {
+  const m = /^(.*)\.where\((.*)\)\s*$/.exec(expression);
+  if (!m) return { path: expression };
+  const filter = filterOf(m[2]!.trim());
+  return filter ? { path: m[1]!, filter } : undefined;
+}
+
+/**
+ * A direct evaluator for a plain path expression (optionally ending in a where() filterOf models), or
+ * undefined when the expression is not one. The evaluator returns undefined when the data needs FHIRPath
+ * after all.
  */
 export function simplePath(expression: string, resourceType: string): ((resource: Obj) => PathValue[] | undefined) | undefined {
-  const steps = stepsOf(expression, resourceType);
+  const split = splitFilter(expression);
+  if (!split) return undefined;
+  const steps = stepsOf(split.path, resourceType);
   if (!steps || steps.length === 0) return undefined;
   const last = steps[steps.length - 1]!;
+  const filter = split.filter;
   return (resource) => {
     let current: unknown[] | undefined = [resource];
     for (const step of steps) {
       current = below(current, step.key);
       if (current === undefined) return undefined;
     }
-    return current.map((value) => ({ value, type: last.type, path: last.path }));
+    const out: PathValue[] = [];
+    for (const value of current) {
+      if (filter) {
+        const keep = filter(value);
+        if (keep === undefined) return undefined;
+        if (!keep) continue;
+      }
+      out.push({ value, type: last.type, path: last.path });
+    }
+    return out;
   };
 }

@@ -29,6 +29,7 @@ describe('index extraction shortcuts', () => {
     let skipped = 0;
     let direct = 0;
     let evaluatedBoth = 0;
+    let filtered = 0;
     const mismatches: string[] = [];
     for (const resource of resources()) {
       const type = resource.resourceType as string;
@@ -50,6 +51,7 @@ describe('index extraction shortcuts', () => {
         const got = walk?.(resource);
         if (got === undefined) continue;
         direct++;
+        if (def.expression.includes('.where(')) filtered++;
         evaluatedBoth++;
         if (JSON.stringify(got) !== JSON.stringify(expected)) mismatches.push(`walk ${type}.${def.code} (${String(resource.id)}): ${JSON.stringify(got).slice(0, 200)} vs ${JSON.stringify(expected).slice(0, 200)}`);
       }
@@ -59,6 +61,8 @@ describe('index extraction shortcuts', () => {
     expect(skipped).toBeGreaterThan(50_000);
     expect(direct).toBeGreaterThan(10_000);
     expect(evaluatedBoth).toBe(direct);
+    // where(resolve() is T) and where(code = 'x') walked directly (676 when written).
+    expect(filtered).toBeGreaterThan(500);
   }, 600_000);
 
   it('only skips expressions that navigate from one element', () => {
@@ -76,6 +80,25 @@ describe('index extraction shortcuts', () => {
     expect(hasAnyElement({ resourceType: 'Patient', name: [] }, ['telecom'])).toBe(false);
   });
 
+  it('filters references by their target type and elements by a code, as FHIRPath does', () => {
+    const patient = simplePath('CareTeam.subject.where(resolve() is Patient)', 'CareTeam')!;
+    const team = (subject: unknown): Obj => ({ resourceType: 'CareTeam', subject });
+    const ref = { value: { reference: 'Patient/p1' }, type: 'Reference', path: 'Reference' };
+    expect(patient(team({ reference: 'Patient/p1' }))).toEqual([ref]);
+    expect(patient(team({ reference: 'http://example.org/fhir/Patient/p1/_history/2' }))).toHaveLength(1);
+    expect(patient(team({ reference: 'Group/g1' }))).toEqual([]);
+    expect(patient(team({ reference: 'Group/g1', type: 'Patient' }))).toHaveLength(1);
+    expect(patient(team({ identifier: { value: 'x' } }))).toEqual([]);
+    expect(patient(team({ reference: 'Patient/p1\nPatient/p2' }))).toEqual([]);
+    // A primitive extension or a non-string reference is FHIRPath's to interpret.
+    expect(patient(team({ reference: 'Patient/p1', _reference: { extension: [] } }))).toBeUndefined();
+    expect(patient(team({ reference: 7 }))).toBeUndefined();
+    const phone = simplePath("Patient.telecom.where(system='phone')", 'Patient')!;
+    const telecom = [{ system: 'phone', value: '1' }, { system: 'email', value: 'a@b' }, { value: '2' }];
+    expect(phone({ resourceType: 'Patient', telecom })).toEqual([{ value: telecom[0], type: 'ContactPoint', path: 'ContactPoint' }]);
+    expect(phone({ resourceType: 'Patient', telecom: [{ system: 'phone', _system: { extension: [] } }] })).toBeUndefined();
+  });
+
   it('leaves what the walk does not model to FHIRPath', () => {
     const given = simplePath('Patient.name.given', 'Patient')!;
     expect(given({ resourceType: 'Patient', name: [{ given: ['A', 'B'] }] })).toEqual([
@@ -84,7 +107,8 @@ describe('index extraction shortcuts', () => {
     ]);
     // A primitive extension or a null is FHIRPath's to interpret.
     expect(given({ resourceType: 'Patient', name: [{ given: ['A', null], _given: [null, { extension: [] }] }] })).toBeUndefined();
-    expect(simplePath('Patient.telecom.where(system=\'email\')', 'Patient')).toBeUndefined();
+    expect(simplePath('Patient.telecom.where(system=\'email\' or use=\'home\')', 'Patient')).toBeUndefined();
+    expect(simplePath('Patient.telecom.where(system=\'email\').value', 'Patient')).toBeUndefined();
     expect(simplePath('Patient.extension.value', 'Patient')).toBeUndefined();
     expect(simplePath('(Patient.deceased as dateTime)', 'Patient')).toBeUndefined();
   });
