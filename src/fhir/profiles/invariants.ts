@@ -33,7 +33,42 @@ export const MAX_MEMOISED_OUTCOMES = 20_000;
  * key would let one hostile load hold MAX_MEMOISED_OUTCOMES large strings.
  */
 export const MAX_MEMOISED_NODE_CHARS = 1024;
-const nodeLocal = new Map<string, boolean>();
+/**
+ * Per expression: undefined when its outcome can depend on more than its node; else the names it mentions
+ * (elements and functions). FHIRPath reaches a child element only by naming it (`scope`, `value` for
+ * `valueString`, `extension(...)` for `extension`), so two nodes whose top-level keys starting with those
+ * names hold equal JSON get the same outcome, however much else differs: a Consent's scope invariants
+ * read its scope and policy rule, not its member-specific dates and references. `$this`/`$index`/`$total`
+ * and the functions that visit unnamed elements (children, descendants) or render the whole node (trace,
+ * toString) see the rest of the node: those expressions are keyed by the whole node.
+ */
+const readsOf = new Map<string, { local: boolean; names?: string[] }>();
+const WHOLE_NODE = /\$|\b(?:children|descendants|trace|toString|toJson)\s*\(/;
+
+function readsOfExpression(expression: string): { local: boolean; names?: string[] } {
+  let reads = readsOf.get(expression);
+  if (!reads) {
+    if (CONTEXT_DEPENDENT.test(expression)) reads = { local: false };
+    else {
+      // String literals name nothing; a delimited identifier (`x`) names x.
+      const code = expression.replace(/'(?:[^'\\]|\\.)*'/g, "''").replace(/`([^`]*)`/g, ' $1 ');
+      reads = WHOLE_NODE.test(code) ? { local: true } : { local: true, names: [...new Set(code.match(/[A-Za-z_][A-Za-z0-9_]*/g) ?? [])] };
+    }
+    readsOf.set(expression, reads);
+  }
+  return reads;
+}
+
+/** The node's top-level keys an expression naming `names` can read (and its resourceType, which types it). */
+function projection(node: unknown, names: readonly string[]): unknown {
+  if (typeof node !== 'object' || node === null || Array.isArray(node)) return node;
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(node)) {
+    const name = key.startsWith('_') ? key.slice(1) : key;
+    if (key === 'resourceType' || names.some((n) => name.startsWith(n))) out[key] = (node as Record<string, unknown>)[key];
+  }
+  return out;
+}
 
 function compile(elementPath: string, expression: string): Compiled {
   const cacheKey = `${elementPath}\u0000${expression}`;
@@ -60,11 +95,12 @@ function evaluate(elementPath: string, expression: string, node: unknown, root: 
  * medplum's validator treat invariants); an evaluation error counts as a failure and is reported.
  */
 export function invariantHolds(elementPath: string, expression: string, node: unknown, root: unknown): Outcome {
-  let local = nodeLocal.get(expression);
-  if (local === undefined) nodeLocal.set(expression, (local = !CONTEXT_DEPENDENT.test(expression)));
-  // An invariant on the resource itself sees a different node every time: nothing to reuse.
-  if (!local || node === root) return evaluate(elementPath, expression, node, root);
-  const json = JSON.stringify(node);
+  const reads = readsOfExpression(expression);
+  if (!reads.local) return evaluate(elementPath, expression, node, root);
+  // An invariant on the resource itself is memoised only by the elements it names (the rest differs
+  // every time); one on a smaller node by those or, for a whole-node expression, by all of it.
+  if (node === root && !reads.names) return evaluate(elementPath, expression, node, root);
+  const json = JSON.stringify(reads.names ? projection(node, reads.names) : node);
   if (json.length > MAX_MEMOISED_NODE_CHARS) return evaluate(elementPath, expression, node, root);
   const key = `${elementPath}\u0000${expression}\u0000${json}`;
   let out = outcomes.get(key);

@@ -69,11 +69,59 @@ const SHORTCUTS: Record<string, (value: unknown) => boolean | undefined> = {
     typeof v === 'object' && v !== null && !Array.isArray(v) ? hasKey(v, 'extension') !== Object.keys(v).some((k) => k.length > 5 && k.startsWith('value')) : undefined,
 };
 
+/**
+ * Whether element `name` is present, or undefined when a key could carry it some other way (`_name`, a
+ * choice `nameX`): FHIRPath then decides. Present means non-empty here, as the shortcuts' contract says.
+ */
+function present(v: unknown, name: string): boolean | undefined {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return undefined;
+  for (const key of Object.keys(v)) if (key !== name && (key.startsWith(name) || key.startsWith(`_${name}`))) return undefined;
+  return Object.hasOwn(v, name);
+}
+
+const PRESENCE = /^(\(?)([a-z][A-Za-z]*)\.(exists|empty)\(\) (or|and) ([a-z][A-Za-z]*)\.(exists|empty)\(\)(\)\.not\(\))?$/;
+
+/**
+ * Invariants that only combine two elements' presence (`a.empty() or b.empty()`, `a.exists() or b.exists()`,
+ * `(a.exists() and b.exists()).not()`: cpl-3, prr-1, ppc-1, qrs-1, ...), answered from the keys.
+ */
+function presenceShortcut(expression: string): ((value: unknown) => boolean | undefined) | undefined {
+  const m = PRESENCE.exec(expression);
+  if (!m) return undefined;
+  const [, open, a, testA, op, b, testB, not] = m as unknown as [string, string, string, string, string, string, string, string | undefined];
+  if (Boolean(open) !== Boolean(not)) return undefined;
+  return (value) => {
+    const hasA = present(value, a);
+    const hasB = present(value, b);
+    if (hasA === undefined || hasB === undefined) return undefined;
+    const left = testA === 'exists' ? hasA : !hasA;
+    const right = testB === 'exists' ? hasB : !hasB;
+    const both = op === 'or' ? left || right : left && right;
+    return not ? !both : both;
+  };
+}
+
+/**
+ * `a.exists() or x.coding.where(system='s' and code='c').exists().not()` (ppc-2 to ppc-5 on a Consent): true
+ * when `a` is present. medplum evaluates both sides of `or`, but once the walk passes the right side is one
+ * boolean (Coding.system and Coding.code are single primitives) and cannot throw, so `true or it` is true.
+ */
+const PRESENT_OR_NO_CODING = /^([a-z][A-Za-z]*)\.exists\(\) or [a-z][A-Za-z.]*\.coding\.where\(system='[^']*' and code='[^']*'\)\.exists\(\)\.not\(\)$/;
+
+function presentOrShortcut(expression: string): ((value: unknown) => boolean | undefined) | undefined {
+  const name = PRESENT_OR_NO_CODING.exec(expression)?.[1];
+  if (!name) return undefined;
+  return (value) => (present(value, name) === true ? true : undefined);
+}
+
 const invariantCache = new Map<string, Invariant>();
 
 function invariant(expression: string): Invariant {
   let inv = invariantCache.get(expression);
-  if (!inv) invariantCache.set(expression, (inv = { ast: parseFhirPath(expression), shortcut: SHORTCUTS[expression] }));
+  if (!inv) {
+    const shortcut = SHORTCUTS[expression] ?? presenceShortcut(expression) ?? presentOrShortcut(expression);
+    invariantCache.set(expression, (inv = { ast: parseFhirPath(expression), ...(shortcut ? { shortcut } : {}) }));
+  }
   return inv;
 }
 

@@ -51,4 +51,40 @@ describe('invariantHolds', () => {
     expect(invariantHolds('ServiceRequest.code', HCPCS, concept('urn:small-one'), root('a')).holds).toBe(false);
     expect(memoisedOutcomes()).toBe(before + 1);
   });
+
+  it('answers an invariant by the elements it names: the rest of the node may differ, a named one may not', () => {
+    const expression = "scope.coding.where(code = 'treatment').exists() implies provision.type = 'deny'";
+    const consent = (patient: string, type: string, scope = 'treatment') => ({
+      resourceType: 'Consent',
+      id: patient,
+      patient: { reference: `Patient/${patient}` },
+      dateTime: `2025-01-${patient.slice(-2)}`,
+      scope: { coding: [{ code: scope }] },
+      provision: { type },
+    });
+    const first = consent('p01', 'deny');
+    expect(invariantHolds('Consent', expression, first, first).holds).toBe(true);
+    const before = memoisedOutcomes();
+    const other = consent('p02', 'deny');
+    expect(invariantHolds('Consent', expression, other, other).holds).toBe(true);
+    expect(memoisedOutcomes()).toBe(before); // same scope and provision: reused
+    const permit = consent('p03', 'permit');
+    expect(invariantHolds('Consent', expression, permit, permit).holds).toBe(false);
+    const privacy = consent('p04', 'permit', 'patient-privacy');
+    expect(invariantHolds('Consent', expression, privacy, privacy).holds).toBe(true);
+    // A primitive's extension (`_x`) and a choice element (`valueX`) belong to the name x / value.
+    const hasValue = "value.exists() and _note.empty() and note.exists()";
+    expect(invariantHolds('Extension', hasValue, { url: 'u', valueString: 's', note: 'n' }, root('a')).holds).toBe(true);
+    expect(invariantHolds('Extension', "value.exists()", { url: 'u', valueBoolean: false }, root('a')).holds).toBe(true);
+    expect(invariantHolds('Extension', "value.exists()", { url: 'u' }, root('a')).holds).toBe(false);
+  });
+
+  it('keys an expression that sees the whole node ($this, children(), descendants()) by all of it', () => {
+    const expression = 'children().count() = 2';
+    expect(invariantHolds('Coding', expression, { system: 's', code: 'c' }, root('a')).holds).toBe(true);
+    expect(invariantHolds('Coding', expression, { system: 's', code: 'c', display: 'd' }, root('a')).holds).toBe(false);
+    const self = "$this.code = 'c'";
+    expect(invariantHolds('Coding', self, { system: 's', code: 'c' }, root('a')).holds).toBe(true);
+    expect(invariantHolds('Coding', self, { system: 's', code: 'd' }, root('a')).holds).toBe(false);
+  });
 });

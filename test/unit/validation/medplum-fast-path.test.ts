@@ -133,6 +133,47 @@ describe('the medplum fast path', () => {
     }
   });
 
+  it('answers the invariants that combine two elements\' presence off the keys, as FHIRPath does', () => {
+    loadDefinitions();
+    const plan = (activity: Obj): Obj => ({ resourceType: 'CarePlan', status: 'active', intent: 'plan', subject: { reference: 'Patient/p' }, activity: [activity] });
+    const order = (extra: Obj): Obj => ({ resourceType: 'ServiceRequest', status: 'active', intent: 'order', subject: { reference: 'Patient/p' }, ...extra });
+    const answer = { valueString: 'a' };
+    const consent = (extra: Obj, scope: string): Obj => ({
+      resourceType: 'Consent',
+      status: 'active',
+      scope: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/consentscope', code: scope }] },
+      category: [{ text: 'c' }],
+      policyRule: { text: 'r' },
+      ...extra,
+    });
+    const cases: [Obj, boolean][] = [
+      // cpl-3: detail.empty() or reference.empty()
+      [plan({ detail: { status: 'scheduled' } }), true],
+      [plan({ reference: { reference: 'ServiceRequest/s' } }), true],
+      [plan({ detail: { status: 'scheduled' }, reference: { reference: 'ServiceRequest/s' } }), false],
+      // prr-1: orderDetail.empty() or code.exists()
+      [order({ code: { text: 'x' }, orderDetail: [{ text: 'd' }] }), true],
+      [order({ orderDetail: [{ text: 'd' }] }), false],
+      [order({}), true],
+      // qrs-1 on an item: (answer.exists() and item.exists()).not()
+      [{ resourceType: 'QuestionnaireResponse', status: 'completed', item: [{ linkId: '1', answer: [answer] }] }, true],
+      [{ resourceType: 'QuestionnaireResponse', status: 'completed', item: [{ linkId: '1', answer: [answer], item: [{ linkId: '2', answer: [answer] }] }] }, false],
+      // ppc-1: policy.exists() or policyRule.exists()
+      [{ resourceType: 'Consent', status: 'active', scope: { text: 's' }, category: [{ text: 'c' }], policyRule: { text: 'r' } }, true],
+      [{ resourceType: 'Consent', status: 'active', scope: { text: 's' }, category: [{ text: 'c' }] }, false],
+      // ppc-2 to ppc-5: patient.exists() or scope.coding.where(system='something' and code='…').exists().not()
+      // (R4 names the system 'something', so no real coding matches and they hold with or without a patient).
+      [consent({ patient: { reference: 'Patient/p' } }, 'patient-privacy'), true],
+      [consent({}, 'patient-privacy'), true],
+      [{ ...consent({}, 'treatment'), scope: { coding: [{ system: 'something', code: 'treatment' }] } }, false],
+      [{ ...consent({ patient: { reference: 'Patient/p' } }, 'treatment'), scope: { coding: [{ system: 'something', code: 'treatment' }] } }, true],
+    ];
+    for (const [resource, valid] of cases) {
+      expect(hasError(resource), JSON.stringify(resource)).toBe(!valid);
+      expect(medplumWouldAccept(resource), JSON.stringify(resource)).toBe(valid);
+    }
+  });
+
   it('leaves validateResource answers unchanged for invalid input (medplum still explains them)', () => {
     const bad = { ...validationFixtures.copy(validationFixtures.patient), birthDate: '2020-13-45', foo: 1 };
     expect(medplumWouldAccept(bad)).toBe(false);
