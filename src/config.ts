@@ -30,6 +30,8 @@ export interface Config {
   writeWorkerIdleMs: number;
   /** V8 heap growth between full GCs, percent of the live heap (heap-growth.ts); 0 = V8's own choice. */
   heapGrowingPercent: number;
+  /** IDLE_GC_MB (src/idle-collection.ts): growth after which a quiet process is collected once; 0 = off. */
+  idleGcMb: number;
   /** PostgreSQL: how long start-up retries an unreachable server before giving up (ms). */
   databaseConnectTimeoutMs: number;
   /** PostgreSQL: how long a request waits for a pooled connection before a 503 (ms). */
@@ -203,6 +205,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     writeWorkers: int(env, 'WRITE_WORKERS', Math.max(1, Math.min(2, availableParallelism() - 1)), 0, 16),
     writeWorkerIdleMs: int(env, 'WRITE_WORKER_IDLE_MS', 2_000, 100),
     heapGrowingPercent: heapGrowingPercent(env),
+    idleGcMb: int(env, 'IDLE_GC_MB', 32, 0, 1_000_000),
     databaseConnectTimeoutMs: int(env, 'DATABASE_CONNECT_TIMEOUT', 30) * 1000,
     dbAcquireTimeoutMs: int(env, 'DB_ACQUIRE_TIMEOUT_MS', 5000, 1),
     searchTimeoutMs: int(env, 'SEARCH_TIMEOUT_MS', 10_000),

@@ -4,6 +4,7 @@ import './heap-growth-at-start.js';
 import { readFile } from 'node:fs/promises';
 import { BootstrapError, bootstrapClients, type BootstrapClient, ensureLocalDevClient, localDevCommands, parseBootstrapFile } from './auth/bootstrap.js';
 import { isLoopbackHost, loadConfig, type Config } from './config.js';
+import { IdleCollection } from './idle-collection.js';
 import { createLogger } from './logger.js';
 import { createServer, type Server } from './server.js';
 import { describeStore } from './storage/open.js';
@@ -79,10 +80,15 @@ if (!config.auth.enabled) {
   }
 }
 
+// After a burst of work, one full collection once the server is quiet (idle-collection.ts).
+const idleCollection = new IdleCollection({ thresholdMb: config.idleGcMb, onCollect: (r) => logger.debug(r, 'idle collection') });
+idleCollection.start();
+
 let stopping = false;
 async function shutdown(signal: string): Promise<void> {
   if (stopping) return;
   stopping = true;
+  idleCollection.stop();
   logger.info({ signal }, 'shutting down: draining requests');
   try {
     await server.close();

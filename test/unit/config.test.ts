@@ -23,6 +23,12 @@ describe('configuration from the environment', () => {
     expect(loadConfig({}).rulesEnabled).toBe(true);
   });
 
+  it('collects once when quiet after 32 MB of growth unless IDLE_GC_MB says otherwise (0: off)', () => {
+    expect(loadConfig({}).idleGcMb).toBe(32);
+    expect(loadConfig({ IDLE_GC_MB: '0' }).idleGcMb).toBe(0);
+    expect(() => loadConfig({ IDLE_GC_MB: 'some' })).toThrow(/IDLE_GC_MB/);
+  });
+
   it('bounds V8 heap growth to 50 % of the live heap unless HEAP_GROWING_PERCENT says otherwise (0: V8 decides)', () => {
     expect(loadConfig({}).heapGrowingPercent).toBe(50);
     expect(loadConfig({ HEAP_GROWING_PERCENT: '0' }).heapGrowingPercent).toBe(0);

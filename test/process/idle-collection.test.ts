@@ -1,0 +1,55 @@
+// The server's entry collects garbage once it is quiet after a burst (src/idle-collection.ts, IDLE_GC_MB):
+// garbage left in the old generation by a burst is given back within seconds of idleness, where V8 alone
+// keeps it until its memory reducer or the next full collection.
+import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import { describe, expect, it } from 'vitest';
+
+// Loaded into the server with --import: once /healthz answers, it keeps ~64 MB of small objects alive
+// long enough to reach the old generation, drops them, and prints V8's heap in use right then and after
+// 6 s of idleness, then exits.
+const probe = (port: number): string => `
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const wait = async () => { for (;;) { try { if ((await fetch('http://127.0.0.1:${port}/healthz')).ok) return; } catch {} await sleep(100); } };
+wait().then(async () => {
+  let keep = [];
+  for (let r = 0; r < 64; r++) keep.push(Array.from({ length: 16384 }, (_, i) => ({ i, s: 'x' + i })));
+  keep = undefined;
+  const before = process.memoryUsage().heapUsed;
+  const elu = performance.eventLoopUtilization();
+  await sleep(6000);
+  const after = process.memoryUsage().heapUsed;
+  process.stdout.write('FREED_MB=' + Math.round((before - after) / 1048576) + ' ELU=' + performance.eventLoopUtilization(elu).utilization.toFixed(3) + '\\n');
+  process.exit(0);
+});`;
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as { port: number }).port;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/** MB of V8 heap in use given back during 6 s of idleness after the probe's burst. */
+async function freedWhileIdle(env: Record<string, string>): Promise<number> {
+  const port = await freePort();
+  const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1', CONCORD_AUTH: 'off', CONCORD_DATA_DIR: 'memory://', LOG_LEVEL: 'warn' };
+  delete childEnv.DATABASE_URL;
+  const child = spawn(process.execPath, ['--import', 'tsx', '--import', `data:text/javascript,${encodeURIComponent(probe(port))}`, 'src/main.ts'], { env: childEnv, stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  expect(code, out).toBe(0);
+  const m = /FREED_MB=(-?\d+)/.exec(out);
+  expect(m).not.toBeNull();
+  return Number(m![1]);
+}
+
+describe('idle collection in the server process', () => {
+  it('gives back the garbage of a burst within seconds of idleness, which V8 alone keeps', async () => {
+    const [off, on] = await Promise.all([freedWhileIdle({ IDLE_GC_MB: '0' }), freedWhileIdle({})]);
+    expect(on, `freed ${on} MB with idle collection, ${off} MB without`).toBeGreaterThan(40);
+    expect(off, `freed ${on} MB with idle collection, ${off} MB without`).toBeLessThan(on - 30);
+  }, 180_000);
+});
