@@ -1,8 +1,7 @@
 // The server's entry bounds V8's heap growth (src/heap-growth.ts, HEAP_GROWING_PERCENT): after the same
 // allocations, the heap it has committed is well below what V8's own growth factor leaves.
-import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
+import { runServerWithProbe } from '../support/probe-process.js';
 import { applyHeapGrowth } from '../../src/heap-growth.js';
 
 // Loaded into the server with --import: once /healthz answers, it allocates like a burst of large writes
@@ -21,26 +20,10 @@ wait().then(() => {
   process.exit(0);
 });`;
 
-/** A port nobody listens on now (the server is given it; PORT=0 would hide it from the probe). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
 async function maxHeapTotal(env: Record<string, string>): Promise<number> {
-  const port = await freePort();
-  const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1', CONCORD_AUTH: 'off', CONCORD_DATA_DIR: 'memory://', LOG_LEVEL: 'warn' };
-  delete childEnv.DATABASE_URL;
-  const child = spawn(process.execPath, ['--import', 'tsx', '--import', `data:text/javascript,${encodeURIComponent(probe(port))}`, 'src/main.ts'], { env: childEnv, stdio: ['ignore', 'pipe', 'inherit'] });
-  let out = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-  expect(code, out).toBe(0);
+  const out = await runServerWithProbe(probe, env);
   const m = /MAX_HEAP_TOTAL=(\d+)/.exec(out);
-  expect(m).not.toBeNull();
+  expect(m, out).not.toBeNull();
   return Number(m![1]);
 }
 

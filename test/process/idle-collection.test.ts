@@ -1,9 +1,8 @@
 // The server's entry collects garbage once it is quiet after a burst (src/idle-collection.ts, IDLE_GC_MB):
 // garbage left in the old generation by a burst is given back within seconds of idleness, where V8 alone
 // keeps it until its memory reducer or the next full collection.
-import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
+import { runServerWithProbe } from '../support/probe-process.js';
 
 // Loaded into the server with --import: once /healthz answers, it keeps ~64 MB of small objects alive
 // long enough to reach the old generation, drops them, and prints V8's heap in use right then and after
@@ -23,26 +22,11 @@ wait().then(async () => {
   process.exit(0);
 });`;
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
 /** MB of V8 heap in use given back during 6 s of idleness after the probe's burst. */
 async function freedWhileIdle(env: Record<string, string>): Promise<number> {
-  const port = await freePort();
-  const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1', CONCORD_AUTH: 'off', CONCORD_DATA_DIR: 'memory://', LOG_LEVEL: 'warn' };
-  delete childEnv.DATABASE_URL;
-  const child = spawn(process.execPath, ['--import', 'tsx', '--import', `data:text/javascript,${encodeURIComponent(probe(port))}`, 'src/main.ts'], { env: childEnv, stdio: ['ignore', 'pipe', 'inherit'] });
-  let out = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-  expect(code, out).toBe(0);
+  const out = await runServerWithProbe(probe, env);
   const m = /FREED_MB=(-?\d+)/.exec(out);
-  expect(m).not.toBeNull();
+  expect(m, out).not.toBeNull();
   return Number(m![1]);
 }
 
