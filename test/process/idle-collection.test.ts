@@ -30,8 +30,12 @@ async function freedWhileIdle(env: Record<string, string>): Promise<number> {
   return Number(m![1]);
 }
 
+// Node 24's V8 (13.x) gives a burst's garbage back by itself (CI: 80 MB freed without idle collection, 76
+// with), as it decides heap growth itself (heap-growth.test.ts): the gain is asserted where V8 keeps it.
+const v8KeepsGarbage = Number(process.versions.node.split('.')[0]) < 22;
+
 describe('idle collection in the server process', () => {
-  it('gives back the garbage of a burst within seconds of idleness, which V8 alone keeps', async () => {
+  it.skipIf(!v8KeepsGarbage)('gives back the garbage of a burst within seconds of idleness, which V8 alone keeps', async () => {
     const [off, on] = await Promise.all([freedWhileIdle({ IDLE_GC_MB: '0' }), freedWhileIdle({})]);
     expect(on, `freed ${on} MB with idle collection, ${off} MB without`).toBeGreaterThan(40);
     expect(off, `freed ${on} MB with idle collection, ${off} MB without`).toBeLessThan(on - 30);
