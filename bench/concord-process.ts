@@ -90,7 +90,8 @@ export async function startConcord(options: Partial<ConcordChildOptions> & { sch
   };
 }
 
-function ask<M extends ConcordChildMessage>(child: ChildProcess, message: ConcordParentMessage, answer: M['type']): Promise<M> {
+/** Sends `message` to a Concord child and resolves with its first answer of type `answer`. */
+export function ask<M extends ConcordChildMessage>(child: ChildProcess, message: ConcordParentMessage, answer: M['type']): Promise<M> {
   return new Promise<M>((resolve, reject) => {
     const onMessage = (m: ConcordChildMessage): void => {
       if (m.type !== answer) return;

@@ -20,6 +20,7 @@ import pg from 'pg';
 import { flags } from './args.js';
 import { benchPatient } from './fixtures.js';
 import type { ConcordChildMessage, ConcordChildOptions, ConcordParentMessage } from './concord-child.js';
+import { ask } from './concord-process.js';
 
 const f = flags(process.argv.slice(2));
 const n = f.num('n', 1200, 20, true);
@@ -45,19 +46,6 @@ interface Lane {
   pgUs: number;
   /** Per measured block: [Node µs, PostgreSQL µs] per create. */
   blocks: [number, number][];
-}
-
-function ask<M extends ConcordChildMessage>(child: ChildProcess, message: ConcordParentMessage, answer: M['type']): Promise<M> {
-  return new Promise<M>((resolve, reject) => {
-    const onMessage = (m: ConcordChildMessage): void => {
-      if (m.type !== answer) return;
-      child.off('message', onMessage);
-      resolve(m as M);
-    };
-    child.on('message', onMessage);
-    if (!child.connected) reject(new Error('Concord child is gone'));
-    else child.send(message);
-  });
 }
 
 async function lane(label: string, dir: string): Promise<Lane> {
