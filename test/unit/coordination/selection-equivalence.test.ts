@@ -47,7 +47,7 @@ describe('record selection by coordination facts (Rule.select)', () => {
     expect(withFindings).toBeGreaterThan(600);
     expect(4200 - withFindings).toBeGreaterThan(600);
     expect(narrowed).toBeGreaterThan(3000);
-  });
+  }, 300_000);
 
   it('a stored waiver case manager is judged on all its concurrent leads when a lead is written (transitive selection)', async () => {
     // h (UCare) holds EW case management all year; a Blue Plus lead already served in Q1 (a known
