@@ -1,8 +1,8 @@
 // Builds AuditEvents in the IHE Basic Audit Log Patterns (BALP) shape from what the HTTP layer knows
 // of an interaction: who asked (client and its organization, the server as the other party), what
 // (interaction, resource or query), when, and the outcome. Pure: no clock, no I/O.
+import { randomUUID } from 'node:crypto';
 import type { AuditEvent, AuditEventAgent, AuditEventEntity, Coding } from '@medplum/fhirtypes';
-import { timeOrderedUuid } from '../fhir/ids.js';
 import { actionOf, type AuditedInteraction } from './interactions.js';
 import type { AuditOutcome, AuditRecord } from './types.js';
 
@@ -138,8 +138,7 @@ const unversioned = (reference: string): string => reference.replace(/\/_history
 const column = (value: string): string => value.replaceAll('\u0000', '\uFFFD');
 
 export function buildAuditRecord(facts: AuditFacts): AuditRecord {
-  // Time-ordered: audit_event's unique id index grows at its right edge (docs/adr/0029).
-  const id = timeOrderedUuid(facts.recorded.getTime());
+  const id = randomUUID();
   const recorded = facts.recorded.toISOString();
   const token = facts.interaction === 'token';
   const outcome = outcomeOfStatus(facts.status);
