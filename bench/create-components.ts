@@ -1,5 +1,6 @@
 // CPU of the database-free parts of one Patient create, called in a loop in this process: the body parse,
-// the write validation, index extraction and the members column (by FHIRPath, and from the index rows). --root DIR measures another checkout's
+// the write validation, index extraction, the members column (by FHIRPath, and from the index rows), the
+// create's AuditEvent record with the JSON its insert sends, and a server-assigned id. --root DIR measures another checkout's
 // modules (e.g. the base commit), so two trees can be compared back to back on the same machine.
 //
 //   npx tsx bench/create-components.ts [--root DIR] [--n 4000]
@@ -17,6 +18,8 @@ type Fn = (...a: never[]) => unknown;
 const { parseJsonBody } = await load<{ parseJsonBody: Fn }>('src/http/json-body.ts');
 const { validateForWrite } = await load<{ validateForWrite: Fn }>('src/fhir/validate-write.ts');
 const { extractIndexValues } = await load<{ extractIndexValues: Fn }>('src/fhir/search/extract.ts');
+const { buildAuditRecord } = await load<{ buildAuditRecord: Fn }>('src/audit/balp.ts');
+const { newId } = await load<{ newId: Fn }>('src/fhir/ids.ts');
 const { membersColumn, membersFromIndex } = await load<{ membersColumn: Fn; membersFromIndex: Fn }>('src/access/compartment.ts');
 
 const patient = benchPatient(3);
@@ -36,3 +39,16 @@ time('extractIndexValues', () => (extractIndexValues as (r: unknown) => unknown)
 time('membersColumn', () => (membersColumn as (r: unknown) => unknown)(stored));
 const rows = (extractIndexValues as (r: unknown) => unknown)(stored);
 time('membersFromIndex', () => (membersFromIndex as (r: unknown, x: unknown) => unknown)(stored, rows));
+// The AuditEvent of a create as the write path builds it (auth off: anonymous agent), and the text sent.
+const createFacts = () => ({
+  recorded: new Date(),
+  interaction: 'create',
+  status: 201,
+  requestor: { address: '127.0.0.1' },
+  resourceType: 'Patient',
+  resources: [{ reference: 'Patient/abc', versionId: 1 }],
+  patients: ['Patient/abc'],
+  serverAddress: 'http://127.0.0.1:8080/fhir',
+});
+time('buildAuditRecord+JSON', () => JSON.stringify((buildAuditRecord as (f: unknown) => { resource: unknown })(createFacts()).resource));
+time('newId', () => (newId as () => string)());

@@ -9,14 +9,20 @@
 // schemas; GIN pending lists are cleaned (gin_clean_pending_list) after every measurement by the
 // measuring connection, and that deferred work is reported per create beside the medians.
 //
-//   npx tsx bench/create-pg-cpu.ts [--n 400] [--sync on|off] [--parts statements,version,aliases,indexes,fkeys,gin,wal] [--only REGEX]
+//   npx tsx bench/create-pg-cpu.ts [--n 400] [--sync on|off] [--parts statements,version,aliases,indexes,fkeys,gin,wal,ids] [--only REGEX] [--preload N]
+//
+// --parts ids: both lanes first get --preload N (default 300000) resource rows and AuditEvent rows with
+// random (version 4) ids (copies of the replayed rows with '{}' as content: the id btrees are what is
+// measured); then F replays creates with random ids and V with time-ordered (version 7) ids for the
+// Patient and its AuditEvent. --preload-ordered: V's preloaded rows have time-ordered ids of past
+// milliseconds instead (a store that always had them).
 //
 // --parts fkeys: F with the index tables' foreign keys to resource (as before migration 0017), V without
 // them (docs/adr/0024), whichever the migrations left.
 //
 // --sync off: synchronous_commit = off for these two sessions only (the commit's WAL flush then
 // happens in the WAL writer, not in the measured backend).
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import pg from 'pg';
 import { flags } from './args.js';
@@ -32,6 +38,8 @@ const sync = (f.value('sync') ?? 'on') === 'on';
 const parts = new Set((f.value('parts') ?? 'statements,version,indexes,gin,wal').split(','));
 // Only the index / foreign-key / GIN variants whose label matches this regular expression.
 const only = new RegExp(f.value('only') ?? '');
+const preload = f.num('preload', 300_000, 0, true);
+const preloadOrdered = process.argv.includes('--preload-ordered');
 const url = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const schema = `bench_pgcpu_${randomUUID().slice(0, 8)}`;
 const schemaV = `${schema}_v`;
@@ -101,11 +109,23 @@ function fresh(values: unknown[], map: [string, string][]): unknown[] {
   return values.map(sub);
 }
 
+/** An RFC 9562 version 7 UUID: 48 bits of Unix milliseconds, then 74 random bits (docs/adr/0024 addendum). */
+function timeOrderedUuid(): string {
+  const b = randomBytes(16);
+  b.writeUIntBE(Date.now(), 0, 6);
+  b[6] = 0x70 | (b[6]! & 0x0f);
+  b[8] = 0x80 | (b[8]! & 0x3f);
+  const h = b.toString('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
 // ---- the two replaying connections -------------------------------------------------------------------
 interface Lane {
   schema: string;
   client: pg.Client;
   pid: number;
+  /** The fresh ids of this lane's replays (--parts ids sets V's to time-ordered ones). */
+  newId: () => string;
 }
 async function lane(s: string): Promise<Lane> {
   const client = new pg.Client({ connectionString: url, options: `-c search_path=${s},public` });
@@ -115,7 +135,7 @@ async function lane(s: string): Promise<Lane> {
   for (const t of (await client.query<{ t: string }>(`SELECT tablename AS t FROM pg_tables WHERE schemaname = $1`, [s])).rows) {
     await client.query(`ALTER TABLE ${t.t} SET (autovacuum_enabled = false)`);
   }
-  return { schema: s, client, pid };
+  return { schema: s, client, pid, newId: randomUUID };
 }
 const F = await lane(schema);
 const V = await lane(schemaV);
@@ -149,8 +169,8 @@ function hash(s: string): string {
 }
 /** One replayed create on a lane: the statements `keep` selects, in order; its backend CPU (µs). */
 async function replay(l: Lane, keep: Keep, rewrite?: Rewrite, xids?: string[]): Promise<number> {
-  const map: [string, string][] = [[patientId, randomUUID()]];
-  if (auditId) map.push([auditId, randomUUID()]);
+  const map: [string, string][] = [[patientId, l.newId()]];
+  if (auditId) map.push([auditId, l.newId()]);
   const c0 = await cpuOf(l);
   for (const s of tx) {
     if (!keep(s)) continue;
@@ -303,6 +323,40 @@ try {
       if (c) await V.client.query(`ALTER TABLE ${t} DROP CONSTRAINT ${c}`);
     }
     table('index tables with (F) and without (V) their foreign keys', [await pairs('create without the index foreign keys')]);
+  }
+
+  if (parts.has('ids')) {
+    // A store already holding rows with random ids (the same ones on both lanes: copies of the replayed
+    // rows), then random (F) against time-ordered (V) ids for the new creates.
+    // Version 7 ids of past milliseconds (0190... sorts below today's 019a...), random bits from md5.
+    const ordered = (seed: string) =>
+      `(SELECT substr(h, 1, 8) || '-' || substr(h, 9, 4) || '-7' || substr(r, 1, 3) || '-8' || substr(r, 4, 3) || '-' || substr(r, 7, 12)
+          FROM (SELECT '0190' || lpad(to_hex(g), 8, '0') AS h, md5(${seed} || g) AS r) x)`;
+    for (const l of [F, V]) {
+      const idOf = (seed: string) => (preloadOrdered && l === V ? ordered(seed) : `md5(${seed} || g)::uuid::text`);
+      await l.client.query(
+        `INSERT INTO resource (resource_type, id, version_id, last_updated, deleted, content)
+         SELECT resource_type, ${idOf("'r'")}, version_id, last_updated, deleted, '{}'
+           FROM (SELECT * FROM resource LIMIT 1) r, generate_series(1, $1) g`,
+        [preload],
+      );
+      await l.client.query(
+        `INSERT INTO audit_event (id, recorded, type_code, subtype, action, outcome, client_id, organization, entity_refs, patient_refs, content)
+         SELECT ${idOf("'a'")}, recorded, type_code, subtype, action, outcome, client_id, organization, entity_refs, patient_refs, '{}'
+           FROM (SELECT * FROM audit_event LIMIT 1) a, generate_series(1, $1) g`,
+        [preload],
+      );
+      await l.client.query('ANALYZE resource');
+      await l.client.query('ANALYZE audit_event');
+      await flushGin(l);
+    }
+    V.newId = () => timeOrderedUuid();
+    for (let i = 0; i < 200; i++) {
+      await replay(F, all);
+      await replay(V, all);
+    }
+    table(`random (F) and time-ordered (V) ids, ${preload} rows already in resource and audit_event with ${preloadOrdered ? 'random (F) and time-ordered (V)' : 'random'} ids`, [await pairs('create with a time-ordered id')]);
+    V.newId = randomUUID;
   }
 
   if (parts.has('gin')) {
