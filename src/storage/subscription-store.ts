@@ -269,8 +269,7 @@ export class SubscriptionStore implements SubscriptionEventStore, DeliveryStore,
   // Subscription being written is skipped until the next claim; FOR NO KEY UPDATE is the numbering
   // function's own lock (it then waits for nothing). One statement acknowledges the previous batch,
   // positions, leases, numbers and reads the next batch; or, asked to keep the acknowledged Subscription,
-  // acknowledges, numbers and reads its next batch under the lease it holds (migrations/0016). A call that
-  // leases nothing and positions nothing commits without waiting for its WAL flush (migrations/0018).
+  // acknowledges, numbers and reads its next batch under the lease it holds (migrations/0016).
   async claim(owner: string, leaseMs: number, ack?: Acknowledgement): Promise<Claimed | undefined> {
     // One row: the state, and the batch as one JSON array (decoded once, not 31 columns per event).
     const res = await this.db.query<StateRow & { events: EventTuple[] | string | null }>(
