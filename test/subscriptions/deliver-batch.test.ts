@@ -6,10 +6,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SubscriptionStore } from '../../src/storage/subscription-store.js';
 import type { Database } from '../../src/storage/database.js';
-import { Dispatcher } from '../../src/subscriptions/dispatcher.js';
+import type { Dispatcher } from '../../src/subscriptions/dispatcher.js';
 import type { Acknowledgement, DeliveryStore } from '../../src/subscriptions/store.js';
 import { openTestDatabase, postgresUrl, storageBackends } from '../support/db.js';
-import { activeSubscriptionRow } from './support.js';
+import { activeSubscriptionRow, eventNumbers, recordEvents, testDispatcher } from './support.js';
 
 /** Retries an assertion until it holds (or throws its last failure after timeoutMs). */
 async function eventually(check: () => unknown, timeoutMs = 10_000): Promise<void> {
@@ -30,7 +30,7 @@ const activeSubscription = (db: Database, id: string, maxCount: number): Promise
 /** Commits one event per call for the Subscription (its own topic), as a write's transaction would. */
 function recorder(store: SubscriptionStore, id: string): () => Promise<void> {
   let n = 0;
-  return () => store.appendAlone(() => [{ subscriptionId: id, topic: id, focusType: 'EpisodeOfCare', focusId: `${id}-${++n}`, focusVersion: 1 }], [id]);
+  return () => recordEvents(store, id, 1, ++n);
 }
 
 const deliveredThrough = async (db: Database, id: string): Promise<number> =>
@@ -203,24 +203,16 @@ describe('dispatcher: acknowledgements folded into claims, batch window', () => 
       state: (id) => store.state(id),
       purge: (olderThan) => store.purge(olderThan),
     };
-    const d = new Dispatcher({
+    const d = testDispatcher({
       store: counting,
       post: (_endpoint, _headers, body) => {
-        posts.push({ at: performance.now(), numbers: [...body.matchAll(/"name":"event-number","valueString":"(\d+)"/g)].map((m) => Number(m[1])) });
+        posts.push({ at: performance.now(), numbers: eventNumbers(body) });
         return Promise.resolve(statuses.shift() ?? 200);
       },
-      notification: { base: 'http://concord.test/fhir', loadFocus: () => Promise.resolve(undefined), mayDisclose: () => Promise.resolve(true) },
-      setStatus: () => Promise.resolve(),
-      retryBudgetMs: 60_000,
-      retryBaseMs: 100,
-      retryMaxDelayMs: 1000,
-      timeoutMs: 2000,
       // No poll within the tests unless asked: only wake-ups (and the end of a batch window) bring delivery.
       pollMs,
-      retentionMs: 86_400_000,
       concurrency: 2,
       batchWindowMs,
-      logger: false,
     });
     return { d, posts, separate, folded };
   }

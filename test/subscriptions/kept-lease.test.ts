@@ -5,9 +5,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SubscriptionStore } from '../../src/storage/subscription-store.js';
 import type { Database } from '../../src/storage/database.js';
-import { Dispatcher, KEPT_BATCHES } from '../../src/subscriptions/dispatcher.js';
+import { KEPT_BATCHES } from '../../src/subscriptions/dispatcher.js';
 import { openTestDatabase, storageBackends } from '../support/db.js';
-import { activeSubscriptionRow } from './support.js';
+import { activeSubscriptionRow, eventNumbers, recordEvents, testDispatcher } from './support.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -22,11 +22,7 @@ describe.each(storageBackends())('kept lease (%s)', (backend) => {
     await db.close();
   });
 
-  const record = async (id: string, count: number): Promise<void> => {
-    for (let n = 1; n <= count; n++) {
-      await store.appendAlone(() => [{ subscriptionId: id, topic: id, focusType: 'EpisodeOfCare', focusId: `${id}-${n}`, focusVersion: 1 }], [id]);
-    }
-  };
+  const record = (id: string, count: number): Promise<void> => recordEvents(store, id, count);
   const delivery = async (id: string): Promise<{ through: number; owner: string | null; leased: boolean }> => {
     const r = await db.query<{ d: string; o: string | null; l: boolean }>(
       'SELECT delivered_through AS d, lease_owner AS o, lease_until > now() AS l FROM subscription_delivery WHERE subscription_id = $1',
@@ -112,25 +108,14 @@ describe.each(storageBackends())('kept lease (%s)', (backend) => {
     await db.query("UPDATE subscription_delivery SET next_attempt_at = now() + interval '1 day' WHERE subscription_id NOT IN ('kl-f', 'kl-g')");
     for (const id of ids) await record(id, 30);
     const posts: { id: string; numbers: number[] }[] = [];
-    const d = new Dispatcher({
+    const d = testDispatcher({
       store,
       post: (_endpoint, _headers, body) => {
         const id = /\/Subscription\/([^"/]+)"/.exec(body)?.[1] ?? '?';
-        const numbers = [...body.matchAll(/"name":"event-number","valueString":"(\d+)"/g)].map((m) => Number(m[1]));
+        const numbers = eventNumbers(body);
         if (numbers.length > 0) posts.push({ id, numbers });
         return Promise.resolve(200);
       },
-      notification: { base: 'http://concord.test/fhir', loadFocus: () => Promise.resolve(undefined), mayDisclose: () => Promise.resolve(true) },
-      setStatus: () => Promise.resolve(),
-      retryBudgetMs: 60_000,
-      retryBaseMs: 100,
-      retryMaxDelayMs: 1000,
-      timeoutMs: 2000,
-      pollMs: 20,
-      retentionMs: 86_400_000,
-      concurrency: 1,
-      batchWindowMs: 0,
-      logger: false,
     });
     await d.start();
     try {

@@ -6,9 +6,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SubscriptionStore } from '../../src/storage/subscription-store.js';
 import type { Database } from '../../src/storage/database.js';
-import { Dispatcher } from '../../src/subscriptions/dispatcher.js';
 import { openTestDatabase, storageBackends } from '../support/db.js';
-import { activeSubscriptionRow } from './support.js';
+import { activeSubscriptionRow, eventNumbers, recordEvents, testDispatcher } from './support.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -26,36 +25,24 @@ describe.each(storageBackends())('dispatcher workers lease under their own owner
   it('a stalled worker’s late acknowledgement neither ends the new holder’s lease nor starts the next batch beside its POST', async () => {
     const id = 'lease-owners';
     await activeSubscriptionRow(db, id, { maxCount: 3 });
-    for (let n = 1; n <= 6; n++) {
-      await store.appendAlone(() => [{ subscriptionId: id, topic: id, focusType: 'EpisodeOfCare', focusId: `${id}-${n}`, focusVersion: 1 }], [id]);
-    }
+    await recordEvents(store, id, 6);
 
     // POST 1 stalls 200 ms, and its lease runs out meanwhile (as after a long pause: ended here by hand, so
     // the takeover does not depend on timing); POST 2 (the takeover, same batch) takes 400 ms; the rest
     // answer at once.
     const posts: { numbers: number[]; start: number; end: number }[] = [];
     const stalls = [200, 400];
-    const d = new Dispatcher({
+    const d = testDispatcher({
       store,
       post: async (_endpoint, _headers, body) => {
-        const post = { numbers: [...body.matchAll(/"name":"event-number","valueString":"(\d+)"/g)].map((m) => Number(m[1])), start: performance.now(), end: 0 };
+        const post = { numbers: eventNumbers(body), start: performance.now(), end: 0 };
         posts.push(post);
         if (posts.length === 1) await db.query("UPDATE subscription_delivery SET lease_until = now() - interval '1 millisecond' WHERE subscription_id = $1", [id]);
         await sleep(stalls[posts.length - 1] ?? 0);
         post.end = performance.now();
         return 200;
       },
-      notification: { base: 'http://concord.test/fhir', loadFocus: () => Promise.resolve(undefined), mayDisclose: () => Promise.resolve(true) },
-      setStatus: () => Promise.resolve(),
-      retryBudgetMs: 60_000,
-      retryBaseMs: 100,
-      retryMaxDelayMs: 1000,
-      timeoutMs: 2000,
-      pollMs: 20,
-      retentionMs: 86_400_000,
       concurrency: 2,
-      batchWindowMs: 0,
-      logger: false,
     });
     await d.start();
     try {

@@ -2,6 +2,7 @@
 import type { Subscription } from '@medplum/fhirtypes';
 import type { LightMyRequestResponse } from 'fastify';
 import { SubscriptionStore } from '../../src/storage/subscription-store.js';
+import { Dispatcher, type DispatcherOptions } from '../../src/subscriptions/dispatcher.js';
 import type { StoredNotification } from '../../src/subscriptions/store.js';
 import { BackportUrls, SECRET_EXTENSION } from '../../src/subscriptions/topics.js';
 import { createServer, type ServerOptions } from '../../src/server.js';
@@ -123,4 +124,36 @@ export async function activeSubscriptionRow(db: Database, id: string, o: { maxCo
     [id, o.topic ?? id, o.channel ?? 'rest-hook', o.maxCount],
   );
   await db.query('INSERT INTO subscription_delivery (subscription_id, handshake_done) VALUES ($1, true)', [id]);
+}
+
+/** Commits count events for the Subscription (its own topic), one transaction each, as writes would. */
+export async function recordEvents(store: SubscriptionStore, id: string, count: number, from = 1): Promise<void> {
+  for (let n = from; n < from + count; n++) {
+    await store.appendAlone(() => [{ subscriptionId: id, topic: id, focusType: 'EpisodeOfCare', focusId: `${id}-${n}`, focusVersion: 1 }], [id]);
+  }
+}
+
+/** The event numbers a notification bundle carries, in its order. */
+export const eventNumbers = (body: string): number[] =>
+  [...body.matchAll(/"name":"event-number","valueString":"(\d+)"/g)].map((m) => Number(m[1]));
+
+/**
+ * A dispatcher over the store with the tests' settings: nothing disclosed or loaded, statuses ignored,
+ * short retries and polls, no batch window, no logs. The caller gives the POST and what else it tests.
+ */
+export function testDispatcher(options: Pick<DispatcherOptions, 'store' | 'post'> & Partial<DispatcherOptions>): Dispatcher {
+  return new Dispatcher({
+    notification: { base: BASE, loadFocus: () => Promise.resolve(undefined), mayDisclose: () => Promise.resolve(true) },
+    setStatus: () => Promise.resolve(),
+    retryBudgetMs: 60_000,
+    retryBaseMs: 100,
+    retryMaxDelayMs: 1000,
+    timeoutMs: 2000,
+    pollMs: 20,
+    retentionMs: 86_400_000,
+    concurrency: 1,
+    batchWindowMs: 0,
+    logger: false,
+    ...options,
+  });
 }
