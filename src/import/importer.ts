@@ -248,7 +248,7 @@ async function writeBatch(store: ImportStore, fileKey: string, prepared: readonl
       const lastUpdated = now().toISOString();
       const resource = stamp(p.resource, p.id, versionId, lastUpdated);
       const version: StoredVersion = { resourceType: p.resourceType, id: p.id, versionId, lastUpdated, deleted: false, content: stringifyWithTexts(resource, p.texts) };
-      versions.push({ version, resource, index: p.index, members: p.members });
+      versions.push({ version, resource, indexColumns: p.index, members: p.members });
       written++;
       state.accept(version, resource as unknown as Resource, previous);
       if (versions.length >= (options.writeChunk ?? WRITE_CHUNK)) await flush(tx, versions);

@@ -1,6 +1,7 @@
 // What the bulk import needs from storage (implemented in src/storage/import-store.ts and the
 // repository's write transaction). No SQL here.
 import type { OperationOutcome } from '@medplum/fhirtypes';
+import type { IndexColumns } from '../fhir/search/index-columns.js';
 import type { IndexRows } from '../fhir/search/types.js';
 import type { StoredVersion, WriteTx } from '../fhir/repository.js';
 
@@ -9,8 +10,10 @@ export interface BatchVersion {
   version: StoredVersion;
   /** The stored (stamped) resource the search index and coordination facts derive from. */
   resource: Record<string, unknown>;
-  /** Index rows extracted beforehand (e.g. in a worker thread); extracted from `resource` when absent. */
+  /** Index rows extracted beforehand; extracted from `resource` when absent (and indexColumns too). */
   index?: IndexRows;
+  /** The same rows as column fragments (indexColumnsOf), as a prepare worker sends them; preferred to `index`. */
+  indexColumns?: IndexColumns;
   /** The `members` column (membersColumn of the resource) computed beforehand; derived when absent. */
   members?: string[] | null;
 }

@@ -5,7 +5,7 @@ import type { Resource } from '@medplum/fhirtypes';
 import { FACT_TYPES } from '../coordination/facts.js';
 import type { StoredVersion } from '../fhir/repository.js';
 import { extractIndexValues } from '../fhir/search/extract.js';
-import type { IndexRows } from '../fhir/search/types.js';
+import { indexColumnsOf } from '../fhir/search/index-columns.js';
 import type { BatchCommit, BatchVersion, FileProgress, ImportFile, ImportJournal, LineError, ReferencingResource } from '../import/store.js';
 import { FactRows } from './coordination-facts.js';
 import type { Database, Queryable } from './database.js';
@@ -15,7 +15,7 @@ import { ACCESS_CHANGE_PREFIX, ALL_MEMBERS, announceAccessChanges, rowColumns } 
 import { SqlParams } from './search/sql-params.js';
 import { ReadCache } from './read-cache.js';
 import { LAST_UPDATED, lockKeyOf } from './resource-repository.js';
-import { ROW_BACKED, SPECS, TABLES } from './search/write-index.js';
+import { num, ROW_BACKED, SPECS, TABLES } from './search/write-index.js';
 
 export async function lockKeys(q: Queryable, keys: readonly string[]): Promise<void> {
   if (keys.length === 0) return;
@@ -160,22 +160,35 @@ function rowsCte(name: string, into: string, select: string, columns: readonly {
 }
 
 function indexCtes(versions: readonly BatchVersion[], ords: readonly number[], maxRows: number | undefined, p: SqlParams): string[] {
-  const perTable = SPECS.map(() => ({ ord: [] as number[], values: [] as unknown[][] }));
+  // Per table, the batch's columns: each version's column fragments appended as they are (a worker sent
+  // them so; docs/adr/0025, addendum), without the rows served from the resource row itself.
+  const perTable = SPECS.map((spec) => ({ ord: [] as number[], columns: spec.columns.map(() => [] as unknown[]) }));
   versions.forEach((v, n) => {
-    const rows = indexRowsOf(v, maxRows);
+    const fragments = v.indexColumns ?? indexColumnsOf(v.index ?? extractIndexValues(v.resource, maxRows));
     SPECS.forEach((spec, i) => {
+      const fragment = fragments[spec.kind];
+      if (!fragment) return;
       const target = perTable[i]!;
-      for (const row of spec.values(rows)) {
-        target.ord.push(ords[n]!);
-        target.values.push(row);
-      }
+      const codes = fragment[0]!;
+      const keep = codes.some((c) => ROW_BACKED.has(c as string)) ? codes.map((c) => !ROW_BACKED.has(c as string)) : undefined;
+      const ord = ords[n]!;
+      for (let r = 0; r < codes.length; r++) if (!keep || keep[r]) target.ord.push(ord);
+      spec.columns.forEach(([, type], col) => {
+        const into = target.columns[col]!;
+        const values = fragment[col]!;
+        for (let r = 0; r < values.length; r++) {
+          if (keep && !keep[r]) continue;
+          const value = values[r] ?? null;
+          into.push(type === 'numeric' ? num(value as number | null) : value);
+        }
+      });
     });
   });
   const ctes: string[] = [];
   SPECS.forEach((spec, i) => {
     const target = perTable[i]!;
     if (target.ord.length === 0) return;
-    const columns = spec.columns.map(([, type], col) => ({ name: `c${col}`, type, values: target.values.map((row) => row[col] ?? null) }));
+    const columns = spec.columns.map(([, type], col) => ({ name: `c${col}`, type, values: target.columns[col]! }));
     const cols = spec.columns.map((c) => c[0]).join(', ');
     ctes.push(rowsCte(`i${i}`, `INSERT INTO ${spec.table} (rid, resource_type, ${cols})`, `w.rid, w.t, ${columns.map((c) => `x.${c.name}`).join(', ')}`, columns, target.ord, p));
   });
@@ -242,14 +255,6 @@ function accessCtes(versions: readonly BatchVersion[], ords: readonly number[], 
     'ac AS (SELECT member_id FROM ag UNION SELECT member_id FROM ai)',
   ];
   return announceAccessChanges(ctes, channel, p);
-}
-
-function indexRowsOf(v: BatchVersion, maxRows: number | undefined): IndexRows {
-  const rows = v.index ?? extractIndexValues(v.resource, maxRows);
-  for (const key of Object.keys(rows) as (keyof IndexRows)[]) {
-    (rows[key] as { code: string }[]) = (rows[key] as { code: string }[]).filter((r) => !ROW_BACKED.has(r.code));
-  }
-  return rows;
 }
 
 // ---- journal -----------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@
 // here: run it as well (src/fhir/validation). Every issue is an error with a FHIRPath `expression`.
 import type { ElementDefinition, ElementDefinitionType, OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
 import { issue } from '../outcome.js';
-import type { ProfileNode } from './compile-profile.js';
+import type { ProfileNode, SliceNode } from './compile-profile.js';
 import { equalsValue, fixedOrPattern, getCompiledProfile, includesValue, isObject } from './compile-profile.js';
 import { invariantHolds } from './invariants.js';
 import { isConcordUrl } from './urls.js';
@@ -85,50 +85,101 @@ interface Item {
 }
 
 /**
- * The values of one child element in `obj`, with their FHIRPath and (for choices) their type, and how many
- * values were present but of a type the profile excludes (already reported; they still count as present).
+ * What checkChildren needs of one child element, derived once per compiled node: the walk visits every
+ * child of every profiled node on every write, and most are absent, so the test that skips one must not
+ * re-parse cardinalities or re-read names each time.
  */
-function itemsOf(walk: Walk, obj: Record<string, unknown>, node: ProfileNode, parentExpr: string): { items: Item[]; excluded: number } {
-  const types = node.ed.type ?? [];
-  const isArray = cardinality(node.ed.base?.max ?? node.ed.max) > 1;
-  const found: { key: string; type: ElementDefinitionType | undefined }[] = [];
+interface ChildFacts {
+  node: ProfileNode;
+  /** For a choice element `value[x]`: `value`. */
+  choicePrefix: string | undefined;
+  types: ElementDefinitionType[];
+  /** The base allows more than one value: expressions carry an index. */
+  isArray: boolean;
+  tightened: boolean;
+  min: number;
+  max: number;
+  /** `.name` with any `[x]` dropped: the element's expression below its parent's. */
+  suffix: string;
+  slices: { node: SliceNode; min: number; max: number; type: ElementDefinitionType | undefined; what: string }[] | undefined;
+}
+
+const childFactsByNode = new WeakMap<ProfileNode, ChildFacts[]>();
+
+function childFactsOf(node: ProfileNode): ChildFacts[] {
+  let facts = childFactsByNode.get(node);
+  if (!facts) {
+    facts = node.children.map((child) => ({
+      node: child,
+      choicePrefix: child.name.endsWith('[x]') ? child.name.slice(0, -3) : undefined,
+      types: child.ed.type ?? [],
+      isArray: cardinality(child.ed.base?.max ?? child.ed.max) > 1,
+      tightened: tightened(child.ed),
+      min: child.ed.min ?? 0,
+      max: cardinality(child.ed.max),
+      suffix: `.${child.name.replace('[x]', '')}`,
+      slices: child.slices?.map((slice) => {
+        const url = slice.ed.type?.[0]?.profile?.[0];
+        return {
+          node: slice,
+          min: slice.ed.min ?? 0,
+          max: cardinality(slice.ed.max),
+          type: slice.ed.type?.[0],
+          what: `${child.ed.id ?? child.ed.path} slice '${slice.sliceName}'${url ? ` (${url})` : ''}`,
+        };
+      }),
+    }));
+    childFactsByNode.set(node, facts);
+  }
+  return facts;
+}
+
+/**
+ * Appends the values of one child element in `obj` to `items`, with their FHIRPath and (for choices) their
+ * type, and returns how many values were present but of a type the profile excludes (already reported;
+ * they still count as present).
+ */
+function itemsOf(walk: Walk, obj: Record<string, unknown>, c: ChildFacts, parentExpr: string, items: Item[]): number {
   let excluded = 0;
-  if (node.name.endsWith('[x]')) {
-    const prefix = node.name.slice(0, -3);
+  if (c.choicePrefix !== undefined) {
+    const prefix = c.choicePrefix;
     for (const key of Object.keys(obj)) {
+      if (!key.startsWith(prefix)) continue;
       const suffix = key.slice(prefix.length);
-      if (!key.startsWith(prefix) || !/^[A-Z]/.test(suffix)) continue;
-      const type = types.find((t) => upperFirst(t.code ?? '') === suffix);
+      if (!/^[A-Z]/.test(suffix)) continue;
+      const type = c.types.find((t) => upperFirst(t.code ?? '') === suffix);
       if (!type) {
+        const ed = c.node.ed;
         walk.issues.push(
-          issue('structure', `${node.ed.id ?? node.ed.path} does not allow type ${suffix} in this profile (allowed: ${types.map((t) => t.code).join(', ')})`, {
+          issue('structure', `${ed.id ?? ed.path} does not allow type ${suffix} in this profile (allowed: ${c.types.map((t) => t.code).join(', ')})`, {
             expression: [`${parentExpr}.${key}`],
           }),
         );
         excluded++;
         continue;
       }
-      found.push({ key, type });
+      pushValues(obj[key], key, type, c.isArray, parentExpr, items);
     }
-  } else if (node.name in obj) {
-    found.push({ key: node.name, type: types.length === 1 ? types[0] : undefined });
+  } else if (c.node.name in obj) {
+    pushValues(obj[c.node.name], c.node.name, c.types.length === 1 ? c.types[0] : undefined, c.isArray, parentExpr, items);
   }
-  const items: Item[] = [];
-  for (const { key, type } of found) {
-    const raw = obj[key];
-    const values = Array.isArray(raw) ? raw : [raw];
-    values.forEach((value, i) => {
-      // null / undefined entries are base validation's business (null is legal beside `_` primitives).
-      if (value === null || value === undefined) return;
-      items.push({ value, type, expression: `${parentExpr}.${key}${isArray ? `[${i}]` : ''}` });
-    });
-  }
-  return { items, excluded };
+  return excluded;
 }
 
-function cardinalityIssue(ed: ElementDefinition, count: number, expression: string, what: string): OperationOutcomeIssue | undefined {
-  const min = ed.min ?? 0;
-  const max = cardinality(ed.max);
+function pushValues(raw: unknown, key: string, type: ElementDefinitionType | undefined, isArray: boolean, parentExpr: string, items: Item[]): void {
+  const at = `${parentExpr}.${key}`;
+  if (!Array.isArray(raw)) {
+    // null / undefined entries are base validation's business (null is legal beside `_` primitives).
+    if (raw !== null && raw !== undefined) items.push({ value: raw, type, expression: isArray ? `${at}[0]` : at });
+    return;
+  }
+  for (let i = 0; i < raw.length; i++) {
+    const value: unknown = raw[i];
+    if (value !== null && value !== undefined) items.push({ value, type, expression: isArray ? `${at}[${i}]` : at });
+  }
+}
+
+function cardinalityIssue(ed: ElementDefinition, min: number, max: number, count: number, expression: string, what: string): OperationOutcomeIssue | undefined {
   if (count >= min && count <= max) return undefined;
   const range = `${min}..${ed.max ?? '*'}`;
   return issue(count < min ? 'required' : 'structure', `${what}: expected ${range}, found ${count}`, { expression: [expression] });
@@ -142,41 +193,42 @@ function tightened(ed: ElementDefinition): boolean {
 }
 
 function checkChildren(walk: Walk, obj: Record<string, unknown>, node: ProfileNode, expr: string): void {
-  for (const child of node.children) {
+  for (const c of childFactsOf(node)) {
+    const child = c.node;
     // Nothing to check for an absent element that is neither sliced nor made required by the profile.
-    if (!child.slices && !child.name.endsWith('[x]') && !Object.hasOwn(obj, child.name) && !tightened(child.ed)) continue;
-    const { items, excluded } = itemsOf(walk, obj, child, expr);
-    const elementExpr = `${expr}.${child.name.replace('[x]', '')}`;
+    if (!c.slices && c.choicePrefix === undefined && !c.tightened && !Object.hasOwn(obj, child.name)) continue;
+    const items: Item[] = [];
+    const excluded = itemsOf(walk, obj, c, expr, items);
     let sliceProblems = false;
-    if (child.slices) {
-      const bySlice = new Map<ProfileNode, Item[]>(child.slices.map((s) => [s, []]));
+    if (c.slices) {
+      const slices = c.slices;
+      const bySlice: Item[][] = slices.map(() => []);
       for (const item of items) {
-        const slice = child.slices.find((s) => s.matches(item.value));
-        if (slice) {
-          bySlice.get(slice)?.push(item);
+        const at = slices.findIndex((s) => s.node.matches(item.value));
+        if (at >= 0) {
+          bySlice[at]!.push(item);
         } else if (child.ed.slicing?.rules === 'closed') {
           walk.issues.push(issue('structure', `${child.ed.path}: value matches no slice of this closed slicing`, { expression: [item.expression] }));
         } else {
           checkValue(walk, item.value, child, item.expression, item.type);
         }
       }
-      for (const slice of child.slices) {
-        const matched = bySlice.get(slice) ?? [];
-        const url = slice.ed.type?.[0]?.profile?.[0];
-        const what = `${child.ed.id ?? child.ed.path} slice '${slice.sliceName}'${url ? ` (${url})` : ''}`;
-        const problem = cardinalityIssue(slice.ed, matched.length, elementExpr, what);
+      for (let s = 0; s < slices.length; s++) {
+        const slice = slices[s]!;
+        const matched = bySlice[s]!;
+        const problem = cardinalityIssue(slice.node.ed, slice.min, slice.max, matched.length, expr + c.suffix, slice.what);
         if (problem) {
           walk.issues.push(problem);
           sliceProblems = true;
         }
-        for (const item of matched) checkValue(walk, item.value, slice, item.expression, slice.ed.type?.[0] ?? item.type);
+        for (const item of matched) checkValue(walk, item.value, slice.node, item.expression, slice.type ?? item.type);
       }
     } else {
       for (const item of items) checkValue(walk, item.value, child, item.expression, item.type);
     }
     // A sliced element's own minimum is the sum of its slices': report the slice, not the sum twice.
-    if (!sliceProblems && tightened(child.ed)) {
-      const problem = cardinalityIssue(child.ed, items.length + excluded, elementExpr, child.ed.id ?? child.name);
+    if (!sliceProblems && c.tightened) {
+      const problem = cardinalityIssue(child.ed, c.min, c.max, items.length + excluded, expr + c.suffix, child.ed.id ?? child.name);
       if (problem) walk.issues.push(problem);
     }
   }

@@ -17,6 +17,8 @@ export const ROW_BACKED = new Set(['_id', '_lastUpdated']);
 
 export interface TableSpec {
   table: (typeof INDEX_TABLES)[number];
+  /** The kind of index row the table holds; its columns are INDEX_FIELDS[kind] in order (index-columns.ts). */
+  kind: keyof IndexRows;
   columns: [name: string, sqlType: string][];
   values: (rows: IndexRows) => unknown[][];
 }
@@ -24,41 +26,49 @@ export interface TableSpec {
 export const SPECS: TableSpec[] = [
   {
     table: 'search_token',
+    kind: 'token',
     columns: [['code', 'text'], ['system', 'text'], ['value', 'text'], ['text_norm', 'text']],
     values: (r) => r.token.map((t) => [t.code, t.system, t.value, t.text]),
   },
   {
     table: 'search_string',
+    kind: 'string',
     columns: [['code', 'text'], ['value_norm', 'text'], ['value_exact', 'text']],
     values: (r) => r.string.map((s) => [s.code, s.normalized, s.exact]),
   },
   {
     table: 'search_date',
+    kind: 'date',
     columns: [['code', 'text'], ['low', 'timestamptz'], ['high', 'timestamptz']],
     values: (r) => r.date.map((d) => [d.code, d.low, d.high]),
   },
   {
     table: 'search_number',
+    kind: 'number',
     columns: [['code', 'text'], ['low', 'numeric'], ['high', 'numeric']],
     values: (r) => r.number.map((n) => [n.code, num(n.low), num(n.high)]),
   },
   {
     table: 'search_quantity',
+    kind: 'quantity',
     columns: [['code', 'text'], ['low', 'numeric'], ['high', 'numeric'], ['system', 'text'], ['unit_code', 'text'], ['unit', 'text']],
     values: (r) => r.quantity.map((q) => [q.code, num(q.low), num(q.high), q.system, q.unitCode, q.unit]),
   },
   {
     table: 'search_reference',
+    kind: 'reference',
     columns: [['code', 'text'], ['target_type', 'text'], ['target_id', 'text'], ['url', 'text'], ['identifier_system', 'text'], ['identifier_value', 'text']],
     values: (r) => r.reference.map((x) => [x.code, x.targetType, x.targetId, x.url, x.identifierSystem, x.identifierValue]),
   },
   {
     table: 'search_uri',
+    kind: 'uri',
     columns: [['code', 'text'], ['value', 'text']],
     values: (r) => r.uri.map((u) => [u.code, u.value]),
   },
   {
     table: 'search_composite',
+    kind: 'composite',
     columns: [
       ['code', 'text'], ['c1_system', 'text'], ['c1_value', 'text'], ['c2_system', 'text'], ['c2_value', 'text'],
       ['c2_low', 'numeric'], ['c2_high', 'numeric'], ['c2_date_low', 'timestamptz'], ['c2_date_high', 'timestamptz'],
@@ -68,7 +78,7 @@ export const SPECS: TableSpec[] = [
 ];
 
 // Infinity survives as the numeric literal text; NaN never reaches here (extraction drops it).
-function num(n: number | null): string | null {
+export function num(n: number | null): string | null {
   if (n === null) return null;
   if (n === Infinity) return 'Infinity';
   if (n === -Infinity) return '-Infinity';
