@@ -18,7 +18,9 @@ import { openTestDatabase, storageBackends } from '../support/db.js';
 import { fixtureDir, type FixtureDir } from './fixtures.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-const LEASE_MS = 400;
+// Long enough that A cannot lose it before it freezes, even on a loaded machine (at 400 ms a late
+// heartbeat lost it during the first batches, A never froze and the test waited out its timeout).
+const LEASE_MS = 2000;
 
 /** A switch that holds every call made through it while frozen, as a paused process would. */
 class Freeze {

@@ -94,7 +94,7 @@ describe('$import on PGlite', () => {
             setTimeout(() => {
               inFlight.delete(fail);
               resolve(prepareInThread(lines, options));
-            }, 30);
+            }, 150);
           }),
         close: () => {
           closed++;
@@ -112,9 +112,11 @@ describe('$import on PGlite', () => {
         if (++batches === 2) await jobs.requestCancel(path.split('/').pop()!);
         return out;
       } },
-      downloader, rules: true, baseUrls: [], maxJsonDepth: 64, batchSize: 3, leaseMs: 100, pollMs: 60_000, openPreparer,
+      // A lease of 1.5 s (heartbeat every 500 ms) is not lost under load, as 100 ms was; the 20 batches'
+      // 150 ms preparations outlast the heartbeat that sees the cancellation.
+      downloader, rules: true, baseUrls: [], maxJsonDepth: 64, batchSize: 3, leaseMs: 1500, pollMs: 60_000, openPreparer,
     });
-    const job = (await jobs.claim(runner.instanceId, 100))!;
+    const job = (await jobs.claim(runner.instanceId, 1500))!;
     runner.start();
     await runner.run(job);
     await runner.stop();
