@@ -8,6 +8,8 @@
 // paired differences is robust to a shared machine's load drifting; the load average is printed per round.
 //
 //   npx tsx bench/create-cpu-ab.ts --base DIR [--n 1200] [--block 100] [--concurrency 4] [--rounds-only]
+// --node-args "<flags>" / --base-node-args "<flags>": node flags for one lane's child (e.g. a launch flag of
+// `npm start` such as --max-semi-space-size=4, compared with --base pointing at this same checkout).
 //   npx tsx bench/create-cpu-ab.ts --profile FILE [--n 2000] [--concurrency 4]   (this tree only, a V8 CPU profile)
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -48,12 +50,14 @@ interface Lane {
   blocks: [number, number][];
 }
 
-async function lane(label: string, dir: string): Promise<Lane> {
+const nodeArgs = (name: string): string[] => (f.value(name) ?? '').split(' ').filter((a) => a !== '');
+
+async function lane(label: string, dir: string, extraArgs: string[] = []): Promise<Lane> {
   const schema = `bench_ab_${randomUUID().slice(0, 8)}`;
   const options: ConcordChildOptions = { databaseUrl: url, schema, rules: 'on', audit: 'on', poolMax: 20, dropSchemaOnExit: true };
   const child = fork(join(dir, 'bench', 'concord-child.ts'), [JSON.stringify(options)], {
     cwd: dir,
-    execArgv: ['--import', import.meta.resolve('tsx')],
+    execArgv: [...extraArgs, '--import', import.meta.resolve('tsx')],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const port = await new Promise<number>((resolve, reject) => {
@@ -139,8 +143,8 @@ if (profile || solo) {
   after.child.send({ type: 'close', dropSchema: true } satisfies ConcordParentMessage);
   after.agent.destroy();
 } else {
-  const after = await lane('after (this tree)', here);
-  const before = await lane(`before (${baseDir})`, resolve(baseDir!));
+  const after = await lane('after (this tree)', here, nodeArgs('node-args'));
+  const before = await lane(`before (${baseDir})`, resolve(baseDir!), nodeArgs('base-node-args'));
   process.stdout.write(`load before: ${load()}\n`);
   for (const l of [after, before]) await runBlock(l, 200, false);
   for (let done = 0, round = 0; done < n; done += block, round++) {

@@ -15,7 +15,9 @@
 // (bench/pglite-replay.ts): the server's run is recorded once, message by message, then replayed into PGlite
 // opened as the server opens it in --runs fresh processes; the server is measured --runs times beside it.
 // --recording <file> keeps the recording (or replays one kept before); --server-runs 0 measures the floors only.
-//   npx tsx bench/memory.ts [--store postgres|pglite|both] [--examples on|off] [--settle 3] [--breakdown off|on] [--floor data|replay] [--runs 1] [--server-runs N] [--recording file] [--port 18300]
+// The server is launched as `npm start` launches it (malloc arenas, V8's young generation); --semi-space
+// <MB|default> launches it with another --max-semi-space-size, or none, to compare.
+//   npx tsx bench/memory.ts [--store postgres|pglite|both] [--examples on|off] [--settle 3] [--breakdown off|on] [--floor data|replay] [--runs 1] [--server-runs N] [--recording file] [--port 18300] [--semi-space 8|default]
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
@@ -52,6 +54,8 @@ interface Options {
   serverRuns: number;
   /** --recording <file>: replay mode, replay this recording if it exists, else record into it; kept either way. */
   recording?: string;
+  /** --semi-space: the server's --max-semi-space-size in MB, or 'default' for V8's own (launch as `npm start` when not given). */
+  semiSpace?: string;
 }
 
 /** Where the RSS of the server is, in MB, at one phase (see the header). */
@@ -147,6 +151,7 @@ function parseArgs(argv: string[]): Options {
     runs: Math.max(1, Number(get('runs') ?? 1)),
     serverRuns: Number(get('server-runs') ?? get('runs') ?? 1),
     ...(get('recording') ? { recording: get('recording') } : {}),
+    ...(get('semi-space') ? { semiSpace: get('semi-space') } : {}),
   };
 }
 
@@ -297,9 +302,14 @@ async function floorWithWasm(code: string): Promise<{ rss: number; wasm: number 
  * process's environment: run the benchmark with MALLOC_ARENA_MAX=2 to measure them with the same setting.
  */
 const LAUNCH_MALLOC = { MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2' };
+/**
+ * V8 flags `npm start` and the Dockerfile give the server (docs/adr/0026: a young generation of 2 x 8 MB
+ * instead of V8's 2 x 16 MB, Node 24: 2 x 32 MB). --semi-space <MB|default> launches it otherwise, to compare.
+ */
+let LAUNCH_NODE_ARGS = ['--max-semi-space-size=8'];
 
 async function startServer(env: NodeJS.ProcessEnv, port: number, nodeArgs: string[] = []): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [...nodeArgs, join(ROOT, ENTRY)], {
+  const child = spawn(process.execPath, [...LAUNCH_NODE_ARGS, ...nodeArgs, join(ROOT, ENTRY)], {
     cwd: ROOT,
     env: { ...process.env, ...LAUNCH_MALLOC, ...env, PORT: String(port), HOST: '127.0.0.1', CONCORD_AUTH: 'off', LOG_LEVEL: 'warn', MAX_BODY_BYTES: String(64 * 1024 * 1024), MAX_BUNDLE_ENTRIES: String(BATCH_ENTRIES) },
     stdio: ['ignore', 'ignore', 'inherit'],
@@ -554,6 +564,7 @@ export async function runMemory(argv: string[]): Promise<MemoryReport> {
   const options = parseArgs(argv);
   SETTLE_MS = options.settleMs;
   ENTRY = options.entry;
+  if (options.semiSpace !== undefined) LAUNCH_NODE_ARGS = options.semiSpace === 'default' ? [] : [`--max-semi-space-size=${Number(options.semiSpace)}`];
   const nodeFloorMb = await floorOf('');
   // Everything the server imports at start-up, without starting it or loading the R4 definitions.
   const importsFloorMb = await floorOf(`await import(${JSON.stringify(join(ROOT, 'dist/src/server.js'))});`);

@@ -10,7 +10,7 @@ const launch = start.slice(start.indexOf('&&') + 2).trim();
 
 /** The start script's launch, run by sh as npm runs it, with the server swapped for a probe of its environment. */
 function arenaSeenByServer(env: NodeJS.ProcessEnv): string {
-  expect(launch).toMatch(/ node dist\/src\/main\.js$/);
+  expect(launch).toMatch(/ node (--\S+ )*dist\/src\/main\.js$/);
   const probe = launch.replace(/dist\/src\/main\.js$/, `-e "process.stdout.write(process.env.MALLOC_ARENA_MAX ?? 'unset')"`);
   const childEnv = { ...process.env, ...env };
   if (env.MALLOC_ARENA_MAX === undefined) delete childEnv.MALLOC_ARENA_MAX;
