@@ -25,4 +25,5 @@ EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=3s CMD node -e "fetch('http://127.0.0.1:'+process.env.PORT+'/readyz').then(r=>process.exit(r.ok?0:1)).catch(()=>process.exit(1))"
 # A young generation of 2 x 8 MB instead of V8's 2 x 16 MB (Node 24: 2 x 32 MB), which V8 keeps committed
 # after a burst until its own memory-reducing collection (docs/adr/0026, addendum).
-CMD ["node", "--max-semi-space-size=8", "dist/src/main.js"]
+# V8_SEMI_SPACE_MB overrides it (16 is V8's own on Node 20): the cap costs 5-9 % more CPU on bulk writes.
+CMD ["sh", "-c", "exec node --max-semi-space-size=${V8_SEMI_SPACE_MB:-8} dist/src/main.js"]
