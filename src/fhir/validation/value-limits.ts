@@ -60,8 +60,13 @@ function utf8TooLong(s: string): boolean {
 /**
  * `unbounded` collects the paths of xhtml and base64Binary values longer than 1 MB: @medplum/core refuses every
  * string past 1M characters, whatever its type, so validate-resource.ts drops that issue for these paths.
+ * Only the value and unknownKey hooks: validate-resource.ts runs this on every node of its one walk and the
+ * other checks only until a limit is found, which relies on the limits needing no other hook.
  */
-export function valueLimitsVisitor(issues: OperationOutcomeIssue[], unbounded?: Map<string, { type: string; value: string }>): WalkVisitor {
+export function valueLimitsVisitor(
+  issues: OperationOutcomeIssue[],
+  unbounded?: Map<string, { type: string; value: string }>,
+): Required<Pick<WalkVisitor, 'value' | 'unknownKey'>> {
   return {
     value: (prop, value, path) => {
       const type = prop.typeCode;

@@ -1,0 +1,113 @@
+// CPU per call of the base R4 validation (src/fhir/validation/validate-resource.ts) of this tree against
+// another checkout's, in one process, block by block in alternating order, so a machine shared with other
+// work loads both alike. Also checks that both trees give the same issues for every input (valid and invalid:
+// the import members, the bench Patient, the official R4 examples and mutants of them).
+//
+//   npx tsx bench/validate-ab.ts --base <other checkout> [--members 200] [--rounds 5]
+import { readdirSync, readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { createRequire } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { isDeepStrictEqual } from 'node:util';
+import type { Resource } from '@medplum/fhirtypes';
+import { flags } from './args.js';
+import { benchPatient } from './fixtures.js';
+import { directoryResources, memberResources } from './import-ndjson.js';
+import type { validateResource } from '../src/fhir/validation/index.js';
+
+interface Tree {
+  validateResource: typeof validateResource;
+}
+
+const f = flags(process.argv.slice(2));
+const baseDir = f.value('base');
+if (!baseDir) throw new Error('--base <directory of the other checkout> is required');
+const members = f.num('members', 200, 1, true);
+const rounds = f.num('rounds', 5, 2, true);
+
+async function load(root: string): Promise<Tree> {
+  const ext = import.meta.url.endsWith('.ts') ? 'ts' : 'js';
+  const defs = (await import(pathToFileURL(join(root, `src/fhir/definitions.${ext}`)).href)) as { loadDefinitions(): void };
+  defs.loadDefinitions();
+  return (await import(pathToFileURL(join(root, `src/fhir/validation/index.${ext}`)).href)) as Tree;
+}
+
+const trees = { base: await load(resolve(baseDir)), this: await load(resolve(import.meta.dirname, '..')) };
+
+const { resources, directory } = directoryResources();
+const imp: Resource[] = [...resources];
+for (let m = 0; m < members; m++) imp.push(...memberResources(m, directory));
+const dir = dirname(createRequire(import.meta.url).resolve('hl7.fhir.r4.examples/package.json'));
+const examples = readdirSync(dir)
+  .filter((x) => x.endsWith('.json') && x !== 'package.json')
+  .sort()
+  .map((x) => readFileSync(join(dir, x)))
+  .filter((b) => b.length < 64 * 1024)
+  .map((b) => JSON.parse(b.toString('utf8')) as Record<string, unknown>);
+const corpora: Record<string, unknown[]> = {
+  import: imp,
+  patient: Array.from({ length: 2000 }, (_, i) => benchPatient(i)),
+  examples,
+};
+
+// Equivalence first: every input of every corpus, plus invalid mutants of the examples (an unknown key, a
+// bad code, an over-long string and an out-of-range integer placed deep in the first array of objects).
+const big = 'x'.repeat(1024 * 1024 + 1);
+function mutants(r: Record<string, unknown>): unknown[] {
+  const out: unknown[] = [];
+  const deep = (o: Record<string, unknown>, put: (x: Record<string, unknown>) => void): unknown => {
+    const copy = structuredClone(o);
+    let at: Record<string, unknown> = copy;
+    for (;;) {
+      const next = Object.values(at).find((v) => Array.isArray(v) && typeof v[0] === 'object' && v[0] !== null) as Record<string, unknown>[] | undefined;
+      if (!next) break;
+      at = next[0] as Record<string, unknown>;
+    }
+    put(at);
+    return copy;
+  };
+  out.push(deep(r, (x) => (x['bogusElement'] = 1)));
+  out.push(deep(r, (x) => (x['text'] = big)));
+  out.push(deep(r, (x) => (x['id'] = 'bad id!')));
+  out.push(deep(r, (x) => ((x['bogus'] = 1), (x['status'] = 'no-such-status'), (x['valueInteger'] = 2 ** 31))));
+  out.push({ ...structuredClone(r), language: big, extension: [{ url: 'http://example.org/x', valuePositiveInt: 0 }] });
+  return out;
+}
+let compared = 0;
+for (const input of [...corpora.import!, ...corpora.patient!, ...examples, ...examples.flatMap(mutants)]) {
+  const a = trees.base.validateResource(input);
+  const b = trees.this.validateResource(input);
+  if (!isDeepStrictEqual(a, b)) throw new Error(`different issues for ${JSON.stringify(input).slice(0, 200)}:\n${JSON.stringify(a)}\n${JSON.stringify(b)}`);
+  compared++;
+}
+process.stdout.write(`same issues from both trees for ${compared} inputs\n`);
+
+const cpu = (): number => {
+  const c = process.cpuUsage();
+  return c.user + c.system;
+};
+const load1 = loadavg()[0]!.toFixed(1);
+for (const [name, inputs] of Object.entries(corpora)) {
+  const spent = { base: 0, this: 0 };
+  let counted = 0;
+  // Round 0 warms both trees up and is not counted.
+  for (let round = 0; round < rounds; round++) {
+    for (let i = 0; i < inputs.length; i += 200) {
+      const block = inputs.slice(i, i + 200);
+      const order = (round + i / 200) % 2 ? (['base', 'this'] as const) : (['this', 'base'] as const);
+      for (const tree of order) {
+        const t0 = cpu();
+        for (const r of block) trees[tree].validateResource(r);
+        if (round > 0) spent[tree] += cpu() - t0;
+      }
+      if (round > 0) counted += block.length;
+    }
+  }
+  const b = spent.base / counted;
+  const t = spent.this / counted;
+  process.stdout.write(
+    `${name}: ${counted} calls; CPU µs per call base ${b.toFixed(1)}, this ${t.toFixed(1)}, this - base ${(t - b).toFixed(1)} (${(((t - b) / b) * 100).toFixed(1)} %)\n`,
+  );
+}
+process.stdout.write(`load average (1 min) at start of timing ${load1}, at end ${loadavg()[0]!.toFixed(1)}\n`);
