@@ -4,16 +4,12 @@
 // the import members, the bench Patient, the official R4 examples and mutants of them).
 //
 //   npx tsx bench/validate-ab.ts --base <other checkout> [--members 200] [--rounds 5]
-import { readdirSync, readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import { createRequire } from 'node:module';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { isDeepStrictEqual } from 'node:util';
-import type { Resource } from '@medplum/fhirtypes';
 import { flags } from './args.js';
-import { benchPatient } from './fixtures.js';
-import { directoryResources, memberResources } from './import-ndjson.js';
+import { validationCorpora } from './validation-corpora.js';
 import type { validateResource } from '../src/fhir/validation/index.js';
 
 interface Tree {
@@ -35,21 +31,10 @@ async function load(root: string): Promise<Tree> {
 
 const trees = { base: await load(resolve(baseDir)), this: await load(resolve(import.meta.dirname, '..')) };
 
-const { resources, directory } = directoryResources();
-const imp: Resource[] = [...resources];
-for (let m = 0; m < members; m++) imp.push(...memberResources(m, directory));
-const dir = dirname(createRequire(import.meta.url).resolve('hl7.fhir.r4.examples/package.json'));
-const examples = readdirSync(dir)
-  .filter((x) => x.endsWith('.json') && x !== 'package.json')
-  .sort()
-  .map((x) => readFileSync(join(dir, x)))
-  .filter((b) => b.length < 64 * 1024)
-  .map((b) => JSON.parse(b.toString('utf8')) as Record<string, unknown>);
-const corpora: Record<string, unknown[]> = {
-  import: imp,
-  patient: Array.from({ length: 2000 }, (_, i) => benchPatient(i)),
-  examples,
-};
+const parsed = (bytes: Buffer[]): Record<string, unknown>[] => bytes.map((b) => JSON.parse(b.toString('utf8')) as Record<string, unknown>);
+const raw = validationCorpora(members);
+const examples = parsed(raw.examples);
+const corpora: Record<string, unknown[]> = { import: parsed(raw.import), patient: parsed(raw.patient), examples };
 
 // Equivalence first: every input of every corpus, plus invalid mutants of the examples (an unknown key, a
 // bad code, an over-long string and an out-of-range integer placed deep in the first array of objects).

@@ -3,13 +3,9 @@
 // Times are process CPU time (robust to a loaded machine). Corpora: the bench import members (bench/import-ndjson.ts), the bench Patient, and the official R4
 // examples (top-level resources under 64 KB).
 //   npx tsx bench/validate-extract.ts [--members 200] [--rounds 3] [--corpus import|patient|examples]
-import { readdirSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
 import type { Resource } from '@medplum/fhirtypes';
 import { flags } from './args.js';
-import { benchPatient } from './fixtures.js';
-import { directoryResources, memberResources } from './import-ndjson.js';
+import { validationCorpora } from './validation-corpora.js';
 import { loadConformanceResources } from '../src/fhir/profiles/index.js';
 import { profileUrlsOf, validateAgainstProfile } from '../src/fhir/profiles/index.js';
 import { validateResource } from '../src/fhir/validation/index.js';
@@ -26,19 +22,7 @@ const only = f.value('corpus');
 loadDefinitions();
 loadConformanceResources();
 
-function corpora(): Record<string, Buffer[]> {
-  const { resources, directory } = directoryResources();
-  const imp: Resource[] = [...resources];
-  for (let m = 0; m < members; m++) imp.push(...memberResources(m, directory));
-  const dir = dirname(createRequire(import.meta.url).resolve('hl7.fhir.r4.examples/package.json'));
-  const examples = readdirSync(dir)
-    .filter((x) => x.endsWith('.json') && x !== 'package.json')
-    .sort()
-    .map((x) => readFileSync(join(dir, x)))
-    .filter((b) => b.length < 64 * 1024);
-  const patients = Array.from({ length: 2000 }, (_, i) => Buffer.from(JSON.stringify(benchPatient(i))));
-  return { import: imp.map((r) => Buffer.from(JSON.stringify(r))), patient: patients, examples };
-}
+const corpora = (): Record<string, Buffer[]> => validationCorpora(members);
 
 // CPU time of the process (ms), not wall time: the machine is shared, and preemption would count otherwise.
 function now(): number {
