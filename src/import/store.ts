@@ -2,7 +2,6 @@
 // repository's write transaction). No SQL here.
 import type { OperationOutcome } from '@medplum/fhirtypes';
 import type { IndexColumns } from '../fhir/search/index-columns.js';
-import type { IndexRows } from '../fhir/search/types.js';
 import type { StoredVersion, WriteTx } from '../fhir/repository.js';
 
 /** One version of a batch: written exactly as WriteTx.writeVersion would write it. */
@@ -10,9 +9,7 @@ export interface BatchVersion {
   version: StoredVersion;
   /** The stored (stamped) resource the search index and coordination facts derive from. */
   resource: Record<string, unknown>;
-  /** Index rows extracted beforehand; extracted from `resource` when absent (and indexColumns too). */
-  index?: IndexRows;
-  /** The same rows as column fragments (indexColumnsOf), as a prepare worker sends them; preferred to `index`. */
+  /** Index rows extracted beforehand as column fragments (indexColumnsOf), as a prepare worker sends them; extracted from `resource` when absent. */
   indexColumns?: IndexColumns;
   /** The `members` column (membersColumn of the resource) computed beforehand; derived when absent. */
   members?: string[] | null;

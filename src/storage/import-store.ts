@@ -164,7 +164,7 @@ function indexCtes(versions: readonly BatchVersion[], ords: readonly number[], m
   // them so; docs/adr/0025, addendum), without the rows served from the resource row itself.
   const perTable = SPECS.map((spec) => ({ ord: [] as number[], columns: spec.columns.map(() => [] as unknown[]) }));
   versions.forEach((v, n) => {
-    const fragments = v.indexColumns ?? indexColumnsOf(v.index ?? extractIndexValues(v.resource, maxRows));
+    const fragments = v.indexColumns ?? indexColumnsOf(extractIndexValues(v.resource, maxRows));
     SPECS.forEach((spec, i) => {
       const fragment = fragments[spec.kind];
       if (!fragment) return;
