@@ -28,6 +28,7 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { databaseUrlFromEnv } from './concord-process.js';
 import { builtStorage, hookArgs, recordingSize, removeQuietly, replaySource } from './pglite-replay.js';
+import { npmStartLaunch } from './npm-start-launch.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const FHIR_JSON = 'application/fhir+json';
@@ -297,16 +298,18 @@ async function floorWithWasm(code: string): Promise<{ rss: number; wasm: number 
 }
 
 /**
- * The server is started with the malloc setting `npm start` and the Dockerfile give it (docs/adr/0026;
- * glibc reads it at process start) unless this process's environment names one. The floors keep this
- * process's environment: run the benchmark with MALLOC_ARENA_MAX=2 to measure them with the same setting.
+ * The server is started as `npm start` starts it (read from package.json, not repeated here): the malloc
+ * setting it and the Dockerfile give it (docs/adr/0026; glibc reads it at process start) unless this
+ * process's environment names one. The floors keep this process's environment: run the benchmark with
+ * MALLOC_ARENA_MAX=2 to measure them with the same setting.
  */
-const LAUNCH_MALLOC = { MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2' };
+const NPM_START = npmStartLaunch(ROOT);
+const LAUNCH_MALLOC = NPM_START.env;
 /**
  * V8 flags `npm start` and the Dockerfile give the server (docs/adr/0026: a young generation of 2 x 8 MB
  * instead of V8's 2 x 16 MB, Node 24: 2 x 32 MB). --semi-space <MB|default> launches it otherwise, to compare.
  */
-let LAUNCH_NODE_ARGS = ['--max-semi-space-size=8'];
+let LAUNCH_NODE_ARGS = NPM_START.nodeArgs;
 
 async function startServer(env: NodeJS.ProcessEnv, port: number, nodeArgs: string[] = []): Promise<ChildProcess> {
   const child = spawn(process.execPath, [...LAUNCH_NODE_ARGS, ...nodeArgs, join(ROOT, ENTRY)], {
