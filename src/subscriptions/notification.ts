@@ -35,12 +35,26 @@ export async function notificationBundle(
     statusParams.push({ name: 'error', valueCodeableConcept: { text: state.lastError } });
   }
   const extra: BundleEntry[] = [];
+  // Checked at send time, once per member and Bundle, all members at once: a batch often carries several
+  // events of one member, and each check may cost a sync with the other instances (concurrent checks
+  // share one) or a query (docs/adr/0023, addendum). Every Bundle asks again: a member the subscriber
+  // lost since the last POST is withheld from the next one.
+  const disclosure = new Map<string | undefined, Promise<boolean>>();
+  if (state.payload !== 'empty') {
+    for (const e of events) {
+      if (disclosure.has(e.member)) continue;
+      const decided = ctx.mayDisclose(state.organization, e.member);
+      // Awaited in event order below; a failure must not go unhandled while an earlier one is awaited.
+      decided.catch(() => undefined);
+      disclosure.set(e.member, decided);
+    }
+  }
   for (const e of events) {
     const part: ParametersParameter[] = [
       { name: 'event-number', valueString: String(e.eventNumber) },
       { name: 'timestamp', valueInstant: e.occurredAt },
     ];
-    const disclosed = state.payload !== 'empty' && (await ctx.mayDisclose(state.organization, e.member));
+    const disclosed = state.payload !== 'empty' && (await disclosure.get(e.member)!);
     if (disclosed && e.focusType && e.focusId) {
       const reference = `${ctx.base}/${e.focusType}/${e.focusId}${e.focusVersion ? `/_history/${e.focusVersion}` : ''}`;
       part.push({ name: 'focus', valueReference: { reference } });
