@@ -129,6 +129,8 @@ export class Dispatcher {
     while (this.again && !this.stopped) {
       // Sends that finish in the same turn of the event loop (receivers answering together) share the call.
       await new Promise<void>((resolve) => setImmediate(resolve));
+      // Stopping: stop() acknowledges what is pending once the sends in flight are done.
+      if (this.stopped) return;
       this.again = false;
       const free = slots - this.inFlight.size;
       if (free <= 0 && this.acks.length === 0) continue;
