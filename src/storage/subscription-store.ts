@@ -1,4 +1,4 @@
-// SQL of the subscription subsystem (migrations/0007, 0013, 0014): registrations, events recorded in the
+// SQL of the subscription subsystem (migrations/0007, 0013, 0014, 0016, 0018): registrations, events recorded in the
 // resource write's transaction, positioned and numbered after commit, and the dispatchers' leases.
 //
 // Recording takes no lock: a write inserts one row per distinct event, naming the Subscriptions it
@@ -11,7 +11,7 @@
 // maps to the same event afterwards (docs/adr/0021).
 import type { WriteTx } from '../fhir/repository.js';
 import type { SubscriptionConfig, SubscriptionState, TopicFilter } from '../subscriptions/subscription-config.js';
-import type { Acknowledgement, Candidate, Claimed, DeliveryState, DeliveryStore, NotificationInput, StoredNotification, SubscriptionEventStore, WebsocketStore } from '../subscriptions/store.js';
+import type { Acknowledgement, Candidate, LeasedAcknowledgement, Claimed, DeliveryState, DeliveryStore, NotificationInput, StoredNotification, SubscriptionEventStore, WebsocketStore } from '../subscriptions/store.js';
 import type { Database, Queryable } from './database.js';
 import { grantSubscriptionOwner } from './member-access.js';
 import { queryableOf } from './resource-repository.js';
@@ -87,6 +87,14 @@ type EventTuple = [number, string | null, string | null, string | null, number |
 
 function fromTuple(t: EventTuple): StoredNotification {
   return toNotification({ event_number: t[0], topic: t[1], focus_type: t[2], focus_id: t[3], focus_version: t[4], member_id: t[5], detail: t[6], occurred_at: t[7] });
+}
+
+/** A row of subscription_deliver / subscription_deliver_many: the state, and the batch as one JSON array. */
+type DeliverRow = StateRow & { events: EventTuple[] | string | null };
+
+function claimedOf(row: DeliverRow): Claimed {
+  const tuples = typeof row.events === 'string' ? (JSON.parse(row.events) as EventTuple[]) : (row.events ?? []);
+  return { ...toState(row), batch: tuples.map(fromTuple) };
 }
 
 function toState(r: StateRow): DeliveryState {
@@ -272,15 +280,26 @@ export class SubscriptionStore implements SubscriptionEventStore, DeliveryStore,
   // acknowledges, numbers and reads its next batch under the lease it holds (migrations/0016).
   async claim(owner: string, leaseMs: number, ack?: Acknowledgement): Promise<Claimed | undefined> {
     // One row: the state, and the batch as one JSON array (decoded once, not 31 columns per event).
-    const res = await this.db.query<StateRow & { events: EventTuple[] | string | null }>(
+    const res = await this.db.query<DeliverRow>(
       'SELECT * FROM subscription_deliver($1, $2, $3, $4, $5, $6)',
       [owner, leaseMs, ack?.id ?? null, ack?.deliveredThrough ?? null, Math.round(ack?.holdMs ?? 0), ack?.keep === true],
       PREPARED,
     );
     const row = res.rows[0];
-    if (!row) return undefined;
-    const tuples = typeof row.events === 'string' ? (JSON.parse(row.events) as EventTuple[]) : (row.events ?? []);
-    return { ...toState(row), batch: tuples.map(fromTuple) };
+    return row ? claimedOf(row) : undefined;
+  }
+
+  // subscription_deliver_many (migrations/0018, docs/adr/0027): the acknowledgements of every batch
+  // delivered since the caller's last call, each fenced by the lease token it was sent under, and the
+  // claim of up to `limit` Subscriptions, in one statement and commit. Same locks, in the same order, as
+  // subscription_deliver.
+  async claimMany(owner: string, leaseMs: number, acks: readonly LeasedAcknowledgement[], limit: number): Promise<Claimed[]> {
+    const res = await this.db.query<DeliverRow>(
+      'SELECT * FROM subscription_deliver_many($1, $2, $3::text[], $4::text[], $5::bigint[], $6::int[], $7)',
+      [owner, leaseMs, acks.map((a) => a.id), acks.map((a) => a.owner), acks.map((a) => a.deliveredThrough), acks.map((a) => Math.round(a.holdMs ?? 0)), limit],
+      PREPARED,
+    );
+    return res.rows.map(claimedOf);
   }
 
   async notifications(id: string, from: number, to: number): Promise<StoredNotification[]> {

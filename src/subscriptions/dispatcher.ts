@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { notificationBundle, type NotificationContext, type NotificationType } from './notification.js';
 import { webhookHeaders } from './signing.js';
-import type { Acknowledgement, Claimed, DeliveryState, DeliveryStore, StoredNotification } from './store.js';
+import type { Acknowledgement, Claimed, DeliveryState, DeliveryStore, LeasedAcknowledgement, StoredNotification } from './store.js';
 import type { SubscriptionState } from './subscription-config.js';
 
 export type Post = (endpoint: string, headers: Record<string, string>, body: string, timeoutMs: number) => Promise<number>;
@@ -40,25 +40,27 @@ export interface DispatcherOptions {
   now?: () => Date;
 }
 
-/** Consecutive batches one worker sends for one Subscription before the claim picks again (docs/adr/0023). */
-export const KEPT_BATCHES = 4;
-
 export class Dispatcher {
   /**
-   * Each worker leases under its own owner (this instance's id and the worker's number): a worker whose
-   * lease ran out while it was stalled (a long pause) must not acknowledge or release what another
-   * worker of the same instance claimed since; the store counts only the holder's word.
+   * Leases are taken under a token per claim call (this instance's id and the call's number), and each
+   * acknowledgement, failure or release names the token its Subscription was claimed under: a send whose
+   * lease ran out while it was stalled (a long pause) and was claimed again since, by this instance or
+   * another, is fenced out; the store counts only the holder's word.
    */
   private readonly instance = randomUUID();
-  private workersStarted = 0;
+  private calls = 0;
   private timer: NodeJS.Timeout | undefined;
   private purgeTimer: NodeJS.Timeout | undefined;
   private stopListening: (() => Promise<void>) | undefined;
-  private running = 0;
   private pending: NodeJS.Timeout | undefined;
-  private rerun = false;
   private stopped = false;
-  private readonly idle = new Set<() => void>();
+  /** Subscriptions being served by this instance (each under its lease), by id. */
+  private readonly inFlight = new Map<string, Promise<void>>();
+  /** Delivered batches not yet acknowledged: the next claim call carries them all. */
+  private acks: LeasedAcknowledgement[] = [];
+  /** The claim loop is running; `again`: something happened since its last call (a wake, a finished send). */
+  private claiming: Promise<void> | undefined;
+  private again = false;
   private readonly now: () => Date;
 
   constructor(private readonly o: DispatcherOptions) {
@@ -83,30 +85,8 @@ export class Dispatcher {
     if (this.stopped || this.pending) return;
     this.pending = setTimeout(() => {
       this.pending = undefined;
-      this.startWorkers();
+      this.kick();
     }, this.o.coalesceMs ?? 5);
-  }
-
-  private startWorkers(): void {
-    if (this.stopped) return;
-    const workers = this.o.concurrency ?? 8;
-    if (this.running >= workers) {
-      this.rerun = true;
-      return;
-    }
-    while (this.running < workers) {
-      this.running++;
-      void this.work().finally(() => {
-        this.running--;
-        if (this.running === 0) {
-          for (const fn of this.idle) fn();
-          if (this.rerun && !this.stopped) {
-            this.rerun = false;
-            this.startWorkers();
-          }
-        }
-      });
-    }
   }
 
   async stop(): Promise<void> {
@@ -115,51 +95,88 @@ export class Dispatcher {
     clearInterval(this.timer);
     clearInterval(this.purgeTimer);
     await this.stopListening?.();
-    if (this.running > 0) await new Promise<void>((resolve) => this.idle.add(resolve));
-  }
-
-  private async work(): Promise<void> {
-    const owner = `${this.instance}/${++this.workersStarted}`;
-    // A delivered batch is acknowledged by the next claim, in the same statement and commit: one round
-    // trip per POST instead of two (docs/adr/0011, addendum "delivery in one statement").
-    let ack: Acknowledgement | undefined;
-    // Batches in a row of the Subscription this worker served last: it keeps a busy Subscription for at
-    // most KEPT_BATCHES, then lets the claim (oldest due first) choose, so other Subscriptions get their turn.
-    let last: string | undefined;
-    let inRow = 0;
-    for (;;) {
-      if (this.stopped) return this.acknowledge(owner, ack);
-      let state: Claimed | undefined;
-      try {
-        if (ack) ack.keep = ack.keep === true && inRow < KEPT_BATCHES;
-        state = await this.o.store.claim(owner, this.leaseMs(), ack);
-        inRow = state && state.id === last ? inRow + 1 : 1;
-        last = state?.id;
-        // Events committed during the window woke nobody who could claim it: look again when it ends. The
-        // hold counts from the claim's transaction, so the timer starts once it answered, never before.
-        const holdMs = ack?.holdMs ?? 0;
-        if (holdMs > 0) setTimeout(() => this.wake(), holdMs + 1).unref();
-        ack = undefined;
-      } catch (err) {
-        this.log('warn', { err }, 'subscription claim failed');
-        // The claim rolled back with the acknowledgement in it: recorded alone, or the batch would be sent again.
-        return this.acknowledge(owner, ack);
-      }
-      if (!state) return;
-      try {
-        ack = await this.serve(owner, state);
-      } catch (err) {
-        this.log('error', { err, subscription: state.id }, 'subscription delivery failed unexpectedly');
-        await this.o.store.release(state.id, owner, this.o.retryBaseMs).catch(() => undefined);
-      }
+    await this.claiming;
+    while (this.inFlight.size > 0) await Promise.all(this.inFlight.values());
+    // What was delivered meanwhile is acknowledged, and nothing more is claimed.
+    const acks = this.acks.splice(0);
+    if (acks.length > 0) {
+      await this.o.store.claimMany(`${this.instance}/${++this.calls}`, this.leaseMs(), acks, 0).catch(() => this.acknowledgeAlone(acks));
     }
   }
 
-  private async acknowledge(owner: string, ack: Acknowledgement | undefined): Promise<void> {
-    if (!ack) return;
-    await this.o.store.succeeded(ack.id, owner, { deliveredThrough: ack.deliveredThrough, handshakeDone: false }).catch((err: unknown) => {
-      this.log('warn', { err, subscription: ack.id }, 'subscription acknowledgement failed; the lease expires and the batch is sent again');
+  /** Runs the claim loop, or asks the running one for one more call. */
+  private kick(): void {
+    if (this.stopped) return;
+    this.again = true;
+    if (this.claiming) return;
+    this.claiming = this.claimLoop().finally(() => {
+      this.claiming = undefined;
+      // A kick between the loop's last look and here.
+      if (this.again) this.kick();
     });
+  }
+
+  /**
+   * One claim call at a time per instance (docs/adr/0027): it carries every acknowledgement that
+   * accumulated since the last one and asks for as many Subscriptions as there are free slots, so the
+   * Subscriptions of one wake-up share a delivery transaction (commit, round trip, positioning, the
+   * claim's scan). Each claimed Subscription is then served on its own: a slow receiver holds its slot,
+   * never the others. A call that filled every free slot is followed when a send finishes (it frees a
+   * slot and kicks); one that claimed less found nothing more due, until the next wake.
+   */
+  private async claimLoop(): Promise<void> {
+    const slots = this.o.concurrency ?? 8;
+    while (this.again && !this.stopped) {
+      // Sends that finish in the same turn of the event loop (receivers answering together) share the call.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      // Stopping: stop() acknowledges what is pending once the sends in flight are done.
+      if (this.stopped) return;
+      this.again = false;
+      const free = slots - this.inFlight.size;
+      if (free <= 0 && this.acks.length === 0) continue;
+      const acks = this.acks.splice(0);
+      const owner = `${this.instance}/${++this.calls}`;
+      let claimed: Claimed[];
+      try {
+        claimed = await this.o.store.claimMany(owner, this.leaseMs(), acks, Math.max(free, 0));
+      } catch (err) {
+        this.log('warn', { err }, 'subscription claim failed');
+        // The call rolled back with the acknowledgements in it: recorded alone, or the batches would be
+        // sent again. The next wake (at the latest the poll) claims again.
+        this.again = false;
+        await this.acknowledgeAlone(acks);
+        return;
+      }
+      // Events committed during a batch window woke nobody who could claim its Subscription: look again
+      // when it ends. The hold counts from the call's transaction, so the timer starts once it answered.
+      const holdMs = Math.max(0, ...acks.map((a) => a.holdMs ?? 0));
+      if (holdMs > 0) setTimeout(() => this.wake(), holdMs + 1).unref();
+      for (const state of claimed) this.begin(owner, state);
+    }
+  }
+
+  /** Serves one claimed Subscription on its own; when it is done its slot is free for the next call. */
+  private begin(owner: string, state: Claimed): void {
+    const served = this.serve(owner, state)
+      .catch(async (err: unknown) => {
+        this.log('error', { err, subscription: state.id }, 'subscription delivery failed unexpectedly');
+        await this.o.store.release(state.id, owner, this.o.retryBaseMs).catch(() => undefined);
+        return undefined;
+      })
+      .then((ack) => {
+        this.inFlight.delete(state.id);
+        if (ack) this.acks.push({ ...ack, owner });
+        this.kick();
+      });
+    this.inFlight.set(state.id, served);
+  }
+
+  private async acknowledgeAlone(acks: readonly LeasedAcknowledgement[]): Promise<void> {
+    for (const ack of acks) {
+      await this.o.store.succeeded(ack.id, ack.owner, { deliveredThrough: ack.deliveredThrough, handshakeDone: false }).catch((err: unknown) => {
+        this.log('warn', { err, subscription: ack.id }, 'subscription acknowledgement failed; the lease expires and the batch is sent again');
+      });
+    }
   }
 
   /** Longer than any send (every send is bounded by timeoutMs), so a live lease means a live sender. */
@@ -212,8 +229,9 @@ export class Dispatcher {
       // can be short while events wait behind it, and those follow at once like a full batch.
       const emptied = to >= state.eventsCount && to - from + 1 < state.maxCount;
       const holdMs = emptied ? (this.o.batchWindowMs ?? 0) : 0;
-      // Not held: more events may be due at once, served under this lease if so (work() bounds how often).
-      return { id: state.id, deliveredThrough: to, holdMs, keep: holdMs === 0 };
+      // Not held: more events may be due at once; the next claim call may take the Subscription again,
+      // after those that waited longer (docs/adr/0027).
+      return { id: state.id, deliveredThrough: to, holdMs };
     }
     await this.retryLater(owner, state, result.error, to);
     return undefined;

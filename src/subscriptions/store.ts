@@ -73,6 +73,12 @@ export interface Acknowledgement {
   keep?: boolean;
 }
 
+/** A delivered batch for claimMany(): acknowledged under the lease it was sent with. */
+export interface LeasedAcknowledgement extends Acknowledgement {
+  /** The lease owner token of the claimMany() call that answered the batch. */
+  owner: string;
+}
+
 /** Writes made by the event recorder inside a resource write transaction. */
 export interface SubscriptionEventStore {
   /** Subscriptions (not off) of these topics, and classic ones searching these types. */
@@ -106,6 +112,14 @@ export interface DeliveryStore {
    * Subscription is answered again, still leased, if the owner still holds it and it has events due.
    */
   claim(owner: string, leaseMs: number, ack?: Acknowledgement): Promise<Claimed | undefined>;
+  /**
+   * claim() for several Subscriptions in one statement and commit (docs/adr/0027): records every
+   * acknowledgement whose owner still holds that Subscription's lease (the others change nothing),
+   * then leases up to `limit` Subscriptions with work due (oldest due first) to `owner`, numbers them
+   * and answers each one's batch. limit 0: acknowledgements only. An acknowledged Subscription with
+   * more events due may be answered again, after those that waited longer.
+   */
+  claimMany(owner: string, leaseMs: number, acks: readonly LeasedAcknowledgement[], limit: number): Promise<Claimed[]>;
   /** Numbered notifications only: claim() and state() number what committed before they answer. */
   notifications(id: string, from: number, to: number): Promise<StoredNotification[]>;
   /** Records a successful send (lease kept by owner only). */

@@ -187,11 +187,12 @@ describe('dispatcher: acknowledgements folded into claims, batch window', () => 
     const separate: string[] = [];
     const folded: Acknowledgement[] = [];
     const counting: DeliveryStore = {
-      claim: (owner, leaseMs, ack) => {
-        if (!ack) return store.claim(owner, leaseMs, ack);
-        folded.push(ack);
-        // A busy pool: the claim carrying the acknowledgement starts this much after the POST answered.
-        return new Promise((r) => setTimeout(r, ackClaimDelayMs)).then(() => store.claim(owner, leaseMs, ack));
+      claim: (owner, leaseMs, ack) => store.claim(owner, leaseMs, ack),
+      claimMany: (owner, leaseMs, acks, limit) => {
+        if (acks.length === 0) return store.claimMany(owner, leaseMs, acks, limit);
+        folded.push(...acks);
+        // A busy pool: the claim carrying the acknowledgements starts this much after the POST answered.
+        return new Promise((r) => setTimeout(r, ackClaimDelayMs)).then(() => store.claimMany(owner, leaseMs, acks, limit));
       },
       notifications: (id, from, to) => store.notifications(id, from, to),
       succeeded: (id, owner, u) => {
