@@ -16,7 +16,7 @@ import type { JsonObject, WalkVisitor } from './resource-walker.js';
 import { isJsonObject, walkResource } from './resource-walker.js';
 import type { SchemaProperty } from './schema-properties.js';
 import { structureChecks } from './structure-checks.js';
-import { isBase64, limitUnknownKey, limitValue } from './value-limits.js';
+import { checkArrayLengths, isBase64, limitUnknownKey, limitValue } from './value-limits.js';
 import { dropWaivedIssues } from './waivers.js';
 
 export interface ValidateResourceOptions {
@@ -32,9 +32,8 @@ export function validateResource(resource: unknown, options: ValidateResourceOpt
   const obj = resource as JsonObject & { resourceType: string };
   const type = obj.resourceType;
 
-  // Over-long arrays are refused before anything whose cost grows with them; the same schema-free walk finds
-  // the empty values (reported after the limits, which a refusal answers with alone).
-  const { limits, shape } = checkJsonShape(obj, type);
+  // Oversized strings and out-of-range integers are refused before anything whose cost grows with them.
+  const limits: OperationOutcomeIssue[] = checkArrayLengths(obj, type);
   if (limits.length > 0) return limits;
   // One schema walk for the value limits and the structure checks: the limits see each value first, and
   // from the first refused value on the other checks are skipped, so they never see an oversized value and
@@ -44,7 +43,7 @@ export function validateResource(resource: unknown, options: ValidateResourceOpt
   const { unbounded, walked, facts } = checks;
   if (limits.length > 0) return limits;
 
-  const own = shape;
+  const own: OperationOutcomeIssue[] = checkJsonShape(obj, type);
   for (const i of walked) own.push(i);
   const base = dropWaivedIssues(obj, correctMedplumIssues(medplumWouldAccept(obj) ? [] : medplumIssues(obj as unknown as Resource), facts)).filter((i) => !isUnboundedLength(i, unbounded));
   // medplum skips the format check of values past its length cap; R4 allows whitespace in base64Binary.

@@ -1,7 +1,6 @@
-// The limits every write gets before the structural validator, FHIRPath invariants or index
-// extraction run: checked on each value of the base validation's schema walk (validate-resource.ts), they
-// refuse primitive values outside their FHIR type's limits (R4 datatypes.html); the array bound is checked
-// by the schema-free pass in front of that walk (json-shape.ts). Strings are capped at 1 MB (R4: "strings SHALL NOT exceed 1MB in size") measured in
+// The cheap first pass every write gets before the structural validator, FHIRPath invariants or index
+// extraction run: one linear walk that refuses primitive values outside their FHIR type's limits (R4
+// datatypes.html). Strings are capped at 1 MB (R4: "strings SHALL NOT exceed 1MB in size") measured in
 // UTF-8 bytes; xhtml (Narrative.div) and base64Binary (Attachment.data) are bounded only by the body limit.
 // Integers are 32-bit signed; positiveInt >= 1, unsignedInt >= 0.
 import type { OperationOutcomeIssue } from '@medplum/fhirtypes';
@@ -16,6 +15,36 @@ export const MAX_STRING_BYTES = 1024 * 1024;
  * that did would pass the search index bound (MAX_INDEX_ROWS, default 10,000 per parameter) anyway.
  */
 export const MAX_ARRAY_ITEMS = 10_000;
+
+/** Issues for arrays longer than MAX_ARRAY_ITEMS, anywhere in the resource (one schema-free linear walk). */
+export function checkArrayLengths(resource: unknown, rootPath: string): OperationOutcomeIssue[] {
+  // Recursive (nesting is bounded by MAX_JSON_DEPTH); the path text is only built for the array refused.
+  const trail: (string | number)[] = [];
+  let length = 0;
+  const visit = (v: unknown): boolean => {
+    if (Array.isArray(v)) {
+      if (v.length > MAX_ARRAY_ITEMS) {
+        length = v.length;
+        return false;
+      }
+      for (let i = 0; i < v.length; i++) {
+        trail.push(i);
+        if (!visit(v[i])) return false;
+        trail.pop();
+      }
+    } else if (typeof v === 'object' && v !== null) {
+      for (const key of Object.keys(v)) {
+        trail.push(key);
+        if (!visit((v as Record<string, unknown>)[key])) return false;
+        trail.pop();
+      }
+    }
+    return true;
+  };
+  if (visit(resource)) return [];
+  const path = rootPath + trail.map((k) => (typeof k === 'number' ? `[${k}]` : `.${k}`)).join('');
+  return [issue('too-costly', `An element may repeat at most ${MAX_ARRAY_ITEMS} times; this one has ${length}`, { expression: [path] })];
+}
 
 const UNBOUNDED_STRING_TYPES = new Set(['xhtml', 'base64Binary']);
 const INT32_MIN = -(2 ** 31);
