@@ -1,6 +1,6 @@
-// validateResource (src/fhir/validation/validate-resource.ts) is composed for speed: one schema-free pass for
-// the array bound and the JSON shape, one static visitor for the schema walk's checks. Its answer must be
-// the answer of the composition it replaced (reference-validate.ts, kept verbatim): the same issues
+// validateResource (src/fhir/validation/validate-resource.ts) is composed for speed: one static visitor for
+// the schema walk's checks instead of per-call closures. Its answer must be the answer of the composition it
+// replaced (reference-validate.ts, kept verbatim): the same issues
 // (severity, code, diagnostics, expression) in the same order, for every input. Checked over every official
 // R4 example (and the first entries of the example Bundles), the validation fixtures, the benchmarks'
 // validation corpora (import members, bench Patients), seeded mutants of each, and hostile inputs built to

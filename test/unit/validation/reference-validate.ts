@@ -1,7 +1,7 @@
-// The base validation as it was composed before one pass took over the schema-free checks and one static
-// visitor the schema walk's checks (7e88aa0: src/fhir/validation/validate-resource.ts, json-shape.ts,
-// structure-checks.ts, primitive-formats.ts, period-order.ts, value-limits.ts), kept verbatim apart from
-// names, as the reference that base-pass-equivalence.test.ts holds the new composition equal to.
+// The base validation as it was composed before one static visitor took over the schema walk's checks
+// (7e88aa0: src/fhir/validation/validate-resource.ts, json-shape.ts, structure-checks.ts,
+// primitive-formats.ts, period-order.ts, value-limits.ts), kept verbatim apart from names, as the reference
+// that base-pass-equivalence.test.ts holds the new composition equal to.
 import type { OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
 import { getDataType } from '@medplum/core';
 import { isResourceType, loadDefinitions } from '../../../src/fhir/definitions.js';
