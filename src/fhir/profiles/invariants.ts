@@ -23,9 +23,12 @@ const CONTEXT_DEPENDENT = /%|\b(?:resolve|now|today|timeOfDay|trace|memberOf|con
  * Outcomes of node-local invariants by (element path, expression, node JSON). One FHIRPath evaluation costs
  * 25-90 µs (the fhirpath package wraps every visited element); stringifying the small elements an
  * invariant sits on costs 1-2 µs, and the same codings recur across a load (the service codes of every
- * order and plan activity, the care-team roles). Cleared when full, so memory stays bounded.
+ * order and plan activity, the care-team roles). Cleared when full, so memory stays bounded. Nested by
+ * element path and expression (both held by the compiled profile), so a lookup hashes only the node's JSON
+ * instead of a fresh concatenation of all three.
  */
-const outcomes = new Map<string, Outcome>();
+const outcomes = new Map<string, Map<string, Map<string, Outcome>>>();
+let outcomeCount = 0;
 export const MAX_MEMOISED_OUTCOMES = 20_000;
 /**
  * Only small nodes are memoised (the recurring codings and roles are a few hundred characters): a large
@@ -102,17 +105,26 @@ export function invariantHolds(elementPath: string, expression: string, node: un
   if (node === root && !reads.names) return evaluate(elementPath, expression, node, root);
   const json = JSON.stringify(reads.names ? projection(node, reads.names) : node);
   if (json.length > MAX_MEMOISED_NODE_CHARS) return evaluate(elementPath, expression, node, root);
-  const key = `${elementPath}\u0000${expression}\u0000${json}`;
-  let out = outcomes.get(key);
+  let byExpression = outcomes.get(elementPath);
+  let byJson = byExpression?.get(expression);
+  let out = byJson?.get(json);
   if (!out) {
     out = evaluate(elementPath, expression, node, root);
-    if (outcomes.size >= MAX_MEMOISED_OUTCOMES) outcomes.clear();
-    outcomes.set(key, out);
+    if (outcomeCount >= MAX_MEMOISED_OUTCOMES) {
+      outcomes.clear();
+      outcomeCount = 0;
+      byExpression = undefined;
+      byJson = undefined;
+    }
+    if (!byExpression) outcomes.set(elementPath, (byExpression = new Map<string, Map<string, Outcome>>()));
+    if (!byJson) byExpression.set(expression, (byJson = new Map<string, Outcome>()));
+    byJson.set(json, out);
+    outcomeCount++;
   }
   return out;
 }
 
 /** How many outcomes are memoised now (tests: the bounds hold). */
 export function memoisedOutcomes(): number {
-  return outcomes.size;
+  return outcomeCount;
 }

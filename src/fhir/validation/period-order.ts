@@ -9,24 +9,21 @@
 import type { OperationOutcomeIssue } from '@medplum/fhirtypes';
 import { certainlyBefore, parseFhirDateTime } from '../datetime.js';
 import { issue } from '../outcome.js';
-import type { WalkVisitor } from './resource-walker.js';
 import { isJsonObject } from './resource-walker.js';
+import type { SchemaProperty } from './schema-properties.js';
 
-export function periodOrderVisitor(issues: OperationOutcomeIssue[]): WalkVisitor {
-  return {
-    value(prop, value, path) {
-      if (prop.typeCode !== 'Period' || !isJsonObject(value)) return;
-      const { start, end } = value;
-      if (typeof start !== 'string' || typeof end !== 'string') return;
-      const s = parseFhirDateTime(start);
-      const e = parseFhirDateTime(end);
-      if (s && e && certainlyBefore(e, s)) {
-        issues.push(
-          issue('invariant', `Constraint per-1 not met: If present, start SHALL have a lower value than end (end ${end} is before start ${start})`, {
-            expression: [path],
-          }),
-        );
-      }
-    },
-  };
+/** The schema walk's value hook for per-1. */
+export function periodOrderValue(issues: OperationOutcomeIssue[], prop: SchemaProperty, value: unknown, path: string): void {
+  if (prop.typeCode !== 'Period' || !isJsonObject(value)) return;
+  const { start, end } = value;
+  if (typeof start !== 'string' || typeof end !== 'string') return;
+  const s = parseFhirDateTime(start);
+  const e = parseFhirDateTime(end);
+  if (s && e && certainlyBefore(e, s)) {
+    issues.push(
+      issue('invariant', `Constraint per-1 not met: If present, start SHALL have a lower value than end (end ${end} is before start ${start})`, {
+        expression: [path],
+      }),
+    );
+  }
 }

@@ -8,11 +8,11 @@
 //   spaces, so it refuses a code ending in U+00A0 or a string of one U+00A0. R4's regexes (code
 //   `[^\s]+(\s[^\s]+)*`, string `[ \r\n\t\S]+`) are XML Schema regexes, where whitespace is only space,
 //   tab, CR and LF; such values are odd but valid (HL7's own v2-0550 CodeSystem has them).
-// The visitor below records what the walk sees; correctMedplumIssues then drops medplum's false positives.
+// primitiveFormatValue records what the walk sees; correctMedplumIssues then drops medplum's false positives.
 import type { OperationOutcomeIssue } from '@medplum/fhirtypes';
 import { readFhirDateTime } from '../datetime.js';
 import { issue } from '../outcome.js';
-import type { WalkVisitor } from './resource-walker.js';
+import type { SchemaProperty } from './schema-properties.js';
 import { isBase64 } from './value-limits.js';
 
 const DATE_TYPES = new Set(['date', 'dateTime', 'instant']);
@@ -38,28 +38,25 @@ export function primitiveFacts(): PrimitiveFacts {
   return { xhtml: new Set(), spacedBase64: new Set(), impossibleDates: new Set(), xmlCodes: new Set(), xmlNonBlank: new Set() };
 }
 
-export function primitiveFormatVisitor(issues: OperationOutcomeIssue[], facts: PrimitiveFacts): WalkVisitor {
-  return {
-    value(prop, value, path) {
-      if (typeof value !== 'string') return;
-      const type = prop.typeCode;
-      if (UNICODE_SPACE.test(value)) {
-        if (XML_NON_WHITESPACE.test(value)) facts.xmlNonBlank.add(medplumPath(path));
-        if (type === 'code' && XML_CODE.test(value)) facts.xmlCodes.add(medplumPath(path));
-      }
-      if (type === 'xhtml') {
-        facts.xhtml.add(medplumPath(path));
-      } else if (type === 'base64Binary') {
-        if (HAS_WHITESPACE.test(value) && isBase64(value)) facts.spacedBase64.add(medplumPath(path));
-      } else if (DATE_TYPES.has(type)) {
-        const r = readFhirDateTime(value);
-        if (!r.ok && r.calendar) {
-          issues.push(issue('structure', `Invalid ${type}: ${r.reason}`, { expression: [path] }));
-          facts.impossibleDates.add(medplumPath(path));
-        }
-      }
-    },
-  };
+/** The schema walk's value hook: records what the walk sees in `facts`, reports impossible dates. */
+export function primitiveFormatValue(issues: OperationOutcomeIssue[], facts: PrimitiveFacts, prop: SchemaProperty, value: unknown, path: string): void {
+  if (typeof value !== 'string') return;
+  const type = prop.typeCode;
+  if (UNICODE_SPACE.test(value)) {
+    if (XML_NON_WHITESPACE.test(value)) facts.xmlNonBlank.add(medplumPath(path));
+    if (type === 'code' && XML_CODE.test(value)) facts.xmlCodes.add(medplumPath(path));
+  }
+  if (type === 'xhtml') {
+    facts.xhtml.add(medplumPath(path));
+  } else if (type === 'base64Binary') {
+    if (HAS_WHITESPACE.test(value) && isBase64(value)) facts.spacedBase64.add(medplumPath(path));
+  } else if (DATE_TYPES.has(type)) {
+    const r = readFhirDateTime(value);
+    if (!r.ok && r.calendar) {
+      issues.push(issue('structure', `Invalid ${type}: ${r.reason}`, { expression: [path] }));
+      facts.impossibleDates.add(medplumPath(path));
+    }
+  }
 }
 
 /** Drops medplum's issues that R4 does not support, or that an issue of this pass states more precisely. */

@@ -22,14 +22,16 @@ export function checkRequiredBindings(resource: object, schema: InternalTypeSche
 
 /** The walk visitor behind checkRequiredBindings, for callers that combine it with other checks in one pass. */
 export function requiredBindingVisitor(issues: OperationOutcomeIssue[]): WalkVisitor {
-  const check = (prop: SchemaProperty, value: unknown, path: string): void => {
-    const binding = prop.element.binding;
-    // '' is reported by json-shape.ts; repeating it as an unknown code adds nothing.
-    if (binding?.strength !== 'required' || !binding.valueSet || value === '') return;
-    const problem = checkBoundValue(binding, prop.typeCode, value);
-    if (problem) issues.push(issue('code-invalid', `${problem} (${path})`, { expression: [path] }));
-  };
-  return { value: check, dotted: (_key, prop, value, path) => check(prop, value, path) };
+  return { value: (prop, value, path) => requiredBindingValue(issues, prop, value, path), dotted: (_key, prop, value, path) => requiredBindingValue(issues, prop, value, path) };
+}
+
+/** The check behind requiredBindingVisitor, for one value of a known element. */
+export function requiredBindingValue(issues: OperationOutcomeIssue[], prop: SchemaProperty, value: unknown, path: string): void {
+  const binding = prop.element.binding;
+  // '' is reported by json-shape.ts; repeating it as an unknown code adds nothing.
+  if (binding?.strength !== 'required' || !binding.valueSet || value === '') return;
+  const problem = checkBoundValue(binding, prop.typeCode, value);
+  if (problem) issues.push(issue('code-invalid', `${problem} (${path})`, { expression: [path] }));
 }
 
 /** Why `value` violates the required binding, or undefined when it conforms or cannot be judged. */

@@ -1,19 +1,22 @@
 // The base validation every write goes through (create, update, patch result, $validate): the R4 base
 // definitions only; profiles are checked separately (src/fhir/profiles) on top of this.
 import type { OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
+import type { InternalTypeSchema } from '@medplum/core';
 import { getDataType } from '@medplum/core';
 import { isResourceType, loadDefinitions } from '../definitions.js';
 import { issue } from '../outcome.js';
 import { checkJsonShape } from './json-shape.js';
 import { medplumWouldAccept } from './medplum-fast-path.js';
 import { medplumIssues } from './medplum-issues.js';
-import { periodOrderVisitor } from './period-order.js';
-import { correctMedplumIssues, primitiveFacts, primitiveFormatVisitor } from './primitive-formats.js';
-import { requiredBindingVisitor } from './required-bindings.js';
+import { periodOrderValue } from './period-order.js';
+import type { PrimitiveFacts } from './primitive-formats.js';
+import { correctMedplumIssues, primitiveFacts, primitiveFormatValue } from './primitive-formats.js';
+import { requiredBindingValue } from './required-bindings.js';
 import type { JsonObject, WalkVisitor } from './resource-walker.js';
 import { isJsonObject, walkResource } from './resource-walker.js';
-import { structureVisitor } from './structure-checks.js';
-import { checkArrayLengths, isBase64, valueLimitsVisitor } from './value-limits.js';
+import type { SchemaProperty } from './schema-properties.js';
+import { structureChecks } from './structure-checks.js';
+import { checkArrayLengths, isBase64, limitUnknownKey, limitValue } from './value-limits.js';
 import { dropWaivedIssues } from './waivers.js';
 
 export interface ValidateResourceOptions {
@@ -35,11 +38,9 @@ export function validateResource(resource: unknown, options: ValidateResourceOpt
   // One schema walk for the value limits and the structure checks: the limits see each value first, and
   // from the first refused value on the other checks are skipped, so they never see an oversized value and
   // their issues, which a refusal discards, cost nothing more (the same answers as two walks, one less walk).
-  const unbounded = new Map<string, { type: string; value: string }>();
-  const walked: OperationOutcomeIssue[] = [];
-  const facts = primitiveFacts();
-  const checks = combine(structureVisitor(walked), requiredBindingVisitor(walked), primitiveFormatVisitor(walked, facts), periodOrderVisitor(walked));
-  walkResource(obj, getDataType(type), type, limitsFirst(valueLimitsVisitor(limits, unbounded), limits, checks));
+  const checks = new BaseChecks(limits);
+  walkResource(obj, getDataType(type), type, checks);
+  const { unbounded, walked, facts } = checks;
   if (limits.length > 0) return limits;
 
   const own: OperationOutcomeIssue[] = checkJsonShape(obj, type);
@@ -65,52 +66,43 @@ function checkResourceType(resource: unknown, expectedType: string | undefined):
   return undefined;
 }
 
-function combine(...visitors: WalkVisitor[]): WalkVisitor {
-  const hooks = <K extends keyof WalkVisitor>(k: K): NonNullable<WalkVisitor[K]>[] =>
-    visitors.flatMap((v) => (v[k] ? [v[k] as NonNullable<WalkVisitor[K]>] : []));
-  const value = hooks('value');
-  const object = hooks('object');
-  const unknownKey = hooks('unknownKey');
-  const primitiveExtension = hooks('primitiveExtension');
-  const duplicateChoice = hooks('duplicateChoice');
-  const unknownResource = hooks('unknownResource');
-  return {
-    value: (...a) => value.forEach((f) => f(...a)),
-    object: (...a) => object.forEach((f) => f(...a)),
-    unknownKey: (...a) => unknownKey.forEach((f) => f(...a)),
-    primitiveExtension: (...a) => primitiveExtension.forEach((f) => f(...a)),
-    duplicateChoice: (...a) => duplicateChoice.forEach((f) => f(...a)),
-    unknownResource: (...a) => unknownResource.forEach((f) => f(...a)),
-  };
-}
-
 /**
- * `limits` (the value-limits visitor, which has only value and unknownKey hooks) runs on every node; `checks`
- * only while `found` is empty.
+ * The visitor of the base validation's schema walk: the value limits on every node, then, only while no limit
+ * has been found, the structure checks, required bindings, primitive formats and period order, in that order
+ * (the order of their issues). One object with plain methods per call, not a combination of per-check
+ * closures: the dispatch through those closures cost more than some of the checks.
  */
-function limitsFirst(limits: Required<Pick<WalkVisitor, 'value' | 'unknownKey'>>, found: OperationOutcomeIssue[], checks: WalkVisitor): WalkVisitor {
-  return {
-    value: (prop, v, path) => {
-      limits.value(prop, v, path);
-      if (found.length === 0) checks.value?.(prop, v, path);
-    },
-    object: (...a) => {
-      if (found.length === 0) checks.object?.(...a);
-    },
-    unknownKey: (key, v, path) => {
-      limits.unknownKey(key, v, path);
-      if (found.length === 0) checks.unknownKey?.(key, v, path);
-    },
-    primitiveExtension: (...a) => {
-      if (found.length === 0) checks.primitiveExtension?.(...a);
-    },
-    duplicateChoice: (...a) => {
-      if (found.length === 0) checks.duplicateChoice?.(...a);
-    },
-    unknownResource: (...a) => {
-      if (found.length === 0) checks.unknownResource?.(...a);
-    },
-  };
+class BaseChecks implements WalkVisitor {
+  readonly unbounded = new Map<string, { type: string; value: string }>();
+  readonly walked: OperationOutcomeIssue[] = [];
+  readonly facts: PrimitiveFacts = primitiveFacts();
+  constructor(private readonly limits: OperationOutcomeIssue[]) {}
+
+  value(prop: SchemaProperty, value: unknown, path: string): void {
+    limitValue(this.limits, this.unbounded, prop, value, path);
+    if (this.limits.length > 0) return;
+    const walked = this.walked;
+    structureChecks.value(walked, prop, value, path);
+    requiredBindingValue(walked, prop, value, path);
+    primitiveFormatValue(walked, this.facts, prop, value, path);
+    periodOrderValue(walked, prop, value, path);
+  }
+  object(obj: JsonObject, _schema: InternalTypeSchema, path: string, resourceType: string | undefined): void {
+    if (this.limits.length === 0) structureChecks.object(this.walked, obj, path, resourceType);
+  }
+  unknownKey(key: string, value: unknown, path: string): void {
+    limitUnknownKey(this.limits, value, path);
+    if (this.limits.length === 0) structureChecks.unknownKey(this.walked, key, path);
+  }
+  primitiveExtension(key: string, value: unknown, path: string): void {
+    if (this.limits.length === 0) structureChecks.primitiveExtension(this.walked, key, value, path);
+  }
+  duplicateChoice(elementPath: string, keys: string[]): void {
+    if (this.limits.length === 0) structureChecks.duplicateChoice(this.walked, elementPath, keys);
+  }
+  unknownResource(value: JsonObject, path: string): void {
+    if (this.limits.length === 0) structureChecks.unknownResource(this.walked, value, path);
+  }
 }
 
 /**

@@ -5,7 +5,7 @@
 // Integers are 32-bit signed; positiveInt >= 1, unsignedInt >= 0.
 import type { OperationOutcomeIssue } from '@medplum/fhirtypes';
 import { issue } from '../outcome.js';
-import type { WalkVisitor } from './resource-walker.js';
+import type { SchemaProperty } from './schema-properties.js';
 
 export const MAX_STRING_BYTES = 1024 * 1024;
 /**
@@ -58,38 +58,33 @@ function utf8TooLong(s: string): boolean {
 }
 
 /**
- * `unbounded` collects the paths of xhtml and base64Binary values longer than 1 MB: @medplum/core refuses every
- * string past 1M characters, whatever its type, so validate-resource.ts drops that issue for these paths.
- * Only the value and unknownKey hooks: validate-resource.ts runs this on every node of its one walk and the
- * other checks only until a limit is found, which relies on the limits needing no other hook.
+ * The limits of one value of a known element. `unbounded` collects the paths of xhtml and base64Binary values
+ * longer than 1 MB: @medplum/core refuses every string past 1M characters, whatever its type, so
+ * validate-resource.ts drops that issue for these paths. Together with limitUnknownKey these are the only
+ * hooks the limits need: validate-resource.ts runs them on every node of its one walk and the other checks
+ * only until a limit is found, which relies on that.
  */
-export function valueLimitsVisitor(
-  issues: OperationOutcomeIssue[],
-  unbounded?: Map<string, { type: string; value: string }>,
-): Required<Pick<WalkVisitor, 'value' | 'unknownKey'>> {
-  return {
-    value: (prop, value, path) => {
-      const type = prop.typeCode;
-      if (typeof value === 'string') {
-        if (UNBOUNDED_STRING_TYPES.has(type)) {
-          if (value.length > MAX_STRING_BYTES) unbounded?.set(path, { type, value });
-        } else if (utf8TooLong(value)) {
-          issues.push(issue('too-long', `A FHIR ${type} may not exceed 1 MB (1,048,576 bytes of UTF-8)`, { expression: [path] }));
-        }
-      } else if (typeof value === 'number') {
-        const min = INTEGER_MIN[type];
-        if (min !== undefined && Number.isInteger(value) && (value < min || value > INT32_MAX)) {
-          issues.push(issue('value', `${value} is outside the range of FHIR ${type} (${min}..${INT32_MAX})`, { expression: [path] }));
-        }
-      }
-    },
-    // Unknown elements get the string cap too (the validator refuses them, but only after its own walk).
-    unknownKey: (_key, value, path) => {
-      if (typeof value === 'string' && utf8TooLong(value)) {
-        issues.push(issue('too-long', 'A string may not exceed 1 MB (1,048,576 bytes of UTF-8)', { expression: [path] }));
-      }
-    },
-  };
+export function limitValue(issues: OperationOutcomeIssue[], unbounded: Map<string, { type: string; value: string }>, prop: SchemaProperty, value: unknown, path: string): void {
+  const type = prop.typeCode;
+  if (typeof value === 'string') {
+    if (UNBOUNDED_STRING_TYPES.has(type)) {
+      if (value.length > MAX_STRING_BYTES) unbounded.set(path, { type, value });
+    } else if (utf8TooLong(value)) {
+      issues.push(issue('too-long', `A FHIR ${type} may not exceed 1 MB (1,048,576 bytes of UTF-8)`, { expression: [path] }));
+    }
+  } else if (typeof value === 'number') {
+    const min = INTEGER_MIN[type];
+    if (min !== undefined && Number.isInteger(value) && (value < min || value > INT32_MAX)) {
+      issues.push(issue('value', `${value} is outside the range of FHIR ${type} (${min}..${INT32_MAX})`, { expression: [path] }));
+    }
+  }
+}
+
+/** Unknown elements get the string cap too (the validator refuses them, but only after its own walk). */
+export function limitUnknownKey(issues: OperationOutcomeIssue[], value: unknown, path: string): void {
+  if (typeof value === 'string' && utf8TooLong(value)) {
+    issues.push(issue('too-long', 'A string may not exceed 1 MB (1,048,576 bytes of UTF-8)', { expression: [path] }));
+  }
 }
 
 const BASE64 = /^[A-Za-z\d+/]*={0,2}$/;
