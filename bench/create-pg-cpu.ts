@@ -9,13 +9,17 @@
 // schemas; GIN pending lists are cleaned (gin_clean_pending_list) after every measurement by the
 // measuring connection, and that deferred work is reported per create beside the medians.
 //
-//   npx tsx bench/create-pg-cpu.ts [--n 400] [--sync on|off] [--parts statements,version,aliases,indexes,fkeys,gin,wal,ids] [--only REGEX] [--preload N]
+//   npx tsx bench/create-pg-cpu.ts [--n 400] [--sync on|off] [--parts statements,version,aliases,indexes,fkeys,gin,wal,ids,fold] [--only REGEX] [--preload N]
 //
 // --parts ids: both lanes first get --preload N (default 300000) resource rows and AuditEvent rows with
 // random (version 4) ids (copies of the replayed rows with '{}' as content: the id btrees are what is
 // measured); then F replays creates with random ids and V with time-ordered (version 7) ids for the
 // Patient and its AuditEvent. --preload-ordered: V's preloaded rows have time-ordered ids of past
 // milliseconds instead (a store that always had them).
+//
+// --parts fold: F replays the create as captured (its AuditEvent a CTE of the version write), V the same
+// SQL with the AuditEvent as an INSERT of its own behind the version write (as before docs/adr/0024
+// addendum); V - F is what the fold saves PostgreSQL.
 //
 // --parts fkeys: F with the index tables' foreign keys to resource (as before migration 0017), V without
 // them (docs/adr/0024), whichever the migrations left.
@@ -90,7 +94,11 @@ const kindOf = (text: string): string => {
   return t.slice(0, 40);
 };
 const tx = captured.map((c) => ({ ...c, kind: kindOf(c.text) }));
-const auditId = tx.find((s) => s.kind === 'audit insert')?.values[0] as string | undefined;
+// The AuditEvent rides in the version write as its last CTE (docs/adr/0024 addendum), its 11 parameters last.
+const AUDIT_CTE = ',\naudit AS (INSERT INTO audit_event';
+const AUDIT_PARAMS = 11;
+const folded = tx.find((s) => s.kind === 'version write' && s.text.includes(AUDIT_CTE));
+const auditId = (folded ? folded.values[folded.values.length - AUDIT_PARAMS] : tx.find((s) => s.kind === 'audit insert')?.values[0]) as string | undefined;
 process.stdout.write(`captured create: ${tx.map((s) => s.kind).join(' | ')}\n`);
 const known = new Set(['BEGIN', 'version write', 'audit insert', 'subscription candidates', 'COMMIT']);
 if (tx.some((s) => !known.has(s.kind))) throw new Error('the capture holds a statement that is not part of the create');
@@ -161,7 +169,8 @@ async function flushGin(l: Lane): Promise<number> {
 
 type Stmt = (typeof tx)[number];
 type Keep = (s: Stmt) => boolean;
-type Rewrite = (s: Stmt) => Captured;
+/** A statement as replayed instead (or several: --parts fold splits the version write in two). */
+type Rewrite = (s: Stmt) => Captured | Captured[];
 function hash(s: string): string {
   let h = 0;
   for (let i = 0; i < s.length; i++) h = (Math.imul(h, 31) + s.charCodeAt(i)) | 0;
@@ -175,10 +184,12 @@ async function replay(l: Lane, keep: Keep, rewrite?: Rewrite, xids?: string[]): 
   for (const s of tx) {
     if (!keep(s)) continue;
     if (xids && s.kind === 'COMMIT') xids.push((await l.client.query<{ x: string }>('SELECT pg_current_xact_id()::text AS x')).rows[0]!.x);
-    const c = rewrite ? rewrite(s) : s;
-    const values = fresh(c.values, map);
-    if (values.length === 0) await l.client.query(c.text);
-    else await l.client.query({ name: `r${hash(c.text)}`, text: c.text, values });
+    const cs = rewrite ? rewrite(s) : s;
+    for (const c of Array.isArray(cs) ? cs : [cs]) {
+      const values = fresh(c.values, map);
+      if (values.length === 0) await l.client.query(c.text);
+      else await l.client.query({ name: `r${hash(c.text)}`, text: c.text, values });
+    }
   }
   return (await cpuOf(l)) - c0;
 }
@@ -235,13 +246,31 @@ try {
     table('statements left out', rows);
   }
 
+  if (parts.has('fold')) {
+    // F as captured (the AuditEvent a CTE of the version write); V the same SQL as two statements, the
+    // AuditEvent an INSERT of its own after the version write (as before the fold).
+    if (!folded) throw new Error('--parts fold: the captured version write carries no AuditEvent');
+    const unfold: Rewrite = (s) => {
+      if (s !== folded) return s;
+      const at = s.text.indexOf(AUDIT_CTE);
+      const end = s.text.indexOf(')\nSELECT ', at);
+      const first = s.values.length - AUDIT_PARAMS + 1;
+      const insert = s.text.slice(at + ',\naudit AS ('.length, end).replace(/\$(\d+)/g, (_m, d: string) => `$${Number(d) - first + 1}`);
+      return [
+        { text: s.text.slice(0, at) + s.text.slice(end + 1), values: s.values.slice(0, -AUDIT_PARAMS) },
+        { text: insert, values: s.values.slice(-AUDIT_PARAMS) },
+      ];
+    };
+    table('AuditEvent in the version write (F) vs an INSERT of its own (V)', [await pairs('AuditEvent as its own statement', all, unfold)]);
+  }
+
   if (parts.has('version')) {
     // The version write's index CTE of one table kept (its parameters keep their types) but inserting nothing.
     const vw = tx.find((s) => s.kind === 'version write')!;
     const ctes = [...vw.text.matchAll(/\n(i\d+) AS \(INSERT INTO (\w+)/g)].map((m) => [m[1]!, m[2]!] as const);
     const without =
-      (names: string[]): Rewrite =>
-      (s) => {
+      (names: string[]) =>
+      (s: Stmt): Captured => {
         if (s.kind !== 'version write') return s;
         let text = s.text;
         for (const name of names) text = text.replace(new RegExp(`(\\n${name} AS \\(INSERT INTO [^\\n]*) AS u\\)`), '$1 AS u WHERE false)');
