@@ -98,8 +98,8 @@ class Tx implements BulkWriteTx {
   /**
    * The last version write, built but not sent yet: it goes out right before the next statement of the
    * transaction (every statement passes through q, queryableOf's too), or with the AuditEvent folded into
-   * it (appendAuditEvents), or when the transaction's function is done (flush). A single create is so
-   * one statement, not two: one execution and one message less per write in PostgreSQL and the driver
+   * it (appendAuditEvents), or when the transaction's function is done (flush). So a create sends one
+   * statement where it sent two: one execution and one message less in PostgreSQL and the driver
    * (docs/adr/0024, addendum).
    */
   private pending: { statement: VersionStatement; after: (row: VersionWriteRow | undefined) => void } | undefined;
