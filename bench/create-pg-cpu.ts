@@ -9,7 +9,7 @@
 // schemas; GIN pending lists are cleaned (gin_clean_pending_list) after every measurement by the
 // measuring connection, and that deferred work is reported per create beside the medians.
 //
-//   npx tsx bench/create-pg-cpu.ts [--n 400] [--sync on|off] [--parts statements,version,aliases,indexes,fkeys,gin,wal,ids,fold] [--only REGEX] [--preload N]
+//   npx tsx bench/create-pg-cpu.ts [--n 400] [--sync on|off] [--pipelined] [--parts statements,version,aliases,indexes,fkeys,gin,wal,ids,fold] [--only REGEX] [--preload N]
 //
 // --parts ids: both lanes first get --preload N (default 300000) resource rows and AuditEvent rows with
 // random (version 4) ids (copies of the replayed rows with '{}' as content: the id btrees are what is
@@ -17,9 +17,12 @@
 // Patient and its AuditEvent. --preload-ordered: V's preloaded rows have time-ordered ids of past
 // milliseconds instead (a store that always had them).
 //
-// --parts fold: F replays the create as captured (its AuditEvent a CTE of the version write), V the same
-// SQL with the AuditEvent as an INSERT of its own behind the version write (as before docs/adr/0024
-// addendum); V - F is what the fold saves PostgreSQL.
+// --parts fold: F replays the create as captured (its AuditEvent an INSERT of its own behind the version
+// write), V the same SQL as one statement (the INSERT a CTE of the version write); F - V is what folding
+// would save (docs/adr/0024, second addendum: measured, not adopted).
+//
+// --pipelined: each replayed create's statements are sent back to back (node-postgres pipeline mode), as
+// the server sends a transaction's, instead of one at a time (the backend then never idles inside one).
 //
 // --parts fkeys: F with the index tables' foreign keys to resource (as before migration 0017), V without
 // them (docs/adr/0024), whichever the migrations left.
@@ -44,6 +47,7 @@ const parts = new Set((f.value('parts') ?? 'statements,version,indexes,gin,wal')
 const only = new RegExp(f.value('only') ?? '');
 const preload = f.num('preload', 300_000, 0, true);
 const preloadOrdered = process.argv.includes('--preload-ordered');
+const pipelined = process.argv.includes('--pipelined');
 const url = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const schema = `bench_pgcpu_${randomUUID().slice(0, 8)}`;
 const schemaV = `${schema}_v`;
@@ -94,11 +98,7 @@ const kindOf = (text: string): string => {
   return t.slice(0, 40);
 };
 const tx = captured.map((c) => ({ ...c, kind: kindOf(c.text) }));
-// The AuditEvent rides in the version write as its last CTE (docs/adr/0024 addendum), its 11 parameters last.
-const AUDIT_CTE = ',\naudit AS (INSERT INTO audit_event';
-const AUDIT_PARAMS = 11;
-const folded = tx.find((s) => s.kind === 'version write' && s.text.includes(AUDIT_CTE));
-const auditId = (folded ? folded.values[folded.values.length - AUDIT_PARAMS] : tx.find((s) => s.kind === 'audit insert')?.values[0]) as string | undefined;
+const auditId = tx.find((s) => s.kind === 'audit insert')?.values[0] as string | undefined;
 process.stdout.write(`captured create: ${tx.map((s) => s.kind).join(' | ')}\n`);
 const known = new Set(['BEGIN', 'version write', 'audit insert', 'subscription candidates', 'COMMIT']);
 if (tx.some((s) => !known.has(s.kind))) throw new Error('the capture holds a statement that is not part of the create');
@@ -177,20 +177,36 @@ function hash(s: string): string {
   return (h >>> 0).toString(36);
 }
 /** One replayed create on a lane: the statements `keep` selects, in order; its backend CPU (µs). */
+/** This process's CPU (the driver: sending the statements, reading their results) in the last replay, µs. */
+let lastNodeUs = 0;
 async function replay(l: Lane, keep: Keep, rewrite?: Rewrite, xids?: string[]): Promise<number> {
   const map: [string, string][] = [[patientId, l.newId()]];
   if (auditId) map.push([auditId, l.newId()]);
   const c0 = await cpuOf(l);
-  for (const s of tx) {
-    if (!keep(s)) continue;
-    if (xids && s.kind === 'COMMIT') xids.push((await l.client.query<{ x: string }>('SELECT pg_current_xact_id()::text AS x')).rows[0]!.x);
-    const cs = rewrite ? rewrite(s) : s;
-    for (const c of Array.isArray(cs) ? cs : [cs]) {
-      const values = fresh(c.values, map);
-      if (values.length === 0) await l.client.query(c.text);
-      else await l.client.query({ name: `r${hash(c.text)}`, text: c.text, values });
+  const n0 = process.cpuUsage();
+  // --pipelined: the create's statements sent back to back, as the server's transaction sends them.
+  const together = pipelined && !xids;
+  const client = l.client as unknown as { pipeline: boolean };
+  const sent: Promise<unknown>[] = [];
+  client.pipeline = together;
+  try {
+    for (const s of tx) {
+      if (!keep(s)) continue;
+      if (xids && s.kind === 'COMMIT') xids.push((await l.client.query<{ x: string }>('SELECT pg_current_xact_id()::text AS x')).rows[0]!.x);
+      const cs = rewrite ? rewrite(s) : s;
+      for (const c of Array.isArray(cs) ? cs : [cs]) {
+        const values = fresh(c.values, map);
+        const q = values.length === 0 ? l.client.query(c.text) : l.client.query({ name: `r${hash(c.text)}`, text: c.text, values });
+        if (together) sent.push(q);
+        else await q;
+      }
     }
+    await Promise.all(sent);
+  } finally {
+    client.pipeline = false;
   }
+  const used = process.cpuUsage(n0);
+  lastNodeUs = used.user + used.system;
   return (await cpuOf(l)) - c0;
 }
 const all: Keep = () => true;
@@ -204,30 +220,38 @@ interface Pair {
   /** GIN pending-list cleanup per create after the measurement, full / variant lane (µs). */
   ginFull: number;
   ginVariant: number;
+  /** Median paired difference of this process's CPU (the driver), µs. */
+  nodeDiff: number;
 }
 /** n alternating pairs (full on F, variant on V); medians and the median paired difference. */
 async function pairs(label: string, keep: Keep = all, rewrite?: Rewrite, fullRewrite?: Rewrite): Promise<Pair> {
   await flushGin(F);
   await flushGin(V);
   const a: number[] = [];
+  const na: number[] = [];
+  const nb: number[] = [];
   const b: number[] = [];
   for (let i = 0; i < n; i++) {
     if (i % 2 === 0) {
       a.push(await replay(F, all, fullRewrite));
+      na.push(lastNodeUs);
       b.push(await replay(V, keep, rewrite));
+      nb.push(lastNodeUs);
     } else {
       b.push(await replay(V, keep, rewrite));
+      nb.push(lastNodeUs);
       a.push(await replay(F, all, fullRewrite));
+      na.push(lastNodeUs);
     }
   }
   const ginFull = (await flushGin(F)) / n;
   const ginVariant = (await flushGin(V)) / n;
-  return { label, full: med(a), variant: med(b), diff: med(a.map((x, i) => x - b[i]!)), ginFull, ginVariant };
+  return { label, full: med(a), variant: med(b), diff: med(a.map((x, i) => x - b[i]!)), ginFull, ginVariant, nodeDiff: med(na.map((x, i) => x - nb[i]!)) };
 }
 const out = (s: string): boolean => process.stdout.write(s);
 const table = (title: string, rows: Pair[]): void => {
-  out(`\n| ${title} | full µs | variant µs | median paired difference µs | GIN cleanup per create after, full / variant µs |\n|---|---:|---:|---:|---:|\n`);
-  for (const r of rows) out(`| ${r.label} | ${r.full.toFixed(0)} | ${r.variant.toFixed(0)} | **${r.diff.toFixed(0)}** | ${r.ginFull.toFixed(0)} / ${r.ginVariant.toFixed(0)} |\n`);
+  out(`\n| ${title} | full µs | variant µs | median paired difference µs | GIN cleanup per create after, full / variant µs | driver (this process) paired difference µs |\n|---|---:|---:|---:|---:|---:|\n`);
+  for (const r of rows) out(`| ${r.label} | ${r.full.toFixed(0)} | ${r.variant.toFixed(0)} | **${r.diff.toFixed(0)}** | ${r.ginFull.toFixed(0)} / ${r.ginVariant.toFixed(0)} | ${r.nodeDiff.toFixed(0)} |\n`);
 };
 
 try {
@@ -247,21 +271,17 @@ try {
   }
 
   if (parts.has('fold')) {
-    // F as captured (the AuditEvent a CTE of the version write); V the same SQL as two statements, the
-    // AuditEvent an INSERT of its own after the version write (as before the fold).
-    if (!folded) throw new Error('--parts fold: the captured version write carries no AuditEvent');
-    const unfold: Rewrite = (s) => {
-      if (s !== folded) return s;
-      const at = s.text.indexOf(AUDIT_CTE);
-      const end = s.text.indexOf(')\nSELECT ', at);
-      const first = s.values.length - AUDIT_PARAMS + 1;
-      const insert = s.text.slice(at + ',\naudit AS ('.length, end).replace(/\$(\d+)/g, (_m, d: string) => `$${Number(d) - first + 1}`);
-      return [
-        { text: s.text.slice(0, at) + s.text.slice(end + 1), values: s.values.slice(0, -AUDIT_PARAMS) },
-        { text: insert, values: s.values.slice(-AUDIT_PARAMS) },
-      ];
-    };
-    table('AuditEvent in the version write (F) vs an INSERT of its own (V)', [await pairs('AuditEvent as its own statement', all, unfold)]);
+    // F as captured (the AuditEvent an INSERT of its own behind the version write); V the same SQL as one
+    // statement, the INSERT a last CTE of the version write (its parameters renumbered after the write's).
+    const vw = tx.find((s) => s.kind === 'version write');
+    const audit = tx.find((s) => s.kind === 'audit insert');
+    if (!vw || !audit) throw new Error('--parts fold: the capture holds no version write and AuditEvent insert');
+    const at = vw.text.lastIndexOf('\nSELECT ');
+    const shift = vw.values.length;
+    const cte = audit.text.replace(/\$(\d+)/g, (_m, d: string) => `$${Number(d) + shift}`);
+    const foldedWrite: Captured = { text: `${vw.text.slice(0, at)},\naudit AS (${cte})${vw.text.slice(at)}`, values: [...vw.values, ...audit.values] };
+    const fold: Rewrite = (s) => (s === vw ? foldedWrite : s === audit ? [] : s);
+    table('AuditEvent an INSERT of its own (F, as now) vs a CTE of the version write (V)', [await pairs('AuditEvent inside the version write', all, fold)]);
   }
 
   if (parts.has('version')) {

@@ -2,41 +2,26 @@
 // table's trigger refuses UPDATE, DELETE and TRUNCATE.
 import type { AuditPage, AuditQuery, AuditRecord, AuditStore } from '../audit/types.js';
 import type { Queryable } from './database.js';
-import { SqlParams } from './search/sql-params.js';
 
 const COLUMNS = 'id, recorded, type_code, subtype, action, outcome, client_id, organization, entity_refs, patient_refs, content';
+const PER_ROW = 11;
 
-/** The VALUES rows of records, their parameters added to p. */
-function valuesOf(records: readonly AuditRecord[], p: SqlParams): string {
-  return records
-    .map(
-      (r) =>
-        `(${p.add(r.id)}, ${p.add(r.recorded, 'timestamptz')}, ${p.add(r.type)}, ${p.add(r.subtype)}, ${p.add(r.action)}, ${p.add(r.outcome)}, ` +
-        `${p.add(r.clientId ?? null)}, ${p.add(r.organization ?? null)}, ${p.add(r.entities, 'text[]')}, ${p.add(r.patients, 'text[]')}, ${p.add(JSON.stringify(r.resource))})`,
-    )
-    .join(', ');
+function rowParams(r: AuditRecord): unknown[] {
+  return [r.id, r.recorded, r.type, r.subtype, r.action, r.outcome, r.clientId ?? null, r.organization ?? null, r.entities, r.patients, JSON.stringify(r.resource)];
 }
 
 /**
- * One INSERT for all the records, on the given connection or transaction. A write's AuditEvent usually
- * does not come here: it rides in the write's own version statement (auditInsertCte), so both commit or
- * neither does; this is for the rest (reads, refusals) and for a write transaction that wrote nothing.
+ * One INSERT for all the records, on the given connection or transaction: a write's AuditEvent is
+ * inserted through its own transaction (WriteTx.appendAuditEvents) so both commit or neither does.
  */
 export async function insertAuditRecords(q: Queryable, records: readonly AuditRecord[]): Promise<void> {
   if (records.length === 0) return;
-  const p = new SqlParams();
-  const values = valuesOf(records, p);
+  const values = records.map((_, i) => {
+    const b = i * PER_ROW;
+    return `($${b + 1}, $${b + 2}::timestamptz, $${b + 3}, $${b + 4}, $${b + 5}, $${b + 6}, $${b + 7}, $${b + 8}, $${b + 9}::text[], $${b + 10}::text[], $${b + 11})`;
+  });
   // A single-row insert (the common case when idle) has a fixed text: prepared once per connection.
-  await q.query(`INSERT INTO audit_event (${COLUMNS}) VALUES ${values}`, p.values, records.length === 1 ? { prepare: true } : {});
-}
-
-/**
- * The records' insert as a data-modifying CTE named `name`, for a statement that writes something else
- * too (version-write.ts): it runs whether or not the statement reads it, and its failure is the
- * statement's, so the write and its AuditEvent are stored together or not at all.
- */
-export function auditInsertCte(name: string, records: readonly AuditRecord[], p: SqlParams): string {
-  return `${name} AS (INSERT INTO audit_event (${COLUMNS}) VALUES ${valuesOf(records, p)})`;
+  await q.query(`INSERT INTO audit_event (${COLUMNS}) VALUES ${values.join(', ')}`, records.flatMap(rowParams), records.length === 1 ? { prepare: true } : {});
 }
 
 export class SqlAuditStore implements AuditStore {

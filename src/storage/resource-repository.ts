@@ -1,9 +1,8 @@
 // SQL for resources and their history. Every write goes through writeVersion inside a transaction: one
 // statement (version-write.ts) stores the current row, the history row, the search index rows, the
-// coordination facts, the access rows and the change notification, and (for the transaction's last
-// write) its AuditEvent. Nothing in the transaction waits for that statement: it travels in the same
-// round trip as the statement after it (or the COMMIT), and any failure of it is the transaction's
-// (docs/adr/0013, docs/adr/0024 addendum).
+// coordination facts, the access rows and the change notification. Nothing in the transaction waits for
+// that statement or for the AuditEvent insert: they travel in the same round trip as the statement after
+// them (or the COMMIT), and any failure of theirs is the transaction's (docs/adr/0013).
 import { createHash } from 'node:crypto';
 import type { HistoryPage, HistoryQuery, ReadSnapshot, Repository, SearchPage, StoredVersion, WriteMethod, WriteTx } from '../fhir/repository.js';
 import { SqlState, sqlStateOf, type Database, type Queryable, type QueryOptions, type TransactionQueryable } from './database.js';
@@ -13,11 +12,11 @@ import { ReadCache } from './read-cache.js';
 import { ReadFence } from './read-fence.js';
 import { asClientFault, mapClientFaults } from './client-faults.js';
 import { selectByFacts } from './coordination-facts.js';
-import { auditInsertCte, insertAuditRecords } from './audit-store.js';
+import { insertAuditRecords } from './audit-store.js';
 import type { AuditRecord } from '../audit/types.js';
 import { executeSearch, findMatchingIds } from './search/index.js';
 import { indexOf } from './search/write-index.js';
-import { statementOf, versionWriteParts, type VersionStatement, type VersionWriteRow } from './version-write.js';
+import { versionWriteStatement, type VersionWriteRow } from './version-write.js';
 import { SqlParams } from './search/sql-params.js';
 import { visibleSql } from './member-access.js';
 import type { SearchRequest } from '../fhir/search/types.js';
@@ -95,52 +94,15 @@ class Tx implements BulkWriteTx {
   /** Members whose access rows this transaction changed: dropped from the access cache likewise. */
   readonly accessChanged = new Set<string>();
 
-  /**
-   * The last version write, built but not sent yet: it goes out right before the next statement of the
-   * transaction (every statement passes through q, queryableOf's too), or with the AuditEvent folded into
-   * it (appendAuditEvents), or when the transaction's function is done (flush). So a create sends one
-   * statement where it sent two: one execution and one message less in PostgreSQL and the driver
-   * (docs/adr/0024, addendum).
-   */
-  private pending: { statement: VersionStatement; after: (row: VersionWriteRow | undefined) => void } | undefined;
-  /** This transaction's connection: sends the pending version write ahead of any statement. */
-  private readonly q: TransactionQueryable;
-
   constructor(
-    private readonly raw: TransactionQueryable,
+    private readonly q: TransactionQueryable,
     private readonly cache: ReadCache | undefined,
     /** Channel that tells other Concord instances a resource changed (PostgreSQL), if any. */
     private readonly changeChannel: string | undefined,
     private readonly maxIndexRows: number | undefined,
     private readonly accessCache: AccessCache | undefined,
   ) {
-    this.q = {
-      query: (sql, params, options) => {
-        this.flush();
-        return raw.query(sql, params, options);
-      },
-      exec: (sql) => {
-        this.flush();
-        return raw.exec(sql);
-      },
-      commitsOnlyAfter: (statement) => raw.commitsOnlyAfter(statement),
-    };
-    connections.set(this, this.q);
-  }
-
-  /**
-   * Sends the pending version write (with the AuditEvent records, if given, as one more CTE of it).
-   * Not waited for: the next statement (or COMMIT) goes out right behind it and waits for both; its
-   * failure (a unique-key race, a stale version, an AuditEvent refused) is what the transaction fails with.
-   */
-  flush(audit?: readonly AuditRecord[]): void {
-    const pending = this.pending;
-    if (!pending) return;
-    this.pending = undefined;
-    const { statement } = pending;
-    if (audit && audit.length > 0) statement.ctes.push(auditInsertCte('audit', audit, statement.p));
-    const { sql, params } = statementOf(statement);
-    this.raw.commitsOnlyAfter(this.raw.query<VersionWriteRow>(sql, params, PREPARED).then((res) => pending.after(res.rows[0])));
+    connections.set(this, q);
   }
 
   async lockCurrent(resourceType: string, id: string): Promise<StoredVersion | undefined> {
@@ -154,14 +116,8 @@ class Tx implements BulkWriteTx {
     return row ? toStored(row) : undefined;
   }
 
-  /**
-   * Sent at once and not waited for: it is the transaction's last statement, COMMIT follows it. Folded
-   * into the pending version write when there is one (the usual case: every write's AuditEvent), else
-   * an INSERT of its own (a transaction that wrote nothing, e.g. a conditional create that matched).
-   */
+  /** Sent at once and not waited for: it is the transaction's last statement, COMMIT follows it. */
   appendAuditEvents(records: readonly AuditRecord[]): Promise<void> {
-    if (records.length === 0) return Promise.resolve();
-    if (this.pending) return sent(() => this.flush(records));
     return sent(() => this.q.commitsOnlyAfter(insertAuditRecords(this.q, records)));
   }
 
@@ -221,7 +177,7 @@ class Tx implements BulkWriteTx {
     const stored = v.deleted ? undefined : resource;
     // Extracted before any SQL: a resource needing too many index rows is refused (422) without a write.
     const index = indexOf(stored, this.maxIndexRows);
-    const statement = versionWriteParts({
+    const { sql, params } = versionWriteStatement({
       version: v,
       method,
       resource: stored,
@@ -232,21 +188,20 @@ class Tx implements BulkWriteTx {
       // Delivered at commit (and only if it commits) to every instance's read cache.
       notify: this.changeChannel ? { channel: this.changeChannel, payload: key } : undefined,
     });
-    // Held until the next statement, the AuditEvent or the end of the transaction's function (flush). A
-    // stale version must fail in SQL (versionWriteStatement does): COMMIT may be sent before this result
-    // is seen, so a check here could not stop the rest of the transaction committing.
-    this.flush();
-    this.pending = {
-      statement,
-      after: (row) => {
-        if (row === undefined) throw new Error(`the version write of ${v.resourceType}/${v.id} returned no row`);
-        const changed = v.resourceType === 'PractitionerRole' ? [ALL_MEMBERS] : (row.access_changed ?? []);
-        for (const member of changed) {
-          this.accessChanged.add(member);
-          this.accessCache?.invalidate(member);
-        }
-      },
-    };
+    // Sent, not waited for: the next statement of the transaction (or its COMMIT) goes out right behind it
+    // and waits for both; a failure here (a unique-key race, a stale version) is what the transaction
+    // then fails with. A stale version must fail in SQL (versionWriteStatement does): COMMIT may be sent
+    // before this result is seen, so a check here could not stop the rest of the transaction committing.
+    const written = this.q.query<VersionWriteRow>(sql, params, PREPARED).then((res) => {
+      const row = res.rows[0];
+      if (row === undefined) throw new Error(`the version write of ${v.resourceType}/${v.id} returned no row`);
+      const changed = v.resourceType === 'PractitionerRole' ? [ALL_MEMBERS] : (row.access_changed ?? []);
+      for (const member of changed) {
+        this.accessChanged.add(member);
+        this.accessCache?.invalidate(member);
+      }
+    });
+    this.q.commitsOnlyAfter(written);
   }
 
   // ---- bulk import (src/import): many resources per statement, see import-store.ts ----
@@ -557,16 +512,7 @@ export class ResourceRepository implements Repository {
       try {
         const tx = { current: undefined as Tx | undefined };
         try {
-          return await this.db.transaction(
-            async (q) => {
-              const current = (tx.current = new Tx(q, this.cache, this.changeChannel, this.maxIndexRows, this.accessCache));
-              const result = await fn(current);
-              // The last version write, if no statement or AuditEvent took it along: before COMMIT.
-              current.flush();
-              return result;
-            },
-            { timeoutMs: this.writeTimeoutMs },
-          );
+          return await this.db.transaction((q) => fn((tx.current = new Tx(q, this.cache, this.changeChannel, this.maxIndexRows, this.accessCache))), { timeoutMs: this.writeTimeoutMs });
         } finally {
           for (const key of tx.current?.written ?? []) {
             this.cache?.delete(key);

@@ -34,32 +34,11 @@ export interface VersionWriteRow {
 }
 
 /**
- * A version write's statement before its text is joined: the transaction may still add a CTE of its own
- * (the AuditEvent insert, audit-store.ts auditInsertCte) with more parameters of p before it is sent.
- */
-export interface VersionStatement {
-  ctes: string[];
-  /** The final SELECT (its one result row, VersionWriteRow). */
-  select: string;
-  p: SqlParams;
-}
-
-/** The text and parameters of a version statement. */
-export function statementOf(s: VersionStatement): { sql: string; params: unknown[] } {
-  return { sql: `WITH ${s.ctes.join(',\n')}\n${s.select}`, params: s.p.values };
-}
-
-/**
- * SQL and parameters of a version write (versionWriteParts joined); its one result row (VersionWriteRow) carries the resource's rid
+ * SQL and parameters of a version write; its one result row (VersionWriteRow) carries the resource's rid
  * and the members whose access changed; it fails (22P02) when the previous version was not current. The access rows are written by the same
  * statement (member-access.ts accessCtes), so a write is one statement whatever its type.
  */
 export function versionWriteStatement(w: VersionWrite): { sql: string; params: unknown[] } {
-  return statementOf(versionWriteParts(w));
-}
-
-/** versionWriteStatement's CTEs, final SELECT and parameters, not yet joined (VersionStatement). */
-export function versionWriteParts(w: VersionWrite): VersionStatement {
   const { version: v, method } = w;
   const p = new SqlParams();
   const type = p.add(v.resourceType, 'text');
@@ -99,5 +78,5 @@ export function versionWriteParts(w: VersionWrite): VersionStatement {
   const columns = [`coalesce(r.rid::text, ${stale})::bigint AS rid`, `${access.changed ?? 'NULL::text[]'} AS access_changed`];
   if (w.notify) columns.push('(SELECT count(*) FROM n) AS notified');
   if (access.notified) columns.push(`${access.notified} AS access_notified`);
-  return { ctes, select: `SELECT ${columns.join(', ')} FROM (SELECT) AS one LEFT JOIN r ON true`, p };
+  return { sql: `WITH ${ctes.join(',\n')}\nSELECT ${columns.join(', ')} FROM (SELECT) AS one LEFT JOIN r ON true`, params: p.values };
 }

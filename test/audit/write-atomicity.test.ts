@@ -55,9 +55,8 @@ describe('a write and its AuditEvent commit together', () => {
   });
 });
 
-// The AuditEvent of a write is inserted by the write's own version statement (docs/adr/0024, addendum):
-// refused, it takes the write with it, for a create, an update and a delete, on both stores; allowed, the
-// event names the version written.
+// The AuditEvent of a write is inserted in the write's transaction: refused, it takes the write with it,
+// for a create, an update and a delete, on both stores; allowed, the event names the version written.
 describe.each(storageBackends())('a write whose AuditEvent is refused stores nothing, on %s', (backend) => {
   let g: AuditFixture;
   beforeAll(async () => {
