@@ -169,7 +169,7 @@ async function flushGin(l: Lane): Promise<number> {
 
 type Stmt = (typeof tx)[number];
 type Keep = (s: Stmt) => boolean;
-/** A statement as replayed instead (or several: --parts fold splits the version write in two). */
+/** A statement as replayed instead: one, several, or none (--parts fold drops the AuditEvent insert it moved). */
 type Rewrite = (s: Stmt) => Captured | Captured[];
 function hash(s: string): string {
   let h = 0;
