@@ -9,13 +9,20 @@
 // schemas; GIN pending lists are cleaned (gin_clean_pending_list) after every measurement by the
 // measuring connection, and that deferred work is reported per create beside the medians.
 //
-//   npx tsx bench/create-pg-cpu.ts [--n 400] [--sync on|off] [--parts statements,version,aliases,indexes,fkeys,gin,wal,ids] [--only REGEX] [--preload N]
+//   npx tsx bench/create-pg-cpu.ts [--n 400] [--sync on|off] [--pipelined] [--parts statements,version,aliases,indexes,fkeys,gin,wal,ids,fold] [--only REGEX] [--preload N]
 //
 // --parts ids: both lanes first get --preload N (default 300000) resource rows and AuditEvent rows with
 // random (version 4) ids (copies of the replayed rows with '{}' as content: the id btrees are what is
 // measured); then F replays creates with random ids and V with time-ordered (version 7) ids for the
 // Patient and its AuditEvent. --preload-ordered: V's preloaded rows have time-ordered ids of past
 // milliseconds instead (a store that always had them).
+//
+// --parts fold: F replays the create as captured (its AuditEvent an INSERT of its own behind the version
+// write), V the same SQL as one statement (the INSERT a CTE of the version write); F - V is what folding
+// would save (docs/adr/0024, second addendum: measured, not adopted).
+//
+// --pipelined: each replayed create's statements are sent back to back (node-postgres pipeline mode), as
+// the server sends a transaction's, instead of one at a time (the backend then never idles inside one).
 //
 // --parts fkeys: F with the index tables' foreign keys to resource (as before migration 0017), V without
 // them (docs/adr/0024), whichever the migrations left.
@@ -40,6 +47,7 @@ const parts = new Set((f.value('parts') ?? 'statements,version,indexes,gin,wal')
 const only = new RegExp(f.value('only') ?? '');
 const preload = f.num('preload', 300_000, 0, true);
 const preloadOrdered = process.argv.includes('--preload-ordered');
+const pipelined = process.argv.includes('--pipelined');
 const url = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const schema = `bench_pgcpu_${randomUUID().slice(0, 8)}`;
 const schemaV = `${schema}_v`;
@@ -161,25 +169,44 @@ async function flushGin(l: Lane): Promise<number> {
 
 type Stmt = (typeof tx)[number];
 type Keep = (s: Stmt) => boolean;
-type Rewrite = (s: Stmt) => Captured;
+/** A statement as replayed instead: one, several, or none (--parts fold drops the AuditEvent insert it moved). */
+type Rewrite = (s: Stmt) => Captured | Captured[];
 function hash(s: string): string {
   let h = 0;
   for (let i = 0; i < s.length; i++) h = (Math.imul(h, 31) + s.charCodeAt(i)) | 0;
   return (h >>> 0).toString(36);
 }
 /** One replayed create on a lane: the statements `keep` selects, in order; its backend CPU (µs). */
+/** This process's CPU (the driver: sending the statements, reading their results) in the last replay, µs. */
+let lastNodeUs = 0;
 async function replay(l: Lane, keep: Keep, rewrite?: Rewrite, xids?: string[]): Promise<number> {
   const map: [string, string][] = [[patientId, l.newId()]];
   if (auditId) map.push([auditId, l.newId()]);
   const c0 = await cpuOf(l);
-  for (const s of tx) {
-    if (!keep(s)) continue;
-    if (xids && s.kind === 'COMMIT') xids.push((await l.client.query<{ x: string }>('SELECT pg_current_xact_id()::text AS x')).rows[0]!.x);
-    const c = rewrite ? rewrite(s) : s;
-    const values = fresh(c.values, map);
-    if (values.length === 0) await l.client.query(c.text);
-    else await l.client.query({ name: `r${hash(c.text)}`, text: c.text, values });
+  const n0 = process.cpuUsage();
+  // --pipelined: the create's statements sent back to back, as the server's transaction sends them.
+  const together = pipelined && !xids;
+  const client = l.client as unknown as { pipeline: boolean };
+  const sent: Promise<unknown>[] = [];
+  client.pipeline = together;
+  try {
+    for (const s of tx) {
+      if (!keep(s)) continue;
+      if (xids && s.kind === 'COMMIT') xids.push((await l.client.query<{ x: string }>('SELECT pg_current_xact_id()::text AS x')).rows[0]!.x);
+      const cs = rewrite ? rewrite(s) : s;
+      for (const c of Array.isArray(cs) ? cs : [cs]) {
+        const values = fresh(c.values, map);
+        const q = values.length === 0 ? l.client.query(c.text) : l.client.query({ name: `r${hash(c.text)}`, text: c.text, values });
+        if (together) sent.push(q);
+        else await q;
+      }
+    }
+    await Promise.all(sent);
+  } finally {
+    client.pipeline = false;
   }
+  const used = process.cpuUsage(n0);
+  lastNodeUs = used.user + used.system;
   return (await cpuOf(l)) - c0;
 }
 const all: Keep = () => true;
@@ -193,30 +220,38 @@ interface Pair {
   /** GIN pending-list cleanup per create after the measurement, full / variant lane (µs). */
   ginFull: number;
   ginVariant: number;
+  /** Median paired difference of this process's CPU (the driver), µs. */
+  nodeDiff: number;
 }
 /** n alternating pairs (full on F, variant on V); medians and the median paired difference. */
 async function pairs(label: string, keep: Keep = all, rewrite?: Rewrite, fullRewrite?: Rewrite): Promise<Pair> {
   await flushGin(F);
   await flushGin(V);
   const a: number[] = [];
+  const na: number[] = [];
+  const nb: number[] = [];
   const b: number[] = [];
   for (let i = 0; i < n; i++) {
     if (i % 2 === 0) {
       a.push(await replay(F, all, fullRewrite));
+      na.push(lastNodeUs);
       b.push(await replay(V, keep, rewrite));
+      nb.push(lastNodeUs);
     } else {
       b.push(await replay(V, keep, rewrite));
+      nb.push(lastNodeUs);
       a.push(await replay(F, all, fullRewrite));
+      na.push(lastNodeUs);
     }
   }
   const ginFull = (await flushGin(F)) / n;
   const ginVariant = (await flushGin(V)) / n;
-  return { label, full: med(a), variant: med(b), diff: med(a.map((x, i) => x - b[i]!)), ginFull, ginVariant };
+  return { label, full: med(a), variant: med(b), diff: med(a.map((x, i) => x - b[i]!)), ginFull, ginVariant, nodeDiff: med(na.map((x, i) => x - nb[i]!)) };
 }
 const out = (s: string): boolean => process.stdout.write(s);
 const table = (title: string, rows: Pair[]): void => {
-  out(`\n| ${title} | full µs | variant µs | median paired difference µs | GIN cleanup per create after, full / variant µs |\n|---|---:|---:|---:|---:|\n`);
-  for (const r of rows) out(`| ${r.label} | ${r.full.toFixed(0)} | ${r.variant.toFixed(0)} | **${r.diff.toFixed(0)}** | ${r.ginFull.toFixed(0)} / ${r.ginVariant.toFixed(0)} |\n`);
+  out(`\n| ${title} | full µs | variant µs | median paired difference µs | GIN cleanup per create after, full / variant µs | driver (this process) paired difference µs |\n|---|---:|---:|---:|---:|---:|\n`);
+  for (const r of rows) out(`| ${r.label} | ${r.full.toFixed(0)} | ${r.variant.toFixed(0)} | **${r.diff.toFixed(0)}** | ${r.ginFull.toFixed(0)} / ${r.ginVariant.toFixed(0)} | ${r.nodeDiff.toFixed(0)} |\n`);
 };
 
 try {
@@ -235,13 +270,27 @@ try {
     table('statements left out', rows);
   }
 
+  if (parts.has('fold')) {
+    // F as captured (the AuditEvent an INSERT of its own behind the version write); V the same SQL as one
+    // statement, the INSERT a last CTE of the version write (its parameters renumbered after the write's).
+    const vw = tx.find((s) => s.kind === 'version write');
+    const audit = tx.find((s) => s.kind === 'audit insert');
+    if (!vw || !audit) throw new Error('--parts fold: the capture holds no version write and AuditEvent insert');
+    const at = vw.text.lastIndexOf('\nSELECT ');
+    const shift = vw.values.length;
+    const cte = audit.text.replace(/\$(\d+)/g, (_m, d: string) => `$${Number(d) + shift}`);
+    const foldedWrite: Captured = { text: `${vw.text.slice(0, at)},\naudit AS (${cte})${vw.text.slice(at)}`, values: [...vw.values, ...audit.values] };
+    const fold: Rewrite = (s) => (s === vw ? foldedWrite : s === audit ? [] : s);
+    table('AuditEvent an INSERT of its own (F, as now) vs a CTE of the version write (V)', [await pairs('AuditEvent inside the version write', all, fold)]);
+  }
+
   if (parts.has('version')) {
     // The version write's index CTE of one table kept (its parameters keep their types) but inserting nothing.
     const vw = tx.find((s) => s.kind === 'version write')!;
     const ctes = [...vw.text.matchAll(/\n(i\d+) AS \(INSERT INTO (\w+)/g)].map((m) => [m[1]!, m[2]!] as const);
     const without =
-      (names: string[]): Rewrite =>
-      (s) => {
+      (names: string[]) =>
+      (s: Stmt): Captured => {
         if (s.kind !== 'version write') return s;
         let text = s.text;
         for (const name of names) text = text.replace(new RegExp(`(\\n${name} AS \\(INSERT INTO [^\\n]*) AS u\\)`), '$1 AS u WHERE false)');

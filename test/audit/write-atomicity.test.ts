@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { careTeam, ORGS, ROLES } from '../unit/coordination/builders.js';
 import { clean, member, put, seed, transaction } from '../e2e/coordination/support.js';
 import { FHIR_JSON, type TestServer } from '../support/server.js';
+import { storageBackends } from '../support/db.js';
 import { entityRefs, eventsFor, startAuditFixture, subtypeOf, withToken, type AuditFixture } from './support.js';
 
 let f: AuditFixture;
@@ -51,6 +52,58 @@ describe('a write and its AuditEvent commit together', () => {
     } finally {
       await f.server.db.exec('DROP TRIGGER refuse_write_audit ON audit_event; DROP FUNCTION refuse_write_audit();');
     }
+  });
+});
+
+// The AuditEvent of a write is inserted in the write's transaction: refused, it takes the write with it,
+// for a create, an update and a delete, on both stores; allowed, the event names the version written.
+describe.each(storageBackends())('a write whose AuditEvent is refused stores nothing, on %s', (backend) => {
+  let g: AuditFixture;
+  beforeAll(async () => {
+    g = await startAuditFixture(backend);
+  });
+  afterAll(async () => g.server.close());
+
+  const patient = (id: string, family: string) => ({ resourceType: 'Patient', managingOrganization: { reference: 'Organization/plan-a' }, id, name: [{ family }] });
+  const current = async (id: string) => (await g.server.db.query<{ version_id: number; deleted: boolean }>(`SELECT version_id, deleted FROM resource WHERE resource_type = 'Patient' AND id = $1`, [id])).rows;
+
+  it('create, update and delete', async () => {
+    const created = await g.asPlan({ method: 'POST', url: '/fhir/Patient', headers: { 'content-type': FHIR_JSON }, payload: { resourceType: 'Patient', managingOrganization: { reference: 'Organization/plan-a' }, name: [{ family: 'Kept' }] } });
+    expect(created.statusCode).toBe(201);
+    const id = (JSON.parse(created.body) as { id: string }).id;
+    const [e] = await eventsFor(g.server, `Patient/${id}`);
+    expect([subtypeOf(e!), e!.outcome]).toEqual(['create', '0']);
+    expect(entityRefs(e!)).toEqual([`Patient/${id}/_history/1`, `Patient/${id}`]);
+    const before = (await g.server.db.query<{ n: string | number }>('SELECT count(*) AS n FROM resource_version')).rows[0]!.n;
+    // Every success event of a write is refused from here on (failed events, outcome 8, still stored).
+    await g.server.db.exec(`
+      CREATE FUNCTION refuse_success_audit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'audit insert refused'; END $$;
+      CREATE TRIGGER refuse_success_audit BEFORE INSERT ON audit_event FOR EACH ROW WHEN (NEW.outcome = '0' AND NEW.action <> 'R') EXECUTE FUNCTION refuse_success_audit();`);
+    try {
+      const post = await g.asPlan({ method: 'POST', url: '/fhir/Patient', headers: { 'content-type': FHIR_JSON }, payload: { resourceType: 'Patient', managingOrganization: { reference: 'Organization/plan-a' }, name: [{ family: 'Lost' }] } });
+      expect(post.statusCode).toBeGreaterThanOrEqual(500);
+      const put = await g.asPlan({ method: 'PUT', url: `/fhir/Patient/${id}`, headers: { 'content-type': FHIR_JSON }, payload: patient(id, 'Changed') });
+      expect(put.statusCode).toBeGreaterThanOrEqual(500);
+      const del = await g.asPlan({ method: 'DELETE', url: `/fhir/Patient/${id}` });
+      expect(del.statusCode).toBeGreaterThanOrEqual(500);
+    } finally {
+      await g.server.db.exec('DROP TRIGGER refuse_success_audit ON audit_event; DROP FUNCTION refuse_success_audit();');
+    }
+    expect((await g.server.db.query(`SELECT 1 FROM resource WHERE content LIKE '%Lost%'`)).rows).toEqual([]);
+    expect(await current(id)).toEqual([{ version_id: 1, deleted: false }]);
+    expect((await g.server.db.query<{ n: string | number }>('SELECT count(*) AS n FROM resource_version')).rows[0]!.n).toEqual(before);
+    const read = await g.asPlan({ method: 'GET', url: `/fhir/Patient/${id}` });
+    expect((JSON.parse(read.body) as { name: { family: string }[] }).name[0]!.family).toBe('Kept');
+    // The same update and delete, allowed again, commit with their events.
+    expect((await g.asPlan({ method: 'PUT', url: `/fhir/Patient/${id}`, headers: { 'content-type': FHIR_JSON }, payload: patient(id, 'Changed') })).statusCode).toBe(200);
+    expect((await g.asPlan({ method: 'DELETE', url: `/fhir/Patient/${id}` })).statusCode).toBe(204);
+    expect(await current(id)).toEqual([{ version_id: 3, deleted: true }]);
+    const ok = (await eventsFor(g.server, `Patient/${id}`)).filter((x) => x.outcome === '0' && x.action !== 'R');
+    expect(ok.map((x) => [subtypeOf(x), entityRefs(x)[0]])).toEqual([
+      ['create', `Patient/${id}/_history/1`],
+      ['update', `Patient/${id}/_history/2`],
+      ['delete', `Patient/${id}/_history/3`],
+    ]);
   });
 });
 

@@ -3,6 +3,7 @@
 // parallel arrays, one INSERT per table that gets rows. The version write (version-write.ts) puts these
 // parts into the statement that also writes the resource row, so indexing costs no round trip of its own.
 import type { Resource } from '@medplum/fhirtypes';
+import { INDEX_FIELDS } from '../../fhir/search/index-columns.js';
 import { indexValuesFor } from '../../fhir/search/prepared-index.js';
 import type { IndexRows } from '../../fhir/search/types.js';
 import type { Queryable } from '../database.js';
@@ -17,10 +18,13 @@ export const ROW_BACKED = new Set(['_id', '_lastUpdated']);
 
 export interface TableSpec {
   table: (typeof INDEX_TABLES)[number];
-  /** The kind of index row the table holds; its columns are INDEX_FIELDS[kind] in order (index-columns.ts). */
+  /**
+   * The kind of index row the table holds: column i holds field INDEX_FIELDS[kind][i] of its rows
+   * (index-columns.ts, the one place that order is written; checked below when this module loads).
+   */
   kind: keyof IndexRows;
+  /** The table's SQL column names and types, in INDEX_FIELDS[kind] order. */
   columns: [name: string, sqlType: string][];
-  values: (rows: IndexRows) => unknown[][];
 }
 
 export const SPECS: TableSpec[] = [
@@ -28,43 +32,36 @@ export const SPECS: TableSpec[] = [
     table: 'search_token',
     kind: 'token',
     columns: [['code', 'text'], ['system', 'text'], ['value', 'text'], ['text_norm', 'text']],
-    values: (r) => r.token.map((t) => [t.code, t.system, t.value, t.text]),
   },
   {
     table: 'search_string',
     kind: 'string',
     columns: [['code', 'text'], ['value_norm', 'text'], ['value_exact', 'text']],
-    values: (r) => r.string.map((s) => [s.code, s.normalized, s.exact]),
   },
   {
     table: 'search_date',
     kind: 'date',
     columns: [['code', 'text'], ['low', 'timestamptz'], ['high', 'timestamptz']],
-    values: (r) => r.date.map((d) => [d.code, d.low, d.high]),
   },
   {
     table: 'search_number',
     kind: 'number',
     columns: [['code', 'text'], ['low', 'numeric'], ['high', 'numeric']],
-    values: (r) => r.number.map((n) => [n.code, num(n.low), num(n.high)]),
   },
   {
     table: 'search_quantity',
     kind: 'quantity',
     columns: [['code', 'text'], ['low', 'numeric'], ['high', 'numeric'], ['system', 'text'], ['unit_code', 'text'], ['unit', 'text']],
-    values: (r) => r.quantity.map((q) => [q.code, num(q.low), num(q.high), q.system, q.unitCode, q.unit]),
   },
   {
     table: 'search_reference',
     kind: 'reference',
     columns: [['code', 'text'], ['target_type', 'text'], ['target_id', 'text'], ['url', 'text'], ['identifier_system', 'text'], ['identifier_value', 'text']],
-    values: (r) => r.reference.map((x) => [x.code, x.targetType, x.targetId, x.url, x.identifierSystem, x.identifierValue]),
   },
   {
     table: 'search_uri',
     kind: 'uri',
     columns: [['code', 'text'], ['value', 'text']],
-    values: (r) => r.uri.map((u) => [u.code, u.value]),
   },
   {
     table: 'search_composite',
@@ -73,9 +70,12 @@ export const SPECS: TableSpec[] = [
       ['code', 'text'], ['c1_system', 'text'], ['c1_value', 'text'], ['c2_system', 'text'], ['c2_value', 'text'],
       ['c2_low', 'numeric'], ['c2_high', 'numeric'], ['c2_date_low', 'timestamptz'], ['c2_date_high', 'timestamptz'],
     ],
-    values: (r) => r.composite.map((c) => [c.code, c.c1System, c.c1Value, c.c2System, c.c2Value, num(c.c2Low), num(c.c2High), c.c2DateLow, c.c2DateHigh]),
   },
 ];
+
+for (const spec of SPECS) {
+  if (INDEX_FIELDS[spec.kind].length !== spec.columns.length) throw new Error(`${spec.table}: ${spec.columns.length} columns for ${INDEX_FIELDS[spec.kind].length} fields`);
+}
 
 // Infinity survives as the numeric literal text; NaN never reaches here (extraction drops it).
 export function num(n: number | null): string | null {
@@ -114,9 +114,24 @@ export function indexOf(resource: Resource | Record<string, unknown> | undefined
 function insertOf(resourceType: string, rows: IndexRows): IndexInsert {
   const tables: IndexInsert['tables'] = [];
   for (const spec of SPECS) {
-    const values = spec.values(rows).filter((v) => !ROW_BACKED.has(v[0] as string));
-    if (values.length === 0) continue;
-    tables.push({ spec, columns: spec.columns.map((_c, col) => values.map((v) => v[col] ?? null)) });
+    const list = rows[spec.kind] as unknown as Record<string, unknown>[];
+    if (list.length === 0) continue;
+    // The rows served from the resource row itself (_id, _lastUpdated) are left out.
+    const kept = list.some((r) => ROW_BACKED.has(r.code as string)) ? list.filter((r) => !ROW_BACKED.has(r.code as string)) : list;
+    if (kept.length === 0) continue;
+    const fields = INDEX_FIELDS[spec.kind] as readonly string[];
+    const columns: unknown[][] = [];
+    for (let c = 0; c < fields.length; c++) {
+      const field = fields[c]!;
+      const numeric = spec.columns[c]![1] === 'numeric';
+      const column = new Array<unknown>(kept.length);
+      for (let r = 0; r < kept.length; r++) {
+        const value = kept[r]![field] ?? null;
+        column[r] = numeric ? num(value as number | null) : value;
+      }
+      columns.push(column);
+    }
+    tables.push({ spec, columns });
   }
   return { resourceType, tables };
 }

@@ -3,7 +3,7 @@ import { loadDefinitions } from '../../../src/fhir/definitions.js';
 import { INDEX_FIELDS, indexColumnsOf } from '../../../src/fhir/search/index-columns.js';
 import { extractIndexValues } from '../../../src/fhir/search/extract.js';
 import type { IndexRows } from '../../../src/fhir/search/types.js';
-import { num, SPECS } from '../../../src/storage/search/write-index.js';
+import { indexInsertOf, num, ROW_BACKED, SPECS } from '../../../src/storage/search/write-index.js';
 
 loadDefinitions();
 
@@ -22,27 +22,50 @@ const observation = {
 const riskAssessment = { resourceType: 'RiskAssessment', id: 'r1', status: 'final', subject: { reference: 'Patient/p1' }, prediction: [{ probabilityDecimal: 0.25 }] };
 const questionnaire = { resourceType: 'Questionnaire', id: 'q1', status: 'active', url: 'http://example.org/q', name: 'Q', title: 'Intake' };
 
-describe('index column fragments (what an import worker sends for a batch statement)', () => {
-  it('hold, per table, exactly the column values the storage writes for the rows, in its column order', () => {
+// SQL columns whose names are not the snake_case of their row field.
+const RENAMED: Record<string, string> = { 'token.text': 'text_norm', 'string.normalized': 'value_norm', 'string.exact': 'value_exact' };
+const snake = (field: string): string => field.replace(/[A-Z0-9]/g, (c) => `_${c.toLowerCase()}`).replace(/_(\d)/g, '$1');
+
+describe('index columns: one field order (INDEX_FIELDS) for the single write and the import fragments', () => {
+  it('each table\'s SQL columns name the fields of INDEX_FIELDS, in that order', () => {
+    for (const spec of SPECS) {
+      const fields = INDEX_FIELDS[spec.kind] as readonly string[];
+      expect(spec.columns.map(([name]) => name)).toEqual(fields.map((f) => RENAMED[`${spec.kind}.${f}`] ?? snake(f)));
+    }
+  });
+
+  it('the single write\'s columns are the import fragments (numbers as numeric text, _id and _lastUpdated left out)', () => {
     const kinds = new Set<keyof IndexRows>();
     for (const resource of [observation, riskAssessment, questionnaire]) {
       const rows = extractIndexValues(resource);
-      const columns = indexColumnsOf(rows);
+      const fragments = indexColumnsOf(rows);
+      const insert = indexInsertOf(resource)!;
       for (const spec of SPECS) {
-        const expected = spec.values(rows).map((row) => row.map((v) => v ?? null));
-        const fragment = columns[spec.kind];
-        if (expected.length === 0) {
-          expect(fragment).toBeUndefined();
+        const fragment = fragments[spec.kind];
+        const table = insert.tables.find((t) => t.spec === spec);
+        if (!fragment) {
+          expect(table).toBeUndefined();
           continue;
         }
         kinds.add(spec.kind);
-        expect(fragment).toHaveLength(spec.columns.length);
-        expect(INDEX_FIELDS[spec.kind]).toHaveLength(spec.columns.length);
-        const asStored = fragment!.map((column, c) => (spec.columns[c]![1] === 'numeric' ? column.map((v) => num(v as number | null)) : column));
-        const transposed = expected[0]!.map((_v, c) => expected.map((row) => row[c]));
-        expect(asStored).toEqual(transposed);
+        const keep = fragment[0]!.map((code) => !ROW_BACKED.has(code as string));
+        const expected = fragment.map((column, c) => column.filter((_v, r) => keep[r]).map((v) => (spec.columns[c]![1] === 'numeric' ? num(v as number | null) : v)));
+        if (expected[0]!.length === 0) expect(table).toBeUndefined();
+        else expect(table!.columns).toEqual(expected);
       }
     }
     expect([...kinds].sort()).toEqual(['composite', 'date', 'number', 'quantity', 'reference', 'string', 'token', 'uri']);
+  });
+
+  it('a value reaches the column of its field (spot checks written out)', () => {
+    const insert = indexInsertOf(observation)!;
+    const columnOf = (table: string, column: string): unknown[] => {
+      const t = insert.tables.find((x) => x.spec.table === table)!;
+      return t.columns[t.spec.columns.findIndex(([name]) => name === column)]!;
+    };
+    expect(columnOf('search_quantity', 'unit_code')).toContain('mm[Hg]');
+    expect(columnOf('search_quantity', 'low')).toContain('120.5');
+    expect(columnOf('search_reference', 'target_id')).toContain('p1');
+    expect(columnOf('search_token', 'text_norm')).toContain('bp');
   });
 });
