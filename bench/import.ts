@@ -3,7 +3,7 @@
 // where the CPU goes (this process incl. its worker threads; the PostgreSQL backends of the pool), and
 // the rate those CPU costs allow on this machine's cores when nothing else runs.
 //
-//   npx tsx bench/import.ts [--members 2000] [--workers 2] [--batch 1000] [--rules on|off]
+//   npx tsx bench/import.ts [--members 2000] [--workers 2] [--batch 1000] [--rules on|off] [--ahead N]
 //   npm run bench -- --suite import [same options]      (rewrites the import section of RESULTS.md)
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,6 +31,8 @@ export interface ImportBenchOptions {
   workers: number;
   batch: number;
   rules: boolean;
+  /** Batches prepared ahead of the one being written (undefined: the importer's default). */
+  ahead?: number;
   databaseUrl: string;
 }
 
@@ -66,12 +68,13 @@ export function parseArgs(argv: readonly string[]): ImportBenchOptions {
     workers: f.num('workers', 2, 0, true),
     batch: f.num('batch', 1000, 1, true),
     rules: (f.value('rules') ?? 'on') !== 'off',
+    ...(f.value('ahead') !== undefined ? { ahead: f.num('ahead', 1, 1, true) } : {}),
     databaseUrl,
   };
 }
 
 export function commandFor(o: ImportBenchOptions): string {
-  return `npx tsx bench/import.ts --members ${o.members} --workers ${o.workers} --batch ${o.batch} --rules ${o.rules ? 'on' : 'off'}`;
+  return `npx tsx bench/import.ts --members ${o.members} --workers ${o.workers} --batch ${o.batch} --rules ${o.rules ? 'on' : 'off'}${o.ahead !== undefined ? ` --ahead ${o.ahead}` : ''}`;
 }
 
 export async function runImportBench(o: ImportBenchOptions): Promise<ImportBenchReport> {
@@ -98,6 +101,7 @@ export async function runImportBench(o: ImportBenchOptions): Promise<ImportBench
       baseUrls: [],
       maxJsonDepth: 64,
       batchSize: o.batch,
+      ...(o.ahead !== undefined ? { prepareAhead: o.ahead } : {}),
       ...(pool ? { prepare: pool.prepare } : {}),
     });
     const pgAfter = await backends?.snapshot();
@@ -106,7 +110,7 @@ export async function runImportBench(o: ImportBenchOptions): Promise<ImportBench
     const resources = summary.written + summary.unchanged + summary.rejected;
     const floor = await prepareFloor(files);
     return {
-      options: { members: o.members, workers: o.workers, batch: o.batch, rules: o.rules },
+      options: { members: o.members, workers: o.workers, batch: o.batch, rules: o.rules, ...(o.ahead !== undefined ? { ahead: o.ahead } : {}) },
       startedAt: startedAt.toISOString(),
       resources,
       rejected: summary.rejected,
@@ -182,6 +186,7 @@ async function prepareFloor(files: readonly string[]): Promise<{ prepareCpuUs: n
 
 export function renderMarkdown(r: ImportBenchReport, command: string): string {
   const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
+  const pct = (usPerSecond: number): string => `${Math.round(usPerSecond / 1e4)} %`;
   const cpuUs = r.nodeCpuUs + (r.pgCpuUs ?? 0);
   const capacity = (r.cores * 1e6) / cpuUs;
   return [
@@ -202,6 +207,10 @@ export function renderMarkdown(r: ImportBenchReport, command: string): string {
     ...(r.threadCpuUs
       ? [
           `By thread (µs of CPU per resource): main ${fmt(r.threadCpuUs.main)}, prepare workers ${fmt(r.threadCpuUs.workers)}, V8 helper threads (GC, compilation) ${fmt(r.threadCpuUs.v8Helpers)}; PostgreSQL ${r.pgCpuUs === undefined ? 'n/a' : fmt(r.pgCpuUs)}.`,
+          '',
+          // CPU per resource x resources per second: the share of the wall time each was running (a
+          // thread that waits for another, or for a core, is not).
+          `Busy share of the wall time: main ${pct(r.threadCpuUs.main * r.perSecond)}, prepare workers ${pct(r.threadCpuUs.workers * r.perSecond)}, V8 helpers ${pct(r.threadCpuUs.v8Helpers * r.perSecond)}, PostgreSQL ${r.pgCpuUs === undefined ? 'n/a' : pct(r.pgCpuUs * r.perSecond)}; all of it ${pct((r.nodeCpuUs + (r.pgCpuUs ?? 0)) * r.perSecond)} of one core (${r.cores} cores).`,
           '',
         ]
       : []),

@@ -37,6 +37,8 @@ export interface ImportOptions {
   maxIndexRows?: number;
   /** Lines per transaction. */
   batchSize?: number;
+  /** Batches prepared ahead of the one being written (DEFAULT_PREPARE_AHEAD). */
+  prepareAhead?: number;
   /** Accepted versions per write statement within a batch (WRITE_CHUNK). */
   writeChunk?: number;
   prepare?: BatchPreparer;
@@ -79,6 +81,13 @@ export interface ImportSummary {
 export const DEFAULT_BATCH_SIZE = 1000;
 
 /**
+ * Batches prepared ahead of the one being written. One (the next) leaves the preparing thread idle
+ * whenever it finishes before the current batch commits, and at every file boundary; more keep it busy
+ * through the write's waits for PostgreSQL (bench/RESULTS.md, 2026-12-03, "prepare ahead").
+ */
+export const DEFAULT_PREPARE_AHEAD = 3;
+
+/**
  * Accepted versions sent per statement within a batch: the statement goes out at once and PostgreSQL
  * writes these while this thread judges the batch's next lines (the rules read the batch's state from
  * memory), instead of the whole write waiting for the last line's judgement.
@@ -90,61 +99,160 @@ export async function importFiles(paths: readonly string[], options: ImportOptio
   const files = orderFiles(await Promise.all(paths.map((p) => inspectFile(p))));
   const progress: ImportProgress = { file: '', bytesDone: 0, bytesTotal: files.reduce((n, f) => n + f.size, 0), written: 0, unchanged: 0, rejected: 0 };
   const summary: ImportSummary = { files: [], written: 0, unchanged: 0, rejected: 0, ms: 0 };
-  const seen = new Set<string>();
-  for (const file of files) {
-    // The same content named twice is one file.
-    if (seen.has(file.fileKey)) {
-      progress.bytesDone += file.size;
-      continue;
+  const { store } = options;
+  // Batches are prepared (parsed, validated, indexed) up to `prepareAhead` ahead of the one being written,
+  // across file boundaries, so the preparing threads never wait for a commit (docs/adr/0014, addendum 4).
+  const queue = lookahead(planned(files, options), Math.max(1, options.prepareAhead ?? DEFAULT_PREPARE_AHEAD), (step) => step.kind === 'batch');
+  try {
+    for (let step = await queue.next(); step; step = await queue.next()) {
+      if (step.kind === 'duplicate') {
+        // The same content named twice is one file.
+        progress.bytesDone += step.file.size;
+        continue;
+      }
+      const { run } = step;
+      if (step.kind === 'file') {
+        summary.files.push(run.report);
+        progress.file = run.file.name;
+        progress.bytesDone += run.report.alreadyComplete ? run.file.size : run.offset;
+        options.onProgress?.(progress);
+      } else if (step.kind === 'batch') {
+        const prepared = await step.prepared;
+        const last = step.lines[step.lines.length - 1]!;
+        const counts = await writeBatch(store, run.file.fileKey, prepared, last.end, last.line, options);
+        progress.bytesDone += last.end - run.offset;
+        run.offset = last.end;
+        for (const c of [progress, summary, run.report]) {
+          c.written += counts.written;
+          c.unchanged += counts.unchanged;
+          c.rejected += counts.rejected;
+        }
+        run.report.lines = last.line;
+        options.onProgress?.(progress);
+      } else {
+        await store.journal.complete(run.file.fileKey);
+        progress.bytesDone += run.file.size - run.offset;
+        options.onProgress?.(progress);
+      }
     }
-    seen.add(file.fileKey);
-    summary.files.push(await importFile(file, options, progress, summary));
+  } finally {
+    await queue.stop();
   }
   summary.ms = Date.now() - started;
   return summary;
 }
 
-async function importFile(file: SourceFile, options: ImportOptions, progress: ImportProgress, summary: ImportSummary): Promise<FileReport> {
-  const { store } = options;
-  const start = await store.journal.begin(file);
-  const report: FileReport = { name: file.name, resourceType: file.resourceType, fileKey: file.fileKey, alreadyComplete: start.completed, ...countsOf(start) };
-  progress.file = file.name;
-  progress.bytesDone += start.completed ? file.size : start.committedOffset;
-  options.onProgress?.(progress);
-  if (start.completed) return report;
+/** A file being imported: its report (counts over all runs) and the offset committed so far. */
+interface FileRun {
+  file: SourceFile;
+  report: FileReport;
+  offset: number;
+}
 
-  const prepareOptions: PrepareOptions = {
-    resourceType: file.resourceType,
-    maxJsonDepth: options.maxJsonDepth,
-    baseUrls: options.baseUrls,
-    ...(options.maxIndexRows !== undefined ? { maxIndexRows: options.maxIndexRows } : {}),
-  };
+type Step =
+  | { kind: 'duplicate'; file: SourceFile }
+  | { kind: 'file'; run: FileRun }
+  | { kind: 'batch'; run: FileRun; lines: RawLine[]; prepared: Promise<Prepared[]> }
+  | { kind: 'end'; run: FileRun };
+
+/**
+ * The import as a sequence of steps, each batch's preparation started when the step is produced. The
+ * journal's start of a file (its committed offset) is read when the lookahead reaches the file, possibly
+ * while the previous file's last batches are still being written: it only names where to continue, and
+ * registering a file that is not yet written to changes nothing a resumed run would read.
+ */
+async function* planned(files: readonly SourceFile[], options: ImportOptions): AsyncGenerator<Step> {
   const prepare = options.prepare ?? prepareInThread;
   const batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE;
-  let offset = start.committedOffset;
-  // The next batch is prepared (parsed, validated, indexed) while the current one is written.
-  const batches = batchesOf(readLines(file.path, start.committedOffset, start.committedLines + 1), batchSize);
-  let pending = nextPrepared(batches, prepare, prepareOptions);
-  for (;;) {
-    const current = await pending;
-    if (!current) break;
-    pending = nextPrepared(batches, prepare, prepareOptions);
-    const last = current.lines[current.lines.length - 1]!;
-    const counts = await writeBatch(store, file.fileKey, current.prepared, last.end, last.line, options);
-    progress.bytesDone += last.end - offset;
-    offset = last.end;
-    for (const c of [progress, summary, report]) {
-      c.written += counts.written;
-      c.unchanged += counts.unchanged;
-      c.rejected += counts.rejected;
+  const seen = new Set<string>();
+  for (const file of files) {
+    if (seen.has(file.fileKey)) {
+      yield { kind: 'duplicate', file };
+      continue;
     }
-    report.lines = last.line;
-    options.onProgress?.(progress);
+    seen.add(file.fileKey);
+    const start = await options.store.journal.begin(file);
+    const run: FileRun = { file, report: { name: file.name, resourceType: file.resourceType, fileKey: file.fileKey, alreadyComplete: start.completed, ...countsOf(start) }, offset: start.committedOffset };
+    yield { kind: 'file', run };
+    if (start.completed) continue;
+    const prepareOptions: PrepareOptions = {
+      resourceType: file.resourceType,
+      maxJsonDepth: options.maxJsonDepth,
+      baseUrls: options.baseUrls,
+      ...(options.maxIndexRows !== undefined ? { maxIndexRows: options.maxIndexRows } : {}),
+    };
+    for await (const lines of batchesOf(readLines(file.path, start.committedOffset, start.committedLines + 1), batchSize)) {
+      const prepared = prepare(lines, prepareOptions);
+      // Awaited in its turn; one the import never reaches (it stopped or failed before) is not an
+      // unhandled rejection.
+      void prepared.catch(() => undefined);
+      yield { kind: 'batch', run, lines, prepared };
+    }
+    yield { kind: 'end', run };
   }
-  await store.journal.complete(file.fileKey);
-  progress.bytesDone += file.size - offset;
-  options.onProgress?.(progress);
-  return report;
+}
+
+/**
+ * Pulls `source` ahead of its consumer in the background, holding at most `limit` items that `counts`
+ * (the rest, cheap markers, pass freely). `stop` ends the pulling and closes the source.
+ */
+function lookahead<T>(source: AsyncGenerator<T>, limit: number, counts: (item: T) => boolean): { next(): Promise<T | undefined>; stop(): Promise<void> } {
+  const items: T[] = [];
+  let held = 0;
+  let done = false;
+  let stopped = false;
+  let failure: { err: unknown } | undefined;
+  let wakeConsumer: (() => void) | undefined;
+  let wakeProducer: (() => void) | undefined;
+  const wake = (which: 'consumer' | 'producer'): void => {
+    const w = which === 'consumer' ? wakeConsumer : wakeProducer;
+    if (which === 'consumer') wakeConsumer = undefined;
+    else wakeProducer = undefined;
+    w?.();
+  };
+  const producer = (async () => {
+    try {
+      while (!stopped) {
+        if (held >= limit) {
+          await new Promise<void>((resolve) => (wakeProducer = resolve));
+          continue;
+        }
+        const r = await source.next();
+        if (r.done) break;
+        items.push(r.value);
+        if (counts(r.value)) held++;
+        wake('consumer');
+      }
+    } catch (err) {
+      failure = { err };
+    } finally {
+      done = true;
+      wake('consumer');
+    }
+  })();
+  return {
+    async next() {
+      for (;;) {
+        const item = items.shift();
+        if (item !== undefined) {
+          if (counts(item)) {
+            held--;
+            wake('producer');
+          }
+          return item;
+        }
+        if (failure) throw failure.err;
+        if (done) return undefined;
+        await new Promise<void>((resolve) => (wakeConsumer = resolve));
+      }
+    },
+    async stop() {
+      stopped = true;
+      wake('producer');
+      await producer;
+      await source.return(undefined);
+    },
+  };
 }
 
 function countsOf(p: FileProgress): Pick<FileReport, 'written' | 'unchanged' | 'rejected' | 'lines'> {
@@ -175,16 +283,6 @@ const MEMBER_REFERENCE = /"(?:subject|patient)"\s*:\s*\{\s*"reference"\s*:\s*"Pa
 /** The member a line's resource points at, read from its text (only batch boundaries depend on it). */
 function memberHint(bytes: Buffer): string | undefined {
   return MEMBER_REFERENCE.exec(bytes.toString('utf8'))?.[1];
-}
-
-async function nextPrepared(
-  batches: AsyncGenerator<RawLine[]>,
-  prepare: BatchPreparer,
-  options: PrepareOptions,
-): Promise<{ lines: RawLine[]; prepared: Prepared[] } | undefined> {
-  const next = await batches.next();
-  if (next.done) return undefined;
-  return { lines: next.value, prepared: await prepare(next.value, options) };
 }
 
 interface BatchCounts {
