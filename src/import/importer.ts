@@ -5,7 +5,10 @@
 // most the uncommitted batch, and re-running the same command resumes after the last committed one.
 import type { OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
 import { addToRecord, checkWritesDetailed, emptyRecord, membersOf, partOfType, type CoordinationReader, type Finding, type MemberRecordPart, type ProposedWrite } from '../coordination/index.js';
+import { REFERENCED_RESOURCE_TYPES } from '../coordination/reader.js';
+import { parseRef } from '../coordination/refs.js';
 import { stringifyWithTexts } from '../fhir/number-text.js';
+import { INDEX_FIELDS, type IndexColumns } from '../fhir/search/index-columns.js';
 import { hasErrors, outcome } from '../fhir/outcome.js';
 import type { StoredVersion } from '../fhir/repository.js';
 import { stamp } from '../fhir/resource-service.js';
@@ -312,7 +315,7 @@ async function writeBatch(store: ImportStore, fileKey: string, prepared: readonl
       }
       const sorted = [...members].sort();
       await tx.lockKeys(sorted.map((m) => `member:${m}`));
-      await state.loadMembers(sorted);
+      await Promise.all([state.loadMembers(sorted), state.prefetchReferenced(valid)]);
     }
     const versions: BatchVersion[] = [];
     let unchanged = 0;
@@ -372,6 +375,26 @@ function ruleError(line: number, key: string, findings: readonly Finding[]): Lin
   const conflicting = [...new Set(findings.flatMap((f) => f.involves).filter((ref) => ref !== key))];
   const issues: OperationOutcomeIssue[] = findings.map((f) => f.issue);
   return { line, resourceType, id, ruleId: findings[0]!.ruleId, ...(conflicting.length ? { conflicting } : {}), outcome: outcome(issues) };
+}
+
+const REF_TYPE = INDEX_FIELDS.reference.indexOf('targetType');
+const REF_ID = INDEX_FIELDS.reference.indexOf('targetId');
+const REF_URL = INDEX_FIELDS.reference.indexOf('url');
+
+/** Relative references in `value` (anywhere) to the types the rules read, as `Type/id`, the rules' own parsing. */
+function collectReferenced(value: unknown, into: Set<string>): void {
+  if (Array.isArray(value)) {
+    for (const v of value) collectReferenced(v, into);
+  } else if (typeof value === 'object' && value !== null) {
+    for (const [k, v] of Object.entries(value)) {
+      if (k === 'reference' && typeof v === 'string') {
+        const ref = parseRef(v);
+        if (ref && REFERENCED_RESOURCE_TYPES.has(ref.type)) into.add(`${ref.type}/${ref.id}`);
+      } else {
+        collectReferenced(v, into);
+      }
+    }
+  }
 }
 
 /** A member's resource in BatchState: its stored text until a rule reads it, then the parsed resource. */
@@ -452,6 +475,45 @@ class BatchState {
       for (const r of records.get(id) ?? []) map.set(`${r.resourceType}/${r.id}`, { resourceType: r.resourceType, content: r.content });
       this.members.set(id, map);
     }
+  }
+
+  /**
+   * Reads, in two statements, the directory resources the rules may read (`read`) for the batch's lines:
+   * those the lines reference (their index's reference rows), then those these reference (a role's
+   * organization and practitioner). Each would otherwise be a round trip of its own, waited for in the
+   * middle of judging, behind the batch's write statements on the same connection. A read of anything
+   * else still goes to the database; what the batch accepts itself is answered from memory first.
+   */
+  async prefetchReferenced(lines: readonly { index: IndexColumns }[]): Promise<void> {
+    const first = new Set<string>();
+    for (const { index } of lines) {
+      const rows = index.reference;
+      if (!rows) continue;
+      const types = rows[REF_TYPE]!;
+      const ids = rows[REF_ID]!;
+      const urls = rows[REF_URL]!;
+      for (let i = 0; i < types.length; i++) {
+        if (urls[i] === null && typeof ids[i] === 'string' && REFERENCED_RESOURCE_TYPES.has(types[i] as string)) first.add(`${types[i] as string}/${ids[i] as string}`);
+      }
+    }
+    const found = await this.readInto(first);
+    const second = new Set<string>();
+    for (const r of found) collectReferenced(r, second);
+    await this.readInto(second);
+  }
+
+  private async readInto(keys: ReadonlySet<string>): Promise<Resource[]> {
+    const wanted = [...keys].filter((k) => !this.reads.has(k) && !this.acceptedResources.has(k));
+    if (wanted.length === 0) return [];
+    const rows = await this.tx.readCurrentMany(wanted.map((k) => ({ resourceType: k.slice(0, k.indexOf('/')), id: k.slice(k.indexOf('/') + 1) })));
+    const out: Resource[] = [];
+    for (const key of wanted) {
+      const content = rows.get(key)?.content;
+      const resource = content ? (JSON.parse(content) as Resource) : undefined;
+      this.reads.set(key, Promise.resolve(resource));
+      if (resource) out.push(resource);
+    }
+    return out;
   }
 
   accept(version: StoredVersion, resource: Resource, previous: Resource | undefined): void {

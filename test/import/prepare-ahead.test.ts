@@ -4,7 +4,7 @@
 // in file order (the same id in two batches ends as versions in line order); a batch that fails leaves
 // the batches prepared behind it unwritten and the re-run loads everything exactly once; preparations the
 // import never reaches fail quietly (a worker pool closed after a failure).
-import type { Resource } from '@medplum/fhirtypes';
+import type { CareTeam, Resource } from '@medplum/fhirtypes';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadDefinitions } from '../../src/fhir/definitions.js';
 import { importFiles, prepareInThread, type BatchPreparer, type ImportOptions } from '../../src/import/importer.js';
@@ -13,7 +13,7 @@ import type { ImportStore } from '../../src/import/store.js';
 import type { Database } from '../../src/storage/database.js';
 import { ResourceRepository } from '../../src/storage/resource-repository.js';
 import { openTestDatabase, storageBackends } from '../support/db.js';
-import { fixtureDir, type FixtureDir } from './fixtures.js';
+import { benchResources, fixtureDir, type FixtureDir } from './fixtures.js';
 
 describe.each(storageBackends())('import preparing batches ahead on %s', (backend) => {
   let db: Database;
@@ -125,5 +125,70 @@ describe.each(storageBackends())('import preparing batches ahead on %s', (backen
       ['Patient', 7, 7],
     ]);
     expect(await count("SELECT count(*) AS n FROM resource_version WHERE id LIKE 'crash-%'")).toBe(16);
+  });
+});
+
+describe.each(storageBackends())('import rule reads on %s', (backend) => {
+  let db: Database;
+  let repo: ResourceRepository;
+  let files: FixtureDir;
+
+  beforeAll(async () => {
+    loadDefinitions();
+    db = await openTestDatabase(backend);
+    repo = new ResourceRepository(db, { readCacheEntries: 0 });
+    files = await fixtureDir();
+  });
+  afterAll(async () => {
+    await repo.close();
+    await files.remove();
+  });
+
+  it("answers the rules' reads of roles, organizations and practitioners from two statements per batch, not one read each", async () => {
+    const resources = benchResources(6);
+    const directory = resources.filter((r) => ['Organization', 'Practitioner', 'PractitionerRole'].includes(r.resourceType));
+    await importFiles(await files.export(directory, '-dir'), { store: repo.importStore(), rules: true, baseUrls: [], maxJsonDepth: 64 });
+    const real = repo.importStore();
+    const reads: string[] = [];
+    let readMany = 0;
+    const counting: ImportStore = {
+      ...real,
+      transaction: (fn) =>
+        real.transaction((tx) =>
+          fn(
+            Object.assign(Object.create(tx) as typeof tx, {
+              read: (type: string, id: string) => {
+                reads.push(`${type}/${id}`);
+                return tx.read(type, id);
+              },
+              readCurrentMany: (refs: readonly { resourceType: string; id: string }[]) => {
+                readMany++;
+                return tx.readCurrentMany(refs);
+              },
+            }),
+          ),
+        ),
+    };
+    const members = resources.filter((r) => !directory.includes(r));
+    const summary = await importFiles(await files.export(members, '-members'), { store: counting, rules: true, baseUrls: [], maxJsonDepth: 64, batchSize: 1000 });
+    expect(summary.rejected).toBe(0);
+    expect(summary.written).toBe(members.length);
+    // The CareTeams' rules read their participants' roles and the roles' organizations: all prefetched.
+    expect(reads).toEqual([]);
+    expect(readMany).toBeGreaterThan(0);
+  });
+
+  it('judges a team by the role as stored when the rules read it: a rival lead is still refused', async () => {
+    const resources = benchResources(2, 40);
+    const team = resources.find((r) => r.resourceType === 'CareTeam') as CareTeam;
+    await importFiles(await files.export(resources, '-rival'), { store: repo.importStore(), rules: true, baseUrls: [], maxJsonDepth: 64 });
+    const lead = team.participant![0]!;
+    const org = team.managingOrganization![0]!.reference;
+    const other = resources.find((r) => r.resourceType === 'PractitionerRole' && r.organization?.reference === org && `PractitionerRole/${r.id}` !== lead.member?.reference)!;
+    const rival: CareTeam = { ...team, id: `${team.id}-rival`, participant: [{ ...lead, member: { reference: `PractitionerRole/${other.id}` } }, ...team.participant!.slice(1)] };
+    const [path] = await files.export([rival], '-rival2');
+    const summary = await importFiles([path!], { store: repo.importStore(), rules: true, baseUrls: [], maxJsonDepth: 64 });
+    expect(summary.rejected).toBe(1);
+    expect(await repo.read('CareTeam', rival.id!)).toBeUndefined();
   });
 });
