@@ -17,7 +17,8 @@ import { writeMemberNdjson } from './import-ndjson.js';
 import { BackendCpu } from './rest-core.js';
 import { RESOURCES_PER_MEMBER } from './load-members.js';
 import { loadDefinitions } from '../src/fhir/definitions.js';
-import { importFiles } from '../src/import/importer.js';
+import { importFiles, type BatchPreparer } from '../src/import/importer.js';
+import type { BulkWriteTx, ImportStore } from '../src/import/store.js';
 import { readLines, type RawLine } from '../src/import/ndjson.js';
 import { prepareLine } from '../src/import/prepare.js';
 import { validateForWrite } from '../src/fhir/validate-write.js';
@@ -54,6 +55,8 @@ export interface ImportBenchReport {
   /** CPU per resource (µs) of the per-line work alone, in one thread without the database: all of it, and its validation. */
   prepareCpuUs: number;
   validateCpuUs: number;
+  /** Where the pipeline waited (PipelineProbe). */
+  pipeline?: PipelineReport;
   cores: number;
   loadBefore: number[];
   loadAfter: number[];
@@ -95,19 +98,21 @@ export async function runImportBench(o: ImportBenchOptions): Promise<ImportBench
     const cpuBefore = process.cpuUsage();
     const pgBefore = await backends?.snapshot();
     const startedAt = new Date();
+    const probe = new PipelineProbe();
     const summary = await importFiles(files, {
-      store: repo.importStore(),
+      store: probe.store(repo.importStore()),
       rules: o.rules,
       baseUrls: [],
       maxJsonDepth: 64,
       batchSize: o.batch,
       ...(o.ahead !== undefined ? { prepareAhead: o.ahead } : {}),
-      ...(pool ? { prepare: pool.prepare } : {}),
+      ...(pool ? { prepare: probe.preparer(pool.prepare) } : {}),
     });
     const pgAfter = await backends?.snapshot();
     const cpu = process.cpuUsage(cpuBefore);
     const threadsAfter = threadCpu();
     const resources = summary.written + summary.unchanged + summary.rejected;
+    const pipeline = probe.report(summary.ms);
     const floor = await prepareFloor(files);
     return {
       options: { members: o.members, workers: o.workers, batch: o.batch, rules: o.rules, ...(o.ahead !== undefined ? { ahead: o.ahead } : {}) },
@@ -120,6 +125,7 @@ export async function runImportBench(o: ImportBenchOptions): Promise<ImportBench
       ...(pgBefore && pgAfter ? { pgCpuUs: BackendCpu.delta(pgBefore, pgAfter) / resources } : {}),
       ...(before && threadsBefore && threadsAfter ? { threadCpuUs: splitThreads(before, threadsBefore, threadsAfter, resources) } : {}),
       ...floor,
+      pipeline,
       cores: cpus().length,
       loadBefore,
       loadAfter: loadavg(),
@@ -130,6 +136,70 @@ export async function runImportBench(o: ImportBenchOptions): Promise<ImportBench
     await db.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).catch(() => undefined);
     await db.close();
     await rm(dir, { recursive: true, force: true });
+  }
+}
+
+export interface PipelineReport {
+  batches: number;
+  /** Share of the wall time the main thread spent outside a batch transaction (mostly waiting for a prepared batch). */
+  outsideBatchShare: number;
+  /** Share of the wall time no preparation was handed out (the preparing thread had nothing to do). */
+  preparerStarvedShare: number;
+  /** Reads of single resources per batch (each a round trip awaited while judging). */
+  readsPerBatch: number;
+}
+
+/**
+ * Counts where the import's pipeline waits, from outside the importer: the time spent inside batch
+ * transactions (the rest is the main thread waiting for preparations, plus bookkeeping), the time no
+ * preparation was in flight (a starved preparing thread), and the single-resource reads per batch.
+ */
+class PipelineProbe {
+  private inTx = 0;
+  private batches = 0;
+  private reads = 0;
+  private inFlight = 0;
+  private starvedSince = performance.now();
+  private starved = 0;
+  private readonly started = performance.now();
+
+  store(real: ImportStore): ImportStore {
+    return {
+      ...real,
+      transaction: async (fn) => {
+        const t0 = performance.now();
+        try {
+          return await real.transaction((tx) => {
+            const counted = Object.create(tx) as BulkWriteTx;
+            counted.read = (type: string, id: string) => {
+              this.reads++;
+              return tx.read(type, id);
+            };
+            return fn(counted);
+          });
+        } finally {
+          this.batches++;
+          this.inTx += performance.now() - t0;
+        }
+      },
+    };
+  }
+
+  preparer(real: BatchPreparer): BatchPreparer {
+    return async (lines, options) => {
+      if (this.inFlight++ === 0) this.starved += performance.now() - this.starvedSince;
+      try {
+        return await real(lines, options);
+      } finally {
+        if (--this.inFlight === 0) this.starvedSince = performance.now();
+      }
+    };
+  }
+
+  report(ms: number): PipelineReport {
+    const wall = Math.max(ms, performance.now() - this.started);
+    const starved = this.starved + (this.inFlight === 0 ? performance.now() - this.starvedSince : 0);
+    return { batches: this.batches, outsideBatchShare: 1 - this.inTx / wall, preparerStarvedShare: starved / wall, readsPerBatch: this.reads / Math.max(1, this.batches) };
   }
 }
 
@@ -211,6 +281,12 @@ export function renderMarkdown(r: ImportBenchReport, command: string): string {
           // CPU per resource x resources per second: the share of the wall time each was running (a
           // thread that waits for another, or for a core, is not).
           `Busy share of the wall time: main ${pct(r.threadCpuUs.main * r.perSecond)}, prepare workers ${pct(r.threadCpuUs.workers * r.perSecond)}, V8 helpers ${pct(r.threadCpuUs.v8Helpers * r.perSecond)}, PostgreSQL ${r.pgCpuUs === undefined ? 'n/a' : pct(r.pgCpuUs * r.perSecond)}; all of it ${pct((r.nodeCpuUs + (r.pgCpuUs ?? 0)) * r.perSecond)} of one core (${r.cores} cores).`,
+          '',
+        ]
+      : []),
+    ...(r.pipeline
+      ? [
+          `Pipeline: ${r.pipeline.batches} batch transactions; the main thread outside them (waiting for a prepared batch) ${pct(r.pipeline.outsideBatchShare * 1e6)} of the wall time; no preparation in flight (the preparing thread starved) ${pct(r.pipeline.preparerStarvedShare * 1e6)}; single-resource reads awaited while judging ${r.pipeline.readsPerBatch.toFixed(1)} per batch.`,
           '',
         ]
       : []),
