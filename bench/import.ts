@@ -3,7 +3,7 @@
 // where the CPU goes (this process incl. its worker threads; the PostgreSQL backends of the pool), and
 // the rate those CPU costs allow on this machine's cores when nothing else runs.
 //
-//   npx tsx bench/import.ts [--members 2000] [--workers 2] [--batch 1000] [--rules on|off]
+//   npx tsx bench/import.ts [--members 2000] [--workers 2] [--batch 1000] [--rules on|off] [--ahead N]
 //   npm run bench -- --suite import [same options]      (rewrites the import section of RESULTS.md)
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,7 +17,8 @@ import { writeMemberNdjson } from './import-ndjson.js';
 import { BackendCpu } from './rest-core.js';
 import { RESOURCES_PER_MEMBER } from './load-members.js';
 import { loadDefinitions } from '../src/fhir/definitions.js';
-import { importFiles } from '../src/import/importer.js';
+import { importFiles, type BatchPreparer } from '../src/import/importer.js';
+import type { BulkWriteTx, ImportStore } from '../src/import/store.js';
 import { readLines, type RawLine } from '../src/import/ndjson.js';
 import { prepareLine } from '../src/import/prepare.js';
 import { validateForWrite } from '../src/fhir/validate-write.js';
@@ -31,6 +32,8 @@ export interface ImportBenchOptions {
   workers: number;
   batch: number;
   rules: boolean;
+  /** Batches prepared ahead of the one being written (undefined: the importer's default). */
+  ahead?: number;
   databaseUrl: string;
 }
 
@@ -52,6 +55,8 @@ export interface ImportBenchReport {
   /** CPU per resource (µs) of the per-line work alone, in one thread without the database: all of it, and its validation. */
   prepareCpuUs: number;
   validateCpuUs: number;
+  /** Where the pipeline waited (PipelineProbe). */
+  pipeline?: PipelineReport;
   cores: number;
   loadBefore: number[];
   loadAfter: number[];
@@ -66,12 +71,13 @@ export function parseArgs(argv: readonly string[]): ImportBenchOptions {
     workers: f.num('workers', 2, 0, true),
     batch: f.num('batch', 1000, 1, true),
     rules: (f.value('rules') ?? 'on') !== 'off',
+    ...(f.value('ahead') !== undefined ? { ahead: f.num('ahead', 1, 1, true) } : {}),
     databaseUrl,
   };
 }
 
 export function commandFor(o: ImportBenchOptions): string {
-  return `npx tsx bench/import.ts --members ${o.members} --workers ${o.workers} --batch ${o.batch} --rules ${o.rules ? 'on' : 'off'}`;
+  return `npx tsx bench/import.ts --members ${o.members} --workers ${o.workers} --batch ${o.batch} --rules ${o.rules ? 'on' : 'off'}${o.ahead !== undefined ? ` --ahead ${o.ahead}` : ''}`;
 }
 
 export async function runImportBench(o: ImportBenchOptions): Promise<ImportBenchReport> {
@@ -92,21 +98,24 @@ export async function runImportBench(o: ImportBenchOptions): Promise<ImportBench
     const cpuBefore = process.cpuUsage();
     const pgBefore = await backends?.snapshot();
     const startedAt = new Date();
+    const probe = new PipelineProbe();
     const summary = await importFiles(files, {
-      store: repo.importStore(),
+      store: probe.store(repo.importStore()),
       rules: o.rules,
       baseUrls: [],
       maxJsonDepth: 64,
       batchSize: o.batch,
-      ...(pool ? { prepare: pool.prepare } : {}),
+      ...(o.ahead !== undefined ? { prepareAhead: o.ahead } : {}),
+      ...(pool ? { prepare: probe.preparer(pool.prepare) } : {}),
     });
     const pgAfter = await backends?.snapshot();
     const cpu = process.cpuUsage(cpuBefore);
     const threadsAfter = threadCpu();
     const resources = summary.written + summary.unchanged + summary.rejected;
+    const pipeline = probe.report(summary.ms);
     const floor = await prepareFloor(files);
     return {
-      options: { members: o.members, workers: o.workers, batch: o.batch, rules: o.rules },
+      options: { members: o.members, workers: o.workers, batch: o.batch, rules: o.rules, ...(o.ahead !== undefined ? { ahead: o.ahead } : {}) },
       startedAt: startedAt.toISOString(),
       resources,
       rejected: summary.rejected,
@@ -116,6 +125,7 @@ export async function runImportBench(o: ImportBenchOptions): Promise<ImportBench
       ...(pgBefore && pgAfter ? { pgCpuUs: BackendCpu.delta(pgBefore, pgAfter) / resources } : {}),
       ...(before && threadsBefore && threadsAfter ? { threadCpuUs: splitThreads(before, threadsBefore, threadsAfter, resources) } : {}),
       ...floor,
+      pipeline,
       cores: cpus().length,
       loadBefore,
       loadAfter: loadavg(),
@@ -126,6 +136,70 @@ export async function runImportBench(o: ImportBenchOptions): Promise<ImportBench
     await db.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).catch(() => undefined);
     await db.close();
     await rm(dir, { recursive: true, force: true });
+  }
+}
+
+export interface PipelineReport {
+  batches: number;
+  /** Share of the wall time the main thread spent outside a batch transaction (mostly waiting for a prepared batch). */
+  outsideBatchShare: number;
+  /** Share of the wall time no preparation was handed out (the preparing thread had nothing to do). */
+  preparerStarvedShare: number;
+  /** Reads of single resources per batch (each a round trip awaited while judging). */
+  readsPerBatch: number;
+}
+
+/**
+ * Counts where the import's pipeline waits, from outside the importer: the time spent inside batch
+ * transactions (the rest is the main thread waiting for preparations, plus bookkeeping), the time no
+ * preparation was in flight (a starved preparing thread), and the single-resource reads per batch.
+ */
+class PipelineProbe {
+  private inTx = 0;
+  private batches = 0;
+  private reads = 0;
+  private inFlight = 0;
+  private starvedSince = performance.now();
+  private starved = 0;
+  private readonly started = performance.now();
+
+  store(real: ImportStore): ImportStore {
+    return {
+      ...real,
+      transaction: async (fn) => {
+        const t0 = performance.now();
+        try {
+          return await real.transaction((tx) => {
+            const counted = Object.create(tx) as BulkWriteTx;
+            counted.read = (type: string, id: string) => {
+              this.reads++;
+              return tx.read(type, id);
+            };
+            return fn(counted);
+          });
+        } finally {
+          this.batches++;
+          this.inTx += performance.now() - t0;
+        }
+      },
+    };
+  }
+
+  preparer(real: BatchPreparer): BatchPreparer {
+    return async (lines, options) => {
+      if (this.inFlight++ === 0) this.starved += performance.now() - this.starvedSince;
+      try {
+        return await real(lines, options);
+      } finally {
+        if (--this.inFlight === 0) this.starvedSince = performance.now();
+      }
+    };
+  }
+
+  report(ms: number): PipelineReport {
+    const wall = Math.max(ms, performance.now() - this.started);
+    const starved = this.starved + (this.inFlight === 0 ? performance.now() - this.starvedSince : 0);
+    return { batches: this.batches, outsideBatchShare: 1 - this.inTx / wall, preparerStarvedShare: starved / wall, readsPerBatch: this.reads / Math.max(1, this.batches) };
   }
 }
 
@@ -182,6 +256,7 @@ async function prepareFloor(files: readonly string[]): Promise<{ prepareCpuUs: n
 
 export function renderMarkdown(r: ImportBenchReport, command: string): string {
   const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
+  const pct = (usPerSecond: number): string => `${Math.round(usPerSecond / 1e4)} %`;
   const cpuUs = r.nodeCpuUs + (r.pgCpuUs ?? 0);
   const capacity = (r.cores * 1e6) / cpuUs;
   return [
@@ -202,6 +277,16 @@ export function renderMarkdown(r: ImportBenchReport, command: string): string {
     ...(r.threadCpuUs
       ? [
           `By thread (µs of CPU per resource): main ${fmt(r.threadCpuUs.main)}, prepare workers ${fmt(r.threadCpuUs.workers)}, V8 helper threads (GC, compilation) ${fmt(r.threadCpuUs.v8Helpers)}; PostgreSQL ${r.pgCpuUs === undefined ? 'n/a' : fmt(r.pgCpuUs)}.`,
+          '',
+          // CPU per resource x resources per second: the share of the wall time each was running (a
+          // thread that waits for another, or for a core, is not).
+          `Busy share of the wall time: main ${pct(r.threadCpuUs.main * r.perSecond)}, prepare workers ${pct(r.threadCpuUs.workers * r.perSecond)}, V8 helpers ${pct(r.threadCpuUs.v8Helpers * r.perSecond)}, PostgreSQL ${r.pgCpuUs === undefined ? 'n/a' : pct(r.pgCpuUs * r.perSecond)}; all of it ${pct((r.nodeCpuUs + (r.pgCpuUs ?? 0)) * r.perSecond)} of one core (${r.cores} cores).`,
+          '',
+        ]
+      : []),
+    ...(r.pipeline
+      ? [
+          `Pipeline: ${r.pipeline.batches} batch transactions; the main thread outside them (waiting for a prepared batch) ${pct(r.pipeline.outsideBatchShare * 1e6)} of the wall time; no preparation in flight (the preparing thread starved) ${pct(r.pipeline.preparerStarvedShare * 1e6)}; single-resource reads awaited while judging ${r.pipeline.readsPerBatch.toFixed(1)} per batch.`,
           '',
         ]
       : []),

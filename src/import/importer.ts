@@ -5,7 +5,10 @@
 // most the uncommitted batch, and re-running the same command resumes after the last committed one.
 import type { OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
 import { addToRecord, checkWritesDetailed, emptyRecord, membersOf, partOfType, type CoordinationReader, type Finding, type MemberRecordPart, type ProposedWrite } from '../coordination/index.js';
+import { REFERENCED_RESOURCE_TYPES } from '../coordination/reader.js';
+import { parseRef } from '../coordination/refs.js';
 import { stringifyWithTexts } from '../fhir/number-text.js';
+import { INDEX_FIELDS, type IndexColumns } from '../fhir/search/index-columns.js';
 import { hasErrors, outcome } from '../fhir/outcome.js';
 import type { StoredVersion } from '../fhir/repository.js';
 import { stamp } from '../fhir/resource-service.js';
@@ -37,6 +40,8 @@ export interface ImportOptions {
   maxIndexRows?: number;
   /** Lines per transaction. */
   batchSize?: number;
+  /** Batches prepared ahead of the one being written (DEFAULT_PREPARE_AHEAD). */
+  prepareAhead?: number;
   /** Accepted versions per write statement within a batch (WRITE_CHUNK). */
   writeChunk?: number;
   prepare?: BatchPreparer;
@@ -79,6 +84,15 @@ export interface ImportSummary {
 export const DEFAULT_BATCH_SIZE = 1000;
 
 /**
+ * Batches prepared ahead of the one being written, counted across file boundaries: the next file's first
+ * batches are prepared while the current file's last one is written, so the preparing thread does not
+ * idle at each file's end, and batches that are slow to write (a CareTeam file) leave the preparing
+ * thread work banked from the ones that were quick (bench/RESULTS.md, 2026-12-03, "batches prepared
+ * ahead": 3 against 1 measured +26 % in two of three pairs and even in the third).
+ */
+export const DEFAULT_PREPARE_AHEAD = 3;
+
+/**
  * Accepted versions sent per statement within a batch: the statement goes out at once and PostgreSQL
  * writes these while this thread judges the batch's next lines (the rules read the batch's state from
  * memory), instead of the whole write waiting for the last line's judgement.
@@ -90,61 +104,160 @@ export async function importFiles(paths: readonly string[], options: ImportOptio
   const files = orderFiles(await Promise.all(paths.map((p) => inspectFile(p))));
   const progress: ImportProgress = { file: '', bytesDone: 0, bytesTotal: files.reduce((n, f) => n + f.size, 0), written: 0, unchanged: 0, rejected: 0 };
   const summary: ImportSummary = { files: [], written: 0, unchanged: 0, rejected: 0, ms: 0 };
-  const seen = new Set<string>();
-  for (const file of files) {
-    // The same content named twice is one file.
-    if (seen.has(file.fileKey)) {
-      progress.bytesDone += file.size;
-      continue;
+  const { store } = options;
+  // Batches are prepared (parsed, validated, indexed) up to `prepareAhead` ahead of the one being written,
+  // across file boundaries, so the preparing threads never wait for a commit (docs/adr/0014, addendum 4).
+  const queue = lookahead(planned(files, options), Math.max(1, options.prepareAhead ?? DEFAULT_PREPARE_AHEAD), (step) => step.kind === 'batch');
+  try {
+    for (let step = await queue.next(); step; step = await queue.next()) {
+      if (step.kind === 'duplicate') {
+        // The same content named twice is one file.
+        progress.bytesDone += step.file.size;
+        continue;
+      }
+      const { run } = step;
+      if (step.kind === 'file') {
+        summary.files.push(run.report);
+        progress.file = run.file.name;
+        progress.bytesDone += run.report.alreadyComplete ? run.file.size : run.offset;
+        options.onProgress?.(progress);
+      } else if (step.kind === 'batch') {
+        const prepared = await step.prepared;
+        const last = step.lines[step.lines.length - 1]!;
+        const counts = await writeBatch(store, run.file.fileKey, prepared, last.end, last.line, options);
+        progress.bytesDone += last.end - run.offset;
+        run.offset = last.end;
+        for (const c of [progress, summary, run.report]) {
+          c.written += counts.written;
+          c.unchanged += counts.unchanged;
+          c.rejected += counts.rejected;
+        }
+        run.report.lines = last.line;
+        options.onProgress?.(progress);
+      } else {
+        await store.journal.complete(run.file.fileKey);
+        progress.bytesDone += run.file.size - run.offset;
+        options.onProgress?.(progress);
+      }
     }
-    seen.add(file.fileKey);
-    summary.files.push(await importFile(file, options, progress, summary));
+  } finally {
+    await queue.stop();
   }
   summary.ms = Date.now() - started;
   return summary;
 }
 
-async function importFile(file: SourceFile, options: ImportOptions, progress: ImportProgress, summary: ImportSummary): Promise<FileReport> {
-  const { store } = options;
-  const start = await store.journal.begin(file);
-  const report: FileReport = { name: file.name, resourceType: file.resourceType, fileKey: file.fileKey, alreadyComplete: start.completed, ...countsOf(start) };
-  progress.file = file.name;
-  progress.bytesDone += start.completed ? file.size : start.committedOffset;
-  options.onProgress?.(progress);
-  if (start.completed) return report;
+/** A file being imported: its report (counts over all runs) and the offset committed so far. */
+interface FileRun {
+  file: SourceFile;
+  report: FileReport;
+  offset: number;
+}
 
-  const prepareOptions: PrepareOptions = {
-    resourceType: file.resourceType,
-    maxJsonDepth: options.maxJsonDepth,
-    baseUrls: options.baseUrls,
-    ...(options.maxIndexRows !== undefined ? { maxIndexRows: options.maxIndexRows } : {}),
-  };
+type Step =
+  | { kind: 'duplicate'; file: SourceFile }
+  | { kind: 'file'; run: FileRun }
+  | { kind: 'batch'; run: FileRun; lines: RawLine[]; prepared: Promise<Prepared[]> }
+  | { kind: 'end'; run: FileRun };
+
+/**
+ * The import as a sequence of steps, each batch's preparation started when the step is produced. The
+ * journal's start of a file (its committed offset) is read when the lookahead reaches the file, possibly
+ * while the previous file's last batches are still being written: it only names where to continue, and
+ * registering a file that is not yet written to changes nothing a resumed run would read.
+ */
+async function* planned(files: readonly SourceFile[], options: ImportOptions): AsyncGenerator<Step> {
   const prepare = options.prepare ?? prepareInThread;
   const batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE;
-  let offset = start.committedOffset;
-  // The next batch is prepared (parsed, validated, indexed) while the current one is written.
-  const batches = batchesOf(readLines(file.path, start.committedOffset, start.committedLines + 1), batchSize);
-  let pending = nextPrepared(batches, prepare, prepareOptions);
-  for (;;) {
-    const current = await pending;
-    if (!current) break;
-    pending = nextPrepared(batches, prepare, prepareOptions);
-    const last = current.lines[current.lines.length - 1]!;
-    const counts = await writeBatch(store, file.fileKey, current.prepared, last.end, last.line, options);
-    progress.bytesDone += last.end - offset;
-    offset = last.end;
-    for (const c of [progress, summary, report]) {
-      c.written += counts.written;
-      c.unchanged += counts.unchanged;
-      c.rejected += counts.rejected;
+  const seen = new Set<string>();
+  for (const file of files) {
+    if (seen.has(file.fileKey)) {
+      yield { kind: 'duplicate', file };
+      continue;
     }
-    report.lines = last.line;
-    options.onProgress?.(progress);
+    seen.add(file.fileKey);
+    const start = await options.store.journal.begin(file);
+    const run: FileRun = { file, report: { name: file.name, resourceType: file.resourceType, fileKey: file.fileKey, alreadyComplete: start.completed, ...countsOf(start) }, offset: start.committedOffset };
+    yield { kind: 'file', run };
+    if (start.completed) continue;
+    const prepareOptions: PrepareOptions = {
+      resourceType: file.resourceType,
+      maxJsonDepth: options.maxJsonDepth,
+      baseUrls: options.baseUrls,
+      ...(options.maxIndexRows !== undefined ? { maxIndexRows: options.maxIndexRows } : {}),
+    };
+    for await (const lines of batchesOf(readLines(file.path, start.committedOffset, start.committedLines + 1), batchSize)) {
+      const prepared = prepare(lines, prepareOptions);
+      // Awaited in its turn; one the import never reaches (it stopped or failed before) is not an
+      // unhandled rejection.
+      void prepared.catch(() => undefined);
+      yield { kind: 'batch', run, lines, prepared };
+    }
+    yield { kind: 'end', run };
   }
-  await store.journal.complete(file.fileKey);
-  progress.bytesDone += file.size - offset;
-  options.onProgress?.(progress);
-  return report;
+}
+
+/**
+ * Pulls `source` ahead of its consumer in the background, holding at most `limit` items that `counts`
+ * (the rest, cheap markers, pass freely). `stop` ends the pulling and closes the source.
+ */
+function lookahead<T>(source: AsyncGenerator<T>, limit: number, counts: (item: T) => boolean): { next(): Promise<T | undefined>; stop(): Promise<void> } {
+  const items: T[] = [];
+  let held = 0;
+  let done = false;
+  let stopped = false;
+  let failure: { err: unknown } | undefined;
+  let wakeConsumer: (() => void) | undefined;
+  let wakeProducer: (() => void) | undefined;
+  const wake = (which: 'consumer' | 'producer'): void => {
+    const w = which === 'consumer' ? wakeConsumer : wakeProducer;
+    if (which === 'consumer') wakeConsumer = undefined;
+    else wakeProducer = undefined;
+    w?.();
+  };
+  const producer = (async () => {
+    try {
+      while (!stopped) {
+        if (held >= limit) {
+          await new Promise<void>((resolve) => (wakeProducer = resolve));
+          continue;
+        }
+        const r = await source.next();
+        if (r.done) break;
+        items.push(r.value);
+        if (counts(r.value)) held++;
+        wake('consumer');
+      }
+    } catch (err) {
+      failure = { err };
+    } finally {
+      done = true;
+      wake('consumer');
+    }
+  })();
+  return {
+    async next() {
+      for (;;) {
+        const item = items.shift();
+        if (item !== undefined) {
+          if (counts(item)) {
+            held--;
+            wake('producer');
+          }
+          return item;
+        }
+        if (failure) throw failure.err;
+        if (done) return undefined;
+        await new Promise<void>((resolve) => (wakeConsumer = resolve));
+      }
+    },
+    async stop() {
+      stopped = true;
+      wake('producer');
+      await producer;
+      await source.return(undefined);
+    },
+  };
 }
 
 function countsOf(p: FileProgress): Pick<FileReport, 'written' | 'unchanged' | 'rejected' | 'lines'> {
@@ -177,16 +290,6 @@ function memberHint(bytes: Buffer): string | undefined {
   return MEMBER_REFERENCE.exec(bytes.toString('utf8'))?.[1];
 }
 
-async function nextPrepared(
-  batches: AsyncGenerator<RawLine[]>,
-  prepare: BatchPreparer,
-  options: PrepareOptions,
-): Promise<{ lines: RawLine[]; prepared: Prepared[] } | undefined> {
-  const next = await batches.next();
-  if (next.done) return undefined;
-  return { lines: next.value, prepared: await prepare(next.value, options) };
-}
-
 interface BatchCounts {
   written: number;
   unchanged: number;
@@ -214,7 +317,7 @@ async function writeBatch(store: ImportStore, fileKey: string, prepared: readonl
       }
       const sorted = [...members].sort();
       await tx.lockKeys(sorted.map((m) => `member:${m}`));
-      await state.loadMembers(sorted);
+      await Promise.all([state.loadMembers(sorted), state.prefetchReferenced(valid)]);
     }
     const versions: BatchVersion[] = [];
     let unchanged = 0;
@@ -274,6 +377,26 @@ function ruleError(line: number, key: string, findings: readonly Finding[]): Lin
   const conflicting = [...new Set(findings.flatMap((f) => f.involves).filter((ref) => ref !== key))];
   const issues: OperationOutcomeIssue[] = findings.map((f) => f.issue);
   return { line, resourceType, id, ruleId: findings[0]!.ruleId, ...(conflicting.length ? { conflicting } : {}), outcome: outcome(issues) };
+}
+
+const REF_TYPE = INDEX_FIELDS.reference.indexOf('targetType');
+const REF_ID = INDEX_FIELDS.reference.indexOf('targetId');
+const REF_URL = INDEX_FIELDS.reference.indexOf('url');
+
+/** Relative references in `value` (anywhere) to the types the rules read, as `Type/id`, the rules' own parsing. */
+function collectReferenced(value: unknown, into: Set<string>): void {
+  if (Array.isArray(value)) {
+    for (const v of value) collectReferenced(v, into);
+  } else if (typeof value === 'object' && value !== null) {
+    for (const [k, v] of Object.entries(value)) {
+      if (k === 'reference' && typeof v === 'string') {
+        const ref = parseRef(v);
+        if (ref && REFERENCED_RESOURCE_TYPES.has(ref.type)) into.add(`${ref.type}/${ref.id}`);
+      } else {
+        collectReferenced(v, into);
+      }
+    }
+  }
 }
 
 /** A member's resource in BatchState: its stored text until a rule reads it, then the parsed resource. */
@@ -354,6 +477,45 @@ class BatchState {
       for (const r of records.get(id) ?? []) map.set(`${r.resourceType}/${r.id}`, { resourceType: r.resourceType, content: r.content });
       this.members.set(id, map);
     }
+  }
+
+  /**
+   * Reads, in two statements, the directory resources the rules may read (`read`) for the batch's lines:
+   * those the lines reference (their index's reference rows), then those these reference (a role's
+   * organization and practitioner). Each would otherwise be a round trip of its own, waited for in the
+   * middle of judging, behind the batch's write statements on the same connection. A read of anything
+   * else still goes to the database; what the batch accepts itself is answered from memory first.
+   */
+  async prefetchReferenced(lines: readonly { index: IndexColumns }[]): Promise<void> {
+    const first = new Set<string>();
+    for (const { index } of lines) {
+      const rows = index.reference;
+      if (!rows) continue;
+      const types = rows[REF_TYPE]!;
+      const ids = rows[REF_ID]!;
+      const urls = rows[REF_URL]!;
+      for (let i = 0; i < types.length; i++) {
+        if (urls[i] === null && typeof ids[i] === 'string' && REFERENCED_RESOURCE_TYPES.has(types[i] as string)) first.add(`${types[i] as string}/${ids[i] as string}`);
+      }
+    }
+    const found = await this.readInto(first);
+    const second = new Set<string>();
+    for (const r of found) collectReferenced(r, second);
+    await this.readInto(second);
+  }
+
+  private async readInto(keys: ReadonlySet<string>): Promise<Resource[]> {
+    const wanted = [...keys].filter((k) => !this.reads.has(k) && !this.acceptedResources.has(k));
+    if (wanted.length === 0) return [];
+    const rows = await this.tx.readCurrentMany(wanted.map((k) => ({ resourceType: k.slice(0, k.indexOf('/')), id: k.slice(k.indexOf('/') + 1) })));
+    const out: Resource[] = [];
+    for (const key of wanted) {
+      const content = rows.get(key)?.content;
+      const resource = content ? (JSON.parse(content) as Resource) : undefined;
+      this.reads.set(key, Promise.resolve(resource));
+      if (resource) out.push(resource);
+    }
+    return out;
   }
 
   accept(version: StoredVersion, resource: Resource, previous: Resource | undefined): void {

@@ -21,6 +21,8 @@ export interface BulkWriteTx extends WriteTx {
   lockKeys(keys: readonly string[]): Promise<void>;
   /** Current versions (deleted ones included) by `Type/id`, locked against concurrent writers. */
   lockCurrentMany(refs: readonly { resourceType: string; id: string }[]): Promise<Map<string, StoredVersion>>;
+  /** Current versions (deleted ones included) by `Type/id`, not locked: WriteTx.read for many in one statement. */
+  readCurrentMany(refs: readonly { resourceType: string; id: string }[]): Promise<Map<string, StoredVersion>>;
   /**
    * Per member id: the current resources referencing `Patient/<id>` through any of `via` (as
    * WriteTx.findReferencing, for many members in one statement), in rid order.

@@ -26,13 +26,22 @@ export async function lockKeys(q: Queryable, keys: readonly string[]): Promise<v
   );
 }
 
-export async function lockCurrentMany(q: Queryable, refs: readonly { resourceType: string; id: string }[]): Promise<Map<string, StoredVersion>> {
+export function lockCurrentMany(q: Queryable, refs: readonly { resourceType: string; id: string }[]): Promise<Map<string, StoredVersion>> {
+  return currentMany(q, refs, 'ORDER BY rid FOR UPDATE OF resource');
+}
+
+/** Current versions (deleted ones included) by `Type/id`, unlocked: what `read` answers, for many at once. */
+export function readCurrentMany(q: Queryable, refs: readonly { resourceType: string; id: string }[]): Promise<Map<string, StoredVersion>> {
+  return currentMany(q, refs, '');
+}
+
+async function currentMany(q: Queryable, refs: readonly { resourceType: string; id: string }[], tail: string): Promise<Map<string, StoredVersion>> {
   const out = new Map<string, StoredVersion>();
   if (refs.length === 0) return out;
   const res = await q.query<{ resource_type: string; id: string; version_id: number; last_updated: string; deleted: boolean; content: string | null }>(
     `SELECT resource_type, id, version_id, ${LAST_UPDATED}, deleted, content
        FROM resource JOIN unnest($1::text[], $2::text[]) AS u(t, i) ON resource_type = u.t AND id = u.i
-      ORDER BY rid FOR UPDATE OF resource`,
+      ${tail}`,
     [refs.map((r) => r.resourceType), refs.map((r) => r.id)],
   );
   for (const row of res.rows) {

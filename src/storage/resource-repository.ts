@@ -27,7 +27,7 @@ import { AccessCache } from './access-cache.js';
 import { membersColumn, membersFromIndex } from '../access/compartment.js';
 import { ACCESS_CHANGE_PREFIX, ALL_MEMBERS, decideMembers } from './member-access.js';
 import type { BatchCommit, BatchVersion, BulkWriteTx, ImportStore, ReferencingResource } from '../import/store.js';
-import { findReferencingMany, lockCurrentMany, lockKeys, recordBatch, SqlImportJournal, writeVersions } from './import-store.js';
+import { findReferencingMany, lockCurrentMany, lockKeys, readCurrentMany, recordBatch, SqlImportJournal, writeVersions } from './import-store.js';
 
 interface VersionRow {
   resource_type: string;
@@ -212,6 +212,10 @@ class Tx implements BulkWriteTx {
 
   lockCurrentMany(refs: readonly { resourceType: string; id: string }[]): Promise<Map<string, StoredVersion>> {
     return lockCurrentMany(this.q, refs);
+  }
+
+  readCurrentMany(refs: readonly { resourceType: string; id: string }[]): Promise<Map<string, StoredVersion>> {
+    return readCurrentMany(this.q, refs);
   }
 
   findReferencingMany(memberIds: readonly string[], via: readonly { resourceType: string; code: string }[]): Promise<Map<string, ReferencingResource[]>> {
