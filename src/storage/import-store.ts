@@ -15,7 +15,7 @@ import { ACCESS_CHANGE_PREFIX, ALL_MEMBERS, announceAccessChanges, rowColumns } 
 import { SqlParams } from './search/sql-params.js';
 import { ReadCache } from './read-cache.js';
 import { LAST_UPDATED, lockKeyOf } from './resource-repository.js';
-import { num, ROW_BACKED, SPECS, TABLES } from './search/write-index.js';
+import { appendIndexFragment, SPECS, TABLES } from './search/write-index.js';
 
 export async function lockKeys(q: Queryable, keys: readonly string[]): Promise<void> {
   if (keys.length === 0) return;
@@ -178,19 +178,8 @@ function indexCtes(versions: readonly BatchVersion[], ords: readonly number[], m
       const fragment = fragments[spec.kind];
       if (!fragment) return;
       const target = perTable[i]!;
-      const codes = fragment[0]!;
-      const keep = codes.some((c) => ROW_BACKED.has(c as string)) ? codes.map((c) => !ROW_BACKED.has(c as string)) : undefined;
-      const ord = ords[n]!;
-      for (let r = 0; r < codes.length; r++) if (!keep || keep[r]) target.ord.push(ord);
-      spec.columns.forEach(([, type], col) => {
-        const into = target.columns[col]!;
-        const values = fragment[col]!;
-        for (let r = 0; r < values.length; r++) {
-          if (keep && !keep[r]) continue;
-          const value = values[r] ?? null;
-          into.push(type === 'numeric' ? num(value as number | null) : value);
-        }
-      });
+      const added = appendIndexFragment(spec, fragment, target.columns);
+      for (let r = 0; r < added; r++) target.ord.push(ords[n]!);
     });
   });
   const ctes: string[] = [];

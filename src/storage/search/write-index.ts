@@ -3,7 +3,7 @@
 // parallel arrays, one INSERT per table that gets rows. The version write (version-write.ts) puts these
 // parts into the statement that also writes the resource row, so indexing costs no round trip of its own.
 import type { Resource } from '@medplum/fhirtypes';
-import { INDEX_FIELDS } from '../../fhir/search/index-columns.js';
+import { INDEX_FIELDS, indexColumnsOf } from '../../fhir/search/index-columns.js';
 import { indexValuesFor } from '../../fhir/search/prepared-index.js';
 import type { IndexRows } from '../../fhir/search/types.js';
 import type { Queryable } from '../database.js';
@@ -113,27 +113,35 @@ export function indexOf(resource: Resource | Record<string, unknown> | undefined
 
 function insertOf(resourceType: string, rows: IndexRows): IndexInsert {
   const tables: IndexInsert['tables'] = [];
+  const fragments = indexColumnsOf(rows);
   for (const spec of SPECS) {
-    const list = rows[spec.kind] as unknown as Record<string, unknown>[];
-    if (list.length === 0) continue;
-    // The rows served from the resource row itself (_id, _lastUpdated) are left out.
-    const kept = list.some((r) => ROW_BACKED.has(r.code as string)) ? list.filter((r) => !ROW_BACKED.has(r.code as string)) : list;
-    if (kept.length === 0) continue;
-    const fields = INDEX_FIELDS[spec.kind] as readonly string[];
-    const columns: unknown[][] = [];
-    for (let c = 0; c < fields.length; c++) {
-      const field = fields[c]!;
-      const numeric = spec.columns[c]![1] === 'numeric';
-      const column = new Array<unknown>(kept.length);
-      for (let r = 0; r < kept.length; r++) {
-        const value = kept[r]![field] ?? null;
-        column[r] = numeric ? num(value as number | null) : value;
-      }
-      columns.push(column);
-    }
-    tables.push({ spec, columns });
+    const fragment = fragments[spec.kind];
+    if (!fragment) continue;
+    const columns = spec.columns.map(() => [] as unknown[]);
+    if (appendIndexFragment(spec, fragment, columns) > 0) tables.push({ spec, columns });
   }
   return { resourceType, tables };
+}
+
+/**
+ * Appends one kind's column fragment (indexColumnsOf: one array per INDEX_FIELDS field) to the table's
+ * columns `into`, as its INSERT takes them: without the rows served from the resource row itself (_id,
+ * _lastUpdated), numeric columns as text (num). Answers how many rows it appended. Used by the single
+ * write (insertOf) and by the import's batch write (import-store.ts), so both store the same rows.
+ */
+export function appendIndexFragment(spec: TableSpec, fragment: readonly (readonly unknown[])[], into: unknown[][]): number {
+  const codes = fragment[0]!;
+  const keep = codes.some((c) => ROW_BACKED.has(c as string)) ? codes.map((c) => !ROW_BACKED.has(c as string)) : undefined;
+  spec.columns.forEach(([, type], col) => {
+    const target = into[col]!;
+    const values = fragment[col]!;
+    for (let r = 0; r < values.length; r++) {
+      if (keep && !keep[r]) continue;
+      const value = values[r] ?? null;
+      target.push(type === 'numeric' ? num(value as number | null) : value);
+    }
+  });
+  return keep ? keep.filter(Boolean).length : codes.length;
 }
 
 /**
