@@ -77,6 +77,9 @@ for (const spec of SPECS) {
   if (INDEX_FIELDS[spec.kind].length !== spec.columns.length) throw new Error(`${spec.table}: ${spec.columns.length} columns for ${INDEX_FIELDS[spec.kind].length} fields`);
 }
 
+/** The tables with a numeric column: their values are sent as text (num), so their columns are rewritten. */
+const NUMERIC_TABLES = new Set(SPECS.filter((spec) => spec.columns.some(([, type]) => type === 'numeric')));
+
 // Infinity survives as the numeric literal text; NaN never reaches here (extraction drops it).
 export function num(n: number | null): string | null {
   if (n === null) return null;
@@ -117,6 +120,11 @@ function insertOf(resourceType: string, rows: IndexRows): IndexInsert {
   for (const spec of SPECS) {
     const fragment = fragments[spec.kind];
     if (!fragment) continue;
+    if (!NUMERIC_TABLES.has(spec) && !fragment[0]!.some((c) => ROW_BACKED.has(c as string))) {
+      // Nothing to leave out or convert: the fragment's arrays are the table's columns as they are.
+      tables.push({ spec, columns: fragment });
+      continue;
+    }
     const columns = spec.columns.map(() => [] as unknown[]);
     if (appendIndexFragment(spec, fragment, columns) > 0) tables.push({ spec, columns });
   }
