@@ -270,6 +270,9 @@ export class SubscriptionStore implements SubscriptionEventStore, DeliveryStore,
 
   // ---- dispatchers -------------------------------------------------------------------------------
 
+  // The previous delivery protocol, one Subscription per call: instances not yet upgraded still call
+  // subscription_deliver, which stays beside subscription_deliver_many (docs/adr/0027); dispatchers of
+  // this version call claimMany, and tests call this to play an older instance.
   // The claim (subscription_deliver, migrations/0014) takes the channel row with the delivery row, never
   // waiting for either: a writer of the Subscription (DELETE, whose cascade then deletes the delivery row;
   // a re-request, which upserts the channel and then resets the delivery) locks the channel row first, so

@@ -67,8 +67,9 @@ export interface Acknowledgement {
   /** Not claimable again before this many ms (the batch window; 0: at once). */
   holdMs?: number;
   /**
-   * The holder asks to keep the Subscription when it still has events due (after a full or resent
-   * batch): acknowledgement and next batch in one update of its lease, no claim over every Subscription.
+   * The previous protocol's claim() only (SubscriptionStore.claim, instances not yet upgraded): the holder
+   * asks to keep the Subscription when it still has events due, acknowledgement and next batch in one
+   * update of its lease.
    */
   keep?: boolean;
 }
@@ -94,7 +95,7 @@ export interface SubscriptionEventStore {
   /**
    * Stores the notifications in tx without taking any lock (one row per distinct event, naming its
    * Subscriptions): they are positioned and numbered after commit (per Subscription: next numbers,
-   * commit order, no gaps) by the first claim() or state() that follows. Call it last in the
+   * commit order, no gaps) by the first claim (claimMany) or state() that follows. Call it last in the
    * transaction, after every lock that orders the write (docs/adr/0011, docs/adr/0021).
    */
   append(tx: WriteTx, notifications: readonly NotificationInput[]): Promise<void>;
@@ -105,22 +106,15 @@ export interface SubscriptionEventStore {
 /** What dispatchers (any number of instances) use. */
 export interface DeliveryStore {
   /**
-   * Leases one Subscription with work due: a rest-hook one with a handshake, events or a heartbeat due,
-   * or a websocket one still to activate (its handshake is sent on each binding, not here). Numbers what
-   * committed and answers the batch to send. `ack` first records a successful send of the owner's
-   * (succeeded(), folded into the same statement and commit); with `ack.keep`, the acknowledged
-   * Subscription is answered again, still leased, if the owner still holds it and it has events due.
-   */
-  claim(owner: string, leaseMs: number, ack?: Acknowledgement): Promise<Claimed | undefined>;
-  /**
-   * claim() for several Subscriptions in one statement and commit (docs/adr/0027): records every
-   * acknowledgement whose owner still holds that Subscription's lease (the others change nothing),
-   * then leases up to `limit` Subscriptions with work due (oldest due first) to `owner`, numbers them
-   * and answers each one's batch. limit 0: acknowledgements only. An acknowledged Subscription with
-   * more events due may be answered again, after those that waited longer.
+   * Leases up to `limit` Subscriptions with work due (oldest due first) to `owner`, in one statement and
+   * commit (docs/adr/0027): a rest-hook one with a handshake, events or a heartbeat due, or a websocket
+   * one still to activate (its handshake is sent on each binding, not here). Numbers what committed and
+   * answers each one's batch to send. First records every acknowledgement whose owner still holds that
+   * Subscription's lease (the others change nothing); an acknowledged Subscription with more events due
+   * may be answered again, after those that waited longer. limit 0: acknowledgements only.
    */
   claimMany(owner: string, leaseMs: number, acks: readonly LeasedAcknowledgement[], limit: number): Promise<Claimed[]>;
-  /** Numbered notifications only: claim() and state() number what committed before they answer. */
+  /** Numbered notifications only: claimMany() and state() number what committed before they answer. */
   notifications(id: string, from: number, to: number): Promise<StoredNotification[]>;
   /** Records a successful send (lease kept by owner only). */
   succeeded(id: string, owner: string, update: { deliveredThrough: number; handshakeDone: boolean }): Promise<void>;

@@ -187,7 +187,6 @@ describe('dispatcher: acknowledgements folded into claims, batch window', () => 
     const separate: string[] = [];
     const folded: Acknowledgement[] = [];
     const counting: DeliveryStore = {
-      claim: (owner, leaseMs, ack) => store.claim(owner, leaseMs, ack),
       claimMany: (owner, leaseMs, acks, limit) => {
         if (acks.length === 0) return store.claimMany(owner, leaseMs, acks, limit);
         folded.push(...acks);
