@@ -3,6 +3,7 @@
 // is what the write will commit against.
 import type { CarePlan, CareTeam, Consent, EpisodeOfCare, Resource, ServiceRequest } from '@medplum/fhirtypes';
 import type { FactQuery } from './facts.js';
+import { parseRef } from './refs.js';
 
 /** A member's coordination resources: current, non-deleted versions whose subject/patient is the member. */
 export interface MemberRecord {
@@ -40,6 +41,31 @@ export interface CoordinationReader {
  * writing one of these is known to be able to change any verdict (the engine then reads whole records).
  */
 export const REFERENCED_RESOURCE_TYPES: ReadonlySet<string> = new Set(['Organization', 'Practitioner', 'PractitionerRole']);
+
+/**
+ * The resources of REFERENCED_RESOURCE_TYPES that `value` refers to (relative references anywhere in it),
+ * read as the rules read a reference (parseRef), so whoever reads them ahead warms exactly what the rules
+ * will ask for. Keyed `Type/id`.
+ */
+export function rulesReferences(value: unknown): Map<string, { type: string; id: string }> {
+  const out = new Map<string, { type: string; id: string }>();
+  const visit = (v: unknown): void => {
+    if (Array.isArray(v)) {
+      for (const x of v) visit(x);
+    } else if (typeof v === 'object' && v !== null) {
+      for (const [k, x] of Object.entries(v)) {
+        if (k === 'reference' && typeof x === 'string') {
+          const ref = parseRef(x);
+          if (ref && REFERENCED_RESOURCE_TYPES.has(ref.type)) out.set(`${ref.type}/${ref.id}`, { type: ref.type, id: ref.id });
+        } else {
+          visit(x);
+        }
+      }
+    }
+  };
+  visit(value);
+  return out;
+}
 
 export const MEMBER_RESOURCE_TYPES = ['CareTeam', 'CarePlan', 'ServiceRequest', 'Consent', 'EpisodeOfCare'] as const;
 export type MemberResourceType = (typeof MEMBER_RESOURCE_TYPES)[number];

@@ -5,8 +5,7 @@
 // overlap rules hold under any race.
 import type { Resource } from '@medplum/fhirtypes';
 import { addToRecord, checkWritesDetailed, emptyRecord, lockOrder, type CoordinationReader, type MemberRecord, type MemberRecordPart } from '../coordination/index.js';
-import { MEMBER_RESOURCE_TYPES, REFERENCED_RESOURCE_TYPES } from '../coordination/reader.js';
-import { parseRef } from '../coordination/refs.js';
+import { MEMBER_RESOURCE_TYPES, rulesReferences } from '../coordination/reader.js';
 import type { FactQuery } from '../coordination/facts.js';
 import type { WriteTx } from './repository.js';
 import type { Arrival, CheckedIssue, ProposedWrite, TransactionalChecker } from './write-pipeline.js';
@@ -41,8 +40,8 @@ function readerFor(tx: WriteTx): CoordinationReader & { prefetch(writes: readonl
   /** Starts reading what r refers to among the types the rules read, down to depth more levels. */
   const warm = (r: Resource | undefined, depth: number): void => {
     if (!r || depth <= 0) return;
-    for (const ref of referencedResources(r)) {
-      const started = reads.has(ref.key);
+    for (const [key, ref] of rulesReferences(r)) {
+      const started = reads.has(key);
       const p = read(ref.type, ref.id);
       // A failed read fails the transaction's next statement anyway; only a rule that asks sees the error.
       // A read this chain issues once the check (and the transaction's function) is over is refused
@@ -69,28 +68,6 @@ function readerFor(tx: WriteTx): CoordinationReader & { prefetch(writes: readonl
       for (const w of writes) if (w.resource && (MEMBER_RESOURCE_TYPES as readonly string[]).includes(w.resourceType)) warm(w.resource, 2);
     },
   };
-}
-
-/** References in r (anywhere) to Organization, Practitioner and PractitionerRole, as Type/id. */
-function referencedResources(r: Resource): { type: string; id: string; key: string }[] {
-  const out = new Map<string, { type: string; id: string; key: string }>();
-  const visit = (v: unknown): void => {
-    if (Array.isArray(v)) {
-      for (const x of v) visit(x);
-    } else if (typeof v === 'object' && v !== null) {
-      for (const [k, x] of Object.entries(v)) {
-        if (k === 'reference' && typeof x === 'string') {
-          // The rules' own reading of a reference (parseRef), so the prefetch warms exactly what they read.
-          const ref = parseRef(x);
-          if (ref && REFERENCED_RESOURCE_TYPES.has(ref.type)) out.set(`${ref.type}/${ref.id}`, { ...ref, key: `${ref.type}/${ref.id}` });
-        } else {
-          visit(x);
-        }
-      }
-    }
-  };
-  visit(r);
-  return [...out.values()];
 }
 
 export class CoordinationChecker implements TransactionalChecker {

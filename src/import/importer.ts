@@ -5,8 +5,7 @@
 // most the uncommitted batch, and re-running the same command resumes after the last committed one.
 import type { OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
 import { addToRecord, checkWritesDetailed, emptyRecord, membersOf, partOfType, type CoordinationReader, type Finding, type MemberRecordPart, type ProposedWrite } from '../coordination/index.js';
-import { REFERENCED_RESOURCE_TYPES } from '../coordination/reader.js';
-import { parseRef } from '../coordination/refs.js';
+import { REFERENCED_RESOURCE_TYPES, rulesReferences } from '../coordination/reader.js';
 import { stringifyWithTexts } from '../fhir/number-text.js';
 import { INDEX_FIELDS, type IndexColumns } from '../fhir/search/index-columns.js';
 import { hasErrors, outcome } from '../fhir/outcome.js';
@@ -383,21 +382,6 @@ const REF_TYPE = INDEX_FIELDS.reference.indexOf('targetType');
 const REF_ID = INDEX_FIELDS.reference.indexOf('targetId');
 const REF_URL = INDEX_FIELDS.reference.indexOf('url');
 
-/** Relative references in `value` (anywhere) to the types the rules read, as `Type/id`, the rules' own parsing. */
-function collectReferenced(value: unknown, into: Set<string>): void {
-  if (Array.isArray(value)) {
-    for (const v of value) collectReferenced(v, into);
-  } else if (typeof value === 'object' && value !== null) {
-    for (const [k, v] of Object.entries(value)) {
-      if (k === 'reference' && typeof v === 'string') {
-        const ref = parseRef(v);
-        if (ref && REFERENCED_RESOURCE_TYPES.has(ref.type)) into.add(`${ref.type}/${ref.id}`);
-      } else {
-        collectReferenced(v, into);
-      }
-    }
-  }
-}
 
 /** A member's resource in BatchState: its stored text until a rule reads it, then the parsed resource. */
 interface MemberEntry {
@@ -500,7 +484,7 @@ class BatchState {
     }
     const found = await this.readInto(first);
     const second = new Set<string>();
-    for (const r of found) collectReferenced(r, second);
+    for (const r of found) for (const key of rulesReferences(r).keys()) second.add(key);
     await this.readInto(second);
   }
 
