@@ -295,7 +295,8 @@ export class SubscriptionStore implements SubscriptionEventStore, DeliveryStore,
   // subscription_deliver_many (migrations/0018, docs/adr/0027): the acknowledgements of every batch
   // delivered since the caller's last call, each fenced by the lease token it was sent under, and the
   // claim of up to `limit` Subscriptions, in one statement and commit. Same locks, in the same order, as
-  // subscription_deliver.
+  // subscription_deliver. Since migrations/0020 it numbers all the claimed Subscriptions in one statement
+  // and reads all their batches in another (the answer is unchanged).
   async claimMany(owner: string, leaseMs: number, acks: readonly LeasedAcknowledgement[], limit: number): Promise<Claimed[]> {
     const res = await this.db.query<DeliverRow>(
       'SELECT * FROM subscription_deliver_many($1, $2, $3::text[], $4::text[], $5::bigint[], $6::int[], $7)',
