@@ -27,49 +27,85 @@ export function emptyRows(): IndexRows {
 
 // ---- per-type value conversion --------------------------------------------------------------
 
-function tokens(code: string, { value, type }: Typed): TokenRow[] {
-  if (!isObj(value)) {
-    // code, string, uri, id, boolean and number values: the value is the code, with no system.
-    if (typeof value !== 'string' && typeof value !== 'boolean' && typeof value !== 'number') return [];
-    if (value === '') return [];
-    return [{ code, system: null, value: cut(String(value), MAX_TOKEN), text: null }];
-  }
-  const coding = (c: Obj, text?: string): TokenRow => ({
+// The converters push into the caller's array (no per-value arrays to flatten, no per-call closures: under the
+// tsx loader every closure created at run time also pays a `__name` call).
+
+function codingRow(code: string, c: Obj, text: string | undefined): TokenRow {
+  return {
     code,
     system: cut(str(c.system), MAX_URI),
     value: cut(str(c.code), MAX_TOKEN),
     text: (text ?? str(c.display)) ? normalizeString(text ?? str(c.display) ?? '') : null,
-  });
+  };
+}
+
+function pushTokens(out: TokenRow[], code: string, { value, type }: Typed): void {
+  if (!isObj(value)) {
+    // code, string, uri, id, boolean and number values: the value is the code, with no system.
+    if (typeof value !== 'string' && typeof value !== 'boolean' && typeof value !== 'number') return;
+    if (value === '') return;
+    out.push({ code, system: null, value: cut(String(value), MAX_TOKEN), text: null });
+    return;
+  }
   if (type === 'CodeableConcept' || Array.isArray(value.coding) || (type !== 'Identifier' && typeof value.text === 'string' && !('value' in value))) {
     const text = str(value.text);
-    const codings = Array.isArray(value.coding) ? value.coding.filter(isObj) : [];
-    const rows = codings.map((c) => coding(c, text ?? str(c.display)));
-    if (rows.length === 0 && text) rows.push({ code, system: null, value: null, text: normalizeString(text) });
-    return rows;
+    let any = false;
+    if (Array.isArray(value.coding)) {
+      for (const c of value.coding as unknown[]) {
+        if (!isObj(c)) continue;
+        out.push(codingRow(code, c, text ?? str(c.display)));
+        any = true;
+      }
+    }
+    if (!any && text) out.push({ code, system: null, value: null, text: normalizeString(text) });
+    return;
   }
   if (type === 'Identifier' || (type !== 'ContactPoint' && 'value' in value && !('code' in value))) {
     const typeText = isObj(value.type) ? str(value.type.text) : undefined;
-    if (!str(value.value) && !str(value.system)) return [];
-    return [{ code, system: cut(str(value.system), MAX_URI), value: cut(str(value.value), MAX_TOKEN), text: typeText ? normalizeString(typeText) : null }];
+    if (!str(value.value) && !str(value.system)) return;
+    out.push({ code, system: cut(str(value.system), MAX_URI), value: cut(str(value.value), MAX_TOKEN), text: typeText ? normalizeString(typeText) : null });
+    return;
   }
   if (type === 'ContactPoint') {
     const v = str(value.value);
-    return v ? [{ code, system: null, value: cut(v, MAX_TOKEN), text: null }] : [];
+    if (v) out.push({ code, system: null, value: cut(v, MAX_TOKEN), text: null });
+    return;
   }
-  if ('code' in value || 'system' in value) return [coding(value)];
-  return [];
+  if ('code' in value || 'system' in value) out.push(codingRow(code, value, undefined));
 }
+
+function tokens(code: string, typed: Typed): TokenRow[] {
+  const out: TokenRow[] = [];
+  pushTokens(out, code, typed);
+  return out;
+}
+
+const STRING_KEYS = ['text', 'family', 'city', 'district', 'state', 'postalCode', 'country'];
+const STRING_LIST_KEYS = ['given', 'prefix', 'suffix', 'line'];
 
 function strings(value: unknown): string[] {
   if (typeof value === 'string') return value ? [value] : [];
   if (!isObj(value)) return [];
   const parts: string[] = [];
-  for (const key of ['text', 'family', 'city', 'district', 'state', 'postalCode', 'country']) {
+  for (const key of STRING_KEYS) {
     const s = str(value[key]);
     if (s) parts.push(s);
   }
-  for (const key of ['given', 'prefix', 'suffix', 'line']) parts.push(...strs(value[key]));
+  for (const key of STRING_LIST_KEYS) {
+    const list = value[key];
+    if (!Array.isArray(list)) continue;
+    for (const x of list as unknown[]) if (typeof x === 'string' && x) parts.push(x);
+  }
   return parts;
+}
+
+/** String rows of one value (the exact text is kept to 400 characters, the normalised one to MAX_STRING). */
+function pushStrings(out: IndexRows['string'], code: string, value: unknown): void {
+  if (typeof value === 'string') {
+    if (value) out.push({ code, normalized: normalizeString(value), exact: value.slice(0, 400) });
+    return;
+  }
+  for (const s of strings(value)) out.push({ code, normalized: normalizeString(s), exact: s.slice(0, 400) });
 }
 
 function dates(code: string, { value, type }: Typed): DateRow[] {
@@ -121,26 +157,43 @@ function quantities(code: string, { value, type }: Typed): QuantityRow[] {
   return [{ code, low: v, high: v, system: cut(str(value.system), MAX_URI), unitCode: cut(str(value.code), MAX_TOKEN), unit: cut(str(value.unit), MAX_TOKEN) }];
 }
 
-function references(code: string, { value }: Typed): ReferenceRow[] {
-  const row = (ref: { type?: string; id?: string; url?: string }, ident?: Obj): ReferenceRow => ({
+const NO_TARGET: { type?: string; id?: string; url?: string } = {};
+
+function referenceRow(code: string, ref: { type?: string; id?: string; url?: string }, ident: Obj | undefined): ReferenceRow {
+  return {
     code,
     targetType: ref.type ?? null,
     targetId: ref.id ?? null,
     url: ref.url ?? null,
     identifierSystem: cut(str(ident?.system), MAX_URI),
     identifierValue: cut(str(ident?.value), MAX_TOKEN),
-  });
+  };
+}
+
+function pushReferences(out: ReferenceRow[], code: string, { value }: Typed): void {
   // canonical / uri references: the canonical url without its |version.
-  if (typeof value === 'string') return value ? [row({ url: value.split('|')[0]!.slice(0, MAX_URI) })] : [];
-  if (!isObj(value)) return [];
+  if (typeof value === 'string') {
+    if (value) out.push(referenceRow(code, { url: value.split('|')[0]!.slice(0, MAX_URI) }, undefined));
+    return;
+  }
+  if (!isObj(value)) return;
   const ident = isObj(value.identifier) ? value.identifier : undefined;
   const reference = str(value.reference);
   if (reference) {
-    if (reference.startsWith('#')) return ident ? [row({}, ident)] : [];
-    return [row(parseReference(reference), ident)];
+    if (reference.startsWith('#')) {
+      if (ident) out.push(referenceRow(code, NO_TARGET, ident));
+      return;
+    }
+    out.push(referenceRow(code, parseReference(reference), ident));
+    return;
   }
-  if (ident) return [row(str(value.type) ? { type: value.type as string } : {}, ident)];
-  return [];
+  if (ident) out.push(referenceRow(code, str(value.type) ? { type: value.type as string } : NO_TARGET, ident));
+}
+
+function references(code: string, typed: Typed): ReferenceRow[] {
+  const out: ReferenceRow[] = [];
+  pushReferences(out, code, typed);
+  return out;
 }
 
 function numbers(code: string, { value }: Typed): { code: string; low: number; high: number }[] {
@@ -209,20 +262,30 @@ interface ParamPlan {
   direct: ((resource: Record<string, unknown>) => { value: unknown; type: string; path: string }[] | undefined) | undefined;
   evaluate: (resource: unknown) => { value: unknown; type: string; path: string }[];
 }
-const plans = new Map<string, ParamPlan[]>();
+interface TypePlan {
+  params: ParamPlan[];
+  /**
+   * Whether no two parameters share a code. Every row carries its parameter's code, so then two equal rows can
+   * only come from one parameter, and each parameter's rows are deduplicated on their own as they are added
+   * (most parameters give 0 or 1 row), instead of every table at the end.
+   */
+  uniqueCodes: boolean;
+}
+const plans = new Map<string, TypePlan>();
 
-function plansFor(resourceType: string): ParamPlan[] {
-  let list = plans.get(resourceType);
-  if (!list) {
+function plansFor(resourceType: string): TypePlan {
+  let plan = plans.get(resourceType);
+  if (!plan) {
     // A parameter whose rows another parameter stores (storedAs) is not extracted twice.
-    list = searchParametersFor(resourceType).flatMap((def) =>
+    const params = searchParametersFor(resourceType).flatMap((def) =>
       def.expression && !def.storedAs
         ? [{ def: def as ParamPlan['def'], roots: rootElements(def.expression, resourceType), direct: directEvaluator(def.expression, resourceType), evaluate: compileExpression(def.expression) }]
         : [],
     );
-    plans.set(resourceType, list);
+    plan = { params, uniqueCodes: new Set(params.map((p) => p.def.code)).size === params.length };
+    plans.set(resourceType, plan);
   }
-  return list;
+  return plan;
 }
 
 /**
@@ -242,6 +305,25 @@ function rowKey(row: unknown): string {
     else return `j${JSON.stringify(row)}`;
   }
   return key;
+}
+
+/** Drops the repeats among rows[start..] in place, keeping each row's first occurrence (dedupe's answer). */
+function dedupeFrom(rows: unknown[], start: number): void {
+  const n = rows.length - start;
+  if (n < 2) return;
+  if (n === 2) {
+    if (rowKey(rows[start]) === rowKey(rows[start + 1])) rows.pop();
+    return;
+  }
+  const seen = new Set<string>();
+  let w = start;
+  for (let r = start; r < rows.length; r++) {
+    const k = rowKey(rows[r]);
+    if (seen.has(k)) continue;
+    seen.add(k);
+    rows[w++] = rows[r];
+  }
+  rows.length = w;
 }
 
 export function dedupe<T>(rows: T[]): T[] {
@@ -284,14 +366,9 @@ export function extractIndexValues(resource: Resource | Record<string, unknown>,
   const resourceType = (resource as { resourceType?: unknown }).resourceType;
   if (typeof resourceType !== 'string') return rows;
   let total = 0;
-  const add = <T>(target: T[], items: T[], code: string): void => {
-    total += items.length;
-    if (items.length > maxRows) throw tooCostly(resourceType, maxRows, code);
-    if (total > maxRows * TOTAL_FACTOR) throw tooCostly(resourceType, maxRows * TOTAL_FACTOR);
-    for (const item of items) target.push(item); // not push(...items): that overflows the stack past ~100k
-  };
   const names = elementNames(resource as Record<string, unknown>);
-  for (const { def, roots, direct, evaluate } of plansFor(resourceType)) {
+  const { params, uniqueCodes } = plansFor(resourceType);
+  for (const { def, roots, direct, evaluate } of params) {
     if (roots && !hasAnyName(names, roots)) continue;
     let values: { value: unknown; type: string; path: string }[];
     try {
@@ -304,35 +381,71 @@ export function extractIndexValues(resource: Resource | Record<string, unknown>,
     }
     if (values.length > maxRows) throw tooCostly(resourceType, maxRows, def.code);
     const code = def.code;
+    // The parameter's rows are appended to their table, then bounded: one parameter at most maxRows rows, all
+    // together at most maxRows * TOTAL_FACTOR (a refusal discards the rows, so counting after appending gives
+    // the same answer as counting before). `values.length` is bounded above, so the append is too.
+    let target: unknown[];
     switch (def.type) {
       case 'token':
-        add(rows.token, values.flatMap((v) => tokens(code, v)), code);
+        target = rows.token;
         break;
       case 'string':
-        add(rows.string, values.flatMap((v) => strings(v.value)).map((s) => ({ code, normalized: normalizeString(s), exact: s.slice(0, 400) })), code);
+        target = rows.string;
         break;
       case 'date':
-        add(rows.date, values.flatMap((v) => dates(code, v)), code);
+        target = rows.date;
         break;
       case 'number':
-        add(rows.number, values.flatMap((v) => numbers(code, v)), code);
+        target = rows.number;
         break;
       case 'quantity':
-        add(rows.quantity, values.flatMap((v) => quantities(code, v)), code);
+        target = rows.quantity;
         break;
       case 'reference':
-        add(rows.reference, values.flatMap((v) => references(code, v)), code);
+        target = rows.reference;
         break;
       case 'uri':
-        add(rows.uri, values.flatMap((v) => uris(code, v)), code);
+        target = rows.uri;
         break;
       case 'composite':
-        add(rows.composite, composites(def, values, resourceType), code);
+        target = rows.composite;
         break;
       default:
+        continue;
+    }
+    const start = target.length;
+    switch (def.type) {
+      case 'token':
+        for (const v of values) pushTokens(rows.token, code, v);
+        break;
+      case 'string':
+        for (const v of values) pushStrings(rows.string, code, v.value);
+        break;
+      case 'date':
+        for (const v of values) for (const r of dates(code, v)) rows.date.push(r);
+        break;
+      case 'number':
+        for (const v of values) for (const r of numbers(code, v)) rows.number.push(r);
+        break;
+      case 'quantity':
+        for (const v of values) for (const r of quantities(code, v)) rows.quantity.push(r);
+        break;
+      case 'reference':
+        for (const v of values) pushReferences(rows.reference, code, v);
+        break;
+      case 'uri':
+        for (const v of values) for (const r of uris(code, v)) rows.uri.push(r);
+        break;
+      case 'composite':
+        for (const r of composites(def, values, resourceType)) rows.composite.push(r);
         break;
     }
+    const added = target.length - start;
+    total += added;
+    if (added > maxRows) throw tooCostly(resourceType, maxRows, code);
+    if (total > maxRows * TOTAL_FACTOR) throw tooCostly(resourceType, maxRows * TOTAL_FACTOR);
+    if (uniqueCodes) dedupeFrom(target, start);
   }
-  for (const k of Object.keys(rows) as (keyof IndexRows)[]) (rows[k] as unknown[]) = dedupe(rows[k] as unknown[]);
+  if (!uniqueCodes) for (const k of Object.keys(rows) as (keyof IndexRows)[]) (rows[k] as unknown[]) = dedupe(rows[k] as unknown[]);
   return rows;
 }

@@ -111,6 +111,8 @@ export function hasAnyName(names: readonly string[], roots: readonly string[]): 
 
 interface Step {
   key: string;
+  /** `_key`, the key of its primitive extension (built once, not per item walked). */
+  extensionKey: string;
   /** The FHIR type of the values at this step, as FHIRPath reports it, and their node path. */
   type: string;
   path: string;
@@ -132,13 +134,13 @@ function stepsOf(expression: string, resourceType: string): Step[] | undefined {
     const type = path2Type[full];
     if (!type || UNMODELLED.has(type)) return undefined;
     if (type === 'BackboneElement' || type === 'Element') {
-      steps.push({ key, type: 'BackboneElement', path: full });
+      steps.push({ key, extensionKey: `_${key}`, type: 'BackboneElement', path: full });
       typePath = full;
     } else if (type.startsWith('System.')) {
-      steps.push({ key, type: type.slice('System.'.length), path: type });
+      steps.push({ key, extensionKey: `_${key}`, type: type.slice('System.'.length), path: type });
       typePath = type;
     } else {
-      steps.push({ key, type, path: type });
+      steps.push({ key, extensionKey: `_${key}`, type, path: type });
       typePath = type;
     }
   }
@@ -146,12 +148,12 @@ function stepsOf(expression: string, resourceType: string): Step[] | undefined {
 }
 
 /** The values one step below `items`, or undefined when FHIRPath must interpret them. */
-function below(items: readonly unknown[], key: string): unknown[] | undefined {
+function below(items: readonly unknown[], key: string, extensionKey: string): unknown[] | undefined {
   const next: unknown[] = [];
   for (const item of items) {
     if (typeof item !== 'object' || item === null || Array.isArray(item)) return undefined;
     const o = item as Obj;
-    if (`_${key}` in o) return undefined;
+    if (extensionKey in o) return undefined;
     const v = o[key];
     if (v === undefined) continue;
     if (v === null) return undefined;
@@ -178,7 +180,7 @@ export function simplePath(expression: string, resourceType: string): ((resource
   return (resource) => {
     let current: unknown[] | undefined = [resource];
     for (const step of steps) {
-      current = below(current, step.key);
+      current = below(current, step.key, step.extensionKey);
       if (current === undefined) return undefined;
     }
     return current.map((value) => ({ value, type: last.type, path: last.path }));

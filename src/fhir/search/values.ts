@@ -38,9 +38,27 @@ function iso(ms: number): string {
  * malformed or not a real date.
  */
 export function dateRange(text: string): { low: string; high: string } | undefined {
-  const v = parseFhirDateTime(text.trim());
-  return v ? { low: iso(v.low), high: iso(v.high) } : undefined;
+  // The same dates recur across the resources of a load (birth dates, period starts, effective times); the
+  // parse and the two ISO texts are most of a date row's cost. The answer is a function of the text alone,
+  // frozen because callers share it (they copy its fields into their rows).
+  // A date text is at most 35 characters; longer input (a query's) is read without being kept.
+  if (text.length > 40) {
+    const v = parseFhirDateTime(text.trim());
+    return v ? { low: iso(v.low), high: iso(v.high) } : undefined;
+  }
+  let r = dateRanges.get(text);
+  if (r === undefined) {
+    const v = parseFhirDateTime(text.trim());
+    r = v ? Object.freeze({ low: iso(v.low), high: iso(v.high) }) : null;
+    if (dateRanges.size >= DATE_RANGES_KEPT) dateRanges.clear();
+    dateRanges.set(text, r);
+  }
+  return r ?? undefined;
 }
+
+/** Recently seen date texts and their ranges (null: not a date); emptied when it reaches DATE_RANGES_KEPT. */
+const dateRanges = new Map<string, Readonly<{ low: string; high: string }> | null>();
+const DATE_RANGES_KEPT = 4096;
 
 const NUMBER_RE = /^[+-]?(\d+)(?:\.(\d+))?(?:[eE]([+-]?\d+))?$/;
 

@@ -12,6 +12,8 @@
 // medplum's validator as before. So an invalid resource always gets medplum's own issues; the fast path
 // only ever replaces an empty list by an empty list. test/unit/validation/medplum-fast-path.test.ts checks
 // that claim over every official R4 example, the Concord fixtures and mutated (invalid) variants of them.
+// validate-resource.ts answers this inside its own schema walk (base-walk.ts, with this module's plans and
+// checks); medplumWouldAccept is the stand-alone walk that one is tested against (base-walk.test.ts).
 import type { InternalSchemaElement, InternalTypeSchema, TypedValue, FhirPathAtom } from '@medplum/core';
 import { fhirTypeToJsType, parseFhirPath, toTypedValue, tryGetDataType, UCUM, validationRegexes } from '@medplum/core';
 import { isResourceType } from '../definitions.js';
@@ -22,10 +24,10 @@ type Json = Record<string, unknown>;
 /** Constraint keys medplum's validator skips (skippedConstraintKeys in its validation.ts). */
 const SKIPPED_CONSTRAINTS = new Set(['ele-1', 'dom-3', 'org-1', 'sdf-19']);
 const MAX_STRING = 1024 * 1024;
-const JS_TYPES = fhirTypeToJsType as Record<string, 'string' | 'number' | 'boolean' | undefined>;
+export const JS_TYPES = fhirTypeToJsType as Record<string, 'string' | 'number' | 'boolean' | undefined>;
 const UCUM_VALUE = toTypedValue(UCUM);
 
-interface Slot {
+export interface Slot {
   element: InternalSchemaElement;
   /** The resolved type of a value under this JSON key (choice keys name their type). */
   typeCode: string;
@@ -34,7 +36,7 @@ interface Slot {
   invariants: Invariant[];
 }
 
-interface Plan {
+export interface Plan {
   /** False when the schema uses something this walk does not model. */
   modelled: boolean;
   slots: Map<string, Slot>;
@@ -129,7 +131,7 @@ function invariantsOf(constraints: InternalSchemaElement['constraints']): Invari
   return (constraints ?? []).filter((c) => c.severity === 'error' && !SKIPPED_CONSTRAINTS.has(c.key)).map((c) => invariant(c.expression));
 }
 
-function planOf(schema: InternalTypeSchema): Plan {
+export function planOf(schema: InternalTypeSchema): Plan {
   let plan = plans.get(schema);
   if (plan) return plan;
   plan = { modelled: true, slots: new Map(), required: [], rootInvariants: invariantsOf(schema.constraints) };
@@ -162,7 +164,7 @@ function planOf(schema: InternalTypeSchema): Plan {
   return plan;
 }
 
-interface Walk {
+export interface Walk {
   root: TypedValue;
   resources: TypedValue[];
 }
@@ -183,7 +185,7 @@ export function medplumWouldAccept(resource: Json): boolean {
   }
 }
 
-function objectOk(walk: Walk, obj: Json, schema: InternalTypeSchema, isResource: boolean): boolean {
+export function objectOk(walk: Walk, obj: Json, schema: InternalTypeSchema, isResource: boolean): boolean {
   const plan = planOf(schema);
   if (!plan.modelled) return false;
   // medplum reads properties through the prototype chain; JSON parsing only makes plain objects, so anything
@@ -223,7 +225,7 @@ function propertyOk(walk: Walk, slot: Slot, raw: unknown): boolean {
 }
 
 /** medplum's isEmpty: '', an array without items, an object without keys. */
-function isEmptyValue(v: unknown): boolean {
+export function isEmptyValue(v: unknown): boolean {
   if (typeof v === 'string') return v === '';
   if (typeof v === 'object' && v !== null) return Array.isArray(v) ? v.length === 0 : Object.keys(v).length === 0;
   return false;
@@ -254,7 +256,7 @@ function valueOk(walk: Walk, slot: Slot, value: unknown): boolean {
   }
 }
 
-function primitiveOk(type: string, jsType: 'string' | 'number' | 'boolean' | undefined, value: unknown): boolean {
+export function primitiveOk(type: string, jsType: 'string' | 'number' | 'boolean' | undefined, value: unknown): boolean {
   if (jsType === undefined || typeof value !== jsType) return false;
   if (jsType === 'string') {
     const s = value as string;
@@ -272,7 +274,7 @@ function primitiveOk(type: string, jsType: 'string' | 'number' | 'boolean' | und
   return true;
 }
 
-function invariantsHold(walk: Walk, invariants: Invariant[], value: TypedValue): boolean {
+export function invariantsHold(walk: Walk, invariants: Invariant[], value: TypedValue): boolean {
   let variables: Record<string, TypedValue> | undefined;
   for (const inv of invariants) {
     const quick = inv.shortcut?.(value.value);
