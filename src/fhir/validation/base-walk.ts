@@ -88,18 +88,7 @@ export function walkBase(resource: JsonObject, schema: InternalTypeSchema, path:
   if (rootInvariants.length > 0) state.pending.push({ invariants: rootInvariants, typed: root, top: root });
   const inner = schema.innerTypes.length > 0 ? new Map(schema.innerTypes.map((t) => [t.name, t])) : NO_INNER_TYPES;
   walkObject(resource, schema, path, visitor, inner, type, state, true);
-  return new WalkOutcome(state, resource);
-}
-
-/** A class, not an object with an arrow: no closure per call (under tsx each one also pays a `__name` call). */
-class WalkOutcome implements BaseWalk {
-  constructor(
-    private readonly state: State,
-    private readonly resource: JsonObject,
-  ) {}
-  medplumAccepts(): boolean {
-    return medplumAccepts(this.state, this.resource);
-  }
+  return { medplumAccepts: () => medplumAccepts(state, resource) };
 }
 
 function medplumAccepts(state: State, resource: JsonObject): boolean {

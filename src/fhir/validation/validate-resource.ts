@@ -47,19 +47,12 @@ export function validateResource(resource: unknown, options: ValidateResourceOpt
 
   const own: OperationOutcomeIssue[] = checkJsonShape(obj, type);
   for (const i of walked) own.push(i);
-  // Nearly every write is accepted by medplum's fast path: then there is nothing of medplum's to correct.
-  if (walk.medplumAccepts()) return appendUnboundedFormats(own, unbounded);
-  const base = dropWaivedIssues(obj, correctMedplumIssues(medplumIssues(obj as unknown as Resource), facts)).filter((i) => !isUnboundedLength(i, unbounded));
-  appendUnboundedFormats(own, unbounded);
-  return [...dropDuplicates(base, own), ...own];
-}
-
-/** medplum skips the format check of values past its length cap; R4 allows whitespace in base64Binary. */
-function appendUnboundedFormats(own: OperationOutcomeIssue[], unbounded: Map<string, { type: string; value: string }>): OperationOutcomeIssue[] {
+  const base = dropWaivedIssues(obj, correctMedplumIssues(walk.medplumAccepts() ? [] : medplumIssues(obj as unknown as Resource), facts)).filter((i) => !isUnboundedLength(i, unbounded));
+  // medplum skips the format check of values past its length cap; R4 allows whitespace in base64Binary.
   for (const [path, { type: t, value }] of unbounded) {
     if (t === 'base64Binary' && !isBase64(value)) own.push(issue('value', 'Invalid base64Binary format', { expression: [path] }));
   }
-  return own;
+  return [...dropDuplicates(base, own), ...own];
 }
 
 function checkResourceType(resource: unknown, expectedType: string | undefined): OperationOutcomeIssue | undefined {

@@ -20,34 +20,30 @@ export const MAX_ARRAY_ITEMS = 10_000;
 export function checkArrayLengths(resource: unknown, rootPath: string): OperationOutcomeIssue[] {
   // Recursive (nesting is bounded by MAX_JSON_DEPTH); the path text is only built for the array refused.
   const trail: (string | number)[] = [];
-  const length = overlongArray(resource, trail);
-  if (length === 0) return [];
+  let length = 0;
+  const visit = (v: unknown): boolean => {
+    if (Array.isArray(v)) {
+      if (v.length > MAX_ARRAY_ITEMS) {
+        length = v.length;
+        return false;
+      }
+      for (let i = 0; i < v.length; i++) {
+        trail.push(i);
+        if (!visit(v[i])) return false;
+        trail.pop();
+      }
+    } else if (typeof v === 'object' && v !== null) {
+      for (const key of Object.keys(v)) {
+        trail.push(key);
+        if (!visit((v as Record<string, unknown>)[key])) return false;
+        trail.pop();
+      }
+    }
+    return true;
+  };
+  if (visit(resource)) return [];
   const path = rootPath + trail.map((k) => (typeof k === 'number' ? `[${k}]` : `.${k}`)).join('');
   return [issue('too-costly', `An element may repeat at most ${MAX_ARRAY_ITEMS} times; this one has ${length}`, { expression: [path] })];
-}
-
-/**
- * The length of the first array (depth first) longer than MAX_ARRAY_ITEMS, with `trail` left holding the steps to
- * it; 0 when there is none. A plain function rather than a closure made per call.
- */
-function overlongArray(v: unknown, trail: (string | number)[]): number {
-  if (Array.isArray(v)) {
-    if (v.length > MAX_ARRAY_ITEMS) return v.length;
-    for (let i = 0; i < v.length; i++) {
-      trail.push(i);
-      const found = overlongArray(v[i], trail);
-      if (found > 0) return found;
-      trail.pop();
-    }
-  } else if (typeof v === 'object' && v !== null) {
-    for (const key of Object.keys(v)) {
-      trail.push(key);
-      const found = overlongArray((v as Record<string, unknown>)[key], trail);
-      if (found > 0) return found;
-      trail.pop();
-    }
-  }
-  return 0;
 }
 
 const UNBOUNDED_STRING_TYPES = new Set(['xhtml', 'base64Binary']);
