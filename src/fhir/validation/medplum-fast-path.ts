@@ -24,10 +24,10 @@ type Json = Record<string, unknown>;
 /** Constraint keys medplum's validator skips (skippedConstraintKeys in its validation.ts). */
 const SKIPPED_CONSTRAINTS = new Set(['ele-1', 'dom-3', 'org-1', 'sdf-19']);
 const MAX_STRING = 1024 * 1024;
-export const JS_TYPES = fhirTypeToJsType as Record<string, 'string' | 'number' | 'boolean' | undefined>;
+const JS_TYPES = fhirTypeToJsType as Record<string, 'string' | 'number' | 'boolean' | undefined>;
 const UCUM_VALUE = toTypedValue(UCUM);
 
-export interface Slot {
+interface Slot {
   element: InternalSchemaElement;
   /** The resolved type of a value under this JSON key (choice keys name their type). */
   typeCode: string;
@@ -36,7 +36,7 @@ export interface Slot {
   invariants: Invariant[];
 }
 
-export interface Plan {
+interface Plan {
   /** False when the schema uses something this walk does not model. */
   modelled: boolean;
   slots: Map<string, Slot>;
@@ -131,7 +131,7 @@ function invariantsOf(constraints: InternalSchemaElement['constraints']): Invari
   return (constraints ?? []).filter((c) => c.severity === 'error' && !SKIPPED_CONSTRAINTS.has(c.key)).map((c) => invariant(c.expression));
 }
 
-export function planOf(schema: InternalTypeSchema): Plan {
+function planOf(schema: InternalTypeSchema): Plan {
   let plan = plans.get(schema);
   if (plan) return plan;
   plan = { modelled: true, slots: new Map(), required: [], rootInvariants: invariantsOf(schema.constraints) };
@@ -164,7 +164,7 @@ export function planOf(schema: InternalTypeSchema): Plan {
   return plan;
 }
 
-export interface Walk {
+interface Walk {
   root: TypedValue;
   resources: TypedValue[];
 }
@@ -185,7 +185,7 @@ export function medplumWouldAccept(resource: Json): boolean {
   }
 }
 
-export function objectOk(walk: Walk, obj: Json, schema: InternalTypeSchema, isResource: boolean): boolean {
+function objectOk(walk: Walk, obj: Json, schema: InternalTypeSchema, isResource: boolean): boolean {
   const plan = planOf(schema);
   if (!plan.modelled) return false;
   // medplum reads properties through the prototype chain; JSON parsing only makes plain objects, so anything
@@ -225,7 +225,7 @@ function propertyOk(walk: Walk, slot: Slot, raw: unknown): boolean {
 }
 
 /** medplum's isEmpty: '', an array without items, an object without keys. */
-export function isEmptyValue(v: unknown): boolean {
+function isEmptyValue(v: unknown): boolean {
   if (typeof v === 'string') return v === '';
   if (typeof v === 'object' && v !== null) return Array.isArray(v) ? v.length === 0 : Object.keys(v).length === 0;
   return false;
@@ -256,7 +256,7 @@ function valueOk(walk: Walk, slot: Slot, value: unknown): boolean {
   }
 }
 
-export function primitiveOk(type: string, jsType: 'string' | 'number' | 'boolean' | undefined, value: unknown): boolean {
+function primitiveOk(type: string, jsType: 'string' | 'number' | 'boolean' | undefined, value: unknown): boolean {
   if (jsType === undefined || typeof value !== jsType) return false;
   if (jsType === 'string') {
     const s = value as string;
@@ -274,7 +274,7 @@ export function primitiveOk(type: string, jsType: 'string' | 'number' | 'boolean
   return true;
 }
 
-export function invariantsHold(walk: Walk, invariants: Invariant[], value: TypedValue): boolean {
+function invariantsHold(walk: Walk, invariants: Invariant[], value: TypedValue): boolean {
   let variables: Record<string, TypedValue> | undefined;
   for (const inv of invariants) {
     const quick = inv.shortcut?.(value.value);

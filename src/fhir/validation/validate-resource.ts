@@ -6,15 +6,14 @@ import { getDataType } from '@medplum/core';
 import { isResourceType, loadDefinitions } from '../definitions.js';
 import { issue } from '../outcome.js';
 import { checkJsonShape } from './json-shape.js';
+import { medplumWouldAccept } from './medplum-fast-path.js';
 import { medplumIssues } from './medplum-issues.js';
 import { periodOrderValue } from './period-order.js';
 import type { PrimitiveFacts } from './primitive-formats.js';
 import { correctMedplumIssues, primitiveFacts, primitiveFormatValue } from './primitive-formats.js';
 import { requiredBindingValue } from './required-bindings.js';
-import type { BaseWalkVisitor } from './base-walk.js';
-import { walkBase } from './base-walk.js';
-import type { JsonObject } from './resource-walker.js';
-import { isJsonObject } from './resource-walker.js';
+import type { JsonObject, WalkVisitor } from './resource-walker.js';
+import { isJsonObject, walkResource } from './resource-walker.js';
 import type { SchemaProperty } from './schema-properties.js';
 import { structureChecks } from './structure-checks.js';
 import { checkArrayLengths, isBase64, limitUnknownKey, limitValue } from './value-limits.js';
@@ -39,15 +38,14 @@ export function validateResource(resource: unknown, options: ValidateResourceOpt
   // One schema walk for the value limits and the structure checks: the limits see each value first, and
   // from the first refused value on the other checks are skipped, so they never see an oversized value and
   // their issues, which a refusal discards, cost nothing more (the same answers as two walks, one less walk).
-  // The same walk answers medplum's fast path (base-walk.ts): whether its validator can be skipped.
   const checks = new BaseChecks(limits);
-  const walk = walkBase(obj, getDataType(type), type, checks);
+  walkResource(obj, getDataType(type), type, checks);
   const { unbounded, walked, facts } = checks;
   if (limits.length > 0) return limits;
 
   const own: OperationOutcomeIssue[] = checkJsonShape(obj, type);
   for (const i of walked) own.push(i);
-  const base = dropWaivedIssues(obj, correctMedplumIssues(walk.medplumAccepts() ? [] : medplumIssues(obj as unknown as Resource), facts)).filter((i) => !isUnboundedLength(i, unbounded));
+  const base = dropWaivedIssues(obj, correctMedplumIssues(medplumWouldAccept(obj) ? [] : medplumIssues(obj as unknown as Resource), facts)).filter((i) => !isUnboundedLength(i, unbounded));
   // medplum skips the format check of values past its length cap; R4 allows whitespace in base64Binary.
   for (const [path, { type: t, value }] of unbounded) {
     if (t === 'base64Binary' && !isBase64(value)) own.push(issue('value', 'Invalid base64Binary format', { expression: [path] }));
@@ -74,7 +72,7 @@ function checkResourceType(resource: unknown, expectedType: string | undefined):
  * (the order of their issues). One object with plain methods per call, not a combination of per-check
  * closures: the dispatch through those closures cost more than some of the checks.
  */
-class BaseChecks implements BaseWalkVisitor {
+class BaseChecks implements WalkVisitor {
   readonly unbounded = new Map<string, { type: string; value: string }>();
   readonly walked: OperationOutcomeIssue[] = [];
   readonly facts: PrimitiveFacts = primitiveFacts();
