@@ -6,14 +6,13 @@
 import type { OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
 import { addToRecord, checkWritesDetailed, emptyRecord, membersOf, partOfType, type CoordinationReader, type Finding, type MemberRecordPart, type ProposedWrite } from '../coordination/index.js';
 import { REFERENCED_RESOURCE_TYPES, rulesReferences } from '../coordination/reader.js';
-import { stringifyWithTexts } from '../fhir/number-text.js';
 import { INDEX_FIELDS, type IndexColumns } from '../fhir/search/index-columns.js';
 import { hasErrors, outcome } from '../fhir/outcome.js';
 import type { StoredVersion } from '../fhir/repository.js';
 import { stamp } from '../fhir/resource-service.js';
 import { inspectFile, orderFiles, type SourceFile } from './files.js';
 import { readLines, type RawLine } from './ndjson.js';
-import { prepareLine, type Prepared, type PrepareOptions } from './prepare.js';
+import { prepareLine, resourceOf, storedText, type Prepared, type PreparedOk, type PrepareOptions } from './prepare.js';
 import type { BatchVersion, BulkWriteTx, FileProgress, ImportStore, LineError } from './store.js';
 
 /** Where each member-owned type points at the member (as CoordinationChecker reads the record). */
@@ -282,11 +281,30 @@ async function* batchesOf(lines: AsyncIterable<RawLine>, size: number): AsyncGen
   if (batch.length > 0) yield batch;
 }
 
-const MEMBER_REFERENCE = /"(?:subject|patient)"\s*:\s*\{\s*"reference"\s*:\s*"Patient\/([^"]+)"/;
+const MEMBER_REFERENCE = /^"(?:subject|patient)"\s*:\s*\{\s*"reference"\s*:\s*"Patient\/([^"]+)"/;
+const MEMBER_KEYS = ['"subject"', '"patient"'];
+/** Bytes after a key that the pattern is tried on: a reference with more whitespace than this only moves a batch boundary. */
+const HINT_WINDOW = 256;
 
-/** The member a line's resource points at, read from its text (only batch boundaries depend on it). */
+/**
+ * The member a line's resource points at, read from its text (only batch boundaries depend on it): the
+ * keys are found in the bytes and only a short window after each is decoded, not the whole line (this
+ * runs on the main thread for every line).
+ */
 function memberHint(bytes: Buffer): string | undefined {
-  return MEMBER_REFERENCE.exec(bytes.toString('utf8'))?.[1];
+  let best: string | undefined;
+  let bestAt = Infinity;
+  for (const key of MEMBER_KEYS) {
+    for (let at = bytes.indexOf(key); at !== -1 && at < bestAt; at = bytes.indexOf(key, at + key.length)) {
+      const m = MEMBER_REFERENCE.exec(bytes.toString('utf8', at, Math.min(bytes.length, at + HINT_WINDOW)));
+      if (m) {
+        best = m[1];
+        bestAt = at;
+        break;
+      }
+    }
+  }
+  return best;
 }
 
 interface BatchCounts {
@@ -300,7 +318,7 @@ async function writeBatch(store: ImportStore, fileKey: string, prepared: readonl
   const now = options.now ?? (() => new Date());
   return store.transaction(async (tx) => {
     const errors: LineError[] = [];
-    const valid: Extract<Prepared, { ok: true }>[] = [];
+    const valid: PreparedOk[] = [];
     for (const p of prepared) {
       if (p.ok) valid.push(p);
       else errors.push({ line: p.line, ...(p.resourceType ? { resourceType: p.resourceType } : {}), ...(p.id ? { id: p.id } : {}), outcome: p.outcome });
@@ -311,7 +329,7 @@ async function writeBatch(store: ImportStore, fileKey: string, prepared: readonl
     if (options.rules) {
       const members = new Set<string>();
       for (const p of valid) {
-        for (const m of membersOf(p.resource)) members.add(m);
+        for (const m of membersOf(resourceOf(p))) members.add(m);
         for (const m of membersOf(state.previous(p.resourceType, p.id))) members.add(m);
       }
       const sorted = [...members].sort();
@@ -325,7 +343,7 @@ async function writeBatch(store: ImportStore, fileKey: string, prepared: readonl
       const key = `${p.resourceType}/${p.id}`;
       const current = state.current(key);
       const live = current && !current.deleted ? current : undefined;
-      if (live && stringifyWithTexts(stamp(p.resource, p.id, live.versionId, live.lastUpdated), p.texts) === live.content) {
+      if (live && storedText(p, live.versionId, live.lastUpdated) === live.content) {
         unchanged++;
         continue;
       }
@@ -334,7 +352,7 @@ async function writeBatch(store: ImportStore, fileKey: string, prepared: readonl
         operation: previous ? 'update' : 'create',
         resourceType: p.resourceType,
         id: p.id,
-        resource: p.resource,
+        resource: resourceOf(p),
         ...(previous ? { previous } : {}),
       };
       if (options.rules) {
@@ -348,8 +366,8 @@ async function writeBatch(store: ImportStore, fileKey: string, prepared: readonl
       if (state.inBatch(key)) await flush(tx, versions);
       const versionId = (current?.versionId ?? 0) + 1;
       const lastUpdated = now().toISOString();
-      const resource = stamp(p.resource, p.id, versionId, lastUpdated);
-      const version: StoredVersion = { resourceType: p.resourceType, id: p.id, versionId, lastUpdated, deleted: false, content: stringifyWithTexts(resource, p.texts) };
+      const resource = stamp(resourceOf(p), p.id, versionId, lastUpdated);
+      const version: StoredVersion = { resourceType: p.resourceType, id: p.id, versionId, lastUpdated, deleted: false, content: storedText(p, versionId, lastUpdated) };
       versions.push({ version, resource, indexColumns: p.index, members: p.members });
       written++;
       state.accept(version, resource as unknown as Resource, previous);
