@@ -6,13 +6,14 @@
 import type { OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
 import { addToRecord, checkWritesDetailed, emptyRecord, membersOf, partOfType, type CoordinationReader, type Finding, type MemberRecordPart, type ProposedWrite } from '../coordination/index.js';
 import { REFERENCED_RESOURCE_TYPES, rulesReferences } from '../coordination/reader.js';
+import { stringifyWithTexts } from '../fhir/number-text.js';
 import { INDEX_FIELDS, type IndexColumns } from '../fhir/search/index-columns.js';
 import { hasErrors, outcome } from '../fhir/outcome.js';
 import type { StoredVersion } from '../fhir/repository.js';
 import { stamp } from '../fhir/resource-service.js';
 import { inspectFile, orderFiles, type SourceFile } from './files.js';
 import { readLines, type RawLine } from './ndjson.js';
-import { prepareLine, resourceOf, storedText, type Prepared, type PreparedOk, type PrepareOptions } from './prepare.js';
+import { prepareLine, type Prepared, type PrepareOptions } from './prepare.js';
 import type { BatchVersion, BulkWriteTx, FileProgress, ImportStore, LineError } from './store.js';
 
 /** Where each member-owned type points at the member (as CoordinationChecker reads the record). */
@@ -318,7 +319,7 @@ async function writeBatch(store: ImportStore, fileKey: string, prepared: readonl
   const now = options.now ?? (() => new Date());
   return store.transaction(async (tx) => {
     const errors: LineError[] = [];
-    const valid: PreparedOk[] = [];
+    const valid: Extract<Prepared, { ok: true }>[] = [];
     for (const p of prepared) {
       if (p.ok) valid.push(p);
       else errors.push({ line: p.line, ...(p.resourceType ? { resourceType: p.resourceType } : {}), ...(p.id ? { id: p.id } : {}), outcome: p.outcome });
@@ -329,7 +330,7 @@ async function writeBatch(store: ImportStore, fileKey: string, prepared: readonl
     if (options.rules) {
       const members = new Set<string>();
       for (const p of valid) {
-        for (const m of membersOf(resourceOf(p))) members.add(m);
+        for (const m of membersOf(p.resource)) members.add(m);
         for (const m of membersOf(state.previous(p.resourceType, p.id))) members.add(m);
       }
       const sorted = [...members].sort();
@@ -343,7 +344,7 @@ async function writeBatch(store: ImportStore, fileKey: string, prepared: readonl
       const key = `${p.resourceType}/${p.id}`;
       const current = state.current(key);
       const live = current && !current.deleted ? current : undefined;
-      if (live && storedText(p, live.versionId, live.lastUpdated) === live.content) {
+      if (live && stringifyWithTexts(stamp(p.resource, p.id, live.versionId, live.lastUpdated), p.texts) === live.content) {
         unchanged++;
         continue;
       }
@@ -352,7 +353,7 @@ async function writeBatch(store: ImportStore, fileKey: string, prepared: readonl
         operation: previous ? 'update' : 'create',
         resourceType: p.resourceType,
         id: p.id,
-        resource: resourceOf(p),
+        resource: p.resource,
         ...(previous ? { previous } : {}),
       };
       if (options.rules) {
@@ -366,8 +367,8 @@ async function writeBatch(store: ImportStore, fileKey: string, prepared: readonl
       if (state.inBatch(key)) await flush(tx, versions);
       const versionId = (current?.versionId ?? 0) + 1;
       const lastUpdated = now().toISOString();
-      const resource = stamp(resourceOf(p), p.id, versionId, lastUpdated);
-      const version: StoredVersion = { resourceType: p.resourceType, id: p.id, versionId, lastUpdated, deleted: false, content: storedText(p, versionId, lastUpdated) };
+      const resource = stamp(p.resource, p.id, versionId, lastUpdated);
+      const version: StoredVersion = { resourceType: p.resourceType, id: p.id, versionId, lastUpdated, deleted: false, content: stringifyWithTexts(resource, p.texts) };
       versions.push({ version, resource, indexColumns: p.index, members: p.members });
       written++;
       state.accept(version, resource as unknown as Resource, previous);

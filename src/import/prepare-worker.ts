@@ -1,7 +1,7 @@
 // Worker thread of the import's prepare pool (prepare-pool.ts): parses, validates and index-extracts a
-// batch of lines off the main thread, and sends each resource as JSON text (prepare.ts, shipped).
+// batch of lines off the main thread.
 import { loadDefinitions } from '../fhir/definitions.js';
-import { prepareLine, shipped, type Prepared, type PrepareOptions } from './prepare.js';
+import { prepareLine, type Prepared, type PrepareOptions } from './prepare.js';
 
 loadDefinitions();
 
@@ -11,5 +11,5 @@ export interface PrepareTask {
 }
 
 export default function prepareBatch(task: PrepareTask): Prepared[] {
-  return task.lines.map((l) => shipped(prepareLine(Buffer.from(l.bytes.buffer, l.bytes.byteOffset, l.bytes.byteLength), l.line, l.end, task.options)));
+  return task.lines.map((l) => prepareLine(Buffer.from(l.bytes.buffer, l.bytes.byteOffset, l.bytes.byteLength), l.line, l.end, task.options));
 }

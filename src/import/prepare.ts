@@ -5,10 +5,10 @@ import type { OperationOutcome, Resource } from '@medplum/fhirtypes';
 import { membersFromIndex } from '../access/compartment.js';
 import { isValidId } from '../fhir/ids.js';
 import { assertJsonHasNoNul } from '../fhir/hostile-input.js';
-import { plainNumbers, stringifyWithTexts, type NumberText } from '../fhir/number-text.js';
+import { plainNumbers, type NumberText } from '../fhir/number-text.js';
 import { FhirError, hasErrors, issue, outcome } from '../fhir/outcome.js';
 import { relativizeReferences } from '../fhir/references.js';
-import { ownedIssue, stamp } from '../fhir/resource-service.js';
+import { ownedIssue } from '../fhir/resource-service.js';
 import { extractIndexValues } from '../fhir/search/extract.js';
 import { indexColumnsOf, type IndexColumns } from '../fhir/search/index-columns.js';
 import { validateForWrite } from '../fhir/validate-write.js';
@@ -24,28 +24,9 @@ export interface PrepareOptions {
   maxIndexRows?: number;
 }
 
-export type Prepared = PreparedOk | { ok: false; line: number; end: number; resourceType?: string; id?: string; outcome: OperationOutcome };
-
-/**
- * A line ready to be judged and written. Prepared in the importing thread it holds the resource; prepared
- * in a worker (shipped) it holds the resource as JSON text instead, `json` (its members without `meta`)
- * and `meta`: a structured clone of an object tree costs the receiving thread several times the native
- * JSON.parse of the same tree (bench/RESULTS.md, 2026-12-04), and the stored text is that JSON with the
- * stamped meta appended, so the importing thread stringifies nothing either (storedText).
- */
-export interface PreparedOk {
-  ok: true;
-  line: number;
-  end: number;
-  resourceType: string;
-  id: string;
-  resource?: Resource;
-  json?: string;
-  meta?: Record<string, unknown>;
-  texts: NumberText[];
-  index: IndexColumns;
-  members: string[] | null;
-}
+export type Prepared =
+  | { ok: true; line: number; end: number; resourceType: string; id: string; resource: Resource; texts: NumberText[]; index: IndexColumns; members: string[] | null }
+  | { ok: false; line: number; end: number; resourceType?: string; id?: string; outcome: OperationOutcome };
 
 export function prepareLine(bytes: Buffer, line: number, end: number, options: PrepareOptions): Prepared {
   const type = options.resourceType;
@@ -97,36 +78,5 @@ export function prepareLine(bytes: Buffer, line: number, end: number, options: P
 }
 
 const NUL_ESCAPE = Buffer.from('\\u0000');
-
-/**
- * The line as a worker sends it to the importing thread: the resource as JSON text (see PreparedOk). A
- * resource with number texts to restore keeps its object form (stringifyWithTexts writes those).
- */
-export function shipped(p: Prepared): Prepared {
-  if (!p.ok || !p.resource || p.texts.length > 0) return p;
-  const { meta, ...rest } = p.resource as Resource & { meta?: Record<string, unknown> };
-  const { resource: _resource, ...others } = p;
-  return { ...others, json: JSON.stringify(rest), ...(meta !== undefined ? { meta } : {}) };
-}
-
-/** The line's resource (parsed here from a shipped line's text, once). */
-export function resourceOf(p: PreparedOk): Resource {
-  if (!p.resource) {
-    const parsed = JSON.parse(p.json!) as Record<string, unknown>;
-    if (p.meta !== undefined) parsed.meta = p.meta;
-    p.resource = parsed as unknown as Resource;
-  }
-  return p.resource;
-}
-
-/**
- * The stored text of the line's resource stamped with `versionId` and `lastUpdated`: exactly
- * stringifyWithTexts(stamp(resource, id, versionId, lastUpdated), texts), which puts `meta` last (a shipped
- * line's JSON text is the rest, in order).
- */
-export function storedText(p: PreparedOk, versionId: number, lastUpdated: string): string {
-  if (p.json === undefined) return stringifyWithTexts(stamp(p.resource!, p.id, versionId, lastUpdated), p.texts);
-  return `${p.json.slice(0, -1)},"meta":${JSON.stringify({ ...(p.meta ?? {}), versionId: String(versionId), lastUpdated })}}`;
-}
 
 const bad = (diagnostics: string, expression?: string[]): FhirError => new FhirError(400, issue('invalid', diagnostics, expression ? { expression } : {}));
