@@ -282,30 +282,11 @@ async function* batchesOf(lines: AsyncIterable<RawLine>, size: number): AsyncGen
   if (batch.length > 0) yield batch;
 }
 
-const MEMBER_REFERENCE = /^"(?:subject|patient)"\s*:\s*\{\s*"reference"\s*:\s*"Patient\/([^"]+)"/;
-const MEMBER_KEYS = ['"subject"', '"patient"'];
-/** Bytes after a key that the pattern is tried on: a reference with more whitespace than this only moves a batch boundary. */
-const HINT_WINDOW = 256;
+const MEMBER_REFERENCE = /"(?:subject|patient)"\s*:\s*\{\s*"reference"\s*:\s*"Patient\/([^"]+)"/;
 
-/**
- * The member a line's resource points at, read from its text (only batch boundaries depend on it): the
- * keys are found in the bytes and only a short window after each is decoded, not the whole line (this
- * runs on the main thread for every line).
- */
+/** The member a line's resource points at, read from its text (only batch boundaries depend on it). */
 function memberHint(bytes: Buffer): string | undefined {
-  let best: string | undefined;
-  let bestAt = Infinity;
-  for (const key of MEMBER_KEYS) {
-    for (let at = bytes.indexOf(key); at !== -1 && at < bestAt; at = bytes.indexOf(key, at + key.length)) {
-      const m = MEMBER_REFERENCE.exec(bytes.toString('utf8', at, Math.min(bytes.length, at + HINT_WINDOW)));
-      if (m) {
-        best = m[1];
-        bestAt = at;
-        break;
-      }
-    }
-  }
-  return best;
+  return MEMBER_REFERENCE.exec(bytes.toString('utf8'))?.[1];
 }
 
 interface BatchCounts {

@@ -10,14 +10,6 @@ export interface PreparePool {
   close(): Promise<void>;
 }
 
-/**
- * A prepare worker's young generation: a batch's parsed lines, their validation and index rows are all
- * garbage once the batch is sent, but with the default young generation they outlive a scavenge or two
- * and are promoted, and the old generation's marking and compaction pay for them. 64 MB holds a batch's
- * worth; measured 20-35 µs less worker CPU per resource (bench/RESULTS.md, 2026-12-04).
- */
-export const PREPARE_WORKER_LIMITS = { maxYoungGenerationSizeMb: 64 } as const;
-
 export function openPreparePool(threads: number): PreparePool {
   // The worker runs from the same tree as this module: .ts under tsx, .js once built.
   const ext = import.meta.url.endsWith('.ts') ? 'ts' : 'js';
@@ -25,7 +17,6 @@ export function openPreparePool(threads: number): PreparePool {
     filename: new URL(`./prepare-worker.${ext}`, import.meta.url).href,
     minThreads: threads,
     maxThreads: threads,
-    resourceLimits: PREPARE_WORKER_LIMITS,
   });
   return {
     async prepare(lines, options) {

@@ -1,6 +1,6 @@
 // Where an import's batches end: after `batchSize` lines, run on (up to twice as far) while the next line
-// belongs to the same member as the last, read from the line's text (importer.ts, memberHint): only the
-// bytes after a "subject"/"patient" key are decoded (spaces around the reference allowed).
+// belongs to the same member as the last, read from the line's text (importer.ts, memberHint; spaces
+// around the reference allowed).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
