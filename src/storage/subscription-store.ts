@@ -262,7 +262,7 @@ export class SubscriptionStore implements SubscriptionEventStore, DeliveryStore,
     // Sent, not waited for: the write's last statements (its AuditEvent) and its COMMIT go out right
     // behind it, in one round trip instead of two. Its failure is the transaction's: the COMMIT behind a
     // failed insert ends in ROLLBACK and the transaction rejects with the insert's own error, so a write
-    // never commits without its events (docs/adr/0027, addendum "the event insert pipelined").
+    // never commits without its events (docs/adr/0023, addendum "the event insert pipelined").
     return sent(() => q.commitsOnlyAfter(appendIn(q, notifications, this.channel)));
   }
 
