@@ -233,27 +233,6 @@ function wrap(client: pg.ClientBase, timeout: TimeoutKind, prepared: PreparedSta
   };
 }
 
-/**
- * Statements of a pipelined transaction issued in the same turn of the event loop leave in one socket
- * write: the socket is corked at the first and uncorked once the turn's callbacks and promise jobs ran
- * (process.nextTick). Each statement would otherwise be a writev of its own, a system call and a wake-up
- * of the backend each (the trailing event insert, AuditEvent insert and COMMIT of a write: one instead of
- * three). Nothing waits longer: a result cannot arrive before the turn ends anyway.
- */
-function batcher(client: pg.ClientBase): () => void {
-  const stream = (client as unknown as { connection?: { stream?: { cork?: () => void; uncork?: () => void } } }).connection?.stream;
-  let corked = false;
-  return () => {
-    if (corked || !stream?.cork || !stream.uncork) return;
-    corked = true;
-    stream.cork();
-    process.nextTick(() => {
-      corked = false;
-      stream.uncork!();
-    });
-  };
-}
-
 function timeoutMs(ms: number | undefined): number {
   if (ms === undefined) return 0;
   if (!Number.isInteger(ms) || ms < 0) throw new Error(`invalid statement timeout ${ms}`);
@@ -377,22 +356,19 @@ export async function openPostgres(options: PostgresOptions): Promise<Database> 
         // transaction's first statement instead of costing a round trip of its own. The pool's
         // statement_timeout (meant for reads) is replaced for this transaction in the same message.
         const inFlight = new InFlight();
-        const batch = batcher(client);
         const tx: TransactionQueryable = {
-          query: <R>(sql: string, params?: unknown[], options?: QueryOptions): Promise<QueryResult<R>> => inFlight.run(() => (batch(), conn.query<R>(sql, params, options))),
-          exec: (sql: string): Promise<void> => inFlight.run(() => (batch(), conn.exec(sql))),
+          query: <R>(sql: string, params?: unknown[], options?: QueryOptions): Promise<QueryResult<R>> => inFlight.run(() => conn.query<R>(sql, params, options)),
+          exec: (sql: string): Promise<void> => inFlight.run(() => conn.exec(sql)),
           commitsOnlyAfter: (statement) => inFlight.add(statement),
         };
         try {
           pipelined.pipeline = true;
-          batch();
           inFlight.add(conn.exec(`BEGIN; SET LOCAL statement_timeout = ${timeoutMs(txOptions?.timeoutMs)}`));
           // Closed once fn is done: a statement issued later (a callback fn did not wait for) would go out
           // after COMMIT, or on this connection once another request holds it; it is refused unsent.
           const result = await fn(tx).finally(() => inFlight.close());
           // COMMIT goes out behind what is still in flight; after a failure there PostgreSQL answers it
           // with ROLLBACK, so it can only commit what succeeded.
-          batch();
           const commit = run(client, 'COMMIT', undefined, undefined, 'write-timeout', prepared, true);
           commit.catch(() => undefined);
           await inFlight.all();
