@@ -8,7 +8,7 @@ import { addToRecord, checkWritesDetailed, emptyRecord, lockOrder, type Coordina
 import { MEMBER_RESOURCE_TYPES, rulesReferences } from '../coordination/reader.js';
 import type { FactQuery } from '../coordination/facts.js';
 import type { WriteTx } from './repository.js';
-import type { Arrival, CheckedIssue, ProposedWrite, TransactionalChecker } from './write-pipeline.js';
+import type { Arrival, CheckedIssue, ProposedWrite, TransactionalChecker, TransactionReads } from './write-pipeline.js';
 
 /** Where each member-owned type points at the member. */
 const MEMBER_LINKS: Record<MemberRecordPart, { resourceType: string; code: string }> = {
@@ -26,8 +26,7 @@ const ALL_PARTS = Object.keys(MEMBER_LINKS) as MemberRecordPart[];
  * writes refer to, and those these refer to, all at once: inside the transaction they then share round
  * trips with the member record's reads instead of costing one each.
  */
-function readerFor(tx: WriteTx): CoordinationReader & { prefetch(writes: readonly ProposedWrite[]): void } {
-  const reads = new Map<string, Promise<Resource | undefined>>();
+function readerFor(tx: WriteTx, reads: TransactionReads): CoordinationReader & { prefetch(writes: readonly ProposedWrite[]): void } {
   const read = (resourceType: string, id: string): Promise<Resource | undefined> => {
     const key = `${resourceType}/${id}`;
     let hit = reads.get(key);
@@ -75,8 +74,8 @@ export class CoordinationChecker implements TransactionalChecker {
     for (const member of lockOrder(writes)) await tx.lockKey(`member:${member}`);
   }
 
-  async check(tx: WriteTx, writes: ProposedWrite[], arrival?: Arrival): Promise<CheckedIssue[]> {
-    const reader = readerFor(tx);
+  async check(tx: WriteTx, writes: ProposedWrite[], arrival?: Arrival, reads: TransactionReads = new Map()): Promise<CheckedIssue[]> {
+    const reader = readerFor(tx, reads);
     reader.prefetch(writes);
     const findings = await checkWritesDetailed(writes, reader);
     const own = new Set(writes.map((w) => `${w.resourceType}/${w.id}`));

@@ -23,7 +23,7 @@ import { criteriaText } from './search/criteria.js';
 import { assertSearchLimits, DEFAULT_SEARCH_LIMITS, type SearchLimits } from './search/limits.js';
 import { CommitLog } from './commit-log.js';
 import { ownedConformanceResource } from './owned-conformance.js';
-import { noTransactionalChecks, RuleViolationError, type Arrival, type OffloadedChecks, type ProposedWrite, type ResourceValidator, type TransactionalChecker } from './write-pipeline.js';
+import { noTransactionalChecks, RuleViolationError, type Arrival, type OffloadedChecks, type ProposedWrite, type ResourceValidator, type TransactionalChecker, type TransactionReads } from './write-pipeline.js';
 import { accessFilter, type AccessFilter, type Viewer } from '../access/viewer.js';
 import { writeRefusal } from '../access/write-access.js';
 import type { JsonSize } from './hostile-input.js';
@@ -92,6 +92,11 @@ export class WriteSession {
    * instant means another client's concurrent write won the race (409 rather than 422).
    */
   readonly startedAt: Date;
+  /**
+   * The referenced resources the final checks read, after the transaction's last write: the hooks that
+   * run right after them (beforeCommit) read these instead of the same rows again (TransactionReads).
+   */
+  readonly reads: TransactionReads = new Map();
   constructor(
     readonly tx: WriteTx,
     startedAt?: Date,
@@ -302,7 +307,7 @@ export class ResourceService {
         if (session.writes.length > 0) {
           const arrivedAt = session.startedAt.getTime();
           const arrival: Arrival = { at: arrivedAt, committedSince: (key, lastUpdated) => this.commits.committedSince(key, lastUpdated, arrivedAt) };
-          const checked = await this.checker.check(tx, session.writes, arrival);
+          const checked = await this.checker.check(tx, session.writes, arrival, session.reads);
           const issues = checked.map((c) => c.issue);
           if (hasErrors(issues)) throw new RuleViolationError(statusOfRuleIssues(issues), checked);
         }

@@ -1,7 +1,7 @@
 // The checks every write passes before it is stored, in one place so create, update, patch, $validate
 // and transaction entries all apply the same ones. Each stage is a pluggable function: base R4
 // validation, Concord profile validation and the coordination rules (which read inside the transaction).
-import type { OperationOutcomeIssue } from '@medplum/fhirtypes';
+import type { OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
 import type { JsonSize } from './hostile-input.js';
 import { FhirError } from './outcome.js';
 import type { WriteTx } from './repository.js';
@@ -55,12 +55,23 @@ export interface Arrival {
   committedSince(key: string, lastUpdated: string): boolean | undefined;
 }
 
+/**
+ * Current versions of resources read inside a write transaction, by `Type/id` (undefined: none, or
+ * deleted). Only valid while the transaction writes nothing more: the final checks fill it after the
+ * transaction's last write, and the write hooks that run right after them (the subscription events'
+ * filter values: a lead's PractitionerRole) read from it instead of reading the same rows again.
+ */
+export type TransactionReads = Map<string, Promise<Resource | undefined>>;
+
 /** Checks that read other resources inside the write transaction (coordination rules). */
 export interface TransactionalChecker {
   /** Locks what the checks depend on (e.g. per-member locks) so concurrent writes serialise. */
   lock(tx: WriteTx, writes: ProposedWrite[]): Promise<void>;
-  /** arrival: when the request arrived, to tell a lost race (409) from a rule break (422). */
-  check(tx: WriteTx, writes: ProposedWrite[], arrival?: Arrival): Promise<CheckedIssue[]>;
+  /**
+   * arrival: when the request arrived, to tell a lost race (409) from a rule break (422). reads: where
+   * the check keeps the referenced resources it reads (see TransactionReads); its own map when absent.
+   */
+  check(tx: WriteTx, writes: ProposedWrite[], arrival?: Arrival, reads?: TransactionReads): Promise<CheckedIssue[]>;
 }
 
 export const noTransactionalChecks: TransactionalChecker = {

@@ -69,17 +69,20 @@ const RETRYABLE = new Set<string>([SqlState.serializationFailure, SqlState.deadl
 const MAX_ATTEMPTS = 5;
 
 /** The connection of each open write transaction, for other storage modules writing in it (queryableOf). */
-const connections = new WeakMap<WriteTx, Queryable>();
+const connections = new WeakMap<WriteTx, TransactionQueryable>();
 
-/** The connection a WriteTx runs on: storage modules (subscription events) write in the same transaction. */
-export function queryableOf(tx: WriteTx): Queryable {
+/**
+ * The connection a WriteTx runs on: storage modules (subscription events) write in the same transaction,
+ * and may send a statement without waiting for it (commitsOnlyAfter).
+ */
+export function queryableOf(tx: WriteTx): TransactionQueryable {
   const q = connections.get(tx);
   if (!q) throw new Error('not a write transaction of this repository');
   return q;
 }
 
 /** Resolves once send has put its statements on the wire (not when they are done); rejects if it throws. */
-function sent(send: () => void): Promise<void> {
+export function sent(send: () => void): Promise<void> {
   try {
     send();
     return Promise.resolve();

@@ -14,7 +14,7 @@ import type { SubscriptionConfig, SubscriptionState, TopicFilter } from '../subs
 import type { Acknowledgement, Candidate, LeasedAcknowledgement, Claimed, DeliveryState, DeliveryStore, NotificationInput, StoredNotification, SubscriptionEventStore, WebsocketStore } from '../subscriptions/store.js';
 import type { Database, Queryable } from './database.js';
 import { grantSubscriptionOwner } from './member-access.js';
-import { queryableOf } from './resource-repository.js';
+import { queryableOf, sent } from './resource-repository.js';
 
 const PREPARED = { prepare: true } as const;
 
@@ -258,7 +258,12 @@ export class SubscriptionStore implements SubscriptionEventStore, DeliveryStore,
   }
 
   append(tx: WriteTx, notifications: readonly NotificationInput[]): Promise<void> {
-    return appendIn(queryableOf(tx), notifications, this.channel);
+    const q = queryableOf(tx);
+    // Sent, not waited for: the write's last statements (its AuditEvent) and its COMMIT go out right
+    // behind it, in one round trip instead of two. Its failure is the transaction's: the COMMIT behind a
+    // failed insert ends in ROLLBACK and the transaction rejects with the insert's own error, so a write
+    // never commits without its events (docs/adr/0023, addendum "the event insert pipelined").
+    return sent(() => q.commitsOnlyAfter(appendIn(q, notifications, this.channel)));
   }
 
   async appendAlone(build: (candidates: Candidate[]) => NotificationInput[], topics: readonly string[]): Promise<void> {

@@ -48,7 +48,7 @@ export class EventRecorder implements WriteHook {
     for (const w of session.writes) {
       if (w.resourceType === 'Subscription') await this.registerSubscription(session, w);
     }
-    const events = session.writes.some((w) => TRIGGER_TYPES.has(w.resourceType)) ? await topicEvents(session.writes, readerOf(tx)) : [];
+    const events = session.writes.some((w) => TRIGGER_TYPES.has(w.resourceType)) ? await topicEvents(session.writes, readerOf(session)) : [];
     const classicTypes = [...new Set(session.writes.filter((w) => w.operation !== 'delete' && w.resourceType !== 'Subscription').map((w) => w.resourceType))];
     const topics = [...new Set(events.map((e) => e.topic))];
     const candidates = await this.candidatesOf(session, topics, classicTypes);
@@ -186,11 +186,21 @@ export class EventRecorder implements WriteHook {
   }
 }
 
-function readerOf(tx: WriteTx): { read(type: string, id: string): Promise<Resource | undefined> } {
+/**
+ * Reads in the write's transaction, after its last write: what the final checks already read (a lead's
+ * PractitionerRole, a requester's) is taken from them, and each other resource is read once, not once
+ * per state (before and after) or per Subscription.
+ */
+function readerOf(session: WriteSession): { read(type: string, id: string): Promise<Resource | undefined> } {
   return {
-    async read(type, id) {
-      const v = await tx.read(type, id);
-      return v?.content ? (JSON.parse(v.content) as Resource) : undefined;
+    read(type, id) {
+      const key = `${type}/${id}`;
+      let hit = session.reads.get(key);
+      if (!hit) {
+        hit = session.tx.read(type, id).then((v) => (v?.content && !v.deleted ? (JSON.parse(v.content) as Resource) : undefined));
+        session.reads.set(key, hit);
+      }
+      return hit;
     },
   };
 }

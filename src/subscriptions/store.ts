@@ -96,7 +96,8 @@ export interface SubscriptionEventStore {
    * Stores the notifications in tx without taking any lock (one row per distinct event, naming its
    * Subscriptions): they are positioned and numbered after commit (per Subscription: next numbers,
    * commit order, no gaps) by the first claim (claimMany) or state() that follows. Call it last in the
-   * transaction, after every lock that orders the write (docs/adr/0011, docs/adr/0021).
+   * transaction, after every lock that orders the write (docs/adr/0011, docs/adr/0021). Resolves once
+   * the insert is sent, not done: the transaction commits only if it succeeds, and fails with its error.
    */
   append(tx: WriteTx, notifications: readonly NotificationInput[]): Promise<void>;
   /** Same, in a transaction of its own (coordination-refused: the refused write rolled back). */
