@@ -5,62 +5,14 @@
 // refusal (422 too-costly, same text) where one is due. Checked over every official R4 example (and the
 // resources inside the example Bundles), the fixtures, the bench corpora, seeded mutants of each, and with
 // small row bounds so that the refusals are reached.
-import { readdirSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { validationCorpora } from '../../../bench/validation-corpora.js';
+import { random, resourceCorpus, slots, type Obj } from '../resource-corpus.js';
 import { loadDefinitions } from '../../../src/fhir/definitions.js';
 import { extractIndexValues } from '../../../src/fhir/search/extract.js';
-import * as profileFixtures from '../profiles/fixtures.js';
-import * as validationFixtures from '../validation/fixtures.js';
 import { extractIndexValues as referenceExtract } from './reference/extract.js';
 
-type Obj = Record<string, unknown>;
-const EXAMPLES_DIR = dirname(createRequire(import.meta.url).resolve('hl7.fhir.r4.examples/package.json'));
-
-function corpus(): Obj[] {
-  const out: Obj[] = [];
-  for (const f of readdirSync(EXAMPLES_DIR).filter((x) => x.endsWith('.json') && x !== 'package.json').sort()) {
-    const text = readFileSync(join(EXAMPLES_DIR, f), 'utf8');
-    const r = JSON.parse(text) as Obj;
-    if (text.length <= 1024 * 1024) out.push(r);
-    const entries = r.resourceType === 'Bundle' && Array.isArray(r.entry) ? (r.entry as { resource?: Obj }[]) : [];
-    for (const e of entries.slice(0, 50)) if (e.resource && typeof e.resource.resourceType === 'string') out.push(e.resource);
-  }
-  for (const make of Object.values(profileFixtures)) out.push(make() as unknown as Obj);
-  for (const v of Object.values(validationFixtures)) if (typeof v === 'object' && v !== null && 'resourceType' in v) out.push(validationFixtures.copy(v) as unknown as Obj);
-  const raw = validationCorpora(100);
-  for (const b of [...raw.import, ...raw.patient.slice(0, 300)]) out.push(JSON.parse(b.toString('utf8')) as Obj);
-  return out;
-}
-
-/** A deterministic generator (mulberry32), so a failure reproduces. */
-function random(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function slots(value: unknown, out: [Obj | unknown[], string | number][] = []): [Obj | unknown[], string | number][] {
-  if (Array.isArray(value)) {
-    value.forEach((v, i) => {
-      out.push([value, i]);
-      slots(v, out);
-    });
-  } else if (typeof value === 'object' && value !== null) {
-    for (const k of Object.keys(value)) {
-      out.push([value as Obj, k]);
-      slots((value as Obj)[k], out);
-    }
-  }
-  return out;
-}
+const corpus = (): Obj[] => resourceCorpus({ maxExampleBytes: 1024 * 1024, entriesPerBundle: 50, bench: { size: 100, patients: 300 } });
 
 // Values that reach the converters' branches: codings without code, identifiers without value, duplicated
 // items (deduplication), references of every form, dates, quantities, ranges, periods, strings with accents.

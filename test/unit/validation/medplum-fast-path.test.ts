@@ -3,64 +3,18 @@
 // official R4 example (and the resources inside the example Bundles), the Concord fixtures, and mutated
 // variants of each (a deleted, emptied, retyped, misformatted or unknown element) that are mostly invalid.
 // It must also actually apply: most valid resources take it.
-import { readdirSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
 import type { Resource } from '@medplum/fhirtypes';
 import { describe, expect, it } from 'vitest';
+import { random, resourceCorpus, slots, type Obj } from '../resource-corpus.js';
 import { loadDefinitions } from '../../../src/fhir/definitions.js';
 import { plainNumbers } from '../../../src/fhir/number-text.js';
 import { medplumWouldAccept } from '../../../src/fhir/validation/medplum-fast-path.js';
 import { parseJsonBody } from '../../../src/http/json-body.js';
 import { medplumIssues } from '../../../src/fhir/validation/medplum-issues.js';
 import { validateResource } from '../../../src/fhir/validation/index.js';
-import * as profileFixtures from '../profiles/fixtures.js';
 import * as validationFixtures from './fixtures.js';
 
-type Obj = Record<string, unknown>;
-const EXAMPLES_DIR = dirname(createRequire(import.meta.url).resolve('hl7.fhir.r4.examples/package.json'));
-
-function corpus(): Obj[] {
-  const out: Obj[] = [];
-  for (const f of readdirSync(EXAMPLES_DIR).filter((x) => x.endsWith('.json') && x !== 'package.json').sort()) {
-    const text = readFileSync(join(EXAMPLES_DIR, f), 'utf8');
-    const r = JSON.parse(text) as Obj;
-    // The whole-spec Bundles (up to 35 MB) take minutes through medplum; their first entries are kept.
-    if (text.length <= 256 * 1024) out.push(r);
-    const entries = r.resourceType === 'Bundle' && Array.isArray(r.entry) ? (r.entry as { resource?: Obj }[]) : [];
-    for (const e of entries.slice(0, 20)) if (e.resource && typeof e.resource.resourceType === 'string') out.push(e.resource);
-  }
-  for (const make of Object.values(profileFixtures)) out.push(make() as unknown as Obj);
-  for (const v of Object.values(validationFixtures)) if (typeof v === 'object' && v !== null && 'resourceType' in v) out.push(validationFixtures.copy(v) as unknown as Obj);
-  return out;
-}
-
-/** A deterministic generator (mulberry32), so a failure reproduces. */
-function random(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** Every (container, key) pair inside `value`, depth first. */
-function slots(value: unknown, out: [Obj | unknown[], string | number][] = []): [Obj | unknown[], string | number][] {
-  if (Array.isArray(value)) {
-    value.forEach((v, i) => {
-      out.push([value, i]);
-      slots(v, out);
-    });
-  } else if (typeof value === 'object' && value !== null) {
-    for (const k of Object.keys(value)) {
-      out.push([value as Obj, k]);
-      slots((value as Obj)[k], out);
-    }
-  }
-  return out;
-}
+const corpus = (): Obj[] => resourceCorpus({ maxExampleBytes: 256 * 1024, entriesPerBundle: 20 });
 
 const REPLACEMENTS: unknown[] = ['', ' ', 'two  spaces', 'not a date', '2020-13-45', 12.5, -1, 0, true, {}, [], [{}], null, { zzz: 1 }, 'urn:uuid:nope', ['x'], { text: 'x' }];
 
