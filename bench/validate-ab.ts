@@ -4,11 +4,9 @@
 // the import members, the bench Patient, the official R4 examples and mutants of them).
 //
 //   npx tsx bench/validate-ab.ts --base <other checkout> [--members 200] [--rounds 5]
-import { loadavg } from 'node:os';
-import { join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { isDeepStrictEqual } from 'node:util';
 import { flags } from './args.js';
+import { loadBoth, timeAlternated } from './in-process-ab.js';
 import { validationCorpora } from './validation-corpora.js';
 import type { validateResource } from '../src/fhir/validation/index.js';
 
@@ -22,14 +20,7 @@ if (!baseDir) throw new Error('--base <directory of the other checkout> is requi
 const members = f.num('members', 200, 1, true);
 const rounds = f.num('rounds', 5, 2, true);
 
-async function load(root: string): Promise<Tree> {
-  const ext = import.meta.url.endsWith('.ts') ? 'ts' : 'js';
-  const defs = (await import(pathToFileURL(join(root, `src/fhir/definitions.${ext}`)).href)) as { loadDefinitions(): void };
-  defs.loadDefinitions();
-  return (await import(pathToFileURL(join(root, `src/fhir/validation/index.${ext}`)).href)) as Tree;
-}
-
-const trees = { base: await load(resolve(baseDir)), this: await load(resolve(import.meta.dirname, '..')) };
+const trees = await loadBoth<Tree>(baseDir, 'fhir/validation/index');
 
 const parsed = (bytes: Buffer[]): Record<string, unknown>[] => bytes.map((b) => JSON.parse(b.toString('utf8')) as Record<string, unknown>);
 const raw = validationCorpora(members);
@@ -68,31 +59,6 @@ for (const input of [...corpora.import!, ...corpora.patient!, ...examples, ...ex
 }
 process.stdout.write(`same issues from both trees for ${compared} inputs\n`);
 
-const cpu = (): number => {
-  const c = process.cpuUsage();
-  return c.user + c.system;
-};
-const load1 = loadavg()[0]!.toFixed(1);
-for (const [name, inputs] of Object.entries(corpora)) {
-  const spent = { base: 0, this: 0 };
-  let counted = 0;
-  // Round 0 warms both trees up and is not counted.
-  for (let round = 0; round < rounds; round++) {
-    for (let i = 0; i < inputs.length; i += 200) {
-      const block = inputs.slice(i, i + 200);
-      const order = (round + i / 200) % 2 ? (['base', 'this'] as const) : (['this', 'base'] as const);
-      for (const tree of order) {
-        const t0 = cpu();
-        for (const r of block) trees[tree].validateResource(r);
-        if (round > 0) spent[tree] += cpu() - t0;
-      }
-      if (round > 0) counted += block.length;
-    }
-  }
-  const b = spent.base / counted;
-  const t = spent.this / counted;
-  process.stdout.write(
-    `${name}: ${counted} calls; CPU µs per call base ${b.toFixed(1)}, this ${t.toFixed(1)}, this - base ${(t - b).toFixed(1)} (${(((t - b) / b) * 100).toFixed(1)} %)\n`,
-  );
-}
-process.stdout.write(`load average (1 min) at start of timing ${load1}, at end ${loadavg()[0]!.toFixed(1)}\n`);
+timeAlternated(corpora, rounds, (tree, r) => {
+  trees[tree].validateResource(r);
+});
