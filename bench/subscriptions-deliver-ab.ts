@@ -5,8 +5,11 @@
 // (/proc) per POST. Make the schemas with `bench/subscriptions-floor.ts --keep` in each tree.
 //
 //   DATABASE_URL=postgres://... npx tsx bench/subscriptions-deliver-ab.ts <schema A> <schema B> [rounds]
-import { readFileSync } from 'node:fs';
 import pg from 'pg';
+import { processCpuUs } from './process-cpu.js';
+
+/** CPU (µs) of a backend so far (it stays connected for the whole bench). */
+const backendCpu = (pid: number): number => processCpuUs(pid) ?? 0;
 
 const [schemaA, schemaB] = process.argv.slice(2, 4);
 if (!schemaA || !schemaB) throw new Error('usage: subscriptions-deliver-ab.ts <schema A> <schema B> [rounds]');
@@ -37,13 +40,6 @@ async function side(schema: string): Promise<Side> {
   return { schema, rec, del, pid, subs, posts: 0, cpu: 0 };
 }
 
-/** CPU (µs) of a backend so far. */
-function cpuOf(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return ((Number(f[11]) + Number(f[12])) * 1e6) / 100;
-}
-
 type Tuple = [number, ...unknown[]];
 interface DeliverRow {
   subscription_id: string;
@@ -59,7 +55,7 @@ async function round(s: Side): Promise<void> {
       values: [s.subs],
     });
   }
-  const before = cpuOf(s.pid);
+  const before = backendCpu(s.pid);
   let ack: string | null = null;
   let through: number | null = null;
   for (;;) {
@@ -75,7 +71,7 @@ async function round(s: Side): Promise<void> {
     ack = row.subscription_id;
     through = events.length ? events[events.length - 1]![0] : Number(row.delivered_through);
   }
-  s.cpu += cpuOf(s.pid) - before;
+  s.cpu += backendCpu(s.pid) - before;
 }
 
 const sides = [await side(schemaA), await side(schemaB)] as const;

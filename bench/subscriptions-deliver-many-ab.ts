@@ -10,8 +10,11 @@
 // with `bench/subscriptions-floor.ts --keep` in a tree that has migration 0018.
 //
 //   DATABASE_URL=postgres://... npx tsx bench/subscriptions-deliver-many-ab.ts <schema> [rounds] [--limit 8]
-import { readFileSync } from 'node:fs';
 import pg from 'pg';
+import { processCpuUs } from './process-cpu.js';
+
+/** CPU (µs) of a backend so far (it stays connected for the whole bench). */
+const backendCpu = (pid: number): number => processCpuUs(pid) ?? 0;
 
 const positional = process.argv.slice(2).filter((a, i, all) => !a.startsWith('--') && all[i - 1] !== '--limit');
 const [schema] = positional;
@@ -25,13 +28,6 @@ async function client(): Promise<pg.Client> {
   const c = new pg.Client({ connectionString: url, options: `-c search_path=${schema}` });
   await c.connect();
   return c;
-}
-
-/** CPU (µs) of a backend so far. */
-function cpuOf(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return ((Number(f[11]) + Number(f[12])) * 1e6) / 100;
 }
 
 type Tuple = [number, ...unknown[]];
@@ -100,9 +96,9 @@ async function round(m: Mode): Promise<void> {
       values: [subs],
     });
   }
-  const before = cpuOf(m.pid);
+  const before = backendCpu(m.pid);
   await (m.name === 'one' ? drainOne(m) : drainMany(m));
-  m.cpu += cpuOf(m.pid) - before;
+  m.cpu += backendCpu(m.pid) - before;
 }
 
 async function mode(name: Mode['name']): Promise<Mode> {

@@ -7,8 +7,11 @@
 // Subscriptions, until one finds nothing. Reports delivery backend CPU per POST and per call.
 //
 //   DATABASE_URL=postgres://... npx tsx bench/subscriptions-deliver-many-versions-ab.ts <schema A> <schema B> [rounds] [--limit 8] [--events 13]
-import { readFileSync } from 'node:fs';
 import pg from 'pg';
+import { processCpuUs } from './process-cpu.js';
+
+/** CPU (µs) of a backend so far (it stays connected for the whole bench). */
+const backendCpu = (pid: number): number => processCpuUs(pid) ?? 0;
 
 const args = process.argv.slice(2);
 const option = (name: string, fallback: number): number => {
@@ -22,13 +25,6 @@ const rounds = Number(positional[2] ?? 200);
 const limit = option('limit', 8);
 const eventsPerRound = option('events', 13);
 const url = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-
-/** CPU (µs) of a backend so far. */
-function cpuOf(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return ((Number(f[11]) + Number(f[12])) * 1e6) / 100;
-}
 
 interface DeliverRow {
   subscription_id: string;
@@ -71,7 +67,7 @@ async function round(s: Side): Promise<void> {
       values: [s.subs],
     });
   }
-  const before = cpuOf(s.pid);
+  const before = backendCpu(s.pid);
   let acks: { id: string; owner: string; through: number }[] = [];
   for (;;) {
     const owner = `ab-versions/${++call}`;
@@ -89,7 +85,7 @@ async function round(s: Side): Promise<void> {
       return { id: row.subscription_id, owner, through: events.length ? events[events.length - 1]![0] : Number(row.delivered_through) };
     });
   }
-  s.cpu += cpuOf(s.pid) - before;
+  s.cpu += backendCpu(s.pid) - before;
 }
 
 const sides = [await side(schemaA), await side(schemaB)] as const;
