@@ -8,12 +8,13 @@
 //   DATABASE_URL=postgres://... npx tsx bench/event-recording-cost.ts [--n 200] [--rounds 6]
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import pg from 'pg';
 import { flags } from './args.js';
 import { loadConfig } from '../src/config.js';
 import { createServer } from '../src/server.js';
 import { openPostgres } from '../src/storage/postgres.js';
 import { migrate } from '../src/storage/migrate.js';
+import { processCpuUs } from './process-cpu.js';
+import { countStatements } from './statement-counter.js';
 
 const f = flags(process.argv.slice(2));
 const n = f.num('n', 200, 1, true);
@@ -21,29 +22,7 @@ const rounds = f.num('rounds', 6, 1, true);
 const url = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const schema = `bench_rec_${randomUUID().slice(0, 8)}`;
 
-// ---- statement and round-trip counting (as bench/write-round-trips.ts) ----
-let counting = false;
-let statements = 0;
-let trips = 0;
-const outstanding = new WeakMap<object, number>();
-type QueryFn = (this: pg.Client, ...args: unknown[]) => unknown;
-// eslint-disable-next-line @typescript-eslint/unbound-method -- called with apply(this) below
-const original = pg.Client.prototype.query as unknown as QueryFn;
-(pg.Client.prototype as unknown as { query: QueryFn }).query = function (this: pg.Client, ...args: unknown[]): unknown {
-  const config = args[0] as string | { text?: string };
-  const text = typeof config === 'string' ? config : (config.text ?? '');
-  const busy = outstanding.get(this) ?? 0;
-  if (counting && !text.startsWith('SELECT pg_notify($1, $2)')) {
-    statements++;
-    if (busy === 0) trips++;
-  }
-  outstanding.set(this, busy + 1);
-  const done = (): void => void outstanding.set(this, (outstanding.get(this) ?? 1) - 1);
-  const result = original.apply(this, args);
-  if (result && typeof (result as Promise<unknown>).then === 'function') (result as Promise<unknown>).then(done, done);
-  else done();
-  return result;
-};
+const counter = countStatements();
 
 const applicationName = `concord_${schema}`;
 const db = await openPostgres({ connectionString: url, schema, max: 4, applicationName });
@@ -72,10 +51,8 @@ async function backendCpu(): Promise<Map<number, number>> {
   const pids = (await db.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE application_name = $1', [applicationName])).rows.map((r) => r.pid);
   const out = new Map<number, number>();
   for (const pid of pids) {
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
-    if (!stat) continue;
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    out.set(pid, ((Number(fields[11]) + Number(fields[12])) * 1e6) / 100);
+    const us = processCpuUs(pid);
+    if (us !== undefined) out.set(pid, us);
   }
   return out;
 }
@@ -99,14 +76,14 @@ const totals = { none: { statements: 0, trips: 0, node: 0, pg: 0, wall: 0, n: 0 
 let seq = 0;
 async function run(kind: 'none' | 'ten', count: number, record: boolean): Promise<void> {
   const member = kind === 'ten' ? 'rec-a' : 'rec-b';
-  statements = trips = 0;
+  counter.reset();
   const pg0 = await backendCpu();
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   for (let i = 0; i < count; i++) {
-    counting = true;
+    counter.counting = true;
     const status = await put(`EpisodeOfCare/rec-${member}-${seq % 50}`, episode(seq++, member));
-    counting = false;
+    counter.counting = false;
     if (status >= 300) throw new Error(`PUT: ${status}`);
   }
   const wall = performance.now() - t0;
@@ -114,8 +91,8 @@ async function run(kind: 'none' | 'ten', count: number, record: boolean): Promis
   const pgUs = cpuSince(pg0, await backendCpu());
   if (!record) return;
   const t = totals[kind];
-  t.statements += statements;
-  t.trips += trips;
+  t.statements += counter.statements;
+  t.trips += counter.trips;
   t.node += cpu.user + cpu.system;
   t.pg += pgUs;
   t.wall += wall * 1000;

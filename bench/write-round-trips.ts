@@ -9,8 +9,6 @@
 // for these sequential requests (one at a time) the mean wall time, the Node CPU of this process (server
 // and client share it) and the CPU of the pool's PostgreSQL backends (from /proc) per request.
 import { randomUUID } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
-import pg from 'pg';
 import { flags } from './args.js';
 import { benchPatient } from './fixtures.js';
 import { loadConfig } from '../src/config.js';
@@ -19,40 +17,15 @@ import { openPostgres } from '../src/storage/postgres.js';
 import { migrate } from '../src/storage/migrate.js';
 import { loadDirectory } from './load-members.js';
 import { hhTeam, seedMembers, type Ctx } from './rules-cost.js';
+import { processCpuUs } from './process-cpu.js';
+import { countStatements } from './statement-counter.js';
 
 const f = flags(process.argv.slice(2));
 const n = f.num('n', 20, 1, true);
 const url = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const schema = `bench_trips_${randomUUID().slice(0, 8)}`;
 
-// ---- the counting shim ----------------------------------------------------------------------------------
-let counting = false;
-let statements = 0;
-let trips = 0;
-const kinds = new Map<string, number>();
-const outstanding = new WeakMap<object, number>();
-type QueryFn = (this: pg.Client, ...args: unknown[]) => unknown;
-// eslint-disable-next-line @typescript-eslint/unbound-method -- called with apply(this) below
-const original = pg.Client.prototype.query as unknown as QueryFn;
-(pg.Client.prototype as unknown as { query: QueryFn }).query = function (this: pg.Client, ...args: unknown[]): unknown {
-  const config = args[0] as string | { text?: string };
-  const text = typeof config === 'string' ? config : (config.text ?? '');
-  const busy = outstanding.get(this) ?? 0;
-  // Not part of any request: the read-cache fence's announcements and the subscription dispatcher's poll.
-  const background = text.startsWith('SELECT pg_notify($1, $2)') || text.trimStart().startsWith('WITH due AS');
-  if (counting && !background) {
-    statements++;
-    if (busy === 0) trips++;
-    const kind = text.replace(/\s+/g, ' ').trim().slice(0, 48);
-    kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
-  }
-  outstanding.set(this, busy + 1);
-  const done = (): void => void outstanding.set(this, (outstanding.get(this) ?? 1) - 1);
-  const result = original.apply(this, args);
-  if (result && typeof (result as Promise<unknown>).then === 'function') (result as Promise<unknown>).then(done, done);
-  else done();
-  return result;
-};
+const counter = countStatements();
 
 // ---- the server --------------------------------------------------------------------------------------------
 const applicationName = `concord_${schema}`;
@@ -88,32 +61,28 @@ async function backendCpu(): Promise<number> {
   const pids = (await db.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE application_name = $1', [applicationName])).rows.map((r) => r.pid);
   let total = 0;
   for (const pid of pids) {
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
-    if (!stat) continue;
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    total += ((Number(fields[11]) + Number(fields[12])) * 1e6) / 100;
+    total += processCpuUs(pid) ?? 0;
   }
   return total;
 }
 const rows: Row[] = [];
 
 async function measure(label: string, expected: number, requests: (() => Promise<{ status: number }>)[]): Promise<void> {
-  statements = trips = 0;
-  kinds.clear();
+  counter.reset();
   const backend0 = await backendCpu();
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   for (const r of requests) {
-    counting = true;
+    counter.counting = true;
     const { status } = await r();
-    counting = false;
+    counter.counting = false;
     if (status !== expected) throw new Error(`${label}: status ${status}, expected ${expected}`);
   }
   const wall = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
   const backend = (await backendCpu()) - backend0;
   const n = requests.length;
-  rows.push({ label, statements: statements / n, trips: trips / n, kinds: [...kinds].map(([k, c]) => [k, c / n]), wallMs: wall / n, nodeCpuUs: (cpu.user + cpu.system) / n, backendCpuUs: backend / n });
+  rows.push({ label, statements: counter.statements / n, trips: counter.trips / n, kinds: [...counter.kinds].map(([k, c]) => [k, c / n]), wallMs: wall / n, nodeCpuUs: (cpu.user + cpu.system) / n, backendCpuUs: backend / n });
 }
 
 try {

@@ -1,0 +1,52 @@
+// Counts the statements and round trips the server sends to PostgreSQL while `counting` is on, by wrapping
+// pg.Client.prototype.query (the benches that show what a write costs in statements: write-round-trips.ts,
+// event-recording-cost.ts). A statement sent while the same connection still has one outstanding rides in
+// the pipeline: a statement, not a round trip.
+import pg from 'pg';
+
+export interface StatementCounter {
+  counting: boolean;
+  statements: number;
+  trips: number;
+  /** Statements by their first 48 characters (whitespace folded). */
+  kinds: Map<string, number>;
+  reset(): void;
+}
+
+/** Not part of any request: the read-cache fence's announcements and the subscription dispatcher's poll. */
+export const isBackground = (text: string): boolean => text.startsWith('SELECT pg_notify($1, $2)') || text.trimStart().startsWith('WITH due AS');
+
+export function countStatements(): StatementCounter {
+  const counter: StatementCounter = {
+    counting: false,
+    statements: 0,
+    trips: 0,
+    kinds: new Map(),
+    reset() {
+      this.statements = this.trips = 0;
+      this.kinds.clear();
+    },
+  };
+  const outstanding = new WeakMap<object, number>();
+  type QueryFn = (this: pg.Client, ...args: unknown[]) => unknown;
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- called with apply(this) below
+  const original = pg.Client.prototype.query as unknown as QueryFn;
+  (pg.Client.prototype as unknown as { query: QueryFn }).query = function (this: pg.Client, ...args: unknown[]): unknown {
+    const config = args[0] as string | { text?: string };
+    const text = typeof config === 'string' ? config : (config.text ?? '');
+    const busy = outstanding.get(this) ?? 0;
+    if (counter.counting && !isBackground(text)) {
+      counter.statements++;
+      if (busy === 0) counter.trips++;
+      const kind = text.replace(/\s+/g, ' ').trim().slice(0, 48);
+      counter.kinds.set(kind, (counter.kinds.get(kind) ?? 0) + 1);
+    }
+    outstanding.set(this, busy + 1);
+    const done = (): void => void outstanding.set(this, (outstanding.get(this) ?? 1) - 1);
+    const result = original.apply(this, args);
+    if (result && typeof (result as Promise<unknown>).then === 'function') (result as Promise<unknown>).then(done, done);
+    else done();
+    return result;
+  };
+  return counter;
+}
