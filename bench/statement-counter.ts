@@ -1,6 +1,6 @@
 // Counts the statements and round trips the server sends to PostgreSQL while `counting` is on, by wrapping
 // pg.Client.prototype.query (the benches that show what a write costs in statements: write-round-trips.ts,
-// event-recording-cost.ts). A statement sent while the same connection still has one outstanding rides in
+// event-recording-cost.ts; and test/subscriptions/event-insert-pipelined.test.ts). A statement sent while the same connection still has one outstanding rides in
 // the pipeline: a statement, not a round trip.
 import pg from 'pg';
 
@@ -11,12 +11,18 @@ export interface StatementCounter {
   /** Statements by their first 48 characters (whitespace folded). */
   kinds: Map<string, number>;
   reset(): void;
+  /** Puts the driver's own query back. */
+  stop(): void;
 }
 
-/** Not part of any request: the read-cache fence's announcements and the subscription dispatcher's poll. */
-export const isBackground = (text: string): boolean => text.startsWith('SELECT pg_notify($1, $2)') || text.trimStart().startsWith('WITH due AS');
+/** Not part of any request: the read-cache fence's announcements, the listener's LISTEN and the subscription dispatcher's poll. */
+export const isBackground = (text: string): boolean =>
+  text.startsWith('SELECT pg_notify($1, $2)') || text.startsWith('LISTEN') || text.trimStart().startsWith('WITH due AS');
 
 export function countStatements(): StatementCounter {
+  type QueryFn = (this: pg.Client, ...args: unknown[]) => unknown;
+  const proto = pg.Client.prototype as unknown as { query: QueryFn };
+  const original = proto.query;
   const counter: StatementCounter = {
     counting: false,
     statements: 0,
@@ -26,12 +32,12 @@ export function countStatements(): StatementCounter {
       this.statements = this.trips = 0;
       this.kinds.clear();
     },
+    stop() {
+      proto.query = original;
+    },
   };
   const outstanding = new WeakMap<object, number>();
-  type QueryFn = (this: pg.Client, ...args: unknown[]) => unknown;
-  // eslint-disable-next-line @typescript-eslint/unbound-method -- called with apply(this) below
-  const original = pg.Client.prototype.query as unknown as QueryFn;
-  (pg.Client.prototype as unknown as { query: QueryFn }).query = function (this: pg.Client, ...args: unknown[]): unknown {
+  proto.query = function (this: pg.Client, ...args: unknown[]): unknown {
     const config = args[0] as string | { text?: string };
     const text = typeof config === 'string' ? config : (config.text ?? '');
     const busy = outstanding.get(this) ?? 0;

@@ -3,7 +3,7 @@
 // transaction's: the write answers with an error and nothing of it commits, events or resource, on both
 // stores; once the fault is gone the next write's events are numbered on without a gap.
 import type { EpisodeOfCare, OperationOutcome } from '@medplum/fhirtypes';
-import pg from 'pg';
+import { countStatements } from '../../bench/statement-counter.js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { expectAccepted, put } from '../e2e/coordination/support.js';
 import { postgresUrl, storageBackends } from '../support/db.js';
@@ -61,7 +61,7 @@ describe.each(storageBackends())('event insert on %s', (backend) => {
   });
 
   it.runIf(backend === 'postgres' && postgresUrl())('costs a statement but no round trip: the writes behind it and COMMIT travel with it', async () => {
-    const counter = countRoundTrips();
+    const counter = countStatements();
     try {
       // Warm: the candidate list held, every statement text prepared.
       for (let i = 0; i < 3; i++) {
@@ -69,10 +69,11 @@ describe.each(storageBackends())('event insert on %s', (backend) => {
         expectAccepted(await put(s, episode('pipe-w2', 'pipe-m2', i % 2 ? 'active' : 'finished')));
       }
       const measure = async (id: string, patient: string): Promise<{ statements: number; trips: number }> => {
-        const before = counter.read();
+        counter.reset();
+        counter.counting = true;
         for (let i = 0; i < 4; i++) expectAccepted(await put(s, episode(id, patient, i % 2 ? 'active' : 'finished')));
-        const after = counter.read();
-        return { statements: (after.statements - before.statements) / 4, trips: (after.trips - before.trips) / 4 };
+        counter.counting = false;
+        return { statements: counter.statements / 4, trips: counter.trips / 4 };
       };
       const rowsBefore = await eventRows(s);
       const without = await measure('pipe-w2', 'pipe-m2'); // the Subscription's filter does not match: no event
@@ -87,39 +88,3 @@ describe.each(storageBackends())('event insert on %s', (backend) => {
     }
   });
 });
-
-/**
- * Counts the statements node-postgres clients send, and the round trips among them: a statement sent
- * while its connection had nothing outstanding (one the sender had to wait for before it); a statement
- * sent behind another is pipelined, not a round trip. As bench/write-round-trips.ts counts them.
- */
-function countRoundTrips(): { read(): { statements: number; trips: number }; stop(): void } {
-  type QueryFn = (this: pg.Client, ...args: unknown[]) => unknown;
-  const proto = pg.Client.prototype as unknown as { query: QueryFn };
-  const original = proto.query;
-  const outstanding = new WeakMap<object, number>();
-  let statements = 0;
-  let trips = 0;
-  proto.query = function (this: pg.Client, ...args: unknown[]): unknown {
-    const config = args[0] as string | { text?: string };
-    const text = typeof config === 'string' ? config : (config.text ?? '');
-    // Not part of a request: the read fence's and the listener's own statements.
-    if (!text.startsWith('SELECT pg_notify($1, $2)') && !text.startsWith('LISTEN')) {
-      const busy = outstanding.get(this) ?? 0;
-      statements++;
-      if (busy === 0) trips++;
-    }
-    outstanding.set(this, (outstanding.get(this) ?? 0) + 1);
-    const done = (): void => void outstanding.set(this, (outstanding.get(this) ?? 1) - 1);
-    const result = original.apply(this, args);
-    if (result && typeof (result as Promise<unknown>).then === 'function') (result as Promise<unknown>).then(done, done);
-    else done();
-    return result;
-  };
-  return {
-    read: () => ({ statements, trips }),
-    stop: () => {
-      proto.query = original;
-    },
-  };
-}
