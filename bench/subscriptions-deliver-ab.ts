@@ -5,7 +5,8 @@
 // (/proc) per POST. Make the schemas with `bench/subscriptions-floor.ts --keep` in each tree.
 //
 //   DATABASE_URL=postgres://... npx tsx bench/subscriptions-deliver-ab.ts <schema A> <schema B> [rounds]
-import pg from 'pg';
+import type pg from 'pg';
+import { openDeliverySide, type DeliverySide } from './delivery-side.js';
 import { processCpuUs } from './process-cpu.js';
 
 /** CPU (µs) of a backend so far (it stays connected for the whole bench). */
@@ -16,28 +17,13 @@ if (!schemaA || !schemaB) throw new Error('usage: subscriptions-deliver-ab.ts <s
 const rounds = Number(process.argv[4] ?? 100);
 const url = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
-interface Side {
-  schema: string;
-  rec: pg.Client;
-  del: pg.Client;
-  pid: number;
-  subs: string[];
+interface Side extends DeliverySide {
   posts: number;
   cpu: number;
 }
 
-async function client(schema: string): Promise<pg.Client> {
-  const c = new pg.Client({ connectionString: url, options: `-c search_path=${schema}` });
-  await c.connect();
-  return c;
-}
-
 async function side(schema: string): Promise<Side> {
-  const rec = await client(schema);
-  const del = await client(schema);
-  const pid = (await del.query<{ p: number }>('SELECT pg_backend_pid() AS p')).rows[0]!.p;
-  const subs = (await rec.query<{ a: string[] }>('SELECT array_agg(subscription_id ORDER BY subscription_id) AS a FROM subscription_channel')).rows[0]!.a;
-  return { schema, rec, del, pid, subs, posts: 0, cpu: 0 };
+  return { ...(await openDeliverySide(url, schema)), posts: 0, cpu: 0 };
 }
 
 type Tuple = [number, ...unknown[]];

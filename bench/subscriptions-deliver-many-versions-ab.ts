@@ -7,7 +7,8 @@
 // Subscriptions, until one finds nothing. Reports delivery backend CPU per POST and per call.
 //
 //   DATABASE_URL=postgres://... npx tsx bench/subscriptions-deliver-many-versions-ab.ts <schema A> <schema B> [rounds] [--limit 8] [--events 13]
-import pg from 'pg';
+import type pg from 'pg';
+import { openDeliverySide, type DeliverySide } from './delivery-side.js';
 import { processCpuUs } from './process-cpu.js';
 
 /** CPU (µs) of a backend so far (it stays connected for the whole bench). */
@@ -32,30 +33,15 @@ interface DeliverRow {
   events: [number, ...unknown[]][] | null;
 }
 
-interface Side {
-  schema: string;
-  rec: pg.Client;
-  del: pg.Client;
-  pid: number;
-  subs: string[];
+interface Side extends DeliverySide {
   posts: number;
   calls: number;
   events: number;
   cpu: number;
 }
 
-async function client(schema: string): Promise<pg.Client> {
-  const c = new pg.Client({ connectionString: url, options: `-c search_path=${schema}` });
-  await c.connect();
-  return c;
-}
-
 async function side(schema: string): Promise<Side> {
-  const rec = await client(schema);
-  const del = await client(schema);
-  const pid = (await del.query<{ p: number }>('SELECT pg_backend_pid() AS p')).rows[0]!.p;
-  const subs = (await rec.query<{ a: string[] }>('SELECT array_agg(subscription_id ORDER BY subscription_id) AS a FROM subscription_channel')).rows[0]!.a;
-  return { schema, rec, del, pid, subs, posts: 0, calls: 0, events: 0, cpu: 0 };
+  return { ...(await openDeliverySide(url, schema)), posts: 0, calls: 0, events: 0, cpu: 0 };
 }
 
 let call = 0;
