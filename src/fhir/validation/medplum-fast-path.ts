@@ -12,8 +12,6 @@
 // medplum's validator as before. So an invalid resource always gets medplum's own issues; the fast path
 // only ever replaces an empty list by an empty list. test/unit/validation/medplum-fast-path.test.ts checks
 // that claim over every official R4 example, the Concord fixtures and mutated (invalid) variants of them.
-// validate-resource.ts answers this inside its own schema walk (base-walk.ts, with this module's plans and
-// checks); medplumWouldAccept is the stand-alone walk that one is tested against (base-walk.test.ts).
 import type { InternalSchemaElement, InternalTypeSchema, TypedValue, FhirPathAtom } from '@medplum/core';
 import { fhirTypeToJsType, parseFhirPath, toTypedValue, tryGetDataType, UCUM, validationRegexes } from '@medplum/core';
 import { isResourceType } from '../definitions.js';
