@@ -8,7 +8,7 @@ import { addToRecord, checkWritesDetailed, emptyRecord, lockOrder, type Coordina
 import { MEMBER_RESOURCE_TYPES, rulesReferences } from '../coordination/reader.js';
 import type { FactQuery } from '../coordination/facts.js';
 import type { WriteTx } from './repository.js';
-import type { Arrival, CheckedIssue, ProposedWrite, TransactionalChecker, TransactionReads } from './write-pipeline.js';
+import { readThrough, type Arrival, type CheckedIssue, type ProposedWrite, type TransactionalChecker, type TransactionReads } from './write-pipeline.js';
 
 /** Where each member-owned type points at the member. */
 const MEMBER_LINKS: Record<MemberRecordPart, { resourceType: string; code: string }> = {
@@ -27,15 +27,7 @@ const ALL_PARTS = Object.keys(MEMBER_LINKS) as MemberRecordPart[];
  * trips with the member record's reads instead of costing one each.
  */
 function readerFor(tx: WriteTx, reads: TransactionReads): CoordinationReader & { prefetch(writes: readonly ProposedWrite[]): void } {
-  const read = (resourceType: string, id: string): Promise<Resource | undefined> => {
-    const key = `${resourceType}/${id}`;
-    let hit = reads.get(key);
-    if (!hit) {
-      hit = tx.read(resourceType, id).then((v) => (v?.content && !v.deleted ? (JSON.parse(v.content) as Resource) : undefined));
-      reads.set(key, hit);
-    }
-    return hit;
-  };
+  const read = (resourceType: string, id: string): Promise<Resource | undefined> => readThrough(tx, reads, resourceType, id);
   /** Starts reading what r refers to among the types the rules read, down to depth more levels. */
   const warm = (r: Resource | undefined, depth: number): void => {
     if (!r || depth <= 0) return;

@@ -63,6 +63,17 @@ export interface Arrival {
  */
 export type TransactionReads = Map<string, Promise<Resource | undefined>>;
 
+/** The current version of type/id read in tx, once per `reads` map: a second ask shares the first read. */
+export function readThrough(tx: WriteTx, reads: TransactionReads, resourceType: string, id: string): Promise<Resource | undefined> {
+  const key = `${resourceType}/${id}`;
+  let hit = reads.get(key);
+  if (!hit) {
+    hit = tx.read(resourceType, id).then((v) => (v?.content && !v.deleted ? (JSON.parse(v.content) as Resource) : undefined));
+    reads.set(key, hit);
+  }
+  return hit;
+}
+
 /** Checks that read other resources inside the write transaction (coordination rules). */
 export interface TransactionalChecker {
   /** Locks what the checks depend on (e.g. per-member locks) so concurrent writes serialise. */

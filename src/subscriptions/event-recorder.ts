@@ -12,7 +12,7 @@ import { refKey } from '../coordination/refs.js';
 import { FhirError, issue } from '../fhir/outcome.js';
 import type { WriteTx } from '../fhir/repository.js';
 import type { WriteHook, WriteSession } from '../fhir/resource-service.js';
-import type { RuleViolationError } from '../fhir/write-pipeline.js';
+import { readThrough, type RuleViolationError } from '../fhir/write-pipeline.js';
 import { CODE_SYSTEM_URLS } from '../fhir/profiles/urls.js';
 import { filtersMatch, parseSubscription } from './subscription-config.js';
 import type { Candidate, NotificationInput, SubscriptionEventStore } from './store.js';
@@ -193,15 +193,7 @@ export class EventRecorder implements WriteHook {
  */
 function readerOf(session: WriteSession): { read(type: string, id: string): Promise<Resource | undefined> } {
   return {
-    read(type, id) {
-      const key = `${type}/${id}`;
-      let hit = session.reads.get(key);
-      if (!hit) {
-        hit = session.tx.read(type, id).then((v) => (v?.content && !v.deleted ? (JSON.parse(v.content) as Resource) : undefined));
-        session.reads.set(key, hit);
-      }
-      return hit;
-    },
+    read: (type, id) => readThrough(session.tx, session.reads, type, id),
   };
 }
 
