@@ -307,7 +307,7 @@ function rowKey(row: unknown): string {
   return key;
 }
 
-/** Drops the repeats among rows[start..] in place, keeping each row's first occurrence (dedupe's answer). */
+/** Drops the repeats among rows[start..] in place, keeping each row's first occurrence. */
 function dedupeFrom(rows: unknown[], start: number): void {
   const n = rows.length - start;
   if (n < 2) return;
@@ -326,15 +326,12 @@ function dedupeFrom(rows: unknown[], start: number): void {
   rows.length = w;
 }
 
+/** The rows without repeats, each kept at its first occurrence (a new array; rows is left as it is). */
 export function dedupe<T>(rows: T[]): T[] {
   if (rows.length < 2) return rows;
-  const seen = new Set<string>();
-  return rows.filter((r) => {
-    const k = rowKey(r);
-    if (seen.has(k)) return false;
-    seen.add(k);
-    return true;
-  });
+  const out = rows.slice();
+  dedupeFrom(out, 0);
+  return out;
 }
 
 /**
@@ -384,35 +381,9 @@ export function extractIndexValues(resource: Resource | Record<string, unknown>,
     // The parameter's rows are appended to their table, then bounded: one parameter at most maxRows rows, all
     // together at most maxRows * TOTAL_FACTOR (a refusal discards the rows, so counting after appending gives
     // the same answer as counting before). `values.length` is bounded above, so the append is too.
-    let target: unknown[];
-    switch (def.type) {
-      case 'token':
-        target = rows.token;
-        break;
-      case 'string':
-        target = rows.string;
-        break;
-      case 'date':
-        target = rows.date;
-        break;
-      case 'number':
-        target = rows.number;
-        break;
-      case 'quantity':
-        target = rows.quantity;
-        break;
-      case 'reference':
-        target = rows.reference;
-        break;
-      case 'uri':
-        target = rows.uri;
-        break;
-      case 'composite':
-        target = rows.composite;
-        break;
-      default:
-        continue;
-    }
+    // The tables are named after the parameter types; a type without one (special) is not indexed here.
+    if (!Object.hasOwn(rows, def.type)) continue;
+    const target = rows[def.type as keyof IndexRows] as unknown[];
     const start = target.length;
     switch (def.type) {
       case 'token':
@@ -446,6 +417,6 @@ export function extractIndexValues(resource: Resource | Record<string, unknown>,
     if (total > maxRows * TOTAL_FACTOR) throw tooCostly(resourceType, maxRows * TOTAL_FACTOR);
     if (uniqueCodes) dedupeFrom(target, start);
   }
-  if (!uniqueCodes) for (const k of Object.keys(rows) as (keyof IndexRows)[]) (rows[k] as unknown[]) = dedupe(rows[k] as unknown[]);
+  if (!uniqueCodes) for (const table of Object.values(rows) as unknown[][]) dedupeFrom(table, 0);
   return rows;
 }
