@@ -4,7 +4,6 @@
 // (medplum only warns), Resource.id format (medplum types it as string), references to resource types the
 // element does not allow (medplum only warns), narrative that is not an XHTML div, unknown nested resource
 // types (medplum aborts without an expression), and dom-3, which medplum skips.
-import type { InternalSchemaElement } from '@medplum/core';
 import type { OperationOutcomeIssue } from '@medplum/fhirtypes';
 import { isResourceType } from '../definitions.js';
 import { issue } from '../outcome.js';
@@ -76,37 +75,20 @@ function jsonKind(value: unknown): string {
 function checkReferenceTarget(issues: Issues, prop: SchemaProperty, ref: JsonObject, path: string): void {
   const reference = ref['reference'];
   if (typeof reference !== 'string') return;
-  const allowed = judgedTargets(prop.element);
-  if (!allowed) return;
   const targetType = referencedType(reference);
-  if (!targetType || !isResourceType(targetType) || allowed.includes(targetType)) return;
-  err(issues, 'structure', `Reference to ${targetType} is not allowed here; expected ${allowed.join(', ')}`, path);
-}
-
-const targetsByElement = new WeakMap<InternalSchemaElement, { allowed: string[] | undefined }>();
-
-/**
- * The target types of an element's Reference type when a reference's type alone can be judged against them
- * (every target an HL7 StructureDefinition of a concrete resource type, none of them Resource); undefined
- * when no reference can be refused here (no targets, a profile url or a non-HL7 target, Resource). Derived
- * once per schema element: the definitions never change.
- */
-function judgedTargets(element: InternalSchemaElement): string[] | undefined {
-  let judged = targetsByElement.get(element);
-  if (!judged) {
-    const targets = element.type.find((t) => t.code === 'Reference')?.targetProfile;
-    let allowed: string[] | undefined = targets?.length ? [] : undefined;
-    for (const t of targets ?? []) {
-      const name = t.startsWith(HL7_SD) ? t.slice(HL7_SD.length) : undefined;
-      if (name === undefined || name === 'Resource' || !isResourceType(name)) {
-        allowed = undefined;
-        break;
-      }
-      allowed!.push(name);
-    }
-    targetsByElement.set(element, (judged = { allowed }));
+  if (!targetType || !isResourceType(targetType)) return;
+  const targets = prop.element.type.find((t) => t.code === 'Reference')?.targetProfile;
+  if (!targets?.length) return;
+  const allowed: string[] = [];
+  for (const t of targets) {
+    // A profile url or a non-HL7 target cannot be judged from the reference alone.
+    if (!t.startsWith(HL7_SD)) return;
+    const name = t.slice(HL7_SD.length);
+    if (name === 'Resource' || name === targetType) return;
+    if (!isResourceType(name)) return;
+    allowed.push(name);
   }
-  return judged.allowed;
+  err(issues, 'structure', `Reference to ${targetType} is not allowed here; expected ${allowed.join(', ')}`, path);
 }
 
 /** The resource type named by a relative, absolute or conditional reference; undefined for '#x', urn: etc. */
