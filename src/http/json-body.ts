@@ -15,14 +15,6 @@ const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
 const bad = (diagnostics: string): FhirError => new FhirError(400, issue('structure', diagnostics));
 
 export function parseJsonBody(raw: Buffer, maxDepth: number): unknown {
-  return parseJsonBodyCounted(raw, maxDepth).value;
-}
-
-/**
- * parseJsonBody, also saying whether the value holds any LosslessNumber (a number text JavaScript would
- * respell): without one, plainNumbers() has nothing to convert and its walk can be skipped (the import).
- */
-export function parseJsonBodyCounted(raw: Buffer, maxDepth: number): { value: unknown; losslessNumbers: boolean } {
   let text: string;
   try {
     text = utf8.decode(raw);
@@ -43,16 +35,15 @@ export function parseJsonBodyCounted(raw: Buffer, maxDepth: number): { value: un
   const found = checkParsed(value);
   if (found.badString !== undefined) throw bad(`The request body has a lone UTF-16 surrogate (not Unicode text) at ${found.badString}`);
   if (found.members !== scan.members) throw bad('The request body has a duplicate JSON object key');
-  return { value, losslessNumbers: found.losslessNumbers > 0 };
+  return value;
 }
 
 /**
  * One walk: counts object members and finds the first string (or key) that is not well-formed Unicode.
  * Recursive (the depth is bounded by the pre-scan); the path text is only built for a bad string.
  */
-function checkParsed(root: unknown): { members: number; losslessNumbers: number; badString?: string } {
+function checkParsed(root: unknown): { members: number; badString?: string } {
   let members = 0;
-  let losslessNumbers = 0;
   const trail: (string | number)[] = [];
   const visit = (v: unknown): boolean => {
     if (typeof v === 'string') return wellFormed(v);
@@ -62,11 +53,7 @@ function checkParsed(root: unknown): { members: number; losslessNumbers: number;
         if (!visit(v[i])) return false;
         trail.pop();
       }
-    } else if (typeof v === 'object' && v !== null) {
-      if (isLosslessNumber(v)) {
-        losslessNumbers++;
-        return true;
-      }
+    } else if (typeof v === 'object' && v !== null && !isLosslessNumber(v)) {
       for (const key of Object.keys(v)) {
         members++;
         trail.push(key);
@@ -76,8 +63,8 @@ function checkParsed(root: unknown): { members: number; losslessNumbers: number;
     }
     return true;
   };
-  if (visit(root)) return { members, losslessNumbers };
-  return { members, losslessNumbers, badString: '$' + trail.map((k) => (typeof k === 'number' ? `[${k}]` : `.${k}`)).join('') };
+  if (visit(root)) return { members };
+  return { members, badString: '$' + trail.map((k) => (typeof k === 'number' ? `[${k}]` : `.${k}`)).join('') };
 }
 
 // String.prototype.isWellFormed (ES2024, Node 20+) is native and linear; the lib types here stop at ES2023.

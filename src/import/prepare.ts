@@ -12,7 +12,7 @@ import { ownedIssue } from '../fhir/resource-service.js';
 import { extractIndexValues } from '../fhir/search/extract.js';
 import { indexColumnsOf, type IndexColumns } from '../fhir/search/index-columns.js';
 import { validateForWrite } from '../fhir/validate-write.js';
-import { parseJsonBodyCounted } from '../http/json-body.js';
+import { parseJsonBody } from '../http/json-body.js';
 
 export interface PrepareOptions {
   /** The file's resource type: every line must be one. */
@@ -33,8 +33,7 @@ export function prepareLine(bytes: Buffer, line: number, end: number, options: P
   let body: unknown;
   let declared: { resourceType?: unknown; id?: unknown } = {};
   try {
-    const parsed = parseJsonBodyCounted(bytes, options.maxJsonDepth);
-    body = parsed.value;
+    body = parseJsonBody(bytes, options.maxJsonDepth);
     if (typeof body !== 'object' || body === null || Array.isArray(body)) throw bad('The line is not a JSON object (a FHIR resource)');
     declared = body;
     if (declared.resourceType !== type) {
@@ -47,8 +46,7 @@ export function prepareLine(bytes: Buffer, line: number, end: number, options: P
     // A parsed string can hold a NUL only from a `\u0000` escape (JSON.parse refuses a raw one), so a line
     // without that text needs no walk of its values.
     if (bytes.includes(NUL_ESCAPE)) assertJsonHasNoNul(body, 'The resource');
-    // Without a LosslessNumber, plainNumbers would walk the whole tree to return it as it is, with no texts.
-    const { plain, texts } = parsed.losslessNumbers ? plainNumbers(body as Resource, type) : { plain: body as Resource, texts: [] as NumberText[] };
+    const { plain, texts } = plainNumbers(body as Resource, type);
     const resource = relativizeReferences(plain, options.baseUrls);
     const issues = validateForWrite(resource, type);
     if (hasErrors(issues)) throw new FhirError(422, issues);
