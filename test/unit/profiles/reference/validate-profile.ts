@@ -1,3 +1,5 @@
+// The Concord profile walk as it was at 5e1a719 (src/fhir/profiles/validate-profile.ts), kept verbatim apart from its
+// imports, as the reference profile-equivalence.test.ts compares the current walk with. Not used by the server.
 // Validates a resource against a Concord profile by walking the profile's compiled snapshot.
 //
 // Why not medplum's validateResource(resource, { profile })? In @medplum/core 4.5.2 it re-parses the
