@@ -17,7 +17,7 @@
 // here: run it as well (src/fhir/validation). Every issue is an error with a FHIRPath `expression`.
 import type { ElementDefinition, ElementDefinitionType, OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
 import { issue } from '../outcome.js';
-import type { ProfileNode, SliceNode } from './compile-profile.js';
+import type { CompiledProfile, ProfileNode, SliceNode } from './compile-profile.js';
 import { equalsValue, fixedOrPattern, getCompiledProfile, includesValue, isObject } from './compile-profile.js';
 import { invariantHolds } from './invariants.js';
 import { isConcordUrl } from './urls.js';
@@ -94,6 +94,14 @@ interface ChildFacts {
   /** For a choice element `value[x]`: `value`. */
   choicePrefix: string | undefined;
   types: ElementDefinitionType[];
+  /** For a choice element: the first of its types by JSON key suffix (`valueCoding` -> Coding). */
+  typeBySuffix: Map<string, ElementDefinitionType> | undefined;
+  /**
+   * Neither sliced nor a choice, and checkValue finds nothing to check on any of its values (no fixed or
+   * pattern value, binding, invariant, profiled child, reference target or Concord type profile): its values
+   * need no items, only a count where the profile tightened its cardinality.
+   */
+  inert: boolean;
   /** The base allows more than one value: expressions carry an index. */
   isArray: boolean;
   tightened: boolean;
@@ -113,6 +121,8 @@ function childFactsOf(node: ProfileNode): ChildFacts[] {
       node: child,
       choicePrefix: child.name.endsWith('[x]') ? child.name.slice(0, -3) : undefined,
       types: child.ed.type ?? [],
+      typeBySuffix: child.name.endsWith('[x]') ? typesBySuffix(child.ed.type ?? []) : undefined,
+      inert: !child.slices && !child.name.endsWith('[x]') && nothingToCheck(child, child.ed.type?.length === 1 ? child.ed.type[0] : undefined),
       isArray: cardinality(child.ed.base?.max ?? child.ed.max) > 1,
       tightened: tightened(child.ed),
       min: child.ed.min ?? 0,
@@ -134,6 +144,33 @@ function childFactsOf(node: ProfileNode): ChildFacts[] {
   return facts;
 }
 
+function typesBySuffix(types: ElementDefinitionType[]): Map<string, ElementDefinitionType> {
+  const out = new Map<string, ElementDefinitionType>();
+  for (const t of types) {
+    const suffix = upperFirst(t.code ?? '');
+    if (!out.has(suffix)) out.set(suffix, t);
+  }
+  return out;
+}
+
+/** True when checkValue(walk, value, node, expr, type) adds no issue for any value (see checkValue). */
+function nothingToCheck(node: ProfileNode, type: ElementDefinitionType | undefined): boolean {
+  const facts = factsOf(node.ed);
+  if (facts.expected || facts.valueSet || facts.invariants.length > 0 || node.children.length > 0) return false;
+  if (type?.code === 'Reference' && (allowedTargetTypes(type)?.size ?? 0) > 0) return false;
+  return typeProfiles(type).length === 0;
+}
+
+/** How many values one element holds in `obj` (what itemsOf would append for it). */
+function countValues(obj: Record<string, unknown>, name: string): number {
+  if (!(name in obj)) return 0;
+  const raw = obj[name];
+  if (!Array.isArray(raw)) return raw !== null && raw !== undefined ? 1 : 0;
+  let n = 0;
+  for (let i = 0; i < raw.length; i++) if (raw[i] !== null && raw[i] !== undefined) n++;
+  return n;
+}
+
 /**
  * Appends the values of one child element in `obj` to `items`, with their FHIRPath and (for choices) their
  * type, and returns how many values were present but of a type the profile excludes (already reported;
@@ -146,8 +183,9 @@ function itemsOf(walk: Walk, obj: Record<string, unknown>, c: ChildFacts, parent
     for (const key of Object.keys(obj)) {
       if (!key.startsWith(prefix)) continue;
       const suffix = key.slice(prefix.length);
-      if (!/^[A-Z]/.test(suffix)) continue;
-      const type = c.types.find((t) => upperFirst(t.code ?? '') === suffix);
+      const first = suffix.charCodeAt(0);
+      if (!(first >= 0x41 && first <= 0x5a)) continue; // A-Z
+      const type = c.typeBySuffix!.get(suffix);
       if (!type) {
         const ed = c.node.ed;
         walk.issues.push(
@@ -197,6 +235,13 @@ function checkChildren(walk: Walk, obj: Record<string, unknown>, node: ProfileNo
     const child = c.node;
     // Nothing to check for an absent element that is neither sliced nor made required by the profile.
     if (!c.slices && c.choicePrefix === undefined && !c.tightened && !Object.hasOwn(obj, child.name)) continue;
+    if (c.inert) {
+      if (c.tightened) {
+        const problem = cardinalityIssue(child.ed, c.min, c.max, countValues(obj, child.name), expr + c.suffix, child.ed.id ?? child.name);
+        if (problem) walk.issues.push(problem);
+      }
+      continue;
+    }
     const items: Item[] = [];
     const excluded = itemsOf(walk, obj, c, expr, items);
     let sliceProblems = false;
@@ -260,10 +305,24 @@ function checkValue(walk: Walk, value: unknown, node: ProfileNode, expr: string,
   if (!isObject(value)) return;
   if (node.children.length > 0) checkChildren(walk, value, node, expr);
   // A Concord extension (or datatype profile) is checked against its own StructureDefinition as well.
-  for (const profileUrl of type?.profile ?? []) {
-    const profile = isConcordUrl(profileUrl) ? getCompiledProfile(profileUrl) : undefined;
-    if (profile) checkValue(walk, value, profile.root, expr, undefined);
+  for (const profile of typeProfiles(type)) checkValue(walk, value, profile.root, expr, undefined);
+}
+
+const NO_PROFILES: CompiledProfile[] = [];
+const profilesByType = new WeakMap<ElementDefinitionType, CompiledProfile[]>();
+
+/** The compiled Concord profiles a type names, in order (the snapshots and their compilations never change). */
+function typeProfiles(type: ElementDefinitionType | undefined): CompiledProfile[] {
+  if (!type?.profile) return NO_PROFILES;
+  let profiles = profilesByType.get(type);
+  if (!profiles) {
+    profiles = type.profile.flatMap((url) => {
+      const profile = isConcordUrl(url) ? getCompiledProfile(url) : undefined;
+      return profile ? [profile] : [];
+    });
+    profilesByType.set(type, profiles);
   }
+  return profiles;
 }
 
 /** The resource type a reference names, when it can be read off cheaply (no resolution). */
@@ -278,7 +337,16 @@ function referencedType(ref: Record<string, unknown>): string | undefined {
   return typeof ref.type === 'string' ? ref.type : undefined;
 }
 
-function allowedTargetTypes(targets: string[]): Set<string> | undefined {
+const targetsByType = new WeakMap<ElementDefinitionType, { allowed: Set<string> | undefined }>();
+
+/** The resource types a Reference type's target profiles allow, derived once per type (static snapshots). */
+function allowedTargetTypes(type: ElementDefinitionType): Set<string> | undefined {
+  let targets = targetsByType.get(type);
+  if (!targets) targetsByType.set(type, (targets = { allowed: targetTypesOf(type.targetProfile ?? []) }));
+  return targets.allowed;
+}
+
+function targetTypesOf(targets: string[]): Set<string> | undefined {
   const types = new Set<string>();
   for (const target of targets) {
     if (target === HL7_SD + 'Resource') return undefined;
@@ -293,7 +361,7 @@ function allowedTargetTypes(targets: string[]): Set<string> | undefined {
 }
 
 function checkReferenceTarget(walk: Walk, ref: Record<string, unknown>, type: ElementDefinitionType, ed: ElementDefinition, expr: string): void {
-  const allowed = allowedTargetTypes(type.targetProfile ?? []);
+  const allowed = allowedTargetTypes(type);
   const actual = referencedType(ref);
   if (!allowed || allowed.size === 0 || !actual || allowed.has(actual)) return;
   walk.issues.push(

@@ -46,6 +46,14 @@ const REPLACEMENTS: (() => unknown)[] = [
   () => ({ extension: [{ url: 'http://example.org/x', valueString: '' }] }),
   () => '<div>no namespace</div>',
   () => ({ start: '2026-06-02', end: '2026-06-01' }),
+  // References of allowed and refused target types in each form (the reference target check).
+  () => ({ reference: 'Device/d' }),
+  () => ({ reference: 'Patient/p' }),
+  () => ({ reference: 'Practitioner/p' }),
+  () => ({ reference: 'http://other.example/fhir/Organization/o/_history/2' }),
+  () => ({ reference: 'Group?name=x' }),
+  () => ({ reference: 'Nope/x' }),
+  () => ({ reference: '#c' }),
 ];
 
 function mutants(resource: Obj, next: () => number, count: number): Obj[] {
