@@ -156,9 +156,6 @@ export interface PipelineReport {
  */
 class PipelineProbe {
   private inTx = 0;
-  /** Batch transactions open now (two overlap while one commits) and since when one was. */
-  private openTx = 0;
-  private openSince = 0;
   private batches = 0;
   private reads = 0;
   private inFlight = 0;
@@ -170,7 +167,7 @@ class PipelineProbe {
     return {
       ...real,
       transaction: async (fn) => {
-        if (this.openTx++ === 0) this.openSince = performance.now();
+        const t0 = performance.now();
         try {
           return await real.transaction((tx) => {
             const counted = Object.create(tx) as BulkWriteTx;
@@ -182,7 +179,7 @@ class PipelineProbe {
           });
         } finally {
           this.batches++;
-          if (--this.openTx === 0) this.inTx += performance.now() - this.openSince;
+          this.inTx += performance.now() - t0;
         }
       },
     };

@@ -107,55 +107,8 @@ export async function importFiles(paths: readonly string[], options: ImportOptio
   // Batches are prepared (parsed, validated, indexed) up to `prepareAhead` ahead of the one being written,
   // across file boundaries, so the preparing threads never wait for a commit (docs/adr/0014, addendum 4).
   const queue = lookahead(planned(files, options), Math.max(1, options.prepareAhead ?? DEFAULT_PREPARE_AHEAD), (step) => step.kind === 'batch');
-  // The batch whose transaction may still be committing while the next one starts (docs/adr/0014, addendum 6).
-  let pending: OpenBatch | undefined;
-  const open = new Set<OpenBatch>();
-  // Only PostgreSQL runs two transactions at once: PGlite's one connection queues the next batch's, which
-  // would then stand before a retry of the previous one.
-  const overlap = store.kind === 'postgres';
-  // Counts a finished batch, in file order; its successor commits only after this succeeded.
-  const finish = async (b: OpenBatch): Promise<void> => {
-    try {
-      const counts = await b.done;
-      const { run, lines } = b.step;
-      const last = lines[lines.length - 1]!;
-      progress.bytesDone += last.end - run.offset;
-      run.offset = last.end;
-      for (const c of [progress, summary, run.report]) {
-        c.written += counts.written;
-        c.unchanged += counts.unchanged;
-        c.rejected += counts.rejected;
-      }
-      run.report.lines = last.line;
-      options.onProgress?.(progress);
-      b.release();
-    } catch (err) {
-      b.release(asError(err));
-      throw err;
-    } finally {
-      open.delete(b);
-    }
-  };
   try {
     for (let step = await queue.next(); step; step = await queue.next()) {
-      if (step.kind === 'batch') {
-        const prepared = await step.prepared;
-        // The next batch starts once the previous one has judged all its lines (it hands over what it
-        // accepted), while that one's last statements and COMMIT are still on their way.
-        if (pending && !overlap) {
-          await finish(pending);
-          pending = undefined;
-        }
-        if (pending) await Promise.race([pending.judged, pending.done]);
-        const next = openBatch(store, step, prepared, options, pending);
-        open.add(next);
-        if (pending) await finish(pending);
-        pending = next;
-        continue;
-      }
-      // Files start, end and repeat between batches: the open batch is counted (committed) first.
-      if (pending) await finish(pending);
-      pending = undefined;
       if (step.kind === 'duplicate') {
         // The same content named twice is one file.
         progress.bytesDone += step.file.size;
@@ -167,19 +120,25 @@ export async function importFiles(paths: readonly string[], options: ImportOptio
         progress.file = run.file.name;
         progress.bytesDone += run.report.alreadyComplete ? run.file.size : run.offset;
         options.onProgress?.(progress);
+      } else if (step.kind === 'batch') {
+        const prepared = await step.prepared;
+        const last = step.lines[step.lines.length - 1]!;
+        const counts = await writeBatch(store, run.file.fileKey, prepared, last.end, last.line, options);
+        progress.bytesDone += last.end - run.offset;
+        run.offset = last.end;
+        for (const c of [progress, summary, run.report]) {
+          c.written += counts.written;
+          c.unchanged += counts.unchanged;
+          c.rejected += counts.rejected;
+        }
+        run.report.lines = last.line;
+        options.onProgress?.(progress);
       } else {
         await store.journal.complete(run.file.fileKey);
         progress.bytesDone += run.file.size - run.offset;
         options.onProgress?.(progress);
       }
     }
-    if (pending) await finish(pending);
-  } catch (err) {
-    // A batch opened behind the failure rolls back (its predecessor is released with the error); it is
-    // waited for, so no transaction outlives the import.
-    for (const b of open) b.release(asError(err));
-    await Promise.all([...open].map((b) => b.done.catch(() => undefined)));
-    throw err;
   } finally {
     await queue.stop();
   }
@@ -194,71 +153,11 @@ interface FileRun {
   offset: number;
 }
 
-type BatchStep = { kind: 'batch'; run: FileRun; lines: RawLine[]; prepared: Promise<Prepared[]> };
-
-type Step = { kind: 'duplicate'; file: SourceFile } | { kind: 'file'; run: FileRun } | BatchStep | { kind: 'end'; run: FileRun };
-
-/**
- * A batch transaction in flight, as the next batch sees it. The next batch starts once this one has
- * judged its lines (`judged`: the resources it accepted, by `Type/id`), so the main thread judges the next
- * lines while PostgreSQL finishes this batch's writes and COMMIT, and commits only after this one
- * committed and was counted (`committed`, settled by `release`).
- */
-interface OpenBatch {
-  step: BatchStep;
-  done: Promise<BatchCounts>;
-  judged: Promise<Handover>;
-  committed: Promise<void>;
-  release(err?: Error): void;
-  /** Runs of the batch's transaction function so far (a retried transaction judges its lines again). */
-  attempts: number;
-  /** Resolves when the transaction function runs again (a retry), which invalidates what it handed over. */
-  nextAttempt(): Promise<void>;
-}
-
-/** What a batch accepted, from the run of its transaction function that judged it. */
-interface Handover {
-  accepted: ReadonlyMap<string, Resource>;
-  attempt: number;
-}
-
-/** The next batch judged with a handover that a retry of its predecessor replaced: it is run again after that one. */
-class StaleHandover extends Error {}
-
-function openBatch(store: ImportStore, step: BatchStep, prepared: readonly Prepared[], options: ImportOptions, prev: OpenBatch | undefined): OpenBatch {
-  let judged!: (h: Handover) => void;
-  let release!: (err?: Error) => void;
-  const committed = new Promise<void>((resolve, reject) => (release = (err?: Error) => (err === undefined ? resolve() : reject(err))));
-  const waiting: (() => void)[] = [];
-  const batch: OpenBatch = {
-    step,
-    judged: new Promise<Handover>((resolve) => (judged = resolve)),
-    committed,
-    release,
-    attempts: 0,
-    nextAttempt: () => new Promise((resolve) => waiting.push(resolve)),
-    done: undefined as unknown as Promise<BatchCounts>,
-  };
-  // Settled by the importer in its turn; a batch that never reaches its gate leaves it unawaited.
-  committed.catch(() => undefined);
-  const last = step.lines[step.lines.length - 1]!;
-  const write = (after: OpenBatch | undefined): Promise<BatchCounts> =>
-    writeBatch(store, step.run.file.fileKey, prepared, last.end, last.line, options, {
-      ...(after ? { prev: after } : {}),
-      attempt: () => {
-        for (const w of waiting.splice(0)) w();
-        return ++batch.attempts;
-      },
-      judged: (h) => judged(h),
-    });
-  batch.done = write(prev).catch(async (err: unknown) => {
-    if (!(err instanceof StaleHandover) || !prev) throw err;
-    await prev.committed;
-    return write(undefined);
-  });
-  batch.done.catch(() => undefined);
-  return batch;
-}
+type Step =
+  | { kind: 'duplicate'; file: SourceFile }
+  | { kind: 'file'; run: FileRun }
+  | { kind: 'batch'; run: FileRun; lines: RawLine[]; prepared: Promise<Prepared[]> }
+  | { kind: 'end'; run: FileRun };
 
 /**
  * The import as a sequence of steps, each batch's preparation started when the step is produced. The
@@ -360,8 +259,6 @@ function lookahead<T>(source: AsyncGenerator<T>, limit: number, counts: (item: T
   };
 }
 
-const asError = (err: unknown): Error => (err instanceof Error ? err : new Error('the import failed'));
-
 function countsOf(p: FileProgress): Pick<FileReport, 'written' | 'unchanged' | 'rejected' | 'lines'> {
   return { written: p.written, unchanged: p.unchanged, rejected: p.rejected, lines: p.committedLines };
 }
@@ -399,38 +296,18 @@ interface BatchCounts {
 }
 
 /** One transaction: locks, per-line rule checks against the state so far, the batched write and the journal. */
-async function writeBatch(
-  store: ImportStore,
-  fileKey: string,
-  prepared: readonly Prepared[],
-  endOffset: number,
-  endLine: number,
-  options: ImportOptions,
-  overlap: { prev?: OpenBatch; attempt(): number; judged(h: Handover): void },
-): Promise<BatchCounts> {
+async function writeBatch(store: ImportStore, fileKey: string, prepared: readonly Prepared[], endOffset: number, endLine: number, options: ImportOptions): Promise<BatchCounts> {
   const now = options.now ?? (() => new Date());
   return store.transaction(async (tx) => {
-    const attempt = overlap.attempt();
     const errors: LineError[] = [];
     const valid: Extract<Prepared, { ok: true }>[] = [];
     for (const p of prepared) {
       if (p.ok) valid.push(p);
       else errors.push({ line: p.line, ...(p.resourceType ? { resourceType: p.resourceType } : {}), ...(p.id ? { id: p.id } : {}), outcome: p.outcome });
     }
-    // The previous batch may not have committed yet. What it accepted is answered from memory to this
-    // batch's reads of single resources (the directory the rules read); a member both batches touch is
-    // read after that commit (this batch's member locks wait for it). A resource both batches write is
-    // not visible to this batch's row locks until then, so such a batch waits for the commit first.
-    const { prev } = overlap;
-    let handover: Handover | undefined;
-    if (prev) {
-      const h = await prev.judged;
-      if (valid.some((p) => h.accepted.has(`${p.resourceType}/${p.id}`))) await prev.committed;
-      else handover = h;
-    }
     // Resources first, then members: the order a single PUT takes its locks in.
     const stored = await tx.lockCurrentMany(unique(valid.map((p) => ({ resourceType: p.resourceType, id: p.id }))));
-    const state = new BatchState(tx, stored, handover?.accepted);
+    const state = new BatchState(tx, stored);
     if (options.rules) {
       const members = new Set<string>();
       for (const p of valid) {
@@ -479,15 +356,6 @@ async function writeBatch(
       if (versions.length >= (options.writeChunk ?? WRITE_CHUNK)) await flush(tx, versions);
     }
     await flush(tx, versions);
-    overlap.judged({ accepted: state.acceptedResources, attempt });
-    // Commits in file order: only after the previous batch committed and was counted (it rejects if that
-    // failed, rolling this one back), and only if what it handed over is what it committed.
-    // A retry of the previous batch ends the wait at once: it may need locks this batch holds, and this
-    // batch was judged with what the retried run handed over.
-    if (prev && handover) {
-      if (prev.attempts !== handover.attempt) throw new StaleHandover('the previous batch was retried');
-      await Promise.race([prev.committed, prev.nextAttempt().then(() => Promise.reject(new StaleHandover('the previous batch was retried')))]);
-    } else if (prev) await prev.committed;
     errors.sort((a, b) => a.line - b.line);
     await tx.recordBatch(fileKey, { endOffset, endLine, written, unchanged, errors });
     return { written, unchanged, rejected: errors.length };
@@ -529,7 +397,7 @@ interface MemberEntry {
  */
 class BatchState {
   private readonly accepted = new Map<string, StoredVersion>();
-  readonly acceptedResources = new Map<string, Resource>();
+  private readonly acceptedResources = new Map<string, Resource>();
   private readonly writtenThisBatch = new Set<string>();
   /**
    * member id -> `Type/id` -> the member's current coordination resource: as stored (its text, parsed the
@@ -542,8 +410,6 @@ class BatchState {
   constructor(
     private readonly tx: BulkWriteTx,
     private readonly stored: ReadonlyMap<string, StoredVersion>,
-    /** What the previous batch accepted, if it may not have committed yet (none of these lines' resources). */
-    private readonly earlier?: ReadonlyMap<string, Resource>,
   ) {
     this.reader = {
       memberRecord: (patientId: string, parts?: readonly MemberRecordPart[]) => {
@@ -560,7 +426,7 @@ class BatchState {
       },
       read: (resourceType: string, id: string) => {
         const key = `${resourceType}/${id}`;
-        const mine = this.acceptedResources.get(key) ?? this.earlier?.get(key);
+        const mine = this.acceptedResources.get(key);
         if (mine) return Promise.resolve(mine);
         let hit = this.reads.get(key);
         if (!hit) {
@@ -623,7 +489,7 @@ class BatchState {
   }
 
   private async readInto(keys: ReadonlySet<string>): Promise<Resource[]> {
-    const wanted = [...keys].filter((k) => !this.reads.has(k) && !this.acceptedResources.has(k) && !this.earlier?.has(k));
+    const wanted = [...keys].filter((k) => !this.reads.has(k) && !this.acceptedResources.has(k));
     if (wanted.length === 0) return [];
     const rows = await this.tx.readCurrentMany(wanted.map((k) => ({ resourceType: k.slice(0, k.indexOf('/')), id: k.slice(k.indexOf('/') + 1) })));
     const out: Resource[] = [];
