@@ -20,8 +20,8 @@ export class UsageError extends Error {}
 /**
  * Worker threads by default. On two cores the import runs fastest with none: preparing in the main thread
  * costs ~100 µs less CPU per resource than a worker plus the main thread (no structured clones of the
- * lines and their results, one heap and one JIT of the validation code), and its batches are prepared
- * while PostgreSQL writes (bench/RESULTS.md, 2026-12-04, "the next batch before the previous commit").
+ * lines and their results, one heap and one JIT of the validation code), and the lookahead still prepares
+ * the next batches while this thread waits for PostgreSQL (bench/RESULTS.md, 2026-12-04, "import main thread").
  * With more cores a worker per spare core is kept (not measured here).
  */
 export function defaultWorkers(cores: number): number {
