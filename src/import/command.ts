@@ -12,10 +12,21 @@ export const USAGE = `usage: npm run import -- [--report FILE] [--batch N] [--wo
   the coordination rules. Re-running the same command resumes after the last committed batch.
   --report FILE   rejected lines as NDJSON (default import-report.ndjson; written only when lines are rejected)
   --batch N       lines per transaction (default ${DEFAULT_BATCH_SIZE})
-  --workers N     worker threads for parsing, validation and index extraction (default: cores - 1, at least 1; 0 = in this thread)
+  --workers N     worker threads for parsing, validation and index extraction (default: 0 = in this thread on 1-2 cores, else cores - 1)
   --no-progress   no progress bar (a summary line per file still goes to stderr)`;
 
 export class UsageError extends Error {}
+
+/**
+ * Worker threads by default. On two cores the import runs fastest with none: preparing in the main thread
+ * costs ~100 µs less CPU per resource than a worker plus the main thread (no structured clones of the
+ * lines and their results, one heap and one JIT of the validation code), and the lookahead still prepares
+ * the next batches while this thread waits for PostgreSQL (bench/RESULTS.md, 2026-12-04, "import main thread").
+ * With more cores a worker per spare core is kept (not measured here).
+ */
+export function defaultWorkers(cores: number): number {
+  return cores <= 2 ? 0 : cores - 1;
+}
 
 export interface CommandArgs {
   files: string[];
@@ -26,8 +37,8 @@ export interface CommandArgs {
 }
 
 export function parseImportArgs(argv: readonly string[]): CommandArgs {
-  const out: CommandArgs = { files: [], report: 'import-report.ndjson', batchSize: DEFAULT_BATCH_SIZE, // The main thread has its own share (rules, statements), so it keeps a core.
-    workers: Math.max(1, availableParallelism() - 1), progress: true };
+  const out: CommandArgs = { files: [], report: 'import-report.ndjson', batchSize: DEFAULT_BATCH_SIZE,
+    workers: defaultWorkers(availableParallelism()), progress: true };
   const int = (name: string, raw: string | undefined, min: number): number => {
     const n = Number(raw);
     if (!Number.isInteger(n) || n < min) throw new UsageError(`${name} needs an integer >= ${min}`);
