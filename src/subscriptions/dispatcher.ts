@@ -58,6 +58,15 @@ export class Dispatcher {
   private readonly inFlight = new Map<string, Promise<void>>();
   /** Delivered batches not yet acknowledged: the next claim call carries them all. */
   private acks: LeasedAcknowledgement[] = [];
+  /**
+   * Delivered batches whose Subscription waits out its batch window, by id: the lease is kept until the
+   * window ends, then one call acknowledges the batch (hold 0) and may claim the Subscription again, instead
+   * of one call to acknowledge with the hold and another when the hold ends (docs/adr/0027, addendum
+   * "acknowledged when the window ends").
+   */
+  private readonly held = new Map<string, { ack: LeasedAcknowledgement; until: number; timer: NodeJS.Timeout }>();
+  /** The last claim call took every slot it asked for: more may be due, so a freed slot is used at once. */
+  private saturated = false;
   /** The claim loop is running; `again`: something happened since its last call (a wake, a finished send). */
   private claiming: Promise<void> | undefined;
   private again = false;
@@ -97,7 +106,14 @@ export class Dispatcher {
     await this.stopListening?.();
     await this.claiming;
     while (this.inFlight.size > 0) await Promise.all(this.inFlight.values());
-    // What was delivered meanwhile is acknowledged, and nothing more is claimed.
+    // What was delivered meanwhile is acknowledged, and nothing more is claimed. A batch still in its window
+    // is acknowledged with what is left of it: any instance claims the Subscription once it ends.
+    const now = performance.now();
+    for (const { ack, until, timer } of this.held.values()) {
+      clearTimeout(timer);
+      this.acks.push({ ...ack, holdMs: Math.max(0, Math.ceil(until - now)) });
+    }
+    this.held.clear();
     const acks = this.acks.splice(0);
     if (acks.length > 0) {
       await this.o.store.claimMany(`${this.instance}/${++this.calls}`, this.leaseMs(), acks, 0).catch(() => this.acknowledgeAlone(acks));
@@ -147,10 +163,7 @@ export class Dispatcher {
         await this.acknowledgeAlone(acks);
         return;
       }
-      // Events committed during a batch window woke nobody who could claim its Subscription: look again
-      // when it ends. The hold counts from the call's transaction, so the timer starts once it answered.
-      const holdMs = Math.max(0, ...acks.map((a) => a.holdMs ?? 0));
-      if (holdMs > 0) setTimeout(() => this.wake(), holdMs + 1).unref();
+      this.saturated = free > 0 && claimed.length >= free;
       for (const state of claimed) this.begin(owner, state);
     }
   }
@@ -165,10 +178,32 @@ export class Dispatcher {
       })
       .then((ack) => {
         this.inFlight.delete(state.id);
+        if (ack && (ack.holdMs ?? 0) > 0 && !this.stopped) {
+          this.hold({ ...ack, owner }, ack.holdMs!);
+          // The freed slot is used at once only when the last call left Subscriptions due for want of slots;
+          // otherwise the next wake (a commit, the end of a window, the poll) claims.
+          if (this.saturated) this.kick();
+          return;
+        }
         if (ack) this.acks.push({ ...ack, owner });
         this.kick();
       });
     this.inFlight.set(state.id, served);
+  }
+
+  /**
+   * Keeps a delivered batch's lease until its batch window ends: nobody claims the Subscription meanwhile
+   * (the lease, not next_attempt_at, holds it), so events committed meanwhile go out together when it ends.
+   * Then the acknowledgement (hold 0) rides the next claim call, which may take the Subscription again.
+   */
+  private hold(ack: LeasedAcknowledgement, holdMs: number): void {
+    const timer = setTimeout(() => {
+      this.held.delete(ack.id);
+      this.acks.push({ ...ack, holdMs: 0 });
+      this.kick();
+    }, holdMs);
+    timer.unref();
+    this.held.set(ack.id, { ack, until: performance.now() + holdMs, timer });
   }
 
   private async acknowledgeAlone(acks: readonly LeasedAcknowledgement[]): Promise<void> {

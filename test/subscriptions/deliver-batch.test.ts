@@ -33,6 +33,14 @@ function recorder(store: SubscriptionStore, id: string): () => Promise<void> {
   return () => recordEvents(store, id, 1, ++n);
 }
 
+/** A claimMany() call as a dispatcher made it: when, what it acknowledged, its limit, whom it claimed. */
+interface Call {
+  at: number;
+  acks: Acknowledgement[];
+  limit: number;
+  claimed: string[];
+}
+
 const deliveredThrough = async (db: Database, id: string): Promise<number> =>
   Number((await db.query<{ d: string }>('SELECT delivered_through AS d FROM subscription_delivery WHERE subscription_id = $1', [id])).rows[0]!.d);
 
@@ -182,16 +190,28 @@ describe('dispatcher: acknowledgements folded into claims, batch window', () => 
   });
 
   /** A dispatcher over a store that counts separate acknowledgements and folded ones; POSTs recorded. */
-  function dispatcher(batchWindowMs: number, ackClaimDelayMs = 0, statuses: number[] = [], pollMs = 600_000): { d: Dispatcher; posts: { at: number; numbers: number[] }[]; separate: string[]; folded: Acknowledgement[] } {
+  function dispatcher(
+    batchWindowMs: number,
+    ackClaimDelayMs = 0,
+    statuses: number[] = [],
+    pollMs = 600_000,
+  ): { d: Dispatcher; posts: { at: number; numbers: number[] }[]; separate: string[]; folded: Acknowledgement[]; calls: Call[] } {
     const posts: { at: number; numbers: number[] }[] = [];
     const separate: string[] = [];
     const folded: Acknowledgement[] = [];
+    const calls: Call[] = [];
     const counting: DeliveryStore = {
-      claimMany: (owner, leaseMs, acks, limit) => {
-        if (acks.length === 0) return store.claimMany(owner, leaseMs, acks, limit);
-        folded.push(...acks);
-        // A busy pool: the claim carrying the acknowledgements starts this much after the POST answered.
-        return new Promise((r) => setTimeout(r, ackClaimDelayMs)).then(() => store.claimMany(owner, leaseMs, acks, limit));
+      claimMany: async (owner, leaseMs, acks, limit) => {
+        const call: Call = { at: performance.now(), acks: acks.map((a) => ({ ...a })), limit, claimed: [] };
+        calls.push(call);
+        if (acks.length > 0) {
+          folded.push(...acks);
+          // A busy pool: the claim carrying the acknowledgements starts this much after the POST answered.
+          await new Promise((r) => setTimeout(r, ackClaimDelayMs));
+        }
+        const claimed = await store.claimMany(owner, leaseMs, acks, limit);
+        call.claimed = claimed.map((c) => c.id);
+        return claimed;
       },
       notifications: (id, from, to) => store.notifications(id, from, to),
       succeeded: (id, owner, u) => {
@@ -214,8 +234,37 @@ describe('dispatcher: acknowledgements folded into claims, batch window', () => 
       concurrency: 2,
       batchWindowMs,
     });
-    return { d, posts, separate, folded };
+    return { d, posts, separate, folded, calls };
   }
+
+  it('a batch that emptied the backlog is acknowledged when its window ends, by the call that claims the Subscription again', async () => {
+    await activeSubscription(db, 'dp-one-call', 20);
+    const record = recorder(store, 'dp-one-call');
+    const { d, posts, calls } = dispatcher(300);
+    await d.start();
+    try {
+      await record();
+      d.wake();
+      await eventually(() => expect(posts.map((p) => p.numbers)).toEqual([[1]]));
+      const firstPost = posts[0]!.at;
+      await record();
+      await record();
+      // Within the window the lease is still this dispatcher's: no other instance claims the Subscription.
+      const other = await store.claimMany('another-instance', 60_000, [], 8);
+      for (const c of other) await store.release(c.id, 'another-instance');
+      expect(other.map((c) => c.id)).not.toContain('dp-one-call');
+      await eventually(() => expect(posts.map((p) => p.numbers)).toEqual([[1], [2, 3]]));
+      // One call between the two POSTs: it acknowledges [1] (no hold left) and answers the next batch.
+      const between = calls.filter((c) => c.at > firstPost && c.at < posts[1]!.at);
+      expect(between).toHaveLength(1);
+      expect(between[0]!.acks).toMatchObject([{ id: 'dp-one-call', deliveredThrough: 1, holdMs: 0 }]);
+      expect(between[0]!.claimed).toEqual(['dp-one-call']);
+      expect(between[0]!.at - firstPost).toBeGreaterThanOrEqual(280);
+      await eventually(async () => expect(await deliveredThrough(db, 'dp-one-call')).toBe(3));
+    } finally {
+      await d.stop();
+    }
+  });
 
   it('delivered batches are acknowledged by the next claim, never by a statement of their own', async () => {
     await activeSubscription(db, 'dp-fold', 3);
