@@ -77,7 +77,7 @@ export class Dispatcher {
   }
 
   async start(): Promise<void> {
-    this.stopListening = await this.o.store.onNotified?.(() => this.wake());
+    this.stopListening = await this.o.store.onNotified?.((subscriptionIds) => this.wake(subscriptionIds));
     this.timer = setInterval(() => this.wake(), this.o.pollMs);
     this.timer.unref();
     this.purgeTimer = setInterval(() => void this.purge(), Math.min(this.o.retentionMs, 3_600_000));
@@ -89,9 +89,15 @@ export class Dispatcher {
    * Looks for work shortly (a commit stored notifications, another instance announced some, or the
    * poll). The short delay lets the notifications of concurrent commits share one delivery (up to
    * backport-max-count) instead of one HTTP request each.
+   *
+   * `subscriptionIds`: the Subscriptions the commit's events name (undefined: any). When this instance
+   * holds every one of them, in flight or in its batch window, no claim could find them due: the end of
+   * the send (which kicks) or of the window (whose call acknowledges and claims) takes their events; other
+   * Subscriptions and other instances' events wake it with their own names, and the poll remains.
    */
-  wake(): void {
+  wake(subscriptionIds?: readonly string[]): void {
     if (this.stopped || this.pending) return;
+    if (subscriptionIds && subscriptionIds.length > 0 && subscriptionIds.every((id) => this.inFlight.has(id) || this.held.has(id))) return;
     this.pending = setTimeout(() => {
       this.pending = undefined;
       this.kick();

@@ -195,8 +195,8 @@ describe('dispatcher: acknowledgements folded into claims, batch window', () => 
     ackClaimDelayMs = 0,
     statuses: number[] = [],
     pollMs = 600_000,
-  ): { d: Dispatcher; posts: { at: number; numbers: number[] }[]; separate: string[]; folded: Acknowledgement[]; calls: Call[] } {
-    const posts: { at: number; numbers: number[] }[] = [];
+  ): { d: Dispatcher; posts: { at: number; numbers: number[]; sub: string }[]; separate: string[]; folded: Acknowledgement[]; calls: Call[] } {
+    const posts: { at: number; numbers: number[]; sub: string }[] = [];
     const separate: string[] = [];
     const folded: Acknowledgement[] = [];
     const calls: Call[] = [];
@@ -226,7 +226,7 @@ describe('dispatcher: acknowledgements folded into claims, batch window', () => 
     const d = testDispatcher({
       store: counting,
       post: (_endpoint, _headers, body) => {
-        posts.push({ at: performance.now(), numbers: eventNumbers(body) });
+        posts.push({ at: performance.now(), numbers: eventNumbers(body), sub: /\/Subscription\/([^"/]+)"/.exec(body)?.[1] ?? '?' });
         return Promise.resolve(statuses.shift() ?? 200);
       },
       // No poll within the tests unless asked: only wake-ups (and the end of a batch window) bring delivery.
@@ -263,6 +263,56 @@ describe('dispatcher: acknowledgements folded into claims, batch window', () => 
       await eventually(async () => expect(await deliveredThrough(db, 'dp-one-call')).toBe(3));
     } finally {
       await d.stop();
+    }
+  });
+
+  it('a commit naming only Subscriptions this instance holds (in flight or in their window) makes no call; one naming another does, at once', async () => {
+    await activeSubscription(db, 'dp-held', 20);
+    await activeSubscription(db, 'dp-free', 20);
+    const held = recorder(store, 'dp-held');
+    const free = recorder(store, 'dp-free');
+    const { d, posts, calls } = dispatcher(600);
+    await d.start();
+    try {
+      await held();
+      d.wake(['dp-held']);
+      await eventually(() => expect(posts.map((p) => `${p.sub} ${p.numbers.join(',')}`)).toEqual(['dp-held 1']));
+      const firstPost = posts[0]!.at;
+      // Each commit wakes the dispatcher with the Subscriptions it names, as the write hook and NOTIFY do.
+      for (let i = 0; i < 3; i++) {
+        await held();
+        d.wake(['dp-held']);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      expect(calls.filter((c) => c.at > firstPost)).toEqual([]);
+      // Another Subscription's event is claimed at once, within dp-held's window.
+      await free();
+      d.wake(['dp-free', 'dp-held']);
+      await eventually(() => expect(posts.map((p) => `${p.sub} ${p.numbers.join(',')}`)).toEqual(['dp-held 1', 'dp-free 1']));
+      expect(posts[1]!.at - firstPost).toBeLessThan(550);
+      // dp-held's events went out when its window ended, by the call acknowledging [1].
+      await eventually(() => expect(posts.map((p) => `${p.sub} ${p.numbers.join(',')}`)).toEqual(['dp-held 1', 'dp-free 1', 'dp-held 2,3,4']));
+      expect(posts[2]!.at - firstPost).toBeGreaterThanOrEqual(550);
+    } finally {
+      await d.stop();
+    }
+  });
+
+  it.skipIf(!postgresUrl())('the NOTIFY of a commit names its Subscriptions, each once (PostgreSQL)', async () => {
+    const heard: (readonly string[] | undefined)[] = [];
+    const stop = await store.onNotified((ids) => heard.push(ids));
+    try {
+      await activeSubscription(db, 'dp-named-a', 20);
+      await activeSubscription(db, 'dp-named-b', 20);
+      await store.appendAlone(
+        () => ['dp-named-a', 'dp-named-b', 'dp-named-a'].map((id, n) => ({ subscriptionId: id, topic: 'dp-named', focusType: 'EpisodeOfCare', focusId: `dp-named-${n}`, focusVersion: 1 })),
+        ['dp-named'],
+      );
+      await eventually(() => expect(heard).toEqual([['dp-named-a', 'dp-named-b']]));
+    } finally {
+      await stop();
+      // Never delivered: gone, so that no later dispatcher here serves them.
+      await db.query(`DELETE FROM subscription_channel WHERE subscription_id IN ('dp-named-a', 'dp-named-b')`);
     }
   });
 
