@@ -203,13 +203,24 @@ export class Dispatcher {
    * Then the acknowledgement (hold 0) rides the next claim call, which may take the Subscription again.
    */
   private hold(ack: LeasedAcknowledgement, holdMs: number): void {
-    const timer = setTimeout(() => {
-      this.held.delete(ack.id);
-      this.acks.push({ ...ack, holdMs: 0 });
-      this.kick();
-    }, holdMs);
+    const timer = setTimeout(() => this.endWindows(), holdMs);
     timer.unref();
     this.held.set(ack.id, { ack, until: performance.now() + holdMs, timer });
+  }
+
+  /**
+   * Ends the window that is due and those ending within the coalescing delay: their acknowledgements share
+   * one call instead of one call each a few ms apart (a window ends at most coalesceMs early).
+   */
+  private endWindows(): void {
+    const by = performance.now() + (this.o.coalesceMs ?? 5);
+    for (const [id, { ack, until, timer }] of this.held) {
+      if (until > by) continue;
+      clearTimeout(timer);
+      this.held.delete(id);
+      this.acks.push({ ...ack, holdMs: 0 });
+    }
+    this.kick();
   }
 
   private async acknowledgeAlone(acks: readonly LeasedAcknowledgement[]): Promise<void> {
