@@ -65,8 +65,6 @@ export class Dispatcher {
    * "acknowledged when the window ends").
    */
   private readonly held = new Map<string, { ack: LeasedAcknowledgement; until: number; timer: NodeJS.Timeout }>();
-  /** The last claim call took every slot it asked for: more may be due, so a freed slot is used at once. */
-  private saturated = false;
   /** The claim loop is running; `again`: something happened since its last call (a wake, a finished send). */
   private claiming: Promise<void> | undefined;
   private again = false;
@@ -169,7 +167,6 @@ export class Dispatcher {
         await this.acknowledgeAlone(acks);
         return;
       }
-      this.saturated = free > 0 && claimed.length >= free;
       for (const state of claimed) this.begin(owner, state);
     }
   }
@@ -185,10 +182,10 @@ export class Dispatcher {
       .then((ack) => {
         this.inFlight.delete(state.id);
         if (ack && (ack.holdMs ?? 0) > 0 && !this.stopped) {
+          // No call for the freed slot alone: a Subscription left due for want of slots is claimed by the
+          // next call, at the latest when this window ends (whether anything else is due is not known here,
+          // and a call to find out is the empty call this saves).
           this.hold({ ...ack, owner }, ack.holdMs!);
-          // The freed slot is used at once only when the last call left Subscriptions due for want of slots;
-          // otherwise the next wake (a commit, the end of a window, the poll) claims.
-          if (this.saturated) this.kick();
           return;
         }
         if (ack) this.acks.push({ ...ack, owner });

@@ -196,6 +196,7 @@ describe('dispatcher: acknowledgements folded into claims, batch window', () => 
     statuses: number[] = [],
     pollMs = 600_000,
     postDelayMs: (subscription: string) => number = () => 0,
+    concurrency = 2,
   ): { d: Dispatcher; posts: { at: number; numbers: number[]; sub: string }[]; separate: string[]; folded: Acknowledgement[]; calls: Call[] } {
     const posts: { at: number; numbers: number[]; sub: string }[] = [];
     const separate: string[] = [];
@@ -235,7 +236,7 @@ describe('dispatcher: acknowledgements folded into claims, batch window', () => 
       },
       // No poll within the tests unless asked: only wake-ups (and the end of a batch window) bring delivery.
       pollMs,
-      concurrency: 2,
+      concurrency,
       batchWindowMs,
     });
     return { d, posts, separate, folded, calls };
@@ -266,6 +267,26 @@ describe('dispatcher: acknowledgements folded into claims, batch window', () => 
       expect(between[0]!.claimed).toEqual(['dp-one-call']);
       expect(between[0]!.at - firstPost).toBeGreaterThanOrEqual(280);
       await eventually(async () => expect(await deliveredThrough(db, 'dp-one-call')).toBe(3));
+    } finally {
+      await d.stop();
+    }
+  });
+
+  it('a held batch frees its slot without a call of its own: the end of its window acknowledges it and claims what waited for the slot', async () => {
+    await activeSubscription(db, 'dp-slot-a', 20);
+    await activeSubscription(db, 'dp-slot-b', 20);
+    await recordEvents(store, 'dp-slot-a', 1);
+    await recordEvents(store, 'dp-slot-b', 1);
+    // One slot: the first call claims one of the two; the other waits for the slot.
+    const { d, posts, calls } = dispatcher(200, 0, [], 600_000, () => 0, 1);
+    await d.start();
+    try {
+      d.wake();
+      await eventually(() => expect(posts).toHaveLength(2));
+      const afterFirst = calls.filter((c) => c.at > posts[0]!.at && c.at < posts[1]!.at && (c.acks.length > 0 || c.claimed.length > 0));
+      expect(afterFirst).toHaveLength(1);
+      expect(afterFirst[0]!.acks.map((a) => [a.id, a.holdMs])).toEqual([[posts[0]!.sub, 0]]);
+      expect(afterFirst[0]!.claimed).toEqual([posts[1]!.sub]);
     } finally {
       await d.stop();
     }
