@@ -142,7 +142,8 @@ export class Dispatcher {
    * Subscriptions of one wake-up share a delivery transaction (commit, round trip, positioning, the
    * claim's scan). Each claimed Subscription is then served on its own: a slow receiver holds its slot,
    * never the others. A call that filled every free slot is followed when a send finishes (it frees a
-   * slot and kicks); one that claimed less found nothing more due, until the next wake.
+   * slot and kicks; a send whose batch waits out its window kicks when the window ends); one that claimed
+   * less found nothing more due, until the next wake.
    */
   private async claimLoop(): Promise<void> {
     const slots = this.o.concurrency ?? 8;
