@@ -54,13 +54,30 @@ function counting(db: Database, counts: Map<string, number>): Database {
     const key = sql.replace(/\s+/g, ' ').trim().slice(0, 90);
     counts.set(key, (counts.get(key) ?? 0) + 1);
   };
+  // Delivery calls by kind (issue 11): '#'-keys are tallies, not statements. The acknowledgements a call
+  // carries and the Subscriptions it claims are counted too (its 3rd parameter, its limit, its rows).
+  const deliveryCall = (params: unknown[], result: Promise<{ rows: unknown[] }>): void => {
+    const acks = (params[2] as unknown[]).length;
+    const limit = params[6] as number;
+    counts.set('# acknowledgements carried', (counts.get('# acknowledgements carried') ?? 0) + acks);
+    void result.then(
+      (res) => {
+        const kind = limit <= 0 ? 'acknowledgements only (limit 0)' : res.rows.length === 0 ? (acks > 0 ? 'claimed nothing, with acks' : 'claimed nothing, no acks (empty)') : 'claimed work';
+        counts.set(`# call: ${kind}`, (counts.get(`# call: ${kind}`) ?? 0) + 1);
+        counts.set('# Subscriptions claimed', (counts.get('# Subscriptions claimed') ?? 0) + res.rows.length);
+      },
+      () => undefined,
+    );
+  };
   const wrap = <Q extends { query: Database['query'] }>(q: Q): Q =>
     new Proxy(q, {
       get(target, prop, receiver) {
         if (prop === 'query') {
           return (sql: string, ...rest: unknown[]) => {
             count(sql);
-            return (target.query as (...a: unknown[]) => unknown).call(target, sql, ...rest);
+            const result = (target.query as (...a: unknown[]) => unknown).call(target, sql, ...rest);
+            if (sql.startsWith('SELECT * FROM subscription_deliver_many')) deliveryCall(rest[0] as unknown[], result as Promise<{ rows: unknown[] }>);
+            return result;
           };
         }
         const v = Reflect.get(target, prop, receiver) as unknown;

@@ -207,15 +207,24 @@ async function closedLoop(label: string, durationS: number, profile?: string): P
   const db = dbCpu === undefined ? '' : `, PostgreSQL backends CPU ${(dbCpu / 1000 / n).toFixed(2)} ms/write`;
   console.log(`${label}: ${perSec.toFixed(0)} writes/s (${connections} connections, ${durationS} s), ${inProcess ? 'node' : 'load generator + receiver'} CPU ${((used.user + used.system) / 1000 / n).toFixed(2)} ms/write${childCpuText}${db}`);
   if (profile && cpuProf) await children0Profile(path.join(cpuProf, `${profile}.cpuprofile`));
-  if (statementsBefore) {
-    const after = await statementCounts();
-    const loopPosts = posts - postsBefore;
-    const rows = [...after].map(([k, v]) => [k, v - (statementsBefore.get(k) ?? 0)] as const).filter(([, v]) => v > 0).sort((a, b) => b[1] - a[1]);
-    const total = rows.reduce((a, [, v]) => a + v, 0);
-    console.log(`  statements: ${(total / n).toFixed(2)} per write${loopPosts ? `, ${(total / loopPosts).toFixed(1)} per POST (${loopPosts} POSTs)` : ''}`);
-    for (const [k, v] of rows.slice(0, 16)) console.log(`    ${(v / n).toFixed(3)}/write${loopPosts ? ` ${(v / loopPosts).toFixed(2)}/POST` : ''}  ${k}`);
-  }
+  if (statementsBefore) await printStatements(statementsBefore, n, posts - postsBefore, true);
   return perSec;
+}
+
+/** Statements (and delivery calls by kind) Concord sent since `before`, per write and per POST. */
+async function printStatements(before: Map<string, number>, n: number, loopPosts: number, statementRows: boolean): Promise<void> {
+  const after = await statementCounts();
+  const all = [...after].map(([k, v]) => [k, v - (before.get(k) ?? 0)] as const).filter(([, v]) => v > 0).sort((a, b) => b[1] - a[1]);
+  // '#'-keys: delivery calls by kind and what they carried (concord-child.ts), not statements.
+  const rows = all.filter(([k]) => !k.startsWith('#'));
+  const tallies = all.filter(([k]) => k.startsWith('#')).sort(([a], [b]) => a.localeCompare(b));
+  const total = rows.reduce((a, [, v]) => a + v, 0);
+  const calls = tallies.filter(([k]) => k.startsWith('# call:')).reduce((a, [, v]) => a + v, 0);
+  if (calls > 0) console.log(`  delivery calls: ${(calls / n).toFixed(3)} per write${loopPosts ? `, ${(calls / loopPosts).toFixed(2)} per POST; POSTs per write ${(loopPosts / n).toFixed(3)}` : ''}`);
+  for (const [k, v] of tallies) console.log(`    ${(v / n).toFixed(3)}/write${loopPosts ? ` ${(v / loopPosts).toFixed(2)}/POST` : ''}  ${k.slice(2)}`);
+  if (!statementRows) return;
+  console.log(`  statements: ${(total / n).toFixed(2)} per write${loopPosts ? `, ${(total / loopPosts).toFixed(1)} per POST (${loopPosts} POSTs)` : ''}`);
+  for (const [k, v] of rows.slice(0, 16)) console.log(`    ${(v / n).toFixed(3)}/write${loopPosts ? ` ${(v / loopPosts).toFixed(2)}/POST` : ''}  ${k}`);
 }
 
 function children0Profile(file: string): Promise<void> {
@@ -263,6 +272,10 @@ let failedWrites = 0;
 const total = rate * seconds;
 const start = performance.now();
 const [pacedPosts, pacedDelivered] = [posts, delivered];
+const pacedStatements = countStatements ? await statementCounts() : undefined;
+const pacedCpu = process.cpuUsage();
+const pacedServerCpu = await serverCpu();
+const pacedDb = await backends?.snapshot();
 for (let i = 0; i < total; i++) {
   const due = start + (i * 1000) / rate;
   const wait = due - performance.now();
@@ -284,6 +297,15 @@ for (let i = 0; i < total; i++) {
 }
 await Promise.all(pending);
 const achieved = total / ((performance.now() - start) / 1000);
+{
+  // The paced phase's CPU per write and delivery calls (before the waits for the last arrivals end).
+  const used = process.cpuUsage(pacedCpu);
+  const dbCpu = backends && pacedDb ? BackendCpu.delta(pacedDb, await backends.snapshot()) : undefined;
+  console.log(
+    `paced CPU: load generator + receiver ${((used.user + used.system) / 1000 / total).toFixed(2)} ms/write${inProcess ? '' : `, Concord ${(((await serverCpu()) - pacedServerCpu) / 1000 / total).toFixed(2)} ms/write`}${dbCpu === undefined ? '' : `, PostgreSQL ${(dbCpu / 1000 / total).toFixed(2)} ms/write`}`,
+  );
+  if (pacedStatements) await printStatements(pacedStatements, total, posts - pacedPosts, false);
+}
 console.log(`paced ${rate}/s x ${seconds} s (achieved ~${achieved.toFixed(0)}/s), ${subs} subscriptions: arrival after commit p50 ${pct(fromCommit, 50).toFixed(1)} ms p99 ${pct(fromCommit, 99).toFixed(1)} ms; after request sent p50 ${pct(fromSent, 50).toFixed(1)} ms p99 ${pct(fromSent, 99).toFixed(1)} ms (${fromSent.length} samples, ${failedWrites} writes refused 503 under overload); ${((delivered - pacedDelivered) / Math.max(1, posts - pacedPosts)).toFixed(1)} events per POST`);
 
 // Catch-up after an outage.

@@ -158,7 +158,7 @@ export async function createServer(config: Config, logger: Logger | false, datab
     allowedHosts: config.subscriptions.allowedHosts,
     ...(options.webhookResolver ? { resolver: options.webhookResolver } : {}),
   });
-  const wake = { dispatcher: (): void => undefined, websocket: (): void => undefined };
+  const wake: { dispatcher: (subscriptionIds?: readonly string[]) => void; websocket: () => void } = { dispatcher: () => undefined, websocket: () => undefined };
   const recorder = new EventRecorder({
     store: subscriptionStore,
     ...(candidateCache ? { cache: candidateCache } : {}),
@@ -177,8 +177,8 @@ export async function createServer(config: Config, logger: Logger | false, datab
       const v = await repository.read(type, id);
       return v?.content ? (JSON.parse(v.content) as Resource) : undefined;
     },
-    onNotified: () => {
-      wake.dispatcher();
+    onNotified: (subscriptionIds) => {
+      wake.dispatcher(subscriptionIds);
       wake.websocket();
     },
     ...(logger ? { onError: (err: unknown) => logger.error({ err }, 'coordination-refused notification not recorded') } : {}),
@@ -227,7 +227,7 @@ export async function createServer(config: Config, logger: Logger | false, datab
         logger: logger === false ? false : logger.child({ component: 'subscriptions' }),
       })
     : undefined;
-  if (dispatcher) wake.dispatcher = () => dispatcher.wake();
+  if (dispatcher) wake.dispatcher = (subscriptionIds) => dispatcher.wake(subscriptionIds);
   // Sockets bound to this instance deliver from the shared notifications, whichever instance wrote them.
   const websocketHub = new WebsocketHub({
     store: subscriptionStore,

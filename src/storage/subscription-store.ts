@@ -189,9 +189,25 @@ async function appendIn(q: Queryable, notifications: readonly NotificationInput[
             WITH ORDINALITY AS c(ids, topic, focus_type, focus_id, focus_version, member_id, detail, ord)
       ORDER BY c.ord`;
   // Heard by every instance's dispatcher at commit, and only if the write commits. In the insert's own
-  // statement (a data-modifying WITH always runs to completion): one round trip per write, not two.
-  if (channel) await q.query(`WITH recorded AS (${insert}) SELECT pg_notify($8, '')`, [...cols, channel], PREPARED);
+  // statement (a data-modifying WITH always runs to completion): one round trip per write, not two. The
+  // payload names the Subscriptions, so a dispatcher that holds them all (in flight or in their batch
+  // window) need not look (notifiedIds); too many for a payload: none named, every dispatcher looks.
+  if (channel) await q.query(`WITH recorded AS (${insert}) SELECT pg_notify($8, $9)`, [...cols, channel, notifyPayload(notifications)], PREPARED);
   else await q.query(insert, cols, PREPARED);
+}
+
+/** NOTIFY payloads stay well below PostgreSQL's 8,000-byte limit. */
+const MAX_PAYLOAD = 4000;
+
+/** The distinct Subscription ids of a write's notifications, comma-separated; '' (any) when too long. */
+export function notifyPayload(notifications: readonly NotificationInput[]): string {
+  const payload = [...new Set(notifications.map((n) => n.subscriptionId))].join(',');
+  return payload.length <= MAX_PAYLOAD ? payload : '';
+}
+
+/** The Subscriptions a NOTIFY names; undefined: any (a registration, an older instance, a long list). */
+export function notifiedIds(payload: string): string[] | undefined {
+  return payload ? payload.split(',') : undefined;
 }
 
 /**
@@ -420,10 +436,10 @@ export class SubscriptionStore implements SubscriptionEventStore, DeliveryStore,
     );
   }
 
-  async onNotified(onWake: () => void): Promise<() => Promise<void>> {
+  async onNotified(onWake: (subscriptionIds?: readonly string[]) => void): Promise<() => Promise<void>> {
     if (!this.channel || !this.db.listen) return () => Promise.resolve();
     // A lost connection only delays delivery to the next poll (SUBSCRIPTION_POLL_MS).
-    const handle = await this.db.listen(this.channel, onWake, () => undefined);
+    const handle = await this.db.listen(this.channel, (payload) => onWake(notifiedIds(payload)), () => undefined);
     return () => handle.stop();
   }
 }

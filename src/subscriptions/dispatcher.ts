@@ -58,6 +58,13 @@ export class Dispatcher {
   private readonly inFlight = new Map<string, Promise<void>>();
   /** Delivered batches not yet acknowledged: the next claim call carries them all. */
   private acks: LeasedAcknowledgement[] = [];
+  /**
+   * Delivered batches whose Subscription waits out its batch window, by id: the lease is kept until the
+   * window ends, then one call acknowledges the batch (hold 0) and may claim the Subscription again, instead
+   * of one call to acknowledge with the hold and another when the hold ends (docs/adr/0027, addendum
+   * "acknowledged when the window ends").
+   */
+  private readonly held = new Map<string, { ack: LeasedAcknowledgement; until: number; timer: NodeJS.Timeout }>();
   /** The claim loop is running; `again`: something happened since its last call (a wake, a finished send). */
   private claiming: Promise<void> | undefined;
   private again = false;
@@ -68,7 +75,7 @@ export class Dispatcher {
   }
 
   async start(): Promise<void> {
-    this.stopListening = await this.o.store.onNotified?.(() => this.wake());
+    this.stopListening = await this.o.store.onNotified?.((subscriptionIds) => this.wake(subscriptionIds));
     this.timer = setInterval(() => this.wake(), this.o.pollMs);
     this.timer.unref();
     this.purgeTimer = setInterval(() => void this.purge(), Math.min(this.o.retentionMs, 3_600_000));
@@ -80,9 +87,15 @@ export class Dispatcher {
    * Looks for work shortly (a commit stored notifications, another instance announced some, or the
    * poll). The short delay lets the notifications of concurrent commits share one delivery (up to
    * backport-max-count) instead of one HTTP request each.
+   *
+   * `subscriptionIds`: the Subscriptions the commit's events name (undefined: any). When this instance
+   * holds every one of them, in flight or in its batch window, no claim could find them due: the end of
+   * the send (which kicks) or of the window (whose call acknowledges and claims) takes their events; other
+   * Subscriptions and other instances' events wake it with their own names, and the poll remains.
    */
-  wake(): void {
+  wake(subscriptionIds?: readonly string[]): void {
     if (this.stopped || this.pending) return;
+    if (subscriptionIds && subscriptionIds.length > 0 && subscriptionIds.every((id) => this.inFlight.has(id) || this.held.has(id))) return;
     this.pending = setTimeout(() => {
       this.pending = undefined;
       this.kick();
@@ -97,7 +110,14 @@ export class Dispatcher {
     await this.stopListening?.();
     await this.claiming;
     while (this.inFlight.size > 0) await Promise.all(this.inFlight.values());
-    // What was delivered meanwhile is acknowledged, and nothing more is claimed.
+    // What was delivered meanwhile is acknowledged, and nothing more is claimed. A batch still in its window
+    // is acknowledged with what is left of it: any instance claims the Subscription once it ends.
+    const now = performance.now();
+    for (const { ack, until, timer } of this.held.values()) {
+      clearTimeout(timer);
+      this.acks.push({ ...ack, holdMs: Math.max(0, Math.ceil(until - now)) });
+    }
+    this.held.clear();
     const acks = this.acks.splice(0);
     if (acks.length > 0) {
       await this.o.store.claimMany(`${this.instance}/${++this.calls}`, this.leaseMs(), acks, 0).catch(() => this.acknowledgeAlone(acks));
@@ -122,7 +142,8 @@ export class Dispatcher {
    * Subscriptions of one wake-up share a delivery transaction (commit, round trip, positioning, the
    * claim's scan). Each claimed Subscription is then served on its own: a slow receiver holds its slot,
    * never the others. A call that filled every free slot is followed when a send finishes (it frees a
-   * slot and kicks); one that claimed less found nothing more due, until the next wake.
+   * slot and kicks; a send whose batch waits out its window kicks when the window ends); one that claimed
+   * less found nothing more due, until the next wake.
    */
   private async claimLoop(): Promise<void> {
     const slots = this.o.concurrency ?? 8;
@@ -147,10 +168,6 @@ export class Dispatcher {
         await this.acknowledgeAlone(acks);
         return;
       }
-      // Events committed during a batch window woke nobody who could claim its Subscription: look again
-      // when it ends. The hold counts from the call's transaction, so the timer starts once it answered.
-      const holdMs = Math.max(0, ...acks.map((a) => a.holdMs ?? 0));
-      if (holdMs > 0) setTimeout(() => this.wake(), holdMs + 1).unref();
       for (const state of claimed) this.begin(owner, state);
     }
   }
@@ -165,10 +182,43 @@ export class Dispatcher {
       })
       .then((ack) => {
         this.inFlight.delete(state.id);
+        if (ack && (ack.holdMs ?? 0) > 0 && !this.stopped) {
+          // No call for the freed slot alone: a Subscription left due for want of slots is claimed by the
+          // next call, at the latest when this window ends (whether anything else is due is not known here,
+          // and a call to find out is the empty call this saves).
+          this.hold({ ...ack, owner }, ack.holdMs!);
+          return;
+        }
         if (ack) this.acks.push({ ...ack, owner });
         this.kick();
       });
     this.inFlight.set(state.id, served);
+  }
+
+  /**
+   * Keeps a delivered batch's lease until its batch window ends: nobody claims the Subscription meanwhile
+   * (the lease, not next_attempt_at, holds it), so events committed meanwhile go out together when it ends.
+   * Then the acknowledgement (hold 0) rides the next claim call, which may take the Subscription again.
+   */
+  private hold(ack: LeasedAcknowledgement, holdMs: number): void {
+    const timer = setTimeout(() => this.endWindows(), holdMs);
+    timer.unref();
+    this.held.set(ack.id, { ack, until: performance.now() + holdMs, timer });
+  }
+
+  /**
+   * Ends the window that is due and those ending within the coalescing delay: their acknowledgements share
+   * one call instead of one call each a few ms apart (a window ends at most coalesceMs early).
+   */
+  private endWindows(): void {
+    const by = performance.now() + (this.o.coalesceMs ?? 5);
+    for (const [id, { ack, until, timer }] of this.held) {
+      if (until > by) continue;
+      clearTimeout(timer);
+      this.held.delete(id);
+      this.acks.push({ ...ack, holdMs: 0 });
+    }
+    this.kick();
   }
 
   private async acknowledgeAlone(acks: readonly LeasedAcknowledgement[]): Promise<void> {

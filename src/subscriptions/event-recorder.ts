@@ -31,15 +31,15 @@ export interface EventRecorderOptions {
   read(resourceType: string, id: string): Promise<Resource | undefined>;
   /** The registered Subscriptions held by this instance; without it every write queries them. */
   cache?: CandidateCache;
-  /** Told after a commit that stored notifications. */
-  onNotified?: () => void;
+  /** Told after a commit that stored notifications, with the Subscriptions they name (undefined: any). */
+  onNotified?: (subscriptionIds?: readonly string[]) => void;
   /** Told when a coordination-refused event could not be recorded (the refusal itself still stands). */
   onError?: (err: unknown) => void;
 }
 
 export class EventRecorder implements WriteHook {
-  /** Sessions whose transaction stored notifications (weak: a rolled-back session just disappears). */
-  private readonly notified = new WeakSet<WriteSession>();
+  /** Sessions whose transaction stored notifications, with their Subscriptions (weak: a rolled-back session just disappears). */
+  private readonly notified = new WeakMap<WriteSession, string[]>();
 
   constructor(private readonly options: EventRecorderOptions) {}
 
@@ -79,7 +79,7 @@ export class EventRecorder implements WriteHook {
     }
     if (out.length === 0) return;
     await this.options.store.append(tx, out);
-    this.notified.add(session);
+    this.notified.set(session, [...new Set(out.map((n) => n.subscriptionId))]);
   }
 
   private async candidatesOf(session: WriteSession, topics: string[], classicTypes: string[]): Promise<Candidate[]> {
@@ -91,7 +91,8 @@ export class EventRecorder implements WriteHook {
   }
 
   committed(session: WriteSession): void {
-    if (this.notified.has(session)) this.options.onNotified?.();
+    const ids = this.notified.get(session);
+    if (ids) this.options.onNotified?.(ids);
   }
 
   async refused(writes: readonly ProposedWrite[], error: RuleViolationError): Promise<void> {

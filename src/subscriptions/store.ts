@@ -127,8 +127,11 @@ export interface DeliveryStore {
   state(id: string): Promise<DeliveryState | undefined>;
   /** Removes notifications older than the instant (retention). */
   purge(olderThan: Date): Promise<number>;
-  /** Calls onWake when any instance committed notifications (PostgreSQL); returns a stop function. */
-  onNotified?(onWake: () => void): Promise<() => Promise<void>>;
+  /**
+   * Calls onWake when any instance committed notifications (PostgreSQL), with the Subscriptions they name
+   * (undefined: any, e.g. a registration); returns a stop function.
+   */
+  onNotified?(onWake: (subscriptionIds?: readonly string[]) => void): Promise<() => Promise<void>>;
 }
 
 /** What the websocket channel needs (bound sockets on this instance; tokens shared by all instances). */

@@ -33,6 +33,14 @@ function recorder(store: SubscriptionStore, id: string): () => Promise<void> {
   return () => recordEvents(store, id, 1, ++n);
 }
 
+/** A claimMany() call as a dispatcher made it: when, what it acknowledged, its limit, whom it claimed. */
+interface Call {
+  at: number;
+  acks: Acknowledgement[];
+  limit: number;
+  claimed: string[];
+}
+
 const deliveredThrough = async (db: Database, id: string): Promise<number> =>
   Number((await db.query<{ d: string }>('SELECT delivered_through AS d FROM subscription_delivery WHERE subscription_id = $1', [id])).rows[0]!.d);
 
@@ -182,16 +190,30 @@ describe('dispatcher: acknowledgements folded into claims, batch window', () => 
   });
 
   /** A dispatcher over a store that counts separate acknowledgements and folded ones; POSTs recorded. */
-  function dispatcher(batchWindowMs: number, ackClaimDelayMs = 0, statuses: number[] = [], pollMs = 600_000): { d: Dispatcher; posts: { at: number; numbers: number[] }[]; separate: string[]; folded: Acknowledgement[] } {
-    const posts: { at: number; numbers: number[] }[] = [];
+  function dispatcher(
+    batchWindowMs: number,
+    ackClaimDelayMs = 0,
+    statuses: number[] = [],
+    pollMs = 600_000,
+    postDelayMs: (subscription: string) => number = () => 0,
+    concurrency = 2,
+  ): { d: Dispatcher; posts: { at: number; numbers: number[]; sub: string }[]; separate: string[]; folded: Acknowledgement[]; calls: Call[] } {
+    const posts: { at: number; numbers: number[]; sub: string }[] = [];
     const separate: string[] = [];
     const folded: Acknowledgement[] = [];
+    const calls: Call[] = [];
     const counting: DeliveryStore = {
-      claimMany: (owner, leaseMs, acks, limit) => {
-        if (acks.length === 0) return store.claimMany(owner, leaseMs, acks, limit);
-        folded.push(...acks);
-        // A busy pool: the claim carrying the acknowledgements starts this much after the POST answered.
-        return new Promise((r) => setTimeout(r, ackClaimDelayMs)).then(() => store.claimMany(owner, leaseMs, acks, limit));
+      claimMany: async (owner, leaseMs, acks, limit) => {
+        const call: Call = { at: performance.now(), acks: acks.map((a) => ({ ...a })), limit, claimed: [] };
+        calls.push(call);
+        if (acks.length > 0) {
+          folded.push(...acks);
+          // A busy pool: the claim carrying the acknowledgements starts this much after the POST answered.
+          await new Promise((r) => setTimeout(r, ackClaimDelayMs));
+        }
+        const claimed = await store.claimMany(owner, leaseMs, acks, limit);
+        call.claimed = claimed.map((c) => c.id);
+        return claimed;
       },
       notifications: (id, from, to) => store.notifications(id, from, to),
       succeeded: (id, owner, u) => {
@@ -206,16 +228,140 @@ describe('dispatcher: acknowledgements folded into claims, batch window', () => 
     const d = testDispatcher({
       store: counting,
       post: (_endpoint, _headers, body) => {
-        posts.push({ at: performance.now(), numbers: eventNumbers(body) });
-        return Promise.resolve(statuses.shift() ?? 200);
+        const sub = /\/Subscription\/([^"/]+)"/.exec(body)?.[1] ?? '?';
+        posts.push({ at: performance.now(), numbers: eventNumbers(body), sub });
+        const status = statuses.shift() ?? 200;
+        const delay = postDelayMs(sub);
+        return delay > 0 ? new Promise((r) => setTimeout(() => r(status), delay)) : Promise.resolve(status);
       },
       // No poll within the tests unless asked: only wake-ups (and the end of a batch window) bring delivery.
       pollMs,
-      concurrency: 2,
+      concurrency,
       batchWindowMs,
     });
-    return { d, posts, separate, folded };
+    return { d, posts, separate, folded, calls };
   }
+
+  it('a batch that emptied the backlog is acknowledged when its window ends, by the call that claims the Subscription again', async () => {
+    await activeSubscription(db, 'dp-one-call', 20);
+    const record = recorder(store, 'dp-one-call');
+    const { d, posts, calls } = dispatcher(300);
+    await d.start();
+    try {
+      await record();
+      d.wake();
+      await eventually(() => expect(posts.map((p) => p.numbers)).toEqual([[1]]));
+      const firstPost = posts[0]!.at;
+      await record();
+      await record();
+      // Within the window the lease is still this dispatcher's: no other instance claims the Subscription.
+      const other = await store.claimMany('another-instance', 60_000, [], 8);
+      for (const c of other) await store.release(c.id, 'another-instance');
+      expect(other.map((c) => c.id)).not.toContain('dp-one-call');
+      await eventually(() => expect(posts.map((p) => p.numbers)).toEqual([[1], [2, 3]]));
+      // One call between the two POSTs acknowledges or claims: it acknowledges [1] (no hold left) and answers
+      // the next batch. (A call the start-up wake left pending may find nothing: not counted.)
+      const between = calls.filter((c) => c.at > firstPost && c.at < posts[1]!.at && (c.acks.length > 0 || c.claimed.length > 0));
+      expect(between).toHaveLength(1);
+      expect(between[0]!.acks).toMatchObject([{ id: 'dp-one-call', deliveredThrough: 1, holdMs: 0 }]);
+      expect(between[0]!.claimed).toEqual(['dp-one-call']);
+      expect(between[0]!.at - firstPost).toBeGreaterThanOrEqual(280);
+      await eventually(async () => expect(await deliveredThrough(db, 'dp-one-call')).toBe(3));
+    } finally {
+      await d.stop();
+    }
+  });
+
+  it('a held batch frees its slot without a call of its own: the end of its window acknowledges it and claims what waited for the slot', async () => {
+    await activeSubscription(db, 'dp-slot-a', 20);
+    await activeSubscription(db, 'dp-slot-b', 20);
+    await recordEvents(store, 'dp-slot-a', 1);
+    await recordEvents(store, 'dp-slot-b', 1);
+    // One slot: the first call claims one of the two; the other waits for the slot.
+    const { d, posts, calls } = dispatcher(200, 0, [], 600_000, () => 0, 1);
+    await d.start();
+    try {
+      d.wake();
+      await eventually(() => expect(posts).toHaveLength(2));
+      const afterFirst = calls.filter((c) => c.at > posts[0]!.at && c.at < posts[1]!.at && (c.acks.length > 0 || c.claimed.length > 0));
+      expect(afterFirst).toHaveLength(1);
+      expect(afterFirst[0]!.acks.map((a) => [a.id, a.holdMs])).toEqual([[posts[0]!.sub, 0]]);
+      expect(afterFirst[0]!.claimed).toEqual([posts[1]!.sub]);
+    } finally {
+      await d.stop();
+    }
+  });
+
+  it('windows ending within the coalescing delay of each other end together: one call acknowledges both', async () => {
+    await activeSubscription(db, 'dp-pair-a', 20);
+    await activeSubscription(db, 'dp-pair-b', 20);
+    await recordEvents(store, 'dp-pair-a', 1);
+    await recordEvents(store, 'dp-pair-b', 1);
+    // dp-pair-b's receiver answers 3 ms later: its window ends 3 ms after dp-pair-a's.
+    const { d, calls } = dispatcher(200, 0, [], 600_000, (sub) => (sub === 'dp-pair-b' ? 3 : 0));
+    await d.start();
+    try {
+      d.wake();
+      await eventually(async () => expect([await deliveredThrough(db, 'dp-pair-a'), await deliveredThrough(db, 'dp-pair-b')]).toEqual([1, 1]));
+      const acking = calls.filter((c) => c.acks.length > 0);
+      expect(acking.map((c) => c.acks.map((a) => a.id).sort())).toEqual([['dp-pair-a', 'dp-pair-b']]);
+    } finally {
+      await d.stop();
+    }
+  });
+
+  it('a commit naming only Subscriptions this instance holds (in flight or in their window) makes no call; one naming another does, at once', async () => {
+    await activeSubscription(db, 'dp-held', 20);
+    await activeSubscription(db, 'dp-free', 20);
+    const held = recorder(store, 'dp-held');
+    const free = recorder(store, 'dp-free');
+    const { d, posts, calls } = dispatcher(600);
+    await d.start();
+    try {
+      await held();
+      d.wake(['dp-held']);
+      await eventually(() => expect(posts.map((p) => `${p.sub} ${p.numbers.join(',')}`)).toEqual(['dp-held 1']));
+      const firstPost = posts[0]!.at;
+      // A call the start-up wake left pending settles first.
+      await new Promise((r) => setTimeout(r, 50));
+      const quietFrom = performance.now();
+      // Each commit wakes the dispatcher with the Subscriptions it names, as the write hook and NOTIFY do.
+      for (let i = 0; i < 3; i++) {
+        await held();
+        d.wake(['dp-held']);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      expect(calls.filter((c) => c.at > quietFrom)).toEqual([]);
+      // Another Subscription's event is claimed at once, within dp-held's window.
+      await free();
+      d.wake(['dp-free', 'dp-held']);
+      await eventually(() => expect(posts.map((p) => `${p.sub} ${p.numbers.join(',')}`)).toEqual(['dp-held 1', 'dp-free 1']));
+      expect(posts[1]!.at - firstPost).toBeLessThan(550);
+      // dp-held's events went out when its window ended, by the call acknowledging [1].
+      await eventually(() => expect(posts.map((p) => `${p.sub} ${p.numbers.join(',')}`)).toEqual(['dp-held 1', 'dp-free 1', 'dp-held 2,3,4']));
+      expect(posts[2]!.at - firstPost).toBeGreaterThanOrEqual(550);
+    } finally {
+      await d.stop();
+    }
+  });
+
+  it.skipIf(!postgresUrl())('the NOTIFY of a commit names its Subscriptions, each once (PostgreSQL)', async () => {
+    const heard: (readonly string[] | undefined)[] = [];
+    const stop = await store.onNotified((ids) => heard.push(ids));
+    try {
+      await activeSubscription(db, 'dp-named-a', 20);
+      await activeSubscription(db, 'dp-named-b', 20);
+      await store.appendAlone(
+        () => ['dp-named-a', 'dp-named-b', 'dp-named-a'].map((id, n) => ({ subscriptionId: id, topic: 'dp-named', focusType: 'EpisodeOfCare', focusId: `dp-named-${n}`, focusVersion: 1 })),
+        ['dp-named'],
+      );
+      await eventually(() => expect(heard).toEqual([['dp-named-a', 'dp-named-b']]));
+    } finally {
+      await stop();
+      // Never delivered: gone, so that no later dispatcher here serves them.
+      await db.query(`DELETE FROM subscription_channel WHERE subscription_id IN ('dp-named-a', 'dp-named-b')`);
+    }
+  });
 
   it('delivered batches are acknowledged by the next claim, never by a statement of their own', async () => {
     await activeSubscription(db, 'dp-fold', 3);
