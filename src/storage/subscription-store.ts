@@ -12,6 +12,7 @@
 import type { WriteTx } from '../fhir/repository.js';
 import type { SubscriptionConfig, SubscriptionState, TopicFilter } from '../subscriptions/subscription-config.js';
 import type { Acknowledgement, Candidate, LeasedAcknowledgement, Claimed, DeliveryState, DeliveryStore, NotificationInput, StoredNotification, SubscriptionEventStore, WebsocketStore } from '../subscriptions/store.js';
+import { subscriptionIdsOf } from '../subscriptions/store.js';
 import type { Database, Queryable } from './database.js';
 import { grantSubscriptionOwner } from './member-access.js';
 import { queryableOf, sent } from './resource-repository.js';
@@ -201,7 +202,7 @@ const MAX_PAYLOAD = 4000;
 
 /** The distinct Subscription ids of a write's notifications, comma-separated; '' (any) when too long. */
 export function notifyPayload(notifications: readonly NotificationInput[]): string {
-  const payload = [...new Set(notifications.map((n) => n.subscriptionId))].join(',');
+  const payload = subscriptionIdsOf(notifications).join(',');
   return payload.length <= MAX_PAYLOAD ? payload : '';
 }
 

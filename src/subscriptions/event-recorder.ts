@@ -16,6 +16,7 @@ import { readThrough, type RuleViolationError } from '../fhir/write-pipeline.js'
 import { CODE_SYSTEM_URLS } from '../fhir/profiles/urls.js';
 import { filtersMatch, parseSubscription } from './subscription-config.js';
 import type { Candidate, NotificationInput, SubscriptionEventStore } from './store.js';
+import { subscriptionIdsOf } from './store.js';
 import { pickCandidates, type CandidateCache } from './candidate-cache.js';
 import { TRIGGER_TYPES, topicEvents, type TopicEvent } from './triggers.js';
 
@@ -79,7 +80,7 @@ export class EventRecorder implements WriteHook {
     }
     if (out.length === 0) return;
     await this.options.store.append(tx, out);
-    this.notified.set(session, [...new Set(out.map((n) => n.subscriptionId))]);
+    this.notified.set(session, subscriptionIdsOf(out));
   }
 
   private async candidatesOf(session: WriteSession, topics: string[], classicTypes: string[]): Promise<Candidate[]> {

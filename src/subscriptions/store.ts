@@ -23,6 +23,11 @@ export interface NotificationInput {
   detail?: string;
 }
 
+/** The distinct Subscriptions a write's notifications name, in first-seen order (the wake and the NOTIFY name them). */
+export function subscriptionIdsOf(notifications: readonly NotificationInput[]): string[] {
+  return [...new Set(notifications.map((n) => n.subscriptionId))];
+}
+
 export interface StoredNotification extends Omit<NotificationInput, 'subscriptionId'> {
   eventNumber: number;
   occurredAt: string;
