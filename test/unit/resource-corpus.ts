@@ -65,3 +65,28 @@ export function slots(value: unknown, out: [Obj | unknown[], string | number][] 
   }
   return out;
 }
+
+/** Changes one slot of a mutant: `at[key]` of a container that is an array or not, given a draw in [0, 1). */
+export type SlotChange = (at: Record<string | number, unknown>, key: string | number, inArray: boolean, choice: number) => void;
+
+/**
+ * `count` seeded mutants of `resource`, each with one to three slot changes (several issues of different
+ * checks in one resource test their order). The skeleton is shared; what a change does is each test's own,
+ * aimed at what the code under test checks. A slot whose key is in `keep` is never changed itself.
+ */
+export function mutants(resource: Obj, next: () => number, count: number, keep: readonly string[], change: SlotChange): Obj[] {
+  const out: Obj[] = [];
+  for (let n = 0; n < count; n++) {
+    const copy = structuredClone(resource);
+    const all = slots(copy).filter(([, k]) => !keep.includes(k as string));
+    if (all.length === 0) break;
+    const changes = 1 + Math.floor(next() * 3);
+    for (let c = 0; c < changes; c++) {
+      const [container, key] = all[Math.floor(next() * all.length)]!;
+      const choice = next();
+      change(container as Record<string | number, unknown>, key, Array.isArray(container), choice);
+    }
+    out.push(copy);
+  }
+  return out;
+}

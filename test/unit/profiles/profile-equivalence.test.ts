@@ -7,7 +7,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import type { Resource } from '@medplum/fhirtypes';
-import { random, resourceCorpus, slots, type Obj } from '../resource-corpus.js';
+import { mutants as mutantsOf, random, resourceCorpus, type Obj } from '../resource-corpus.js';
 import { loadDefinitions } from '../../../src/fhir/definitions.js';
 import { CODE_SYSTEM_URLS, CONCORD_PROFILES, EXTENSION_URLS, EXTERNAL_SYSTEM_URLS, validateAgainstProfile } from '../../../src/fhir/profiles/index.js';
 import { validateAgainstProfile as referenceValidate } from './reference/validate-profile.js';
@@ -48,24 +48,12 @@ const REPLACEMENTS: (() => unknown)[] = [
 ];
 
 function mutants(resource: Obj, next: () => number, count: number): Obj[] {
-  const out: Obj[] = [];
-  for (let n = 0; n < count; n++) {
-    const copy = structuredClone(resource);
-    const all = slots(copy).filter(([, k]) => k !== 'resourceType' && k !== 'meta');
-    if (all.length === 0) break;
-    const changes = 1 + Math.floor(next() * 3);
-    for (let c = 0; c < changes; c++) {
-      const [container, key] = all[Math.floor(next() * all.length)]!;
-      const choice = next();
-      const at = container as Record<string | number, unknown>;
-      if (choice < 0.2 && !Array.isArray(container)) delete at[key];
-      else if (choice < 0.35) at[key] = Array.isArray(at[key]) ? [...(at[key] as unknown[]), ...(at[key] as unknown[])] : [at[key], at[key]];
-      else if (choice < 0.4 && !Array.isArray(container)) at[`${String(key)}Extra`] = at[key];
-      else at[key] = REPLACEMENTS[Math.floor(next() * REPLACEMENTS.length)]!();
-    }
-    out.push(copy);
-  }
-  return out;
+  return mutantsOf(resource, next, count, ['resourceType', 'meta'], (at, key, inArray, choice) => {
+    if (choice < 0.2 && !inArray) delete at[key];
+    else if (choice < 0.35) at[key] = Array.isArray(at[key]) ? [...(at[key] as unknown[]), ...(at[key] as unknown[])] : [at[key], at[key]];
+    else if (choice < 0.4 && !inArray) at[`${String(key)}Extra`] = at[key];
+    else at[key] = REPLACEMENTS[Math.floor(next() * REPLACEMENTS.length)]!();
+  });
 }
 
 const issues = (validate: typeof validateAgainstProfile, r: Obj, url: string): unknown => {

@@ -7,7 +7,7 @@
 // small row bounds so that the refusals are reached.
 import { isDeepStrictEqual } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { random, resourceCorpus, slots, type Obj } from '../resource-corpus.js';
+import { mutants as mutantsOf, random, resourceCorpus, type Obj } from '../resource-corpus.js';
 import { loadDefinitions } from '../../../src/fhir/definitions.js';
 import { extractIndexValues } from '../../../src/fhir/search/extract.js';
 import { extractIndexValues as referenceExtract } from './reference/extract.js';
@@ -42,24 +42,12 @@ const REPLACEMENTS: (() => unknown)[] = [
 ];
 
 function mutants(resource: Obj, next: () => number, count: number): Obj[] {
-  const out: Obj[] = [];
-  for (let n = 0; n < count; n++) {
-    const copy = structuredClone(resource);
-    const all = slots(copy).filter(([, k]) => k !== 'resourceType');
-    if (all.length === 0) break;
-    const changes = 1 + Math.floor(next() * 3);
-    for (let c = 0; c < changes; c++) {
-      const [container, key] = all[Math.floor(next() * all.length)]!;
-      const choice = next();
-      const at = container as Record<string | number, unknown>;
-      if (choice < 0.15 && !Array.isArray(container)) delete at[key];
-      else if (choice < 0.3) at[key] = Array.isArray(at[key]) ? [...(at[key] as unknown[]), ...(at[key] as unknown[])] : [at[key], at[key]];
-      else if (choice < 0.35 && !Array.isArray(container)) at[`_${String(key)}`] = { extension: [{ url: 'http://example.org/x', valueString: 'a' }] };
-      else at[key] = REPLACEMENTS[Math.floor(next() * REPLACEMENTS.length)]!();
-    }
-    out.push(copy);
-  }
-  return out;
+  return mutantsOf(resource, next, count, ['resourceType'], (at, key, inArray, choice) => {
+    if (choice < 0.15 && !inArray) delete at[key];
+    else if (choice < 0.3) at[key] = Array.isArray(at[key]) ? [...(at[key] as unknown[]), ...(at[key] as unknown[])] : [at[key], at[key]];
+    else if (choice < 0.35 && !inArray) at[`_${String(key)}`] = { extension: [{ url: 'http://example.org/x', valueString: 'a' }] };
+    else at[key] = REPLACEMENTS[Math.floor(next() * REPLACEMENTS.length)]!();
+  });
 }
 
 function outcome(extract: (r: Obj, max?: number) => unknown, resource: Obj, max?: number): unknown {

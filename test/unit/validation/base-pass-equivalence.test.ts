@@ -8,7 +8,7 @@
 // extensions, nested resources of unknown type, inherited property names).
 import { isDeepStrictEqual } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { random, resourceCorpus, slots, type Obj } from '../resource-corpus.js';
+import { mutants as mutantsOf, random, resourceCorpus, type Obj } from '../resource-corpus.js';
 import { loadDefinitions } from '../../../src/fhir/definitions.js';
 import { validateResource } from '../../../src/fhir/validation/index.js';
 import { MAX_ARRAY_ITEMS, MAX_STRING_BYTES } from '../../../src/fhir/validation/value-limits.js';
@@ -57,26 +57,13 @@ const REPLACEMENTS: (() => unknown)[] = [
 ];
 
 function mutants(resource: Obj, next: () => number, count: number): Obj[] {
-  const out: Obj[] = [];
-  for (let n = 0; n < count; n++) {
-    const copy = structuredClone(resource);
-    const all = slots(copy).filter(([, k]) => k !== 'resourceType');
-    if (all.length === 0) break;
-    // One to three changes: several issues of different checks in one resource test their order.
-    const changes = 1 + Math.floor(next() * 3);
-    for (let c = 0; c < changes; c++) {
-      const [container, key] = all[Math.floor(next() * all.length)]!;
-      const choice = next();
-      const at = container as Record<string | number, unknown>;
-      if (choice < 0.15 && !Array.isArray(container)) delete at[key];
-      else if (choice < 0.25 && !Array.isArray(container)) at[`${String(key)}Zz`] = at[key];
-      else if (choice < 0.3 && !Array.isArray(container)) at[`_${String(key)}`] = next() < 0.5 ? {} : [null, ''];
-      else if (choice < 0.35) at[key] = [at[key]];
-      else at[key] = REPLACEMENTS[Math.floor(next() * REPLACEMENTS.length)]!();
-    }
-    out.push(copy);
-  }
-  return out;
+  return mutantsOf(resource, next, count, ['resourceType'], (at, key, inArray, choice) => {
+    if (choice < 0.15 && !inArray) delete at[key];
+    else if (choice < 0.25 && !inArray) at[`${String(key)}Zz`] = at[key];
+    else if (choice < 0.3 && !inArray) at[`_${String(key)}`] = next() < 0.5 ? {} : [null, ''];
+    else if (choice < 0.35) at[key] = [at[key]];
+    else at[key] = REPLACEMENTS[Math.floor(next() * REPLACEMENTS.length)]!();
+  });
 }
 
 /** Inputs aimed at the differences between the old passes: where one walked and another did not. */
