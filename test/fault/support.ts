@@ -64,8 +64,10 @@ export async function terminateSessions(admin: pg.Client, appName: string): Prom
 /** Statements of appName's sessions that are running now (not idle). */
 export async function runningStatements(admin: pg.Client, appName: string): Promise<string[]> {
   // A failed answer's AuditEvent is stored just after the answer (not waited for): not the request's work.
+  // Nor is the read fence's heartbeat (src/storage/read-fence.ts: a pg_notify every few seconds on the same
+  // pool), which a check can catch in flight, notably right after a cancelled statement freed its connection.
   const res = await admin.query<{ query: string }>(
-    "SELECT query FROM pg_stat_activity WHERE application_name = $1 AND state = 'active' AND pid <> pg_backend_pid() AND query NOT LIKE 'INSERT INTO audit_event %'",
+    "SELECT query FROM pg_stat_activity WHERE application_name = $1 AND state = 'active' AND pid <> pg_backend_pid() AND query NOT LIKE 'INSERT INTO audit_event %' AND query <> 'SELECT pg_notify($1, $2)'",
     [appName],
   );
   return res.rows.map((r) => r.query);
