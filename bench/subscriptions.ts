@@ -8,6 +8,7 @@
 //                                                              [--dispatch off] [--keepalive off]
 //                                                              [--server child|in-process] [--dispatcher same|separate]
 //                                                              [--cpu-prof DIR] [--statements] [--batch-window MS] [--workers N]
+//                                                              [--max-count N] [--batch-window-max MS]
 //
 // --server child (default): Concord runs in a child process, as it would in production, so the load
 // generator and the receiver (this process) do not share its event loop; in-process puts all three on one
@@ -41,6 +42,8 @@ const seconds = args.num('seconds', 10, 1);
 const subs = args.num('subs', 10, 1, true);
 const outage = args.num('outage', 10, 1);
 const connections = args.num('connections', 20, 1, true);
+// --max-count N: each Subscription's backport-max-count, the most events one POST may carry (the receiver's choice).
+const maxCount = args.num('max-count', 20, 1, true);
 // --dispatch off: notifications are recorded but not delivered (the write path's own cost, alone).
 const dispatch = args.value('dispatch') !== 'off';
 // --keepalive off: a new connection per webhook POST (what delivery did before keep-alive agents).
@@ -121,6 +124,8 @@ const settings: Record<string, string> = {
   SUBSCRIPTION_RETRY_MAX_DELAY_MS: '1000',
   // --batch-window N: SUBSCRIPTION_BATCH_WINDOW_MS (default: the server's).
   ...(args.value('batch-window') !== undefined ? { SUBSCRIPTION_BATCH_WINDOW_MS: String(args.num('batch-window', 0, 0, true)) } : {}),
+  // --batch-window-max N: SUBSCRIPTION_BATCH_WINDOW_MAX_MS (default: the server's; 0: the window does not grow).
+  ...(args.value('batch-window-max') !== undefined ? { SUBSCRIPTION_BATCH_WINDOW_MAX_MS: String(args.num('batch-window-max', 0, 0, true)) } : {}),
   // --workers N: SUBSCRIPTION_WORKERS (default: the server's).
   ...(args.value('workers') !== undefined ? { SUBSCRIPTION_WORKERS: String(args.num('workers', 8, 1, true)) } : {}),
 };
@@ -247,7 +252,7 @@ for (let s = 0; s < subs; s++) {
       type: 'rest-hook',
       endpoint: `http://127.0.0.1:${receiverPort}/hook`,
       payload: 'application/fhir+json',
-      extension: [{ url: BackportUrls.maxCount, valuePositiveInt: 20 }],
+      extension: [{ url: BackportUrls.maxCount, valuePositiveInt: maxCount }],
     },
   });
 }
