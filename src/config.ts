@@ -88,6 +88,8 @@ export interface SubscriptionsConfig {
   pollMs: number;
   /** After a POST that emptied a Subscription's backlog, not served again for this long (ms; 0: off). */
   batchWindowMs: number;
+  /** The batch window grows with the events of the POST before it, up to this (ms). */
+  batchWindowMaxMs: number;
   /**
    * Subscriptions one dispatcher serves at once. More isolate slow receivers better; fewer make a busy
    * dispatcher batch more events per POST (bench/RESULTS.md).
@@ -237,6 +239,7 @@ function loadSubscriptionsConfig(env: NodeJS.ProcessEnv): SubscriptionsConfig {
     retentionMs: int(env, 'SUBSCRIPTION_RETENTION_DAYS', 30, 1) * 86_400_000,
     pollMs: int(env, 'SUBSCRIPTION_POLL_MS', 1000, 10),
     batchWindowMs: int(env, 'SUBSCRIPTION_BATCH_WINDOW_MS', 10, 0),
+    batchWindowMaxMs: int(env, 'SUBSCRIPTION_BATCH_WINDOW_MAX_MS', 30, 0),
     concurrency: int(env, 'SUBSCRIPTION_WORKERS', 8, 1),
     wsTokenTtlMs: int(env, 'SUBSCRIPTION_WS_TOKEN_SECONDS', 60, 1) * 1000,
     candidateCache: onOff(env, 'SUBSCRIPTION_CANDIDATE_CACHE', true),

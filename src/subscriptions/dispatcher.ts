@@ -36,8 +36,25 @@ export interface DispatcherOptions {
    * A full batch is followed at once. Bounds the added latency; 0 turns it off.
    */
   batchWindowMs?: number;
+  /**
+   * The most the batch window grows to (ms). The window after a POST is batchWindowMs for every
+   * WINDOW_EVENTS events that POST carried: a Subscription whose events arrive one or two per window keeps
+   * the short window (latency), one whose POSTs carry dozens waits longer and gets fewer, larger POSTs
+   * (each POST costs a claim, a Bundle, a signature and the receiver's parse, whatever it carries).
+   * At or below batchWindowMs the window does not grow.
+   */
+  batchWindowMaxMs?: number;
   logger?: Logger | false;
   now?: () => Date;
+}
+
+/** Events per POST that earn one more batchWindowMs of window (see batchWindowMaxMs). */
+export const WINDOW_EVENTS = 8;
+
+/** The window after a POST of `events` that emptied its backlog: base per WINDOW_EVENTS events, within [base, max]. */
+export function batchWindow(events: number, baseMs: number, maxMs: number): number {
+  if (baseMs <= 0) return 0;
+  return Math.min(Math.max(baseMs, maxMs), Math.round((baseMs * Math.max(events, WINDOW_EVENTS)) / WINDOW_EVENTS));
 }
 
 export class Dispatcher {
@@ -278,7 +295,7 @@ export class Dispatcher {
       // Held only when this POST emptied the backlog the claim numbered: a resent failed batch (batch_to)
       // can be short while events wait behind it, and those follow at once like a full batch.
       const emptied = to >= state.eventsCount && to - from + 1 < state.maxCount;
-      const holdMs = emptied ? (this.o.batchWindowMs ?? 0) : 0;
+      const holdMs = emptied ? batchWindow(to - from + 1, this.o.batchWindowMs ?? 0, this.o.batchWindowMaxMs ?? 0) : 0;
       // Not held: more events may be due at once; the next claim call may take the Subscription again,
       // after those that waited longer (docs/adr/0027).
       return { id: state.id, deliveredThrough: to, holdMs };

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SubscriptionStore } from '../../src/storage/subscription-store.js';
 import type { Database } from '../../src/storage/database.js';
-import type { Dispatcher } from '../../src/subscriptions/dispatcher.js';
+import { batchWindow, type Dispatcher } from '../../src/subscriptions/dispatcher.js';
 import type { Acknowledgement, DeliveryStore } from '../../src/subscriptions/store.js';
 import { openTestDatabase, postgresUrl, storageBackends } from '../support/db.js';
 import { activeSubscriptionRow, eventNumbers, recordEvents, testDispatcher } from './support.js';
@@ -178,6 +178,15 @@ describe.skipIf(!postgresUrl())('delivery in one statement, concurrent claimers 
   }, 60_000);
 });
 
+describe('batch window after a POST', () => {
+  it('is the base window up to 8 events, one base more per 8 events after, never above the maximum; 0 turns it off', () => {
+    expect([1, 8, 9, 16, 24, 100].map((n) => batchWindow(n, 10, 30))).toEqual([10, 10, 11, 20, 30, 30]);
+    // A maximum at or below the base: the window does not grow.
+    expect([1, 24].map((n) => batchWindow(n, 10, 0))).toEqual([10, 10]);
+    expect(batchWindow(24, 0, 30)).toBe(0);
+  });
+});
+
 describe('dispatcher: acknowledgements folded into claims, batch window', () => {
   let db: Database;
   let store: SubscriptionStore;
@@ -197,6 +206,7 @@ describe('dispatcher: acknowledgements folded into claims, batch window', () => 
     pollMs = 600_000,
     postDelayMs: (subscription: string) => number = () => 0,
     concurrency = 2,
+    batchWindowMaxMs = 0,
   ): { d: Dispatcher; posts: { at: number; numbers: number[]; sub: string }[]; separate: string[]; folded: Acknowledgement[]; calls: Call[] } {
     const posts: { at: number; numbers: number[]; sub: string }[] = [];
     const separate: string[] = [];
@@ -238,6 +248,7 @@ describe('dispatcher: acknowledgements folded into claims, batch window', () => 
       pollMs,
       concurrency,
       batchWindowMs,
+      batchWindowMaxMs,
     });
     return { d, posts, separate, folded, calls };
   }
@@ -267,6 +278,37 @@ describe('dispatcher: acknowledgements folded into claims, batch window', () => 
       expect(between[0]!.claimed).toEqual(['dp-one-call']);
       expect(between[0]!.at - firstPost).toBeGreaterThanOrEqual(280);
       await eventually(async () => expect(await deliveredThrough(db, 'dp-one-call')).toBe(3));
+    } finally {
+      await d.stop();
+    }
+  });
+
+  it('the window grows with the POST before it: after a POST of 24 events the next waits three base windows, after one event one', async () => {
+    await activeSubscription(db, 'dp-grow', 100);
+    // Base 100 ms, growing to at most 300 ms: 100 ms per 8 events of the POST that emptied the backlog.
+    const { d, posts } = dispatcher(100, 0, [], 600_000, () => 0, 2, 300);
+    await d.start();
+    try {
+      await recordEvents(store, 'dp-grow', 1, 1);
+      d.wake();
+      await eventually(() => expect(posts).toHaveLength(1));
+      await recordEvents(store, 'dp-grow', 1, 2);
+      d.wake();
+      await eventually(() => expect(posts.map((p) => p.numbers)).toEqual([[1], [2]]));
+      const afterOne = posts[1]!.at - posts[0]!.at;
+      expect(afterOne).toBeGreaterThanOrEqual(90);
+      expect(afterOne).toBeLessThan(250);
+      // Past that window (nothing held, nothing due): 24 events committed without a wake go out in one POST.
+      await new Promise((r) => setTimeout(r, 150));
+      await recordEvents(store, 'dp-grow', 24, 3);
+      d.wake();
+      await eventually(() => expect(posts).toHaveLength(3));
+      expect(posts[2]!.numbers).toEqual(Array.from({ length: 24 }, (_, i) => i + 3));
+      await recordEvents(store, 'dp-grow', 1, 27);
+      d.wake();
+      await eventually(() => expect(posts).toHaveLength(4));
+      expect(posts[3]!.numbers).toEqual([27]);
+      expect(posts[3]!.at - posts[2]!.at).toBeGreaterThanOrEqual(280);
     } finally {
       await d.stop();
     }

@@ -39,7 +39,8 @@ describe('configuration from the environment', () => {
 
 describe('subscription delivery settings', () => {
   it('defaults to a 10 ms batch window and 4 Subscriptions served at once; reads and checks both', () => {
-    expect(loadConfig({}).subscriptions).toMatchObject({ batchWindowMs: 10, concurrency: 8 });
+    expect(loadConfig({}).subscriptions).toMatchObject({ batchWindowMs: 10, batchWindowMaxMs: 30, concurrency: 8 });
+    expect(loadConfig({ SUBSCRIPTION_BATCH_WINDOW_MAX_MS: '0' }).subscriptions).toMatchObject({ batchWindowMs: 10, batchWindowMaxMs: 0 });
     expect(loadConfig({ SUBSCRIPTION_BATCH_WINDOW_MS: '0', SUBSCRIPTION_WORKERS: '3' }).subscriptions).toMatchObject({ batchWindowMs: 0, concurrency: 3 });
     expect(() => loadConfig({ SUBSCRIPTION_BATCH_WINDOW_MS: '-1' })).toThrow(/SUBSCRIPTION_BATCH_WINDOW_MS/);
     expect(() => loadConfig({ SUBSCRIPTION_WORKERS: '0' })).toThrow(/SUBSCRIPTION_WORKERS/);
