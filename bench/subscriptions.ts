@@ -8,7 +8,11 @@
 //                                                              [--dispatch off] [--keepalive off]
 //                                                              [--server child|in-process] [--dispatcher same|separate]
 //                                                              [--cpu-prof DIR] [--statements] [--batch-window MS] [--workers N]
-//                                                              [--max-count N] [--batch-window-max MS]
+//                                                              [--max-count N] [--batch-window-max MS] [--rounds N]
+//
+// --rounds N: the closed loop runs N times without and N times with the Subscriptions, alternated (each block
+// --seconds long; between blocks the Subscriptions are set to status off, then requested again): this machine's
+// CPU per write drifts by more than the difference measured, so adjacent blocks pair better than two long ones.
 //
 // --server child (default): Concord runs in a child process, as it would in production, so the load
 // generator and the receiver (this process) do not share its event loop; in-process puts all three on one
@@ -44,6 +48,7 @@ const outage = args.num('outage', 10, 1);
 const connections = args.num('connections', 20, 1, true);
 // --max-count N: each Subscription's backport-max-count, the most events one POST may carry (the receiver's choice).
 const maxCount = args.num('max-count', 20, 1, true);
+const rounds = args.num('rounds', 1, 1, true);
 // --dispatch off: notifications are recorded but not delivered (the write path's own cost, alone).
 const dispatch = args.value('dispatch') !== 'off';
 // --keepalive off: a new connection per webhook POST (what delivery did before keep-alive agents).
@@ -186,7 +191,13 @@ async function statementCounts(): Promise<Map<string, number>> {
   return out;
 }
 
-async function closedLoop(label: string, durationS: number, profile?: string): Promise<number> {
+/** A closed loop's writes per second and the CPU per write of every party (load generator, Concord, PostgreSQL), ms. */
+interface Loop {
+  perSec: number;
+  cpuPerWrite: number;
+}
+
+async function closedLoop(label: string, durationS: number, profile?: string): Promise<Loop> {
   let n = 0;
   if (profile && cpuProf) await children[0]!.startProfile();
   const statementsBefore = countStatements ? await statementCounts() : undefined;
@@ -208,12 +219,13 @@ async function closedLoop(label: string, durationS: number, profile?: string): P
   // CPU per write survives a loaded machine better than writes/s: each party's own, apart.
   const used = process.cpuUsage(cpu);
   const dbCpu = backends && dbBefore ? BackendCpu.delta(dbBefore, await backends.snapshot()) : undefined;
-  const childCpuText = inProcess ? '' : `, Concord process(es) CPU ${(((await serverCpu()) - serverCpuBefore) / 1000 / n).toFixed(2)} ms/write`;
+  const childCpu = inProcess ? 0 : (await serverCpu()) - serverCpuBefore;
+  const childCpuText = inProcess ? '' : `, Concord process(es) CPU ${(childCpu / 1000 / n).toFixed(2)} ms/write`;
   const db = dbCpu === undefined ? '' : `, PostgreSQL backends CPU ${(dbCpu / 1000 / n).toFixed(2)} ms/write`;
   console.log(`${label}: ${perSec.toFixed(0)} writes/s (${connections} connections, ${durationS} s), ${inProcess ? 'node' : 'load generator + receiver'} CPU ${((used.user + used.system) / 1000 / n).toFixed(2)} ms/write${childCpuText}${db}`);
   if (profile && cpuProf) await children0Profile(path.join(cpuProf, `${profile}.cpuprofile`));
   if (statementsBefore) await printStatements(statementsBefore, n, posts - postsBefore, true);
-  return perSec;
+  return { perSec, cpuPerWrite: (used.user + used.system + childCpu + (dbCpu ?? 0)) / 1000 / n };
 }
 
 /** Statements (and delivery calls by kind) Concord sent since `before`, per write and per POST. */
@@ -237,29 +249,51 @@ function children0Profile(file: string): Promise<void> {
 }
 
 // Throughput without any subscription.
-await closedLoop('warm-up', 3);
-const off = await closedLoop('throughput, no subscriptions', seconds, 'off');
-
-for (let s = 0; s < subs; s++) {
-  await put(`Subscription/bs${s}`, {
-    resourceType: 'Subscription',
-    id: `bs${s}`,
-    meta: { profile: [BackportUrls.subscriptionProfile] },
-    status: 'requested',
+const subscriptions = async (status: 'requested' | 'off'): Promise<void> => {
+  for (let s = 0; s < subs; s++) {
+    await put(`Subscription/bs${s}`, {
+      resourceType: 'Subscription',
+      id: `bs${s}`,
+      meta: { profile: [BackportUrls.subscriptionProfile] },
+      status,
     reason: 'bench',
     criteria: 'http://bench.local/fhir/SubscriptionTopic/enrolment',
     channel: {
       type: 'rest-hook',
       endpoint: `http://127.0.0.1:${receiverPort}/hook`,
       payload: 'application/fhir+json',
-      extension: [{ url: BackportUrls.maxCount, valuePositiveInt: maxCount }],
-    },
-  });
+        extension: [{ url: BackportUrls.maxCount, valuePositiveInt: maxCount }],
+      },
+    });
+  }
+};
+
+await closedLoop('warm-up', 3);
+const offs: Loop[] = [];
+const ons: Loop[] = [];
+let [postsDuring, deliveredDuring] = [0, 0];
+for (let round = 1; round <= rounds; round++) {
+  const of = rounds > 1 ? ` (round ${round} of ${rounds})` : '';
+  if (round > 1) {
+    await subscriptions('off');
+    await new Promise((r) => setTimeout(r, 1000)); // what the last block committed is delivered or waits
+  }
+  offs.push(await closedLoop(`throughput, no subscriptions${of}`, seconds, round === 1 ? 'off' : undefined));
+  await subscriptions('requested');
+  await new Promise((r) => setTimeout(r, 2000)); // handshakes
+  const [postsBefore, deliveredBefore] = [posts, delivered];
+  ons.push(await closedLoop(`throughput, ${subs} subscriptions (all matching)${of}`, seconds, round === 1 ? 'on' : undefined));
+  [postsDuring, deliveredDuring] = [postsDuring + posts - postsBefore, deliveredDuring + delivered - deliveredBefore];
 }
-await new Promise((r) => setTimeout(r, 2000)); // handshakes
-const [postsBefore, deliveredBefore] = [posts, delivered];
-const on = await closedLoop(`throughput, ${subs} subscriptions (all matching)`, seconds, 'on');
-if (dispatch) console.log(`  delivered meanwhile: ${delivered - deliveredBefore} events in ${posts - postsBefore} POSTs (${((delivered - deliveredBefore) / Math.max(1, posts - postsBefore)).toFixed(1)} events per POST)`);
+const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
+const off = mean(offs.map((l) => l.perSec));
+const on = mean(ons.map((l) => l.perSec));
+if (rounds > 1) {
+  const pairs = offs.map((o, i) => `${((ons[i]!.perSec / o.perSec) * 100).toFixed(0)} % (+${(ons[i]!.cpuPerWrite - o.cpuPerWrite).toFixed(2)} ms)`);
+  console.log(`  rounds, ratio on/off (CPU per write added): ${pairs.join(', ')}`);
+  console.log(`  means: no subscriptions ${off.toFixed(0)} writes/s, ${mean(offs.map((l) => l.cpuPerWrite)).toFixed(2)} ms CPU/write; ${subs} subscriptions ${on.toFixed(0)} writes/s, ${mean(ons.map((l) => l.cpuPerWrite)).toFixed(2)} ms CPU/write`);
+}
+if (dispatch) console.log(`  delivered meanwhile: ${deliveredDuring} events in ${postsDuring} POSTs (${(deliveredDuring / Math.max(1, postsDuring)).toFixed(1)} events per POST)`);
 await new Promise((r) => setTimeout(r, 3000)); // drain
 if (!dispatch) {
   console.log(`throughput ratio on/off (recording only, no delivery): ${((on / off) * 100).toFixed(0)} %`);
