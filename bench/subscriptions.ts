@@ -48,6 +48,7 @@ const outage = args.num('outage', 10, 1);
 const connections = args.num('connections', 20, 1, true);
 // --max-count N: each Subscription's backport-max-count, the most events one POST may carry (the receiver's choice).
 const maxCount = args.num('max-count', 20, 1, true);
+// --rounds N: see the header.
 const rounds = args.num('rounds', 1, 1, true);
 // --dispatch off: notifications are recorded but not delivered (the write path's own cost, alone).
 const dispatch = args.value('dispatch') !== 'off';
@@ -248,7 +249,7 @@ function children0Profile(file: string): Promise<void> {
   return children[0]!.stopProfile(file).then(() => console.log(`  CPU profile: ${file}`));
 }
 
-// Throughput without any subscription.
+// The bench's Subscriptions (all matching every write), written with this status: off, or requested (handshake, then active).
 const subscriptions = async (status: 'requested' | 'off'): Promise<void> => {
   for (let s = 0; s < subs; s++) {
     await put(`Subscription/bs${s}`, {
@@ -256,18 +257,19 @@ const subscriptions = async (status: 'requested' | 'off'): Promise<void> => {
       id: `bs${s}`,
       meta: { profile: [BackportUrls.subscriptionProfile] },
       status,
-    reason: 'bench',
-    criteria: 'http://bench.local/fhir/SubscriptionTopic/enrolment',
-    channel: {
-      type: 'rest-hook',
-      endpoint: `http://127.0.0.1:${receiverPort}/hook`,
-      payload: 'application/fhir+json',
+      reason: 'bench',
+      criteria: 'http://bench.local/fhir/SubscriptionTopic/enrolment',
+      channel: {
+        type: 'rest-hook',
+        endpoint: `http://127.0.0.1:${receiverPort}/hook`,
+        payload: 'application/fhir+json',
         extension: [{ url: BackportUrls.maxCount, valuePositiveInt: maxCount }],
       },
     });
   }
 };
 
+// Throughput without and with the Subscriptions, in `rounds` alternated pairs of blocks.
 await closedLoop('warm-up', 3);
 const offs: Loop[] = [];
 const ons: Loop[] = [];
