@@ -49,7 +49,7 @@ export interface DispatcherOptions {
 }
 
 /** Events per POST that earn one more batchWindowMs of window (see batchWindowMaxMs). */
-export const WINDOW_EVENTS = 8;
+const WINDOW_EVENTS = 8;
 
 /** The window after a POST of `events` that emptied its backlog: base per WINDOW_EVENTS events, within [base, max]. */
 export function batchWindow(events: number, baseMs: number, maxMs: number): number {
@@ -288,14 +288,15 @@ export class Dispatcher {
   private async deliverEvents(owner: string, state: Claimed): Promise<Acknowledgement | undefined> {
     const from = state.deliveredThrough + 1;
     const to = state.batchTo ?? Math.min(state.eventsCount, from + state.maxCount - 1);
+    const count = to - from + 1;
     // The claim read this very range (batch_to, else the next max_count events) in its statement.
-    const events = state.batch.length === to - from + 1 ? state.batch : await this.o.store.notifications(state.id, from, to);
+    const events = state.batch.length === count ? state.batch : await this.o.store.notifications(state.id, from, to);
     const result = await this.send(state, 'event-notification', events, to === from ? `${state.id}-${from}` : `${state.id}-${from}-${to}`);
     if (result.ok) {
       // Held only when this POST emptied the backlog the claim numbered: a resent failed batch (batch_to)
       // can be short while events wait behind it, and those follow at once like a full batch.
-      const emptied = to >= state.eventsCount && to - from + 1 < state.maxCount;
-      const holdMs = emptied ? batchWindow(to - from + 1, this.o.batchWindowMs ?? 0, this.o.batchWindowMaxMs ?? 0) : 0;
+      const emptied = to >= state.eventsCount && count < state.maxCount;
+      const holdMs = emptied ? batchWindow(count, this.o.batchWindowMs ?? 0, this.o.batchWindowMaxMs ?? 0) : 0;
       // Not held: more events may be due at once; the next claim call may take the Subscription again,
       // after those that waited longer (docs/adr/0027).
       return { id: state.id, deliveredThrough: to, holdMs };
