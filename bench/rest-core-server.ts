@@ -12,6 +12,7 @@ import { createServer, type Server } from '../src/server.js';
 import type { Database } from '../src/storage/database.js';
 import { openPglite } from '../src/storage/pglite.js';
 import { openPostgres } from '../src/storage/postgres.js';
+import { captureStatements, describeCapture, sqlFloorRoutes, type Capture } from './create-sql-replay.js';
 import { benchPatient, benchPatientAsStored } from './fixtures.js';
 
 export interface ServerOptions {
@@ -22,6 +23,8 @@ export interface ServerOptions {
   seed: number;
   /** Further Patients seeded for the delete measurement. */
   deleteSeed?: number;
+  /** PostgreSQL: also serve POST /sql/Patient and /sql-version/Patient on the bare app, replaying one create's SQL (bench/create-sql-replay.ts). */
+  sqlFloor?: boolean;
 }
 
 export type ChildMessage =
@@ -32,6 +35,8 @@ export type ChildMessage =
       ids: string[];
       deleteIds: string[];
       storeDescription: string;
+      /** --sql-floor: the statements one create sends, as replayed by POST /sql/Patient. */
+      sqlCapture?: string;
       /** PostgreSQL: the application_name of the pool's connections (to find their backend processes). */
       applicationName?: string;
     }
@@ -132,7 +137,6 @@ async function main(): Promise<void> {
     store = await openStore(options);
     concord = await createServer(loadConfig({ LOG_LEVEL: 'silent', HOST: '127.0.0.1', CONCORD_AUTH: 'off', RATE_LIMIT_PER_MINUTE: '0' }), false, store.db);
     await concord.app.listen({ host: '127.0.0.1', port: 0 });
-    await bare.listen({ host: '127.0.0.1', port: 0 });
 
     // Seeded 8 at a time: one at a time, each create waits for its own commit's WAL flush.
     const total = options.seed + (options.deleteSeed ?? 0);
@@ -152,6 +156,22 @@ async function main(): Promise<void> {
       }
     };
     await Promise.all(Array.from({ length: 8 }, () => seedOne()));
+    // After the seeding, so that the captured create finds every cache warm, as the measured ones do.
+    let capture: Capture | undefined;
+    if (options.sqlFloor && store.db.kind === 'postgres') {
+      const db = store.db;
+      capture = await captureStatements(async () => {
+        const res = await app.inject({
+          method: 'POST',
+          url: '/fhir/Patient',
+          headers: { 'content-type': 'application/fhir+json' },
+          payload: JSON.stringify(benchPatient(0)),
+        });
+        if (res.statusCode !== 201) throw new Error(`capturing a create: HTTP ${res.statusCode}`);
+      });
+      sqlFloorRoutes(bare, db, capture);
+    }
+    await bare.listen({ host: '127.0.0.1', port: 0 });
     const ids = seeded.slice(0, options.seed);
     const deleteIds = seeded.slice(options.seed);
     const port = (app: FastifyInstance): number => {
@@ -166,6 +186,7 @@ async function main(): Promise<void> {
       ids,
       deleteIds,
       storeDescription: store.description,
+      ...(capture ? { sqlCapture: describeCapture(capture) } : {}),
       ...(store.applicationName ? { applicationName: store.applicationName } : {}),
     });
   } catch (err) {

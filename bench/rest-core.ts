@@ -37,6 +37,8 @@ export interface RestCoreOptions {
   writes: boolean;
   /** Patients seeded for the deletes (each is deleted once; deletes beyond them are not counted). */
   deleteSeed: number;
+  /** PostgreSQL: also measure a bare route that replays one create's SQL (the create's PostgreSQL floor). */
+  sqlFloor: boolean;
 }
 
 export interface RunStats {
@@ -56,7 +58,7 @@ export interface RunStats {
   dbCpuPerRequest?: number;
 }
 
-export type Target = 'bare-read' | 'concord-read' | 'bare-create' | 'concord-create' | 'concord-update' | 'concord-delete';
+export type Target = 'bare-read' | 'concord-read' | 'bare-create' | 'sql-create' | 'sql-version-create' | 'concord-create' | 'concord-update' | 'concord-delete';
 
 export interface StoreResult {
   store: StoreName;
@@ -65,6 +67,8 @@ export interface StoreResult {
   runs: Record<Target, RunStats[]>;
   warmupProblems: string[];
   patientsAtEnd?: number;
+  /** --sql-floor: the statements the SQL route replays. */
+  sqlCapture?: string;
 }
 
 export interface RestCoreReport {
@@ -81,12 +85,19 @@ export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/test';
 
 const BASE_TARGETS: Target[] = ['bare-read', 'concord-read', 'bare-create', 'concord-create'];
 const WRITE_TARGETS: Target[] = ['concord-update', 'concord-delete'];
-const ALL_TARGETS: Target[] = [...BASE_TARGETS, ...WRITE_TARGETS];
-const targetsOf = (o: RestCoreOptions): Target[] => (o.writes ? ALL_TARGETS : BASE_TARGETS);
+const SQL_TARGETS: Target[] = ['sql-create', 'sql-version-create'];
+const ALL_TARGETS: Target[] = [...BASE_TARGETS, ...SQL_TARGETS, ...WRITE_TARGETS];
+const targetsOf = (o: RestCoreOptions, store: StoreName): Target[] => [
+  ...BASE_TARGETS,
+  ...(o.sqlFloor && store === 'postgres' ? SQL_TARGETS : []),
+  ...(o.writes ? WRITE_TARGETS : []),
+];
 const LABEL: Record<Target, string> = {
   'bare-read': 'bare fastify GET /bare/Patient/:id',
   'concord-read': 'Concord GET /fhir/Patient/:id (read)',
   'bare-create': 'bare fastify POST /bare/Patient',
+  'sql-create': "bare fastify POST /sql/Patient replaying one create's SQL (the PostgreSQL floor)",
+  'sql-version-create': 'the same without the AuditEvent insert (version and index rows only)',
   'concord-create': 'Concord POST /fhir/Patient (create)',
   'concord-update': 'Concord PUT /fhir/Patient/:id (update)',
   'concord-delete': 'Concord DELETE /fhir/Patient/:id (delete)',
@@ -111,6 +122,7 @@ export function parseArgs(argv: string[]): RestCoreOptions {
     pgliteDir: argv.includes('--pglite-dir'),
     writes: argv.includes('--writes'),
     deleteSeed: Math.round(num('delete-seed', 6000, 0)),
+    sqlFloor: argv.includes('--sql-floor'),
     ...(cpuProf ? { cpuProf } : {}),
   };
 }
@@ -124,6 +136,7 @@ export function commandFor(options: RestCoreOptions, script = 'bench/rest-core.t
   if (options.seed !== 1000) parts.push(`--seed ${options.seed}`);
   if (options.pgliteDir) parts.push('--pglite-dir');
   if (options.writes) parts.push('--writes', `--delete-seed ${options.deleteSeed}`);
+  if (options.sqlFloor) parts.push('--sql-floor');
   return parts.join(' ');
 }
 
@@ -144,6 +157,7 @@ async function startChild(store: StoreName, options: RestCoreOptions): Promise<C
     pgliteDir: options.pgliteDir,
     seed: options.seed,
     deleteSeed: options.writes ? options.deleteSeed : 0,
+    sqlFloor: options.sqlFloor && store === 'postgres',
   };
   const execArgv = ['--import', import.meta.resolve('tsx')];
   // Node's default file names carry the process and thread ids: a fixed --cpu-prof-name made tsx's
@@ -265,6 +279,10 @@ function requestsFor(target: Target, ids: string[], deleteIds: string[]): Autoca
       return [rotate('/fhir/Patient/')];
     case 'bare-create':
       return [{ method: 'POST', path: '/bare/Patient', headers: { 'content-type': 'application/json' }, body }];
+    case 'sql-create':
+      return [{ method: 'POST', path: '/sql/Patient', headers: { 'content-type': 'application/json' }, body }];
+    case 'sql-version-create':
+      return [{ method: 'POST', path: '/sql-version/Patient', headers: { 'content-type': 'application/json' }, body }];
     case 'concord-create':
       return [
         {
@@ -297,7 +315,7 @@ let nextDelete = 0;
 
 async function measure(target: Target, handle: ChildHandle, options: RestCoreOptions, duration: number, backends?: BackendCpu): Promise<RunStats> {
   const { ready } = handle;
-  const port = target.startsWith('bare') ? ready.barePort : ready.concordPort;
+  const port = target.startsWith('bare') || target.startsWith('sql') ? ready.barePort : ready.concordPort;
   const cpuBefore = await handle.cpu();
   const dbBefore = await backends?.snapshot();
   const result: Result = await autocannon({
@@ -337,7 +355,7 @@ function log(message: string): void {
 
 async function runStore(store: StoreName, options: RestCoreOptions): Promise<StoreResult> {
   const runs = Object.fromEntries(ALL_TARGETS.map((t) => [t, [] as RunStats[]])) as Record<Target, RunStats[]>;
-  const targets = targetsOf(options);
+  const targets = targetsOf(options, store);
   const result: StoreResult = { store, runs, warmupProblems: [] };
   log(`${store}: starting server child, seeding ${options.seed} Patients`);
   let handle: ChildHandle;
@@ -349,6 +367,7 @@ async function runStore(store: StoreName, options: RestCoreOptions): Promise<Sto
     return result;
   }
   result.storeDescription = handle.ready.storeDescription;
+  if (handle.ready.sqlCapture) result.sqlCapture = handle.ready.sqlCapture;
   const backends = handle.ready.applicationName ? await BackendCpu.open(options.databaseUrl, handle.ready.applicationName) : undefined;
   try {
     if (options.warmup > 0) {
@@ -359,8 +378,7 @@ async function runStore(store: StoreName, options: RestCoreOptions): Promise<Sto
       }
     }
     for (let round = 0; round < options.repeats; round++) {
-      const reversed: Target[] = ['concord-read', 'bare-read', 'concord-create', 'bare-create', ...(options.writes ? (['concord-delete', 'concord-update'] as Target[]) : [])];
-      const order = round % 2 === 0 ? targets : reversed;
+      const order = round % 2 === 0 ? targets : [...targets].reverse();
       for (const target of order) {
         const r = await measure(target, handle, options, options.duration, backends);
         runs[target].push(r);
@@ -468,6 +486,14 @@ function storeTable(r: StoreResult): string[] {
     const bare = median(r.runs['bare-create'].map((x) => x.reqPerSec));
     const of = (t: Target): string => pct(median(r.runs[t].map((x) => x.reqPerSec)) / bare);
     lines.push('', `Update / bare POST: ${of('concord-update')}; delete / bare POST: ${of('concord-delete')}.`);
+  }
+  if (r.runs['sql-create'].length > 0) {
+    const bare = median(r.runs['bare-create'].map((x) => x.reqPerSec));
+    lines.push(
+      '',
+      `The create's SQL alone (no FHIR work in Node, one round trip per transaction) / bare POST: **${pct(median(r.runs['sql-create'].map((x) => x.reqPerSec)) / bare)}**, ` +
+        `without its AuditEvent insert ${pct(median(r.runs['sql-version-create'].map((x) => x.reqPerSec)) / bare)}; statements replayed: ${r.sqlCapture ?? 'n/a'}.`,
+    );
   }
   if (r.warmupProblems.length > 0) lines.push('', `Warm-up failures: ${r.warmupProblems.join('; ')}.`);
   if (r.patientsAtEnd !== undefined) lines.push('', `Patients in the store at the end: ${r.patientsAtEnd}.`);

@@ -1,0 +1,114 @@
+// The SQL floor of a create (bench/rest-core.ts --sql-floor): the statements one Concord create sends to
+// PostgreSQL, captured once, then replayed per request from a bare fastify route with fresh ids. The
+// route does none of Concord's Node work (no FHIR parse, validation, index extraction, statement
+// building, AuditEvent building), and sends each transaction's statements all at once behind BEGIN with
+// COMMIT behind them (one round trip), which is at most what Concord sends. So its rate is what the
+// create's PostgreSQL work alone allows beside the same HTTP route: an upper bound for any create that
+// keeps the same guarantees (the version, its index rows and its AuditEvent in one durable transaction).
+import { randomUUID } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import pg from 'pg';
+import type { Database } from '../src/storage/database.js';
+import { isBackground } from './statement-counter.js';
+
+interface Statement {
+  text: string;
+  values: unknown[];
+  prepare: boolean;
+}
+
+/** Statements in order; a transaction's statements are grouped. */
+export type Capture = Array<{ transaction: Statement[] } | { single: Statement }>;
+
+const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g;
+
+/** Records the statements the server sends to PostgreSQL while `act` runs (background ones left out). */
+export async function captureStatements(act: () => Promise<void>): Promise<Capture> {
+  type QueryFn = (this: pg.Client, ...args: unknown[]) => unknown;
+  const proto = pg.Client.prototype as unknown as { query: QueryFn };
+  const original = proto.query;
+  const capture: Capture = [];
+  let open: Statement[] | undefined;
+  proto.query = function (this: pg.Client, ...args: unknown[]): unknown {
+    const config = args[0] as string | { text?: string; values?: unknown[]; name?: string };
+    const text = typeof config === 'string' ? config : (config.text ?? '');
+    const values = (typeof config === 'string' ? args[1] : config.values) as unknown[] | undefined;
+    const head = text.trimStart().toUpperCase();
+    if (isBackground(text) || head.startsWith('DEALLOCATE')) {
+      // not part of the request
+    } else if (head.startsWith('BEGIN')) {
+      open = [];
+      capture.push({ transaction: open });
+    } else if (head.startsWith('COMMIT') || head.startsWith('ROLLBACK')) {
+      open = undefined;
+    } else {
+      const statement = { text, values: values ?? [], prepare: typeof config !== 'string' && config.name !== undefined };
+      if (open) open.push(statement);
+      else capture.push({ single: statement });
+    }
+    return original.apply(this, args);
+  };
+  try {
+    await act();
+  } finally {
+    proto.query = original;
+  }
+  return capture;
+}
+
+/** The values with every id in them (a UUID, wherever it appears in a string) replaced by a fresh one. */
+function withFreshIds(values: unknown[], fresh: Map<string, string>): unknown[] {
+  const swap = (v: unknown): unknown => {
+    if (typeof v === 'string') return v.replace(UUID, (id) => fresh.get(id) ?? (fresh.set(id, randomUUID()), fresh.get(id)!));
+    if (Array.isArray(v)) return v.map(swap);
+    return v;
+  };
+  return values.map(swap);
+}
+
+/** Runs the captured statements once, with fresh ids. */
+export async function replay(db: Database, capture: Capture): Promise<void> {
+  const fresh = new Map<string, string>();
+  for (const step of capture) {
+    if ('single' in step) {
+      await db.query(step.single.text, withFreshIds(step.single.values, fresh), { prepare: step.single.prepare });
+      continue;
+    }
+    // Every statement is sent without waiting (the transaction waits for them before COMMIT's answer).
+    await db.transaction((tx) => {
+      for (const s of step.transaction) tx.commitsOnlyAfter(tx.query(s.text, withFreshIds(s.values, fresh), { prepare: s.prepare }));
+      return Promise.resolve();
+    });
+  }
+}
+
+/** The capture without its AuditEvent insert: what the version and its index rows alone cost. */
+export function withoutAudit(capture: Capture): Capture {
+  const kept = (s: Statement): boolean => !/^\s*INSERT INTO audit_event\b/i.test(s.text);
+  return capture.flatMap((step): Capture => ('single' in step ? (kept(step.single) ? [step] : []) : [{ transaction: step.transaction.filter(kept) }]));
+}
+
+/**
+ * POST /sql/Patient: parses the body as the bare route does, replays the create's SQL, answers 201 with
+ * the body; POST /sql-version/Patient the same without the AuditEvent insert.
+ */
+export function sqlFloorRoutes(app: FastifyInstance, db: Database, capture: Capture): void {
+  let n = 0;
+  const route = (path: string, statements: Capture): void => {
+    app.post(path, async (request, reply) => {
+      const body = request.body as Record<string, unknown>;
+      await replay(db, statements);
+      return reply.code(201).send({ ...body, id: `sql-${++n}`, meta: { versionId: '1', lastUpdated: new Date().toISOString() } });
+    });
+  };
+  route('/sql/Patient', capture);
+  route('/sql-version/Patient', withoutAudit(capture));
+}
+
+/** A one-line summary of what was captured (statement heads), for the report. */
+export function describeCapture(capture: Capture): string {
+  const head = (s: Statement): string => s.text.replace(/\s+/g, ' ').trim().slice(0, 40);
+  return capture
+    .map((step) => ('single' in step ? head(step.single) : `BEGIN; ${step.transaction.map(head).join('; ')}; COMMIT`))
+    .join(' | ');
+}
