@@ -13,6 +13,7 @@ import { isBackground } from './statement-counter.js';
 
 interface Statement {
   text: string;
+  /** The captured values, with each string holding an id compiled into pieces (see compile). */
   values: unknown[];
   prepare: boolean;
 }
@@ -20,7 +21,25 @@ interface Statement {
 /** Statements in order; a transaction's statements are grouped. */
 export type Capture = Array<{ transaction: Statement[] } | { single: Statement }>;
 
-const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g;
+const UUID = /([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})/;
+
+// The ids are found once, at capture, so that a replay only joins pieces: the floor route should carry
+// as little work of its own as it can.
+/** A string holding ids: literal pieces at even indices, ids at odd ones. */
+class WithIds {
+  constructor(readonly pieces: string[]) {}
+}
+/** An array with ids somewhere inside. */
+class ArrayWithIds {
+  constructor(readonly items: unknown[]) {}
+}
+
+function compile(v: unknown): unknown {
+  if (typeof v === 'string') return UUID.test(v) ? new WithIds(v.split(UUID)) : v;
+  if (!Array.isArray(v)) return v;
+  const items = v.map(compile);
+  return items.some((x) => x instanceof WithIds || x instanceof ArrayWithIds) ? new ArrayWithIds(items) : v;
+}
 
 /** Records the statements the server sends to PostgreSQL while `act` runs (background ones left out). */
 export async function captureStatements(act: () => Promise<void>): Promise<Capture> {
@@ -42,7 +61,7 @@ export async function captureStatements(act: () => Promise<void>): Promise<Captu
     } else if (head.startsWith('COMMIT') || head.startsWith('ROLLBACK')) {
       open = undefined;
     } else {
-      const statement = { text, values: values ?? [], prepare: typeof config !== 'string' && config.name !== undefined };
+      const statement = { text, values: (values ?? []).map(compile), prepare: typeof config !== 'string' && config.name !== undefined };
       if (open) open.push(statement);
       else capture.push({ single: statement });
     }
@@ -58,12 +77,17 @@ export async function captureStatements(act: () => Promise<void>): Promise<Captu
 
 /** The values with every id in them (a UUID, wherever it appears in a string) replaced by a fresh one. */
 function withFreshIds(values: unknown[], fresh: Map<string, string>): unknown[] {
-  const swap = (v: unknown): unknown => {
-    if (typeof v === 'string') return v.replace(UUID, (id) => fresh.get(id) ?? (fresh.set(id, randomUUID()), fresh.get(id)!));
-    if (Array.isArray(v)) return v.map(swap);
+  const idFor = (id: string): string => {
+    let next = fresh.get(id);
+    if (next === undefined) fresh.set(id, (next = randomUUID()));
+    return next;
+  };
+  const fill = (v: unknown): unknown => {
+    if (v instanceof WithIds) return v.pieces.map((piece, i) => (i % 2 === 1 ? idFor(piece) : piece)).join('');
+    if (v instanceof ArrayWithIds) return v.items.map(fill);
     return v;
   };
-  return values.map(swap);
+  return values.map(fill);
 }
 
 /** Runs the captured statements once, with fresh ids. */
