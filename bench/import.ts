@@ -3,9 +3,9 @@
 // where the CPU goes (this process incl. its worker threads; the PostgreSQL backends of the pool), and
 // the rate those CPU costs allow on this machine's cores when nothing else runs.
 //
-//   npx tsx bench/import.ts [--members 2000] [--workers 2] [--batch 1000] [--rules on|off] [--ahead N]
+//   npx tsx bench/import.ts [--members 2000] [--workers N (default: as npm run import)] [--batch 1000] [--rules on|off] [--ahead N]
 //   npm run bench -- --suite import [same options]      (rewrites the import section of RESULTS.md)
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { rm } from 'node:fs/promises';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -23,6 +23,7 @@ import { readLines, type RawLine } from '../src/import/ndjson.js';
 import { prepareLine } from '../src/import/prepare.js';
 import { validateForWrite } from '../src/fhir/validate-write.js';
 import { openPreparePool } from '../src/import/prepare-pool.js';
+import { defaultWorkers } from '../src/import/command.js';
 import { migrate } from '../src/storage/migrate.js';
 import { openPostgres } from '../src/storage/postgres.js';
 import { ResourceRepository } from '../src/storage/resource-repository.js';
@@ -68,7 +69,9 @@ export function parseArgs(argv: readonly string[]): ImportBenchOptions {
   if (!databaseUrl) throw new Error('the import benchmark needs DATABASE_URL (PostgreSQL)');
   return {
     members: f.num('members', 2000, 1, true),
-    workers: f.num('workers', 2, 0, true),
+    // What `npm run import` uses on this machine unless told otherwise, so that a run without --workers
+    // measures the command as users run it.
+    workers: f.num('workers', defaultWorkers(availableParallelism()), 0, true),
     batch: f.num('batch', 1000, 1, true),
     rules: (f.value('rules') ?? 'on') !== 'off',
     ...(f.value('ahead') !== undefined ? { ahead: f.num('ahead', 1, 1, true) } : {}),

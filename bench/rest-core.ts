@@ -4,6 +4,12 @@
 //
 //   npx tsx bench/rest-core.ts [--store postgres|pglite|both] [--duration 10] [--connections 10]
 //                              [--repeats 3] [--warmup 3] [--seed 1000] [--pglite-dir] [--cpu-prof DIR]
+//                              [--writes --delete-seed N] [--sql-floor]
+//
+// --writes: also updates and deletes; each delete takes a seeded Patient of its own, so N must cover every
+// delete of the warm-up and the rounds (a delete rate of ~3,000/s needs ~3,000 x (warm-up + rounds x
+// duration) seconds), or the exhausted ids answer 404 and the run shows failures.
+// --sql-floor (PostgreSQL): also the create's SQL alone, replayed from a bare route (bench/create-sql-replay.ts).
 //
 // Both servers live in ONE child process (same Node flags, same heap, same event loop, only one of
 // them loaded at a time); autocannon runs in this process so the load generator never steals the
