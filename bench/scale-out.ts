@@ -2,23 +2,36 @@
 // round-robin, for reads by id, Patient creates and rule-checked CareTeam creates; plus read-after-write
 // across instances (update on one, read at once on the next: how many reads return the old version).
 //
-//   npx tsx bench/scale-out.ts [--seconds 8] [--concurrency 12] [--members 6000] [--raw 500]
+//   npx tsx bench/scale-out.ts [--statements] [--seconds 8] [--warmup 3] [--concurrency 12] [--members 6000] [--raw 500]
+//
+// Each set of instances first runs every load for --warmup seconds, unmeasured: the two instances started
+// for the second set would otherwise be measured with cold JITs and caches. CareTeam creates take a
+// seeded member each, warm-ups included: --members must cover them.
 //
 // Instances are child processes (bench/concord-child.ts, rules on, pool 20 each). The load generator is
 // this process (fetch workers). On a 2-core machine three instances, PostgreSQL and the load generator
 // share two cores: the comparison shows the cost of coordination between instances (the shared
-// database, the read-after-write fence of docs/adr/0016), not the gain more cores would give.
+// database, the read-after-write fence of docs/adr/0016), not the gain more cores would give. What shows
+// whether more cores would be used is the CPU each request costs, all parties counted (the instances,
+// every PostgreSQL process, the load generator): if three instances cost no more per request than one,
+// nothing between them serialises the work, and throughput follows the cores given to them.
 import type { Reference } from '@medplum/fhirtypes';
 import os from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
+import pg from 'pg';
 import { pathToFileURL } from 'node:url';
 import { benchPatient } from './fixtures.js';
 import { flags } from './args.js';
+import { cpuDelta, postgresCpuUs } from './process-cpu.js';
 import { analyzeSchema, databaseUrlFromEnv, dropSchema, newSchemaName, percentile, postgresVersion, startConcord, type ConcordProcess } from './concord-process.js';
 import { loadDirectory } from './load-members.js';
 import { hhTeam, seedMembers, type Ctx } from './rules-cost.js';
 
 interface Options {
+  /** Count each instance's statements by SQL text and report the ones sent per request. */
+  statements: boolean;
   seconds: number;
+  warmup: number;
   concurrency: number;
   members: number;
   raw: number;
@@ -31,13 +44,35 @@ interface Phase {
   perSecond: number;
   p50: number;
   p99: number;
+  /** CPU per completed request, µs: the Concord instances, PostgreSQL (all its processes), this process. */
+  cpu: { concord: number; postgres: number; loadGenerator: number };
+  /** Transactions committed in the database per completed request (pg_stat_database), all instances. */
+  commits: number;
+  /** --statements: statements per completed request by SQL text (their first 60 characters), all instances. */
+  statements?: Array<[string, number]>;
   errors: number;
   errorExample?: string;
 }
 
 const log = (m: string): void => void process.stderr.write(`[scale-out ${new Date().toISOString().slice(11, 19)}] ${m}\n`);
 
-async function drive(name: Phase['kind'], bases: string[], o: Options, request: (i: number) => { url: string; init: RequestInit; ok: number }): Promise<Phase> {
+async function drive(name: Phase['kind'], procs: ConcordProcess[], o: Options, request: (i: number) => { url: string; init: RequestInit; ok: number }): Promise<Phase> {
+  const bases = procs.map((p) => p.base);
+  const concordCpu = async (): Promise<number> => (await Promise.all(procs.map((p) => p.cpu()))).reduce((a, b) => a + b, 0);
+  const sent = async (): Promise<Map<string, number>> => {
+    const total = new Map<string, number>();
+    if (!o.statements) return total;
+    for (const counts of await Promise.all(procs.map((p) => p.statements()))) {
+      for (const [text, n] of Object.entries(counts)) {
+        const key = text.replace(/\s+/g, ' ').trim().slice(0, 60);
+        total.set(key, (total.get(key) ?? 0) + n);
+      }
+    }
+    return total;
+  };
+  const sentBefore = await sent();
+  const commitsBefore = await committed(o.databaseUrl);
+  const cpuBefore = { concord: await concordCpu(), postgres: postgresCpuUs(), self: process.cpuUsage() };
   const latencies: number[] = [];
   const errors: string[] = [];
   let issued = 0;
@@ -59,6 +94,20 @@ async function drive(name: Phase['kind'], bases: string[], o: Options, request: 
   };
   await Promise.all(Array.from({ length: o.concurrency }, () => worker()));
   const seconds = (performance.now() - started) / 1000;
+  const self = process.cpuUsage(cpuBefore.self);
+  const done = Math.max(1, latencies.length);
+  const cpu = {
+    concord: ((await concordCpu()) - cpuBefore.concord) / done,
+    postgres: cpuDelta(cpuBefore.postgres, postgresCpuUs()) / done,
+    loadGenerator: (self.user + self.system) / done,
+  };
+  const commits = ((await committed(o.databaseUrl)) - commitsBefore) / done;
+  const statements = o.statements
+    ? [...(await sent())]
+        .map(([text, n]): [string, number] => [text, (n - (sentBefore.get(text) ?? 0)) / done])
+        .filter(([, n]) => n >= 0.01)
+        .sort((a, b) => b[1] - a[1])
+    : undefined;
   const sorted = latencies.sort((a, b) => a - b);
   return {
     kind: name,
@@ -66,25 +115,44 @@ async function drive(name: Phase['kind'], bases: string[], o: Options, request: 
     perSecond: latencies.length / seconds,
     p50: percentile(sorted, 50),
     p99: percentile(sorted, 99),
+    cpu,
+    commits,
+    ...(statements ? { statements } : {}),
     errors: errors.length,
     ...(errors[0] ? { errorExample: errors[0] } : {}),
   };
 }
 
+/**
+ * Transactions committed in this database so far. Backends report their counts at most once a second,
+ * so it waits that long first: the phase before has reported by then, and nothing runs meanwhile.
+ */
+async function committed(databaseUrl: string): Promise<number> {
+  await sleep(1200);
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    const res = await client.query<{ n: string }>('SELECT xact_commit::text AS n FROM pg_stat_database WHERE datname = current_database()');
+    return Number(res.rows[0]?.n ?? Number.NaN);
+  } finally {
+    await client.end();
+  }
+}
+
 const JSON_HEADERS = { 'content-type': 'application/fhir+json', accept: 'application/fhir+json' };
 
-async function phases(bases: string[], o: Options, readIds: string[], teamMembers: string[], cursor: { next: number }, ctx: Ctx): Promise<Phase[]> {
+async function phases(procs: ConcordProcess[], o: Options, readIds: string[], teamMembers: string[], cursor: { next: number }, ctx: Ctx): Promise<Phase[]> {
   const out: Phase[] = [];
-  out.push(await drive('read', bases, o, (i) => ({ url: `/Patient/${readIds[i % readIds.length]!}`, init: { headers: JSON_HEADERS }, ok: 200 })));
+  out.push(await drive('read', procs, o, (i) => ({ url: `/Patient/${readIds[i % readIds.length]!}`, init: { headers: JSON_HEADERS }, ok: 200 })));
   out.push(
-    await drive('create Patient', bases, o, (i) => ({
+    await drive('create Patient', procs, o, (i) => ({
       url: '/Patient',
       init: { method: 'POST', headers: { ...JSON_HEADERS, prefer: 'return=minimal' }, body: JSON.stringify(benchPatient(i)) },
       ok: 201,
     })),
   );
   out.push(
-    await drive('create CareTeam (rules on)', bases, o, () => {
+    await drive('create CareTeam (rules on)', procs, o, () => {
       const member = teamMembers[cursor.next++];
       if (!member) throw new Error('CareTeam member pool exhausted: raise --members');
       const subject = { reference: `Patient/${member}` } as Reference<never>;
@@ -111,7 +179,7 @@ async function readAfterWrite(bases: string[], n: number): Promise<{ reads: numb
 
 export async function runScaleOut(o: Options): Promise<string> {
   const schema = newSchemaName('bench_scale');
-  const first = await startConcord({ schema, rules: 'on', databaseUrl: o.databaseUrl, dropSchemaOnExit: false });
+  const first = await startConcord({ schema, rules: 'on', databaseUrl: o.databaseUrl, dropSchemaOnExit: false, countStatements: o.statements });
   const extra: ConcordProcess[] = [];
   try {
     const dir = await loadDirectory(first.base);
@@ -122,29 +190,46 @@ export async function runScaleOut(o: Options): Promise<string> {
     const readIds = members.slice(0, 1000);
     const cursor = { next: 1000 };
     log('one instance');
-    const one = await phases([first.base], o, readIds, members, cursor, ctx);
+    if (o.warmup > 0) await phases([first], { ...o, seconds: o.warmup }, readIds, members, cursor, ctx);
+    const one = await phases([first], o, readIds, members, cursor, ctx);
     const rawOne = await readAfterWrite([first.base], o.raw);
-    for (let i = 0; i < 2; i++) extra.push(await startConcord({ schema, rules: 'on', databaseUrl: o.databaseUrl, dropSchemaOnExit: false }));
+    for (let i = 0; i < 2; i++) extra.push(await startConcord({ schema, rules: 'on', databaseUrl: o.databaseUrl, dropSchemaOnExit: false, countStatements: o.statements }));
     const bases = [first.base, ...extra.map((e) => e.base)];
     log('three instances');
-    const three = await phases(bases, o, readIds, members, cursor, ctx);
+    if (o.warmup > 0) await phases([first, ...extra], { ...o, seconds: o.warmup }, readIds, members, cursor, ctx);
+    const three = await phases([first, ...extra], o, readIds, members, cursor, ctx);
     const rawThree = await readAfterWrite(bases, o.raw);
     const pgVersion = await postgresVersion(o.databaseUrl);
     const rows = one.map((p, i) => {
       const q = three[i]!;
       return `| ${p.kind} | ${p.perSecond.toFixed(0)} (p50 ${p.p50.toFixed(1)} / p99 ${p.p99.toFixed(1)} ms) | ${q.perSecond.toFixed(0)} (p50 ${q.p50.toFixed(1)} / p99 ${q.p99.toFixed(1)} ms) | ${((100 * q.perSecond) / p.perSecond).toFixed(0)} % | ${p.errors} / ${q.errors} |`;
     });
+    const total = (c: Phase['cpu']): number => c.concord + c.postgres + c.loadGenerator;
+    const parts = (c: Phase['cpu']): string => `${total(c).toFixed(0)} (${c.concord.toFixed(0)} + ${c.postgres.toFixed(0)} + ${c.loadGenerator.toFixed(0)})`;
+    const cpuRows = one.map((p, i) => {
+      const q = three[i]!;
+      return `| ${p.kind} | ${parts(p.cpu)} | ${parts(q.cpu)} | ${((100 * total(q.cpu)) / total(p.cpu)).toFixed(0)} % | ${p.commits.toFixed(2)} / ${q.commits.toFixed(2)} |`;
+    });
     return [
       '## Scale-out: one instance vs three on one PostgreSQL',
       '',
-      `\`npx tsx bench/scale-out.ts --seconds ${o.seconds} --concurrency ${o.concurrency} --members ${o.members} --raw ${o.raw}\` on ${os.cpus().length} cores, PostgreSQL ${pgVersion ?? '?'}, Node ${process.version}, load average at the end ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}.`,
+      `\`npx tsx bench/scale-out.ts --seconds ${o.seconds} --warmup ${o.warmup} --concurrency ${o.concurrency} --members ${o.members} --raw ${o.raw}\` on ${os.cpus().length} cores, PostgreSQL ${pgVersion ?? '?'}, Node ${process.version}, load average at the end ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}.`,
       `${o.concurrency} client connections in all, spread round-robin over the instances; rules on; ${o.members} seeded members (Patient, Health Home enrolment, one CareTeam, one ServiceRequest).`,
       '',
       '| load | 1 instance: per s (latency) | 3 instances: per s (latency) | 3 vs 1 | errors 1 / 3 |',
       '|---|---|---|---|---|',
       ...rows,
       '',
+      'CPU per request, µs: all of it (the Concord instances + every PostgreSQL process + the load generator). Equal per-request CPU means the instances add no work for each other: with the cores to run them, throughput follows the instances.',
+      '',
+      '| load | 1 instance | 3 instances | 3 vs 1 | commits per request, 1 / 3 instances |',
+      '|---|---|---|---|---|',
+      ...cpuRows,
+      '',
       `Read-after-write (update on one instance, read at once on the next): 1 instance ${rawOne.stale} stale of ${rawOne.reads}; 3 instances ${rawThree.stale} stale of ${rawThree.reads}.`,
+      ...[...one, ...three].flatMap((p) =>
+        p.statements ? [``, `Statements per request, ${p.kind}, ${p.instances} instance(s): ${p.statements.map(([t, n]) => `${n.toFixed(2)} × \`${t}\``).join('; ')}`] : [],
+      ),
       ...[...one, ...three].filter((p) => p.errorExample).map((p) => `- ${p.kind} on ${p.instances}: ${p.errors} errors, e.g. ${p.errorExample ?? ''}`),
     ].join('\n');
   } finally {
@@ -157,7 +242,9 @@ export async function runScaleOut(o: Options): Promise<string> {
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const f = flags(process.argv.slice(2));
   const o: Options = {
+    statements: process.argv.includes('--statements'),
     seconds: f.num('seconds', 8, 1),
+    warmup: f.num('warmup', 3, 0),
     concurrency: f.num('concurrency', 12, 1, true),
     members: f.num('members', 6000, 100, true),
     raw: f.num('raw', 500, 1, true),
