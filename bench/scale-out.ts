@@ -2,7 +2,7 @@
 // round-robin, for reads by id, Patient creates and rule-checked CareTeam creates; plus read-after-write
 // across instances (update on one, read at once on the next: how many reads return the old version).
 //
-//   npx tsx bench/scale-out.ts [--statements] [--seconds 8] [--warmup 3] [--concurrency 12] [--members 6000] [--raw 500]
+//   npx tsx bench/scale-out.ts [--statements] [--read-cache-with-peers database|sync] [--seconds 8] [--warmup 3] [--concurrency 12] [--members 6000] [--raw 500]
 //
 // Each set of instances first runs every load for --warmup seconds, unmeasured: the two instances started
 // for the second set would otherwise be measured with cold JITs and caches. CareTeam creates take a
@@ -28,6 +28,8 @@ import { loadDirectory } from './load-members.js';
 import { hhTeam, seedMembers, type Ctx } from './rules-cost.js';
 
 interface Options {
+  /** READ_CACHE_WITH_PEERS of every instance (unset: the server's default). */
+  readCacheWithPeers?: 'sync' | 'database';
   /** Count each instance's statements by SQL text and report the ones sent per request. */
   statements: boolean;
   seconds: number;
@@ -179,7 +181,8 @@ async function readAfterWrite(bases: string[], n: number): Promise<{ reads: numb
 
 export async function runScaleOut(o: Options): Promise<string> {
   const schema = newSchemaName('bench_scale');
-  const first = await startConcord({ schema, rules: 'on', databaseUrl: o.databaseUrl, dropSchemaOnExit: false, countStatements: o.statements });
+  const peers = o.readCacheWithPeers ? { env: { READ_CACHE_WITH_PEERS: o.readCacheWithPeers } } : {};
+  const first = await startConcord({ schema, rules: 'on', databaseUrl: o.databaseUrl, dropSchemaOnExit: false, countStatements: o.statements, ...peers });
   const extra: ConcordProcess[] = [];
   try {
     const dir = await loadDirectory(first.base);
@@ -193,7 +196,7 @@ export async function runScaleOut(o: Options): Promise<string> {
     if (o.warmup > 0) await phases([first], { ...o, seconds: o.warmup }, readIds, members, cursor, ctx);
     const one = await phases([first], o, readIds, members, cursor, ctx);
     const rawOne = await readAfterWrite([first.base], o.raw);
-    for (let i = 0; i < 2; i++) extra.push(await startConcord({ schema, rules: 'on', databaseUrl: o.databaseUrl, dropSchemaOnExit: false, countStatements: o.statements }));
+    for (let i = 0; i < 2; i++) extra.push(await startConcord({ schema, rules: 'on', databaseUrl: o.databaseUrl, dropSchemaOnExit: false, countStatements: o.statements, ...peers }));
     const bases = [first.base, ...extra.map((e) => e.base)];
     log('three instances');
     if (o.warmup > 0) await phases([first, ...extra], { ...o, seconds: o.warmup }, readIds, members, cursor, ctx);
@@ -213,7 +216,7 @@ export async function runScaleOut(o: Options): Promise<string> {
     return [
       '## Scale-out: one instance vs three on one PostgreSQL',
       '',
-      `\`npx tsx bench/scale-out.ts --seconds ${o.seconds} --warmup ${o.warmup} --concurrency ${o.concurrency} --members ${o.members} --raw ${o.raw}\` on ${os.cpus().length} cores, PostgreSQL ${pgVersion ?? '?'}, Node ${process.version}, load average at the end ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}.`,
+      `\`npx tsx bench/scale-out.ts${o.readCacheWithPeers ? ` --read-cache-with-peers ${o.readCacheWithPeers}` : ''} --seconds ${o.seconds} --warmup ${o.warmup} --concurrency ${o.concurrency} --members ${o.members} --raw ${o.raw}\` on ${os.cpus().length} cores, PostgreSQL ${pgVersion ?? '?'}, Node ${process.version}, load average at the end ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}.`,
       `${o.concurrency} client connections in all, spread round-robin over the instances; rules on; ${o.members} seeded members (Patient, Health Home enrolment, one CareTeam, one ServiceRequest).`,
       '',
       '| load | 1 instance: per s (latency) | 3 instances: per s (latency) | 3 vs 1 | errors 1 / 3 |',
@@ -239,10 +242,17 @@ export async function runScaleOut(o: Options): Promise<string> {
   }
 }
 
+function readCacheWithPeers(value: string | undefined): Pick<Options, 'readCacheWithPeers'> {
+  if (value === undefined) return {};
+  if (value !== 'sync' && value !== 'database') throw new Error(`--read-cache-with-peers must be database or sync, got '${value}'`);
+  return { readCacheWithPeers: value };
+}
+
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const f = flags(process.argv.slice(2));
   const o: Options = {
     statements: process.argv.includes('--statements'),
+    ...readCacheWithPeers(f.value('read-cache-with-peers')),
     seconds: f.num('seconds', 8, 1),
     warmup: f.num('warmup', 3, 0),
     concurrency: f.num('concurrency', 12, 1, true),

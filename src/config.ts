@@ -22,6 +22,8 @@ export interface Config {
   rulesEnabled: boolean;
   /** Current versions kept in memory per instance (0 = no read cache). */
   readCacheEntries: number;
+  /** READ_CACHE_WITH_PEERS: how a cached read proves it is current while other instances write (docs/adr/0016). */
+  readCacheWithPeers: 'sync' | 'database';
   /** Search index rows one parameter may produce for one resource (5x that for all); more is refused (422). */
   maxIndexRows: number;
   /** Worker threads that validate and index large resources off the event loop (0: all inline). */
@@ -162,6 +164,13 @@ function onOff(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean
   throw new Error(`${name} must be 'on' or 'off', got '${raw}'`);
 }
 
+function oneOf<T extends string>(env: NodeJS.ProcessEnv, name: string, values: readonly T[], fallback: T): T {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if ((values as readonly string[]).includes(raw)) return raw as T;
+  throw new Error(`${name} must be one of ${values.map((v) => `'${v}'`).join(', ')}, got '${raw}'`);
+}
+
 /** A PostgreSQL URL node-postgres can use; anything else would fail later with a misleading error. */
 function databaseUrl(env: NodeJS.ProcessEnv): string | undefined {
   const raw = env.DATABASE_URL;
@@ -202,6 +211,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     searchLimits: searchLimits(env),
     rulesEnabled: onOff(env, 'CONCORD_RULES', true),
     readCacheEntries: int(env, 'READ_CACHE_ENTRIES', 10_000),
+    readCacheWithPeers: oneOf(env, 'READ_CACHE_WITH_PEERS', ['database', 'sync'] as const, 'database'),
     maxIndexRows: int(env, 'MAX_INDEX_ROWS', 10_000, 1),
     // One thread on a 2-core machine (the event loop keeps the other core), at most two.
     writeWorkers: int(env, 'WRITE_WORKERS', Math.max(1, Math.min(2, availableParallelism() - 1)), 0, 16),

@@ -147,6 +147,7 @@ export async function createServer(config: Config, logger: Logger | false, datab
   if (accessProjected !== undefined && logger) logger.info({ versions: accessProjected, ms: Date.now() - accessStarted }, 'access projection rebuilt');
   const repository = new ResourceRepository(db, {
     readCacheEntries: config.readCacheEntries,
+    readCacheWithPeers: config.readCacheWithPeers,
     maxIndexRows: config.maxIndexRows,
     writeTimeoutMs: config.writeTimeoutMs,
   });

@@ -278,6 +278,13 @@ export interface RepositoryOptions {
   maxIndexRows?: number;
   /** statement_timeout inside write transactions (ms; 0/unset = none). */
   writeTimeoutMs?: number;
+  /**
+   * While other instances write to the same database, how a read-by-id that hits the cache proves it is
+   * current (docs/adr/0016): 'sync' waits for a sync on the change listener, 'database' reads the row
+   * instead (default). A sync is a NOTIFY that PostgreSQL signals to every listening instance, so its
+   * cost grows with the instances; the read is one indexed query whatever their number.
+   */
+  readCacheWithPeers?: 'sync' | 'database';
 }
 
 /**
@@ -312,6 +319,7 @@ export class ResourceRepository implements Repository {
   /** PostgreSQL: proves a cache hit is not older than a commit of another instance (docs/adr/0016). */
   private readonly fence: ReadFence | undefined;
   private readonly writeTimeoutMs: number;
+  private readonly readCacheWithPeers: 'sync' | 'database';
   /** Other per-instance caches told of every commit heard (src/subscriptions/candidate-cache.ts). */
   private readonly watchers: CommitWatcher[] = [];
   private listening = false;
@@ -321,6 +329,7 @@ export class ResourceRepository implements Repository {
     options: RepositoryOptions = {},
   ) {
     this.writeTimeoutMs = options.writeTimeoutMs ?? 0;
+    this.readCacheWithPeers = options.readCacheWithPeers ?? 'database';
     const entries = options.readCacheEntries ?? 10_000;
     this.maxIndexRows = options.maxIndexRows;
     this.cache = entries > 0 ? new ReadCache(entries) : undefined;
@@ -418,8 +427,10 @@ export class ResourceRepository implements Repository {
     const hit = cache.get(key);
     if (hit) {
       if (!this.fence || this.fence.alone) return hit;
-      const again = (await this.heardEarlierCommits()) && cache.enabled ? cache.get(key) : undefined;
-      if (again) return again;
+      if (this.readCacheWithPeers === 'sync') {
+        const again = (await this.heardEarlierCommits()) && cache.enabled ? cache.get(key) : undefined;
+        if (again) return again;
+      }
     }
     const generation = cache.generation;
     const v = await retryRead(() => readCurrent(this.db, resourceType, id));

@@ -1,6 +1,7 @@
 // Read-after-write across instances (docs/adr/0016): the fence's own logic with a fake transport, then two
 // repositories on one PostgreSQL schema where the reading instance hears notifications late.
 import { randomBytes } from 'node:crypto';
+import pg from 'pg';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Database } from '../../src/storage/database.js';
 import { migrate } from '../../src/storage/migrate.js';
@@ -93,19 +94,49 @@ function hearingLate(db: Database, delayMs: number): Database {
   };
 }
 
+/** Payloads of the fence's syncs sent by any client of this process while `act` runs. */
+async function syncsSent(act: () => Promise<void>): Promise<number> {
+  type QueryFn = (this: pg.Client, ...args: unknown[]) => unknown;
+  const proto = pg.Client.prototype as unknown as { query: QueryFn };
+  const original = proto.query;
+  let syncs = 0;
+  proto.query = function (this: pg.Client, ...args: unknown[]): unknown {
+    const payload = (args[1] as unknown[] | undefined)?.[1];
+    if (typeof payload === 'string' && payload.startsWith('!sync')) syncs++;
+    return original.apply(this, args);
+  };
+  try {
+    await act();
+  } finally {
+    proto.query = original;
+  }
+  return syncs;
+}
+
 describe.skipIf(!postgresUrl())('read-after-write across two instances on one PostgreSQL', () => {
-  it('a read on B right after an update committed on A returns the update, although B hears it late', async () => {
+  const at = new Date().toISOString();
+  const version = (n: number) => ({ resourceType: 'Patient', id: 'raw', versionId: n, lastUpdated: at, deleted: false, content: JSON.stringify({ resourceType: 'Patient', id: 'raw', birthDate: `2000-01-${String(n).padStart(2, '0')}` }) });
+
+  async function twoInstances(readCacheWithPeers: 'sync' | 'database', fn: (a: ResourceRepository, b: ResourceRepository) => Promise<void>): Promise<void> {
     const url = postgresUrl()!;
     const schema = `t_${randomBytes(6).toString('hex')}`;
     const dbA = await openPostgres({ connectionString: url, schema });
     const dbB = await openPostgres({ connectionString: url, schema });
     const a = new ResourceRepository(dbA);
-    const b = new ResourceRepository(hearingLate(dbB, 40));
+    const b = new ResourceRepository(hearingLate(dbB, 40), { readCacheWithPeers });
     try {
       await migrate(dbA);
       await Promise.all([a.init(), b.init()]);
-      const at = new Date().toISOString();
-      const version = (n: number) => ({ resourceType: 'Patient', id: 'raw', versionId: n, lastUpdated: at, deleted: false, content: JSON.stringify({ resourceType: 'Patient', id: 'raw', birthDate: `2000-01-${String(n).padStart(2, '0')}` }) });
+      await fn(a, b);
+    } finally {
+      await dbA.query(`DROP SCHEMA ${schema} CASCADE`);
+      await a.close();
+      await b.close();
+    }
+  }
+
+  it.each(['database', 'sync'] as const)('a read on B right after an update committed on A returns the update, although B hears it late (%s)', async (mode) => {
+    await twoInstances(mode, async (a, b) => {
       await a.transaction((tx) => tx.writeVersion(version(1), 'POST', {}));
       let stale = 0;
       for (let n = 2; n <= 21; n++) {
@@ -117,10 +148,22 @@ describe.skipIf(!postgresUrl())('read-after-write across two instances on one Po
         if ((await b.read('Patient', 'raw'))?.versionId !== n) stale++;
       }
       expect(stale).toBe(0);
-    } finally {
-      await dbA.query(`DROP SCHEMA ${schema} CASCADE`);
-      await a.close();
-      await b.close();
+    });
+  });
+
+  it('with another instance writing, a cached read sends no sync by default, and one with READ_CACHE_WITH_PEERS=sync', async () => {
+    for (const mode of ['database', 'sync'] as const) {
+      await twoInstances(mode, async (a, b) => {
+        await a.transaction((tx) => tx.writeVersion(version(1), 'POST', {}));
+        // B hears A's announcements within a heartbeat or two: from then on it is not alone.
+        await new Promise((r) => setTimeout(r, 3 * HEARTBEAT_MS));
+        expect((await b.read('Patient', 'raw'))?.versionId).toBe(1);
+        const syncs = await syncsSent(async () => {
+          for (let i = 0; i < 5; i++) expect((await b.read('Patient', 'raw'))?.versionId).toBe(1);
+        });
+        if (mode === 'database') expect(syncs).toBe(0);
+        else expect(syncs).toBeGreaterThanOrEqual(5);
+      });
     }
   });
 });

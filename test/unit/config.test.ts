@@ -37,6 +37,14 @@ describe('configuration from the environment', () => {
   });
 });
 
+describe('read cache with other instances', () => {
+  it('reads the row instead of syncing by default; READ_CACHE_WITH_PEERS=sync keeps the sync; anything else is refused', () => {
+    expect(loadConfig({}).readCacheWithPeers).toBe('database');
+    expect(loadConfig({ READ_CACHE_WITH_PEERS: 'sync' }).readCacheWithPeers).toBe('sync');
+    expect(() => loadConfig({ READ_CACHE_WITH_PEERS: 'cache' })).toThrow(/READ_CACHE_WITH_PEERS must be one of 'database', 'sync'/);
+  });
+});
+
 describe('subscription delivery settings', () => {
   it('defaults to a 10 ms batch window and 4 Subscriptions served at once; reads and checks both', () => {
     expect(loadConfig({}).subscriptions).toMatchObject({ batchWindowMs: 10, batchWindowMaxMs: 30, concurrency: 8 });
