@@ -7,9 +7,8 @@
 // keeps the same guarantees (the version, its index rows and its AuditEvent in one durable transaction).
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
-import pg from 'pg';
 import type { Database } from '../src/storage/database.js';
-import { isBackground } from './statement-counter.js';
+import { isBackground, watchStatements } from './statement-counter.js';
 
 interface Statement {
   text: string;
@@ -43,35 +42,22 @@ function compile(v: unknown): unknown {
 
 /** Records the statements the server sends to PostgreSQL while `act` runs (background ones left out). */
 export async function captureStatements(act: () => Promise<void>): Promise<Capture> {
-  type QueryFn = (this: pg.Client, ...args: unknown[]) => unknown;
-  const proto = pg.Client.prototype as unknown as { query: QueryFn };
-  const original = proto.query;
   const capture: Capture = [];
   let open: Statement[] | undefined;
-  proto.query = function (this: pg.Client, ...args: unknown[]): unknown {
-    const config = args[0] as string | { text?: string; values?: unknown[]; name?: string };
-    const text = typeof config === 'string' ? config : (config.text ?? '');
-    const values = (typeof config === 'string' ? args[1] : config.values) as unknown[] | undefined;
+  await watchStatements(({ text, values, named }) => {
     const head = text.trimStart().toUpperCase();
-    if (isBackground(text) || head.startsWith('DEALLOCATE')) {
-      // not part of the request
-    } else if (head.startsWith('BEGIN')) {
+    if (isBackground(text) || head.startsWith('DEALLOCATE')) return; // not part of the request
+    if (head.startsWith('BEGIN')) {
       open = [];
       capture.push({ transaction: open });
     } else if (head.startsWith('COMMIT') || head.startsWith('ROLLBACK')) {
       open = undefined;
     } else {
-      const statement = { text, values: (values ?? []).map(compile), prepare: typeof config !== 'string' && config.name !== undefined };
+      const statement = { text, values: (values ?? []).map(compile), prepare: named };
       if (open) open.push(statement);
       else capture.push({ single: statement });
     }
-    return original.apply(this, args);
-  };
-  try {
-    await act();
-  } finally {
-    proto.query = original;
-  }
+  }, act);
   return capture;
 }
 

@@ -19,6 +19,34 @@ export interface StatementCounter {
 export const isBackground = (text: string): boolean =>
   text.startsWith('SELECT pg_notify($1, $2)') || text.startsWith('LISTEN') || text.trimStart().startsWith('WITH due AS');
 
+export interface SentStatement {
+  text: string;
+  values: unknown[] | undefined;
+  /** Sent as a named (prepared) statement. */
+  named: boolean;
+}
+
+/**
+ * Calls `seen` with each statement any node-postgres client of this process sends while `act` runs (the
+ * SQL floor's capture, bench/create-sql-replay.ts; the fence's syncs, test/storage/read-fence.test.ts).
+ */
+export async function watchStatements<T>(seen: (statement: SentStatement) => void, act: () => Promise<T>): Promise<T> {
+  type QueryFn = (this: pg.Client, ...args: unknown[]) => unknown;
+  const proto = pg.Client.prototype as unknown as { query: QueryFn };
+  const original = proto.query;
+  proto.query = function (this: pg.Client, ...args: unknown[]): unknown {
+    const config = args[0] as string | { text?: string; values?: unknown[]; name?: string };
+    if (typeof config === 'string') seen({ text: config, values: args[1] as unknown[] | undefined, named: false });
+    else seen({ text: config.text ?? '', values: config.values, named: config.name !== undefined });
+    return original.apply(this, args);
+  };
+  try {
+    return await act();
+  } finally {
+    proto.query = original;
+  }
+}
+
 export function countStatements(): StatementCounter {
   type QueryFn = (this: pg.Client, ...args: unknown[]) => unknown;
   const proto = pg.Client.prototype as unknown as { query: QueryFn };

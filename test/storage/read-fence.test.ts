@@ -1,7 +1,6 @@
 // Read-after-write across instances (docs/adr/0016): the fence's own logic with a fake transport, then two
 // repositories on one PostgreSQL schema where the reading instance hears notifications late.
 import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Database } from '../../src/storage/database.js';
 import { migrate } from '../../src/storage/migrate.js';
@@ -9,6 +8,7 @@ import { openPostgres } from '../../src/storage/postgres.js';
 import { HEARTBEAT_MS, ReadFence } from '../../src/storage/read-fence.js';
 import { ResourceRepository } from '../../src/storage/resource-repository.js';
 import { postgresUrl } from '../support/db.js';
+import { watchStatements } from '../../bench/statement-counter.js';
 
 function fakeFence() {
   let clock = 0;
@@ -94,22 +94,13 @@ function hearingLate(db: Database, delayMs: number): Database {
   };
 }
 
-/** Payloads of the fence's syncs sent by any client of this process while `act` runs. */
+/** The fence's syncs sent by any client of this process while `act` runs. */
 async function syncsSent(act: () => Promise<void>): Promise<number> {
-  type QueryFn = (this: pg.Client, ...args: unknown[]) => unknown;
-  const proto = pg.Client.prototype as unknown as { query: QueryFn };
-  const original = proto.query;
   let syncs = 0;
-  proto.query = function (this: pg.Client, ...args: unknown[]): unknown {
-    const payload = (args[1] as unknown[] | undefined)?.[1];
+  await watchStatements(({ values }) => {
+    const payload = values?.[1];
     if (typeof payload === 'string' && payload.startsWith('!sync')) syncs++;
-    return original.apply(this, args);
-  };
-  try {
-    await act();
-  } finally {
-    proto.query = original;
-  }
+  }, act);
   return syncs;
 }
 
