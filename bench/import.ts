@@ -15,6 +15,7 @@ import { pathToFileURL } from 'node:url';
 import { flags } from './args.js';
 import { writeMemberNdjson } from './import-ndjson.js';
 import { BackendCpu } from './rest-core.js';
+import { cpuDelta } from './process-cpu.js';
 import { RESOURCES_PER_MEMBER } from './load-members.js';
 import { loadDefinitions } from '../src/fhir/definitions.js';
 import { importFiles, type BatchPreparer } from '../src/import/importer.js';
@@ -125,7 +126,7 @@ export async function runImportBench(o: ImportBenchOptions): Promise<ImportBench
       seconds: summary.ms / 1000,
       perSecond: resources / (summary.ms / 1000),
       nodeCpuUs: (cpu.user + cpu.system) / resources,
-      ...(pgBefore && pgAfter ? { pgCpuUs: BackendCpu.delta(pgBefore, pgAfter) / resources } : {}),
+      ...(pgBefore && pgAfter ? { pgCpuUs: cpuDelta(pgBefore, pgAfter) / resources } : {}),
       ...(before && threadsBefore && threadsAfter ? { threadCpuUs: splitThreads(before, threadsBefore, threadsAfter, resources) } : {}),
       ...floor,
       pipeline,

@@ -16,7 +16,6 @@
 // server's event loop. Each measurement is repeated, interleaved (bare, Concord, bare, Concord...,
 // order reversed every other round to cancel drift), and reported as the median.
 import { fork, type ChildProcess } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import autocannon, { type AutocannonRequest, type Result } from 'autocannon';
@@ -25,6 +24,7 @@ import { benchPatient } from './fixtures.js';
 import type { ChildMessage, ParentMessage, ServerOptions } from './rest-core-server.js';
 import { flags } from './args.js';
 import { childCpu } from './child-cpu.js';
+import { cpuDelta, processCpuUs } from './process-cpu.js';
 
 export type StoreName = 'postgres' | 'pglite';
 
@@ -221,7 +221,6 @@ async function stopChild(child: ChildProcess, exited: Promise<void>): Promise<vo
 
 // ---- PostgreSQL backend CPU ---------------------------------------------------------------------------------
 
-const CLOCK_TICKS_PER_SECOND = 100; // USER_HZ on Linux
 
 /** CPU time (µs) of each backend process serving the benchmark's pool, read from /proc (same machine). */
 export class BackendCpu {
@@ -246,21 +245,10 @@ export class BackendCpu {
     const res = await this.client.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE application_name = $1', [this.applicationName]);
     const out = new Map<number, number>();
     for (const { pid } of res.rows) {
-      const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
-      if (stat === undefined) continue;
-      // Fields after the parenthesised command name: state is field 3, utime 14, stime 15.
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      const ticks = Number(fields[11]) + Number(fields[12]);
-      if (Number.isFinite(ticks)) out.set(pid, (ticks * 1e6) / CLOCK_TICKS_PER_SECOND);
+      const cpu = processCpuUs(pid);
+      if (cpu !== undefined) out.set(pid, cpu);
     }
     return out;
-  }
-
-  /** CPU spent between two snapshots (backends that appeared count in full; vanished ones were idle). */
-  static delta(before: Map<number, number>, after: Map<number, number>): number {
-    let total = 0;
-    for (const [pid, t] of after) total += t - (before.get(pid) ?? 0);
-    return total;
   }
 
   close(): Promise<void> {
@@ -349,7 +337,7 @@ async function measure(target: Target, handle: ChildHandle, options: RestCoreOpt
     statusCodes,
     bytesPerResponse: total > 0 ? Math.round(result.throughput.total / total) : 0,
     serverCpuPerRequest: total > 0 ? (cpuAfter - cpuBefore) / total : Number.NaN,
-    ...(dbBefore && dbAfter ? { dbCpuPerRequest: total > 0 ? BackendCpu.delta(dbBefore, dbAfter) / total : Number.NaN } : {}),
+    ...(dbBefore && dbAfter ? { dbCpuPerRequest: total > 0 ? cpuDelta(dbBefore, dbAfter) / total : Number.NaN } : {}),
   };
 }
 

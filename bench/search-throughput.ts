@@ -15,6 +15,7 @@ import { childCpu } from './child-cpu.js';
 import { databaseUrlFromEnv, newSchemaName, startConcord, type ConcordProcess } from './concord-process.js';
 import { loadDirectory, loadMembers, type MemberRef } from './load-members.js';
 import { BackendCpu, median } from './rest-core.js';
+import { cpuDelta } from './process-cpu.js';
 import { QUERIES } from './search-scale.js';
 
 if (process.argv.includes('--bare-child')) {
@@ -99,7 +100,7 @@ async function main(): Promise<void> {
         non2xx: r.non2xx,
         errors: r.errors,
         cpuPerReq: cpu / n,
-        backendPerReq: b0 && b1 ? BackendCpu.delta(b0, b1) / n : Number.NaN,
+        backendPerReq: b0 && b1 ? cpuDelta(b0, b1) / n : Number.NaN,
       };
     };
     for (const t of targets) await measure(t, 3); // warm-up: JIT, caches, and the statements prepared

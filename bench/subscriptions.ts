@@ -39,6 +39,7 @@ import { BackportUrls } from '../src/subscriptions/topics.js';
 import { flags } from './args.js';
 import { startConcord, type ConcordProcess } from './concord-process.js';
 import { BackendCpu } from './rest-core.js';
+import { cpuDelta } from './process-cpu.js';
 
 const args = flags(process.argv.slice(2));
 const rate = args.num('rate', 200, 1);
@@ -219,7 +220,7 @@ async function closedLoop(label: string, durationS: number, profile?: string): P
   const perSec = n / durationS;
   // CPU per write survives a loaded machine better than writes/s: each party's own, apart.
   const used = process.cpuUsage(cpu);
-  const dbCpu = backends && dbBefore ? BackendCpu.delta(dbBefore, await backends.snapshot()) : undefined;
+  const dbCpu = backends && dbBefore ? cpuDelta(dbBefore, await backends.snapshot()) : undefined;
   const childCpu = inProcess ? 0 : (await serverCpu()) - serverCpuBefore;
   const childCpuText = inProcess ? '' : `, Concord process(es) CPU ${(childCpu / 1000 / n).toFixed(2)} ms/write`;
   const db = dbCpu === undefined ? '' : `, PostgreSQL backends CPU ${(dbCpu / 1000 / n).toFixed(2)} ms/write`;
@@ -341,7 +342,7 @@ const achieved = total / ((performance.now() - start) / 1000);
 {
   // The paced phase's CPU per write and delivery calls (before the waits for the last arrivals end).
   const used = process.cpuUsage(pacedCpu);
-  const dbCpu = backends && pacedDb ? BackendCpu.delta(pacedDb, await backends.snapshot()) : undefined;
+  const dbCpu = backends && pacedDb ? cpuDelta(pacedDb, await backends.snapshot()) : undefined;
   console.log(
     `paced CPU: load generator + receiver ${((used.user + used.system) / 1000 / total).toFixed(2)} ms/write${inProcess ? '' : `, Concord ${(((await serverCpu()) - pacedServerCpu) / 1000 / total).toFixed(2)} ms/write`}${dbCpu === undefined ? '' : `, PostgreSQL ${(dbCpu / 1000 / total).toFixed(2)} ms/write`}`,
   );
