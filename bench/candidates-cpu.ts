@@ -5,13 +5,15 @@
 // (process.cpuUsage) and the CPU of that Concord's PostgreSQL backends (/proc/<pid>/schedstat of every
 // session with its application_name, the change listener included), divided by the creates.
 //
-//   npx tsx bench/candidates-cpu.ts [--n 800] [--block 50] [--subs 0] [--peer] [--concurrency 1]
+//   npx tsx bench/candidates-cpu.ts [--n 800] [--block 50] [--subs 0] [--peer] [--concurrency 1] [--peers-modes]
 //
 // --concurrency C: C creates in flight per lane (concurrent writes share one fence sync).
 // --subs K: K classic Subscriptions on Patient on each schema (every create then records K events).
 // --peer: a second, idle Concord on each schema (its sessions are measured with the lane's), so no
 // instance is alone and every cached write first proves it heard earlier commits (the read fence's
 // sync on the listening connection, heard by the peer's listener too).
+// --peers-modes (implies --peer): both lanes hold the list, and compare how a write with a peer trusts it:
+// READ_CACHE_WITH_PEERS=sync (a sync, then the list) against database (the query, no sync; docs/adr/0016).
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -28,7 +30,8 @@ const n = f.num('n', 800, 20, true);
 const block = f.num('block', 50, 5, true);
 const subs = f.num('subs', 0, 0, true);
 const concurrency = f.num('concurrency', 1, 1, true);
-const peer = f.value('peer') !== undefined || process.argv.includes('--peer');
+const peersModes = process.argv.includes('--peers-modes');
+const peer = peersModes || f.value('peer') !== undefined || process.argv.includes('--peer');
 const url = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
 interface Lane {
@@ -46,17 +49,17 @@ interface Lane {
 
 const ENV = { LOG_LEVEL: 'silent', HOST: '127.0.0.1', CONCORD_AUTH: 'off', CONCORD_RULES: 'on', RATE_LIMIT_PER_MINUTE: '0', SUBSCRIPTION_DISPATCH: 'off', SUBSCRIPTION_ALLOWED_HOSTS: '127.0.0.1:9' };
 
-async function start(schema: string, app: string, cache: 'on' | 'off'): Promise<Server> {
+async function start(schema: string, app: string, env: Record<string, string>): Promise<Server> {
   const db = await openPostgres({ connectionString: url, schema, max: 10, applicationName: app });
   await migrate(db);
-  return createServer(loadConfig({ ...ENV, SUBSCRIPTION_CANDIDATE_CACHE: cache }), false, db);
+  return createServer(loadConfig({ ...ENV, ...env }), false, db);
 }
 
-async function lane(label: string, cache: 'on' | 'off'): Promise<Lane> {
+async function lane(label: string, env: Record<string, string>): Promise<Lane> {
   const schema = `bench_cand_${randomUUID().slice(0, 8)}`;
   const app = `concord_${schema}`;
-  const server = await start(schema, app, cache);
-  const other = peer ? await start(schema, `${app}_peer`, cache) : undefined;
+  const server = await start(schema, app, env);
+  const other = peer ? await start(schema, `${app}_peer`, env) : undefined;
   for (let i = 0; i < subs; i++) {
     const res = await server.app.inject({
       method: 'PUT',
@@ -108,8 +111,10 @@ async function runBlock(l: Lane, count: number, measure: boolean): Promise<void>
   l.creates += count;
 }
 
-const on = await lane('cache on', 'on');
-const off = await lane('cache off', 'off');
+// "on" and "off" name the two lanes in the output: the list held against queried, or with --peers-modes
+// the sync against the query.
+const on = peersModes ? await lane('sync (READ_CACHE_WITH_PEERS=sync)', { READ_CACHE_WITH_PEERS: 'sync' }) : await lane('cache on', { SUBSCRIPTION_CANDIDATE_CACHE: 'on' });
+const off = peersModes ? await lane('query (READ_CACHE_WITH_PEERS=database)', { READ_CACHE_WITH_PEERS: 'database' }) : await lane('cache off', { SUBSCRIPTION_CANDIDATE_CACHE: 'off' });
 process.stdout.write(`load before: ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}\n`);
 for (const l of [on, off]) await runBlock(l, 40, false);
 for (let done = 0, round = 0; done < n; done += block, round++) {
@@ -121,15 +126,15 @@ process.stdout.write(`creates per lane: ${on.creates}, block ${block}, subscript
 for (const l of [on, off]) {
   process.stdout.write(`${l.label}: Node CPU ${(l.cpuUs / l.creates).toFixed(0)} µs/create, PostgreSQL backends ${(l.pgUs / l.creates).toFixed(0)} µs/create\n`);
 }
-process.stdout.write(`cache on - off: Node ${((on.cpuUs / on.creates - off.cpuUs / off.creates)).toFixed(0)} µs, PostgreSQL ${((on.pgUs / on.creates - off.pgUs / off.creates)).toFixed(0)} µs per create\n`);
+process.stdout.write(`${on.label} - ${off.label}: Node ${((on.cpuUs / on.creates - off.cpuUs / off.creates)).toFixed(0)} µs, PostgreSQL ${((on.pgUs / on.creates - off.pgUs / off.creates)).toFixed(0)} µs per create\n`);
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 };
 // Blocks of one round ran back to back: their difference is robust to the machine's load drifting.
 const paired = (k: 0 | 1): number => median(on.blocks.map((b, i) => b[k] - off.blocks[i]![k]));
-process.stdout.write(`median of paired block differences (on - off): Node ${paired(0).toFixed(0)} µs, PostgreSQL ${paired(1).toFixed(0)} µs per create\n`);
-process.stdout.write(`reloads of the held list (cache on): ${on.server.candidateCache?.reloads ?? 0}\n`);
+process.stdout.write(`median of paired block differences (first lane - second): Node ${paired(0).toFixed(0)} µs, PostgreSQL ${paired(1).toFixed(0)} µs per create\n`);
+process.stdout.write(`reloads of the held list (${on.label}): ${on.server.candidateCache?.reloads ?? 0}, (${off.label}): ${off.server.candidateCache?.reloads ?? 0}\n`);
 
 for (const l of [on, off]) {
   await l.peer?.close();

@@ -1,8 +1,10 @@
-// Scale-out: one Concord instance alone, then three on the same PostgreSQL schema with the load spread
-// round-robin, for reads by id, Patient creates and rule-checked CareTeam creates; plus read-after-write
-// across instances (update on one, read at once on the next: how many reads return the old version).
+// Scale-out: one Concord instance alone, then the same instance loaded while two more run idle on the
+// same PostgreSQL schema ("1 of 3": what being one of several costs an instance), then all three with the
+// load spread round-robin, for reads by id, Patient creates and rule-checked CareTeam creates; plus
+// read-after-write across instances (update on one, read at once on the next: how many reads return the
+// old version).
 //
-//   npx tsx bench/scale-out.ts [--statements] [--read-cache-with-peers database|sync] [--seconds 8] [--warmup 3] [--concurrency 12] [--members 6000] [--raw 500]
+//   npx tsx bench/scale-out.ts [--statements] [--separate] [--read-cache-with-peers database|sync] [--seconds 8] [--warmup 3] [--concurrency 12] [--members 6000] [--raw 500]
 //
 // Each set of instances first runs every load for --warmup seconds, unmeasured: the two instances started
 // for the second set would otherwise be measured with cold JITs and caches. CareTeam creates take a
@@ -32,6 +34,8 @@ interface Options {
   readCacheWithPeers?: 'sync' | 'database';
   /** Count each instance's statements by SQL text and report the ones sent per request. */
   statements: boolean;
+  /** Also three instances on separate schemas (nothing shared but the PostgreSQL server), Patient creates. */
+  separate: boolean;
   seconds: number;
   warmup: number;
   concurrency: number;
@@ -143,16 +147,33 @@ async function committed(databaseUrl: string): Promise<number> {
 
 const JSON_HEADERS = { 'content-type': 'application/fhir+json', accept: 'application/fhir+json' };
 
+const createPatient = (i: number): { url: string; init: RequestInit; ok: number } => ({
+  url: '/Patient',
+  init: { method: 'POST', headers: { ...JSON_HEADERS, prefer: 'return=minimal' }, body: JSON.stringify(benchPatient(i)) },
+  ok: 201,
+});
+
+/**
+ * --separate: three instances that share nothing but the PostgreSQL server (a schema each, so each one is
+ * alone: no fence, no change notification reaches another), Patient creates spread over them. What three
+ * processes on these cores cost per request by themselves, apart from what sharing a schema costs.
+ */
+async function separateInstances(o: Options): Promise<Phase> {
+  const peers = o.readCacheWithPeers ? { env: { READ_CACHE_WITH_PEERS: o.readCacheWithPeers } } : {};
+  const procs: ConcordProcess[] = [];
+  try {
+    for (let i = 0; i < 3; i++) procs.push(await startConcord({ schema: newSchemaName('bench_scale_sep'), rules: 'on', databaseUrl: o.databaseUrl, ...peers }));
+    if (o.warmup > 0) await drive('create Patient', procs, { ...o, seconds: o.warmup }, createPatient);
+    return await drive('create Patient', procs, o, createPatient);
+  } finally {
+    for (const p of procs) await p.close(true);
+  }
+}
+
 async function phases(procs: ConcordProcess[], o: Options, readIds: string[], teamMembers: string[], cursor: { next: number }, ctx: Ctx): Promise<Phase[]> {
   const out: Phase[] = [];
   out.push(await drive('read', procs, o, (i) => ({ url: `/Patient/${readIds[i % readIds.length]!}`, init: { headers: JSON_HEADERS }, ok: 200 })));
-  out.push(
-    await drive('create Patient', procs, o, (i) => ({
-      url: '/Patient',
-      init: { method: 'POST', headers: { ...JSON_HEADERS, prefer: 'return=minimal' }, body: JSON.stringify(benchPatient(i)) },
-      ok: 201,
-    })),
-  );
+  out.push(await drive('create Patient', procs, o, createPatient));
   out.push(
     await drive('create CareTeam (rules on)', procs, o, () => {
       const member = teamMembers[cursor.next++];
@@ -198,42 +219,66 @@ export async function runScaleOut(o: Options): Promise<string> {
     const rawOne = await readAfterWrite([first.base], o.raw);
     for (let i = 0; i < 2; i++) extra.push(await startConcord({ schema, rules: 'on', databaseUrl: o.databaseUrl, dropSchemaOnExit: false, countStatements: o.statements, ...peers }));
     const bases = [first.base, ...extra.map((e) => e.base)];
+    // The same instance loaded alone while the two others run idle: what being one of several costs it
+    // (the read fence, the shared change channel), apart from what spreading the load costs.
+    log('one instance loaded, two idle');
+    if (o.warmup > 0) await phases([first], { ...o, seconds: o.warmup }, readIds, members, cursor, ctx);
+    const oneOfThree = await phases([first], o, readIds, members, cursor, ctx);
     log('three instances');
     if (o.warmup > 0) await phases([first, ...extra], { ...o, seconds: o.warmup }, readIds, members, cursor, ctx);
     const three = await phases([first, ...extra], o, readIds, members, cursor, ctx);
     const rawThree = await readAfterWrite(bases, o.raw);
+    let separate: Phase | undefined;
+    if (o.separate) {
+      // Their listeners would be woken by the separate instances' notifications (PostgreSQL 15 signals
+      // every listener of the database): stopped first (closing again in finally does nothing).
+      for (const e of [...extra, first]) await e.close(false);
+      log('three instances on separate schemas');
+      separate = await separateInstances(o);
+    }
     const pgVersion = await postgresVersion(o.databaseUrl);
+    const rate = (p: Phase): string => `${p.perSecond.toFixed(0)} (p50 ${p.p50.toFixed(1)} / p99 ${p.p99.toFixed(1)} ms)`;
     const rows = one.map((p, i) => {
+      const m = oneOfThree[i]!;
       const q = three[i]!;
-      return `| ${p.kind} | ${p.perSecond.toFixed(0)} (p50 ${p.p50.toFixed(1)} / p99 ${p.p99.toFixed(1)} ms) | ${q.perSecond.toFixed(0)} (p50 ${q.p50.toFixed(1)} / p99 ${q.p99.toFixed(1)} ms) | ${((100 * q.perSecond) / p.perSecond).toFixed(0)} % | ${p.errors} / ${q.errors} |`;
+      return `| ${p.kind} | ${rate(p)} | ${rate(m)} | ${rate(q)} | ${((100 * q.perSecond) / p.perSecond).toFixed(0)} % | ${p.errors} / ${m.errors} / ${q.errors} |`;
     });
     const total = (c: Phase['cpu']): number => c.concord + c.postgres + c.loadGenerator;
     const parts = (c: Phase['cpu']): string => `${total(c).toFixed(0)} (${c.concord.toFixed(0)} + ${c.postgres.toFixed(0)} + ${c.loadGenerator.toFixed(0)})`;
     const cpuRows = one.map((p, i) => {
+      const m = oneOfThree[i]!;
       const q = three[i]!;
-      return `| ${p.kind} | ${parts(p.cpu)} | ${parts(q.cpu)} | ${((100 * total(q.cpu)) / total(p.cpu)).toFixed(0)} % | ${p.commits.toFixed(2)} / ${q.commits.toFixed(2)} |`;
+      return `| ${p.kind} | ${parts(p.cpu)} | ${parts(m.cpu)} | ${parts(q.cpu)} | ${((100 * total(q.cpu)) / total(p.cpu)).toFixed(0)} % | ${p.commits.toFixed(2)} / ${m.commits.toFixed(2)} / ${q.commits.toFixed(2)} |`;
     });
     return [
       '## Scale-out: one instance vs three on one PostgreSQL',
       '',
-      `\`npx tsx bench/scale-out.ts${o.readCacheWithPeers ? ` --read-cache-with-peers ${o.readCacheWithPeers}` : ''} --seconds ${o.seconds} --warmup ${o.warmup} --concurrency ${o.concurrency} --members ${o.members} --raw ${o.raw}\` on ${os.cpus().length} cores, PostgreSQL ${pgVersion ?? '?'}, Node ${process.version}, load average at the end ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}.`,
+      `\`npx tsx bench/scale-out.ts${o.separate ? ' --separate' : ''}${o.readCacheWithPeers ? ` --read-cache-with-peers ${o.readCacheWithPeers}` : ''} --seconds ${o.seconds} --warmup ${o.warmup} --concurrency ${o.concurrency} --members ${o.members} --raw ${o.raw}\` on ${os.cpus().length} cores, PostgreSQL ${pgVersion ?? '?'}, Node ${process.version}, load average at the end ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}.`,
       `${o.concurrency} client connections in all, spread round-robin over the instances; rules on; ${o.members} seeded members (Patient, Health Home enrolment, one CareTeam, one ServiceRequest).`,
+      '"1 of 3": the first instance takes all the load while the two others run idle on the same schema.',
       '',
-      '| load | 1 instance: per s (latency) | 3 instances: per s (latency) | 3 vs 1 | errors 1 / 3 |',
-      '|---|---|---|---|---|',
+      '| load | 1 instance: per s (latency) | 1 of 3 loaded | 3 instances | 3 vs 1 | errors 1 / 1 of 3 / 3 |',
+      '|---|---|---|---|---|---|',
       ...rows,
       '',
       'CPU per request, µs: all of it (the Concord instances + every PostgreSQL process + the load generator). Equal per-request CPU means the instances add no work for each other: with the cores to run them, throughput follows the instances.',
       '',
-      '| load | 1 instance | 3 instances | 3 vs 1 | commits per request, 1 / 3 instances |',
-      '|---|---|---|---|---|',
+      '| load | 1 instance | 1 of 3 loaded | 3 instances | 3 vs 1 | commits per request, 1 / 1 of 3 / 3 |',
+      '|---|---|---|---|---|---|',
       ...cpuRows,
       '',
+      ...(separate
+        ? [
+            '',
+            `Three instances on separate schemas (nothing shared but the PostgreSQL server; each alone), Patient creates: ${separate.perSecond.toFixed(0)} per s, CPU ${parts(separate.cpu)} µs per request, ${separate.commits.toFixed(2)} commits per request, ${separate.errors} errors.`,
+          ]
+        : []),
+      '',
       `Read-after-write (update on one instance, read at once on the next): 1 instance ${rawOne.stale} stale of ${rawOne.reads}; 3 instances ${rawThree.stale} stale of ${rawThree.reads}.`,
-      ...[...one, ...three].flatMap((p) =>
-        p.statements ? [``, `Statements per request, ${p.kind}, ${p.instances} instance(s): ${p.statements.map(([t, n]) => `${n.toFixed(2)} × \`${t}\``).join('; ')}`] : [],
+      ...[...one, ...oneOfThree, ...three].flatMap((p, i) =>
+        p.statements ? [``, `Statements per request, ${p.kind}, ${i < one.length ? '1 instance' : i < 2 * one.length ? '1 of 3 loaded' : '3 instances'}: ${p.statements.map(([t, n]) => `${n.toFixed(2)} × \`${t}\``).join('; ')}`] : [],
       ),
-      ...[...one, ...three].filter((p) => p.errorExample).map((p) => `- ${p.kind} on ${p.instances}: ${p.errors} errors, e.g. ${p.errorExample ?? ''}`),
+      ...[...one, ...oneOfThree, ...three].filter((p) => p.errorExample).map((p) => `- ${p.kind} on ${p.instances}: ${p.errors} errors, e.g. ${p.errorExample ?? ''}`),
     ].join('\n');
   } finally {
     for (const e of extra) await e.close(false);
@@ -252,6 +297,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   const f = flags(process.argv.slice(2));
   const o: Options = {
     statements: process.argv.includes('--statements'),
+    separate: process.argv.includes('--separate'),
     ...readCacheWithPeers(f.value('read-cache-with-peers')),
     seconds: f.num('seconds', 8, 1),
     warmup: f.num('warmup', 3, 0),

@@ -279,10 +279,11 @@ export interface RepositoryOptions {
   /** statement_timeout inside write transactions (ms; 0/unset = none). */
   writeTimeoutMs?: number;
   /**
-   * While other instances write to the same database, how a read-by-id that hits the cache proves it is
-   * current (docs/adr/0016): 'sync' waits for a sync on the change listener, 'database' reads the row
-   * instead (default). A sync is a NOTIFY that PostgreSQL signals to every listening instance, so its
-   * cost grows with the instances; the read is one indexed query whatever their number.
+   * While other instances write to the same database, how this instance's caches (read-by-id, access
+   * decisions, Subscription candidates) prove they are current (docs/adr/0016): 'sync' waits for a sync on
+   * the change listener, 'database' asks the database instead (default: heardEarlierCommits answers
+   * false at once). A sync is a NOTIFY that PostgreSQL signals to every listening instance, so its cost
+   * grows with the instances; the query is one indexed statement whatever their number.
    */
   readCacheWithPeers?: 'sync' | 'database';
 }
@@ -350,10 +351,16 @@ export class ResourceRepository implements Repository {
 
   /**
    * Whether every change committed before this call has reached this instance's caches (docs/adr/0016):
-   * at once when no other instance writes, else after a sync; false when that cannot be proven.
+   * at once when no other instance writes, else after a sync ('sync' only); false when that cannot be
+   * proven or is not tried ('database').
    */
   async heardEarlierCommits(): Promise<boolean> {
     if (!this.fence || this.fence.alone) return true;
+    // 'database': no sync while peers write; the caller asks the database instead (one query of its own).
+    // At two or three instances that costs what a sync does, but a sync is a NOTIFY that wakes every
+    // listening instance, so its cost grows with them, and a write would wait for a lagging listener
+    // inside its transaction (bench/RESULTS.md, 2026-12-06).
+    if (this.readCacheWithPeers === 'database') return false;
     return this.fence.barrier().then(
       () => true,
       () => false,

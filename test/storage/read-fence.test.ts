@@ -157,4 +157,21 @@ describe.skipIf(!postgresUrl())('read-after-write across two instances on one Po
       });
     }
   });
+
+  it('with another instance writing, the per-instance caches are not proven by a sync by default: their callers query', async () => {
+    for (const mode of ['database', 'sync'] as const) {
+      await twoInstances(mode, async (a, b) => {
+        await a.transaction((tx) => tx.writeVersion(version(1), 'POST', {}));
+        await new Promise((r) => setTimeout(r, 3 * HEARTBEAT_MS));
+        const answers: boolean[] = [];
+        const syncs = await syncsSent(async () => {
+          for (let i = 0; i < 3; i++) answers.push(await b.heardEarlierCommits());
+        });
+        // 'database': unproven at once (the access and Subscription-candidate caches then read the
+        // database); 'sync': proven by a sync each.
+        expect(answers).toEqual(mode === 'database' ? [false, false, false] : [true, true, true]);
+        expect(syncs).toBe(mode === 'database' ? 0 : 3);
+      });
+    }
+  });
 });

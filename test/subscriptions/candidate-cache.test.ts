@@ -12,6 +12,7 @@ import { CandidateCache, type CommitWatcher } from '../../src/subscriptions/cand
 import type { Candidate } from '../../src/subscriptions/store.js';
 import { openTestDatabase, postgresUrl, storageBackends } from '../support/db.js';
 import { FHIR_JSON, type TestServer } from '../support/server.js';
+import { watchStatements } from '../../bench/statement-counter.js';
 import { putSubscription, startSubscriptionServer, stored, subscription } from './support.js';
 
 const ENV = { SUBSCRIPTION_DISPATCH: 'off', SUBSCRIPTION_ALLOWED_HOSTS: '127.0.0.1:9' };
@@ -227,7 +228,19 @@ function slowListener(db: Database): { db: Database; lose(): Promise<void> } {
   };
 }
 
-describe.skipIf(!postgresUrl())('two instances on one database: B sees A registration changes', () => {
+/** Syncs of the read fence (docs/adr/0016) sent by any client of this process while `act` runs. */
+async function syncsSent(act: () => Promise<void>): Promise<number> {
+  let syncs = 0;
+  await watchStatements(({ values }) => {
+    const payload = values?.[1];
+    if (typeof payload === 'string' && payload.startsWith('!sync')) syncs++;
+  }, act);
+  return syncs;
+}
+
+// READ_CACHE_WITH_PEERS=sync: B proves its list current with a sync on the change listener and uses it;
+// database (the default): while A is there B's list is unproven, so each write queries, and sends no sync.
+describe.skipIf(!postgresUrl()).each(['sync', 'database'] as const)('two instances on one database (READ_CACHE_WITH_PEERS=%s): B sees A registration changes', (mode) => {
   let a: TestServer;
   let b: TestServer;
   let bListener: { lose(): Promise<void> };
@@ -239,8 +252,8 @@ describe.skipIf(!postgresUrl())('two instances on one database: B sees A registr
     await migrate(dbA);
     const slow = slowListener(await openPostgres({ connectionString, schema, max: 10 }));
     bListener = slow;
-    a = await startSubscriptionServer(ENV, {}, dbA);
-    b = await startSubscriptionServer(ENV, {}, slow.db);
+    a = await startSubscriptionServer({ ...ENV, READ_CACHE_WITH_PEERS: mode }, {}, dbA);
+    b = await startSubscriptionServer({ ...ENV, READ_CACHE_WITH_PEERS: mode }, {}, slow.db);
     await writePatient(a, 'ci-seed');
   }, 60_000);
   afterAll(async () => {
@@ -254,23 +267,34 @@ describe.skipIf(!postgresUrl())('two instances on one database: B sees A registr
   it('created on A, then at once a write on B: recorded; off on A: not; deleted on A: not', async () => {
     await writePatient(b, 'ci-warm');
     const loaded = b.candidateCache!.reloads;
-    expect(loaded).toBeGreaterThan(0);
+    if (mode === 'sync') expect(loaded).toBeGreaterThan(0);
+    let syncs = 0;
+    const writeB = async (id: string): Promise<void> => {
+      syncs += await syncsSent(() => writePatient(b, id));
+    };
     await accepted(putSubscription(a, { id: 'ci-sub', criteria: 'Patient' }));
-    await writePatient(b, 'ci-p1');
+    await writeB('ci-p1');
     expect(await focusIds(a, 'ci-sub')).toEqual(['ci-p1']);
     await accepted(putSubscription(a, { id: 'ci-sub', criteria: 'Patient', status: 'off' }));
-    await writePatient(b, 'ci-p2');
+    await writeB('ci-p2');
     await accepted(putSubscription(a, { id: 'ci-sub', criteria: 'Patient', status: 'requested' }));
-    await writePatient(b, 'ci-p3');
+    await writeB('ci-p3');
     expect(await focusIds(a, 'ci-sub')).toEqual(['ci-p1', 'ci-p3']);
     await accepted(putSubscription(a, { id: 'ci-other', criteria: 'Patient?family=ci-p5' }));
     await deleteSubscription(a, 'ci-sub');
-    await writePatient(b, 'ci-p4');
-    await writePatient(b, 'ci-p5');
+    await writeB('ci-p4');
+    await writeB('ci-p5');
     expect(await focusIds(a, 'ci-other')).toEqual(['ci-p5']);
     expect(await focusIds(a, 'ci-sub')).toEqual([]);
-    // B used its list (reloaded after each change it heard), not a query per write.
-    expect(b.candidateCache!.reloads).toBeGreaterThan(loaded);
+    if (mode === 'sync') {
+      // B used its list (reloaded after each change it heard), proven by a sync per write.
+      expect(b.candidateCache!.reloads).toBeGreaterThan(loaded);
+      expect(syncs).toBeGreaterThanOrEqual(5);
+    } else {
+      // B queried in each write's transaction: no list loaded, no sync sent.
+      expect(b.candidateCache!.reloads).toBe(loaded);
+      expect(syncs).toBe(0);
+    }
   }, 30_000);
 
   it('registrations on A while B writes concurrently: every write begun after an acknowledgement records its event', async () => {
@@ -306,13 +330,15 @@ describe.skipIf(!postgresUrl())('two instances on one database: B sees A registr
     await writePatient(b, 'cl-p2');
     expect(await focusIds(a, 'cl-sub2')).toEqual(['cl-p2']);
     expect(b.candidateCache!.reloads).toBe(reloads);
-    // Reconnects within a second or so: then changes made while it was away are not missed.
+    // Reconnects within a second or so: then changes made while it was away are not missed. With
+    // 'database' B never uses its list while A is there; with 'sync' it does again once reconnected.
     const deadline = Date.now() + 10_000;
-    while (b.candidateCache!.reloads === reloads && Date.now() < deadline) {
+    while (mode === 'sync' && b.candidateCache!.reloads === reloads && Date.now() < deadline) {
       await writePatient(b, `cl-wait-${Date.now()}`);
       await new Promise((r) => setTimeout(r, 100));
     }
-    expect(b.candidateCache!.reloads).toBeGreaterThan(reloads);
+    if (mode === 'sync') expect(b.candidateCache!.reloads).toBeGreaterThan(reloads);
+    else await new Promise((r) => setTimeout(r, 1500));
     await accepted(putSubscription(a, { id: 'cl-sub2', criteria: 'Patient', status: 'off' }));
     await writePatient(b, 'cl-p3');
     await accepted(putSubscription(a, { id: 'cl-sub3', criteria: 'Patient' }));
