@@ -8,7 +8,7 @@ import { openPostgres } from '../../src/storage/postgres.js';
 import { HEARTBEAT_MS, ReadFence } from '../../src/storage/read-fence.js';
 import { ResourceRepository } from '../../src/storage/resource-repository.js';
 import { postgresUrl } from '../support/db.js';
-import { watchStatements } from '../../bench/statement-counter.js';
+import { syncsSent } from '../support/fence-syncs.js';
 
 function fakeFence() {
   let clock = 0;
@@ -92,16 +92,6 @@ function hearingLate(db: Database, delayMs: number): Database {
     ...db,
     listen: (channel, onMessage, onLost) => db.listen!(channel, (payload) => void setTimeout(() => onMessage(payload), delayMs), onLost),
   };
-}
-
-/** The fence's syncs sent by any client of this process while `act` runs. */
-async function syncsSent(act: () => Promise<void>): Promise<number> {
-  let syncs = 0;
-  await watchStatements(({ values }) => {
-    const payload = values?.[1];
-    if (typeof payload === 'string' && payload.startsWith('!sync')) syncs++;
-  }, act);
-  return syncs;
 }
 
 describe.skipIf(!postgresUrl())('read-after-write across two instances on one PostgreSQL', () => {

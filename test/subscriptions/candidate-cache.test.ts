@@ -12,7 +12,7 @@ import { CandidateCache, type CommitWatcher } from '../../src/subscriptions/cand
 import type { Candidate } from '../../src/subscriptions/store.js';
 import { openTestDatabase, postgresUrl, storageBackends } from '../support/db.js';
 import { FHIR_JSON, type TestServer } from '../support/server.js';
-import { watchStatements } from '../../bench/statement-counter.js';
+import { syncsSent } from '../support/fence-syncs.js';
 import { putSubscription, startSubscriptionServer, stored, subscription } from './support.js';
 
 const ENV = { SUBSCRIPTION_DISPATCH: 'off', SUBSCRIPTION_ALLOWED_HOSTS: '127.0.0.1:9' };
@@ -226,16 +226,6 @@ function slowListener(db: Database): { db: Database; lose(): Promise<void> } {
       c.onLost(new Error('listen connection ended'));
     },
   };
-}
-
-/** Syncs of the read fence (docs/adr/0016) sent by any client of this process while `act` runs. */
-async function syncsSent(act: () => Promise<void>): Promise<number> {
-  let syncs = 0;
-  await watchStatements(({ values }) => {
-    const payload = values?.[1];
-    if (typeof payload === 'string' && payload.startsWith('!sync')) syncs++;
-  }, act);
-  return syncs;
 }
 
 // READ_CACHE_WITH_PEERS=sync: B proves its list current with a sync on the change listener and uses it;
