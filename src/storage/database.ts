@@ -61,7 +61,8 @@ export interface Database extends Queryable {
   ping(timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
   /**
-   * PostgreSQL only: LISTEN on a channel over a dedicated connection. onLost fires once if that
+   * PostgreSQL only: LISTEN on a channel over the listening connection, one per Database whatever the
+   * channels (src/storage/shared-listener.ts); resolves once LISTEN ran. onLost fires once if that
    * connection fails.
    */
   listen?(channel: string, onMessage: (payload: string) => void, onLost: (err: unknown) => void): Promise<ListenHandle>;

@@ -5,6 +5,7 @@ import { classify, isConnectionError } from './faults.js';
 import { connectWithRetry } from './pg-connect.js';
 import { HealthProbe } from './pg-health.js';
 import { InFlight } from './in-flight.js';
+import { SharedListener } from './shared-listener.js';
 
 // int8 (bigint) arrives as a string by default; Concord's bigints (rids, sequence numbers) stay far
 // below 2^53, so they are parsed to numbers once here rather than at every call site.
@@ -267,6 +268,7 @@ export async function openPostgres(options: PostgresOptions): Promise<Database> 
   // whole life closes that gap; pg-pool still discards the broken client on release.
   pool.on('connect', (client) => client.on('error', () => undefined));
   const probe = new HealthProbe(connection);
+  const listener = new SharedListener(connection);
   const prepared = new PreparedStatements(options.maxPreparedStatements ?? DEFAULT_MAX_PREPARED_STATEMENTS);
 
   /**
@@ -311,38 +313,7 @@ export async function openPostgres(options: PostgresOptions): Promise<Database> 
   return {
     kind: 'postgres',
     namespace: schema ?? 'public',
-    async listen(channel, onMessage, onLost) {
-      const client = new pg.Client(connection);
-      let lost = false;
-      const fail = (err: unknown): void => {
-        if (lost) return;
-        lost = true;
-        onLost(err);
-      };
-      client.on('error', fail);
-      client.on('end', () => fail(new Error('listen connection ended')));
-      client.on('notification', (msg) => {
-        if (msg.channel === channel) onMessage(msg.payload ?? '');
-      });
-      try {
-        await client.connect();
-        await client.query(`LISTEN ${pg.Client.prototype.escapeIdentifier(channel)}`);
-      } catch (err) {
-        // Not listening: the caller retries; this connection must not linger.
-        lost = true;
-        await client.end().catch(() => undefined);
-        throw err;
-      }
-      return {
-        async stop() {
-          lost = true;
-          await client.end().catch(() => undefined);
-        },
-        async notify(payload) {
-          await client.query('SELECT pg_notify($1, $2)', [channel, payload]);
-        },
-      };
-    },
+    listen: (channel, onMessage, onLost) => listener.listen(channel, onMessage, onLost),
     query: (sql, params, queryOptions) => withClient((c) => wrap(c, 'search-timeout', prepared).query(sql, params, queryOptions)),
     exec: (sql) => withClient((c) => wrap(c, 'search-timeout', prepared).exec(sql)),
     async transaction<T>(fn: (tx: TransactionQueryable) => Promise<T>, txOptions?: TransactionOptions): Promise<T> {

@@ -13,6 +13,7 @@ import type { WriteTx } from '../fhir/repository.js';
 import type { SubscriptionConfig, SubscriptionState, TopicFilter } from '../subscriptions/subscription-config.js';
 import type { Acknowledgement, Candidate, LeasedAcknowledgement, Claimed, DeliveryState, DeliveryStore, NotificationInput, StoredNotification, SubscriptionEventStore, WebsocketStore } from '../subscriptions/store.js';
 import { subscriptionIdsOf } from '../subscriptions/store.js';
+import { ChangeListener } from './change-listener.js';
 import type { Database, Queryable } from './database.js';
 import { grantSubscriptionOwner } from './member-access.js';
 import { queryableOf, sent } from './resource-repository.js';
@@ -439,9 +440,19 @@ export class SubscriptionStore implements SubscriptionEventStore, DeliveryStore,
 
   async onNotified(onWake: (subscriptionIds?: readonly string[]) => void): Promise<() => Promise<void>> {
     if (!this.channel || !this.db.listen) return () => Promise.resolve();
-    // A lost connection only delays delivery to the next poll (SUBSCRIPTION_POLL_MS).
-    const handle = await this.db.listen(this.channel, (payload) => onWake(notifiedIds(payload)), () => undefined);
-    return () => handle.stop();
+    // A lost connection only delays delivery to the next poll (SUBSCRIPTION_POLL_MS) until the listener
+    // is back (within a second or so); then a wake for any Subscription covers what was missed meanwhile.
+    let reconnect = false;
+    const listener = new ChangeListener(this.db, this.channel, {
+      onChange: (payload) => onWake(notifiedIds(payload)),
+      onConnected: () => {
+        if (reconnect) onWake();
+        reconnect = true;
+      },
+      onLost: () => undefined,
+    });
+    await listener.start();
+    return () => listener.close();
   }
 }
 
