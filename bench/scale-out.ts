@@ -262,6 +262,7 @@ export async function runScaleOut(o: Options): Promise<string> {
       ...rows,
       '',
       'CPU per request, µs: all of it (the Concord instances + every PostgreSQL process + the load generator). Equal per-request CPU means the instances add no work for each other: with the cores to run them, throughput follows the instances.',
+      "Commits per request (pg_stat_database) leave out most of the listening connections' own transactions (each NOTIFY makes a listener read the queue in one): a backend reports them only when it next runs a statement of its own.",
       '',
       '| load | 1 instance | 1 of 3 loaded | 3 instances | 3 vs 1 | commits per request, 1 / 1 of 3 / 3 |',
       '|---|---|---|---|---|---|',
