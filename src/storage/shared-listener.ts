@@ -24,6 +24,8 @@ interface Connection {
   registrations: Set<Registration>;
   /** Failed, or ended because nobody listens any more. */
   done: boolean;
+  /** Ended because its last caller stopped (not failed). */
+  ended: boolean;
 }
 
 export class SharedListener {
@@ -32,33 +34,46 @@ export class SharedListener {
   constructor(private readonly config: pg.ClientConfig) {}
 
   async listen(channel: string, onMessage: (payload: string) => void, onLost: (err: unknown) => void): Promise<ListenHandle> {
-    const conn = this.current ?? this.open();
-    await conn.ready;
-    if (conn.done) throw new Error('listen connection ended');
+    for (;;) {
+      const conn = this.current ?? this.open();
+      try {
+        await conn.ready;
+        await this.listening(conn, channel);
+      } catch (err) {
+        // Ended because its last caller stopped while this one was joining: a new connection is opened.
+        if (conn.ended) continue;
+        throw err;
+      }
+      if (conn.ended) continue;
+      // The connection failed while LISTEN ran: then nothing is heard, and this caller is told.
+      if (conn.done) throw new Error('listen connection ended');
+      const registration: Registration = { channel, onMessage, onLost };
+      conn.registrations.add(registration);
+      return {
+        stop: () => this.stop(conn, registration),
+        notify: async (payload) => {
+          if (conn.done) throw new Error('listen connection ended');
+          await conn.client.query('SELECT pg_notify($1, $2)', [channel, payload]);
+        },
+      };
+    }
+  }
+
+  /** LISTEN for the channel on this connection, once, however many callers ask at the same time. */
+  private listening(conn: Connection, channel: string): Promise<void> {
     let listening = conn.channels.get(channel);
     if (!listening) {
       listening = conn.client.query(`LISTEN ${pg.Client.prototype.escapeIdentifier(channel)}`).then(() => undefined);
       conn.channels.set(channel, listening);
-      // A failed LISTEN fails the connection (below); a later caller must not wait on it.
+      // A failed LISTEN is the error of the callers waiting for it; a later caller tries again.
       listening.catch(() => conn.channels.delete(channel));
     }
-    await listening;
-    // The connection may have failed while LISTEN ran: then nothing is heard, and this caller is told.
-    if (conn.done) throw new Error('listen connection ended');
-    const registration: Registration = { channel, onMessage, onLost };
-    conn.registrations.add(registration);
-    return {
-      stop: () => this.stop(conn, registration),
-      notify: async (payload) => {
-        if (conn.done) throw new Error('listen connection ended');
-        await conn.client.query('SELECT pg_notify($1, $2)', [channel, payload]);
-      },
-    };
+    return listening;
   }
 
   private open(): Connection {
     const client = new pg.Client(this.config);
-    const conn: Connection = { client, ready: Promise.resolve(), channels: new Map(), registrations: new Set(), done: false };
+    const conn: Connection = { client, ready: Promise.resolve(), channels: new Map(), registrations: new Set(), done: false, ended: false };
     const fail = (err: unknown): void => {
       if (conn.done) return;
       conn.done = true;
@@ -89,6 +104,7 @@ export class SharedListener {
     if (conn.registrations.size === 0) {
       // Nobody listens any more: the connection ends (a later listen opens a new one).
       conn.done = true;
+      conn.ended = true;
       if (this.current === conn) this.current = undefined;
       await conn.client.end().catch(() => undefined);
       return;

@@ -76,6 +76,24 @@ describe.skipIf(!url)('one listening connection per Database', () => {
     await h2.stop();
   });
 
+  it('a listen that joins the connection as its last caller stops gets a new connection, and hears', async () => {
+    const last = await db.listen!(`${app}_r1`, () => undefined, () => undefined);
+    const heard: string[] = [];
+    // Joins the current connection, then that connection ends under it (nobody was registered on it).
+    const joining = db.listen!(`${app}_r2`, (p) => heard.push(p), () => undefined);
+    const stopped = last.stop();
+    const again = await joining;
+    await stopped;
+    try {
+      await notify(`${app}_r2`, 'r');
+      await waitFor(heard, 1);
+      expect(heard).toEqual(['r']);
+      expect(await listeningBackends()).toHaveLength(1);
+    } finally {
+      await again.stop();
+    }
+  });
+
   it('the connection terminated: every caller is told once; a new listen opens a new connection that hears', async () => {
     const lost: string[] = [];
     const heard: string[] = [];
