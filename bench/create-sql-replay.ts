@@ -41,7 +41,7 @@ function compile(v: unknown): unknown {
 }
 
 /** Records the statements the server sends to PostgreSQL while `act` runs (background ones left out). */
-export async function captureStatements(act: () => Promise<void>): Promise<Capture> {
+async function captureStatements(act: () => Promise<void>): Promise<Capture> {
   const capture: Capture = [];
   let open: Statement[] | undefined;
   await watchStatements(({ text, values, named }) => {
@@ -59,6 +59,19 @@ export async function captureStatements(act: () => Promise<void>): Promise<Captu
     }
   }, act);
   return capture;
+}
+
+/**
+ * The statements of one create, as one transaction: `act` (repeatable) is captured again while the capture
+ * holds anything else. A background statement this filter cannot tell from a request's (the Subscription
+ * dispatcher's poll, an import job's lease, each at most once a second) may land in the window; it must
+ * not be replayed as part of the create.
+ */
+export async function captureOneTransaction(act: () => Promise<void>, attempts = 5): Promise<Capture> {
+  for (let i = 1; ; i++) {
+    const capture = await captureStatements(act);
+    if ((capture.length === 1 && 'transaction' in capture[0]!) || i >= attempts) return capture;
+  }
 }
 
 /** The values with every id in them (a UUID, wherever it appears in a string) replaced by a fresh one. */

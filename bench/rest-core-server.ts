@@ -12,7 +12,7 @@ import { createServer, type Server } from '../src/server.js';
 import type { Database } from '../src/storage/database.js';
 import { openPglite } from '../src/storage/pglite.js';
 import { openPostgres } from '../src/storage/postgres.js';
-import { captureStatements, describeCapture, sqlFloorRoutes, type Capture } from './create-sql-replay.js';
+import { captureOneTransaction, describeCapture, sqlFloorRoutes, type Capture } from './create-sql-replay.js';
 import { benchPatient, benchPatientAsStored } from './fixtures.js';
 
 export interface ServerOptions {
@@ -160,7 +160,7 @@ async function main(): Promise<void> {
     let capture: Capture | undefined;
     if (options.sqlFloor && store.db.kind === 'postgres') {
       const db = store.db;
-      capture = await captureStatements(async () => {
+      capture = await captureOneTransaction(async () => {
         const res = await app.inject({
           method: 'POST',
           url: '/fhir/Patient',

@@ -26,6 +26,15 @@ interface Connection {
   done: boolean;
   /** Ended because its last caller stopped (not failed). */
   ended: boolean;
+  /** The statement before the next one: node-postgres deprecates sending while the client is busy. */
+  queue: Promise<unknown>;
+}
+
+/** One statement at a time on the shared client, in the order they were asked for. */
+function run(conn: Connection, sql: string, params?: unknown[]): Promise<void> {
+  const next = conn.queue.then(() => conn.client.query(sql, params)).then(() => undefined);
+  conn.queue = next.catch(() => undefined);
+  return next;
 }
 
 export class SharedListener {
@@ -53,7 +62,7 @@ export class SharedListener {
         stop: () => this.stop(conn, registration),
         notify: async (payload) => {
           if (conn.done) throw new Error('listen connection ended');
-          await conn.client.query('SELECT pg_notify($1, $2)', [channel, payload]);
+          await run(conn, 'SELECT pg_notify($1, $2)', [channel, payload]);
         },
       };
     }
@@ -63,7 +72,7 @@ export class SharedListener {
   private listening(conn: Connection, channel: string): Promise<void> {
     let listening = conn.channels.get(channel);
     if (!listening) {
-      listening = conn.client.query(`LISTEN ${pg.Client.prototype.escapeIdentifier(channel)}`).then(() => undefined);
+      listening = run(conn, `LISTEN ${pg.Client.prototype.escapeIdentifier(channel)}`);
       conn.channels.set(channel, listening);
       // A failed LISTEN is the error of the callers waiting for it; a later caller tries again.
       listening.catch(() => conn.channels.delete(channel));
@@ -73,7 +82,7 @@ export class SharedListener {
 
   private open(): Connection {
     const client = new pg.Client(this.config);
-    const conn: Connection = { client, ready: Promise.resolve(), channels: new Map(), registrations: new Set(), done: false, ended: false };
+    const conn: Connection = { client, ready: Promise.resolve(), channels: new Map(), registrations: new Set(), done: false, ended: false, queue: Promise.resolve() };
     const fail = (err: unknown): void => {
       if (conn.done) return;
       conn.done = true;
@@ -111,7 +120,7 @@ export class SharedListener {
     }
     if (!stillHeard) {
       conn.channels.delete(registration.channel);
-      await conn.client.query(`UNLISTEN ${pg.Client.prototype.escapeIdentifier(registration.channel)}`).catch(() => undefined);
+      await run(conn, `UNLISTEN ${pg.Client.prototype.escapeIdentifier(registration.channel)}`).catch(() => undefined);
     }
   }
 }
