@@ -11,7 +11,8 @@
 // --subs K: K classic Subscriptions on Patient on each schema (every create then records K events).
 // --peer: a second, idle Concord on each schema (its sessions are measured with the lane's), so no
 // instance is alone and every cached write first proves it heard earlier commits (the read fence's
-// sync on the listening connection, heard by the peer's listener too).
+// sync on the listening connection, heard by the peer's listener too). The cache-on lane then runs with
+// READ_CACHE_WITH_PEERS=sync: by default (database) an instance with a peer queries instead.
 // --peers-modes (implies --peer): both lanes hold the list, and compare how a write with a peer trusts it:
 // READ_CACHE_WITH_PEERS=sync (a sync, then the list) against database (the query, no sync; docs/adr/0016).
 import { randomUUID } from 'node:crypto';
@@ -113,7 +114,7 @@ async function runBlock(l: Lane, count: number, measure: boolean): Promise<void>
 
 // "on" and "off" name the two lanes in the output: the list held against queried, or with --peers-modes
 // the sync against the query.
-const on = peersModes ? await lane('sync (READ_CACHE_WITH_PEERS=sync)', { READ_CACHE_WITH_PEERS: 'sync' }) : await lane('cache on', { SUBSCRIPTION_CANDIDATE_CACHE: 'on' });
+const on = peersModes ? await lane('sync (READ_CACHE_WITH_PEERS=sync)', { READ_CACHE_WITH_PEERS: 'sync' }) : await lane('cache on', { SUBSCRIPTION_CANDIDATE_CACHE: 'on', ...(peer ? { READ_CACHE_WITH_PEERS: 'sync' } : {}) });
 const off = peersModes ? await lane('query (READ_CACHE_WITH_PEERS=database)', { READ_CACHE_WITH_PEERS: 'database' }) : await lane('cache off', { SUBSCRIPTION_CANDIDATE_CACHE: 'off' });
 process.stdout.write(`load before: ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}\n`);
 for (const l of [on, off]) await runBlock(l, 40, false);
