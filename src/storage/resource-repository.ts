@@ -434,10 +434,9 @@ export class ResourceRepository implements Repository {
     const hit = cache.get(key);
     if (hit) {
       if (!this.fence || this.fence.alone) return hit;
-      if (this.readCacheWithPeers === 'sync') {
-        const again = (await this.heardEarlierCommits()) && cache.enabled ? cache.get(key) : undefined;
-        if (again) return again;
-      }
+      // With peers: a sync first ('sync'), or at once unproven ('database'), then the row is read.
+      const again = (await this.heardEarlierCommits()) && cache.enabled ? cache.get(key) : undefined;
+      if (again) return again;
     }
     const generation = cache.generation;
     const v = await retryRead(() => readCurrent(this.db, resourceType, id));
