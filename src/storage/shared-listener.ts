@@ -22,10 +22,8 @@ interface Connection {
   /** LISTEN per channel, executed or under way: a second caller for a channel waits for the same one. */
   channels: Map<string, Promise<void>>;
   registrations: Set<Registration>;
-  /** Failed, or ended because nobody listens any more. */
-  done: boolean;
-  /** Ended because its last caller stopped (not failed). */
-  ended: boolean;
+  /** Set once: it failed, or it ended because its last caller stopped. */
+  closed: 'failed' | 'ended' | undefined;
   /** The statement before the next one: node-postgres deprecates sending while the client is busy. */
   queue: Promise<unknown>;
 }
@@ -50,18 +48,18 @@ export class SharedListener {
         await this.listening(conn, channel);
       } catch (err) {
         // Ended because its last caller stopped while this one was joining: a new connection is opened.
-        if (conn.ended) continue;
+        if (conn.closed === 'ended') continue;
         throw err;
       }
-      if (conn.ended) continue;
+      if (conn.closed === 'ended') continue;
       // The connection failed while LISTEN ran: then nothing is heard, and this caller is told.
-      if (conn.done) throw new Error('listen connection ended');
+      if (conn.closed) throw new Error('listen connection ended');
       const registration: Registration = { channel, onMessage, onLost };
       conn.registrations.add(registration);
       return {
         stop: () => this.stop(conn, registration),
         notify: async (payload) => {
-          if (conn.done) throw new Error('listen connection ended');
+          if (conn.closed) throw new Error('listen connection ended');
           await run(conn, 'SELECT pg_notify($1, $2)', [channel, payload]);
         },
       };
@@ -82,10 +80,10 @@ export class SharedListener {
 
   private open(): Connection {
     const client = new pg.Client(this.config);
-    const conn: Connection = { client, ready: Promise.resolve(), channels: new Map(), registrations: new Set(), done: false, ended: false, queue: Promise.resolve() };
+    const conn: Connection = { client, ready: Promise.resolve(), channels: new Map(), registrations: new Set(), closed: undefined, queue: Promise.resolve() };
     const fail = (err: unknown): void => {
-      if (conn.done) return;
-      conn.done = true;
+      if (conn.closed) return;
+      conn.closed = 'failed';
       if (this.current === conn) this.current = undefined;
       for (const r of conn.registrations) r.onLost(err);
       conn.registrations.clear();
@@ -108,12 +106,11 @@ export class SharedListener {
   }
 
   private async stop(conn: Connection, registration: Registration): Promise<void> {
-    if (!conn.registrations.delete(registration) || conn.done) return;
+    if (!conn.registrations.delete(registration) || conn.closed) return;
     const stillHeard = [...conn.registrations].some((r) => r.channel === registration.channel);
     if (conn.registrations.size === 0) {
       // Nobody listens any more: the connection ends (a later listen opens a new one).
-      conn.done = true;
-      conn.ended = true;
+      conn.closed = 'ended';
       if (this.current === conn) this.current = undefined;
       await conn.client.end().catch(() => undefined);
       return;
