@@ -159,10 +159,10 @@ const createPatient = (i: number): { url: string; init: RequestInit; ok: number 
  * processes on these cores cost per request by themselves, apart from what sharing a schema costs.
  */
 async function separateInstances(o: Options): Promise<Phase> {
-  const peers = o.readCacheWithPeers ? { env: { READ_CACHE_WITH_PEERS: o.readCacheWithPeers } } : {};
   const procs: ConcordProcess[] = [];
   try {
-    for (let i = 0; i < 3; i++) procs.push(await startConcord({ schema: newSchemaName('bench_scale_sep'), rules: 'on', databaseUrl: o.databaseUrl, ...peers }));
+    // Each one is alone: READ_CACHE_WITH_PEERS does not apply.
+    for (let i = 0; i < 3; i++) procs.push(await startConcord({ schema: newSchemaName('bench_scale_sep'), rules: 'on', databaseUrl: o.databaseUrl }));
     if (o.warmup > 0) await drive('create Patient', procs, { ...o, seconds: o.warmup }, createPatient);
     return await drive('create Patient', procs, o, createPatient);
   } finally {
@@ -270,11 +270,10 @@ export async function runScaleOut(o: Options): Promise<string> {
       '',
       ...(separate
         ? [
-            '',
             `Three instances on separate schemas (nothing shared but the PostgreSQL server; each alone), Patient creates: ${separate.perSecond.toFixed(0)} per s, CPU ${parts(separate.cpu)} µs per request, ${separate.commits.toFixed(2)} commits per request, ${separate.errors} errors.`,
+            '',
           ]
         : []),
-      '',
       `Read-after-write (update on one instance, read at once on the next): 1 instance ${rawOne.stale} stale of ${rawOne.reads}; 3 instances ${rawThree.stale} stale of ${rawThree.reads}.`,
       ...[...one, ...oneOfThree, ...three].flatMap((p, i) =>
         p.statements ? [``, `Statements per request, ${p.kind}, ${i < one.length ? '1 instance' : i < 2 * one.length ? '1 of 3 loaded' : '3 instances'}: ${p.statements.map(([t, n]) => `${n.toFixed(2)} × \`${t}\``).join('; ')}`] : [],
