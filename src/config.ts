@@ -97,7 +97,7 @@ export interface SubscriptionsConfig {
    * the writes, and their events to fewer, fuller POSTs (docs/adr/0027, addendum "a longer window while busy").
    */
   batchWindowBusyMs: number;
-  /** Requests in flight, averaged over about a second, from which this instance counts as busy (default: four per core). */
+  /** Requests in flight from which this instance counts as busy (default: four per core). */
   busyRequests: number;
   /**
    * Subscriptions one dispatcher serves at once. More isolate slow receivers better; fewer make a busy

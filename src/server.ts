@@ -227,7 +227,7 @@ export async function createServer(config: Config, logger: Logger | false, datab
         notification: notificationContext(notificationBase),
         setStatus: subscriptionStatusWriter(service),
         ...config.subscriptions,
-        busy: () => inFlight.average() >= config.subscriptions.busyRequests,
+        busy: () => inFlight.count >= config.subscriptions.busyRequests,
         logger: logger === false ? false : logger.child({ component: 'subscriptions' }),
       })
     : undefined;
