@@ -9,7 +9,6 @@
 //                                                              [--server child|in-process] [--dispatcher same|separate]
 //                                                              [--cpu-prof DIR] [--statements] [--batch-window MS] [--workers N]
 //                                                              [--max-count N] [--batch-window-max MS] [--rounds N]
-//                                                              [--batch-window-busy MS]
 //
 // --rounds N: the closed loop runs N times without and N times with the Subscriptions, alternated (each block
 // --seconds long; between blocks the Subscriptions are set to status off, then requested again): this machine's
@@ -136,8 +135,6 @@ const settings: Record<string, string> = {
   ...(args.value('batch-window') !== undefined ? { SUBSCRIPTION_BATCH_WINDOW_MS: String(args.num('batch-window', 0, 0, true)) } : {}),
   // --batch-window-max N: SUBSCRIPTION_BATCH_WINDOW_MAX_MS (default: the server's; 0: the window does not grow).
   ...(args.value('batch-window-max') !== undefined ? { SUBSCRIPTION_BATCH_WINDOW_MAX_MS: String(args.num('batch-window-max', 0, 0, true)) } : {}),
-  // --batch-window-busy N: SUBSCRIPTION_BATCH_WINDOW_BUSY_MS (default: the server's; 0: no longer window while busy).
-  ...(args.value('batch-window-busy') !== undefined ? { SUBSCRIPTION_BATCH_WINDOW_BUSY_MS: String(args.num('batch-window-busy', 0, 0, true)) } : {}),
   // --workers N: SUBSCRIPTION_WORKERS (default: the server's).
   ...(args.value('workers') !== undefined ? { SUBSCRIPTION_WORKERS: String(args.num('workers', 8, 1, true)) } : {}),
 };

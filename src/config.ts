@@ -93,13 +93,6 @@ export interface SubscriptionsConfig {
   /** The batch window grows with the events of the POST before it, up to this (ms). */
   batchWindowMaxMs: number;
   /**
-   * The window after a POST of 8 events or more while this instance is busy (ms; 0: off): the CPU goes to
-   * the writes, and their events to fewer, fuller POSTs (docs/adr/0027, addendum "a longer window while busy").
-   */
-  batchWindowBusyMs: number;
-  /** Requests in flight from which this instance counts as busy (default: four per core). */
-  busyRequests: number;
-  /**
    * Subscriptions one dispatcher serves at once. More isolate slow receivers better; fewer make a busy
    * dispatcher batch more events per POST (bench/RESULTS.md).
    */
@@ -257,8 +250,6 @@ function loadSubscriptionsConfig(env: NodeJS.ProcessEnv): SubscriptionsConfig {
     pollMs: int(env, 'SUBSCRIPTION_POLL_MS', 1000, 10),
     batchWindowMs: int(env, 'SUBSCRIPTION_BATCH_WINDOW_MS', 10, 0),
     batchWindowMaxMs: int(env, 'SUBSCRIPTION_BATCH_WINDOW_MAX_MS', 30, 0),
-    batchWindowBusyMs: int(env, 'SUBSCRIPTION_BATCH_WINDOW_BUSY_MS', 250, 0),
-    busyRequests: int(env, 'SUBSCRIPTION_BUSY_REQUESTS', 4 * availableParallelism(), 1),
     concurrency: int(env, 'SUBSCRIPTION_WORKERS', 8, 1),
     wsTokenTtlMs: int(env, 'SUBSCRIPTION_WS_TOKEN_SECONDS', 60, 1) * 1000,
     candidateCache: onOff(env, 'SUBSCRIPTION_CANDIDATE_CACHE', true),

@@ -24,7 +24,6 @@ import { JwksSource } from './auth/jwks.js';
 import { TokenService } from './auth/token-service.js';
 import { buildApp } from './http/app.js';
 import type { AuthServices } from './http/auth.js';
-import { RequestsInFlight } from './http/in-flight.js';
 import { OutboundGuard } from './net/outbound-guard.js';
 import { ClientStore, JtiTable, SigningKeyTable } from './storage/auth-store.js';
 import type { Database } from './storage/database.js';
@@ -219,7 +218,6 @@ export async function createServer(config: Config, logger: Logger | false, datab
   // Kept-alive connections per checked address (measured in bench/RESULTS.md); tests may replace it.
   const keptAlive = options.webhookConnector ? undefined : keepAlivePostConnector();
   const poster = new WebhookPoster(webhookGuard, options.webhookConnector ?? keptAlive);
-  const inFlight = new RequestsInFlight();
   const dispatcher = config.subscriptions.dispatch
     ? new Dispatcher({
         store: subscriptionStore,
@@ -227,7 +225,6 @@ export async function createServer(config: Config, logger: Logger | false, datab
         notification: notificationContext(notificationBase),
         setStatus: subscriptionStatusWriter(service),
         ...config.subscriptions,
-        busy: () => inFlight.count >= config.subscriptions.busyRequests,
         logger: logger === false ? false : logger.child({ component: 'subscriptions' }),
       })
     : undefined;
@@ -338,7 +335,6 @@ export async function createServer(config: Config, logger: Logger | false, datab
     openApi: () => buildOpenApi(capability(config.baseUrl ?? '/fhir'), config.baseUrl ?? '/fhir'),
     auditStore,
     ...(config.auditEnabled ? { audit: { store: auditStore, recorder: new AuditRecorder(auditStore) } } : {}),
-    inFlight,
     importJobs: {
       jobs: importJobs,
       journal: repository.importStore().journal,

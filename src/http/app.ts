@@ -29,7 +29,6 @@ import { auditEventRoutes } from './routes/audit-event.js';
 import type { AuditStore } from '../audit/types.js';
 import { IMPORT_ERRORS_ROUTE, importRoutes, type ImportRouteServices } from './routes/import.js';
 import { COORDINATION_FORM_ROUTE, coordinationFormRoutes } from './routes/coordination-form.js';
-import { countRequestsInFlight, type RequestsInFlight } from './in-flight.js';
 
 export interface AppOptions {
   context: RouteContext;
@@ -48,8 +47,6 @@ export interface AppOptions {
   audit?: AuditServices;
   /** The Bulk Data $import operation (absent: not offered). */
   importJobs?: ImportRouteServices;
-  /** Counts the requests being answered (the Subscription dispatcher's busy sign). */
-  inFlight?: RequestsInFlight;
 }
 
 export function buildApp(options: AppOptions): FastifyInstance {
@@ -65,7 +62,6 @@ export function buildApp(options: AppOptions): FastifyInstance {
   }) as unknown as FastifyInstance;
   // First hook of all: the request's arrival instant (409 vs 422 for rule rejections).
   stampArrival(app);
-  if (options.inFlight) countRequestsInFlight(app, options.inFlight);
   decorateAuth(app);
   app.decorateRequest('fhirJsonType', null);
   registerSecurityHeaders(app);

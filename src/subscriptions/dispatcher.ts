@@ -44,15 +44,6 @@ export interface DispatcherOptions {
    * At or below batchWindowMs the window does not grow.
    */
   batchWindowMaxMs?: number;
-  /**
-   * The window after a POST of at least WINDOW_EVENTS events while `busy()` says the instance has more work
-   * than it can run at once (ms; 0: off). Such a stream then waits longer and goes out in fewer, fuller POSTs
-   * (up to backport-max-count), leaving the CPU to the writes that cause the events; a trickle (fewer events
-   * per POST) keeps its short window however busy the instance is, since a longer wait would merge nothing.
-   */
-  batchWindowBusyMs?: number;
-  /** Whether the instance is busy now (asked when a window is decided). */
-  busy?: () => boolean;
   logger?: Logger | false;
   now?: () => Date;
 }
@@ -60,14 +51,10 @@ export interface DispatcherOptions {
 /** Events per POST that earn one more batchWindowMs of window (see batchWindowMaxMs). */
 const WINDOW_EVENTS = 8;
 
-/**
- * The window after a POST of `events` that emptied its backlog: base per WINDOW_EVENTS events, within [base, max];
- * `busyMs` (given only while the instance is busy) when the POST carried at least WINDOW_EVENTS events and it is longer.
- */
-export function batchWindow(events: number, baseMs: number, maxMs: number, busyMs = 0): number {
+/** The window after a POST of `events` that emptied its backlog: base per WINDOW_EVENTS events, within [base, max]. */
+export function batchWindow(events: number, baseMs: number, maxMs: number): number {
   if (baseMs <= 0) return 0;
-  const grown = Math.min(Math.max(baseMs, maxMs), Math.round((baseMs * Math.max(events, WINDOW_EVENTS)) / WINDOW_EVENTS));
-  return events >= WINDOW_EVENTS ? Math.max(grown, busyMs) : grown;
+  return Math.min(Math.max(baseMs, maxMs), Math.round((baseMs * Math.max(events, WINDOW_EVENTS)) / WINDOW_EVENTS));
 }
 
 export class Dispatcher {
@@ -309,8 +296,7 @@ export class Dispatcher {
       // Held only when this POST emptied the backlog the claim numbered: a resent failed batch (batch_to)
       // can be short while events wait behind it, and those follow at once like a full batch.
       const emptied = to >= state.eventsCount && count < state.maxCount;
-      const busyMs = this.o.busy?.() ? (this.o.batchWindowBusyMs ?? 0) : 0;
-      const holdMs = emptied ? batchWindow(count, this.o.batchWindowMs ?? 0, this.o.batchWindowMaxMs ?? 0, busyMs) : 0;
+      const holdMs = emptied ? batchWindow(count, this.o.batchWindowMs ?? 0, this.o.batchWindowMaxMs ?? 0) : 0;
       // Not held: more events may be due at once; the next claim call may take the Subscription again,
       // after those that waited longer (docs/adr/0027).
       return { id: state.id, deliveredThrough: to, holdMs };

@@ -185,15 +185,6 @@ describe('batch window after a POST', () => {
     expect([1, 24].map((n) => batchWindow(n, 10, 0))).toEqual([10, 10]);
     expect(batchWindow(24, 0, 30)).toBe(0);
   });
-
-  it('while the instance is busy: the busy window after a POST of 8 events or more, when longer; fewer events keep theirs', () => {
-    expect([1, 7, 8, 24, 100].map((n) => batchWindow(n, 10, 30, 250))).toEqual([10, 10, 250, 250, 250]);
-    // Off (0) or shorter than the grown window: the grown window.
-    expect(batchWindow(24, 10, 30, 0)).toBe(30);
-    expect(batchWindow(24, 10, 30, 20)).toBe(30);
-    // No batch window at all: none while busy either.
-    expect(batchWindow(24, 0, 30, 250)).toBe(0);
-  });
 });
 
 describe('dispatcher: acknowledgements folded into claims, batch window', () => {
@@ -517,77 +508,5 @@ describe('dispatcher: acknowledgements folded into claims, batch window', () => 
       await b.d.stop();
     }
     expect(a.posts.map((p) => p.numbers)).toEqual([[1]]);
-  });
-});
-
-describe('dispatcher: a longer batch window while the instance is busy', () => {
-  let db: Database;
-  let store: SubscriptionStore;
-  beforeAll(async () => {
-    db = await openTestDatabase();
-    store = new SubscriptionStore(db);
-  });
-  afterAll(async () => {
-    await db.close();
-  });
-
-  /** A dispatcher with a 20 ms base window that does not grow, a 500 ms busy window, and the busy sign given. */
-  function dispatcher(busy: () => boolean): { d: Dispatcher; posts: { at: number; numbers: number[] }[] } {
-    const posts: { at: number; numbers: number[] }[] = [];
-    const d = testDispatcher({
-      store,
-      post: (_endpoint, _headers, body) => {
-        posts.push({ at: performance.now(), numbers: eventNumbers(body) });
-        return Promise.resolve(200);
-      },
-      pollMs: 600_000,
-      concurrency: 2,
-      batchWindowMs: 20,
-      batchWindowMaxMs: 0,
-      batchWindowBusyMs: 500,
-      busy,
-    });
-    return { d, posts };
-  }
-
-  it('busy: after a POST of 8 events the next waits the busy window; after a POST of one event, the base window', async () => {
-    await activeSubscription(db, 'dp-busy', 100);
-    // Committed before the dispatcher starts, so its first claim takes all eight.
-    await recordEvents(store, 'dp-busy', 8, 1);
-    const { d, posts } = dispatcher(() => true);
-    await d.start();
-    try {
-      await eventually(() => expect(posts).toHaveLength(1));
-      expect(posts[0]!.numbers).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
-      await recordEvents(store, 'dp-busy', 1, 9);
-      d.wake();
-      await eventually(() => expect(posts).toHaveLength(2));
-      expect(posts[1]!.numbers).toEqual([9]);
-      // At most the coalescing delay early (windows ending close together end together).
-      expect(posts[1]!.at - posts[0]!.at).toBeGreaterThanOrEqual(490);
-      await recordEvents(store, 'dp-busy', 1, 10);
-      d.wake();
-      await eventually(() => expect(posts).toHaveLength(3));
-      expect(posts[2]!.at - posts[1]!.at).toBeLessThan(400);
-    } finally {
-      await d.stop();
-    }
-  });
-
-  it('not busy: after a POST of 8 events the next waits only the base window', async () => {
-    await activeSubscription(db, 'dp-quiet', 100);
-    await recordEvents(store, 'dp-quiet', 8, 1);
-    const { d, posts } = dispatcher(() => false);
-    await d.start();
-    try {
-      await eventually(() => expect(posts).toHaveLength(1));
-      expect(posts[0]!.numbers).toHaveLength(8);
-      await recordEvents(store, 'dp-quiet', 1, 9);
-      d.wake();
-      await eventually(() => expect(posts).toHaveLength(2));
-      expect(posts[1]!.at - posts[0]!.at).toBeLessThan(400);
-    } finally {
-      await d.stop();
-    }
   });
 });

@@ -10,8 +10,6 @@ export interface Delivery {
   bundle: Bundle;
   /** What the receiver answered (0: it never answered: slow mode). */
   answered: number;
-  /** When it arrived (performance.now()). */
-  at: number;
 }
 
 export type Mode = 'ok' | 'down' | { slowMs: number };
@@ -28,7 +26,7 @@ export class Receiver {
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
         const body = Buffer.concat(chunks).toString('utf8');
-        const d: Delivery = { headers: req.headers, body, bundle: JSON.parse(body) as Bundle, answered: 0, at: performance.now() };
+        const d: Delivery = { headers: req.headers, body, bundle: JSON.parse(body) as Bundle, answered: 0 };
         this.deliveries.push(d);
         const mode = this.mode;
         if (mode === 'down') {

@@ -1,4 +1,3 @@
-import { availableParallelism } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { exceedsJsonDepth } from '../../src/http/json-depth.js';
@@ -47,19 +46,12 @@ describe('read cache with other instances', () => {
 });
 
 describe('subscription delivery settings', () => {
-  it('defaults to a 10 ms batch window and 8 Subscriptions served at once; reads and checks both', () => {
+  it('defaults to a 10 ms batch window and 4 Subscriptions served at once; reads and checks both', () => {
     expect(loadConfig({}).subscriptions).toMatchObject({ batchWindowMs: 10, batchWindowMaxMs: 30, concurrency: 8 });
     expect(loadConfig({ SUBSCRIPTION_BATCH_WINDOW_MAX_MS: '0' }).subscriptions).toMatchObject({ batchWindowMs: 10, batchWindowMaxMs: 0 });
     expect(loadConfig({ SUBSCRIPTION_BATCH_WINDOW_MS: '0', SUBSCRIPTION_WORKERS: '3' }).subscriptions).toMatchObject({ batchWindowMs: 0, concurrency: 3 });
     expect(() => loadConfig({ SUBSCRIPTION_BATCH_WINDOW_MS: '-1' })).toThrow(/SUBSCRIPTION_BATCH_WINDOW_MS/);
     expect(() => loadConfig({ SUBSCRIPTION_WORKERS: '0' })).toThrow(/SUBSCRIPTION_WORKERS/);
-  });
-
-  it('a 250 ms window while busy, from four requests in flight per core; both may be set, the window to 0 (off)', () => {
-    expect(loadConfig({}).subscriptions).toMatchObject({ batchWindowBusyMs: 250, busyRequests: 4 * availableParallelism() });
-    expect(loadConfig({ SUBSCRIPTION_BATCH_WINDOW_BUSY_MS: '0', SUBSCRIPTION_BUSY_REQUESTS: '3' }).subscriptions).toMatchObject({ batchWindowBusyMs: 0, busyRequests: 3 });
-    expect(() => loadConfig({ SUBSCRIPTION_BATCH_WINDOW_BUSY_MS: '-1' })).toThrow(/SUBSCRIPTION_BATCH_WINDOW_BUSY_MS/);
-    expect(() => loadConfig({ SUBSCRIPTION_BUSY_REQUESTS: '0' })).toThrow(/SUBSCRIPTION_BUSY_REQUESTS/);
   });
 });
 
