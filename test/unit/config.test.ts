@@ -46,7 +46,7 @@ describe('read cache with other instances', () => {
 });
 
 describe('subscription delivery settings', () => {
-  it('defaults to a 10 ms batch window and 4 Subscriptions served at once; reads and checks both', () => {
+  it('defaults to a 10 ms batch window and 8 Subscriptions served at once; reads and checks both', () => {
     expect(loadConfig({}).subscriptions).toMatchObject({ batchWindowMs: 10, batchWindowMaxMs: 30, concurrency: 8 });
     expect(loadConfig({ SUBSCRIPTION_BATCH_WINDOW_MAX_MS: '0' }).subscriptions).toMatchObject({ batchWindowMs: 10, batchWindowMaxMs: 0 });
     expect(loadConfig({ SUBSCRIPTION_BATCH_WINDOW_MS: '0', SUBSCRIPTION_WORKERS: '3' }).subscriptions).toMatchObject({ batchWindowMs: 0, concurrency: 3 });
