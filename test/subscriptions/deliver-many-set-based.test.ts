@@ -106,4 +106,30 @@ describe.each(storageBackends())('one call numbers and reads several Subscriptio
     expect((await store.notifications('set-mid', 4, 7)).map((n) => n.focusId)).toEqual(['set-mid-4', 'set-mid-5', 'set-mid-6', 'set-mid-7']);
     expect((await store.notifications('set-failed', 3, 5)).map((n) => n.focusId)).toEqual(['set-failed-3', 'set-failed-4', 'set-failed-5']);
   });
+  it('events the claimed Subscriptions share come out in each batch under its own numbers, every field as the per-Subscription reader gives it', async () => {
+    // own-first has one event of its own before the shared ones, so the same event carries another number
+    // for it; two-only reads two events per batch; one call claims all three, and each batch must read
+    // every field of an event row as the per-Subscription reader ($events) does.
+    for (const [id, maxCount] of [['shr-own-first', 50], ['shr-two-only', 2], ['shr-plain', 50]] as const) await activeSubscriptionRow(db, id, { maxCount });
+    await recordEvents(store, 'shr-own-first', 1);
+    const all = ['shr-own-first', 'shr-two-only', 'shr-plain'];
+    const shared = [
+      { topic: 'shr', focusType: 'EpisodeOfCare', focusId: 'shr-ep', focusVersion: 7, member: 'shr-m1' },
+      // A refusal's detail: quotes, a backslash, a line break and non-ASCII text must survive the rendering.
+      { topic: 'shr-refused', member: 'shr-m2', detail: JSON.stringify({ resourceType: 'OperationOutcome', issue: [{ diagnostics: 'a "quoted" \\ back\nslash, ü 漢' }] }) },
+      // No focus and no member.
+      { topic: 'shr-bare' },
+    ];
+    for (const event of shared) await store.appendAlone(() => all.map((subscriptionId) => ({ subscriptionId, ...event })), []);
+
+    const claimed = (await store.claimMany('shr-1', 60_000, [], 20)).filter((c) => all.includes(c.id));
+    expect(claimed.map((c) => c.id).sort()).toEqual([...all].sort());
+    const numbers = Object.fromEntries(claimed.map((c) => [c.id, c.batch.map((e) => e.eventNumber)]));
+    expect(numbers).toEqual({ 'shr-own-first': [1, 2, 3, 4], 'shr-two-only': [1, 2], 'shr-plain': [1, 2, 3] });
+    for (const c of claimed) {
+      expect(c.batch, c.id).toEqual(await store.notifications(c.id, 1, c.batch.length));
+      const fields = c.batch.filter((e) => e.topic !== 'shr-own-first').map(({ eventNumber: _n, occurredAt: _at, ...rest }) => rest);
+      expect(fields, c.id).toEqual(shared.slice(0, fields.length));
+    }
+  });
 });
