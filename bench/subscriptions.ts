@@ -71,7 +71,8 @@ const pct = (xs: number[], p: number): number => {
   return s.length ? s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]! : NaN;
 };
 
-// Receiver: records arrival per (subscription, focus version key) and checks order and gaplessness.
+// Receiver: checks order and gaplessness per Subscription, counts events and POSTs, and (paced phase) records
+// when each focus version first arrived.
 let receiverUp = true;
 // `${focus}` -> first arrival (any Subscription), kept only while the paced phase measures latency: over the
 // closed loops it would grow by every write (the receiver shares this machine's two cores with Concord).
@@ -383,14 +384,17 @@ receiverUp = true;
 const upAt = performance.now();
 while (delivered - before < backlog && performance.now() - upAt < 300_000) await new Promise((r) => setTimeout(r, 20));
 const catchUpS = (performance.now() - upAt) / 1000;
-if (cpuProf) await children0Profile(path.join(cpuProf, 'catch-up.cpuprofile'));
-console.log(`catch-up after ${outage} s outage: ${delivered - before}/${backlog} events delivered in ${catchUpS.toFixed(1)} s = ${((delivered - before) / catchUpS).toFixed(0)} events/s`);
 {
+  // Read before the profile stops: writing it out is the profiler's CPU, not delivery's.
   const n = Math.max(1, delivered - before);
   const used = process.cpuUsage(catchUpCpu);
   const dbCpu = backends && catchUpDb ? cpuDelta(catchUpDb, await backends.snapshot()) : undefined;
+  const concordCpu = inProcess ? 0 : (await serverCpu()) - catchUpServerCpu;
+  const eventsPerPost = n / Math.max(1, posts - catchUpPosts);
+  if (cpuProf) await children0Profile(path.join(cpuProf, 'catch-up.cpuprofile'));
+  console.log(`catch-up after ${outage} s outage: ${delivered - before}/${backlog} events delivered in ${catchUpS.toFixed(1)} s = ${((delivered - before) / catchUpS).toFixed(0)} events/s`);
   console.log(
-    `  catch-up CPU per event delivered: receiver ${((used.user + used.system) / n).toFixed(1)} µs${inProcess ? '' : `, Concord ${(((await serverCpu()) - catchUpServerCpu) / n).toFixed(1)} µs`}${dbCpu === undefined ? '' : `, PostgreSQL ${(dbCpu / n).toFixed(1)} µs`} (${(n / Math.max(1, posts - catchUpPosts)).toFixed(1)} events per POST)`,
+    `  catch-up CPU per event delivered: receiver ${((used.user + used.system) / n).toFixed(1)} µs${inProcess ? '' : `, Concord ${(concordCpu / n).toFixed(1)} µs`}${dbCpu === undefined ? '' : `, PostgreSQL ${(dbCpu / n).toFixed(1)} µs`} (${eventsPerPost.toFixed(1)} events per POST)`,
   );
 }
 console.log(`throughput ratio on/off: ${((on / off) * 100).toFixed(0)} %`);
