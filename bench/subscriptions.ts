@@ -23,7 +23,7 @@
 // process(es) (process.cpuUsage in the child) and their PostgreSQL backends (from /proc, by the
 // connections' application_name), so a costlier receiver never reads as a costlier server.
 // --cpu-prof DIR: a V8 CPU profile of the Concord child for each closed loop (off.cpuprofile, on.cpuprofile) and
-// for the catch-up after the outage (catch-up.cpuprofile).
+// for the catch-up after the outage (catch-up.cpuprofile); its sampling adds to the Concord CPU figures of those phases.
 // --statements: the statements Concord sent in each closed loop, by SQL text, per write and per POST.
 // The receiver checks, per Subscription, that event numbers arrive in order without gaps (a redelivery
 // must repeat an already received range with the same webhook-id); any violation fails the run.
