@@ -207,6 +207,7 @@ describe('dispatcher: acknowledgements folded into claims, batch window', () => 
     postDelayMs: (subscription: string) => number = () => 0,
     concurrency = 2,
     batchWindowMaxMs = 0,
+    coalesceMs?: number,
   ): { d: Dispatcher; posts: { at: number; numbers: number[]; sub: string }[]; separate: string[]; folded: Acknowledgement[]; calls: Call[] } {
     const posts: { at: number; numbers: number[]; sub: string }[] = [];
     const separate: string[] = [];
@@ -249,6 +250,7 @@ describe('dispatcher: acknowledgements folded into claims, batch window', () => 
       concurrency,
       batchWindowMs,
       batchWindowMaxMs,
+      ...(coalesceMs !== undefined ? { coalesceMs } : {}),
     });
     return { d, posts, separate, folded, calls };
   }
@@ -341,8 +343,10 @@ describe('dispatcher: acknowledgements folded into claims, batch window', () => 
     await activeSubscription(db, 'dp-pair-b', 20);
     await recordEvents(store, 'dp-pair-a', 1);
     await recordEvents(store, 'dp-pair-b', 1);
-    // dp-pair-b's receiver answers 3 ms later: its window ends 3 ms after dp-pair-a's.
-    const { d, calls } = dispatcher(200, 0, [], 600_000, (sub) => (sub === 'dp-pair-b' ? 3 : 0));
+    // dp-pair-b's receiver answers 10 ms later: its window ends 10 ms after dp-pair-a's, well within a
+    // coalescing delay of 50 ms even when the rest of the suite delays a timer by tens of ms (with the
+    // default 5 ms, a 3 ms gap plus such a delay once split them).
+    const { d, calls } = dispatcher(200, 0, [], 600_000, (sub) => (sub === 'dp-pair-b' ? 10 : 0), 2, 0, 50);
     await d.start();
     try {
       d.wake();
