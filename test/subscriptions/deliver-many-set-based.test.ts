@@ -106,6 +106,7 @@ describe.each(storageBackends())('one call numbers and reads several Subscriptio
     expect((await store.notifications('set-mid', 4, 7)).map((n) => n.focusId)).toEqual(['set-mid-4', 'set-mid-5', 'set-mid-6', 'set-mid-7']);
     expect((await store.notifications('set-failed', 3, 5)).map((n) => n.focusId)).toEqual(['set-failed-3', 'set-failed-4', 'set-failed-5']);
   });
+
   it('events the claimed Subscriptions share come out in each batch under its own numbers, every field as the per-Subscription reader gives it', async () => {
     // own-first has one event of its own before the shared ones, so the same event carries another number
     // for it; two-only reads two events per batch; one call claims all three, and each batch must read
