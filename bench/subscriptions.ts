@@ -196,6 +196,18 @@ async function statementCounts(): Promise<Map<string, number>> {
   return out;
 }
 
+/** CPU each party used from now until the returned function is called, µs: this process (load generator and
+ * receiver), the Concord process(es) (0 in process) and their PostgreSQL backends (undefined: not measured). */
+async function cpuSince(): Promise<() => Promise<{ own: number; concord: number; db: number | undefined }>> {
+  const own = process.cpuUsage();
+  const concord = await serverCpu();
+  const db = await backends?.snapshot();
+  return async () => {
+    const used = process.cpuUsage(own);
+    return { own: used.user + used.system, concord: (await serverCpu()) - concord, db: backends && db ? cpuDelta(db, await backends.snapshot()) : undefined };
+  };
+}
+
 /** A closed loop's writes per second and the CPU per write of every party (load generator, Concord, PostgreSQL), ms. */
 interface Loop {
   perSec: number;
@@ -207,9 +219,7 @@ async function closedLoop(label: string, durationS: number, profile?: string): P
   if (profile && cpuProf) await children[0]!.startProfile();
   const statementsBefore = countStatements ? await statementCounts() : undefined;
   const postsBefore = posts;
-  const cpu = process.cpuUsage();
-  const serverCpuBefore = await serverCpu();
-  const dbBefore = await backends?.snapshot();
+  const cpu = await cpuSince();
   const until = performance.now() + durationS * 1000;
   let i = 0;
   await Promise.all(
@@ -222,15 +232,13 @@ async function closedLoop(label: string, durationS: number, profile?: string): P
   );
   const perSec = n / durationS;
   // CPU per write survives a loaded machine better than writes/s: each party's own, apart.
-  const used = process.cpuUsage(cpu);
-  const dbCpu = backends && dbBefore ? cpuDelta(dbBefore, await backends.snapshot()) : undefined;
-  const childCpu = inProcess ? 0 : (await serverCpu()) - serverCpuBefore;
-  const childCpuText = inProcess ? '' : `, Concord process(es) CPU ${(childCpu / 1000 / n).toFixed(2)} ms/write`;
-  const db = dbCpu === undefined ? '' : `, PostgreSQL backends CPU ${(dbCpu / 1000 / n).toFixed(2)} ms/write`;
-  console.log(`${label}: ${perSec.toFixed(0)} writes/s (${connections} connections, ${durationS} s), ${inProcess ? 'node' : 'load generator + receiver'} CPU ${((used.user + used.system) / 1000 / n).toFixed(2)} ms/write${childCpuText}${db}`);
+  const used = await cpu();
+  const childCpuText = inProcess ? '' : `, Concord process(es) CPU ${(used.concord / 1000 / n).toFixed(2)} ms/write`;
+  const db = used.db === undefined ? '' : `, PostgreSQL backends CPU ${(used.db / 1000 / n).toFixed(2)} ms/write`;
+  console.log(`${label}: ${perSec.toFixed(0)} writes/s (${connections} connections, ${durationS} s), ${inProcess ? 'node' : 'load generator + receiver'} CPU ${(used.own / 1000 / n).toFixed(2)} ms/write${childCpuText}${db}`);
   if (profile && cpuProf) await children0Profile(path.join(cpuProf, `${profile}.cpuprofile`));
   if (statementsBefore) await printStatements(statementsBefore, n, posts - postsBefore, true);
-  return { perSec, cpuPerWrite: (used.user + used.system + childCpu + (dbCpu ?? 0)) / 1000 / n };
+  return { perSec, cpuPerWrite: (used.own + used.concord + (used.db ?? 0)) / 1000 / n };
 }
 
 /** Statements (and delivery calls by kind) Concord sent since `before`, per write and per POST. */
@@ -319,9 +327,7 @@ recordArrivals = true;
 const start = performance.now();
 const [pacedPosts, pacedDelivered] = [posts, delivered];
 const pacedStatements = countStatements ? await statementCounts() : undefined;
-const pacedCpu = process.cpuUsage();
-const pacedServerCpu = await serverCpu();
-const pacedDb = await backends?.snapshot();
+const pacedCpu = await cpuSince();
 for (let i = 0; i < total; i++) {
   const due = start + (i * 1000) / rate;
   const wait = due - performance.now();
@@ -346,10 +352,9 @@ recordArrivals = false;
 const achieved = total / ((performance.now() - start) / 1000);
 {
   // The paced phase's CPU per write and delivery calls (before the waits for the last arrivals end).
-  const used = process.cpuUsage(pacedCpu);
-  const dbCpu = backends && pacedDb ? cpuDelta(pacedDb, await backends.snapshot()) : undefined;
+  const used = await pacedCpu();
   console.log(
-    `paced CPU: load generator + receiver ${((used.user + used.system) / 1000 / total).toFixed(2)} ms/write${inProcess ? '' : `, Concord ${(((await serverCpu()) - pacedServerCpu) / 1000 / total).toFixed(2)} ms/write`}${dbCpu === undefined ? '' : `, PostgreSQL ${(dbCpu / 1000 / total).toFixed(2)} ms/write`}`,
+    `paced CPU: load generator + receiver ${(used.own / 1000 / total).toFixed(2)} ms/write${inProcess ? '' : `, Concord ${(used.concord / 1000 / total).toFixed(2)} ms/write`}${used.db === undefined ? '' : `, PostgreSQL ${(used.db / 1000 / total).toFixed(2)} ms/write`}`,
   );
   if (pacedStatements) await printStatements(pacedStatements, total, posts - pacedPosts, false);
 }
@@ -375,9 +380,7 @@ for (let i = 0; performance.now() < outageEnd; i++) {
 }
 const backlog = outageWrites * subs;
 // What delivering one event costs each party with no write running beside it (full batches, back to back).
-const catchUpCpu = process.cpuUsage();
-const catchUpServerCpu = await serverCpu();
-const catchUpDb = await backends?.snapshot();
+const catchUpCpu = await cpuSince();
 const catchUpPosts = posts;
 if (cpuProf) await children[0]!.startProfile();
 receiverUp = true;
@@ -387,14 +390,12 @@ const catchUpS = (performance.now() - upAt) / 1000;
 {
   // Read before the profile stops: writing it out is the profiler's CPU, not delivery's.
   const n = Math.max(1, delivered - before);
-  const used = process.cpuUsage(catchUpCpu);
-  const dbCpu = backends && catchUpDb ? cpuDelta(catchUpDb, await backends.snapshot()) : undefined;
-  const concordCpu = inProcess ? 0 : (await serverCpu()) - catchUpServerCpu;
+  const used = await catchUpCpu();
   const eventsPerPost = n / Math.max(1, posts - catchUpPosts);
   if (cpuProf) await children0Profile(path.join(cpuProf, 'catch-up.cpuprofile'));
   console.log(`catch-up after ${outage} s outage: ${delivered - before}/${backlog} events delivered in ${catchUpS.toFixed(1)} s = ${((delivered - before) / catchUpS).toFixed(0)} events/s`);
   console.log(
-    `  catch-up CPU per event delivered: receiver ${((used.user + used.system) / n).toFixed(1)} µs${inProcess ? '' : `, Concord ${(concordCpu / n).toFixed(1)} µs`}${dbCpu === undefined ? '' : `, PostgreSQL ${(dbCpu / n).toFixed(1)} µs`} (${eventsPerPost.toFixed(1)} events per POST)`,
+    `  catch-up CPU per event delivered: receiver ${(used.own / n).toFixed(1)} µs${inProcess ? '' : `, Concord ${(used.concord / n).toFixed(1)} µs`}${used.db === undefined ? '' : `, PostgreSQL ${(used.db / n).toFixed(1)} µs`} (${eventsPerPost.toFixed(1)} events per POST)`,
   );
 }
 console.log(`throughput ratio on/off: ${((on / off) * 100).toFixed(0)} %`);
