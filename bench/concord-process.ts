@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import type { ConcordChildMessage, ConcordChildOptions, ConcordParentMessage } from './concord-child.js';
 import { childCpu } from './child-cpu.js';
+import type { Launch } from './npm-start-launch.js';
 
 export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/test';
 
@@ -30,7 +31,12 @@ export interface ConcordProcess {
   close(dropSchema: boolean): Promise<void>;
 }
 
-export async function startConcord(options: Partial<ConcordChildOptions> & { schema: string; rules: 'on' | 'off' }): Promise<ConcordProcess> {
+/**
+ * launch: node flags and process environment for the child, e.g. `npm start`'s (npmStartLaunch: malloc
+ * arenas, V8's young generation), which a benchmark passes to measure the server as it is deployed. Without
+ * it the child gets V8's defaults and this process's environment.
+ */
+export async function startConcord(options: Partial<ConcordChildOptions> & { schema: string; rules: 'on' | 'off'; launch?: Launch }): Promise<ConcordProcess> {
   const full: ConcordChildOptions = {
     databaseUrl: options.databaseUrl ?? databaseUrlFromEnv(),
     schema: options.schema,
@@ -44,7 +50,8 @@ export async function startConcord(options: Partial<ConcordChildOptions> & { sch
     ...(options.countStatements ? { countStatements: true } : {}),
   };
   const child = fork(fileURLToPath(new URL('./concord-child.ts', import.meta.url)), [JSON.stringify(full)], {
-    execArgv: ['--import', import.meta.resolve('tsx')],
+    execArgv: [...(options.launch?.nodeArgs ?? []), '--import', import.meta.resolve('tsx')],
+    env: { ...process.env, ...options.launch?.env },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));

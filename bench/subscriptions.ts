@@ -14,7 +14,11 @@
 // --seconds long; between blocks the Subscriptions are set to status off, then requested again): this machine's
 // CPU per write drifts by more than the difference measured, so adjacent blocks pair better than two long ones.
 //
-// --server child (default): Concord runs in a child process, as it would in production, so the load
+// Both configurations are warmed up (3 s each) before the rounds, so neither side of a round carries V8's first
+// compilation of its own code.
+//
+// --server child (default): Concord runs in a child process, launched as `npm start` launches the server (its
+// node flags and malloc setting; V8_SEMI_SPACE_MB in this process's environment as it would be there), so the load
 // generator and the receiver (this process) do not share its event loop; in-process puts all three on one
 // event loop (how this benchmark ran before). --dispatcher separate: the API instance records events only
 // (SUBSCRIPTION_DISPATCH=off) and a second Concord process on the same schema numbers and delivers them.
@@ -32,6 +36,7 @@ import { createServer as createHttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../src/config.js';
 import { nodePostConnector } from '../src/net/webhook-post.js';
 import { createServer } from '../src/server.js';
@@ -39,6 +44,7 @@ import { openPostgres } from '../src/storage/postgres.js';
 import { BackportUrls } from '../src/subscriptions/topics.js';
 import { flags } from './args.js';
 import { startConcord, type ConcordProcess } from './concord-process.js';
+import { npmStartLaunch } from './npm-start-launch.js';
 import { BackendCpu } from './rest-core.js';
 import { cpuDelta } from './process-cpu.js';
 
@@ -106,11 +112,14 @@ const receiver = createHttpServer((req, res) => {
       if (!rangeIds.has(key)) rangeIds.set(key, id);
       receivedThrough.set(sub, Math.max(last, to));
       if (to <= last) return void res.writeHead(200).end();
+      delivered += numbers.length;
     }
-    for (const m of body.matchAll(/"reference":"[^"]*\/(EpisodeOfCare\/[^"/]+\/_history\/\d+)"/g)) {
-      const key = m[1]!;
-      if (recordArrivals && !arrivals.has(key)) arrivals.set(key, now);
-      delivered++;
+    // The focus references are read only while the paced phase measures latency: outside it this would be a
+    // second scan of every body, in a receiver that shares the machine's two cores with Concord.
+    if (recordArrivals) {
+      for (const m of body.matchAll(/"reference":"[^"]*\/(EpisodeOfCare\/[^"/]+\/_history\/\d+)"/g)) {
+        if (!arrivals.has(m[1]!)) arrivals.set(m[1]!, now);
+      }
     }
     res.writeHead(200).end();
   });
@@ -119,6 +128,10 @@ await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
 const receiverPort = (receiver.address() as AddressInfo).port;
 
 const schema = `bench_subs_${randomBytes(4).toString('hex')}`;
+// The Concord child is launched as `npm start` launches the server (malloc arenas, V8's young generation of
+// 2 x 8 MB unless V8_SEMI_SPACE_MB says otherwise in this process's environment): the young generation alone
+// moves the on/off ratio by several points (bench/RESULTS.md, 2026-12-06), so the figures are the deployed ones.
+const launch = npmStartLaunch(fileURLToPath(new URL('..', import.meta.url)));
 const settings: Record<string, string> = {
   HOST: '127.0.0.1',
   CONCORD_AUTH: 'off',
@@ -157,8 +170,8 @@ if (inProcess) {
   };
 } else {
   const env = { ...settings, LOG_LEVEL: 'silent' };
-  children.push(await startConcord({ schema, rules: 'on', auth: 'off', audit: 'on', poolMax: 30, env, countStatements }));
-  if (separateDispatcher && dispatch) children.push(await startConcord({ schema, rules: 'on', auth: 'off', audit: 'on', poolMax: 10, dropSchemaOnExit: false, env: { ...env, SUBSCRIPTION_DISPATCH: 'on' } }));
+  children.push(await startConcord({ schema, rules: 'on', auth: 'off', audit: 'on', poolMax: 30, env, countStatements, launch }));
+  if (separateDispatcher && dispatch) children.push(await startConcord({ schema, rules: 'on', auth: 'off', audit: 'on', poolMax: 10, dropSchemaOnExit: false, env: { ...env, SUBSCRIPTION_DISPATCH: 'on' }, launch }));
   base = children[0]!.base;
   serverCpu = async () => (await Promise.all(children.map((c) => c.cpu()))).reduce((a, b) => a + b, 0);
   // Every child connects as concord_<schema> (concord-child.ts): the listening connection included.
@@ -169,7 +182,8 @@ if (inProcess) {
     await children[0]!.close(true);
   };
 }
-console.log(`Concord: ${inProcess ? 'in this process' : separateDispatcher && dispatch ? 'API child process (recording only) + dispatcher child process' : 'child process'}`);
+const launched = `node ${launch.nodeArgs.join(' ')}${Object.entries(launch.env).map(([k, v]) => `, ${k}=${v}`).join('')}, as npm start`;
+console.log(`Concord: ${inProcess ? 'in this process' : `${separateDispatcher && dispatch ? 'API child process (recording only) + dispatcher child process' : 'child process'} (${launched})`}`);
 
 async function put(path: string, body: unknown): Promise<number> {
   const res = await fetch(`${base}/${path}`, { method: 'PUT', headers: { 'content-type': 'application/fhir+json' }, body: JSON.stringify(body) });
@@ -283,15 +297,18 @@ const subscriptions = async (status: 'requested' | 'off'): Promise<void> => {
 
 // Throughput without and with the Subscriptions, in `rounds` alternated pairs of blocks.
 await closedLoop('warm-up', 3);
+// The delivery path is warmed up too (the Subscriptions on, as in the rounds), so that neither side of a round
+// carries V8's first compilations of its own code: a server that delivers has run that code long before.
+await subscriptions('requested');
+await new Promise((r) => setTimeout(r, 2000)); // handshakes
+await closedLoop(`warm-up, ${subs} subscriptions`, 3);
 const offs: Loop[] = [];
 const ons: Loop[] = [];
 let [postsDuring, deliveredDuring] = [0, 0];
 for (let round = 1; round <= rounds; round++) {
   const of = rounds > 1 ? ` (round ${round} of ${rounds})` : '';
-  if (round > 1) {
-    await subscriptions('off');
-    await new Promise((r) => setTimeout(r, 1000)); // what the last block committed is delivered or waits
-  }
+  await subscriptions('off');
+  await new Promise((r) => setTimeout(r, 1000)); // what the last block committed is delivered or waits
   offs.push(await closedLoop(`throughput, no subscriptions${of}`, seconds, round === 1 ? 'off' : undefined));
   await subscriptions('requested');
   await new Promise((r) => setTimeout(r, 2000)); // handshakes
