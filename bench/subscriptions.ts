@@ -129,8 +129,9 @@ const receiverPort = (receiver.address() as AddressInfo).port;
 
 const schema = `bench_subs_${randomBytes(4).toString('hex')}`;
 // The Concord child is launched as `npm start` launches the server (malloc arenas, V8's young generation of
-// 2 x 8 MB unless V8_SEMI_SPACE_MB says otherwise in this process's environment): the young generation alone
-// moves the on/off ratio by several points (bench/RESULTS.md, 2026-12-06), so the figures are the deployed ones.
+// 2 x 8 MB unless V8_SEMI_SPACE_MB says otherwise in this process's environment), so the figures are the
+// deployed server's: the young generation's size alone changes what every write spends scavenging
+// (bench/RESULTS.md, 2026-12-06).
 const launch = npmStartLaunch(fileURLToPath(new URL('..', import.meta.url)));
 const settings: Record<string, string> = {
   HOST: '127.0.0.1',
