@@ -276,7 +276,8 @@ function children0Profile(file: string): Promise<void> {
   return children[0]!.stopProfile(file).then(() => console.log(`  CPU profile: ${file}`));
 }
 
-// The bench's Subscriptions (all matching every write), written with this status: off, or requested (handshake, then active).
+// The bench's Subscriptions (all matching every write), written with this status: off, or requested (handshake, then
+// active); answers once the change has settled: the handshakes done, or what the last block committed delivered or waiting.
 const subscriptions = async (status: 'requested' | 'off'): Promise<void> => {
   for (let s = 0; s < subs; s++) {
     await put(`Subscription/bs${s}`, {
@@ -294,6 +295,7 @@ const subscriptions = async (status: 'requested' | 'off'): Promise<void> => {
       },
     });
   }
+  await new Promise((r) => setTimeout(r, status === 'requested' ? 2000 : 1000));
 };
 
 // Throughput without and with the Subscriptions, in `rounds` alternated pairs of blocks.
@@ -301,7 +303,6 @@ await closedLoop('warm-up', 3);
 // The delivery path is warmed up too (the Subscriptions on, as in the rounds), so that neither side of a round
 // carries V8's first compilations of its own code: a server that delivers has run that code long before.
 await subscriptions('requested');
-await new Promise((r) => setTimeout(r, 2000)); // handshakes
 await closedLoop(`warm-up, ${subs} subscriptions`, 3);
 const offs: Loop[] = [];
 const ons: Loop[] = [];
@@ -309,10 +310,8 @@ let [postsDuring, deliveredDuring] = [0, 0];
 for (let round = 1; round <= rounds; round++) {
   const of = rounds > 1 ? ` (round ${round} of ${rounds})` : '';
   await subscriptions('off');
-  await new Promise((r) => setTimeout(r, 1000)); // what the last block committed is delivered or waits
   offs.push(await closedLoop(`throughput, no subscriptions${of}`, seconds, round === 1 ? 'off' : undefined));
   await subscriptions('requested');
-  await new Promise((r) => setTimeout(r, 2000)); // handshakes
   const [postsBefore, deliveredBefore] = [posts, delivered];
   ons.push(await closedLoop(`throughput, ${subs} subscriptions (all matching)${of}`, seconds, round === 1 ? 'on' : undefined));
   [postsDuring, deliveredDuring] = [postsDuring + posts - postsBefore, deliveredDuring + delivered - deliveredBefore];
