@@ -99,6 +99,46 @@ function claimedOf(row: DeliverRow): Claimed {
   return { ...toState(row), batch: tuples.map(fromTuple) };
 }
 
+/**
+ * A row of subscription_deliver_many_shared (migrations/0021): a claimed Subscription, its state and its batch's
+ * numbers and positions; one row (the first) also carries every distinct event the batches carry, once.
+ */
+type SharedRow = StateRow & { batch_numbers: (string | number)[] | null; batch_positions: (string | number)[] | null; events: PositionedTuple[] | string | null };
+
+/** [position, topic, focus type, focus id, version, member, detail, occurred at (the instant, UTC)]. */
+type PositionedTuple = [number, string | null, string | null, string | null, number | null, string | null, string | null, string];
+
+/** Each claimed Subscription with its batch, the events decoded once per call and shared by the batches that carry them. */
+function claimedOfShared(rows: readonly SharedRow[]): Claimed[] {
+  const events = new Map<number, Omit<StoredNotification, 'eventNumber'>>();
+  for (const r of rows) {
+    if (r.events === null) continue;
+    const tuples = typeof r.events === 'string' ? (JSON.parse(r.events) as PositionedTuple[]) : r.events;
+    for (const [position, topic, focusType, focusId, focusVersion, member, detail, occurredAt] of tuples) {
+      events.set(Number(position), {
+        ...(topic ? { topic } : {}),
+        ...(focusType ? { focusType } : {}),
+        ...(focusId ? { focusId } : {}),
+        ...(focusVersion !== null ? { focusVersion } : {}),
+        ...(member ? { member } : {}),
+        ...(detail ? { detail } : {}),
+        occurredAt,
+      });
+    }
+  }
+  return rows.map((r) => {
+    const batch: StoredNotification[] = [];
+    const numbers = r.batch_numbers ?? [];
+    const positions = r.batch_positions ?? [];
+    for (let i = 0; i < numbers.length; i++) {
+      // A position whose event is gone (purged) is left out, as the batch read's join always left it out.
+      const event = events.get(Number(positions[i]));
+      if (event) batch.push({ eventNumber: Number(numbers[i]), ...event });
+    }
+    return { ...toState(r), batch };
+  });
+}
+
 function toState(r: StateRow): DeliveryState {
   return {
     id: r.subscription_id,
@@ -319,14 +359,15 @@ export class SubscriptionStore implements SubscriptionEventStore, DeliveryStore,
   // delivered since the caller's last call, each fenced by the lease token it was sent under, and the
   // claim of up to `limit` Subscriptions, in one statement and commit. Same locks, in the same order, as
   // subscription_deliver. Since migrations/0020 it numbers all the claimed Subscriptions in one statement
-  // and reads all their batches in another (the answer is unchanged).
+  // and reads all their batches in another; since migrations/0021 (subscription_deliver_many_shared) each
+  // event those batches carry comes once, however many of the claimed Subscriptions carry it.
   async claimMany(owner: string, leaseMs: number, acks: readonly LeasedAcknowledgement[], limit: number): Promise<Claimed[]> {
-    const res = await this.db.query<DeliverRow>(
-      'SELECT * FROM subscription_deliver_many($1, $2, $3::text[], $4::text[], $5::bigint[], $6::int[], $7)',
+    const res = await this.db.query<SharedRow>(
+      'SELECT * FROM subscription_deliver_many_shared($1, $2, $3::text[], $4::text[], $5::bigint[], $6::int[], $7)',
       [owner, leaseMs, acks.map((a) => a.id), acks.map((a) => a.owner), acks.map((a) => a.deliveredThrough), acks.map((a) => Math.round(a.holdMs ?? 0)), limit],
       PREPARED,
     );
-    return res.rows.map(claimedOf);
+    return claimedOfShared(res.rows);
   }
 
   async notifications(id: string, from: number, to: number): Promise<StoredNotification[]> {
