@@ -1,4 +1,4 @@
-// SQL of the subscription subsystem (migrations/0007, 0013, 0014, 0016, 0018): registrations, events recorded in the
+// SQL of the subscription subsystem (migrations/0007, 0013, 0014, 0016, 0018, 0020, 0021): registrations, events recorded in the
 // resource write's transaction, positioned and numbered after commit, and the dispatchers' leases.
 //
 // Recording takes no lock: a write inserts one row per distinct event, naming the Subscriptions it
@@ -194,7 +194,9 @@ async function selectCandidates(q: Queryable, topics: readonly string[], classic
  * the order given: a Subscription's events keep their order (a repeated event for one Subscription
  * starts a row of its own after the one it is already in).
  */
-export function eventRows(notifications: readonly NotificationInput[]): { key: string; event: NotificationInput; ids: string[] }[] {
+export function eventRows(notifications: readonly NotificationInput[]): { event: NotificationInput; ids: string[] }[] {
+  const one = oneEventRow(notifications);
+  if (one) return [one];
   const rows: { key: string; event: NotificationInput; ids: string[]; named: Set<string> }[] = [];
   // Per event key, the rows that carry it (in row order); per Subscription, the last row it is in.
   const rowsOfKey = new Map<string, number[]>();
@@ -212,30 +214,58 @@ export function eventRows(notifications: readonly NotificationInput[]): { key: s
     rows[at]!.named.add(n.subscriptionId);
     lastRowOf.set(n.subscriptionId, at);
   }
-  return rows.map(({ key, event, ids }) => ({ key, event, ids }));
+  return rows.map(({ event, ids }) => ({ event, ids }));
+}
+
+/**
+ * The usual write: one event, for several Subscriptions, each named once; its one row (what the general
+ * grouping above gives it), found without a key per notification. Undefined: anything else.
+ */
+function oneEventRow(notifications: readonly NotificationInput[]): { event: NotificationInput; ids: string[] } | undefined {
+  const event = notifications[0];
+  if (!event) return undefined;
+  const ids = [event.subscriptionId];
+  for (let i = 1; i < notifications.length; i++) {
+    const n = notifications[i]!;
+    if (n.topic !== event.topic || n.focusType !== event.focusType || n.focusId !== event.focusId || n.focusVersion !== event.focusVersion) return undefined;
+    if (n.member !== event.member || n.detail !== event.detail || ids.includes(n.subscriptionId)) return undefined;
+    ids.push(n.subscriptionId);
+  }
+  return { event, ids };
 }
 
 async function appendIn(q: Queryable, notifications: readonly NotificationInput[], channel: string | undefined): Promise<void> {
   if (notifications.length === 0) return;
-  const cols: unknown[][] = [[], [], [], [], [], [], []];
-  for (const { event: n, ids } of eventRows(notifications)) {
-    // Subscription ids are FHIR ids ([A-Za-z0-9.-]): a comma cannot occur in one.
-    [ids.join(','), n.topic ?? null, n.focusType ?? null, n.focusId ?? null, n.focusVersion ?? null, n.member ?? null, n.detail ?? null].forEach((v, i) => cols[i]!.push(v));
-  }
-  // Unpositioned; seq follows the array order, so one write's events keep their order. No lock and no
+  const rows = eventRows(notifications);
+  // Unpositioned; seq follows the row order, so one write's events keep their order. No lock and no
   // foreign key: the id of a Subscription deleted meanwhile is ignored by the numbering, and one created
   // again with the same id only numbers events drawn after its creation (since_seq; docs/adr/0021).
-  const insert = `INSERT INTO subscription_event (subscription_ids, topic, focus_type, focus_id, focus_version, member_id, detail)
+  let insert: string;
+  let params: unknown[];
+  if (rows.length === 1) {
+    // The usual write, one event: its row as values, without the arrays, their unnest and the sort.
+    const { event: n, ids } = rows[0]!;
+    insert = `INSERT INTO subscription_event (subscription_ids, topic, focus_type, focus_id, focus_version, member_id, detail)
+      VALUES ($1::text[], $2, $3, $4, $5::int, $6, $7)`;
+    params = [ids, n.topic ?? null, n.focusType ?? null, n.focusId ?? null, n.focusVersion ?? null, n.member ?? null, n.detail ?? null];
+  } else {
+    params = [[], [], [], [], [], [], []];
+    for (const { event: n, ids } of rows) {
+      // Subscription ids are FHIR ids ([A-Za-z0-9.-]): a comma cannot occur in one.
+      [ids.join(','), n.topic ?? null, n.focusType ?? null, n.focusId ?? null, n.focusVersion ?? null, n.member ?? null, n.detail ?? null].forEach((v, i) => (params[i] as unknown[]).push(v));
+    }
+    insert = `INSERT INTO subscription_event (subscription_ids, topic, focus_type, focus_id, focus_version, member_id, detail)
      SELECT string_to_array(c.ids, ','), c.topic, c.focus_type, c.focus_id, c.focus_version, c.member_id, c.detail
        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::text[], $7::text[])
             WITH ORDINALITY AS c(ids, topic, focus_type, focus_id, focus_version, member_id, detail, ord)
       ORDER BY c.ord`;
+  }
   // Heard by every instance's dispatcher at commit, and only if the write commits. In the insert's own
   // statement (a data-modifying WITH always runs to completion): one round trip per write, not two. The
   // payload names the Subscriptions, so a dispatcher that holds them all (in flight or in their batch
   // window) need not look (notifiedIds); too many for a payload: none named, every dispatcher looks.
-  if (channel) await q.query(`WITH recorded AS (${insert}) SELECT pg_notify($8, $9)`, [...cols, channel, notifyPayload(notifications)], PREPARED);
-  else await q.query(insert, cols, PREPARED);
+  if (channel) await q.query(`WITH recorded AS (${insert}) SELECT pg_notify($8, $9)`, [...params, channel, notifyPayload(notifications)], PREPARED);
+  else await q.query(insert, params, PREPARED);
 }
 
 /** NOTIFY payloads stay well below PostgreSQL's 8,000-byte limit. */

@@ -52,6 +52,15 @@ describe('event rows of one write', () => {
     const rows = eventRows([n('a', 'x'), n('a', 'y'), n('b', 'x'), n('b', 'y'), n('a', 'x'), n('c', 'y')]);
     expect(rows.map((r) => `${r.event.focusId}:${r.ids.join(',')}`)).toEqual(['x:a,b', 'y:a,b,c', 'x:a']);
   });
+
+  it('one event for several Subscriptions (the usual write) is one row naming them in order; one named twice, or another field, is not', () => {
+    const n = (subscriptionId: string, focusId: string, more: Partial<NotificationInput> = {}): NotificationInput => ({ subscriptionId, ...event(focusId), ...more });
+    const show = (rows: ReturnType<typeof eventRows>): string[] => rows.map((r) => `${r.event.focusId}/${r.event.member ?? '-'}:${r.ids.join(',')}`);
+    expect(show(eventRows([n('c', 'x'), n('a', 'x'), n('b', 'x')]))).toEqual(['x/-:c,a,b']);
+    expect(show(eventRows([n('a', 'x'), n('b', 'x'), n('a', 'x')]))).toEqual(['x/-:a,b', 'x/-:a']);
+    expect(show(eventRows([n('a', 'x'), n('b', 'x', { member: 'm' })]))).toEqual(['x/-:a', 'x/m:b']);
+    expect(show(eventRows([n('a', 'x')]))).toEqual(['x/-:a']);
+  });
 });
 
 describe.each(storageBackends())('subscription event log (%s)', (backend) => {
