@@ -17,6 +17,12 @@
 // Both configurations are warmed up (3 s each) before the rounds, so neither side of a round carries V8's first
 // compilation of its own code.
 //
+// A checkpoint is taken before the warm-up, so that no timed checkpoint (every 5 minutes by default) falls inside
+// the rounds of a run, which last less: after a checkpoint the next writes to each page log the full page again,
+// so the blocks just after one are not like those before it. The rounds report any checkpoint that fell inside
+// them all the same. (Not one before every block: right after a checkpoint the block that touches more pages,
+// the Subscriptions' tables, would log more full pages than a server between checkpoints does.)
+//
 // --server child (default): Concord runs in a child process, launched as `npm start` launches the server (its
 // node flags and malloc setting; V8_SEMI_SPACE_MB in this process's environment as it would be there), so the load
 // generator and the receiver (this process) do not share its event loop; in-process puts all three on one
@@ -37,6 +43,7 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import pg from 'pg';
 import { loadConfig } from '../src/config.js';
 import { nodePostConnector } from '../src/net/webhook-post.js';
 import { createServer } from '../src/server.js';
@@ -229,6 +236,16 @@ interface Loop {
   cpuPerWrite: number;
 }
 
+// The checkpoint before the warm-up and the count of those in the rounds (see the header), over a connection of
+// its own: its backend is not one of Concord's, whose CPU the blocks measure.
+const maintenance = new pg.Client({ connectionString: databaseUrl, application_name: 'bench-checkpoint' });
+await maintenance.connect();
+/** Checkpoints PostgreSQL has completed so far (timed and requested). */
+async function checkpoints(): Promise<number> {
+  const res = await maintenance.query<{ n: string }>('SELECT checkpoints_timed + checkpoints_req AS n FROM pg_stat_bgwriter');
+  return Number(res.rows[0]?.n ?? 0);
+}
+
 async function closedLoop(label: string, durationS: number, profile?: string): Promise<Loop> {
   let n = 0;
   if (profile && cpuProf) await children[0]!.startProfile();
@@ -299,6 +316,8 @@ const subscriptions = async (status: 'requested' | 'off'): Promise<void> => {
 };
 
 // Throughput without and with the Subscriptions, in `rounds` alternated pairs of blocks.
+// CHECKPOINT needs a superuser or pg_checkpoint; without either, the count below still says whether one fell inside.
+await maintenance.query('CHECKPOINT').catch((err: unknown) => console.log(`no checkpoint before the warm-up: ${err instanceof Error ? err.message : String(err)}`));
 await closedLoop('warm-up', 3);
 // The delivery path is warmed up too (the Subscriptions on, as in the rounds), so that neither side of a round
 // carries V8's first compilations of its own code: a server that delivers has run that code long before.
@@ -306,6 +325,7 @@ await subscriptions('requested');
 await closedLoop(`warm-up, ${subs} subscriptions`, 3);
 const offs: Loop[] = [];
 const ons: Loop[] = [];
+const checkpointsBefore = await checkpoints();
 let [postsDuring, deliveredDuring] = [0, 0];
 for (let round = 1; round <= rounds; round++) {
   const of = rounds > 1 ? ` (round ${round} of ${rounds})` : '';
@@ -324,12 +344,14 @@ if (rounds > 1) {
   console.log(`  rounds, ratio on/off (CPU per write added): ${pairs.join(', ')}`);
   console.log(`  means: no subscriptions ${off.toFixed(0)} writes/s, ${mean(offs.map((l) => l.cpuPerWrite)).toFixed(2)} ms CPU/write; ${subs} subscriptions ${on.toFixed(0)} writes/s, ${mean(ons.map((l) => l.cpuPerWrite)).toFixed(2)} ms CPU/write`);
 }
+console.log(`  checkpoints during the rounds: ${(await checkpoints()) - checkpointsBefore}`);
 if (dispatch) console.log(`  delivered meanwhile: ${deliveredDuring} events in ${postsDuring} POSTs (${(deliveredDuring / Math.max(1, postsDuring)).toFixed(1)} events per POST)`);
 await new Promise((r) => setTimeout(r, 3000)); // drain
 if (!dispatch) {
   console.log(`throughput ratio on/off (recording only, no delivery): ${((on / off) * 100).toFixed(0)} %`);
   console.log(`machine: ${os.cpus().length} cores, load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
   await stopServers();
+  await maintenance.end();
   receiver.close();
   process.exit(0);
 }
@@ -421,5 +443,6 @@ if (violations.length > 0) process.exitCode = 1;
 console.log(`machine: ${os.cpus().length} cores, load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
 
 await stopServers();
+await maintenance.end();
 receiver.close();
 process.exit();
