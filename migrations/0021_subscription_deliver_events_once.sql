@@ -218,7 +218,7 @@ $$;
 
 -- Each pooled connection plans these functions' statements for itself: five custom plans per statement before
 -- the generic one, and some (the cursor's update) planned again at every call. Delivery calls go out over any
--- of the pool's connections, so planning took ~180 µs of a ~1,590 µs call in the closed loop (bench/RESULTS.md,
+-- of the pool's connections, so planning took ~150-180 µs of a ~1,600-1,800 µs call in the closed loop (bench/RESULTS.md,
 -- "2026-12-06: each event once per delivery call"). Their statements' plans do not depend on the values (ids,
 -- positions and counts that select rows through indexes), so each connection plans each statement once.
 ALTER FUNCTION subscription_deliver_many_shared(text, integer, text[], text[], bigint[], integer[], integer) SET plan_cache_mode = force_generic_plan;
