@@ -71,17 +71,27 @@ const STATE_COLUMNS = `c.subscription_id, c.status, c.topic, c.criteria_type, c.
   c.headers, c.secret, c.organization, c.heartbeat_seconds, c.timeout_seconds, c.max_count, c.events_count, c.generation,
   d.delivered_through, d.batch_to, d.handshake_done, d.attempts, d.failing_since, d.last_sent_at, d.last_error`;
 
-function toNotification(r: NotificationRow): StoredNotification {
+/** An event's stored fields as a notification carries them: absent, not null, where the row has none. */
+function eventFields(
+  topic: string | null,
+  focusType: string | null,
+  focusId: string | null,
+  focusVersion: number | null,
+  member: string | null,
+  detail: string | null,
+): Omit<StoredNotification, 'eventNumber' | 'occurredAt'> {
   return {
-    eventNumber: Number(r.event_number),
-    ...(r.topic ? { topic: r.topic } : {}),
-    ...(r.focus_type ? { focusType: r.focus_type } : {}),
-    ...(r.focus_id ? { focusId: r.focus_id } : {}),
-    ...(r.focus_version !== null ? { focusVersion: r.focus_version } : {}),
-    ...(r.member_id ? { member: r.member_id } : {}),
-    ...(r.detail ? { detail: r.detail } : {}),
-    occurredAt: iso(r.occurred_at),
+    ...(topic ? { topic } : {}),
+    ...(focusType ? { focusType } : {}),
+    ...(focusId ? { focusId } : {}),
+    ...(focusVersion !== null ? { focusVersion } : {}),
+    ...(member ? { member } : {}),
+    ...(detail ? { detail } : {}),
   };
+}
+
+function toNotification(r: NotificationRow): StoredNotification {
+  return { eventNumber: Number(r.event_number), ...eventFields(r.topic, r.focus_type, r.focus_id, r.focus_version, r.member_id, r.detail), occurredAt: iso(r.occurred_at) };
 }
 
 /** One event of subscription_deliver's batch: [number, topic, focus type, focus id, version, member, detail, occurred at]. */
@@ -115,15 +125,7 @@ function claimedOfShared(rows: readonly SharedRow[]): Claimed[] {
     if (r.events === null) continue;
     const tuples = typeof r.events === 'string' ? (JSON.parse(r.events) as PositionedTuple[]) : r.events;
     for (const [position, topic, focusType, focusId, focusVersion, member, detail, occurredAt] of tuples) {
-      events.set(Number(position), {
-        ...(topic ? { topic } : {}),
-        ...(focusType ? { focusType } : {}),
-        ...(focusId ? { focusId } : {}),
-        ...(focusVersion !== null ? { focusVersion } : {}),
-        ...(member ? { member } : {}),
-        ...(detail ? { detail } : {}),
-        occurredAt,
-      });
+      events.set(Number(position), { ...eventFields(topic, focusType, focusId, focusVersion, member, detail), occurredAt });
     }
   }
   return rows.map((r) => {
