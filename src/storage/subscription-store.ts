@@ -197,21 +197,14 @@ async function selectCandidates(q: Queryable, topics: readonly string[], classic
  * starts a row of its own after the one it is already in).
  */
 export function eventRows(notifications: readonly NotificationInput[]): { event: NotificationInput; ids: string[] }[] {
-  const one = oneEventRow(notifications);
-  if (one) return [one];
-  const rows: { key: string; event: NotificationInput; ids: string[]; named: Set<string> }[] = [];
-  // Per event key, the rows that carry it (in row order); per Subscription, the last row it is in.
-  const rowsOfKey = new Map<string, number[]>();
+  const rows: { event: NotificationInput; ids: string[]; named: Set<string> }[] = [];
+  // Per Subscription, the last row it is in. The usual write is one event for several Subscriptions:
+  // one row, found by comparing fields (no key per notification).
   const lastRowOf = new Map<string, number>();
   for (const n of notifications) {
-    const key = JSON.stringify([n.topic ?? null, n.focusType ?? null, n.focusId ?? null, n.focusVersion ?? null, n.member ?? null, n.detail ?? null]);
     const after = lastRowOf.get(n.subscriptionId) ?? -1;
-    const sameKey = rowsOfKey.get(key) ?? [];
-    let at = sameKey.find((i) => i > after && !rows[i]!.named.has(n.subscriptionId));
-    if (at === undefined) {
-      at = rows.push({ key, event: n, ids: [], named: new Set() }) - 1;
-      rowsOfKey.set(key, [...sameKey, at]);
-    }
+    let at = rows.findIndex((r, i) => i > after && sameEvent(r.event, n) && !r.named.has(n.subscriptionId));
+    if (at < 0) at = rows.push({ event: n, ids: [], named: new Set() }) - 1;
     rows[at]!.ids.push(n.subscriptionId);
     rows[at]!.named.add(n.subscriptionId);
     lastRowOf.set(n.subscriptionId, at);
@@ -219,22 +212,15 @@ export function eventRows(notifications: readonly NotificationInput[]): { event:
   return rows.map(({ event, ids }) => ({ event, ids }));
 }
 
-/**
- * The usual write: one event, for several Subscriptions, each named once; its one row (what the general
- * grouping above gives it), found without a key per notification. Undefined: anything else.
- */
-function oneEventRow(notifications: readonly NotificationInput[]): { event: NotificationInput; ids: string[] } | undefined {
-  const event = notifications[0];
-  if (!event) return undefined;
-  const ids = [event.subscriptionId];
-  for (let i = 1; i < notifications.length; i++) {
-    const n = notifications[i]!;
-    if (n.topic !== event.topic || n.focusType !== event.focusType || n.focusId !== event.focusId || n.focusVersion !== event.focusVersion) return undefined;
-    if (n.member !== event.member || n.detail !== event.detail || ids.includes(n.subscriptionId)) return undefined;
-    ids.push(n.subscriptionId);
-  }
-  return { event, ids };
+/** Two notifications of the same event: every stored field alike (the Subscription aside). */
+function sameEvent(a: NotificationInput, b: NotificationInput): boolean {
+  return a.topic === b.topic && a.focusType === b.focusType && a.focusId === b.focusId && a.focusVersion === b.focusVersion && a.member === b.member && a.detail === b.detail;
 }
+
+/** An event row's values after its Subscription ids, in EVENT_COLUMNS order. */
+const eventValues = (n: NotificationInput): unknown[] => [n.topic ?? null, n.focusType ?? null, n.focusId ?? null, n.focusVersion ?? null, n.member ?? null, n.detail ?? null];
+
+const EVENT_COLUMNS = 'subscription_ids, topic, focus_type, focus_id, focus_version, member_id, detail';
 
 async function appendIn(q: Queryable, notifications: readonly NotificationInput[], channel: string | undefined): Promise<void> {
   if (notifications.length === 0) return;
@@ -246,17 +232,16 @@ async function appendIn(q: Queryable, notifications: readonly NotificationInput[
   let params: unknown[];
   if (rows.length === 1) {
     // The usual write, one event: its row as values, without the arrays, their unnest and the sort.
-    const { event: n, ids } = rows[0]!;
-    insert = `INSERT INTO subscription_event (subscription_ids, topic, focus_type, focus_id, focus_version, member_id, detail)
-      VALUES ($1::text[], $2, $3, $4, $5::int, $6, $7)`;
-    params = [ids, n.topic ?? null, n.focusType ?? null, n.focusId ?? null, n.focusVersion ?? null, n.member ?? null, n.detail ?? null];
+    const { event, ids } = rows[0]!;
+    insert = `INSERT INTO subscription_event (${EVENT_COLUMNS}) VALUES ($1::text[], $2, $3, $4, $5::int, $6, $7)`;
+    params = [ids, ...eventValues(event)];
   } else {
     params = [[], [], [], [], [], [], []];
-    for (const { event: n, ids } of rows) {
+    for (const { event, ids } of rows) {
       // Subscription ids are FHIR ids ([A-Za-z0-9.-]): a comma cannot occur in one.
-      [ids.join(','), n.topic ?? null, n.focusType ?? null, n.focusId ?? null, n.focusVersion ?? null, n.member ?? null, n.detail ?? null].forEach((v, i) => (params[i] as unknown[]).push(v));
+      [ids.join(','), ...eventValues(event)].forEach((v, i) => (params[i] as unknown[]).push(v));
     }
-    insert = `INSERT INTO subscription_event (subscription_ids, topic, focus_type, focus_id, focus_version, member_id, detail)
+    insert = `INSERT INTO subscription_event (${EVENT_COLUMNS})
      SELECT string_to_array(c.ids, ','), c.topic, c.focus_type, c.focus_id, c.focus_version, c.member_id, c.detail
        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::text[], $7::text[])
             WITH ORDINALITY AS c(ids, topic, focus_type, focus_id, focus_version, member_id, detail, ord)
